@@ -1,0 +1,36 @@
+# The README's two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi
+
+.PHONY: run test bench lint setup clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/python -m disclosure.instance init
+	DISCLOSURE_DEV=1 $(BIN)/flask db upgrade
+	DISCLOSURE_DEV=1 $(BIN)/flask keys init
+	DISCLOSURE_DEV=1 $(BIN)/flask demo seed
+
+# Development server on plain http://127.0.0.1:5000 (DISCLOSURE_DEV relaxes the Secure cookie for it only).
+run: setup
+	DISCLOSURE_DEV=1 $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/audit_bench.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,27 @@
+"""PostgreSQL grants for the application role: append-only on the audit tables, read-write elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Table
+
+APPEND_ONLY_TABLES = frozenset({"audit_event", "audit_checkpoint"})
+#: The head row is updated by every append, but never deleted.
+HEAD_TABLE = "audit_head"
+
+
+def grant_statements(role: str, tables: Iterable[Table]) -> list[str]:
+    """The statements, for a role name already checked to be a plain identifier."""
+    statements = [f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"',
+                  f'GRANT USAGE ON SCHEMA public TO "{role}"',
+                  f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"']
+    for table in tables:
+        if table.name in APPEND_ONLY_TABLES:
+            privileges = "SELECT, INSERT"
+        elif table.name == HEAD_TABLE:
+            privileges = "SELECT, UPDATE"
+        else:
+            privileges = "SELECT, INSERT, UPDATE, DELETE"
+        statements.append(f'GRANT {privileges} ON TABLE "{table.name}" TO "{role}"')
+    return statements

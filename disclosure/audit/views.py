@@ -1,0 +1,91 @@
+"""Auditors browse and filter the log; the checkpoint page shows the signed head and offers "verify now"."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, render_template, request
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from disclosure.audit.actions import AuditAction
+from disclosure.audit.cli import run_verification
+from disclosure.audit.forms import AuditFilterForm
+from disclosure.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from disclosure.audit.service import current_root, record
+from disclosure.auth.access import client_ip, requires
+from disclosure.auth.forms import ConfirmForm
+from disclosure.auth.models import User
+from disclosure.extensions import db
+from disclosure.permissions import Permission
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+PAGE_SIZE = 50
+
+
+def _filtered(form: AuditFilterForm) -> Any:
+    statement = select(AuditEvent)
+    if form.actor.data:
+        actor = form.actor.data.strip()
+        user_id = int(actor) if actor.isdigit() else db.session.execute(
+            select(User.id).where(User.email == actor.lower())).scalar()
+        statement = statement.where(AuditEvent.actor_id == user_id)
+    if form.action.data:
+        statement = statement.where(AuditEvent.action == form.action.data)
+    if form.subject.data:
+        statement = statement.where(AuditEvent.subject == form.subject.data.strip())
+    if form.start.data:
+        statement = statement.where(AuditEvent.ts >= datetime.combine(form.start.data, time.min, UTC))
+    if form.end.data:
+        statement = statement.where(AuditEvent.ts < datetime.combine(form.end.data + timedelta(days=1), time.min, UTC))
+    return statement
+
+
+@bp.route("/")
+@requires(Permission.AUDIT_VIEW)
+def events() -> Any:
+    form = AuditFilterForm(request.args, meta={"csrf": False})
+    page = request.args.get("page", 1, type=int) or 1
+    if not form.validate():
+        return render_template("audit/events.html", form=form, rows=[], page=1, pages=1, total=0), 400
+    statement = _filtered(form)
+    total = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    rows = db.session.execute(
+        statement.order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).scalars().all()
+    decoded = [(row, json.loads(row.body)) for row in rows]
+    return render_template("audit/events.html", form=form, rows=decoded, page=page, pages=pages, total=total)
+
+
+@bp.route("/events/<int:seq>")
+@requires(Permission.AUDIT_VIEW)
+def event(seq: int) -> Any:
+    row = db.session.get(AuditEvent, seq) or abort(404)
+    body = json.loads(row.body)
+    return render_template("audit/event.html", row=row, body=body, pretty=json.dumps(body, indent=2, ensure_ascii=False))
+
+
+@bp.route("/checkpoint", methods=["GET", "POST"])
+@requires(Permission.AUDIT_VERIFY)
+def checkpoint() -> Any:
+    form = ConfirmForm()
+    result = None
+    if form.validate_on_submit():
+        result = run_verification([])
+        record(current_user, AuditAction.AUDIT_VERIFIED, subject="audit", ip=client_ip(),
+               outcome="success" if result.intact else "failure",
+               data={"size": result.size, "summary": result.summary()})
+        db.session.commit()
+        flash(result.summary(), "success" if result.intact else "error")
+    head = db.session.get(AuditHead, 1)
+    latest = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).scalar()
+    return render_template(
+        "audit/checkpoint.html", form=form, result=result, head=head,
+        root=current_root(head) if head else None, latest=latest,
+    )
+

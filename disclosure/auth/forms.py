@@ -1,0 +1,85 @@
+"""Forms for signing in, the second factor, passwords and user administration."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, SelectMultipleField, StringField, SubmitField
+from wtforms.validators import Email, InputRequired, Length, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from disclosure.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from disclosure.permissions import Role
+
+ROLE_CHOICES = [(role.value, role.label) for role in Role]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email address", validators=[InputRequired(), Length(max=254)])
+    # No length rule here: an over-long password must fail like any wrong one, not with its own message.
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=4096)])
+    next = HiddenField()
+    submit = SubmitField("Sign in")
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        "Six-digit code from your authenticator app",
+        validators=[InputRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the six digits shown in your app.")],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField("Continue")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[InputRequired(), Length(max=4096)])
+    new_password = PasswordField(
+        "New password",
+        validators=[InputRequired(), Length(min=MIN_LENGTH, max=MAX_LENGTH,
+                                            message=f"Use {MIN_LENGTH} to {MAX_LENGTH} characters.")],
+        description=f"{MIN_LENGTH} to {MAX_LENGTH} characters. A passphrase of several unrelated words works well.",
+    )
+    confirm = PasswordField("New password again", validators=[InputRequired()])
+    submit = SubmitField("Change password")
+
+    def validate_confirm(self, field: PasswordField) -> None:
+        from wtforms.validators import ValidationError
+
+        if field.data != self.new_password.data:
+            raise ValidationError("The two new passwords differ; type the same password twice.")
+
+
+class UserCreateForm(FlaskForm):
+    email = EmailField("Email address", validators=[InputRequired(), Email(check_deliverability=False), Length(max=254)])
+    name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
+    roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES, validators=[InputRequired("Choose at least one role.")])
+    password = PasswordField(
+        "Temporary password",
+        validators=[InputRequired(), Length(min=MIN_LENGTH, max=MAX_LENGTH)],
+        description="Give it to the person by another channel; they must change it when they first sign in.",
+    )
+    submit = SubmitField("Create user")
+
+
+class UserRolesForm(FlaskForm):
+    roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES, validators=[InputRequired("Choose at least one role.")])
+    submit = SubmitField("Save roles")
+
+
+class TemporaryPasswordForm(FlaskForm):
+    password = PasswordField(
+        "Temporary password",
+        validators=[InputRequired(), Length(min=MIN_LENGTH, max=MAX_LENGTH)],
+        description="The user must change it at their next sign-in. All their sessions end now.",
+    )
+    submit = SubmitField("Reset password")
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes state: a POST with its CSRF token and nothing else."""
+
+    submit = SubmitField("Confirm")

@@ -1,0 +1,146 @@
+"""Settings: defaults, then instance/config.py, then DISCLOSURE_* environment variables, then explicit settings.
+
+Configuration fails closed: outside tests there is no fallback secret key, a short key is refused, and the
+relaxed cookie settings for plain http://127.0.0.1 exist only in development mode.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LENGTH = 32
+
+# Environment variables read by the app: DISCLOSURE_<NAME> sets config key <NAME>, converted as given.
+ENVIRONMENT: dict[str, Any] = {
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "DEV": ("DEV_MODE", lambda value: value.strip().lower() in {"1", "true", "yes", "on"}),
+    "MAX_UPLOAD_MB": ("MAX_CONTENT_LENGTH", lambda value: int(value) * 1024 * 1024),
+    "CHECKPOINT_DIR": ("AUDIT_CHECKPOINT_DIR", str),
+    "CHECKPOINT_EVERY": ("AUDIT_CHECKPOINT_EVERY", int),
+    "CHECKPOINT_MINUTES": ("AUDIT_CHECKPOINT_MINUTES", int),
+    "AUDIT_ORIGIN": ("AUDIT_ORIGIN", str),
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is missing something or is unsafe; the message says how to fix it."""
+
+
+def default_settings(instance_path: Path) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'disclosure.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "DEV_MODE": False,
+        # Sessions: a server-side record is checked on every request (disclosure.auth.sessions).
+        "SESSION_COOKIE_NAME": "__Host-session",
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Strict",
+        "SESSION_COOKIE_PATH": "/",
+        "SESSION_COOKIE_DOMAIN": None,
+        "SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
+        "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=8),
+        "SECOND_FACTOR_PENDING_TIMEOUT": timedelta(minutes=5),
+        "REMEMBER_COOKIE_SECURE": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Strict",
+        # Throttling of sign-in failures.
+        "SIGN_IN_WINDOW": timedelta(minutes=15),
+        "SIGN_IN_MAX_FAILURES_PER_ACCOUNT": 5,
+        "SIGN_IN_MAX_FAILURES_PER_ADDRESS": 50,
+        # CSRF: Flask-WTF tokens on every form, no exemptions. See disclosure.hardening for why the
+        # Referer-based SSL check is replaced by a Fetch Metadata check.
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_SSL_STRICT": False,
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        # Request limits.
+        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 512 * 1024,
+        "MAX_FORM_PARTS": 200,
+        "PASSWORD_HASHER": "argon2id",
+        "PREFERRED_URL_SCHEME": "https",
+        # Audit checkpoints: every N events, every T minutes, and on demand.
+        "AUDIT_ORIGIN": "disclosure.example/audit",
+        "AUDIT_CHECKPOINT_EVERY": 1000,
+        "AUDIT_CHECKPOINT_MINUTES": 60,
+        "AUDIT_CHECKPOINT_DIR": str(instance_path / "checkpoints"),
+        "KEYS_DIR": str(instance_path / "keys"),
+        "DEMO_SECOND_FACTOR_EXEMPT": True,
+    }
+
+
+def load_settings(app: Flask, settings: Mapping[str, Any] | None) -> None:
+    """Fill app.config in order of precedence and refuse unsafe results."""
+    instance_path = Path(app.instance_path)
+    app.config.update(default_settings(instance_path))
+    app.config.from_pyfile("config.py", silent=True)
+    for name, (key, convert) in ENVIRONMENT.items():
+        raw = os.environ.get(f"DISCLOSURE_{name}")
+        if raw is None or raw == "":
+            continue
+        try:
+            app.config[key] = convert(raw)
+        except ValueError as error:
+            raise ConfigError(f"DISCLOSURE_{name}={raw!r} is not valid: {error}") from error
+    if settings:
+        app.config.update(settings)
+    apply_dev_mode(app.config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = read_secret_key_file(instance_path)
+    check_settings(app.config)
+
+
+def read_secret_key_file(instance_path: Path) -> str | None:
+    path = instance_path / SECRET_KEY_FILE
+    if not path.exists():
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path} can be read by other users (mode {mode:o}). Run: chmod 600 {path}"
+        )
+    return path.read_text(encoding="ascii").strip()
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    testing = bool(config.get("TESTING"))
+    key = config.get("SECRET_KEY")
+    if not key:
+        raise ConfigError(
+            "No secret key is configured. Run `python -m disclosure.instance init` (or `make run`) to create "
+            "instance/secret_key, or set DISCLOSURE_SECRET_KEY to at least 32 random characters."
+        )
+    if len(key) < MIN_SECRET_KEY_LENGTH and not testing:
+        raise ConfigError(
+            f"The secret key is {len(key)} characters long; use at least {MIN_SECRET_KEY_LENGTH} random "
+            "characters, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
+    if config.get("PASSWORD_HASHER") != "argon2id" and not testing:
+        raise ConfigError("PASSWORD_HASHER may differ from argon2id only in tests.")
+    if not config.get("WTF_CSRF_ENABLED") and not testing:
+        raise ConfigError("CSRF protection cannot be switched off.")
+    if not config.get("DEV_MODE") and not (
+        config.get("SESSION_COOKIE_SECURE") and str(config.get("SESSION_COOKIE_NAME", "")).startswith("__Host-")
+    ):
+        raise ConfigError(
+            "The session cookie must be Secure and __Host- prefixed outside development mode "
+            "(DISCLOSURE_DEV=1 relaxes this for plain http://127.0.0.1 only)."
+        )
+
+
+def apply_dev_mode(config: dict[str, Any]) -> None:
+    """Relax only what plain http://127.0.0.1 needs: the Secure flag and the __Host- prefix."""
+    if config.get("DEV_MODE"):
+        config["SESSION_COOKIE_NAME"] = "disclosure_session"
+        config["SESSION_COOKIE_SECURE"] = False
+        config["REMEMBER_COOKIE_SECURE"] = False
+        config["PREFERRED_URL_SCHEME"] = "http"

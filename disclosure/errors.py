@@ -1,0 +1,58 @@
+"""Error pages: a plain message and a correlation id, never a traceback.
+
+The correlation id also goes to the server log with the exception, so support can find the details.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood. Go back, reload the page and try again."),
+    401: ("Sign-in required", "Sign in to continue."),
+    403: ("Not allowed", "Your roles do not allow this. Ask an administrator if you need access."),
+    404: ("Not found", "There is nothing at this address. Check the link, or start from the dashboard."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    413: ("Too large", "The upload is larger than allowed. Send a smaller file, or ask for a bulk import."),
+    429: ("Too many requests", "Wait a few minutes and try again."),
+    500: ("Something went wrong", "Nothing was saved. Try again; if it keeps happening, give the id below to support."),
+}
+
+
+def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
+    title, message = MESSAGES.get(status, (f"Error {status}", "The request could not be completed."))
+    return (
+        render_template(
+            "errors/error.html", status=status, title=title, message=message, detail=detail,
+            request_id=g.get("request_id", "-"),
+        ),
+        status,
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return render_error(400, "The form had expired or did not come from this site. Reload the page and send it again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+        if error.code is None or error.code < 400:
+            return error
+        detail = error.description if error.code == 400 and error.description else None
+        return render_error(error.code, detail)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> tuple[str, int]:
+        if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
+            return http_error(error)  # type: ignore[return-value]
+        app.logger.error(
+            "unhandled error, request id %s, %s %s", g.get("request_id", "-"), request.method, request.path,
+            exc_info=error,
+        )
+        from disclosure.extensions import db
+
+        db.session.rollback()
+        return render_error(500)
