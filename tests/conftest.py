@@ -28,7 +28,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_ADMIN_URL = os.environ.get(
     "DISCLOSURE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-POSTGRES_TEST_DB = "disclosure_test"
+POSTGRES_TEST_DB = os.environ.get("DISCLOSURE_TEST_PG_DB", "disclosure_test")
 
 
 def postgres_available() -> bool:
@@ -133,6 +133,7 @@ def instance(tmp_path: Path) -> Path:
 @pytest.fixture
 def app(instance: Path, database_url: str) -> Iterator[Flask]:
     application = create_app(base_settings(instance, database_url))
+    application.test_client_class = HttpsClient
     with application.app_context():
         from disclosure.keyring import init_log_key
 
@@ -153,7 +154,6 @@ class HttpsClient(FlaskClient):
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    app.test_client_class = HttpsClient
     return app.test_client()
 
 

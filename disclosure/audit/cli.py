@@ -24,8 +24,9 @@ def run_verification(given: list[GivenCheckpoint]):  # type: ignore[no-untyped-d
         public_key = log_public_key()
     except KeyMissing:
         public_key = None
-    with db.engine.connect() as connection:
-        return verify_log(connection, public_key, log_key_name(), str(current_app.config["AUDIT_ORIGIN"]), given)
+    # The session's own connection: on SQLite a second connection would wait on this one's BEGIN IMMEDIATE.
+    connection = db.session.connection()
+    return verify_log(connection, public_key, log_key_name(), str(current_app.config["AUDIT_ORIGIN"]), given)
 
 
 @audit_cli.command("verify")

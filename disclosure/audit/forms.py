@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
+from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from disclosure.audit.actions import AuditAction
@@ -11,7 +11,7 @@ from disclosure.audit.actions import AuditAction
 
 class AuditFilterForm(FlaskForm):
     actor = StringField("Actor (email or user id)", validators=[Optional(), Length(max=254)])
-    action = SelectField("Action", choices=[("", "Any action")] + [(a.value, a.value) for a in AuditAction],
+    action = SelectField("Action", choices=[SelectChoice("", "Any action")] + [SelectChoice(a.value) for a in AuditAction],
                          validators=[Optional()])
     subject = StringField("Subject", validators=[Optional(), Length(max=120)], description="e.g. user:3")
     start = DateField("From", validators=[Optional()])

@@ -63,7 +63,8 @@ def _rows(connection: Connection) -> Iterator[tuple[int, bytes, bytes, bytes, st
     statement = select(
         table.c.seq, table.c.body, table.c.leaf_hash, table.c.chain_hash, table.c.action, table.c.subject
     ).order_by(table.c.seq)
-    result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(statement)
+    # Options on the statement, not the connection: Connection.execution_options() changes the connection in place.
+    result = connection.execute(statement.execution_options(stream_results=True, yield_per=BATCH))
     for partition in result.partitions(BATCH):
         yield from partition  # type: ignore[misc]
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectMultipleField, StringField, SubmitField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import Email, InputRequired, Length, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from disclosure.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from disclosure.permissions import Role
 
-ROLE_CHOICES = [(role.value, role.label) for role in Role]
+ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
 
 
 class MultiCheckboxField(SelectMultipleField):

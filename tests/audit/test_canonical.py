@@ -96,6 +96,11 @@ def test_refused_values(value: object) -> None:
     assert issubclass(NonCanonicalValue, ValueError)
 
 
+def test_float_error_names_the_problem() -> None:
+    with pytest.raises(NonCanonicalValue, match="float"):
+        canonical_json({"amount": 1.5})
+
+
 def test_deep_nesting_and_cycles_are_refused_cleanly() -> None:
     deep: object = "leaf"
     for _ in range(MAX_DEPTH + 1):

@@ -303,6 +303,11 @@ def test_consistency_edge_cases() -> None:
     assert not verify_consistency(0, 1, EMPTY_ROOT, EMPTY_ROOT, [EMPTY_ROOT])
     assert not verify_consistency(1, 1, EMPTY_ROOT, EMPTY_ROOT, [EMPTY_ROOT])
     assert not verify_consistency(-1, 1, EMPTY_ROOT, ROOTS[1], [])
+    assert not verify_consistency(-1, -1, EMPTY_ROOT, EMPTY_ROOT, [])
+    # Hashes of the wrong size never verify, even when they are "equal".
+    assert not verify_consistency(1, 1, b"", b"", [])
+    assert not verify_consistency(0, 0, b"x", b"x", [])
+    assert not verify_consistency(2, 3, ROOTS[2], ROOTS[3], [b"\x00" * 31])
 
 
 def test_inclusion_edge_cases() -> None:
@@ -316,6 +321,9 @@ def test_inclusion_edge_cases() -> None:
     assert not verify_inclusion(leaf, 0, 1, [], b"")
     assert not verify_inclusion(b"", 0, 1, [], leaf)
     assert not verify_inclusion(leaf, -1, 1, [], leaf)
+    assert not verify_inclusion(b"", 0, 1, [], b"")  # wrong hash size
+    assert not verify_inclusion(b"x", 0, 1, [], b"x")
+    assert not verify_inclusion(LEAVES[0], 0, 2, [b"\x01" * 33], ROOTS[2])
 
 
 # -- exhaustive properties over small trees -------------------------------------------

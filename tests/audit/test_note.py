@@ -238,6 +238,21 @@ def test_signature_by_another_key_or_name_fails(log_key: Ed25519PrivateKey) -> N
         verify_checkpoint(spliced, log_key.public_key(), "key")
 
 
+def test_signatures_sharing_only_name_or_only_key_id_are_ignored(log_key: Ed25519PrivateKey) -> None:
+    # Spec: unknown keys are ignored "even if they share a name or ID (but not both)".
+    genuine = sign_checkpoint("log.example/a", 5, ROOT, log_key, "key")
+    text = checkpoint_body("log.example/a", 5, ROOT)
+    sig_line = genuine.removeprefix(text + "\n")
+    same_name = sign_note(text, Ed25519PrivateKey.generate(), "key").removeprefix(text + "\n")
+    assert same_name.startswith(f"{EM} key ") and same_name != sig_line
+    assert verify_checkpoint(f"{text}\n{same_name}{sig_line}", log_key.public_key(), "key")
+    renamed = sig_line.replace(f"{EM} key ", f"{EM} other ")
+    assert verify_checkpoint(f"{text}\n{renamed}{sig_line}", log_key.public_key(), "key")
+    # The genuine signature under another name does not count as the key's signature.
+    with pytest.raises(CheckpointSignatureError, match="no signature"):
+        verify_checkpoint(f"{text}\n{renamed}", log_key.public_key(), "key")
+
+
 def test_expected_origin_is_enforced(log_key: Ed25519PrivateKey) -> None:
     note = sign_checkpoint("log.example/a", 5, ROOT, log_key, "key")
     with pytest.raises(CheckpointOriginError):

@@ -19,7 +19,7 @@ from disclosure.auth import totp
 from disclosure.auth.models import User
 from disclosure.auth.service import GENERIC_SIGN_IN_ERROR
 from disclosure.extensions import db
-from tests.conftest import HttpsClient, csrf_from, fresh_csrf, sign_in
+from tests.conftest import csrf_from, fresh_csrf, sign_in
 from tests.factories import PASSWORD, make_user
 
 
@@ -96,7 +96,7 @@ def test_throttling_blocks_one_account_after_five_failures_and_spares_others(app
     assert blocked.status_code == 200 and GENERIC_SIGN_IN_ERROR in blocked.get_data(as_text=True)
     assert sign_in(client, "bystander@example.org", PASSWORD).status_code == 302
     with freeze_time(timedelta(minutes=16)):
-        other = HttpsClient(app, app.response_class, use_cookies=True)
+        other = app.test_client()
         assert sign_in(other, "target@example.org", PASSWORD).status_code == 302
     with app.app_context():
         reasons = [e.body for e in db.session.execute(select(AuditEvent).where(
@@ -111,7 +111,7 @@ def test_throttling_per_client_address(app, client):
     for number in range(3):
         sign_in(client, f"guess{number}@example.org", "wrong password entirely")
     assert sign_in(client, "real@example.org", PASSWORD).status_code == 200
-    elsewhere = HttpsClient(app, app.response_class, use_cookies=True)
+    elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "10.9.8.7"
     assert sign_in(elsewhere, "real@example.org", PASSWORD).status_code == 302
 
@@ -124,13 +124,13 @@ def test_session_fixation_cookie_rotates_and_old_cookie_is_not_signed_in(app, cl
     sign_in(client, user.email, PASSWORD)
     after = client.get_cookie("__Host-session").value
     assert before != after
-    attacker = HttpsClient(app, app.response_class, use_cookies=True)
+    attacker = app.test_client()
     attacker.set_cookie("__Host-session", before, domain="localhost", secure=True)
     assert not signed_in(attacker)
 
 
 def replay(app: Flask, cookie: str) -> FlaskClient:
-    other = HttpsClient(app, app.response_class, use_cookies=True)
+    other = app.test_client()
     other.set_cookie("__Host-session", cookie, domain="localhost", secure=True)
     return other
 
@@ -152,7 +152,7 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(app, client):
     with app.app_context():
         user = make_user("intake")
     sign_in(client, user.email, PASSWORD)
-    other = HttpsClient(app, app.response_class, use_cookies=True)
+    other = app.test_client()
     sign_in(other, user.email, PASSWORD)
     page = client.get("/account/password").get_data(as_text=True)
     response = client.post("/account/password", data={
@@ -166,7 +166,7 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(app, client):
 def test_disabling_an_account_ends_its_sessions(app, client, login_as):
     with app.app_context():
         victim = make_user("intake")
-    victim_client = HttpsClient(app, app.response_class, use_cookies=True)
+    victim_client = app.test_client()
     sign_in(victim_client, victim.email, PASSWORD)
     assert signed_in(victim_client)
     login_as("admin")
@@ -260,7 +260,7 @@ def test_a_totp_code_is_accepted_once(app, client):
     with app.app_context():
         user = make_user("admin")
     code = pyotp.TOTP(user.totp_secret).now()
-    for attempt_client, expected_ok in ((client, True), (HttpsClient(app, app.response_class, use_cookies=True), False)):
+    for attempt_client, expected_ok in ((client, True), (app.test_client(), False)):
         token = fresh_csrf(attempt_client)
         attempt_client.post("/sign-in", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
         page = attempt_client.get("/sign-in/code").get_data(as_text=True)
@@ -281,7 +281,7 @@ def test_admin_resets_second_factor_and_the_user_enrols_again(app, client, login
     page = client.get(f"/admin/users/{producer.id}").get_data(as_text=True)
     client.post(f"/admin/users/{producer.id}/second-factor/reset", data={"csrf_token": csrf_from(page)})
     assert "user.second_factor_reset" in actions(app)
-    fresh = HttpsClient(app, app.response_class, use_cookies=True)
+    fresh = app.test_client()
     sign_in(fresh, producer.email, PASSWORD)
     assert "Set up your second factor" in fresh.get("/sign-in/code").get_data(as_text=True)
 
@@ -294,7 +294,7 @@ def test_admin_password_reset_forces_a_change_at_next_sign_in(app, client, login
     client.post(f"/admin/users/{user.id}/password", data={"csrf_token": csrf_from(page),
                                                           "password": "temporary passphrase 2026"})
     assert "user.password_reset" in actions(app)
-    fresh = HttpsClient(app, app.response_class, use_cookies=True)
+    fresh = app.test_client()
     sign_in(fresh, user.email, "temporary passphrase 2026")
     response = fresh.get("/")
     assert response.status_code == 302 and response.location.endswith("/account/password")

@@ -1,0 +1,58 @@
+"""`flask db upgrade` builds exactly the schema the models declare, audit triggers included, on both databases."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+
+from disclosure import create_app
+from disclosure.audit.ddl import expected_trigger_names
+from disclosure.extensions import db
+from tests.conftest import base_settings, require_postgres, wipe_postgres
+
+
+def trigger_names(connection: sa.Connection) -> set[str]:
+    if connection.dialect.name == "postgresql":
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    return set(connection.execute(sa.text(query)).scalars())
+
+
+def test_upgrade_matches_models(backend, tmp_path, instance):
+    if backend == "postgresql":
+        require_postgres()
+        from tests.conftest import _postgres_url
+
+        url = _postgres_url()
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    app = create_app(base_settings(instance, url))
+    try:
+        with app.app_context():
+            upgrade()
+            with db.engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                differences = compare_metadata(context, db.metadata)
+                assert differences == []
+                assert trigger_names(connection) == expected_trigger_names(connection.dialect.name)
+                head = connection.execute(sa.text("SELECT id, size FROM audit_head")).all()
+                assert [tuple(row) for row in head] == [(1, 0)]
+            db.engine.dispose()
+    finally:
+        if backend == "postgresql":
+            # Leave the shared test database as the other tests expect it: the metadata's schema.
+            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            engine.dispose()
+            with app.app_context():
+                db.create_all()
+                db.engine.dispose()
+            wipe_postgres(url)
