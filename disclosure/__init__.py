@@ -72,7 +72,8 @@ def _configure_logging(app: Flask) -> None:
 def _register_models() -> None:
     # Importing registers the tables and the audit triggers with the metadata.
     import disclosure.audit.ddl
-    import disclosure.auth.models  # noqa: F401
+    import disclosure.auth.models
+    import disclosure.cases.models  # noqa: F401
 
 
 def _register_web(app: Flask) -> None:
@@ -81,12 +82,13 @@ def _register_web(app: Flask) -> None:
     from disclosure.auth.access import enforce_access
     from disclosure.auth.admin_views import bp as admin_bp
     from disclosure.auth.views import bp as auth_bp
+    from disclosure.cases.views import bp as cases_bp
     from disclosure.site.views import bp as site_bp
 
     hardening.init_app(app)
     errors.init_app(app)
     app.before_request(enforce_access)
-    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp):
+    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp, cases_bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
@@ -99,10 +101,13 @@ def _register_web(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from disclosure.audit.cli import audit_cli, harden_roles
     from disclosure.auth.cli import users_cli
+    from disclosure.cases.cli import cases_cli
+    from disclosure.policy.cli import policy_cli
+    from disclosure.storage.cli import storage_cli
     from disclosure.demo import demo_cli
     from disclosure.keys_cli import keys_cli
 
-    for group in (users_cli, demo_cli, keys_cli, audit_cli):
+    for group in (users_cli, demo_cli, keys_cli, audit_cli, cases_cli, policy_cli, storage_cli):
         app.cli.add_command(group)
     from flask_migrate.cli import db as db_group
 

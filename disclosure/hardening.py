@@ -8,9 +8,12 @@ cross-site or same-site state change is refused here, and the CSRF token is stil
 
 from __future__ import annotations
 
+import io
 import secrets
+from typing import IO
 
-from flask import Flask, Response, abort, current_app, g, request
+from flask import Flask, Request, Response, abort, current_app, g, request
+from werkzeug.serving import WSGIRequestHandler
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -48,7 +51,6 @@ def set_security_headers(response: Response) -> Response:
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    headers["Server"] = "Disclosure"
     if not current_app.config.get("DEV_MODE"):
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if request.endpoint != "static":
@@ -59,7 +61,20 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
+class InMemoryUploadRequest(Request):
+    """Uploads stay in memory (bounded by MAX_CONTENT_LENGTH): a plaintext legal document never touches a
+    temporary file on disk before the storage module encrypts it."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+        return io.BytesIO()
+
+
 def init_app(app: Flask) -> None:
+    app.request_class = InMemoryUploadRequest
+    # The development server names itself and its Python version in a Server header of its own; say less.
+    WSGIRequestHandler.server_version = "Disclosure"
+    WSGIRequestHandler.sys_version = ""
     app.before_request(assign_request_id)
     app.before_request(refuse_foreign_hosts_in_dev_mode)
     app.before_request(refuse_cross_site_writes)

@@ -34,6 +34,16 @@ ROLE_LABELS: dict[Role, str] = {
 class Permission(StrEnum):
     #: Every signed-in user: the dashboard, their own password and second factor, signing out.
     ACCOUNT_SELF = "account:self"
+    CASE_VIEW = "case:view"
+    CASE_CREATE = "case:create"
+    CASE_EDIT = "case:edit"
+    CASE_ASSIGN = "case:assign"
+    CASE_CLOSE = "case:close"
+    DOCUMENT_UPLOAD = "document:upload"
+    DOCUMENT_DOWNLOAD = "document:download"
+    AGENCY_MANAGE = "agency:manage"
+    REVIEW_DECIDE = "review:decide"
+    PRODUCTION_MANAGE = "production:manage"
     USER_VIEW = "user:view"
     USER_MANAGE = "user:manage"
     AUDIT_VIEW = "audit:view"
@@ -44,11 +54,15 @@ class Permission(StrEnum):
 
 _EVERYONE = frozenset({Permission.ACCOUNT_SELF})
 
+_READ_CASES = frozenset({Permission.CASE_VIEW, Permission.DOCUMENT_DOWNLOAD})
+
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.INTAKE: _EVERYONE,
-    Role.REVIEWER: _EVERYONE,
-    Role.PRODUCER: _EVERYONE,
-    Role.AUDITOR: _EVERYONE
+    Role.INTAKE: _EVERYONE | _READ_CASES
+    | {Permission.CASE_CREATE, Permission.CASE_EDIT, Permission.CASE_ASSIGN, Permission.CASE_CLOSE,
+       Permission.DOCUMENT_UPLOAD, Permission.AGENCY_MANAGE},
+    Role.REVIEWER: _EVERYONE | _READ_CASES | {Permission.REVIEW_DECIDE, Permission.CASE_ASSIGN},
+    Role.PRODUCER: _EVERYONE | _READ_CASES | {Permission.PRODUCTION_MANAGE, Permission.CASE_CLOSE},
+    Role.AUDITOR: _EVERYONE | _READ_CASES
     | {Permission.AUDIT_VIEW, Permission.AUDIT_VERIFY, Permission.AUDIT_EXPORT, Permission.USER_VIEW},
     Role.ADMIN: _EVERYONE
     | {Permission.USER_VIEW, Permission.USER_MANAGE, Permission.AUDIT_VERIFY, Permission.AUDIT_CHECKPOINT},

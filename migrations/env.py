@@ -19,6 +19,13 @@ def get_engine():
     return current_app.extensions['migrate'].db.engine
 
 
+def render_item(type_, obj, autogen_context):
+    """Render the app's UTCDateTime as a plain DateTime, so migrations never import application code."""
+    if type_ == "type" and type(obj).__name__ == "UTCDateTime":
+        return "sa.DateTime()"
+    return False
+
+
 def get_engine_url():
     try:
         return get_engine().url.render_as_string(hide_password=False).replace(
@@ -86,6 +93,7 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    conf_args.setdefault("render_item", render_item)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

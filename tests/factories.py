@@ -39,3 +39,39 @@ def make_user(*roles: str, email: str | None = None, password: str = PASSWORD, s
         user.totp_enrolled_at = utcnow()
     db.session.commit()
     return MadeUser(user.id, user.email, password, secret)
+
+
+def request_document(**overrides: object) -> dict[str, object]:
+    """DESIGN's example request document, with overrides."""
+    doc: dict[str, object] = {
+        "process_type": "search_warrant",
+        "jurisdiction": {"regime": "us_federal", "country": "US", "region": None},
+        "issuing_authority": {"kind": "judge", "name": "Hon. A. Example, N.D. Cal.", "docket": "5:26-mj-01234"},
+        "agency": {"name": "Federal Bureau of Investigation", "country": "US"},
+        "officer": {"name": "SA J. Doe", "email": "jdoe@example.gov", "phone": "+1 415 555 0100", "badge": "1234"},
+        "received_at": "2026-11-02T14:05:00Z",
+        "received_via": "email",
+        "due_at": None,
+        "emergency": False,
+        "valid_until": "2026-11-16",
+        "targets": [{"kind": "email", "value": "user@example.net", "from": "2026-01-01", "to": "2026-06-30"}],
+        "categories": ["subscriber_basic", "stored_content"],
+        "non_disclosure_order": {"basis": "18 USC 2705(b)", "until": "2027-05-01"},
+    }
+    doc.update(overrides)
+    return doc
+
+
+def make_case(logged_by: MadeUser | None = None, state: str | None = None, **overrides: object):  # type: ignore[no-untyped-def]
+    """A committed case logged through the intake service; `state` forces a later state for read-side tests."""
+    from disclosure.auth.models import User
+    from disclosure.cases.service import log_request
+    from disclosure.policy.request import parse_request
+
+    logger = logged_by or make_user("intake")
+    actor = db.session.get(User, logger.id)
+    case = log_request(actor, parse_request(request_document(**overrides), now=utcnow()))
+    if state is not None:
+        case.state = state
+    db.session.commit()
+    return case

@@ -24,9 +24,10 @@ def run_verification(given: list[GivenCheckpoint]):  # type: ignore[no-untyped-d
         public_key = log_public_key()
     except KeyMissing:
         public_key = None
-    # The session's own connection: on SQLite a second connection would wait on this one's BEGIN IMMEDIATE.
-    connection = db.session.connection()
-    return verify_log(connection, public_key, log_key_name(), str(current_app.config["AUDIT_ORIGIN"]), given)
+    # A connection of its own, out of any open transaction: verify_log then reads one snapshot (REPEATABLE READ
+    # on PostgreSQL, a deferred read on SQLite that never waits for the session's BEGIN IMMEDIATE).
+    with db.engine.connect() as connection:
+        return verify_log(connection, public_key, log_key_name(), str(current_app.config["AUDIT_ORIGIN"]), given)
 
 
 @audit_cli.command("verify")

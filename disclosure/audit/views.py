@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, render_template, request
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.cli import run_verification
@@ -26,13 +26,22 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE_SIZE = 50
 
 
+#: Largest value of an INTEGER column on both databases: a longer number names nobody, and must not reach them.
+MAX_ID = 2**31 - 1
+
+
+def _actor_id(actor: str) -> int | None:
+    if actor.isascii() and actor.isdigit():
+        return int(actor) if int(actor) <= MAX_ID else None
+    return db.session.execute(select(User.id).where(User.email == actor.lower())).scalar()
+
+
 def _filtered(form: AuditFilterForm) -> Any:
     statement = select(AuditEvent)
     if form.actor.data:
-        actor = form.actor.data.strip()
-        user_id = int(actor) if actor.isdigit() else db.session.execute(
-            select(User.id).where(User.email == actor.lower())).scalar()
-        statement = statement.where(AuditEvent.actor_id == user_id)
+        user_id = _actor_id(form.actor.data.strip())
+        # `actor_id == None` would render as IS NULL and list every system and anonymous event instead of none.
+        statement = statement.where(AuditEvent.actor_id == user_id if user_id is not None else false())
     if form.action.data:
         statement = statement.where(AuditEvent.action == form.action.data)
     if form.subject.data:

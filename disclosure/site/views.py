@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template
+from flask_login import current_user
 from sqlalchemy import text
 
 from disclosure.auth.access import requires
+from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission
 
@@ -17,7 +19,13 @@ bp = Blueprint("site", __name__)
 @bp.route("/")
 @requires(Permission.ACCOUNT_SELF)
 def index() -> Any:
-    return render_template("site/index.html")
+    queues = None
+    now = utcnow()
+    if current_user.can(Permission.CASE_VIEW):
+        from disclosure.cases.queries import queues as case_queues
+
+        queues = case_queues(current_user.id, now, now.date())
+    return render_template("site/index.html", queues=queues, now=now)
 
 
 @bp.route("/health")

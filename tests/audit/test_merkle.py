@@ -192,7 +192,7 @@ def flip(proof: list[bytes], i: int, bit: int = 0) -> list[bytes]:
 
 
 def test_leaf_hashes_match_published_level_zero() -> None:
-    assert LEAVES == NODES[0]
+    assert NODES[0] == LEAVES
 
 
 def test_node_hash_matches_published_level_one() -> None:

@@ -1,0 +1,1 @@
+"""Intake and the case life cycle: cases, targets, documents, non-disclosure orders, queues."""

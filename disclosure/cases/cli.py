@@ -1,0 +1,53 @@
+"""`flask cases import FILE.json`: log one request or a list of them; a single bad record imports nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from disclosure.audit.service import require_schema
+from disclosure.auth.models import User
+from disclosure.cases import service
+from disclosure.clock import utcnow
+from disclosure.extensions import db
+from disclosure.permissions import Permission
+from disclosure.policy.request import RequestError, parse_requests
+
+cases_cli = AppGroup("cases", help="Log and import legal process.")
+
+
+@cases_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "as_email", required=True, help="Email of the intake user the cases are logged by.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone deadlines are counted in.")
+def import_cases(path: Path, as_email: str, timezone: str) -> None:
+    """Import request documents (DESIGN's JSON shape): one object or a list. All or nothing."""
+    require_schema()
+    actor = db.session.execute(select(User).where(User.email == as_email.strip().lower())).scalar_one_or_none()
+    if actor is None or not actor.active:
+        raise click.BadParameter(f"no active user {as_email}", param_hint="--as")
+    if not actor.can(Permission.CASE_CREATE):
+        raise click.BadParameter(f"{as_email} may not log cases (needs the intake role)", param_hint="--as")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise click.ClickException(f"cannot read {path}: {error.strerror}") from error
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise click.ClickException(f"{path} is not valid JSON: {error}") from error
+    try:
+        documents = parse_requests(raw, now=utcnow())
+        cases = [service.log_request(actor, document, None, timezone=timezone) for document in documents]
+    except RequestError as error:
+        db.session.rollback()
+        raise click.ClickException(f"nothing imported: {error.field}: {error.message}") from error
+    except service.CaseError as error:
+        db.session.rollback()
+        raise click.ClickException(f"nothing imported: {error}") from error
+    db.session.commit()
+    for case in cases:
+        click.echo(f"{case.reference}  {case.process.label}  due {case.due_at:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"imported {len(cases)} case{'s' if len(cases) != 1 else ''}")

@@ -1,0 +1,270 @@
+"""Cases and what hangs off them: the agency directory, targets, categories, documents, non-disclosure orders.
+
+Invariants the database holds: a case's state, process type and channel come from the vocabularies; a decided
+case has a decider; a target's date range is ordered; two people editing one case cannot both win
+(version_id_col). Stored ids are the vocabulary's ids, never labels.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from disclosure.auth.models import User
+from disclosure.clock import utcnow
+from disclosure.extensions import db
+from disclosure.policy.vocabulary import (
+    AuthorityKind,
+    Category,
+    ProcessType,
+    ReceivedVia,
+    Regime,
+    TargetKind,
+)
+from disclosure.workflow import DECIDED_STATES, State, Track
+
+
+def _values(enum: type) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)  # type: ignore[attr-defined]
+
+
+PRESERVATION_PROCESSES = frozenset({ProcessType.PRESERVATION_REQUEST, ProcessType.EU_PRESERVATION_ORDER})
+
+
+class Agency(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "agency"
+    __table_args__ = (UniqueConstraint("name", "country", name="name_country"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: ISO 3166-1 alpha-2.
+    country: Mapped[str] = mapped_column(String(2))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contacts: Mapped[list[AgencyContact]] = relationship(
+        back_populates="agency", cascade="all, delete-orphan", order_by="AgencyContact.id"
+    )
+
+
+class AgencyContact(db.Model):  # type: ignore[name-defined,misc]
+    """A way to reach an agency; verified ones are the channels used to confirm a request out of band."""
+
+    __tablename__ = "agency_contact"
+    __table_args__ = (CheckConstraint("kind IN ('email', 'phone', 'portal', 'postal')", name="known_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(300))
+    verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), default=None)
+
+    agency: Mapped[Agency] = relationship(back_populates="contacts")
+
+
+class ReferenceCounter(db.Model):  # type: ignore[name-defined,misc]
+    """The last reference number handed out per year (DR-2026-00042); read and bumped under a row lock."""
+
+    __tablename__ = "reference_counter"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Case(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "case_file"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_values(State)})", name="known_state"),
+        CheckConstraint(f"process_type IN ({_values(ProcessType)})", name="known_process"),
+        CheckConstraint(f"regime IN ({_values(Regime)})", name="known_regime"),
+        CheckConstraint(f"authority_kind IN ({_values(AuthorityKind)})", name="known_authority"),
+        CheckConstraint(f"received_via IN ({_values(ReceivedVia)})", name="known_channel"),
+        CheckConstraint(
+            f"state NOT IN ({', '.join(repr(s.value) for s in sorted(DECIDED_STATES))}) OR decided_by_id IS NOT NULL",
+            name="decided_has_decider",
+        ),
+        Index("ix_case_file_state_due", "state", "due_at"),
+        Index("ix_case_file_docket", "docket"),
+        Index("ix_case_file_assigned", "assigned_to_id", "state"),
+        Index("ix_case_file_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Human-friendly and unique, e.g. DR-2026-00042.
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    process_type: Mapped[str] = mapped_column(String(40))
+    regime: Mapped[str] = mapped_column(String(20))
+    country: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100), default=None)
+    authority_kind: Mapped[str] = mapped_column(String(20))
+    #: The judge, court or prosecutor who issued the process.
+    authority_name: Mapped[str] = mapped_column(String(300))
+    docket: Mapped[str | None] = mapped_column(String(100), default=None)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    officer_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    officer_badge: Mapped[str | None] = mapped_column(String(50), default=None)
+    officer_email: Mapped[str | None] = mapped_column(String(254), default=None)
+    officer_phone: Mapped[str | None] = mapped_column(String(50), default=None)
+    #: When the process reached us; entered by hand for paper and fax, never in the future.
+    received_at: Mapped[datetime]
+    received_via: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime]
+    #: How due_at was computed, in words, shown on the case page.
+    due_explanation: Mapped[str] = mapped_column(Text)
+    emergency: Mapped[bool] = mapped_column(default=False)
+    #: The day the process was issued, if it says.
+    issued_on: Mapped[date | None] = mapped_column(Date, default=None)
+    #: The last day the process itself is valid (warrants), if it says.
+    valid_until: Mapped[date | None] = mapped_column(Date, default=None)
+    #: IANA time zone the deadlines are computed in.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default=State.RECEIVED.value)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), default=None)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Optimistic locking: a stale form's version no longer matches.
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    agency: Mapped[Agency] = relationship(lazy="joined")
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    targets: Mapped[list[CaseTarget]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseTarget.id", lazy="selectin"
+    )
+    category_rows: Mapped[list[CaseCategory]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", lazy="selectin"
+    )
+    documents: Mapped[list[Document]] = relationship(back_populates="case", order_by="Document.id")
+    gag_order: Mapped[NonDisclosureOrder | None] = relationship(back_populates="case", uselist=False)
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    @property
+    def track(self) -> Track:
+        if ProcessType(self.process_type) in PRESERVATION_PROCESSES:
+            return Track.PRESERVATION
+        return Track.DISCLOSURE
+
+    @property
+    def status(self) -> State:
+        return State(self.state)
+
+    @property
+    def process(self) -> ProcessType:
+        return ProcessType(self.process_type)
+
+    @property
+    def categories(self) -> list[Category]:
+        return sorted((Category(row.category) for row in self.category_rows), key=list(Category).index)
+
+    @property
+    def subject(self) -> str:
+        """How the audit log names this case."""
+        return f"case:{self.reference}"
+
+
+class CaseTarget(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "case_target"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(TargetKind)})", name="known_kind"),
+        Index("ix_case_target_normalized", "normalized"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(300))
+    #: Lower-cased, canonical form used for search and for finding related cases.
+    normalized: Mapped[str] = mapped_column(String(300))
+    #: The range's start and end exactly as given: a date (YYYY-MM-DD) or an aware date-time in ISO 8601,
+    #: e.g. an IP address's time of use. The request parser checks that the range is ordered.
+    date_from: Mapped[str | None] = mapped_column(String(40), default=None)
+    date_to: Mapped[str | None] = mapped_column(String(40), default=None)
+
+    case: Mapped[Case] = relationship(back_populates="targets")
+
+    @property
+    def target_kind(self) -> TargetKind:
+        return TargetKind(self.kind)
+
+
+class CaseCategory(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "case_category"
+    __table_args__ = (CheckConstraint(f"category IN ({_values(Category)})", name="known_category"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(30), primary_key=True)
+
+    case: Mapped[Case] = relationship(back_populates="category_rows")
+
+
+class Document(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "case_document"
+    __table_args__ = (CheckConstraint("kind IN ('legal_process', 'correspondence')", name="known_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The uploaded name, sanitised; only ever used as a download's suggested name.
+    filename: Mapped[str] = mapped_column(String(200))
+    #: Detected from the content, never taken from the upload.
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    #: SHA-256 of the plaintext, hex.
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: The encrypted blob's generated name in the blob store.
+    blob_name: Mapped[str] = mapped_column(String(32), unique=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="documents")
+    uploaded_by: Mapped[User] = relationship()
+
+
+class NonDisclosureOrder(db.Model):  # type: ignore[name-defined,misc]
+    """A gag order attached to a case: the customer may not be told until it expires (if ever)."""
+
+    __tablename__ = "non_disclosure_order"
+    __table_args__ = (
+        CheckConstraint("expires_on IS NULL OR expires_on >= starts_on", name="ordered_dates"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), unique=True)
+    basis: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date)
+    #: None means indefinite.
+    expires_on: Mapped[date | None] = mapped_column(Date, default=None)
+    #: Set when someone records that the customer was notified after the order ended.
+    customer_notified_at: Mapped[datetime | None] = mapped_column(default=None)
+    customer_notified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), default=None)
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    case: Mapped[Case] = relationship(back_populates="gag_order")
+    renewals: Mapped[list[NdoRenewal]] = relationship(back_populates="order", order_by="NdoRenewal.id",
+                                                      cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    @property
+    def indefinite(self) -> bool:
+        return self.expires_on is None
+
+
+class NdoRenewal(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "ndo_renewal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("non_disclosure_order.id", ondelete="CASCADE"))
+    previous_expiry: Mapped[date | None] = mapped_column(Date)
+    new_expiry: Mapped[date | None] = mapped_column(Date)
+    renewed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    renewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order: Mapped[NonDisclosureOrder] = relationship(back_populates="renewals")

@@ -1,0 +1,137 @@
+"""Read-side queries: the dashboard queues, the filtered and sorted case list, search, related cases.
+
+Sort keys map to column objects; user input never reaches order_by or text().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import contains_eager
+
+from disclosure.cases.models import Agency, Case, CaseTarget, NonDisclosureOrder
+from disclosure.extensions import db
+from disclosure.workflow import OPEN_STATES, State
+
+PAGE_SIZE = 25
+SORTS: dict[str, Any] = {
+    "due": (Case.due_at.asc(), Case.id.asc()),
+    "-due": (Case.due_at.desc(), Case.id.desc()),
+    "received": (Case.received_at.asc(), Case.id.asc()),
+    "-received": (Case.received_at.desc(), Case.id.desc()),
+    "reference": (Case.reference.asc(),),
+    "-reference": (Case.reference.desc(),),
+    "state": (Case.state.asc(), Case.due_at.asc()),
+}
+DEFAULT_SORT = "due"
+OPEN = [state.value for state in OPEN_STATES]
+ACTIVE = [State.RECEIVED.value, State.IN_REVIEW.value, State.NEEDS_INFO.value, State.APPROVED.value,
+          State.PRODUCING.value]
+
+
+@dataclass
+class CaseFilter:
+    state: str | None = None
+    process_type: str | None = None
+    agency_id: int | None = None
+    regime: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    q: str | None = None
+    sort: str = DEFAULT_SORT
+    extra: list[Any] = field(default_factory=list)
+
+
+def _open_first() -> Any:
+    return sql_case((Case.emergency.is_(True), 0), else_=1)
+
+
+def filtered(criteria: CaseFilter) -> Select[Any]:
+    statement = select(Case)
+    if criteria.state:
+        statement = statement.where(Case.state == criteria.state)
+    if criteria.process_type:
+        statement = statement.where(Case.process_type == criteria.process_type)
+    if criteria.agency_id:
+        statement = statement.where(Case.agency_id == criteria.agency_id)
+    if criteria.regime:
+        statement = statement.where(Case.regime == criteria.regime)
+    if criteria.due_from:
+        statement = statement.where(Case.due_at >= datetime.combine(criteria.due_from, time.min, UTC))
+    if criteria.due_to:
+        statement = statement.where(Case.due_at < datetime.combine(criteria.due_to + timedelta(days=1), time.min, UTC))
+    if criteria.q:
+        term = criteria.q.strip()
+        lowered = term.lower()
+        by_target = select(CaseTarget.case_id).where(CaseTarget.normalized == lowered)
+        statement = statement.where(or_(Case.reference == term.upper(), Case.docket == term, Case.id.in_(by_target)))
+    for condition in criteria.extra:
+        statement = statement.where(condition)
+    return statement
+
+
+def page_of(statement: Select[Any], page: int, sort: str, page_size: int = PAGE_SIZE) -> tuple[list[Case], int, int]:
+    """(cases on the page, total count, number of pages); the page number is clamped into range."""
+    total = db.session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    ordered = statement.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
+    rows = db.session.execute(ordered.limit(page_size).offset((page - 1) * page_size)).scalars().unique().all()
+    return list(rows), total, pages
+
+
+def queues(user_id: int, now: datetime, today: date) -> dict[str, list[Case]]:
+    """The dashboard: each queue is a short list, most urgent first."""
+    week = now + timedelta(days=7)
+    limit = 10
+
+    def run(statement: Select[Any]) -> list[Case]:
+        return list(db.session.execute(statement.limit(limit)).scalars().unique())
+
+    active = select(Case).where(Case.state.in_(ACTIVE))
+    return {
+        "mine": run(active.where(Case.assigned_to_id == user_id).order_by(_open_first(), Case.due_at)),
+        "emergencies": run(active.where(Case.emergency.is_(True)).order_by(Case.due_at)),
+        "overdue": run(active.where(Case.due_at < now).order_by(Case.due_at)),
+        "due_this_week": run(active.where(Case.due_at >= now, Case.due_at < week).order_by(Case.due_at)),
+        "needs_info": run(select(Case).where(Case.state == State.NEEDS_INFO.value).order_by(Case.due_at)),
+        "unassigned": run(select(Case).where(Case.state == State.RECEIVED.value, Case.assigned_to_id.is_(None))
+                          .order_by(_open_first(), Case.due_at)),
+        "gag_expiring": run(
+            select(Case).join(NonDisclosureOrder).options(contains_eager(Case.gag_order))
+            .where(NonDisclosureOrder.expires_on.is_not(None),
+                   NonDisclosureOrder.expires_on >= today,
+                   NonDisclosureOrder.expires_on <= today + timedelta(days=30))
+            .order_by(NonDisclosureOrder.expires_on)),
+        "notify_customer": run(
+            select(Case).join(NonDisclosureOrder).options(contains_eager(Case.gag_order))
+            .where(NonDisclosureOrder.expires_on < today, NonDisclosureOrder.customer_notified_at.is_(None))
+            .order_by(NonDisclosureOrder.expires_on)),
+    }
+
+
+def related_cases(case: Case) -> list[tuple[Case, str]]:
+    """Other cases with the same docket or a target in common, and why they are related."""
+    found: dict[int, tuple[Case, str]] = {}
+    if case.docket:
+        for other in db.session.execute(select(Case).where(Case.docket == case.docket, Case.id != case.id)).scalars():
+            found[other.id] = (other, f"same docket {case.docket}")
+    values = [t.normalized for t in case.targets]
+    if values:
+        rows = db.session.execute(
+            select(Case, CaseTarget.value).join(CaseTarget)
+            .where(CaseTarget.normalized.in_(values), Case.id != case.id)
+        ).all()
+        for other, value in rows:
+            found.setdefault(other.id, (other, f"same target {value}"))
+    return sorted(found.values(), key=lambda item: item[0].received_at, reverse=True)
+
+
+def agencies() -> list[Agency]:
+    return list(db.session.execute(select(Agency).order_by(Agency.name)).scalars())
+
+

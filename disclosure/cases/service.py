@@ -1,0 +1,329 @@
+"""Case operations: log a request, edit it, move it through the workflow, assign it, attach documents and gag orders.
+
+Every function takes the acting user, checks the rule it owns (workflow, permissions, four eyes, the stale-form
+version), changes rows, writes exactly one audit event and flushes. The caller commits once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from disclosure.audit.actions import AuditAction
+from disclosure.audit.service import record
+from disclosure.auth.models import User
+from disclosure.cases.documents import inspect_document
+from disclosure.cases.models import (
+    Agency,
+    Case,
+    CaseCategory,
+    CaseTarget,
+    Document,
+    NdoRenewal,
+    NonDisclosureOrder,
+    ReferenceCounter,
+)
+from disclosure.clock import utcnow
+from disclosure.extensions import db
+from disclosure.permissions import Permission
+from disclosure.policy.deadlines import DeadlineError, calendar_for, compute_due
+from disclosure.policy.identifiers import canonical_identifier
+from disclosure.policy.loader import default_policy
+from disclosure.policy.request import RequestDocument
+from disclosure.policy.vocabulary import TargetKind
+from disclosure.workflow import Action, IllegalTransition, State, rule_for, transition
+
+#: Actions that only the review service may take: they need a recorded decision.
+DECISION_ACTIONS = frozenset({Action.APPROVE, Action.REJECT})
+
+
+class CaseError(ValueError):
+    """A case operation was refused; the message says what to fix."""
+
+
+class StaleCase(CaseError):
+    """Someone else changed the case since the form was loaded."""
+
+    def __init__(self, case: Case) -> None:
+        super().__init__(f"{case.reference} was changed by someone else while you were editing. Your input is "
+                         "kept below: check the current version and save again.")
+
+
+class NotPermitted(CaseError):
+    """The actor's roles or relation to the case do not allow this."""
+
+
+def require(actor: User, permission: Permission) -> None:
+    if not actor.can(permission):
+        raise NotPermitted("Your roles do not allow this.")
+
+
+def normalized_target(kind: str, value: str) -> str:
+    """The form used for search and for spotting related cases: the canonical identifier, case-folded."""
+    try:
+        return canonical_identifier(TargetKind(kind), value.strip()).lower()
+    except ValueError:
+        return value.strip().lower()
+
+
+def _iso(moment: date | None) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        return moment.isoformat().replace("+00:00", "Z")
+    return moment.isoformat()
+
+
+def next_reference(year: int) -> str:
+    """DR-<year>-<n>, from a per-year counter bumped under a row lock (no gaps from rolled-back sequences)."""
+    statement = select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
+    counter = db.session.execute(statement).scalar_one_or_none()
+    if counter is None:
+        counter = ReferenceCounter(year=year, last=0)
+        db.session.add(counter)
+    counter.last += 1
+    db.session.flush()
+    return f"DR-{year}-{counter.last:05d}"
+
+
+def find_or_create_agency(actor: Any, name: str, country: str, ip: str | None) -> Agency:
+    name, country = " ".join(name.split()), country.strip().upper()
+    agency = db.session.execute(
+        select(Agency).where(Agency.name == name, Agency.country == country)
+    ).scalar_one_or_none()
+    if agency is None:
+        agency = Agency(name=name, country=country)
+        db.session.add(agency)
+        db.session.flush()
+        record(actor, AuditAction.AGENCY_CREATE, subject=f"agency:{agency.id}", ip=ip,
+               data={"name": name, "country": country})
+    return agency
+
+
+def _request_summary(doc: RequestDocument) -> dict[str, Any]:
+    """The request as the audit log keeps it: ids and values, JSON-safe."""
+    from disclosure.policy.request import to_json
+
+    return to_json(doc)
+
+
+def log_request(actor: Any, doc: RequestDocument, ip: str | None = None, summary: str = "",
+                timezone: str = "UTC") -> Case:
+    """Log an incoming request (from the form or from `flask cases import`) as a new case in `received`."""
+    if isinstance(actor, User):
+        require(actor, Permission.CASE_CREATE)
+    if doc.reference:
+        if db.session.execute(select(Case.id).where(Case.reference == doc.reference)).first():
+            raise CaseError(f"reference: {doc.reference} already exists; leave it empty to assign the next one.")
+        reference = doc.reference
+    else:
+        reference = next_reference(doc.received_at.year)
+    agency = find_or_create_agency(actor, doc.agency.name, doc.agency.country, ip)
+    officer = doc.officer
+    policy = default_policy()
+    try:
+        due = compute_due(doc.process_type, policy, doc.received_at, doc.emergency, doc.due_at, timezone,
+                          calendar_for(policy, doc.jurisdiction.regime, doc.jurisdiction.country))
+    except DeadlineError as error:
+        raise CaseError(f"timezone: {error}") from error
+    case = Case(
+        reference=reference, process_type=doc.process_type.value, regime=doc.jurisdiction.regime.value,
+        country=doc.jurisdiction.country, region=doc.jurisdiction.region,
+        authority_kind=doc.issuing_authority.kind.value, authority_name=doc.issuing_authority.name,
+        docket=doc.issuing_authority.docket, agency=agency,
+        officer_name=officer.name if officer else None, officer_badge=officer.badge if officer else None,
+        officer_email=officer.email if officer else None, officer_phone=officer.phone if officer else None,
+        received_at=doc.received_at, received_via=doc.received_via.value,
+        due_at=due.at, due_explanation=due.explanation, emergency=doc.emergency, issued_on=doc.issued_on,
+        valid_until=doc.valid_until, timezone=timezone, summary=summary.strip(), state=State.RECEIVED.value,
+        created_by_id=getattr(actor, "id", None) or _system_user_id(),
+    )
+    case.targets = [
+        CaseTarget(kind=t.kind.value, value=t.value, normalized=normalized_target(t.kind.value, t.value),
+                   date_from=_iso(t.from_), date_to=_iso(t.to))
+        for t in doc.targets
+    ]
+    case.category_rows = [CaseCategory(category=c.value) for c in doc.categories]
+    db.session.add(case)
+    db.session.flush()
+    if doc.non_disclosure_order is not None:
+        nd = doc.non_disclosure_order
+        db.session.add(NonDisclosureOrder(case_id=case.id, basis=nd.basis,
+                                          starts_on=nd.from_ or doc.received_at.date(), expires_on=nd.until))
+    record(actor, AuditAction.CASE_CREATE, subject=case.subject, ip=ip,
+           data={"request": _request_summary(doc), "due_at": due.at.isoformat(), "due": due.explanation})
+    db.session.flush()
+    return case
+
+
+def _system_user_id() -> int:
+    raise CaseError("A case must be logged by a person: pass the acting user.")
+
+
+@dataclass(frozen=True)
+class CaseChanges:
+    """Editable facts of a case; None leaves a field as it is."""
+
+    summary: str | None = None
+    docket: str | None = None
+    authority_name: str | None = None
+    officer_name: str | None = None
+    officer_badge: str | None = None
+    officer_email: str | None = None
+    officer_phone: str | None = None
+    valid_until: date | None = None
+    emergency: bool | None = None
+
+
+def _check_version(case: Case, expected_version: int | None) -> None:
+    if expected_version is not None and case.version_id != expected_version:
+        raise StaleCase(case)
+
+
+def _flush(case: Case) -> None:
+    try:
+        db.session.flush()
+    except StaleDataError as error:
+        db.session.rollback()
+        raise StaleCase(case) from error
+
+
+def update_case(actor: User, case: Case, changes: CaseChanges, expected_version: int | None,
+                ip: str | None) -> dict[str, Any]:
+    """Apply the changed fields; record one event with a from/to diff. Returns the diff (empty: nothing changed)."""
+    require(actor, Permission.CASE_EDIT)
+    _check_version(case, expected_version)
+    if not case.status.is_open:
+        raise CaseError(f"{case.reference} is {case.status.label.lower()}; its facts can no longer change.")
+    diff: dict[str, Any] = {}
+    for field, value in vars(changes).items():
+        if value is None:
+            continue
+        current = getattr(case, field)
+        if current != value:
+            diff[field] = {"from": _jsonable(current), "to": _jsonable(value)}
+            setattr(case, field, value)
+    if diff:
+        record(actor, AuditAction.CASE_UPDATE, subject=case.subject, ip=ip, data={"diff": diff})
+        _flush(case)
+    return diff
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def apply_action(actor: User, case: Case, action: Action, expected_version: int | None, ip: str | None,
+                 note: str = "") -> State:
+    """Move the case by `action` (not approve or reject: those need the review's decision record)."""
+    if action in DECISION_ACTIONS:
+        raise IllegalTransition("Approve and reject are decided on the review page, with the checklist.")
+    rule = rule_for(action, case.track)
+    if rule is not None:
+        require(actor, rule.permission)
+    _check_version(case, expected_version)
+    before = case.status
+    after = transition(before, action, case.track)
+    if action is Action.START_REVIEW and case.created_by_id == actor.id:
+        raise NotPermitted("You logged this case, so another reviewer must review it (four eyes).")
+    case.state = after.value
+    if action is Action.START_REVIEW and case.assigned_to_id is None:
+        case.assigned_to_id = actor.id
+    data: dict[str, Any] = {"action": action.value, "from": before.value, "to": after.value}
+    if note.strip():
+        data["note"] = note.strip()
+    record(actor, AuditAction.CASE_TRANSITION, subject=case.subject, ip=ip, data=data)
+    _flush(case)
+    return after
+
+
+def assign(actor: User, case: Case, assignee: User | None, expected_version: int | None, ip: str | None) -> None:
+    """Assign the case to a reviewer (or claim it: assignee is the actor), or unassign it (None)."""
+    require(actor, Permission.CASE_ASSIGN)
+    _check_version(case, expected_version)
+    if assignee is not None:
+        if not assignee.can(Permission.REVIEW_DECIDE):
+            raise CaseError(f"{assignee.name} is not a reviewer; assign the case to someone who can review it.")
+        if assignee.id == case.created_by_id:
+            raise CaseError(f"{assignee.name} logged this case and cannot review it (four eyes).")
+    before = case.assigned_to_id
+    if before == (assignee.id if assignee else None):
+        return
+    case.assigned_to_id = assignee.id if assignee else None
+    record(actor, AuditAction.CASE_ASSIGN, subject=case.subject, ip=ip,
+           data={"diff": {"assigned_to": {"from": before, "to": case.assigned_to_id}}})
+    _flush(case)
+
+
+def add_document(actor: User, case: Case, kind: str, data: bytes, filename: str, ip: str | None) -> Document:
+    """Check the upload by its content, store it encrypted, record its SHA-256."""
+    from flask import current_app
+
+    from disclosure.storage.store import store_for_app
+
+    require(actor, Permission.DOCUMENT_UPLOAD)
+    if kind not in {"legal_process", "correspondence"}:
+        raise CaseError("Choose whether the document is the legal process or correspondence.")
+    inspected = inspect_document(data, filename)
+    blob = store_for_app(current_app.config, current_app.instance_path).put([data], max_bytes=len(data))
+    document = Document(case_id=case.id, kind=kind, filename=inspected.filename,
+                        content_type=inspected.content_type, size=blob.size, sha256=blob.sha256,
+                        blob_name=blob.name, uploaded_by_id=actor.id)
+    db.session.add(document)
+    db.session.flush()
+    record(actor, AuditAction.DOCUMENT_UPLOAD, subject=case.subject, ip=ip,
+           data={"document": document.id, "kind": kind, "filename": document.filename,
+                 "content_type": document.content_type, "size": document.size, "sha256": document.sha256})
+    return document
+
+
+def record_download(actor: User, document: Document, ip: str | None) -> None:
+    require(actor, Permission.DOCUMENT_DOWNLOAD)
+    record(actor, AuditAction.DOCUMENT_DOWNLOAD, subject=document.case.subject, ip=ip,
+           data={"document": document.id, "sha256": document.sha256})
+    db.session.flush()
+
+
+def set_gag_order(actor: User, case: Case, basis: str, starts_on: date, expires_on: date | None,
+                  ip: str | None) -> NonDisclosureOrder:
+    require(actor, Permission.CASE_EDIT)
+    if case.gag_order is not None:
+        raise CaseError("This case already has a non-disclosure order; renew it instead.")
+    if expires_on is not None and expires_on < starts_on:
+        raise CaseError("The order cannot expire before it starts.")
+    order = NonDisclosureOrder(case_id=case.id, basis=basis.strip(), starts_on=starts_on, expires_on=expires_on)
+    db.session.add(order)
+    record(actor, AuditAction.NDO_SET, subject=case.subject, ip=ip,
+           data={"basis": order.basis, "starts_on": starts_on.isoformat(),
+                 "expires_on": expires_on.isoformat() if expires_on else "indefinite"})
+    db.session.flush()
+    return order
+
+
+def renew_gag_order(actor: User, order: NonDisclosureOrder, new_expiry: date | None, ip: str | None) -> None:
+    require(actor, Permission.CASE_EDIT)
+    if new_expiry is not None and order.expires_on is not None and new_expiry <= order.expires_on:
+        raise CaseError("A renewal must end later than the current expiry.")
+    previous = order.expires_on
+    order.renewals.append(NdoRenewal(previous_expiry=previous, new_expiry=new_expiry, renewed_by_id=actor.id))
+    order.expires_on = new_expiry
+    record(actor, AuditAction.NDO_RENEW, subject=order.case.subject, ip=ip,
+           data={"diff": {"expires_on": {"from": previous.isoformat() if previous else "indefinite",
+                                         "to": new_expiry.isoformat() if new_expiry else "indefinite"}}})
+    db.session.flush()
+
+
+def record_customer_notified(actor: User, order: NonDisclosureOrder, today: date, ip: str | None) -> None:
+    require(actor, Permission.CASE_EDIT)
+    if order.expires_on is None or order.expires_on >= today:
+        raise CaseError("The non-disclosure order is still in force: the customer may not be told yet.")
+    if order.customer_notified_at is not None:
+        raise CaseError("The customer's notification is already recorded.")
+    order.customer_notified_at = utcnow()
+    order.customer_notified_by_id = actor.id
+    record(actor, AuditAction.NDO_CUSTOMER_NOTIFIED, subject=order.case.subject, ip=ip)
+    db.session.flush()

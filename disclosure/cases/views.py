@@ -1,0 +1,348 @@
+"""Case pages: log a request, the list and search, the case page, edit, workflow actions, documents, gag orders."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from disclosure.audit.models import AuditEvent
+from disclosure.auth.access import client_ip, requires
+from disclosure.auth.models import User
+from disclosure.cases import queries, service
+from disclosure.cases.documents import DocumentRejected
+from disclosure.cases.downloads import attachment_response
+from disclosure.cases.forms import (
+    ActionForm,
+    AssignForm,
+    CaseFilterForm,
+    EditCaseForm,
+    GagOrderForm,
+    IntakeForm,
+    RenewGagOrderForm,
+    UploadForm,
+)
+from disclosure.cases.models import Case, Document
+from disclosure.clock import utcnow
+from disclosure.extensions import db
+from disclosure.permissions import Permission
+from disclosure.policy.request import RequestError, parse_request
+from disclosure.workflow import Action, IllegalTransition, available_actions
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+def _case_or_404(reference: str) -> Case:
+    return db.session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none() or abort(404)
+
+
+def _version(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else -1
+
+
+@bp.route("/")
+@requires(Permission.CASE_VIEW)
+def index() -> Any:
+    form = CaseFilterForm(request.args, meta={"csrf": False})
+    form.agency.choices = [("", "Any agency")] + [(str(a.id), f"{a.name} ({a.country})") for a in queries.agencies()]
+    if not form.validate():
+        return render_template("cases/index.html", form=form, cases=[], total=0, page=1, pages=1, now=utcnow()), 400
+    criteria = queries.CaseFilter(
+        state=form.state.data or None, process_type=form.process_type.data or None,
+        agency_id=int(form.agency.data) if (form.agency.data or "").isdigit() else None,
+        regime=form.regime.data or None, due_from=form.due_from.data, due_to=form.due_to.data,
+        q=form.q.data or None, sort=form.sort.data or queries.DEFAULT_SORT,
+    )
+    cases, total, pages = queries.page_of(queries.filtered(criteria), form.page.data or 1, criteria.sort)
+    return render_template("cases/index.html", form=form, cases=cases, total=total,
+                           page=min(max(1, form.page.data or 1), pages), pages=pages, now=utcnow())
+
+
+def _place_error(form: IntakeForm, error: RequestError) -> None:
+    """Put the request document's error on the form field it came from."""
+    path = error.field
+    mapping = {
+        "process_type": form.process_type, "jurisdiction.regime": form.regime, "jurisdiction.country": form.country,
+        "jurisdiction.region": form.region, "issuing_authority.kind": form.authority_kind,
+        "issuing_authority.name": form.authority_name, "issuing_authority.docket": form.docket,
+        "agency.name": form.agency_name, "agency.country": form.agency_country, "officer.name": form.officer_name,
+        "officer.email": form.officer_email, "officer.phone": form.officer_phone, "officer.badge": form.officer_badge,
+        "received_at": form.received_at, "received_via": form.received_via, "due_at": form.due_on,
+        "valid_until": form.valid_until, "categories": form.categories,
+        "non_disclosure_order.basis": form.ndo_basis, "non_disclosure_order.until": form.ndo_until,
+        "non_disclosure_order.from": form.ndo_starts_on, "issued_on": form.issued_on,
+    }
+    field = mapping.get(path)
+    if field is None and path.startswith("targets"):
+        rows = form.target_row_indexes()
+        try:
+            number = int(path.split("[", 1)[1].split("]", 1)[0])
+            part = path.split(".", 1)[1] if "." in path else "value"
+            row = form.targets[rows[number]].form
+            field = {"kind": row.kind, "value": row.value, "from": row.date_from, "to": row.date_to}.get(part, row.value)
+        except (IndexError, ValueError):
+            field = None
+        if field is None:
+            form.form_errors.append(f"Targets: {error.message}")
+            return
+    if field is None:
+        form.form_errors.append(f"{path}: {error.message}")
+        return
+    field.errors = [*field.errors, error.message] if isinstance(field.errors, list) else [error.message]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.CASE_CREATE)
+def create() -> Any:
+    form = IntakeForm()
+    if form.validate_on_submit():
+        try:
+            document = parse_request(form.request_document(), now=utcnow())
+            case = service.log_request(current_user, document, client_ip(), summary=form.summary.data or "",
+                                       timezone=form.timezone.data or "UTC")
+            upload = form.legal_process.data
+            if upload and upload.filename:
+                service.add_document(current_user, case, "legal_process", upload.read(), upload.filename, client_ip())
+        except RequestError as error:
+            db.session.rollback()
+            _place_error(form, error)
+        except (service.CaseError, DocumentRejected) as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"Logged {case.reference}. Due {case.due_at:%Y-%m-%d %H:%M} UTC.", "success")
+            return redirect(url_for("cases.show", reference=case.reference))
+    status = 400 if request.method == "POST" else 200
+    return render_template("cases/new.html", form=form, agencies=queries.agencies()), status
+
+
+def _timeline(case: Case) -> list[dict[str, Any]]:
+    rows = db.session.execute(
+        select(AuditEvent).where(AuditEvent.subject == case.subject).order_by(AuditEvent.seq)
+    ).scalars()
+    return [{"row": row, "body": json.loads(row.body)} for row in rows]
+
+
+def _render_case(case: Case, **forms: Any) -> str:
+    reviewers = db.session.execute(select(User).where(User.active.is_(True)).order_by(User.name)).scalars()
+    assign_form = forms.pop("assign_form", None) or AssignForm(version=case.version_id)
+    assign_form.assignee.choices = [("", "Nobody")] + [
+        (str(u.id), u.name) for u in reviewers if u.can(Permission.REVIEW_DECIDE) and u.id != case.created_by_id
+    ]
+    if not forms.get("_keep_assignee"):
+        assign_form.assignee.data = str(case.assigned_to_id or "")
+    forms.pop("_keep_assignee", None)
+    return render_template(
+        "cases/show.html", case=case, actions=available_actions(case.status, case.track),
+        action_form=forms.pop("action_form", None) or ActionForm(version=case.version_id),
+        assign_form=assign_form, upload_form=forms.pop("upload_form", None) or UploadForm(),
+        gag_form=forms.pop("gag_form", None) or GagOrderForm(),
+        renew_form=forms.pop("renew_form", None) or RenewGagOrderForm(),
+        related=queries.related_cases(case), timeline=_timeline(case), today=utcnow().date(), now=utcnow(),
+        Action=Action,
+    )
+
+
+@bp.route("/<reference>")
+@requires(Permission.CASE_VIEW)
+def show(reference: str) -> Any:
+    return _render_case(_case_or_404(reference))
+
+
+@bp.route("/<reference>/edit", methods=["GET", "POST"])
+@requires(Permission.CASE_EDIT)
+def edit(reference: str) -> Any:
+    case = _case_or_404(reference)
+    form = EditCaseForm(obj=case if request.method == "GET" else None)
+    if request.method == "GET":
+        form.version.data = str(case.version_id)
+    conflict = False
+    if form.validate_on_submit():
+        changes = service.CaseChanges(
+            summary=form.summary.data or "", docket=form.docket.data or None, authority_name=form.authority_name.data,
+            officer_name=form.officer_name.data, officer_badge=form.officer_badge.data or None,
+            officer_email=form.officer_email.data or None, officer_phone=form.officer_phone.data or None,
+            valid_until=form.valid_until.data, emergency=bool(form.emergency.data),
+        )
+        try:
+            diff = service.update_case(current_user, case, changes, _version(form.version.data), client_ip())
+        except service.StaleCase as error:
+            db.session.rollback()
+            conflict = True
+            form.form_errors.append(str(error))
+            case = _case_or_404(reference)
+            form.version.data = str(case.version_id)  # saving again, after a look, applies the user's input
+        except service.CaseError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Changes saved." if diff else "Nothing changed.", "success")
+            return redirect(url_for("cases.show", reference=reference))
+    status = 409 if conflict else (400 if request.method == "POST" else 200)
+    return render_template("cases/edit.html", form=form, case=case, conflict=conflict), status
+
+
+@bp.route("/<reference>/action", methods=["POST"])
+@requires(Permission.CASE_VIEW)
+def act(reference: str) -> Any:
+    """Workflow moves; the service checks the permission each action needs."""
+    case = _case_or_404(reference)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        action = Action(form.action.data)
+        after = service.apply_action(current_user, case, action, _version(form.version.data), client_ip(),
+                                     form.note.data or "")
+    except ValueError as error:  # CaseError, IllegalTransition and an unknown action all explain themselves
+        db.session.rollback()
+        message = str(error) if isinstance(error, service.CaseError | IllegalTransition) else "Unknown action."
+        flash(message, "error")
+        status = 403 if isinstance(error, service.NotPermitted) else 409
+        return _render_case(_case_or_404(reference)), status
+    db.session.commit()
+    flash(f"{case.reference} is now {after.label.lower()}.", "success")
+    return redirect(url_for("cases.show", reference=reference))
+
+
+@bp.route("/<reference>/assign", methods=["POST"])
+@requires(Permission.CASE_ASSIGN)
+def assign(reference: str) -> Any:
+    case = _case_or_404(reference)
+    form = AssignForm()
+    form.assignee.choices = None  # validated by the service, not by a choice list
+    form.assignee.validate_choice = False
+    if not form.validate_on_submit():
+        abort(400)
+    raw = form.assignee.data or ""
+    assignee = db.session.get(User, int(raw)) if raw.isdigit() else None
+    if raw and assignee is None:
+        abort(404)
+    try:
+        service.assign(current_user, case, assignee, _version(form.version.data), client_ip())
+    except service.CaseError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _render_case(_case_or_404(reference), assign_form=form, _keep_assignee=True), 409
+    db.session.commit()
+    flash(f"Assigned to {assignee.name}." if assignee else "Unassigned.", "success")
+    return redirect(url_for("cases.show", reference=reference))
+
+
+@bp.route("/<reference>/claim", methods=["POST"])
+@requires(Permission.REVIEW_DECIDE)
+def claim(reference: str) -> Any:
+    case = _case_or_404(reference)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        service.assign(current_user, case, current_user, _version(form.version.data), client_ip())
+    except service.CaseError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _render_case(_case_or_404(reference)), 409
+    db.session.commit()
+    flash(f"You have claimed {case.reference}.", "success")
+    return redirect(url_for("cases.show", reference=reference))
+
+
+@bp.route("/<reference>/documents", methods=["POST"])
+@requires(Permission.DOCUMENT_UPLOAD)
+def upload(reference: str) -> Any:
+    case = _case_or_404(reference)
+    form = UploadForm()
+    upload = form.file.data
+    if form.validate_on_submit() and upload and upload.filename:
+        try:
+            document = service.add_document(current_user, case, form.kind.data, upload.read(), upload.filename,
+                                            client_ip())
+        except (service.CaseError, DocumentRejected) as error:
+            db.session.rollback()
+            form.file.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(f"Uploaded {document.filename} (SHA-256 {document.sha256[:16]}…).", "success")
+            return redirect(url_for("cases.show", reference=reference))
+    elif form.validate_on_submit():
+        form.file.errors = ["Choose a file to upload."]
+    return _render_case(case, upload_form=form), 400
+
+
+@bp.route("/<reference>/documents/<int:document_id>")
+@requires(Permission.DOCUMENT_DOWNLOAD)
+def download(reference: str, document_id: int) -> Response:
+    case = _case_or_404(reference)
+    document = db.session.get(Document, document_id)
+    if document is None or document.case_id != case.id:
+        abort(404)
+    from disclosure.storage.store import store_for_app
+
+    store = store_for_app(current_app.config, current_app.instance_path)
+    service.record_download(current_user, document, client_ip())
+    db.session.commit()
+    return attachment_response(store.open(document.blob_name), document.filename, document.size)
+
+
+@bp.route("/<reference>/gag-order", methods=["POST"])
+@requires(Permission.CASE_EDIT)
+def set_gag_order(reference: str) -> Any:
+    case = _case_or_404(reference)
+    form = GagOrderForm()
+    if form.validate_on_submit():
+        try:
+            service.set_gag_order(current_user, case, form.basis.data or "", form.starts_on.data,
+                                  None if form.indefinite.data else form.expires_on.data, client_ip())
+        except service.CaseError as error:
+            db.session.rollback()
+            form.basis.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash("Non-disclosure order recorded.", "success")
+            return redirect(url_for("cases.show", reference=reference))
+    return _render_case(case, gag_form=form), 400
+
+
+@bp.route("/<reference>/gag-order/renew", methods=["POST"])
+@requires(Permission.CASE_EDIT)
+def renew_gag_order(reference: str) -> Any:
+    case = _case_or_404(reference)
+    if case.gag_order is None:
+        abort(404)
+    form = RenewGagOrderForm()
+    if form.validate_on_submit() and (form.indefinite.data or form.expires_on.data):
+        try:
+            service.renew_gag_order(current_user, case.gag_order, None if form.indefinite.data else form.expires_on.data,
+                                    client_ip())
+        except service.CaseError as error:
+            db.session.rollback()
+            form.expires_on.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash("Renewal recorded.", "success")
+            return redirect(url_for("cases.show", reference=reference))
+    elif request.method == "POST" and not form.errors:
+        form.expires_on.errors = ["Give the new expiry date, or tick “Now indefinite”."]
+    return _render_case(case, renew_form=form), 400
+
+
+@bp.route("/<reference>/gag-order/customer-notified", methods=["POST"])
+@requires(Permission.CASE_EDIT)
+def customer_notified(reference: str) -> Any:
+    case = _case_or_404(reference)
+    if case.gag_order is None or not ActionForm().validate_on_submit():
+        abort(404 if case.gag_order is None else 400)
+    try:
+        service.record_customer_notified(current_user, case.gag_order, utcnow().date(), client_ip())
+    except service.CaseError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _render_case(_case_or_404(reference)), 409
+    db.session.commit()
+    flash("Recorded that the customer was notified.", "success")
+    return redirect(url_for("cases.show", reference=reference))

@@ -1,0 +1,59 @@
+"""`flask policy check REQUEST.json`: evaluate a request document against the default policy from the command line.
+
+Prints the evaluation as JSON (indent 2, sorted keys) and exits 0; a list of documents gives a list of evaluations.
+An unreadable file, invalid JSON or a malformed request exits 2 with `error: …` on stderr naming the bad field.
+Needs no application context: the engine is pure.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import NoReturn
+
+import click
+from flask.cli import AppGroup
+
+from disclosure.clock import utcnow
+from disclosure.policy.engine import evaluate
+from disclosure.policy.loader import default_policy
+from disclosure.policy.request import RequestError, parse_requests
+
+__all__ = ["policy_cli"]
+
+policy_cli = AppGroup("policy", help="The disclosure policy and its rules engine.")
+
+_USAGE_ERROR = 2
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(_USAGE_ERROR)
+
+
+@policy_cli.command("check", with_appcontext=False)
+@click.argument("request_file", metavar="REQUEST.json", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Evaluate as of this date (YYYY-MM-DD) instead of today, e.g. to reproduce a past evaluation.")
+def check(request_file: str, today: datetime | None) -> None:
+    """Evaluate REQUEST.json (one request document, or a list of them) and print the evaluation as JSON."""
+    try:
+        with click.open_file(request_file, "rb") as stream:
+            data = stream.read()
+    except OSError as exc:
+        _fail(f"cannot read {request_file}: {exc.strerror or exc}")
+    try:
+        obj = json.loads(data)
+    except UnicodeDecodeError:
+        _fail(f"{request_file} is not UTF-8 text")
+    except json.JSONDecodeError as exc:
+        _fail(f"{request_file} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}")
+    try:
+        documents = parse_requests(obj)
+    except RequestError as exc:
+        _fail(f"{exc.field}: {exc.message}")
+    as_of = today.date() if today is not None else utcnow().date()
+    policy = default_policy()
+    results = [evaluate(doc, policy, as_of).as_json() for doc in documents]
+    output = results if isinstance(obj, list) else results[0]
+    click.echo(json.dumps(output, indent=2, sort_keys=True, ensure_ascii=False))

@@ -1,0 +1,183 @@
+"""The policy as immutable values: grounds, categories, process types and jurisdictions, as loaded from a policy file.
+
+Pure: no Flask, no database. Every mapping is keyed by the vocabulary's enums and is read-only; `Policy.sha256` is the
+SHA-256 of the exact file bytes, which every review records as the policy version it was made under.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from disclosure.policy.vocabulary import AuthorityKind, Category, Ground, ProcessType, Regime
+
+__all__ = [
+    "CategoryKind",
+    "CategoryRule",
+    "ChecklistItem",
+    "DataKind",
+    "DataKindRule",
+    "GroundRule",
+    "GroundUse",
+    "JurisdictionRule",
+    "NonDisclosureRule",
+    "Policy",
+    "PolicyInfo",
+    "ProcessRule",
+]
+
+
+class DataKind(StrEnum):
+    """What a ground applies to: the two kinds of data the policy restricts, and public data."""
+
+    PERSONAL_ACCOUNT_INFORMATION = "personal_account_information"
+    COMMUNICATIONS_CONTENT = "communications_content"
+    PUBLIC = "public"
+
+
+class CategoryKind(StrEnum):
+    """How a data category is classed; it decides which of the policy's data kinds restricts it."""
+
+    CONTENT = "content"
+    NON_CONTENT = "non_content"
+    PUBLIC = "public"
+
+    @property
+    def data_kind(self) -> DataKind:
+        return _DATA_KIND_OF[self]
+
+
+_DATA_KIND_OF: Mapping[CategoryKind, DataKind] = {
+    CategoryKind.CONTENT: DataKind.COMMUNICATIONS_CONTENT,
+    CategoryKind.NON_CONTENT: DataKind.PERSONAL_ACCOUNT_INFORMATION,
+    CategoryKind.PUBLIC: DataKind.PUBLIC,
+}
+
+
+class GroundUse(StrEnum):
+    """Situations in which the engine cites a ground by itself (others are only ever cited by a reviewer)."""
+
+    COMPELLED_PROCESS = "compelled_process"
+    EMERGENCY = "emergency"
+    PUBLIC_DATA = "public_data"
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    name: str
+    version: str  #: a label for people; the SHA-256 is the identity
+    effective: date
+    section: str  #: the privacy policy's section the clauses are quoted from
+    source: str
+
+
+@dataclass(frozen=True)
+class DataKindRule:
+    id: DataKind
+    label: str
+    clause: str  #: the policy's sentence restricting this kind of data, verbatim
+
+
+@dataclass(frozen=True)
+class GroundRule:
+    id: Ground
+    label: str
+    applies_to: DataKind
+    clause: str
+    verbatim: bool  #: True when `clause` quotes the policy word for word
+    cited_for: frozenset[GroundUse]
+    requires_written_reason: bool
+    reason: str | None
+    note: str | None
+    support: str | None  #: a verbatim sentence from elsewhere in the policy backing a non-verbatim clause
+    support_section: str | None
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    id: Category
+    label: str
+    kind: CategoryKind
+    description: str | None
+
+    @property
+    def data_kind(self) -> DataKind:
+        return self.kind.data_kind
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """An element of a process the reviewer must confirm before approving."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ProcessRule:
+    id: ProcessType
+    label: str
+    statute: str | None
+    can_compel: tuple[Category, ...]
+    preserve_only: bool
+    voluntary: bool  #: nothing is compelled; the provider may disclose `voluntary_disclosure` on its own judgement
+    voluntary_disclosure: tuple[Category, ...]
+    authorities: tuple[AuthorityKind, ...] | None  #: who may issue it; None: anyone
+    allowed_authorities: Mapping[Category, tuple[AuthorityKind, ...]]  #: narrower, per category
+    limits: Mapping[Category, str]  #: what part of a category the process reaches, when not all of it
+    regimes: tuple[Regime, ...] | None  #: the legal systems it belongs to; None: any
+    checklist: tuple[ChecklistItem, ...]
+    approvals_required: int
+    response_days: int | None
+    response_hours: int | None
+    business_days: bool
+    emergency_response_hours: int | None
+    max_days: int | None  #: the longest period one order may authorise
+    preserve_days: int | None
+    renewal_days: int | None
+    renewals: int
+    reported_in_bands: bool
+
+    def authorities_for(self, category: Category) -> tuple[AuthorityKind, ...] | None:
+        """The issuing authorities that may compel `category` under this process; None when any may."""
+        return self.allowed_authorities.get(category, self.authorities)
+
+
+@dataclass(frozen=True)
+class NonDisclosureRule:
+    label: str
+    statute: str
+    step_days: int
+
+
+@dataclass(frozen=True)
+class JurisdictionRule:
+    id: Regime
+    label: str
+    calendar_country: str | None
+    calendar_from_country: bool  #: business days follow the request's own country
+    countries: tuple[str, ...] | None  #: None: a request may come from any country
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Policy:
+    info: PolicyInfo
+    data_kinds: Mapping[DataKind, DataKindRule]
+    grounds: Mapping[Ground, GroundRule]
+    categories: Mapping[Category, CategoryRule]
+    process_types: Mapping[ProcessType, ProcessRule]
+    non_disclosure_order: NonDisclosureRule
+    jurisdictions: Mapping[Regime, JurisdictionRule]
+    sha256: str  #: SHA-256 hex of the exact file bytes: the policy version a review records
+
+    def grounds_for(self, kind: DataKind, use: GroundUse) -> tuple[GroundRule, ...]:
+        """The grounds the engine cites for data of `kind` in situation `use`, in the file's order."""
+        return tuple(g for g in self.grounds.values() if g.applies_to is kind and use in g.cited_for)
+
+    def citable_grounds(self, category: Category) -> tuple[Ground, ...]:
+        """The grounds a reviewer may cite for `category`: those that apply to its kind of data."""
+        kind = self.categories[category].data_kind
+        return tuple(g.id for g in self.grounds.values() if g.applies_to is kind)

@@ -1,0 +1,125 @@
+"""The request vocabulary shared by intake, the policy engine and reports. Ids are stable; labels are for people.
+
+Pure: no Flask, no database. Changing an id breaks stored cases and the JSON request document.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LabelledEnum(StrEnum):
+    """A StrEnum whose members carry a display label in the class's LABELS mapping."""
+
+    @property
+    def label(self) -> str:
+        labels: dict[str, str] = getattr(type(self), "_labels", {})
+        return labels.get(self.value, self.value.replace("_", " "))
+
+
+class ProcessType(LabelledEnum):
+    SUBPOENA = "subpoena"
+    COURT_ORDER_2703D = "court_order_2703d"
+    SEARCH_WARRANT = "search_warrant"
+    WIRETAP_ORDER = "wiretap_order"
+    PEN_TRAP_ORDER = "pen_trap_order"
+    PRESERVATION_REQUEST = "preservation_request"
+    EMERGENCY_REQUEST = "emergency_request"
+    NATIONAL_SECURITY_LETTER = "national_security_letter"
+    EU_PRODUCTION_ORDER = "eu_production_order"
+    EU_PRESERVATION_ORDER = "eu_preservation_order"
+    OTHER_COURT_ORDER = "other_court_order"
+
+
+ProcessType._labels = {  # type: ignore[attr-defined]
+    "subpoena": "Subpoena (grand jury, administrative, trial)",
+    "court_order_2703d": "Court order, 18 USC 2703(d)",
+    "search_warrant": "Search warrant",
+    "wiretap_order": "Wiretap / interception order, 18 USC 2518",
+    "pen_trap_order": "Pen register / trap and trace order, 18 USC 3123",
+    "preservation_request": "Preservation request, 18 USC 2703(f)",
+    "emergency_request": "Emergency request, 18 USC 2702(b)(8)/(c)(4)",
+    "national_security_letter": "National security letter, 18 USC 2709",
+    "eu_production_order": "European Production Order (Reg. 2023/1543)",
+    "eu_preservation_order": "European Preservation Order (Reg. 2023/1543)",
+    "other_court_order": "Other court order",
+}
+
+
+class Regime(LabelledEnum):
+    US_FEDERAL = "us_federal"
+    US_STATE = "us_state"
+    EU = "eu"
+    UK = "uk"
+    OTHER = "other"
+
+
+Regime._labels = {"us_federal": "United States, federal", "us_state": "United States, state",  # type: ignore[attr-defined]
+                  "eu": "European Union", "uk": "United Kingdom", "other": "Other"}
+
+
+class AuthorityKind(LabelledEnum):
+    JUDGE = "judge"
+    COURT = "court"
+    PROSECUTOR = "prosecutor"
+    AGENCY = "agency"
+    POLICE = "police"
+
+
+class ReceivedVia(LabelledEnum):
+    EMAIL = "email"
+    FAX = "fax"
+    POST = "post"
+    PORTAL = "portal"
+    IN_PERSON = "in_person"
+
+
+ReceivedVia._labels = {"in_person": "In person"}  # type: ignore[attr-defined]
+
+
+class TargetKind(LabelledEnum):
+    EMAIL = "email"
+    USERNAME = "username"
+    DOMAIN = "domain"
+    IP = "ip"
+    CUSTOMER_ID = "customer_id"
+    PHONE = "phone"
+
+
+TargetKind._labels = {"ip": "IP address (with time)", "customer_id": "Customer id", "email": "Email address"}  # type: ignore[attr-defined]
+
+
+class Category(LabelledEnum):
+    SUBSCRIBER_BASIC = "subscriber_basic"
+    ACCOUNT_RECORDS = "account_records"
+    STORED_CONTENT = "stored_content"
+    REALTIME_CONTENT = "realtime_content"
+    REALTIME_NONCONTENT = "realtime_noncontent"
+    DOMAIN_REGISTRATION = "domain_registration"
+
+
+Category._labels = {  # type: ignore[attr-defined]
+    "subscriber_basic": "Basic subscriber information",
+    "account_records": "Account records (non-content)",
+    "stored_content": "Stored content",
+    "realtime_content": "Real-time content (interception)",
+    "realtime_noncontent": "Real-time non-content (routing, addressing)",
+    "domain_registration": "Domain registration data (public)",
+}
+
+
+class Ground(LabelledEnum):
+    PROVIDE_SERVICE = "provide_service"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+    LEGAL_PROCESS = "legal_process"
+    INADVERTENT_CRIME = "inadvertent_crime"
+    HARM_OR_RIGHTS = "harm_or_rights"
+    LAW_REQUIRES = "law_requires"
+    PUBLIC = "public"
+
+
+class Verdict(LabelledEnum):
+    PERMITTED = "permitted"
+    EXCEEDS_PROCESS = "exceeds_process"
+    NO_POLICY_GROUND = "no_policy_ground"
+    PRESERVE_ONLY = "preserve_only"

@@ -1,0 +1,182 @@
+"""Each warning the engine raises, shown where it must appear and absent where it must not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from disclosure.policy.engine import Evaluation, evaluate
+from disclosure.policy.loader import default_policy, default_policy_bytes, load_policy
+from disclosure.policy.model import Policy
+from tests.policy.factories import TODAY, make_request
+
+
+def run(policy: Policy | None = None, **fields: Any) -> Evaluation:
+    return evaluate(make_request(**fields), policy or default_policy(), TODAY)
+
+
+def message(evaluation: Evaluation, warning_id: str) -> str:
+    [text] = [w.message for w in evaluation.warnings if w.id == warning_id]
+    return text
+
+
+US_JUDGE = {"issuing_authority": {"kind": "judge", "name": "Hon. A. Example"}}
+EU = {"jurisdiction": {"regime": "eu", "country": "DE"}}
+
+
+def test_a_clean_warrant_raises_no_warning_at_all() -> None:
+    assert run(categories=["subscriber_basic", "account_records"]).warnings == ()
+
+
+def test_emergency_request_for_content_has_no_ground() -> None:
+    evaluation = run(process_type="emergency_request", emergency=True,
+                     issuing_authority={"kind": "police", "name": "PD"},
+                     categories=["subscriber_basic", "stored_content", "realtime_content"])
+    text = message(evaluation, "emergency_content_no_ground")
+    assert "no emergency ground for communications content" in text
+    assert "Stored content and Real-time content (interception)" in text and "counsel" in text
+    assert "no_policy_ground" not in evaluation.warning_ids()
+
+
+def test_emergency_request_for_personal_information_only_has_no_content_warning() -> None:
+    evaluation = run(process_type="emergency_request", issuing_authority={"kind": "police", "name": "PD"},
+                     categories=["subscriber_basic", "account_records"])
+    assert "emergency_content_no_ground" not in evaluation.warning_ids()
+
+
+def test_no_policy_ground_outside_emergencies_when_the_policy_drops_a_ground() -> None:
+    text = default_policy_bytes().decode().replace('verbatim = true\ncited_for = ["compelled_process"]\n',
+                                                   "verbatim = true\n")
+    policy = load_policy(text)
+    evaluation = run(policy, categories=["stored_content"])
+    assert evaluation.categories[0].verdict == "no_policy_ground"
+    assert "Stored content" in message(evaluation, "no_policy_ground")
+    assert "emergency_content_no_ground" not in evaluation.warning_ids()
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"categories": ["stored_content"]}, True),  # a warrant for content: the ground could be cited
+    ({"categories": ["subscriber_basic", "account_records"]}, False),  # no content: the ground does not apply
+    ({"process_type": "subpoena", "categories": ["stored_content"]}, False),  # exceeds_process: nothing to cite it for
+    ({"process_type": "preservation_request", "categories": ["stored_content"]}, False),  # nothing is disclosed
+    ({"process_type": "emergency_request", "categories": ["stored_content"]}, True),  # counsel might cite it
+    ({"process_type": "wiretap_order", "categories": ["realtime_content"]}, True),
+])
+def test_legitimate_interests_needs_a_written_reason(fields: dict[str, Any], expected: bool) -> None:
+    evaluation = run(**fields)
+    assert ("legitimate_interests_needs_reason" in evaluation.warning_ids()) is expected
+    if expected:
+        assert "needs a written reason" in message(evaluation, "legitimate_interests_needs_reason")
+
+
+@pytest.mark.parametrize("process", ["preservation_request", "eu_preservation_order"])
+def test_preservation_discloses_nothing(process: str) -> None:
+    fields = {**EU, "issuing_authority": {"kind": "prosecutor", "name": "P"}} if process.startswith("eu") else {}
+    text = message(run(process_type=process, categories=["stored_content"], **fields), "preservation_discloses_nothing")
+    days = "60 days, renewable 1 time(s) for 30 days" if process.startswith("eu") else "90 days, renewable 1 time(s) for 90"
+    assert days in text and "Nothing is disclosed" in text
+
+
+def test_national_security_letter_constraints() -> None:
+    evaluation = run(process_type="national_security_letter", issuing_authority={"kind": "agency", "name": "FBI"},
+                     categories=["subscriber_basic"])
+    text = message(evaluation, "national_security_constraints")
+    assert "only in bands" in text and "toll billing records only" in text and "never content" in text
+    assert "national_security_constraints" not in run(categories=["subscriber_basic"]).warning_ids()
+
+
+def test_non_disclosure_order_until_a_date() -> None:
+    text = message(run(non_disclosure_order={"basis": "18 USC 2705(b)", "until": "2027-05-01"}), "non_disclosure_order")
+    assert text == ("Do not notify the customer: a non-disclosure order (18 USC 2705(b)) is in force until "
+                    "2027-05-01.")
+
+
+def test_indefinite_non_disclosure_order() -> None:
+    text = message(run(non_disclosure_order={"basis": "18 USC 2709(c)", "until": None}), "non_disclosure_order")
+    assert "indefinitely" in text and "2709(c)" in text
+
+
+def test_expired_non_disclosure_order_prompts_notifying_the_customer() -> None:
+    evaluation = run(non_disclosure_order={"basis": "18 USC 2705(b)", "until": "2026-11-26"})
+    assert "non_disclosure_order" not in evaluation.warning_ids()
+    assert "notify the customer" in message(evaluation, "non_disclosure_order_expired")
+    assert "non_disclosure_order" in run(non_disclosure_order={"basis": "b", "until": "2026-11-27"}).warning_ids()
+
+
+def test_eu_production_order_for_traffic_or_content_needs_a_judge_or_court() -> None:
+    evaluation = run(process_type="eu_production_order", **EU, issuing_authority={"kind": "prosecutor", "name": "P"},
+                     categories=["subscriber_basic", "account_records", "stored_content"])
+    text = message(evaluation, "issuing_authority_not_allowed")
+    assert "Account records (non-content) and Stored content need an order issued by a judge or court" in text
+    assert "issued by a prosecutor" in text
+    judge = run(process_type="eu_production_order", **EU, **US_JUDGE, categories=["account_records", "stored_content"])
+    assert "issuing_authority_not_allowed" not in judge.warning_ids()
+
+
+def test_eu_production_order_from_the_police_lists_each_rule() -> None:
+    evaluation = run(process_type="eu_production_order", **EU, issuing_authority={"kind": "police", "name": "P"},
+                     categories=["subscriber_basic", "stored_content"])
+    texts = [w.message for w in evaluation.warnings if w.id == "issuing_authority_not_allowed"]
+    assert len(texts) == 2
+    assert any("judge, court or prosecutor" in t for t in texts) and any("judge or court;" in t for t in texts)
+
+
+def test_preservation_order_from_the_wrong_authority_is_flagged_but_still_preserved() -> None:
+    evaluation = run(process_type="eu_preservation_order", **EU, issuing_authority={"kind": "police", "name": "P"})
+    assert evaluation.categories[0].verdict == "preserve_only"
+    assert "judge, court or prosecutor" in message(evaluation, "issuing_authority_not_allowed")
+
+
+def test_interception_order_needs_two_approvals() -> None:
+    evaluation = run(process_type="wiretap_order", categories=["realtime_content"])
+    assert evaluation.approvals_required == 2
+    assert "2 different reviewers" in message(evaluation, "two_approvals_required")
+    assert "two_approvals_required" not in run(process_type="pen_trap_order").warning_ids()
+
+
+def test_expired_process() -> None:
+    text = message(run(valid_until="2026-11-26"), "process_expired")
+    assert "expired on 2026-11-26 (today is 2026-11-27)" in text
+    assert "process_expired" not in run(valid_until="2026-11-27").warning_ids()
+
+
+@pytest.mark.parametrize("targets", [[], [{"kind": "ip", "value": "198.51.100.4"}]])
+def test_no_specific_identifier(targets: list[dict[str, str]]) -> None:
+    assert "no_specific_identifier" in run(targets=targets).warning_ids()
+
+
+def test_ip_address_without_its_time_of_use() -> None:
+    evaluation = run(targets=[{"kind": "email", "value": "a@example.net"}, {"kind": "ip", "value": "198.51.100.4"}])
+    assert "no_specific_identifier" not in evaluation.warning_ids()
+    assert "198.51.100.4" in message(evaluation, "ip_without_time")
+    timed = run(targets=[{"kind": "ip", "value": "198.51.100.4", "from": "2026-03-01T10:00:00Z"}])
+    assert timed.warnings == ()
+
+
+@pytest.mark.parametrize(("process", "days", "warned"), [
+    ("wiretap_order", 30, False), ("wiretap_order", 31, True), ("pen_trap_order", 60, False),
+    ("pen_trap_order", 61, True), ("search_warrant", 365, False),
+])
+def test_order_period_over_the_maximum(process: str, days: int, warned: bool) -> None:
+    from datetime import date, timedelta
+    start = date(2026, 11, 1)
+    end = (start + timedelta(days=days - 1)).isoformat()
+    by_order = run(process_type=process, issued_on=start.isoformat(), valid_until=end)
+    by_target = run(process_type=process, targets=[{"kind": "username", "value": "u1", "from": "2026-11-01", "to": end}])
+    for evaluation in (by_order, by_target):
+        assert ("period_exceeds_maximum" in evaluation.warning_ids()) is warned
+    if warned:
+        assert f"spans {days} days" in message(by_order, "period_exceeds_maximum")
+
+
+def test_process_outside_its_regime() -> None:
+    evaluation = run(process_type="national_security_letter", issuing_authority={"kind": "agency", "name": "FBI"}, **EU)
+    assert "us_federal law; this request is under eu" in message(evaluation, "process_outside_regime")
+    assert "process_outside_regime" not in run(process_type="eu_production_order", **EU).warning_ids()
+
+
+def test_country_outside_the_jurisdiction() -> None:
+    evaluation = run(jurisdiction={"regime": "eu", "country": "US"})
+    assert "Country US" in message(evaluation, "country_outside_jurisdiction")
+    assert "country_outside_jurisdiction" not in run(jurisdiction={"regime": "other", "country": "BR"}).warning_ids()

@@ -1,0 +1,198 @@
+"""Key rotation end to end: every blob re-encrypted under the new key and readable throughout; retiring keys."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from cryptography.cobblestone import Cobblestone256Encryptor
+
+from disclosure.storage import store as store_module
+from disclosure.storage.keys import StorageKeyInUse, StorageKeyMissing, StorageKeyring
+from disclosure.storage.store import (
+    CHUNK_SIZE,
+    HEADER_SIZE,
+    BlobCorrupted,
+    BlobStore,
+    RotationIncomplete,
+    StorageError,
+)
+from tests.storage.conftest import files_under
+
+
+def test_rotation_end_to_end(store: BlobStore, keyring: StorageKeyring) -> None:
+    first_key = keyring.current_id()
+    contents = [b"", b"small", os.urandom(3 * CHUNK_SIZE + 99)]
+    blobs = [store.put([content], max_bytes=len(content)) for content in contents]
+    before = {blob.name: store.path(blob.name).read_bytes() for blob in blobs}
+    seen: list[str] = []
+
+    assert store.rotate(progress=seen.append) == 3
+
+    second_key = keyring.current_id()
+    assert second_key != first_key
+    assert sorted(seen) == sorted(blob.name for blob in blobs)
+    for blob, content in zip(blobs, contents, strict=True):
+        raw = store.path(blob.name).read_bytes()
+        assert raw[4:HEADER_SIZE] == second_key.encode() == store.key_id(blob.name).encode()
+        assert raw[HEADER_SIZE:] != before[blob.name][HEADER_SIZE:]
+        assert store.read_all(blob.name) == content
+        assert store.sha256(blob.name) == blob.sha256
+    assert files_under(store.root) == sorted(store.path(blob.name) for blob in blobs)
+
+    # New blobs use the new key; the old key is still there until retired.
+    assert store.key_id(store.put([b"after"], max_bytes=10).name) == second_key
+    assert first_key in keyring.key_ids()
+    store.retire(first_key)
+    assert keyring.key_ids() == [second_key]
+    for blob, content in zip(blobs, contents, strict=True):
+        assert store.read_all(blob.name) == content
+
+
+def test_retire_refuses_while_a_blob_uses_the_key(store: BlobStore, keyring: StorageKeyring) -> None:
+    first_key = keyring.current_id()
+    blob = store.put([b"old"], max_bytes=10)
+    with pytest.raises(StorageKeyInUse, match="current"):
+        store.retire(first_key)
+    keyring.create()  # a new key without re-encrypting: the blob still needs the first one
+    with pytest.raises(StorageKeyInUse, match=blob.name):
+        store.retire(first_key)
+    assert store.read_all(blob.name) == b"old"
+    assert store.rotate() == 1
+    store.retire(first_key)
+    assert first_key not in keyring.key_ids()
+    assert store.read_all(blob.name) == b"old"
+    with pytest.raises(StorageKeyMissing):
+        store.retire(first_key)
+
+
+def test_each_rotation_re_encrypts_everything(store: BlobStore, keyring: StorageKeyring) -> None:
+    names = [store.put([os.urandom(1000)], max_bytes=1000).name for _ in range(5)]
+    assert store.rotate() == 5
+    assert store.rotate() == 5
+    keys = keyring.key_ids()
+    assert len(keys) == 3
+    for old in keys:
+        if old != keyring.current_id():
+            store.retire(old)
+    assert {store.key_id(name) for name in names} == {keyring.current_id()}
+
+
+def test_rotation_needs_a_key_to_start_from(store: BlobStore, keyring: StorageKeyring) -> None:
+    empty = BlobStore(store.root, StorageKeyring(keyring.folder.parent / "other"))
+    with pytest.raises(StorageKeyMissing, match="flask keys init"):
+        empty.rotate()
+    assert empty.keyring.key_ids() == []
+
+
+def test_a_corrupted_blob_is_reported_and_left_alone(store: BlobStore, keyring: StorageKeyring) -> None:
+    first_key = keyring.current_id()
+    good = store.put([b"good"], max_bytes=10)
+    bad = store.put([b"bad" * 10_000], max_bytes=10**6)
+    path = store.path(bad.name)
+    damaged = bytearray(path.read_bytes())
+    damaged[-3] ^= 1
+    path.write_bytes(damaged)
+    with pytest.raises(RotationIncomplete, match=bad.name) as raised:
+        store.rotate()
+    assert raised.value.rotation.rotated == 1
+    assert store.key_id(good.name) == keyring.current_id() != first_key
+    assert path.read_bytes() == damaged  # not rewritten, not "repaired"
+    with pytest.raises(BlobCorrupted):
+        store.read_all(bad.name)
+    with pytest.raises(StorageKeyInUse):
+        store.retire(first_key)
+    assert files_under(store.root / ".tmp") == []
+
+
+def test_rotation_never_brings_back_a_blob_deleted_meanwhile(store: BlobStore) -> None:
+    """A delete that lands while the blob is being re-encrypted wins: the blob stays deleted."""
+    big = store.put([os.urandom(64 * CHUNK_SIZE)], max_bytes=10**9)
+    errors: list[BaseException] = []
+
+    def rotate() -> None:
+        try:
+            store.rotate()
+        except BaseException as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=rotate)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not store.temporary_files() and worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    assert store.temporary_files(), "the rotation finished before the test could interleave a delete"
+    assert store.delete(big.name) is True
+    worker.join(30)
+    assert not worker.is_alive() and errors == []
+    assert not store.exists(big.name)
+    assert files_under(store.root) == []
+
+
+def test_retire_waits_for_a_put_still_using_the_old_key(store: BlobStore, keyring: StorageKeyring) -> None:
+    first_key = keyring.current_id()
+    halfway = threading.Event()
+    go_on = threading.Event()
+    stored: list[str] = []
+    outcome: list[BaseException | None] = []
+
+    def slow_upload() -> Iterator[bytes]:
+        yield b"first half, "
+        halfway.set()
+        go_on.wait(10)
+        yield b"second half"
+
+    def upload() -> None:
+        stored.append(store.put(slow_upload(), max_bytes=100).name)
+
+    def retire() -> None:
+        try:
+            store.retire(first_key)
+            outcome.append(None)
+        except StorageKeyInUse as error:
+            outcome.append(error)
+
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    assert halfway.wait(10)
+    assert store.rotate() == 0
+    retirer = threading.Thread(target=retire)
+    retirer.start()
+    time.sleep(0.3)
+    assert retirer.is_alive(), "retire did not wait for the upload still using the old key"
+    go_on.set()
+    uploader.join(10)
+    retirer.join(10)
+    assert isinstance(outcome[0], StorageKeyInUse)
+    assert store.key_id(stored[0]) == first_key
+    assert store.read_all(stored[0]) == b"first half, second half"
+
+
+def test_a_re_encryption_that_changes_the_content_is_not_installed(store: BlobStore, keyring: StorageKeyring,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new ciphertext authenticates, but its plaintext hash differs: the old file must stay."""
+    content = b"the original production record"
+    blob = store.put([content], max_bytes=100)
+    before = store.path(blob.name).read_bytes()
+    real_encryptor = Cobblestone256Encryptor
+
+    class Garbling:
+        def __init__(self, key: bytes, context: bytes) -> None:
+            self.inner = real_encryptor(key, context)
+
+        def update_into(self, data: bytes, buffer: bytearray) -> int:
+            return self.inner.update_into(bytes(data).replace(b"original", b"ALTERED!"), buffer)
+
+        def finalize(self) -> bytes:
+            return self.inner.finalize()
+
+    monkeypatch.setattr(store_module, "Cobblestone256Encryptor", Garbling)
+    with pytest.raises(StorageError, match="changed its content"):
+        store.rotate()
+    monkeypatch.undo()
+    assert store.path(blob.name).read_bytes() == before
+    assert store.read_all(blob.name) == content
+    assert store.temporary_files() == []
