@@ -119,7 +119,7 @@ PRESERVATION_WITHDRAW = _t(Action.WITHDRAW, {State.RECEIVED, State.PRESERVED}, S
                            Permission.CASE_EDIT, Track.PRESERVATION)
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(ValueError):
     """A case cannot move from its state by that action."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from pypdf import PdfWriter
-from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
 
 
 def pdf(*, javascript: bool = False, open_action: bool = False, launch: bool = False, attachment: bool = False,
@@ -14,7 +14,11 @@ def pdf(*, javascript: bool = False, open_action: bool = False, launch: bool = F
     for _ in range(pages):
         writer.add_blank_page(612, 792)
     if javascript:
-        writer.add_js("app.alert('hello');")
+        action = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
+                                   NameObject("/JS"): TextStringObject("app.alert('hello');")})
+        tree = DictionaryObject({NameObject("/Names"): ArrayObject([TextStringObject("hello"), action])})
+        writer._root_object[NameObject("/Names")] = DictionaryObject(  # noqa: SLF001
+            {NameObject("/JavaScript"): tree})
     if open_action:
         writer._root_object[NameObject("/OpenAction")] = DictionaryObject(  # noqa: SLF001
             {NameObject("/S"): NameObject("/URI"), NameObject("/URI"): TextStringObject("https://evil.example")})

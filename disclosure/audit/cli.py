@@ -9,17 +9,18 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import DBAPIError
 
 from disclosure.audit.export import export_events
 from disclosure.audit.service import SystemActor, checkpoint_now, require_schema
-from disclosure.audit.verify import GivenCheckpoint, verify_log
+from disclosure.audit.verify import GivenCheckpoint, VerifyResult, verify_log
 from disclosure.extensions import db
 from disclosure.keyring import KeyMissing, log_key_name, log_public_key
 
 audit_cli = AppGroup("audit", help="Verify, checkpoint and export the audit log.")
 
 
-def run_verification(given: list[GivenCheckpoint]):  # type: ignore[no-untyped-def]
+def run_verification(given: list[GivenCheckpoint]) -> VerifyResult:
     try:
         public_key = log_public_key()
     except KeyMissing:
@@ -41,7 +42,11 @@ def verify(checkpoints: tuple[Path, ...]) -> None:
             given.append(GivenCheckpoint(f"checkpoint file {path}", path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as error:
             raise click.ClickException(f"cannot read checkpoint file {path}: {error}") from error
-    result = run_verification(given)
+    try:
+        result = run_verification(given)
+    except DBAPIError as error:
+        raise click.ClickException(
+            f"cannot read the audit log ({error.orig}); has `flask db upgrade` been run?") from error
     click.echo(result.summary())
     if not result.intact:
         raise SystemExit(1)

@@ -25,8 +25,8 @@ from disclosure.extensions import db
 FORMAT = "disclosure-audit-extract/1"
 
 
-#: Subtrees at least this many leaves wide are hashed once per export and remembered; smaller ones are cheap to
-#: redo. Without the memory every proof rehashes the whole tree: hours for a day's events in a million-event log.
+#: Subtrees at least this many leaves wide are hashed once per export and remembered; smaller ones are cheap
+#: to redo. Without the memory every proof rehashes the whole tree: hours for a day's events in a big log.
 MEMO_MIN_WIDTH = 32
 
 

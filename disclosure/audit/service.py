@@ -8,19 +8,22 @@ row: SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE (disclosure.database) 
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, select
+from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.canonical import canonical_json, chain_hash, leaf_hash
 from disclosure.audit.merkle import decode_frontier, encode_frontier, frontier_append, frontier_root
-from disclosure.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from disclosure.audit.models import AuditCheckpoint, AuditEvent
 from disclosure.audit.note import sign_checkpoint
 from disclosure.clock import utcnow
 from disclosure.extensions import db
@@ -29,6 +32,8 @@ from disclosure.keyring import KeyMissing, load_log_key, log_key_name
 log = logging.getLogger(__name__)
 
 BODY_VERSION = 1
+#: session.info key: notes of checkpoints made in the open transaction, written to files once it commits.
+PENDING_NOTES = "pending_checkpoint_notes"
 
 
 @dataclass(frozen=True)
@@ -46,20 +51,107 @@ def _actor_fields(actor: Any) -> tuple[dict[str, Any] | None, int | None]:
     return {"kind": "user", "id": actor.id, "email": actor.email}, actor.id
 
 
-def lock_head(session: Session) -> AuditHead:
-    statement = select(AuditHead).where(AuditHead.id == 1)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    head = session.execute(statement).scalar_one_or_none()
-    if head is None:
+@dataclass(frozen=True)
+class HeadState:
+    """The head row as read under the append lock: what the next event chains to and the tree's frontier."""
+
+    size: int
+    chain_tip: bytes
+    frontier: bytes
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What record() appended: the values that were hashed and stored."""
+
+    seq: int
+    ts: datetime
+    body: bytes
+    leaf_hash: bytes
+    chain_hash: bytes
+
+
+class _AppendStatements:
+    """The three statements of an append, as DBAPI SQL for one dialect, run on the session's own connection.
+
+    An append is the hottest write path: through the ORM, and even through Core, SQLAlchemy's per-statement
+    machinery cost more than the hashing and the commit together. The statements run inside the session's
+    transaction (same connection, same BEGIN IMMEDIATE or FOR UPDATE lock); values pass through the columns'
+    own bind processors, so what is stored is byte for byte what SQLAlchemy would store.
+    """
+
+    def __init__(self, dialect: Any) -> None:
+        postgres = dialect.name == "postgresql"
+        mark = "%s" if dialect.paramstyle in ("format", "pyformat") else "?"
+        marks = ", ".join([mark] * 8)
+        # SQLite: BEGIN IMMEDIATE already holds the write lock (see disclosure.database).
+        # Only placeholders are interpolated below: every value travels as a bound parameter.
+        lock = " FOR UPDATE" if postgres else ""
+        self.read_head = f"SELECT size, chain_tip, frontier FROM audit_head WHERE id = 1{lock}"  # noqa: S608
+        insert = ("INSERT INTO audit_event (seq, ts, body, leaf_hash, chain_hash, action, actor_id, subject) "  # noqa: S608
+                  f"VALUES ({marks})")
+        update = (f"UPDATE audit_head SET size = {mark}, chain_tip = {mark}, frontier = {mark}, "  # noqa: S608
+                  f"updated_at = {mark} WHERE id = 1")
+        # PostgreSQL: one round trip for both writes (a data-modifying WITH runs exactly once).
+        self.writes = [f"WITH appended AS ({insert}) {update}"] if postgres else [insert, update]
+        self.split = not postgres
+        processor = AuditEvent.__table__.c.ts.type.bind_processor(dialect)
+        self.timestamp = processor if processor is not None else (lambda value: value)
+
+    def append(self, connection: Connection, seq: int, now: datetime, body: bytes, leaf: bytes, chain: bytes,
+               action: str, actor_id: int | None, subject: str | None, frontier: bytes) -> None:
+        ts = self.timestamp(now)
+        event = (seq, ts, body, leaf, chain, action, actor_id, subject)
+        head = (seq, chain, frontier, ts)
+        if self.split:
+            _execute(connection, self.writes[0], event)
+            _execute(connection, self.writes[1], head)
+        else:
+            _execute(connection, self.writes[0], event + head)
+
+
+def _execute(connection: Connection, sql: str, parameters: tuple[Any, ...] = ()) -> Any:
+    """Run DBAPI SQL on the connection's driver connection; errors come out as SQLAlchemy's, as from Core."""
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        return connection.connection.driver_connection.execute(sql, parameters)
+    except dbapi_error as error:
+        raise DBAPIError.instance(sql, parameters, error, dbapi_error) from error
+
+
+#: One set of statements per dialect object (an engine's dialect lives as long as the engine).
+_statements: WeakKeyDictionary[Any, _AppendStatements] = WeakKeyDictionary()
+_LATEST_CHECKPOINT = select(AuditCheckpoint.__table__.c.created_at).order_by(
+    AuditCheckpoint.__table__.c.id.desc()).limit(1)
+
+#: Per engine, the creation time of a checkpoint known to be committed. Checkpoints are never deleted, so the
+#: latest one is at least this recent: while it is younger than the interval, appends need not ask again.
+_checkpoint_seen: WeakKeyDictionary[Engine, datetime] = WeakKeyDictionary()
+
+
+def _append_statements(connection: Connection) -> _AppendStatements:
+    dialect = connection.dialect
+    statements = _statements.get(dialect)
+    if statements is None:
+        statements = _statements[dialect] = _AppendStatements(dialect)
+    return statements
+
+
+def lock_head(session: Session) -> HeadState:
+    """Read the head row, locked against other appends until this transaction ends."""
+    return _lock_head(session.connection())
+
+
+def _lock_head(connection: Connection) -> HeadState:
+    row = _execute(connection, _append_statements(connection).read_head).fetchone()
+    if row is None:
         raise RuntimeError("the audit head row is missing: the schema was not created by `flask db upgrade`")
-    return head
+    return HeadState(row[0], bytes(row[1]), bytes(row[2]))
 
 
 def require_schema() -> None:
     """For commands: fail with a clear message when `flask db upgrade` has not been run."""
     import click
-    from sqlalchemy.exc import DBAPIError
 
     try:
         lock_head(db.session)
@@ -75,10 +167,11 @@ def record(
     data: dict[str, Any] | None = None,
     ip: str | None = None,
     outcome: str = "success",
-) -> AuditEvent:
+) -> RecordedEvent:
     """Append one event in the current transaction and return it. Never put secrets in data."""
     session = db.session
-    head = lock_head(session)
+    connection = session.connection()
+    head = _lock_head(connection)
     now = utcnow()
     seq = head.size + 1
     actor_body, actor_id = _actor_fields(actor)
@@ -97,37 +190,29 @@ def record(
     )
     leaf = leaf_hash(body)
     chain = chain_hash(head.chain_tip, leaf)
-    frontier = frontier_append(decode_frontier(head.frontier, head.size), head.size, leaf)
-    entry = AuditEvent(
-        seq=seq, ts=now, body=body, leaf_hash=leaf, chain_hash=chain,
-        action=str(action), actor_id=actor_id, subject=subject,
-    )
-    session.add(entry)
-    head.size, head.chain_tip, head.frontier, head.updated_at = seq, chain, encode_frontier(frontier), now
-    session.flush()
-    _checkpoint_if_due(session, head, action)
-    return entry
+    frontier = encode_frontier(frontier_append(decode_frontier(head.frontier, head.size), head.size, leaf))
+    statements = _append_statements(connection)
+    statements.append(connection, seq, now, body, leaf, chain, str(action), actor_id, subject, frontier)
+    _checkpoint_if_due(session, connection, HeadState(seq, chain, frontier), action)
+    return RecordedEvent(seq, now, body, leaf, chain)
 
 
-def current_root(head: AuditHead) -> bytes:
-    return frontier_root(decode_frontier(head.frontier, head.size), head.size)
+def current_root(head: Any) -> bytes:
+    """The tree root of a head (a HeadState or an AuditHead row)."""
+    return frontier_root(decode_frontier(bytes(head.frontier), head.size), head.size)
 
 
-def _checkpoint_if_due(session: Session, head: AuditHead, action: AuditAction) -> None:
+def _checkpoint_if_due(
+    session: Session, connection: Connection, head: HeadState, action: AuditAction
+) -> None:
     if action == AuditAction.AUDIT_CHECKPOINT or not has_app_context():
         return
     every = int(current_app.config["AUDIT_CHECKPOINT_EVERY"])
-    reason = None
     if every > 0 and head.size % every == 0:
         reason = "count"
+    elif _interval_due(session, connection, _interval()):
+        reason = "interval"
     else:
-        latest = session.execute(
-            select(AuditCheckpoint.created_at).order_by(AuditCheckpoint.id.desc()).limit(1)
-        ).scalar_one_or_none()
-        interval = timedelta(minutes=int(current_app.config["AUDIT_CHECKPOINT_MINUTES"]))
-        if latest is None or utcnow() - latest >= interval:
-            reason = "interval"
-    if reason is None:
         return
     try:
         create_checkpoint(session, head, reason)
@@ -135,14 +220,32 @@ def _checkpoint_if_due(session: Session, head: AuditHead, action: AuditAction) -
         log.warning("audit checkpoint due (%s) but the log key is missing; run `flask keys init`", reason)
 
 
-def create_checkpoint(session: Session, head: AuditHead, reason: str) -> AuditCheckpoint:
+def _interval() -> timedelta:
+    return timedelta(minutes=int(current_app.config["AUDIT_CHECKPOINT_MINUTES"]))
+
+
+def _interval_due(session: Session, connection: Connection, interval: timedelta) -> bool:
+    engine = connection.engine
+    now = utcnow()
+    seen = _checkpoint_seen.get(engine)
+    if seen is not None and now - seen < interval:
+        return False
+    latest = connection.execute(_LATEST_CHECKPOINT).scalar_one_or_none()
+    # Remember only what is committed: a checkpoint of this very transaction could still be rolled back.
+    if latest is not None and not session.info.get(PENDING_NOTES):
+        _checkpoint_seen[engine] = latest
+    return latest is None or now - latest >= interval
+
+
+def create_checkpoint(session: Session, head: HeadState, reason: str) -> AuditCheckpoint:
     """Sign the current head; the note is appended to the checkpoint file once the transaction commits."""
     root = current_root(head)
-    note = sign_checkpoint(str(current_app.config["AUDIT_ORIGIN"]), head.size, root, load_log_key(), log_key_name())
+    origin = str(current_app.config["AUDIT_ORIGIN"])
+    note = sign_checkpoint(origin, head.size, root, load_log_key(), log_key_name())
     checkpoint = AuditCheckpoint(size=head.size, root=root, note=note, reason=reason, created_at=utcnow())
     session.add(checkpoint)
     session.flush()
-    pending = session.info.setdefault("pending_checkpoint_notes", [])
+    pending = session.info.setdefault(PENDING_NOTES, [])
     pending.append((Path(current_app.config["AUDIT_CHECKPOINT_DIR"]), head.size, note))
     return checkpoint
 
@@ -160,13 +263,25 @@ def checkpoint_file_name(size: int) -> str:
 @event.listens_for(Session, "after_commit")
 def _write_checkpoint_files(session: Session) -> None:
     # Only committed checkpoints reach the file system: a rolled-back one would claim a tree that never was.
-    for folder, size, note in session.info.pop("pending_checkpoint_notes", []):
+    for folder, size, note in session.info.pop(PENDING_NOTES, []):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / checkpoint_file_name(size)
         # One new file per checkpoint: nothing is ever rewritten, so the folder may live on WORM storage.
-        with (folder / checkpoint_file_name(size)).open("x", encoding="utf-8") as handle:
-            handle.write(note)
+        try:
+            with path.open("x", encoding="utf-8") as handle:
+                handle.write(note)
+        except FileExistsError:
+            if path.read_text(encoding="utf-8") == note:
+                continue
+            # Another tree of this size was signed before (a database restored or replaced under the same
+            # folder). The transaction has committed, so raising would only lose this note: keep both files.
+            log.error("checkpoint file %s already holds a different tree of size %d; writing %s beside it",
+                      path, size, path.stem + "-*.txt")
+            beside = path.with_name(f"{path.stem}-{secrets.token_hex(4)}.txt")
+            with beside.open("x", encoding="utf-8") as handle:
+                handle.write(note)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_checkpoint_files(session: Session) -> None:
-    session.info.pop("pending_checkpoint_notes", None)
+    session.info.pop(PENDING_NOTES, None)

@@ -1,4 +1,4 @@
-"""Verification of the whole log without trusting the database: every hash, the chain, the tree and checkpoints.
+"""Verification of the whole log without trusting the database: every hash, the chain, the tree, checkpoints.
 
 The first problem found is reported with the seq it concerns and what is wrong, in plain words. Given
 checkpoints (files kept outside the database, or the copies in it) must verify with the log key and must
@@ -13,21 +13,24 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from itertools import repeat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from disclosure.audit.canonical import GENESIS_CHAIN, chain_hash, leaf_hash
 from disclosure.audit.merkle import EMPTY_ROOT, FrontierError, decode_frontier, frontier_root
 from disclosure.audit.note import Checkpoint, NoteError, verify_checkpoint
 
-#: Rows per fetch: a power of two keeps batches aligned to perfect subtrees, and sqlite3 fetches small
-#: batches markedly faster than large ones.
-BATCH = 2_048
+#: Rows checked together: a power of two keeps batches aligned to perfect subtrees, and a batch this small
+#: stays in the CPU cache (measured: 512 rows verify a quarter faster than 2,048, far faster than 20,000).
+BATCH = 512
+#: Rows per round trip to PostgreSQL's server-side cursor, handed on BATCH at a time.
+POSTGRES_FETCH = 8_192
 _CHAIN_DOMAIN = b"disclosure-audit-v1\0"
 _SEQ_KEY = b'"seq":'
 _EVENTS_SQL = "SELECT seq, body, leaf_hash, chain_hash, action, subject FROM audit_event ORDER BY seq"
@@ -72,7 +75,7 @@ class GivenCheckpoint:
 
 
 class _Snapshot:
-    """Raw DBAPI reads inside one read snapshot: the verify loop is hot, and an ORM row costs more than its hash."""
+    """Raw DBAPI reads in one snapshot: the verify loop is hot, and an ORM row costs more than its hashes."""
 
     def __init__(self, driver_connection: Any, dialect: str) -> None:
         self._raw = driver_connection
@@ -86,14 +89,20 @@ class _Snapshot:
         finally:
             cursor.close()
 
-    def batches(self, sql: str) -> Iterator[list[tuple[Any, ...]]]:
+    def event_batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        """(seq, body, leaf_hash, chain_hash, action, subject) in order of seq, BATCH rows at a time."""
         # PostgreSQL: a server-side cursor in binary, so a million rows never sit in memory at once and bytea
         # arrives as bytes rather than hex text. SQLite steps its cursor lazily anyway.
         cursor = self._raw.cursor(name="audit_verify", binary=True) if self._postgres else self._raw.cursor()
         try:
-            cursor.execute(sql)
-            while rows := cursor.fetchmany(BATCH):
-                yield rows
+            cursor.execute(_EVENTS_SQL)
+            if not self._postgres:
+                while rows := cursor.fetchmany(BATCH):
+                    yield rows
+                return
+            while rows := cursor.fetchmany(POSTGRES_FETCH):
+                for start in range(0, len(rows), BATCH):
+                    yield rows[start : start + BATCH]
         finally:
             cursor.close()
 
@@ -107,9 +116,9 @@ def _snapshot(connection: Connection) -> Iterator[_Snapshot]:
         yield _Snapshot(raw, dialect)
         return
     if dialect == "postgresql":
-        # Under READ COMMITTED each statement sees newer commits: the head read after the events would run ahead
-        # of them and report a truncated tail that is not there. Set per transaction, not on the connection,
-        # so the caller's connection keeps its own settings afterwards.
+        # Under READ COMMITTED each statement sees newer commits: the head, read after the events, would run
+        # ahead of them and report a truncated tail that is not there. Set per transaction, not on the
+        # connection, so the caller's connection keeps its own settings afterwards.
         if raw.autocommit:
             raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
@@ -214,7 +223,8 @@ def _diagnose(
     if len(stored_chain) != 32 or chain_hash(previous, stored_leaf) != stored_chain:
         return Finding(seq, "chain broken: the chain hash does not follow from the previous event"), b"", b""
     if not fields.match(body, seq, action, subject):
-        return Finding(seq, "index columns (action, subject) edited: they differ from the hashed body"), b"", b""
+        problem = "index columns (action, subject) edited: they differ from the hashed body"
+        return Finding(seq, problem), b"", b""
     return None, leaf, stored_chain
 
 
@@ -225,7 +235,24 @@ def verify_log(
     origin: str,
     given: Iterable[GivenCheckpoint] = (),
 ) -> VerifyResult:
-    """Check the whole log on this connection: in the caller's transaction if one is open, else in a snapshot."""
+    """Check the whole log on this connection: in the caller's transaction if one is open, else in a snapshot.
+
+    Database errors (no schema, a lost connection) are raised as SQLAlchemy's DBAPIError, as Core would.
+    """
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        return _verify(connection, public_key, key_name, origin, given)
+    except dbapi_error as error:
+        raise DBAPIError.instance("(reading the audit tables)", None, error, dbapi_error) from error
+
+
+def _verify(
+    connection: Connection,
+    public_key: Ed25519PublicKey | None,
+    key_name: str,
+    origin: str,
+    given: Iterable[GivenCheckpoint],
+) -> VerifyResult:
     result = VerifyResult()
     with _snapshot(connection) as snapshot:
         checkpoints = _load_checkpoints(snapshot, public_key, key_name, origin, given, result)
@@ -243,8 +270,10 @@ def verify_log(
 
 
 class _Tree:
-    """RFC 6962 root of leaves appended in order. Aligned runs are hashed level by level in list comprehensions,
-    which is what lets verification keep pace with hashlib; the stack is the frontier, as in RootBuilder."""
+    """RFC 6962 root of leaves appended in order; the stack is the frontier, as in merkle.RootBuilder.
+
+    Aligned runs are hashed level by level in list comprehensions: that is what keeps verification near the
+    pace of hashlib itself."""
 
     __slots__ = ("size", "stack")
 
@@ -257,7 +286,7 @@ class _Tree:
         at, count = 0, len(leaves)
         while at < count:
             size = self.size
-            # The widest perfect subtree that starts here: aligned to the tree size and within the leaves left.
+            # The widest perfect subtree starting here: aligned to the tree size, within the leaves left.
             height = min((size & -size).bit_length() - 1 if size else 62, (count - at).bit_length() - 1)
             if height < 4:
                 self._push(leaves[at], 0)
@@ -266,7 +295,9 @@ class _Tree:
             level = leaves[at : at + (1 << height)]
             while len(level) > 1:
                 pairs = iter(level)
-                level = [sha256(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=True)]
+                level = [
+                    sha256(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=True)
+                ]
             self._push(level[0], height)
             at += 1 << height
 
@@ -284,24 +315,27 @@ class _Tree:
         return frontier_root(self.stack, self.size)
 
 
-def _scan(snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult) -> tuple[_Tree, bytes, dict[int, bytes]]:
+def _scan(
+    snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult
+) -> tuple[_Tree, bytes, dict[int, bytes]]:
     """Recompute every leaf and chain hash and the tree; stop at the first bad row.
 
-    Each batch is first checked whole, with the per-row work in comprehensions and C-level maps; only a batch
-    that fails (or holds something unexpected) is gone through row by row, to name the first bad seq.
+    Each batch is first checked whole, with the per-row work in comprehensions and C-level maps (this is what
+    keeps verification near the speed of hashlib itself); only a batch that fails, or holds something that
+    does not fit the fast comparison, is gone through row by row, to name the first bad seq.
     """
     tree = _Tree()
     roots_at: dict[int, bytes] = {0: tree.root()}
     marks = sorted(size for size in wanted_sizes if size > 0)
     fields = _IndexedFields()
-    actions, subjects = fields.actions, fields.subjects
+    action_prefixes, subject_literals = fields.actions, fields.subjects
     sha256, domain, seq_key = hashlib.sha256, _CHAIN_DOMAIN, _SEQ_KEY
     previous = GENESIS_CHAIN
     expected = 1
-    for rows in snapshot.batches(_EVENTS_SQL):
+    for rows in snapshot.event_batches():
         count = len(rows)
         try:
-            seqs, bodies, stored_leaves, stored_chains, row_actions, row_subjects = zip(*rows, strict=True)
+            seqs, bodies, stored_leaves, stored_chains, actions, subjects = zip(*rows, strict=True)
             leaves = [sha256(b"\x00" + body).digest() for body in bodies]
             chain = previous
             chains = [chain := sha256(domain + chain + leaf).digest() for leaf in leaves]
@@ -309,15 +343,16 @@ def _scan(snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult) -> 
                 seqs == tuple(range(expected, expected + count))
                 and leaves == list(stored_leaves)
                 and chains == list(stored_chains)
-                and all(map(bytes.startswith, bodies, map(actions.__getitem__, row_actions)))
+                and all(map(bytes.startswith, bodies, map(action_prefixes.__getitem__, actions)))
                 and all(map(
                     bytes.startswith,
                     bodies,
-                    map(_SEQ_SUBJECT.__mod__, zip(seqs, map(subjects.__getitem__, row_subjects), strict=True)),
+                    map(_SEQ_SUBJECT.__mod__, zip(seqs, map(subject_literals.__getitem__, subjects),
+                                                  strict=True)),
                     map(bytes.rfind, bodies, repeat(seq_key)),
                 ))
             )
-        except (TypeError, ValueError, AttributeError):  # a column of an unexpected type, stored by hand
+        except (TypeError, ValueError, AttributeError):  # a column stored by hand as another type
             sound = False
         if sound:
             _extend(tree, leaves, marks, roots_at)
@@ -365,12 +400,15 @@ def _load_checkpoints(
     checked = []
     for source in sources:
         if public_key is None:
-            result.findings.append(Finding(None, "no log key to check checkpoint signatures; run `flask keys init`"))
+            problem = "no log key to check checkpoint signatures; run `flask keys init`"
+            result.findings.append(Finding(None, problem))
             break
         try:
-            checked.append((source.label, verify_checkpoint(source.note, public_key, key_name, expected_origin=origin)))
+            checkpoint = verify_checkpoint(source.note, public_key, key_name, expected_origin=origin)
+            checked.append((source.label, checkpoint))
         except NoteError as error:
-            result.findings.append(Finding(None, f"{source.label}: checkpoint signature invalid or forged ({error})"))
+            problem = f"{source.label}: checkpoint signature invalid or forged ({error})"
+            result.findings.append(Finding(None, problem))
             break
     result.checkpoints_checked = len(checked)
     return checked
@@ -384,7 +422,8 @@ def _check_head(snapshot: _Snapshot, result: VerifyResult, chain_tip: bytes) -> 
     size, head_tip, head_frontier = rows[0][0], _as_bytes(rows[0][1]), _as_bytes(rows[0][2])
     if size > result.size:
         result.findings.append(
-            Finding(result.size + 1, f"tail truncated: the head records {size} events, the table holds {result.size}")
+            Finding(result.size + 1,
+                    f"tail truncated: the head records {size} events, the table holds {result.size}")
         )
     elif size < result.size:
         result.findings.append(Finding(size + 1, f"rows appended behind the head's back (head size {size})"))
@@ -415,7 +454,8 @@ def _check_against_checkpoints(
             result.findings.append(
                 Finding(
                     None,
-                    f"history rewritten: the first {checkpoint.size} events no longer give the root signed in {label}",
+                    f"history rewritten: the first {checkpoint.size} events no longer give the root "
+                    f"signed in {label}",
                 )
             )
             return

@@ -26,7 +26,7 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE_SIZE = 50
 
 
-#: Largest value of an INTEGER column on both databases: a longer number names nobody, and must not reach them.
+#: Largest value of an INTEGER column on both databases: a larger number names nobody and must not reach them.
 MAX_ID = 2**31 - 1
 
 
@@ -40,7 +40,7 @@ def _filtered(form: AuditFilterForm) -> Any:
     statement = select(AuditEvent)
     if form.actor.data:
         user_id = _actor_id(form.actor.data.strip())
-        # `actor_id == None` would render as IS NULL and list every system and anonymous event instead of none.
+        # `actor_id == None` would render as IS NULL: every system and anonymous event instead of none.
         statement = statement.where(AuditEvent.actor_id == user_id if user_id is not None else false())
     if form.action.data:
         statement = statement.where(AuditEvent.action == form.action.data)

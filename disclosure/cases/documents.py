@@ -104,6 +104,8 @@ def _active_content(reader: PdfReader, data: bytes) -> list[str]:
 def _check_image(data: bytes) -> str:
     from PIL import Image
 
+    # Pillow refuses (DecompressionBombError) images over twice its limit before decoding; below that we check.
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -114,6 +116,9 @@ def _check_image(data: bytes) -> str:
             fmt = image.format
     except DocumentRejected:
         raise
+    except Image.DecompressionBombError as error:
+        raise DocumentRejected(f"The image has more than {MAX_IMAGE_PIXELS:,} pixels, more than we accept. Scan at "
+                               "300 dpi or send a PDF.") from error
     except Exception as error:  # noqa: BLE001 - Pillow raises many kinds for bad input
         raise DocumentRejected("The image is damaged or not a PNG, JPEG or TIFF. Upload a PDF instead.") from error
     return {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff"}.get(fmt or "", "") or _unsupported()

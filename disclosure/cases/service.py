@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from disclosure.audit.actions import AuditAction
@@ -269,7 +270,10 @@ def add_document(actor: User, case: Case, kind: str, data: bytes, filename: str,
     if kind not in {"legal_process", "correspondence"}:
         raise CaseError("Choose whether the document is the legal process or correspondence.")
     inspected = inspect_document(data, filename)
-    blob = store_for_app(current_app.config, current_app.instance_path).put([data], max_bytes=len(data))
+    store = store_for_app(current_app.config, current_app.instance_path)
+    blob = store.put([data], max_bytes=len(data))
+    # If the request's transaction rolls back, no record will point at the blob: remove it then.
+    db.session.info.setdefault("uncommitted_blobs", []).append((store, blob.name))
     document = Document(case_id=case.id, kind=kind, filename=inspected.filename,
                         content_type=inspected.content_type, size=blob.size, sha256=blob.sha256,
                         blob_name=blob.name, uploaded_by_id=actor.id)
@@ -327,3 +331,15 @@ def record_customer_notified(actor: User, order: NonDisclosureOrder, today: date
     order.customer_notified_by_id = actor.id
     record(actor, AuditAction.NDO_CUSTOMER_NOTIFIED, subject=order.case.subject, ip=ip)
     db.session.flush()
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_committed_blobs(session: Session) -> None:
+    session.info.pop("uncommitted_blobs", None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _remove_orphaned_blobs(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:
+        for store, name in session.info.pop("uncommitted_blobs", []):
+            store.delete(name)

@@ -1,8 +1,8 @@
-"""`flask policy check REQUEST.json`: evaluate a request document against the default policy from the command line.
+"""`flask policy check REQUEST.json`: evaluate a request document against the default policy.
 
-Prints the evaluation as JSON (indent 2, sorted keys) and exits 0; a list of documents gives a list of evaluations.
-An unreadable file, invalid JSON or a malformed request exits 2 with `error: …` on stderr naming the bad field.
-Needs no application context: the engine is pure.
+Prints the evaluation as JSON (indent 2, sorted keys) and exits 0; a list of documents gives a list of
+evaluations. An unreadable file, invalid JSON or a malformed request exits 2 with `error: …` on stderr naming
+the bad field. Needs no application context: the engine is pure.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _fail(message: str) -> NoReturn:
 @policy_cli.command("check", with_appcontext=False)
 @click.argument("request_file", metavar="REQUEST.json", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Evaluate as of this date (YYYY-MM-DD) instead of today, e.g. to reproduce a past evaluation.")
+              help="Evaluate as of this date (YYYY-MM-DD) instead of today, e.g. to reproduce an evaluation.")
 def check(request_file: str, today: datetime | None) -> None:
     """Evaluate REQUEST.json (one request document, or a list of them) and print the evaluation as JSON."""
     try:

@@ -1,8 +1,10 @@
-"""Deadlines from a process's clock: when a response is due, and when a preservation ends, with how each was computed.
+"""Deadlines from a process's clock: when a response is due and when a preservation ends, with how each
+was computed.
 
-A due date stated on the document always wins. Otherwise the policy's clock for the process applies, in the case's
-time zone: elapsed hours (emergencies), calendar days, or business days that skip weekends and the public holidays
-of the jurisdiction's calendar (the `holidays` library). A day-based deadline falls at the end of its day. Pure.
+A due date stated on the document always wins. Otherwise the policy's clock for the process applies, in the
+case's time zone: elapsed hours (emergencies), calendar days, or business days that skip weekends and the
+public holidays of the jurisdiction's calendar (the `holidays` library). A day-based deadline falls at the end
+of its day. Pure.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import holidays
 from disclosure.policy.model import Policy, ProcessRule
 from disclosure.policy.vocabulary import ProcessType, Regime
 
-__all__ = ["DeadlineError", "DueDate", "add_business_days", "calendar_for", "compute_due", "preservation_ends"]
+__all__ = [
+    "DeadlineError", "DueDate", "add_business_days", "calendar_for", "compute_due", "preservation_ends",
+]
 
 _END_OF_DAY = time(23, 59, 59)
 
 
 class DeadlineError(ValueError):
-    """A deadline cannot be computed from what was given (unknown time zone or calendar, naive time, no renewal left)."""
+    """A deadline cannot be computed from what was given (unknown zone or calendar, naive time, no renewal
+    left)."""
 
 
 @dataclass(frozen=True)
@@ -43,16 +48,17 @@ def _calendar(code: str) -> holidays.HolidayBase:
     try:
         return holidays.country_holidays(country, subdiv=subdivision or None)
     except NotImplementedError:
-        raise DeadlineError(f"no holiday calendar for {code!r}; use a country code (US) or country-subdivision "
-                            "(US-CA) the holidays library knows") from None
+        raise DeadlineError(f"no holiday calendar for {code!r}; use a country code (US) or "
+                            "country-subdivision (US-CA) the holidays library knows") from None
 
 
 def _calendar_name(code: str) -> str:
     return "US federal holidays" if code == "US" else f"{code} public holidays"
 
 
-def add_business_days(start: date, days: int, calendar_country: str | None) -> tuple[date, list[tuple[date, str]]]:
-    """The date `days` business days after `start` (which itself does not count), and the weekday holidays skipped."""
+def add_business_days(start: date, days: int,
+                      calendar_country: str | None) -> tuple[date, list[tuple[date, str]]]:
+    """The date `days` business days after `start` (which does not count), and weekday holidays skipped."""
     calendar = _calendar(calendar_country) if calendar_country else None
     skipped: list[tuple[date, str]] = []
     current, counted = start, 0
@@ -91,13 +97,17 @@ def compute_due(process: ProcessType, policy: Policy, received_at: datetime, eme
     zone = _zone(tz)
     local = _local(received_at, zone)
     if due_on_document is not None:
-        return DueDate(_end_of(due_on_document, zone), f"due date stated on the document: {due_on_document.isoformat()}")
+        return DueDate(_end_of(due_on_document, zone),
+                       f"due date stated on the document: {due_on_document.isoformat()}")
     rule: ProcessRule = policy.process_types[process]
     if (emergency or rule.voluntary) and rule.emergency_response_hours is not None:
         return _after_hours(rule.emergency_response_hours, received_at, zone, tz, " (emergency)")
-    note = " (flagged as an emergency, but this process has no emergency clock)" if emergency and not rule.voluntary else ""
+    note = ""
+    if emergency and not rule.voluntary:
+        note = " (flagged as an emergency, but this process has no emergency clock)"
     if rule.response_hours is not None:
-        return _after_hours(rule.response_hours, received_at, zone, tz, " (emergency)" if rule.voluntary else note)
+        why = " (emergency)" if rule.voluntary else note
+        return _after_hours(rule.response_hours, received_at, zone, tz, why)
     days = rule.response_days
     assert days is not None  # the loader guarantees exactly one of response_days and response_hours
     received_on = local.date()
@@ -108,14 +118,18 @@ def compute_due(process: ProcessType, policy: Policy, received_at: datetime, eme
     if calendar_country is None:
         how = "weekends skipped; no holiday calendar for this jurisdiction"
     elif skipped:
-        how = f"{_calendar_name(calendar_country)} skipped: " + ", ".join(f"{d.isoformat()} {n}" for d, n in skipped)
+        days_off = ", ".join(f"{d.isoformat()} {n}" for d, n in skipped)
+        how = f"{_calendar_name(calendar_country)} skipped: {days_off}"
     else:
         how = f"weekends skipped; no {_calendar_name(calendar_country)} in the period"
-    return DueDate(_end_of(due, zone), f"{days} business days after receipt on {received_on.isoformat()} ({how}){note}")
+    return DueDate(_end_of(due, zone),
+                   f"{days} business days after receipt on {received_on.isoformat()} ({how}){note}")
 
 
-def preservation_ends(process: ProcessType, policy: Policy, preserved_on: date, tz: str, renewals_used: int = 0) -> DueDate:
-    """When a preservation ends: its period from `preserved_on`, plus each renewal used (no more than the rule allows)."""
+def preservation_ends(process: ProcessType, policy: Policy, preserved_on: date, tz: str,
+                      renewals_used: int = 0) -> DueDate:
+    """When a preservation ends: its period from `preserved_on`, plus each renewal used (no more than the
+    rule allows)."""
     rule = policy.process_types[process]
     if rule.preserve_days is None:
         raise DeadlineError(f"{rule.label} is not a preservation process")
@@ -129,7 +143,8 @@ def preservation_ends(process: ProcessType, policy: Policy, preserved_on: date, 
 
 
 def calendar_for(policy: Policy, regime: Regime, country: str) -> str | None:
-    """The holiday calendar a case under `regime` from `country` counts business days on; None: weekends only."""
+    """The holiday calendar a case under `regime` from `country` counts business days on (None: weekends
+    only)."""
     rule = policy.jurisdictions[regime]
     if rule.calendar_country is not None:
         return rule.calendar_country

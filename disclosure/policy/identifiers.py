@@ -1,7 +1,7 @@
 """Validation of the typed identifiers a request names: email, username, domain, IP, customer id and phone.
 
-Each check returns the identifier in its canonical form (so equal identifiers compare equal) or raises ValueError
-with a message that says what to fix. Pure: no Flask, no database, no network.
+Each check returns the identifier in its canonical form (so equal identifiers compare equal) or raises
+ValueError with a message that says what to fix. Pure: no Flask, no database, no network.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def check_email(value: str) -> str:
 
 
 def check_phone(value: str) -> str:
-    """A phone number in international form: + country code and number, single spaces allowed (E.164, 7-15 digits)."""
+    """A phone number in international form: + country code and number, single spaces allowed (E.164)."""
     digits = sum(ch.isdigit() for ch in value)
     if not _PHONE.match(value) or not 7 <= digits <= 15:
         raise ValueError("not a phone number in international form: + then country code and number, "
@@ -49,7 +49,8 @@ def _domain(value: str) -> str:
     except idna.IDNAError as exc:
         raise ValueError(f"not a valid domain name: {exc}") from None
     if "." not in ascii_name or len(ascii_name) > 253:
-        raise ValueError("not a registrable domain name: give the full name with its top-level domain, e.g. example.net")
+        raise ValueError("not a registrable domain name: give the full name with its top-level domain, "
+                         "e.g. example.net")
     return name
 
 
@@ -64,14 +65,15 @@ def _ip(value: str) -> str:
 
 def _username(value: str) -> str:
     if not _USERNAME.match(value):
-        raise ValueError("not a username: 1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter "
-                         "or digit")
+        raise ValueError("not a username: 1 to 64 letters, digits, '.', '_' or '-', starting and ending "
+                         "with a letter or digit")
     return value
 
 
 def _customer_id(value: str) -> str:
     if not _CUSTOMER_ID.match(value):
-        raise ValueError("not a customer id: 1 to 64 letters, digits, '_' or '-', starting with a letter or digit")
+        raise ValueError("not a customer id: 1 to 64 letters, digits, '_' or '-', starting with a letter "
+                         "or digit")
     return value
 
 
@@ -86,5 +88,5 @@ _CHECKS: Final[Mapping[TargetKind, Callable[[str], str]]] = {
 
 
 def canonical_identifier(kind: TargetKind, value: str) -> str:
-    """The canonical form of a target identifier of `kind`; ValueError saying what to fix when it is not one."""
+    """The canonical form of a target identifier of `kind`; ValueError saying what to fix if it is not one."""
     return _CHECKS[kind](value)

@@ -1,8 +1,8 @@
 """Loading and validating a policy file (TOML) into an immutable `Policy`.
 
-Invariant: a `Policy` exists only for a file in which every key is known, every id belongs to the vocabulary, every
-ground, category, process type and jurisdiction of the vocabulary is defined, and every value has its type. Anything
-else raises `PolicyFileError` listing each problem with its line and dotted field path.
+Invariant: a `Policy` exists only for a file in which every key is known, every id belongs to the vocabulary,
+every ground, category, process type and jurisdiction of the vocabulary is defined, and every value has its
+type. Anything else raises `PolicyFileError` listing each problem with its line and dotted field path.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from disclosure.policy.model import (
     PolicyInfo,
     ProcessRule,
 )
+from disclosure.policy.toml_checks import PolicyProblem, TomlChecker, type_name
 from disclosure.policy.toml_lines import TomlLines
 from disclosure.policy.vocabulary import AuthorityKind, Category, Ground, ProcessType, Regime
 
@@ -48,21 +49,20 @@ _COUNTRY: Final = re.compile(r"^[A-Z]{2}$")
 _CALENDAR: Final = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
 _SYNTAX_LINE: Final = re.compile(r"\(at line (\d+), column \d+\)")
 
-
-class PolicyProblem:
-    """One thing wrong with a policy file: where (line, dotted field) and what."""
-
-    __slots__ = ("field", "line", "message")
-
-    def __init__(self, line: int | None, field: str, message: str) -> None:
-        self.line, self.field, self.message = line, field, message
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line is not None else ""
-        return f"{where}{self.field}: {self.message}"
-
-    def __repr__(self) -> str:
-        return f"PolicyProblem({self.line!r}, {self.field!r}, {self.message!r})"
+_TOP: Final = frozenset({
+    "policy", "data_kinds", "grounds", "categories", "process_types", "non_disclosure_order", "jurisdictions",
+})
+_GROUND_KEYS: Final = frozenset({"label", "applies_to", "clause", "verbatim"})
+_GROUND_OPTIONAL: Final = frozenset({
+    "cited_for", "requires_written_reason", "reason", "note", "support", "support_section",
+})
+_PROCESS_OPTIONAL: Final = frozenset({
+    "statute", "can_compel", "preserve_only", "voluntary", "voluntary_disclosure", "authorities",
+    "allowed_authorities", "limits", "regimes", "approvals_required", "response_days", "response_hours",
+    "business_days", "emergency_response_hours", "max_days", "preserve_days", "renewal_days", "renewals",
+    "reported_in_bands",
+})
+_JURISDICTION_OPTIONAL: Final = frozenset({"calendar_country", "calendar_from_country", "countries", "note"})
 
 
 class PolicyFileError(ValueError):
@@ -70,166 +70,55 @@ class PolicyFileError(ValueError):
 
     def __init__(self, source: str, problems: list[PolicyProblem]) -> None:
         self.source, self.problems = source, tuple(problems)
-        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+        listing = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s)\n{listing}")
 
 
-class _Checker:
-    """Reads raw TOML values into typed ones, recording a problem (and returning a harmless stand-in) on each fault."""
-
-    def __init__(self, lines: TomlLines) -> None:
-        self.lines = lines
-        self.problems: list[PolicyProblem] = []
-
-    def fail(self, field: str, message: str) -> None:
-        self.problems.append(PolicyProblem(self.lines.line_of(field), field, message))
-
-    def table(self, raw: object, field: str, required: AbstractSet[str],
-              optional: AbstractSet[str] = frozenset()) -> dict[str, object]:
-        if not isinstance(raw, dict):
-            self.fail(field, f"must be a table, not {_kind(raw)}")
-            return {}
-        for key in raw:
-            if key not in required and key not in optional:
-                self.fail(f"{field}.{key}", f"unknown key; expected one of: {', '.join(sorted(required | optional))}")
-        for key in sorted(required - raw.keys()):
-            self.fail(f"{field}.{key}", "missing required field")
-        return {str(k): v for k, v in raw.items()}
-
-    def ids(self, raw: dict[str, object], field: str, vocabulary: type[E], what: str) -> dict[E, dict[str, object]]:
-        """The tables of `raw` keyed by vocabulary id; every id of the vocabulary must be defined, and no other."""
-        out: dict[E, dict[str, object]] = {}
-        for key, value in raw.items():
-            member = self.member(vocabulary, key, f"{field}.{key}", what)
-            if member is not None:
-                out[member] = value if isinstance(value, dict) else {}
-                if not isinstance(value, dict):
-                    self.fail(f"{field}.{key}", f"must be a table, not {_kind(value)}")
-        for member in vocabulary:
-            if member not in out and member.value not in raw:
-                self.fail(f"{field}.{member.value}", f"missing: {what} {member.value!r} is in the vocabulary but not defined")
-        return out
-
-    def member(self, vocabulary: type[E], value: object, field: str, what: str) -> E | None:
-        try:
-            if not isinstance(value, str):
-                raise ValueError(value)
-            return vocabulary(value)
-        except ValueError:
-            known = ", ".join(m.value for m in vocabulary)
-            self.fail(field, f"unknown {what} {value!r}; known: {known}")
-            return None
-
-    def typed(self, raw: Mapping[str, object], key: str, field: str, kind: type[T], default: T) -> T:
-        value = raw.get(key, default)
-        # Exact types: a bool is not an int, a TOML datetime is not a date.
-        if type(value) is not kind:
-            if key in raw:
-                self.fail(f"{field}.{key}", f"must be {_KIND_NAMES.get(kind, kind.__name__)}, not {_kind(value)}")
-            return default
-        return value
-
-    def text(self, raw: Mapping[str, object], key: str, field: str) -> str:
-        value = self.typed(raw, key, field, str, "")
-        if key in raw and isinstance(raw[key], str) and not value.strip():
-            self.fail(f"{field}.{key}", "must not be empty")
-        return value
-
-    def optional_text(self, raw: Mapping[str, object], key: str, field: str) -> str | None:
-        return self.text(raw, key, field) if key in raw else None
-
-    def count(self, raw: Mapping[str, object], key: str, field: str, minimum: int = 1) -> int | None:
-        if key not in raw:
-            return None
-        value = self.typed(raw, key, field, int, minimum)
-        if value < minimum:
-            self.fail(f"{field}.{key}", f"must be at least {minimum}")
-        return value
-
-    def members(self, raw: Mapping[str, object], key: str, field: str, vocabulary: type[E], what: str) -> tuple[E, ...]:
-        values = raw.get(key, [])
-        if not isinstance(values, list):
-            self.fail(f"{field}.{key}", f"must be an array, not {_kind(values)}")
-            return ()
-        out: list[E] = []
-        for index, value in enumerate(values):
-            member = self.member(vocabulary, value, f"{field}.{key}[{index}]", what)
-            if member is not None and member in out:
-                self.fail(f"{field}.{key}[{index}]", f"{what} {value!r} is listed twice")
-            elif member is not None:
-                out.append(member)
-        return tuple(out)
-
-    def strings(self, raw: Mapping[str, object], key: str, field: str, pattern: re.Pattern[str], hint: str) -> tuple[str, ...]:
-        values = raw.get(key, [])
-        if not isinstance(values, list):
-            self.fail(f"{field}.{key}", f"must be an array, not {_kind(values)}")
-            return ()
-        for index, value in enumerate(values):
-            if not isinstance(value, str) or not pattern.match(value):
-                self.fail(f"{field}.{key}[{index}]", f"{value!r} is not {hint}")
-        return tuple(v for v in values if isinstance(v, str))
-
-
-_KIND_NAMES: Final[Mapping[type, str]] = {str: "a string", int: "an integer", bool: "true or false", date: "a date"}
-
-
-def _kind(value: object) -> str:
-    names = {str: "a string", int: "an integer", bool: "a boolean", float: "a float", list: "an array", dict: "a table"}
-    return names.get(type(value), type(value).__name__)
-
-
-_TOP: Final = {"policy", "data_kinds", "grounds", "categories", "process_types", "non_disclosure_order", "jurisdictions"}
-_GROUND_KEYS: Final = {"label", "applies_to", "clause", "verbatim"}
-_GROUND_OPTIONAL: Final = {"cited_for", "requires_written_reason", "reason", "note", "support", "support_section"}
-_PROCESS_OPTIONAL: Final = {
-    "statute", "can_compel", "preserve_only", "voluntary", "voluntary_disclosure", "authorities", "allowed_authorities",
-    "limits", "regimes", "approvals_required", "response_days", "response_hours", "business_days",
-    "emergency_response_hours", "max_days", "preserve_days", "renewal_days", "renewals", "reported_in_bands",
-}
-
-
-def _ground(c: _Checker, gid: Ground, raw: dict[str, object]) -> GroundRule:
+def _ground(c: TomlChecker, gid: Ground, raw: dict[str, object]) -> GroundRule:
     f = f"grounds.{gid.value}"
     raw = c.table(raw, f, _GROUND_KEYS, _GROUND_OPTIONAL)
-    applies_to = c.member(DataKind, raw.get("applies_to", DataKind.PUBLIC), f"{f}.applies_to", "data kind")
+    applies_to = c.member(DataKind, raw.get("applies_to", "public"), f"{f}.applies_to", "data kind")
     return GroundRule(
-        id=gid, label=c.text(raw, "label", f), applies_to=applies_to or DataKind.PUBLIC, clause=c.text(raw, "clause", f),
-        verbatim=c.typed(raw, "verbatim", f, bool, False),
+        id=gid, label=c.text(raw, "label", f), applies_to=applies_to or DataKind.PUBLIC,
+        clause=c.text(raw, "clause", f), verbatim=c.typed(raw, "verbatim", f, bool, False),
         cited_for=frozenset(c.members(raw, "cited_for", f, GroundUse, "use")),
         requires_written_reason=c.typed(raw, "requires_written_reason", f, bool, False),
         reason=c.optional_text(raw, "reason", f), note=c.optional_text(raw, "note", f),
-        support=c.optional_text(raw, "support", f), support_section=c.optional_text(raw, "support_section", f),
+        support=c.optional_text(raw, "support", f),
+        support_section=c.optional_text(raw, "support_section", f),
     )
 
 
-def _category(c: _Checker, cid: Category, raw: dict[str, object]) -> CategoryRule:
+def _category(c: TomlChecker, cid: Category, raw: dict[str, object]) -> CategoryRule:
     f = f"categories.{cid.value}"
     raw = c.table(raw, f, {"label", "kind"}, {"description"})
-    kind = c.member(CategoryKind, raw.get("kind", CategoryKind.PUBLIC), f"{f}.kind", "category kind")
+    kind = c.member(CategoryKind, raw.get("kind", "public"), f"{f}.kind", "category kind")
     return CategoryRule(id=cid, label=c.text(raw, "label", f), kind=kind or CategoryKind.PUBLIC,
                         description=c.optional_text(raw, "description", f))
 
 
-def _checklist(c: _Checker, raw: object, f: str) -> tuple[ChecklistItem, ...]:
+def _checklist(c: TomlChecker, raw: object, f: str) -> tuple[ChecklistItem, ...]:
     if not isinstance(raw, list) or not raw:
         c.fail(f, "must be a non-empty array of tables ([[...checklist]] with id and label)")
         return ()
     items: list[ChecklistItem] = []
     for index, entry in enumerate(raw):
-        entry = c.table(entry, f"{f}[{index}]", {"id", "label"})
-        item = ChecklistItem(id=c.text(entry, "id", f"{f}[{index}]"), label=c.text(entry, "label", f"{f}[{index}]"))
+        at = f"{f}[{index}]"
+        entry = c.table(entry, at, {"id", "label"})
+        item = ChecklistItem(id=c.text(entry, "id", at), label=c.text(entry, "label", at))
         if "id" in entry and not _CHECKLIST_ID.match(item.id):
-            c.fail(f"{f}[{index}].id", f"{item.id!r} is not an id (lower-case letters, digits and _)")
+            c.fail(f"{at}.id", f"{item.id!r} is not an id (lower-case letters, digits and _)")
         if any(item.id == seen.id for seen in items):
-            c.fail(f"{f}[{index}].id", f"checklist id {item.id!r} is listed twice")
+            c.fail(f"{at}.id", f"checklist id {item.id!r} is listed twice")
         items.append(item)
     return tuple(items)
 
 
-def _per_category(c: _Checker, raw: object, f: str, allowed: tuple[Category, ...],
+def _per_category(c: TomlChecker, raw: object, f: str, allowed: tuple[Category, ...],
                   read: Callable[[Mapping[str, object], str], T]) -> Mapping[Category, T]:
+    """A table keyed by category, each category among `allowed`."""
     if not isinstance(raw, dict):
-        c.fail(f, f"must be a table, not {_kind(raw)}")
+        c.fail(f, f"must be a table, not {type_name(raw)}")
         return MappingProxyType({})
     out: dict[Category, T] = {}
     for key in raw:
@@ -241,23 +130,29 @@ def _per_category(c: _Checker, raw: object, f: str, allowed: tuple[Category, ...
     return MappingProxyType(out)
 
 
-def _process(c: _Checker, pid: ProcessType, raw: dict[str, object]) -> ProcessRule:
+def _check_process_kind(c: TomlChecker, f: str, preserve_only: bool, voluntary: bool,
+                        can_compel: tuple[Category, ...], voluntary_disclosure: tuple[Category, ...]) -> None:
+    if preserve_only and voluntary:
+        c.fail(f"{f}.voluntary", "a process cannot be both preserve_only and voluntary")
+    if (preserve_only or voluntary) and can_compel:
+        c.fail(f"{f}.can_compel", "a preservation or voluntary process compels nothing; leave can_compel out")
+    if not (preserve_only or voluntary) and not can_compel:
+        c.fail(f"{f}.can_compel", "missing: list what this process can compel (or mark it preserve_only or "
+                                  "voluntary)")
+    if voluntary != bool(voluntary_disclosure):
+        c.fail(f"{f}.voluntary_disclosure", "required exactly when voluntary = true")
+
+
+def _process(c: TomlChecker, pid: ProcessType, raw: dict[str, object]) -> ProcessRule:
     f = f"process_types.{pid.value}"
     raw = c.table(raw, f, {"label", "checklist"}, _PROCESS_OPTIONAL)
     can_compel = c.members(raw, "can_compel", f, Category, "category")
     voluntary_disclosure = c.members(raw, "voluntary_disclosure", f, Category, "category")
     preserve_only = c.typed(raw, "preserve_only", f, bool, False)
     voluntary = c.typed(raw, "voluntary", f, bool, False)
-    if preserve_only and voluntary:
-        c.fail(f"{f}.voluntary", "a process cannot be both preserve_only and voluntary")
-    if (preserve_only or voluntary) and can_compel:
-        c.fail(f"{f}.can_compel", "a preservation or voluntary process compels nothing; leave can_compel out")
-    if not (preserve_only or voluntary) and not can_compel:
-        c.fail(f"{f}.can_compel", "missing: list what this process can compel (or mark it preserve_only or voluntary)")
-    if voluntary != bool(voluntary_disclosure):
-        c.fail(f"{f}.voluntary_disclosure", "required exactly when voluntary = true")
-    authorities = c.members(raw, "authorities", f, AuthorityKind, "authority kind") if "authorities" in raw else None
-    regimes = c.members(raw, "regimes", f, Regime, "regime") if "regimes" in raw else None
+    _check_process_kind(c, f, preserve_only, voluntary, can_compel, voluntary_disclosure)
+    authorities = c.members(raw, "authorities", f, AuthorityKind, "authority kind")
+    regimes = c.members(raw, "regimes", f, Regime, "regime")
     allowed = _per_category(
         c, raw.get("allowed_authorities", {}), f"{f}.allowed_authorities", can_compel,
         lambda t, k: c.members(t, k, f"{f}.allowed_authorities", AuthorityKind, "authority kind"))
@@ -276,30 +171,19 @@ def _process(c: _Checker, pid: ProcessType, raw: dict[str, object]) -> ProcessRu
         c.fail(f"{f}.renewal_days", "renewal_days needs preserve_days")
     renewals = c.count(raw, "renewals", f, minimum=0)
     return ProcessRule(
-        id=pid, label=c.text(raw, "label", f), statute=c.optional_text(raw, "statute", f), can_compel=can_compel,
-        preserve_only=preserve_only, voluntary=voluntary, voluntary_disclosure=voluntary_disclosure,
-        authorities=authorities, allowed_authorities=allowed, limits=limits, regimes=regimes,
+        id=pid, label=c.text(raw, "label", f), statute=c.optional_text(raw, "statute", f),
+        can_compel=can_compel, preserve_only=preserve_only, voluntary=voluntary,
+        voluntary_disclosure=voluntary_disclosure,
+        authorities=authorities if "authorities" in raw else None, allowed_authorities=allowed,
+        limits=limits, regimes=regimes if "regimes" in raw else None,
         checklist=_checklist(c, raw.get("checklist"), f"{f}.checklist"),
         approvals_required=c.count(raw, "approvals_required", f) or 1,
         response_days=response_days, response_hours=response_hours, business_days=business_days,
-        emergency_response_hours=c.count(raw, "emergency_response_hours", f), max_days=c.count(raw, "max_days", f),
-        preserve_days=preserve_days, renewal_days=renewal_days,
+        emergency_response_hours=c.count(raw, "emergency_response_hours", f),
+        max_days=c.count(raw, "max_days", f), preserve_days=preserve_days, renewal_days=renewal_days,
         renewals=renewals if renewals is not None else (1 if renewal_days is not None else 0),
         reported_in_bands=c.typed(raw, "reported_in_bands", f, bool, False),
     )
-
-
-def _jurisdiction(c: _Checker, rid: Regime, raw: dict[str, object]) -> JurisdictionRule:
-    f = f"jurisdictions.{rid.value}"
-    raw = c.table(raw, f, {"label"}, {"calendar_country", "calendar_from_country", "countries", "note"})
-    calendar = c.optional_text(raw, "calendar_country", f)
-    if calendar is not None and not _known_calendar(calendar):
-        c.fail(f"{f}.calendar_country", f"{calendar!r} is not a country (or country-subdivision) the holidays library knows")
-    countries = c.strings(raw, "countries", f, _COUNTRY, "a two-letter ISO 3166 country code")
-    return JurisdictionRule(
-        id=rid, label=c.text(raw, "label", f), calendar_country=calendar,
-        calendar_from_country=c.typed(raw, "calendar_from_country", f, bool, False),
-        countries=countries if "countries" in raw else None, note=c.optional_text(raw, "note", f))
 
 
 def _known_calendar(code: str) -> bool:
@@ -313,20 +197,67 @@ def _known_calendar(code: str) -> bool:
     return True
 
 
-def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
-    """Parse and validate a policy file; raise PolicyFileError naming every problem by line and field."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
+def _jurisdiction(c: TomlChecker, rid: Regime, raw: dict[str, object]) -> JurisdictionRule:
+    f = f"jurisdictions.{rid.value}"
+    raw = c.table(raw, f, {"label"}, _JURISDICTION_OPTIONAL)
+    calendar = c.optional_text(raw, "calendar_country", f)
+    if calendar is not None and not _known_calendar(calendar):
+        c.fail(f"{f}.calendar_country",
+               f"{calendar!r} is not a country (or country-subdivision) the holidays library knows")
+    countries = c.strings(raw, "countries", f, _COUNTRY, "a two-letter ISO 3166 country code")
+    return JurisdictionRule(
+        id=rid, label=c.text(raw, "label", f), calendar_country=calendar,
+        calendar_from_country=c.typed(raw, "calendar_from_country", f, bool, False),
+        countries=countries if "countries" in raw else None, note=c.optional_text(raw, "note", f))
+
+
+def _top(c: TomlChecker, raw: Mapping[str, object], key: str,
+         required: AbstractSet[str]) -> dict[str, object]:
+    """A top-level table's keys, checked; a missing table was reported once already, so nothing more."""
+    return c.table(raw[key], key, required) if key in raw else {}
+
+
+def _defined(c: TomlChecker, raw: Mapping[str, object], key: str, vocabulary: type[E],
+             what: str) -> dict[E, dict[str, object]]:
+    """The tables under [key] by vocabulary id; a missing [key] was reported once already, so nothing more."""
+    if key not in raw:
+        return {}
+    value = raw[key]
+    if not isinstance(value, dict):
+        c.fail(key, f"must be a table, not {type_name(value)}")
+        return {}
+    return c.ids({str(k): v for k, v in value.items()}, key, vocabulary, what)
+
+
+def _data_kinds(c: TomlChecker, raw: Mapping[str, object]) -> dict[DataKind, DataKindRule]:
+    restricted = (DataKind.PERSONAL_ACCOUNT_INFORMATION, DataKind.COMMUNICATIONS_CONTENT)
+    out: dict[DataKind, DataKindRule] = {}
+    kinds = _top(c, raw, "data_kinds", {k.value for k in restricted})
+    for kind in restricted:
+        f = f"data_kinds.{kind.value}"
+        entry = c.table(kinds[kind.value], f, {"label", "clause"}) if kind.value in kinds else {}
+        out[kind] = DataKindRule(id=kind, label=c.text(entry, "label", f), clause=c.text(entry, "clause", f))
+    return out
+
+
+def _parse(data: bytes, source: str) -> tuple[str, dict[str, object]]:
     try:
         decoded = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyFileError(source, [PolicyProblem(None, "(file)", f"not UTF-8: {exc.reason}")]) from None
     try:
-        raw = tomllib.loads(decoded)
+        return decoded, tomllib.loads(decoded)
     except tomllib.TOMLDecodeError as exc:
         match = _SYNTAX_LINE.search(str(exc))
         line = int(match.group(1)) if match else None
         raise PolicyFileError(source, [PolicyProblem(line, "(syntax)", f"not valid TOML: {exc}")]) from None
-    c = _Checker(TomlLines(decoded))
+
+
+def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
+    """Parse and validate a policy file; raise PolicyFileError naming every problem by line and field."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    decoded, raw = _parse(data, source)
+    c = TomlChecker(TomlLines(decoded))
     for key in sorted(raw.keys() - _TOP):
         c.fail(key, f"unknown table; expected one of: {', '.join(sorted(_TOP))}")
     for key in sorted(_TOP - raw.keys()):
@@ -337,14 +268,16 @@ def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
                       section=c.text(meta, "section", "policy"), source=c.text(meta, "source", "policy"))
     data_kinds = _data_kinds(c, raw)
     grounds = {g: _ground(c, g, t) for g, t in _defined(c, raw, "grounds", Ground, "ground").items()}
-    categories = {k: _category(c, k, t) for k, t in _defined(c, raw, "categories", Category, "category").items()}
+    categories = {k: _category(c, k, t)
+                  for k, t in _defined(c, raw, "categories", Category, "category").items()}
     processes = {p: _process(c, p, t)
                  for p, t in _defined(c, raw, "process_types", ProcessType, "process type").items()}
     nd = _top(c, raw, "non_disclosure_order", {"label", "statute", "step_days"})
     non_disclosure = NonDisclosureRule(label=c.text(nd, "label", "non_disclosure_order"),
                                        statute=c.text(nd, "statute", "non_disclosure_order"),
                                        step_days=c.count(nd, "step_days", "non_disclosure_order") or 1)
-    regimes = {r: _jurisdiction(c, r, t) for r, t in _defined(c, raw, "jurisdictions", Regime, "regime").items()}
+    regimes = {r: _jurisdiction(c, r, t)
+               for r, t in _defined(c, raw, "jurisdictions", Regime, "regime").items()}
     if c.problems:
         raise PolicyFileError(source, c.problems)
     return Policy(
@@ -356,33 +289,6 @@ def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
         jurisdictions=MappingProxyType({r: regimes[r] for r in Regime}),
         sha256=hashlib.sha256(data).hexdigest(),
     )
-
-
-def _top(c: _Checker, raw: Mapping[str, object], key: str, required: AbstractSet[str]) -> dict[str, object]:
-    """A top-level table's keys, checked; a missing table was reported once already, so nothing more is said."""
-    return c.table(raw[key], key, required) if key in raw else {}
-
-
-def _defined(c: _Checker, raw: Mapping[str, object], key: str, vocabulary: type[E], what: str) -> dict[E, dict[str, object]]:
-    """The tables under [key] by vocabulary id; a missing [key] was reported once already, so nothing more is said."""
-    if key not in raw:
-        return {}
-    value = raw[key]
-    if not isinstance(value, dict):
-        c.fail(key, f"must be a table, not {_kind(value)}")
-        return {}
-    return c.ids({str(k): v for k, v in value.items()}, key, vocabulary, what)
-
-
-def _data_kinds(c: _Checker, raw: Mapping[str, object]) -> dict[DataKind, DataKindRule]:
-    restricted = (DataKind.PERSONAL_ACCOUNT_INFORMATION, DataKind.COMMUNICATIONS_CONTENT)
-    out: dict[DataKind, DataKindRule] = {}
-    kinds = _top(c, raw, "data_kinds", {k.value for k in restricted})
-    for kind in restricted:
-        f = f"data_kinds.{kind.value}"
-        entry = c.table(kinds[kind.value], f, {"label", "clause"}) if kind.value in kinds else {}
-        out[kind] = DataKindRule(id=kind, label=c.text(entry, "label", f), clause=c.text(entry, "clause", f))
-    return out
 
 
 def default_policy_bytes() -> bytes:

@@ -1,7 +1,8 @@
-"""The policy as immutable values: grounds, categories, process types and jurisdictions, as loaded from a policy file.
+"""The policy as immutable values: grounds, categories, process types and jurisdictions from a policy file.
 
-Pure: no Flask, no database. Every mapping is keyed by the vocabulary's enums and is read-only; `Policy.sha256` is the
-SHA-256 of the exact file bytes, which every review records as the policy version it was made under.
+Pure: no Flask, no database. Every mapping is keyed by the vocabulary's enums and is read-only;
+`Policy.sha256` is the SHA-256 of the exact file bytes, which every review records as the policy version it
+was made under.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class ProcessRule:
     statute: str | None
     can_compel: tuple[Category, ...]
     preserve_only: bool
-    voluntary: bool  #: nothing is compelled; the provider may disclose `voluntary_disclosure` on its own judgement
+    voluntary: bool  #: nothing is compelled; we may disclose `voluntary_disclosure` on our own judgement
     voluntary_disclosure: tuple[Category, ...]
     authorities: tuple[AuthorityKind, ...] | None  #: who may issue it; None: anyone
     allowed_authorities: Mapping[Category, tuple[AuthorityKind, ...]]  #: narrower, per category

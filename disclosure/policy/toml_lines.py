@@ -1,7 +1,8 @@
 """Line numbers for dotted field paths in a TOML text, which tomllib does not report.
 
-A light scan of table headers and `key =` lines: good enough to point a person at the right line of a policy file,
-not a TOML parser. A path that is not written in the file (a missing key) resolves to its nearest written ancestor.
+A light scan of table headers and `key =` lines: good enough to point a person at the right line of a policy
+file, not a TOML parser. A path not written in the file (a missing key) resolves to its nearest written
+ancestor.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _parts(dotted: str) -> list[str]:
 
 
 class TomlLines:
-    """Maps dotted paths (`process_types.subpoena.checklist[1].label`) to 1-based line numbers of a TOML text."""
+    """Maps dotted paths (`process_types.subpoena.checklist[1].label`) to 1-based lines of a TOML text."""
 
     def __init__(self, text: str) -> None:
         self._lines: dict[str, int] = {}
@@ -60,7 +61,7 @@ class TomlLines:
                         break
 
     def line_of(self, path: str) -> int | None:
-        """The line that writes `path`, or its nearest written ancestor; None when nothing on the path is written."""
+        """The line that writes `path`, or its nearest written ancestor; None if nothing on the path is."""
         while path:
             if path in self._lines:
                 return self._lines[path]

@@ -154,8 +154,12 @@ class StorageKeyring:
         """Delete a key file. Only BlobStore.retire() should call this: it knows whether a blob needs it."""
         if key_id == self.current_id():
             raise StorageKeyInUse(f"Storage key {key_id} is the current key; rotate to a new key first.")
-        self.get(key_id)  # exists and is a key
-        (self.folder / f"{key_id}{KEY_SUFFIX}").unlink()
+        if not is_key_id(key_id):
+            raise StorageKeyMissing(f"{key_id!r} is not a storage key id (16 hex digits)")
+        try:
+            (self.folder / f"{key_id}{KEY_SUFFIX}").unlink()
+        except FileNotFoundError:
+            raise StorageKeyMissing(f"Storage key {key_id} is not in {self.folder}.") from None
         fsync_directory(self.folder)
 
     def _set_current(self, key_id: str) -> None:

@@ -1,9 +1,9 @@
 """Concurrent writers: appends are serialized by the head row, so seq stays gapless and the log verifies.
 
-PostgreSQL (SELECT ... FOR UPDATE): 8 threads x 250 appends, each its own transaction. SQLite (BEGIN IMMEDIATE):
-4 x 100. These tests build their own app instead of the parametrized `app` fixture so that each backend runs
-exactly the workload meant for it; the PostgreSQL one uses a database of its own, so a wipe by another test
-session on the shared test database cannot interleave with it.
+PostgreSQL (SELECT ... FOR UPDATE): 8 threads x 250 appends, each its own transaction. SQLite (BEGIN
+IMMEDIATE): 4 x 100. These tests build their own app instead of the parametrized `app` fixture so that each
+backend runs exactly the workload meant for it; the PostgreSQL one uses a database of its own, so a wipe by
+another test session on the shared test database cannot interleave with it.
 """
 
 from __future__ import annotations
@@ -46,10 +46,16 @@ def postgres_app(tmp_path: Path) -> Iterator[Flask]:
     require_postgres()
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        if not connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": CONCURRENCY_DB}).first():
+        if not connection.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": CONCURRENCY_DB}
+        ).first():
             connection.execute(sa.text(f'CREATE DATABASE "{CONCURRENCY_DB}"'))
     admin.dispose()
-    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=CONCURRENCY_DB).render_as_string(hide_password=False)
+    url = (
+        sa.engine.make_url(POSTGRES_ADMIN_URL)
+        .set(database=CONCURRENCY_DB)
+        .render_as_string(hide_password=False)
+    )
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -80,10 +86,14 @@ def hammer(app: Flask, writers: int, appends: int) -> None:
             barrier.wait()
             for index in range(appends):
                 with app.app_context():
-                    record(SystemActor(f"writer-{writer}"), AuditAction.AUDIT_VERIFIED, subject=f"writer:{writer}",
-                           data={"index": index})
+                    record(
+                        SystemActor(f"writer-{writer}"),
+                        AuditAction.AUDIT_VERIFIED,
+                        subject=f"writer:{writer}",
+                        data={"index": index},
+                    )
                     db.session.commit()
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:  # reported by the main thread
             errors.append(error)
 
     threads = [threading.Thread(target=write, args=(writer,)) for writer in range(writers)]
@@ -109,7 +119,8 @@ def assert_gapless_and_verified(app: Flask, writers: int, appends: int) -> None:
     assert result.size == total
     # Every count checkpoint was signed exactly once, and its note reached the checkpoint folder.
     assert sorted(size for size, reason in checkpoints if reason == "count") == list(
-        range(CHECKPOINT_EVERY, total + 1, CHECKPOINT_EVERY))
+        range(CHECKPOINT_EVERY, total + 1, CHECKPOINT_EVERY)
+    )
     assert result.checkpoints_checked == len(checkpoints)
     folder = Path(app.config["AUDIT_CHECKPOINT_DIR"])
     assert {path.name for path in folder.iterdir()} == {checkpoint_file_name(size) for size, _ in checkpoints}
@@ -141,7 +152,7 @@ def verify_while_appending(app: Flask, rounds: int) -> list[str]:
                 with app.app_context():
                     record(SystemActor("writer"), AuditAction.AUDIT_VERIFIED, subject="writer")
                     db.session.commit()
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:  # reported by the main thread
             errors.append(error)
 
     writer = threading.Thread(target=write)

@@ -1,4 +1,4 @@
-"""The export's proof builder: the same proofs as the reference, without rehashing the tree for every event."""
+"""The export's proof builder: the reference's proofs, without rehashing the whole tree for every event."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ def leaves_of(count: int) -> list[bytes]:
 
 
 @pytest.mark.parametrize("memo_min_width", [2, 3, export.MEMO_MIN_WIDTH])
-def test_proofs_match_the_reference_for_every_size_and_index(monkeypatch: pytest.MonkeyPatch, memo_min_width: int) -> None:
+def test_proofs_match_the_reference_for_every_size_and_index(
+    monkeypatch: pytest.MonkeyPatch, memo_min_width: int
+) -> None:
     # Small widths make the remembered subtrees take part even in small trees.
     monkeypatch.setattr(export, "MEMO_MIN_WIDTH", memo_min_width)
     for size in range(1, 70):

@@ -1,4 +1,4 @@
-"""record(): what lands in audit_event and audit_head, when checkpoints are signed, and what the database refuses.
+"""record(): what lands in audit_event and audit_head, when checkpoints are signed, what the database refuses.
 
 Runs on SQLite and PostgreSQL. Hashes are recomputed here with plain hashlib from DESIGN's formulas, not with
 the package's own helpers, so a wrong formula in disclosure.audit cannot agree with itself.
@@ -76,7 +76,13 @@ def stored_checkpoints(app: Flask) -> list[Any]:
 def append_events(app: Flask, count: int, *, commit_each: bool = True) -> None:
     with app.app_context():
         for index in range(count):
-            record(ACTOR, AuditAction.AUDIT_VERIFIED, subject=f"test:{index}", data={"index": index}, ip="192.0.2.7")
+            record(
+                ACTOR,
+                AuditAction.AUDIT_VERIFIED,
+                subject=f"test:{index}",
+                data={"index": index},
+                ip="192.0.2.7",
+            )
             if commit_each:
                 db.session.commit()
         db.session.commit()
@@ -88,10 +94,21 @@ def test_record_appends_gapless_events_with_canonical_bodies_and_chained_hashes(
         from disclosure.auth.models import User
 
         actor = db.session.get(User, user.id)
-        record(actor, AuditAction.USER_ROLES_CHANGED, subject=f"user:{user.id}", ip="198.51.100.4",
-               data={"added": ["reviewer"], "removed": []})
-        record(None, AuditAction.USER_SIGN_IN_FAILED, subject=None, ip="203.0.113.9", outcome="failure",
-               data={"reason": "unknown_account"})
+        record(
+            actor,
+            AuditAction.USER_ROLES_CHANGED,
+            subject=f"user:{user.id}",
+            ip="198.51.100.4",
+            data={"added": ["reviewer"], "removed": []},
+        )
+        record(
+            None,
+            AuditAction.USER_SIGN_IN_FAILED,
+            subject=None,
+            ip="203.0.113.9",
+            outcome="failure",
+            data={"reason": "unknown_account"},
+        )
         db.session.commit()
     append_events(app, 4)
 
@@ -103,7 +120,11 @@ def test_record_appends_gapless_events_with_canonical_bodies_and_chained_hashes(
         decoded = json.loads(body)
         # Canonical: re-encoding the parsed body gives the very bytes that were hashed.
         assert body == json.dumps(decoded, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        assert decoded["seq"] == event.seq and decoded["action"] == event.action and decoded["subject"] == event.subject
+        assert (
+            decoded["seq"] == event.seq
+            and decoded["action"] == event.action
+            and decoded["subject"] == event.subject
+        )
         assert set(decoded) >= {"actor", "action", "subject", "ip", "outcome", "data", "ts"}
         assert bytes(event.leaf_hash) == leaf_of(body)
         assert bytes(event.chain_hash) == chain_of(previous, leaf_of(body))
@@ -113,7 +134,11 @@ def test_record_appends_gapless_events_with_canonical_bodies_and_chained_hashes(
     assert changed["actor"] == {"kind": "user", "id": user.id, "email": user.email}
     assert events[1].actor_id == user.id
     assert (changed["action"], changed["subject"], changed["ip"], changed["outcome"]) == (
-        "user.roles_changed", f"user:{user.id}", "198.51.100.4", "success")
+        "user.roles_changed",
+        f"user:{user.id}",
+        "198.51.100.4",
+        "success",
+    )
     assert changed["data"] == {"added": ["reviewer"], "removed": []}
     anonymous = json.loads(events[2].body)
     assert (anonymous["actor"], anonymous["outcome"], anonymous["ip"]) == (None, "failure", "203.0.113.9")
@@ -132,7 +157,9 @@ def test_head_row_holds_size_chain_tip_and_frontier_of_the_whole_log(app: Flask)
     assert head.updated_at is not None
 
 
-def test_a_checkpoint_is_signed_every_n_events_and_covers_the_log_at_that_size(app: Flask, instance: Path) -> None:
+def test_a_checkpoint_is_signed_every_n_events_and_covers_the_log_at_that_size(
+    app: Flask, instance: Path
+) -> None:
     app.config["AUDIT_CHECKPOINT_EVERY"] = 3
     append_events(app, 7)
 
@@ -147,10 +174,14 @@ def test_a_checkpoint_is_signed_every_n_events_and_covers_the_log_at_that_size(a
         assert signed.size == checkpoint.size
         assert signed.root == bytes(checkpoint.root) == tree_root(leaves[: checkpoint.size])
         # The same note, byte for byte, is kept outside the database.
-        assert (instance / "checkpoints" / checkpoint_file_name(checkpoint.size)).read_text() == checkpoint.note
+        assert (
+            instance / "checkpoints" / checkpoint_file_name(checkpoint.size)
+        ).read_text() == checkpoint.note
 
 
-def test_checkpoint_file_appears_only_after_commit_and_never_after_rollback(app: Flask, instance: Path) -> None:
+def test_checkpoint_file_appears_only_after_commit_and_never_after_rollback(
+    app: Flask, instance: Path
+) -> None:
     app.config["AUDIT_CHECKPOINT_EVERY"] = 4
     folder = instance / "checkpoints"
     append_events(app, 2)  # seq 1 (interval checkpoint) and 2
@@ -172,7 +203,9 @@ def test_checkpoint_file_appears_only_after_commit_and_never_after_rollback(app:
     leaves = [leaf_of(bytes(event.body)) for event in stored_events(app)]
     assert [event.subject for event in stored_events(app)][2:] == ["kept", "kept"]
     with app.app_context():
-        signed = verify_checkpoint((folder / checkpoint_file_name(4)).read_text(), log_public_key(), log_key_name())
+        signed = verify_checkpoint(
+            (folder / checkpoint_file_name(4)).read_text(), log_public_key(), log_key_name()
+        )
     assert signed.size == 4 and signed.root == tree_root(leaves)
 
 
@@ -199,29 +232,37 @@ def test_orm_listener_refuses_to_modify_or_delete_audit_rows(app: Flask, model: 
 
 
 RAW_CHANGES = {
-    "audit_event": ["UPDATE audit_event SET subject = 'rewritten' WHERE seq = 1",
-                    "UPDATE audit_event SET body = :junk WHERE seq = 1",
-                    "DELETE FROM audit_event WHERE seq = 1"],
-    "audit_checkpoint": ["UPDATE audit_checkpoint SET reason = 'rewritten'",
-                         "UPDATE audit_checkpoint SET root = :junk",
-                         "DELETE FROM audit_checkpoint"],
+    "audit_event": [
+        "UPDATE audit_event SET subject = 'rewritten' WHERE seq = 1",
+        "UPDATE audit_event SET body = :junk WHERE seq = 1",
+        "DELETE FROM audit_event WHERE seq = 1",
+    ],
+    "audit_checkpoint": [
+        "UPDATE audit_checkpoint SET reason = 'rewritten'",
+        "UPDATE audit_checkpoint SET root = :junk",
+        "DELETE FROM audit_checkpoint",
+    ],
 }
 
 
 def table_snapshot(app: Flask, table: str) -> list[Any]:
     with app.app_context():
-        return list(db.session.execute(sa.text(f"SELECT * FROM {table} ORDER BY 1")).all())  # noqa: S608
+        return list(db.session.execute(sa.text(f"SELECT * FROM {table} ORDER BY 1")).all())
 
 
-@pytest.mark.parametrize(("table", "statement"), [(t, s) for t, statements in RAW_CHANGES.items() for s in statements])
+@pytest.mark.parametrize(
+    ("table", "statement"), [(t, s) for t, statements in RAW_CHANGES.items() for s in statements]
+)
 def test_database_refuses_raw_update_and_delete(app: Flask, table: str, statement: str) -> None:
     append_events(app, 3)
     before = table_snapshot(app, table)
     assert before, "nothing to change: the test would prove nothing"
-    with app.app_context():
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-            with db.engine.begin() as connection:
-                connection.execute(sa.text(statement), {"junk": b"x" * 32})
+    with (
+        app.app_context(),
+        pytest.raises(sa.exc.DBAPIError, match="append-only"),
+        db.engine.begin() as connection,
+    ):
+        connection.execute(sa.text(statement), {"junk": b"x" * 32})
     assert table_snapshot(app, table) == before
 
 
@@ -232,10 +273,12 @@ def test_database_refuses_emptying_the_table(app: Flask, backend: str, table: st
     append_events(app, 3)
     before = table_snapshot(app, table)
     statement = f"TRUNCATE {table}" if backend == "postgresql" else f"DELETE FROM {table}"
-    with app.app_context():
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-            with db.engine.begin() as connection:
-                connection.execute(sa.text(statement))
+    with (
+        app.app_context(),
+        pytest.raises(sa.exc.DBAPIError, match="append-only"),
+        db.engine.begin() as connection,
+    ):
+        connection.execute(sa.text(statement))
     assert table_snapshot(app, table) == before
 
 
@@ -253,13 +296,15 @@ def test_web_sign_in_is_recorded_with_actor_ip_and_outcome(app: Flask, client: F
     assert sign_ins[0].actor_id == user.id and body["ts"].endswith("Z")
 
 
-def test_failed_sign_in_is_recorded_as_a_failure_without_the_password(app: Flask, client: FlaskClient) -> None:
+def test_failed_sign_in_is_recorded_as_a_failure_without_the_password(
+    app: Flask, client: FlaskClient
+) -> None:
     with app.app_context():
         user = make_user("intake")
     wrong = "Tr0ub4dor&3-not-the-password"
     response = sign_in(client, user.email, wrong)
     assert response.status_code == 200
-    # Someone who types their password into the email box of an unknown account must not have it logged either.
+    # Someone who types their password into the email box of an unknown account must not have it logged.
     sign_in(client, wrong, wrong)
 
     events = stored_events(app)
@@ -267,9 +312,40 @@ def test_failed_sign_in_is_recorded_as_a_failure_without_the_password(app: Flask
     assert len(failures) == 2
     known, unknown = failures
     assert known["actor"] == {"kind": "user", "id": user.id, "email": user.email}
-    assert (known["outcome"], known["ip"], known["data"]["reason"]) == ("failure", "127.0.0.1", "bad_password")
+    assert (known["outcome"], known["ip"], known["data"]["reason"]) == (
+        "failure",
+        "127.0.0.1",
+        "bad_password",
+    )
     assert (unknown["actor"], unknown["outcome"], unknown["ip"]) == (None, "failure", "127.0.0.1")
     for event in events:
         assert wrong.encode() not in bytes(event.body)
         assert PASSWORD.encode() not in bytes(event.body)
     assert not any(event.action == "user.sign_in" for event in events)
+
+
+def test_checkpoint_file_of_an_earlier_tree_is_kept_and_the_new_note_written_beside_it(
+    app: Flask, instance: Path
+) -> None:
+    # A database restored under an old checkpoint folder: the old file is evidence; the new note must stay.
+    app.config["AUDIT_CHECKPOINT_EVERY"] = 3
+    folder = instance / "checkpoints"
+    (folder / checkpoint_file_name(3)).write_text("an earlier tree of size 3\n")
+    append_events(app, 3)
+    checkpoint = next(c for c in stored_checkpoints(app) if c.size == 3)
+    assert (folder / checkpoint_file_name(3)).read_text() == "an earlier tree of size 3\n"
+    beside = [path for path in folder.glob("checkpoint-000000000003-*.txt")]
+    assert len(beside) == 1 and beside[0].read_text() == checkpoint.note
+
+
+def test_a_rolled_back_checkpoint_does_not_postpone_the_next_interval_checkpoint(app: Flask) -> None:
+    # record() remembers the latest committed checkpoint to spare a query per append; one that was only made in
+    # a transaction later rolled back must not count, or the log could go a whole interval without one.
+    app.config["AUDIT_CHECKPOINT_EVERY"] = 0
+    with app.app_context():
+        record(ACTOR, AuditAction.AUDIT_VERIFIED, subject="rolled-back")  # no checkpoint yet: one is made
+        record(ACTOR, AuditAction.AUDIT_VERIFIED, subject="rolled-back")  # and seen, uncommitted, by this one
+        db.session.rollback()
+    assert stored_checkpoints(app) == []
+    append_events(app, 1)
+    assert [(c.size, c.reason) for c in stored_checkpoints(app)] == [(1, "interval")]

@@ -1,5 +1,5 @@
-"""The auditor's log pages and the audit commands: filters and pages, who may look, extracts whose proofs check
-out with nothing but the log's public key, clear refusals of bad input, and the PostgreSQL role hardening.
+"""The auditor's log pages and the audit commands: filters and pages, who may look, extracts whose proofs
+check out with nothing but the log's public key, clear refusals of bad input, the PostgreSQL role hardening.
 
 Runs on SQLite and PostgreSQL.
 """
@@ -46,7 +46,11 @@ def listed_seqs(client: FlaskClient, query: str = "") -> list[int]:
 def seqs_where(app: Flask, *conditions: Any) -> list[int]:
     """What the page should list: the matching events, newest first."""
     with app.app_context():
-        return list(db.session.execute(select(AuditEvent.seq).where(*conditions).order_by(AuditEvent.seq.desc())).scalars())
+        return list(
+            db.session.execute(
+                select(AuditEvent.seq).where(*conditions).order_by(AuditEvent.seq.desc())
+            ).scalars()
+        )
 
 
 def record_as(app: Flask, user_id: int | None, action: AuditAction, subject: str, count: int = 1) -> None:
@@ -57,7 +61,7 @@ def record_as(app: Flask, user_id: int | None, action: AuditAction, subject: str
         db.session.commit()
 
 
-# -- The log page ------------------------------------------------------------------------------------------------
+# -- The log page --------------------------------------------------------------------------------------------
 
 
 def test_log_page_filters_by_actor_email_or_id(app: Flask, client: FlaskClient, login_as: Any) -> None:
@@ -70,19 +74,27 @@ def test_log_page_filters_by_actor_email_or_id(app: Flask, client: FlaskClient, 
     by_alice = seqs_where(app, AuditEvent.actor_id == alice.id)
     assert len(by_alice) == 3
     assert listed_seqs(client, f"?actor={alice.email}") == by_alice
-    assert listed_seqs(client, f"?actor={alice.email.upper()}") == by_alice  # emails are matched case-insensitively
+    assert (
+        listed_seqs(client, f"?actor={alice.email.upper()}") == by_alice
+    )  # emails are matched case-insensitively
     assert listed_seqs(client, f"?actor={alice.id}") == by_alice
     assert listed_seqs(client, f"?actor={auditor.id}") == seqs_where(app, AuditEvent.actor_id == auditor.id)
 
 
-def test_log_page_filter_by_an_unknown_actor_matches_nothing(app: Flask, client: FlaskClient, login_as: Any) -> None:
+def test_log_page_filter_by_an_unknown_actor_matches_nothing(
+    app: Flask, client: FlaskClient, login_as: Any
+) -> None:
     # Events without a user (system commands, unknown accounts) must not pass for the unknown person's.
     login_as("auditor")
     record_as(app, None, AuditAction.AUDIT_VERIFIED, "audit", count=2)
-    assert seqs_where(app, AuditEvent.actor_id.is_(None)), "no actor-less events: the test would prove nothing"
+    assert seqs_where(app, AuditEvent.actor_id.is_(None)), (
+        "no actor-less events: the test would prove nothing"
+    )
     assert listed_seqs(client, "?actor=nobody@example.org") == []
     assert listed_seqs(client, "?actor=987654") == []
-    assert listed_seqs(client, "?actor=99999999999999999999") == []  # beyond any integer column: no error page
+    assert (
+        listed_seqs(client, "?actor=99999999999999999999") == []
+    )  # beyond any integer column: no error page
 
 
 def test_log_page_filters_by_action_and_subject(app: Flask, client: FlaskClient, login_as: Any) -> None:
@@ -91,14 +103,18 @@ def test_log_page_filters_by_action_and_subject(app: Flask, client: FlaskClient,
     record_as(app, None, AuditAction.USER_ENABLED, "user:41")
     record_as(app, None, AuditAction.USER_DISABLED, "user:42")
 
-    assert listed_seqs(client, "?action=user.disabled") == seqs_where(app, AuditEvent.action == "user.disabled")
+    assert listed_seqs(client, "?action=user.disabled") == seqs_where(
+        app, AuditEvent.action == "user.disabled"
+    )
     assert len(listed_seqs(client, "?action=user.disabled")) == 3
     assert listed_seqs(client, "?subject=user:41") == seqs_where(app, AuditEvent.subject == "user:41")
     assert len(listed_seqs(client, "?action=user.disabled&subject=user:41")) == 2
     assert client.get("/audit/?action=not.an.action").status_code == 400
 
 
-def test_log_page_filters_by_date_range_with_the_end_day_included(app: Flask, client: FlaskClient, login_as: Any) -> None:
+def test_log_page_filters_by_date_range_with_the_end_day_included(
+    app: Flask, client: FlaskClient, login_as: Any
+) -> None:
     for day, count in (("2026-01-10", 1), ("2026-01-12", 2), ("2026-01-15", 3), ("2026-01-16", 1)):
         with freeze_time(f"{day} 23:59:59"):
             record_as(app, None, AuditAction.AUDIT_VERIFIED, f"day:{day}", count=count)
@@ -129,27 +145,33 @@ def test_log_page_paginates_50_per_page_newest_first(app: Flask, client: FlaskCl
 
 
 @pytest.mark.parametrize("role", ["intake", "reviewer", "producer", "admin"])
-def test_log_pages_are_refused_to_every_role_but_auditor(app: Flask, client: FlaskClient, login_as: Any, role: str) -> None:
+def test_log_pages_are_refused_to_every_role_but_auditor(
+    app: Flask, client: FlaskClient, login_as: Any, role: str
+) -> None:
     login_as(role)
     assert client.get("/audit/").status_code == 403
     assert client.get("/audit/events/1").status_code == 403
 
 
-def test_log_page_answers_the_auditor_and_sends_strangers_to_sign_in(app: Flask, client: FlaskClient, login_as: Any) -> None:
+def test_log_page_answers_the_auditor_and_sends_strangers_to_sign_in(
+    app: Flask, client: FlaskClient, login_as: Any
+) -> None:
     assert client.get("/audit/").status_code == 302
     login_as("auditor")
     assert client.get("/audit/").status_code == 200
     assert client.get("/audit/events/1").status_code == 200
 
 
-# -- flask audit export -------------------------------------------------------------------------------------------
+# -- flask audit export --------------------------------------------------------------------------------------
 
 
 def run(app: Flask, *args: str) -> Any:
     return app.test_cli_runner().invoke(args=list(args))
 
 
-def test_export_carries_a_signed_checkpoint_inclusion_proofs_and_a_consistency_proof(app: Flask, tmp_path: Path) -> None:
+def test_export_carries_a_signed_checkpoint_inclusion_proofs_and_a_consistency_proof(
+    app: Flask, tmp_path: Path
+) -> None:
     for day, count in (("2026-03-01", 3), ("2026-03-02", 5), ("2026-03-05", 4)):
         with freeze_time(f"{day} 12:00:00"):
             record_as(app, None, AuditAction.AUDIT_VERIFIED, f"day:{day}", count=count)
@@ -162,8 +184,10 @@ def test_export_carries_a_signed_checkpoint_inclusion_proofs_and_a_consistency_p
     header, *lines = [json.loads(line) for line in out.read_text().splitlines()]
     with app.app_context():
         key, name, origin = log_public_key(), log_key_name(), app.config["AUDIT_ORIGIN"]
-        all_leaves = [bytes(leaf) for leaf in db.session.execute(
-            select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()]
+        all_leaves = [
+            bytes(leaf)
+            for leaf in db.session.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()
+        ]
 
     signed = verify_checkpoint(header["checkpoint"], key, name, expected_origin=origin)
     root = bytes.fromhex(header["root"])
@@ -196,8 +220,14 @@ def test_export_inclusion_proofs_match_the_reference_for_every_event(app: Flask,
     assert result.exit_code == 0, result.output
     header, *lines = [json.loads(line) for line in out.read_text().splitlines()]
     with app.app_context():
-        leaves = [bytes(leaf) for leaf in db.session.execute(
-            select(AuditEvent.leaf_hash).where(AuditEvent.seq <= header["tree_size"]).order_by(AuditEvent.seq)).scalars()]
+        leaves = [
+            bytes(leaf)
+            for leaf in db.session.execute(
+                select(AuditEvent.leaf_hash)
+                .where(AuditEvent.seq <= header["tree_size"])
+                .order_by(AuditEvent.seq)
+            ).scalars()
+        ]
     assert len(lines) == header["tree_size"] == len(leaves)
     for line in lines:
         assert [bytes.fromhex(h) for h in line["inclusion_proof"]] == inclusion_proof(leaves, line["seq"] - 1)
@@ -223,7 +253,7 @@ def test_export_refuses_a_period_that_ends_before_it_starts(app: Flask, tmp_path
     assert not out.exists() and len(seqs_where(app)) == before
 
 
-# -- flask audit checkpoint ---------------------------------------------------------------------------------------
+# -- flask audit checkpoint ----------------------------------------------------------------------------------
 
 
 def test_checkpoint_command_signs_the_head_and_records_the_request(app: Flask) -> None:
@@ -231,14 +261,23 @@ def test_checkpoint_command_signs_the_head_and_records_the_request(app: Flask) -
     result = run(app, "audit", "checkpoint")
     assert result.exit_code == 0, result.output
     with app.app_context():
-        latest = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())).scalars().first()
+        latest = (
+            db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())).scalars().first()
+        )
         last = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc())).scalars().first()
         signed = verify_checkpoint(latest.note, log_public_key(), log_key_name())
-    assert (latest.reason, last.action, latest.size, signed.size) == ("manual", "audit.checkpoint", last.seq, last.seq)
+    assert (latest.reason, last.action, latest.size, signed.size) == (
+        "manual",
+        "audit.checkpoint",
+        last.seq,
+        last.seq,
+    )
     assert result.output.startswith(f"checkpoint: {last.seq} events, root {signed.root.hex()}\n")
 
 
-def test_checkpoint_command_without_a_key_fails_clearly_and_changes_nothing(app: Flask, instance: Path) -> None:
+def test_checkpoint_command_without_a_key_fails_clearly_and_changes_nothing(
+    app: Flask, instance: Path
+) -> None:
     record_as(app, None, AuditAction.AUDIT_VERIFIED, "x", count=2)
     before = len(seqs_where(app))
     (instance / "keys" / LOG_KEY_FILE).unlink()
@@ -249,7 +288,7 @@ def test_checkpoint_command_without_a_key_fails_clearly_and_changes_nothing(app:
     assert len(seqs_where(app)) == before
 
 
-# -- flask db harden-roles ----------------------------------------------------------------------------------------
+# -- flask db harden-roles -----------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -274,9 +313,12 @@ def app_role(app: Flask, backend: str) -> Iterator[str]:
 def privileges(app: Flask, role: str, table: str) -> set[str]:
     with app.app_context():
         return {
-            privilege for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
-            if db.session.execute(sa.text("SELECT has_table_privilege(:role, :table, :privilege)"),
-                                  {"role": role, "table": table, "privilege": privilege}).scalar()
+            privilege
+            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+            if db.session.execute(
+                sa.text("SELECT has_table_privilege(:role, :table, :privilege)"),
+                {"role": role, "table": table, "privilege": privilege},
+            ).scalar()
         }
 
 
@@ -295,8 +337,10 @@ def test_harden_roles_leaves_the_app_role_append_only_on_the_audit_tables(
 
     # The app connected as that role still records (head lock, event, checkpoint) and verifies...
     url = app.config["SQLALCHEMY_DATABASE_URI"]
-    hardened = create_app(base_settings(instance, url) | {
-        "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": f"-c role={app_role}"}}})
+    hardened = create_app(
+        base_settings(instance, url)
+        | {"SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": f"-c role={app_role}"}}}
+    )
     try:
         with hardened.app_context():
             assert db.session.execute(sa.text("SELECT current_user")).scalar() == app_role
@@ -305,15 +349,24 @@ def test_harden_roles_leaves_the_app_role_append_only_on_the_audit_tables(
             record(SystemActor("hardened"), AuditAction.AUDIT_VERIFIED, subject="hardened")
             db.session.commit()
             with db.engine.connect() as connection:
-                result_ = verify_log(connection, log_public_key(), log_key_name(), hardened.config["AUDIT_ORIGIN"])
+                result_ = verify_log(
+                    connection, log_public_key(), log_key_name(), hardened.config["AUDIT_ORIGIN"]
+                )
             assert result_.intact and result_.size == 2
             # ...but the database refuses it any change, before a trigger is even consulted.
-            for statement in ("UPDATE audit_event SET subject = 'x'", "DELETE FROM audit_event",
-                              "UPDATE audit_checkpoint SET reason = 'x'", "DELETE FROM audit_checkpoint",
-                              "TRUNCATE audit_event", "DELETE FROM audit_head"):
-                with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
-                    with db.engine.begin() as connection:
-                        connection.execute(sa.text(statement))
+            for statement in (
+                "UPDATE audit_event SET subject = 'x'",
+                "DELETE FROM audit_event",
+                "UPDATE audit_checkpoint SET reason = 'x'",
+                "DELETE FROM audit_checkpoint",
+                "TRUNCATE audit_event",
+                "DELETE FROM audit_head",
+            ):
+                with (
+                    pytest.raises(sa.exc.ProgrammingError, match="permission denied"),
+                    db.engine.begin() as connection,
+                ):
+                    connection.execute(sa.text(statement))
     finally:
         with hardened.app_context():
             db.session.remove()

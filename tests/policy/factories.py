@@ -12,15 +12,16 @@ from disclosure.policy.request import RequestDocument, parse_request
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 27)
 
-#: DESIGN's example request document, word for word except `reference`, whose text there ("optional; assigned when
-#: absent") describes the field rather than giving a value.
+#: DESIGN's example request document, word for word except `reference`, whose text there ("optional;
+#: assigned when absent") describes the field rather than giving a value.
 DESIGN_EXAMPLE: dict[str, Any] = {
     "reference": "DR-2026-00042",
     "process_type": "search_warrant",
     "jurisdiction": {"regime": "us_federal", "country": "US", "region": None},
     "issuing_authority": {"kind": "judge", "name": "Hon. A. Example, N.D. Cal.", "docket": "5:26-mj-01234"},
     "agency": {"name": "Federal Bureau of Investigation", "country": "US"},
-    "officer": {"name": "SA J. Doe", "email": "jdoe@example.gov", "phone": "+1 415 555 0100", "badge": "1234"},
+    "officer": {"name": "SA J. Doe", "email": "jdoe@example.gov", "phone": "+1 415 555 0100",
+                "badge": "1234"},
     "received_at": "2026-11-02T14:05:00Z",
     "received_via": "email",
     "due_at": None,
@@ -33,7 +34,7 @@ DESIGN_EXAMPLE: dict[str, Any] = {
 
 
 def request_json(**overrides: Any) -> dict[str, Any]:
-    """A minimal valid request document (a search warrant for one mailbox's subscriber data), with overrides."""
+    """A minimal valid request document (a warrant for one mailbox's subscriber data), with overrides."""
     doc: dict[str, Any] = {
         "process_type": "search_warrant",
         "jurisdiction": {"regime": "us_federal", "country": "US", "region": None},

@@ -9,6 +9,7 @@ import pytest
 
 from disclosure.policy.deadlines import (
     DeadlineError,
+    DueDate,
     add_business_days,
     calendar_for,
     compute_due,
@@ -22,7 +23,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def due(process: ProcessType, received_at: datetime, *, emergency: bool = False, document: date | None = None,
-        tz: str = "America/New_York", calendar: str | None = "US"):  # type: ignore[no-untyped-def]
+        tz: str = "America/New_York", calendar: str | None = "US") -> DueDate:
     return compute_due(process, default_policy(), received_at, emergency, document, tz, calendar)
 
 
@@ -35,18 +36,18 @@ def test_ten_business_days_skip_veterans_day() -> None:
 
 
 def test_receipt_before_thanksgiving() -> None:
-    # Fri 2026-11-20: 23,24,25 (3), Thu 26 is Thanksgiving, 27 (4), 30, Dec 1,2,3,4 (9), Mon 7 (10) -> 2026-12-07.
+    # Fri 2026-11-20: 23,24,25 (3), Thu 26 is Thanksgiving, 27 (4), 30, Dec 1-4 (9), Mon 7 (10): 2026-12-07.
     result = due(ProcessType.COURT_ORDER_2703D, datetime(2026, 11, 20, 16, 0, tzinfo=UTC))
     assert result.at.date() == date(2026, 12, 7)
     assert "skipped: 2026-11-26 Thanksgiving Day" in result.explanation
 
 
 def test_state_calendar_also_skips_the_day_after_thanksgiving() -> None:
-    # As above on California's calendar: Fri 27 is a state holiday too, so the tenth business day is Tue 2026-12-08.
+    # As above on California's calendar: Fri 27 is a state holiday too, so the tenth business day is Tue 8.
     result = due(ProcessType.OTHER_COURT_ORDER, datetime(2026, 11, 20, 16, 0, tzinfo=UTC), calendar="US-CA")
     assert result.at.date() == date(2026, 12, 8)
-    assert "US-CA public holidays skipped: 2026-11-26 Thanksgiving Day, 2026-11-27 Day After Thanksgiving" in (
-        result.explanation)
+    assert ("US-CA public holidays skipped: 2026-11-26 Thanksgiving Day, 2026-11-27 Day After Thanksgiving"
+            in result.explanation)
 
 
 def test_receipt_is_dated_in_the_case_time_zone() -> None:
@@ -57,7 +58,7 @@ def test_receipt_is_dated_in_the_case_time_zone() -> None:
 
 
 def test_weekend_receipt_counts_from_the_next_business_day() -> None:
-    # Sat 2026-06-13: 15..19 (5), 22..26 (10) -> Fri 2026-06-26; Juneteenth (Fri 19) is skipped -> Mon 2026-06-29.
+    # Sat 2026-06-13: 15..18 (4), Juneteenth (Fri 19) skipped, 22..26 (9), Mon 29 (10): 2026-06-29.
     result = due(ProcessType.SEARCH_WARRANT, datetime(2026, 6, 13, 15, 0, tzinfo=UTC))
     assert result.at.date() == date(2026, 6, 29)
     assert "2026-06-19 Juneteenth National Independence Day" in result.explanation
@@ -87,16 +88,16 @@ def test_due_date_on_the_document_wins() -> None:
 
 def test_eu_production_order_ten_calendar_days() -> None:
     # Calendar days, holidays included: 2026-12-20 + 10 = 2026-12-30 (Christmas is not skipped).
-    result = due(ProcessType.EU_PRODUCTION_ORDER, datetime(2026, 12, 20, 9, 0, tzinfo=UTC), tz="Europe/Berlin",
-                 calendar="DE")
+    result = due(ProcessType.EU_PRODUCTION_ORDER, datetime(2026, 12, 20, 9, 0, tzinfo=UTC),
+                 tz="Europe/Berlin", calendar="DE")
     assert result.at == datetime(2026, 12, 30, 23, 59, 59, tzinfo=BERLIN)
     assert result.explanation == "10 days after receipt on 2026-12-20"
 
 
 def test_eu_production_order_emergency_eight_elapsed_hours_across_the_dst_change() -> None:
-    # 22:00 CEST on 2026-10-24 is 20:00 UTC; + 8 h = 04:00 UTC on the 25th, which is 05:00 CET (clocks went back).
-    result = due(ProcessType.EU_PRODUCTION_ORDER, datetime(2026, 10, 24, 22, 0, tzinfo=BERLIN), emergency=True,
-                 tz="Europe/Berlin", calendar="DE")
+    # 22:00 CEST on 2026-10-24 is 20:00 UTC; + 8 h = 04:00 UTC on the 25th: 05:00 CET (clocks went back).
+    result = due(ProcessType.EU_PRODUCTION_ORDER, datetime(2026, 10, 24, 22, 0, tzinfo=BERLIN),
+                 emergency=True, tz="Europe/Berlin", calendar="DE")
     assert result.at == datetime(2026, 10, 25, 4, 0, tzinfo=UTC)
     assert (result.at.hour, result.at.utcoffset()) == (5, timedelta(hours=1))
     assert result.explanation == "8 hours after receipt at 2026-10-24 22:00 Europe/Berlin (emergency)"
@@ -127,7 +128,8 @@ def test_preservation_ninety_days_and_one_renewal() -> None:
     policy = default_policy()
     first = preservation_ends(ProcessType.PRESERVATION_REQUEST, policy, date(2026, 11, 2), "UTC")
     assert first.at.date() == date(2027, 1, 31)  # Nov 28 + Dec 31 + Jan 31 = 90
-    renewed = preservation_ends(ProcessType.PRESERVATION_REQUEST, policy, date(2026, 11, 2), "UTC", renewals_used=1)
+    renewed = preservation_ends(ProcessType.PRESERVATION_REQUEST, policy, date(2026, 11, 2), "UTC",
+                                renewals_used=1)
     assert renewed.at.date() == date(2027, 5, 1)  # 180 days: + Feb 28 + Mar 31 + Apr 30 + 1
     assert renewed.explanation == "90 days + 1 renewal(s) of 90 days from preservation on 2026-11-02"
     with pytest.raises(DeadlineError, match="allows 1 renewal"):
@@ -136,8 +138,8 @@ def test_preservation_ninety_days_and_one_renewal() -> None:
 
 def test_eu_preservation_sixty_days_plus_thirty() -> None:
     policy = default_policy()
-    assert preservation_ends(ProcessType.EU_PRESERVATION_ORDER, policy, date(2026, 3, 1), "UTC").at.date() == (
-        date(2026, 4, 30))  # Mar 30 + Apr 30 = 60
+    first = preservation_ends(ProcessType.EU_PRESERVATION_ORDER, policy, date(2026, 3, 1), "UTC")
+    assert first.at.date() == date(2026, 4, 30)  # Mar 30 + Apr 30 = 60
     assert preservation_ends(ProcessType.EU_PRESERVATION_ORDER, policy, date(2026, 3, 1), "UTC",
                              renewals_used=1).at.date() == date(2026, 5, 30)
     with pytest.raises(DeadlineError, match="not a preservation process"):
@@ -156,8 +158,8 @@ def test_bad_inputs_are_refused() -> None:
 
 def test_add_business_days_reports_only_weekday_holidays() -> None:
     # Independence Day 2026 is a Saturday (observed Fri Jul 3): Thu Jul 2 + 1 business day -> Mon Jul 6.
-    assert add_business_days(date(2026, 7, 2), 1, "US") == (date(2026, 7, 6), [(date(2026, 7, 3),
-                                                                                 "Independence Day (observed)")])
+    observed = (date(2026, 7, 3), "Independence Day (observed)")
+    assert add_business_days(date(2026, 7, 2), 1, "US") == (date(2026, 7, 6), [observed])
 
 
 def test_calendar_for_each_jurisdiction() -> None:

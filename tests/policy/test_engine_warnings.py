@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -11,9 +12,21 @@ from disclosure.policy.loader import default_policy, default_policy_bytes, load_
 from disclosure.policy.model import Policy
 from tests.policy.factories import TODAY, make_request
 
+EU = {"jurisdiction": {"regime": "eu", "country": "DE"}}
+JUDGE = {"issuing_authority": {"kind": "judge", "name": "Hon. A. Example"}}
+FBI = {"issuing_authority": {"kind": "agency", "name": "FBI"}}
 
-def run(policy: Policy | None = None, **fields: Any) -> Evaluation:
-    return evaluate(make_request(**fields), policy or default_policy(), TODAY)
+
+def by(kind: str) -> dict[str, Any]:
+    return {"issuing_authority": {"kind": kind, "name": "Issuer"}}
+
+
+def run(**fields: Any) -> Evaluation:
+    return evaluate(make_request(**fields), default_policy(), TODAY)
+
+
+def run_under(policy: Policy, **fields: Any) -> Evaluation:
+    return evaluate(make_request(**fields), policy, TODAY)
 
 
 def message(evaluation: Evaluation, warning_id: str) -> str:
@@ -21,17 +34,12 @@ def message(evaluation: Evaluation, warning_id: str) -> str:
     return text
 
 
-US_JUDGE = {"issuing_authority": {"kind": "judge", "name": "Hon. A. Example"}}
-EU = {"jurisdiction": {"regime": "eu", "country": "DE"}}
-
-
 def test_a_clean_warrant_raises_no_warning_at_all() -> None:
     assert run(categories=["subscriber_basic", "account_records"]).warnings == ()
 
 
 def test_emergency_request_for_content_has_no_ground() -> None:
-    evaluation = run(process_type="emergency_request", emergency=True,
-                     issuing_authority={"kind": "police", "name": "PD"},
+    evaluation = run(process_type="emergency_request", emergency=True, **by("police"),
                      categories=["subscriber_basic", "stored_content", "realtime_content"])
     text = message(evaluation, "emergency_content_no_ground")
     assert "no emergency ground for communications content" in text
@@ -40,7 +48,7 @@ def test_emergency_request_for_content_has_no_ground() -> None:
 
 
 def test_emergency_request_for_personal_information_only_has_no_content_warning() -> None:
-    evaluation = run(process_type="emergency_request", issuing_authority={"kind": "police", "name": "PD"},
+    evaluation = run(process_type="emergency_request", **by("police"),
                      categories=["subscriber_basic", "account_records"])
     assert "emergency_content_no_ground" not in evaluation.warning_ids()
 
@@ -48,19 +56,23 @@ def test_emergency_request_for_personal_information_only_has_no_content_warning(
 def test_no_policy_ground_outside_emergencies_when_the_policy_drops_a_ground() -> None:
     text = default_policy_bytes().decode().replace('verbatim = true\ncited_for = ["compelled_process"]\n',
                                                    "verbatim = true\n")
-    policy = load_policy(text)
-    evaluation = run(policy, categories=["stored_content"])
+    evaluation = run_under(load_policy(text), categories=["stored_content"])
     assert evaluation.categories[0].verdict == "no_policy_ground"
     assert "Stored content" in message(evaluation, "no_policy_ground")
     assert "emergency_content_no_ground" not in evaluation.warning_ids()
 
 
 @pytest.mark.parametrize(("fields", "expected"), [
-    ({"categories": ["stored_content"]}, True),  # a warrant for content: the ground could be cited
-    ({"categories": ["subscriber_basic", "account_records"]}, False),  # no content: the ground does not apply
-    ({"process_type": "subpoena", "categories": ["stored_content"]}, False),  # exceeds_process: nothing to cite it for
-    ({"process_type": "preservation_request", "categories": ["stored_content"]}, False),  # nothing is disclosed
-    ({"process_type": "emergency_request", "categories": ["stored_content"]}, True),  # counsel might cite it
+    # a warrant for content: the ground could be cited
+    ({"categories": ["stored_content"]}, True),
+    # no content: the ground does not apply
+    ({"categories": ["subscriber_basic", "account_records"]}, False),
+    # exceeds_process: nothing to cite it for
+    ({"process_type": "subpoena", "categories": ["stored_content"]}, False),
+    # nothing is disclosed
+    ({"process_type": "preservation_request", "categories": ["stored_content"]}, False),
+    # no policy ground: counsel might cite it
+    ({"process_type": "emergency_request", "categories": ["stored_content"]}, True),
     ({"process_type": "wiretap_order", "categories": ["realtime_content"]}, True),
 ])
 def test_legitimate_interests_needs_a_written_reason(fields: dict[str, Any], expected: bool) -> None:
@@ -70,30 +82,33 @@ def test_legitimate_interests_needs_a_written_reason(fields: dict[str, Any], exp
         assert "needs a written reason" in message(evaluation, "legitimate_interests_needs_reason")
 
 
-@pytest.mark.parametrize("process", ["preservation_request", "eu_preservation_order"])
-def test_preservation_discloses_nothing(process: str) -> None:
-    fields = {**EU, "issuing_authority": {"kind": "prosecutor", "name": "P"}} if process.startswith("eu") else {}
-    text = message(run(process_type=process, categories=["stored_content"], **fields), "preservation_discloses_nothing")
-    days = "60 days, renewable 1 time(s) for 30 days" if process.startswith("eu") else "90 days, renewable 1 time(s) for 90"
+@pytest.mark.parametrize(("process", "fields", "days"), [
+    ("preservation_request", {}, "90 days, renewable 1 time(s) for 90 days"),
+    ("eu_preservation_order", {**EU, **by("prosecutor")}, "60 days, renewable 1 time(s) for 30 days"),
+])
+def test_preservation_discloses_nothing(process: str, fields: dict[str, Any], days: str) -> None:
+    evaluation = run(process_type=process, categories=["stored_content"], **fields)
+    text = message(evaluation, "preservation_discloses_nothing")
     assert days in text and "Nothing is disclosed" in text
+    assert "preservation_discloses_nothing" not in run().warning_ids()
 
 
 def test_national_security_letter_constraints() -> None:
-    evaluation = run(process_type="national_security_letter", issuing_authority={"kind": "agency", "name": "FBI"},
-                     categories=["subscriber_basic"])
+    evaluation = run(process_type="national_security_letter", **FBI, categories=["subscriber_basic"])
     text = message(evaluation, "national_security_constraints")
     assert "only in bands" in text and "toll billing records only" in text and "never content" in text
     assert "national_security_constraints" not in run(categories=["subscriber_basic"]).warning_ids()
 
 
 def test_non_disclosure_order_until_a_date() -> None:
-    text = message(run(non_disclosure_order={"basis": "18 USC 2705(b)", "until": "2027-05-01"}), "non_disclosure_order")
-    assert text == ("Do not notify the customer: a non-disclosure order (18 USC 2705(b)) is in force until "
-                    "2027-05-01.")
+    evaluation = run(non_disclosure_order={"basis": "18 USC 2705(b)", "until": "2027-05-01"})
+    assert message(evaluation, "non_disclosure_order") == (
+        "Do not notify the customer: a non-disclosure order (18 USC 2705(b)) is in force until 2027-05-01.")
 
 
 def test_indefinite_non_disclosure_order() -> None:
-    text = message(run(non_disclosure_order={"basis": "18 USC 2709(c)", "until": None}), "non_disclosure_order")
+    evaluation = run(non_disclosure_order={"basis": "18 USC 2709(c)", "until": None})
+    text = message(evaluation, "non_disclosure_order")
     assert "indefinitely" in text and "2709(c)" in text
 
 
@@ -101,29 +116,32 @@ def test_expired_non_disclosure_order_prompts_notifying_the_customer() -> None:
     evaluation = run(non_disclosure_order={"basis": "18 USC 2705(b)", "until": "2026-11-26"})
     assert "non_disclosure_order" not in evaluation.warning_ids()
     assert "notify the customer" in message(evaluation, "non_disclosure_order_expired")
-    assert "non_disclosure_order" in run(non_disclosure_order={"basis": "b", "until": "2026-11-27"}).warning_ids()
+    last_day = run(non_disclosure_order={"basis": "b", "until": "2026-11-27"})
+    assert "non_disclosure_order" in last_day.warning_ids()
 
 
 def test_eu_production_order_for_traffic_or_content_needs_a_judge_or_court() -> None:
-    evaluation = run(process_type="eu_production_order", **EU, issuing_authority={"kind": "prosecutor", "name": "P"},
+    evaluation = run(process_type="eu_production_order", **EU, **by("prosecutor"),
                      categories=["subscriber_basic", "account_records", "stored_content"])
     text = message(evaluation, "issuing_authority_not_allowed")
     assert "Account records (non-content) and Stored content need an order issued by a judge or court" in text
     assert "issued by a prosecutor" in text
-    judge = run(process_type="eu_production_order", **EU, **US_JUDGE, categories=["account_records", "stored_content"])
+    judge = run(process_type="eu_production_order", **EU, **JUDGE,
+                categories=["account_records", "stored_content"])
     assert "issuing_authority_not_allowed" not in judge.warning_ids()
 
 
 def test_eu_production_order_from_the_police_lists_each_rule() -> None:
-    evaluation = run(process_type="eu_production_order", **EU, issuing_authority={"kind": "police", "name": "P"},
+    evaluation = run(process_type="eu_production_order", **EU, **by("police"),
                      categories=["subscriber_basic", "stored_content"])
     texts = [w.message for w in evaluation.warnings if w.id == "issuing_authority_not_allowed"]
     assert len(texts) == 2
-    assert any("judge, court or prosecutor" in t for t in texts) and any("judge or court;" in t for t in texts)
+    assert any("judge, court or prosecutor" in t for t in texts)
+    assert any("judge or court;" in t for t in texts)
 
 
 def test_preservation_order_from_the_wrong_authority_is_flagged_but_still_preserved() -> None:
-    evaluation = run(process_type="eu_preservation_order", **EU, issuing_authority={"kind": "police", "name": "P"})
+    evaluation = run(process_type="eu_preservation_order", **EU, **by("police"))
     assert evaluation.categories[0].verdict == "preserve_only"
     assert "judge, court or prosecutor" in message(evaluation, "issuing_authority_not_allowed")
 
@@ -147,7 +165,8 @@ def test_no_specific_identifier(targets: list[dict[str, str]]) -> None:
 
 
 def test_ip_address_without_its_time_of_use() -> None:
-    evaluation = run(targets=[{"kind": "email", "value": "a@example.net"}, {"kind": "ip", "value": "198.51.100.4"}])
+    evaluation = run(targets=[{"kind": "email", "value": "a@example.net"},
+                              {"kind": "ip", "value": "198.51.100.4"}])
     assert "no_specific_identifier" not in evaluation.warning_ids()
     assert "198.51.100.4" in message(evaluation, "ip_without_time")
     timed = run(targets=[{"kind": "ip", "value": "198.51.100.4", "from": "2026-03-01T10:00:00Z"}])
@@ -159,11 +178,11 @@ def test_ip_address_without_its_time_of_use() -> None:
     ("pen_trap_order", 61, True), ("search_warrant", 365, False),
 ])
 def test_order_period_over_the_maximum(process: str, days: int, warned: bool) -> None:
-    from datetime import date, timedelta
     start = date(2026, 11, 1)
     end = (start + timedelta(days=days - 1)).isoformat()
     by_order = run(process_type=process, issued_on=start.isoformat(), valid_until=end)
-    by_target = run(process_type=process, targets=[{"kind": "username", "value": "u1", "from": "2026-11-01", "to": end}])
+    by_target = run(process_type=process,
+                    targets=[{"kind": "username", "value": "u1", "from": start.isoformat(), "to": end}])
     for evaluation in (by_order, by_target):
         assert ("period_exceeds_maximum" in evaluation.warning_ids()) is warned
     if warned:
@@ -171,7 +190,7 @@ def test_order_period_over_the_maximum(process: str, days: int, warned: bool) ->
 
 
 def test_process_outside_its_regime() -> None:
-    evaluation = run(process_type="national_security_letter", issuing_authority={"kind": "agency", "name": "FBI"}, **EU)
+    evaluation = run(process_type="national_security_letter", **FBI, **EU)
     assert "us_federal law; this request is under eu" in message(evaluation, "process_outside_regime")
     assert "process_outside_regime" not in run(process_type="eu_production_order", **EU).warning_ids()
 
@@ -179,4 +198,5 @@ def test_process_outside_its_regime() -> None:
 def test_country_outside_the_jurisdiction() -> None:
     evaluation = run(jurisdiction={"regime": "eu", "country": "US"})
     assert "Country US" in message(evaluation, "country_outside_jurisdiction")
-    assert "country_outside_jurisdiction" not in run(jurisdiction={"regime": "other", "country": "BR"}).warning_ids()
+    anywhere = run(jurisdiction={"regime": "other", "country": "BR"})
+    assert "country_outside_jurisdiction" not in anywhere.warning_ids()

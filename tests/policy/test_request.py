@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from disclosure.policy.request import (
+    Jurisdiction,
     NonDisclosureOrder,
+    Officer,
     RequestError,
     Target,
     parse_request,
@@ -30,11 +32,11 @@ def test_designs_example_parses() -> None:
     doc = parse_request(DESIGN_EXAMPLE, now=NOW)
     assert doc.reference == "DR-2026-00042"
     assert doc.process_type is ProcessType.SEARCH_WARRANT
-    assert (doc.jurisdiction.regime, doc.jurisdiction.country, doc.jurisdiction.region) == (Regime.US_FEDERAL, "US", None)
+    assert doc.jurisdiction == Jurisdiction(Regime.US_FEDERAL, "US", None)
     assert doc.issuing_authority.kind is AuthorityKind.JUDGE
     assert doc.issuing_authority.docket == "5:26-mj-01234"
     assert doc.agency.name == "Federal Bureau of Investigation"
-    assert doc.officer is not None and (doc.officer.email, doc.officer.phone) == ("jdoe@example.gov", "+1 415 555 0100")
+    assert doc.officer == Officer("SA J. Doe", "jdoe@example.gov", "+1 415 555 0100", "1234")
     assert doc.received_at == datetime(2026, 11, 2, 14, 5, tzinfo=UTC)
     assert doc.received_via is ReceivedVia.EMAIL
     assert (doc.due_at, doc.emergency, doc.valid_until) == (None, False, date(2026, 11, 16))
@@ -51,7 +53,8 @@ def test_designs_example_without_a_reference_gets_none() -> None:
 def test_round_trip_through_to_json() -> None:
     doc = parse_request(DESIGN_EXAMPLE, now=NOW)
     out = to_json(doc)
-    assert out["targets"] == [{"kind": "email", "value": "user@example.net", "from": "2026-01-01", "to": "2026-06-30"}]
+    assert out["targets"] == [
+        {"kind": "email", "value": "user@example.net", "from": "2026-01-01", "to": "2026-06-30"}]
     assert out["received_at"] == "2026-11-02T14:05:00+00:00"
     assert parse_request(out, now=NOW) == doc
 
@@ -63,26 +66,31 @@ def test_optional_fields_default() -> None:
 
 
 def test_indefinite_non_disclosure_order() -> None:
-    doc = parse_request(request_json(non_disclosure_order={"basis": "18 USC 2705(b)", "until": None}), now=NOW)
+    order = {"basis": "18 USC 2705(b)", "until": None}
+    doc = parse_request(request_json(non_disclosure_order=order), now=NOW)
     assert doc.non_disclosure_order is not None and doc.non_disclosure_order.indefinite
 
 
 def test_identifiers_are_canonical() -> None:
     doc = parse_request(request_json(targets=[
         {"kind": "email", "value": " User@EXAMPLE.net "},
-        {"kind": "ip", "value": "2001:0db8:0000:0000:0000:0000:0000:0007", "from": "2026-03-01T10:15:00+01:00"},
+        {"kind": "ip", "value": "2001:0db8:0000:0000:0000:0000:0000:0007",
+         "from": "2026-03-01T10:15:00+01:00"},
         {"kind": "domain", "value": "Bücher.Example."},
         {"kind": "phone", "value": "+49 30 1234567"},
     ]), now=NOW)
-    assert [t.value for t in doc.targets] == ["User@example.net", "2001:db8::7", "bücher.example", "+49 30 1234567"]
+    assert [t.value for t in doc.targets] == [
+        "User@example.net", "2001:db8::7", "bücher.example", "+49 30 1234567"]
     assert doc.targets[1].from_ == datetime(2026, 3, 1, 10, 15, tzinfo=timezone(timedelta(hours=1)))
     assert doc.targets[1].is_specific and not Target(TargetKind.IP, "192.0.2.1", None, None).is_specific
 
 
 def with_(path: str, value: Any) -> dict[str, Any]:
     """request_json() with the value at a dotted/indexed path replaced (or deleted when value is DELETE)."""
-    doc = request_json(targets=[{"kind": "email", "value": "a@example.net"}, {"kind": "username", "value": "alice"}],
-                       officer={"name": "SA J. Doe"}, non_disclosure_order={"basis": "18 USC 2705(b)", "until": None})
+    doc = request_json(targets=[{"kind": "email", "value": "a@example.net"},
+                                {"kind": "username", "value": "alice"}],
+                       officer={"name": "SA J. Doe"},
+                       non_disclosure_order={"basis": "18 USC 2705(b)", "until": None})
     parts = path.replace("[", ".").replace("]", "").split(".")
     node: Any = doc
     for part in parts[:-1]:
@@ -114,19 +122,21 @@ DELETE = object()
     ("targets.0.value", "", "targets[0].value", "must not be empty"),
     ("targets.1", {"kind": "ip", "value": "300.1.2.3"}, "targets[1].value", "not an IPv4 or IPv6 address"),
     ("targets.1", {"kind": "ip", "value": "192.0.2.0/24"}, "targets[1].value", "not a network"),
-    ("targets.1", {"kind": "domain", "value": "-bad-.example"}, "targets[1].value", "not a valid domain name"),
+    ("targets.1", {"kind": "domain", "value": "-bad-.example"}, "targets[1].value",
+     "not a valid domain name"),
     ("targets.1", {"kind": "domain", "value": "localhost"}, "targets[1].value", "top-level domain"),
     ("targets.1", {"kind": "username", "value": "al ice"}, "targets[1].value", "not a username"),
     ("targets.1", {"kind": "customer_id", "value": "#42"}, "targets[1].value", "not a customer id"),
     ("targets.1", {"kind": "phone", "value": "415-555-0100"}, "targets[1].value", "international form"),
     ("targets.1", {"kind": "phone", "value": "+1 2"}, "targets[1].value", "7 to 15 digits"),
     ("targets.1", {"kind": "email", "value": "a@example.net"}, "targets[1]", "listed twice"),
-    ("targets.1", {"kind": "username", "value": "u", "from": "2026-02-30"}, "targets[1].from", "not a calendar date"),
+    ("targets.1", {"kind": "username", "value": "u", "from": "2026-02-30"}, "targets[1].from",
+     "not a calendar date"),
     ("targets.1", {"kind": "username", "value": "u", "from": "01/02/2026"}, "targets[1].from", "YYYY-MM-DD"),
     ("targets.1", {"kind": "ip", "value": "192.0.2.1", "from": "2026-03-01T10:15:00"}, "targets[1].from",
      "with its time zone"),
-    ("targets.1", {"kind": "username", "value": "u", "from": "2026-03-02", "to": "2026-03-01"}, "targets[1].to",
-     "before its start"),
+    ("targets.1", {"kind": "username", "value": "u", "from": "2026-03-02", "to": "2026-03-01"},
+     "targets[1].to", "before its start"),
     ("received_at", "2026-11-02", "received_at", "date and time with its time zone"),
     ("received_at", "2026-11-02T14:05:00", "received_at", "with its time zone"),
     ("received_at", "2026-11-27T12:00:01Z", "received_at", "is in the future"),
@@ -134,7 +144,8 @@ DELETE = object()
     ("jurisdiction.regime", "mars", "jurisdiction.regime", "unknown regime 'mars'"),
     ("jurisdiction.country", "us", "jurisdiction.country", "two-letter ISO 3166"),
     ("jurisdiction", "US", "jurisdiction", "must be an object"),
-    ("issuing_authority.kind", "sheriff", "issuing_authority.kind", "unknown issuing authority kind 'sheriff'"),
+    ("issuing_authority.kind", "sheriff", "issuing_authority.kind",
+     "unknown issuing authority kind 'sheriff'"),
     ("issuing_authority.name", "  ", "issuing_authority.name", "must not be empty"),
     ("issuing_authority.name", "a\nb", "issuing_authority.name", "without control characters"),
     ("agency.country", None, "agency.country", "two-letter ISO 3166"),

@@ -1,4 +1,4 @@
-"""Key rotation end to end: every blob re-encrypted under the new key and readable throughout; retiring keys."""
+"""Key rotation end to end: every blob re-encrypted under the new key, readable throughout; retiring keys."""
 
 from __future__ import annotations
 
@@ -196,3 +196,16 @@ def test_a_re_encryption_that_changes_the_content_is_not_installed(store: BlobSt
     assert store.path(blob.name).read_bytes() == before
     assert store.read_all(blob.name) == content
     assert store.temporary_files() == []
+
+
+def test_an_exposed_key_can_be_rotated_away_and_retired(store: BlobStore, keyring: StorageKeyring) -> None:
+    exposed = keyring.current_id()
+    blob = store.put([b"was under the exposed key"], max_bytes=100)
+    assert store.rotate() == 1
+    os.chmod(keyring.folder / f"{exposed}.key", 0o644)
+    store.retire(exposed)
+    assert exposed not in keyring.key_ids()
+    assert store.read_all(blob.name) == b"was under the exposed key"
+    with pytest.raises(StorageKeyMissing, match="not a storage key id"):
+        store.retire("../current")
+    assert (keyring.folder / "current").exists()
