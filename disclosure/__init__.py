@@ -82,13 +82,14 @@ def _register_web(app: Flask) -> None:
     from disclosure.auth.access import enforce_access
     from disclosure.auth.admin_views import bp as admin_bp
     from disclosure.auth.views import bp as auth_bp
+    from disclosure.cases.agency_views import bp as agencies_bp
     from disclosure.cases.views import bp as cases_bp
     from disclosure.site.views import bp as site_bp
 
     hardening.init_app(app)
     errors.init_app(app)
     app.before_request(enforce_access)
-    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp, cases_bp):
+    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp, cases_bp, agencies_bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor

@@ -7,13 +7,17 @@ app. Never seed a production database.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
+from typing import Any
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import SystemActor, record, require_schema
 from disclosure.auth import service
+from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Role
 
@@ -35,7 +39,7 @@ def demo_password() -> str:
 
 @demo_cli.command("seed")
 def seed() -> None:
-    """Create one demo user per role (passwords printed once) and the sample data."""
+    """Create one demo user per role (passwords printed once) and sample cases."""
     require_schema()
     actor = SystemActor("flask demo seed")
     created = []
@@ -47,8 +51,10 @@ def seed() -> None:
         user = service.create_user(actor, email, name, [role.value], password, must_change_password=False)
         user.demo_second_factor_exempt = True
         created.append((email, password, role))
+    cases = seed_cases() if created else []
     if created:
-        record(actor, AuditAction.DEMO_SEEDED, subject="demo", data={"users": [email for email, _, _ in created]})
+        record(actor, AuditAction.DEMO_SEEDED, subject="demo",
+               data={"users": [email for email, _, _ in created], "cases": cases})
     db.session.commit()
     if not created:
         click.echo("demo data already present; nothing changed (passwords were printed when first seeded)")
@@ -56,3 +62,49 @@ def seed() -> None:
     click.echo("Demo accounts (DEMO ONLY: second factor not enforced). Passwords are shown this once:")
     for email, password, role in created:
         click.echo(f"  {role.value:<9} {email:<34} {password}")
+    click.echo(f"Sample cases: {', '.join(cases)}")
+
+
+def _sample_requests(now: datetime) -> list[dict[str, Any]]:
+    """Fictional requests (example domains, documentation IP ranges) covering the common kinds of process."""
+    def at(days: float) -> str:
+        return (now - timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    fbi = {"name": "Federal Bureau of Investigation", "country": "US"}
+    return [
+        {"process_type": "search_warrant", "jurisdiction": {"regime": "us_federal", "country": "US"},
+         "issuing_authority": {"kind": "judge", "name": "Hon. A. Example, N.D. Cal.", "docket": "5:26-mj-01234"},
+         "agency": fbi, "officer": {"name": "SA J. Doe", "email": "jdoe@example.gov", "badge": "1234"},
+         "received_at": at(3), "received_via": "email", "valid_until": (now + timedelta(days=11)).date().isoformat(),
+         "targets": [{"kind": "email", "value": "suspect@example.net", "from": "2026-01-01", "to": "2026-06-30"}],
+         "categories": ["subscriber_basic", "account_records", "stored_content"],
+         "non_disclosure_order": {"basis": "18 USC 2705(b)", "until": (now + timedelta(days=177)).date().isoformat()}},
+        {"process_type": "subpoena", "jurisdiction": {"regime": "us_state", "country": "US", "region": "California"},
+         "issuing_authority": {"kind": "prosecutor", "name": "Deputy DA R. Roe", "docket": "GJ-2026-118"},
+         "agency": {"name": "San Francisco Police Department", "country": "US"}, "officer": {"name": "Sgt. K. Lee"},
+         "received_at": at(12), "received_via": "fax", "due_at": (now + timedelta(days=2)).date().isoformat(),
+         "targets": [{"kind": "domain", "value": "shop.example.org"}, {"kind": "customer_id", "value": "C-100482"}],
+         "categories": ["subscriber_basic", "stored_content"]},
+        {"process_type": "emergency_request", "jurisdiction": {"regime": "uk", "country": "GB"},
+         "issuing_authority": {"kind": "police", "name": "Metropolitan Police Service"},
+         "agency": {"name": "Metropolitan Police Service", "country": "GB"},
+         "officer": {"name": "DS P. Shaw", "phone": "+44 20 7946 0000"}, "received_at": at(0.05),
+         "received_via": "portal", "emergency": True,
+         "targets": [{"kind": "username", "value": "quietriver"}], "categories": ["subscriber_basic", "stored_content"]},
+        {"process_type": "preservation_request", "jurisdiction": {"regime": "us_federal", "country": "US"},
+         "issuing_authority": {"kind": "agency", "name": "FBI Cyber Division"}, "agency": fbi,
+         "officer": {"name": "SA M. Ruiz"}, "received_at": at(30), "received_via": "email",
+         "targets": [{"kind": "ip", "value": "198.51.100.23", "from": "2026-10-01T08:00:00Z",
+                      "to": "2026-10-01T09:00:00Z"}], "categories": ["account_records"]},
+    ]
+
+
+def seed_cases() -> list[str]:
+    from disclosure.auth.models import User
+    from disclosure.cases.service import log_request
+    from disclosure.policy.request import parse_request
+
+    intake = db.session.execute(select(User).where(User.email == f"intake@{DEMO_DOMAIN}")).scalar_one()
+    now = utcnow()
+    return [log_request(intake, parse_request(raw, now=now), None, timezone="America/New_York").reference
+            for raw in _sample_requests(now)]

@@ -24,9 +24,11 @@ from disclosure.audit.service import SystemActor, checkpoint_file_name, record
 from disclosure.audit.verify import verify_log
 from disclosure.extensions import db
 from disclosure.keyring import init_log_key, log_key_name, log_public_key
-from tests.conftest import POSTGRES_ADMIN_URL, base_settings, require_postgres
+from tests.conftest import POSTGRES_ADMIN_URL, POSTGRES_TEST_DB, base_settings, require_postgres
 
-CONCURRENCY_DB = "disclosure_test_audit_concurrency"
+# Beside the suite's own test database, and named after it, so that runs kept apart by DISCLOSURE_TEST_PG_DB
+# stay apart here too.
+CONCURRENCY_DB = f"{POSTGRES_TEST_DB}_audit_concurrency"
 CHECKPOINT_EVERY = 100
 
 

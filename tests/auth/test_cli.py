@@ -45,7 +45,11 @@ def test_demo_seed_is_idempotent_and_prints_passwords_once(app):
     assert second.exit_code == 0 and "nothing changed" in second.output
     assert "@demo" not in second.output
     with app.app_context():
+        from disclosure.cases.models import Case
+
         assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 5
+        assert db.session.execute(select(func.count()).select_from(Case)).scalar_one() == 4
+    assert "Sample cases: DR-" in first.output
     admin_line = next(line for line in lines if line[0] == "admin")
     from tests.conftest import sign_in
 
