@@ -73,7 +73,8 @@ def _register_models() -> None:
     # Importing registers the tables and the audit triggers with the metadata.
     import disclosure.audit.ddl
     import disclosure.auth.models
-    import disclosure.cases.models  # noqa: F401
+    import disclosure.cases.models
+    import disclosure.review.models  # noqa: F401
 
 
 def _register_web(app: Flask) -> None:
@@ -84,12 +85,13 @@ def _register_web(app: Flask) -> None:
     from disclosure.auth.views import bp as auth_bp
     from disclosure.cases.agency_views import bp as agencies_bp
     from disclosure.cases.views import bp as cases_bp
+    from disclosure.review.views import bp as review_bp
     from disclosure.site.views import bp as site_bp
 
     hardening.init_app(app)
     errors.init_app(app)
     app.before_request(enforce_access)
-    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp, cases_bp, agencies_bp):
+    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp, cases_bp, agencies_bp, review_bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor

@@ -38,7 +38,7 @@ class ConfigError(RuntimeError):
 def default_settings(instance_path: Path) -> dict[str, Any]:
     return {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'disclosure.db'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "DEV_MODE": False,
         # Sessions: a server-side record is checked on every request (disclosure.auth.sessions).
         "SESSION_COOKIE_NAME": "__Host-session",
@@ -94,6 +94,9 @@ def load_settings(app: Flask, settings: Mapping[str, Any] | None) -> None:
     if settings:
         app.config.update(settings)
     apply_dev_mode(app.config)
+    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        # A server connection can go stale (restarts, idle timeouts); a SQLite file connection cannot.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_secret_key_file(instance_path)
     check_settings(app.config)

@@ -44,6 +44,8 @@ class Permission(StrEnum):
     AGENCY_MANAGE = "agency:manage"
     REVIEW_DECIDE = "review:decide"
     PRODUCTION_MANAGE = "production:manage"
+    POLICY_VIEW = "policy:view"
+    POLICY_MANAGE = "policy:manage"
     USER_VIEW = "user:view"
     USER_MANAGE = "user:manage"
     AUDIT_VIEW = "audit:view"
@@ -54,7 +56,7 @@ class Permission(StrEnum):
 
 _EVERYONE = frozenset({Permission.ACCOUNT_SELF})
 
-_READ_CASES = frozenset({Permission.CASE_VIEW, Permission.DOCUMENT_DOWNLOAD})
+_READ_CASES = frozenset({Permission.CASE_VIEW, Permission.DOCUMENT_DOWNLOAD, Permission.POLICY_VIEW})
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.INTAKE: _EVERYONE | _READ_CASES
@@ -65,7 +67,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: _EVERYONE | _READ_CASES
     | {Permission.AUDIT_VIEW, Permission.AUDIT_VERIFY, Permission.AUDIT_EXPORT, Permission.USER_VIEW},
     Role.ADMIN: _EVERYONE
-    | {Permission.USER_VIEW, Permission.USER_MANAGE, Permission.AUDIT_VERIFY, Permission.AUDIT_CHECKPOINT},
+    | {Permission.USER_VIEW, Permission.USER_MANAGE, Permission.AUDIT_VERIFY, Permission.AUDIT_CHECKPOINT,
+       Permission.POLICY_VIEW, Permission.POLICY_MANAGE},
 }
 
 #: Roles whose holders must sign in with a second factor.

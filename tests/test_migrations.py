@@ -21,6 +21,12 @@ def trigger_names(connection: sa.Connection) -> set[str]:
     return set(connection.execute(sa.text(query)).scalars())
 
 
+def check_constraints(connection: sa.Connection) -> dict[str, set[tuple[str, str]]]:
+    inspector = sa.inspect(connection)
+    return {table: {(c["name"], " ".join(str(c["sqltext"]).split())) for c in inspector.get_check_constraints(table)}
+            for table in inspector.get_table_names() if table != "alembic_version"}
+
+
 def test_upgrade_matches_models(backend, tmp_path, instance):
     if backend == "postgresql":
         require_postgres()
@@ -42,8 +48,22 @@ def test_upgrade_matches_models(backend, tmp_path, instance):
                 differences = compare_metadata(context, db.metadata)
                 assert differences == []
                 assert trigger_names(connection) == expected_trigger_names(connection.dialect.name)
+                migrated_checks = check_constraints(connection)
                 head = connection.execute(sa.text("SELECT id, size FROM audit_head")).all()
                 assert [tuple(row) for row in head] == [(1, 0)]
+            db.engine.dispose()
+        # Alembic's comparison ignores CHECK constraints: compare them with a schema built from the models.
+        declared_url = url if backend == "postgresql" else f"sqlite:///{tmp_path / 'declared.db'}"
+        if backend == "postgresql":
+            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            engine.dispose()
+        declared = create_app(base_settings(instance, declared_url))
+        with declared.app_context():
+            db.create_all()
+            with db.engine.connect() as connection:
+                assert check_constraints(connection) == migrated_checks
             db.engine.dispose()
     finally:
         if backend == "postgresql":

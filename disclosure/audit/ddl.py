@@ -1,4 +1,7 @@
-"""Database-side guards for the audit tables: triggers that refuse UPDATE, DELETE and TRUNCATE, and the head row.
+"""Database-side guards for append-only tables: triggers that refuse UPDATE, DELETE and TRUNCATE; the audit head row.
+
+The audit log's two tables are protected here; other append-only records (policy versions, review decisions)
+call protect() on their model.
 
 The same statements are created by `db.create_all()` (the metadata's after_create events, below) and by the
 Alembic migration, which carries a literal copy; the models-match-migrations test compares the two.
@@ -10,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import Table, event, text
 
-from disclosure.audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from disclosure.audit.models import APPEND_ONLY, AuditCheckpoint, AuditEvent, AuditHead
 
-PROTECTED_TABLES = ("audit_event", "audit_checkpoint")
+#: Every append-only table, in the order their triggers were introduced by the migrations.
+PROTECTED_TABLES = ("audit_event", "audit_checkpoint", "policy_version", "review_decision")
 
 POSTGRES_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -56,6 +60,15 @@ def _create_head_row(target: Table, connection: Any, **_kw: Any) -> None:
     connection.execute(target.insert().values(id=1, size=0, chain_tip=bytes(32), frontier=b""))
 
 
+def protect(model: type) -> None:
+    """Make a model's table append-only: triggers at create time, and the ORM listener's refusal."""
+    table = model.__table__  # type: ignore[attr-defined]
+    if table.name not in PROTECTED_TABLES:
+        raise ValueError(f"add {table.name} to PROTECTED_TABLES (and to a migration) before protecting it")
+    event.listen(table, "after_create", _create_triggers)
+    APPEND_ONLY.add(model)
+
+
 for _model in (AuditEvent, AuditCheckpoint):
-    event.listen(_model.__table__, "after_create", _create_triggers)
+    protect(_model)
 event.listen(AuditHead.__table__, "after_create", _create_head_row)

@@ -66,7 +66,8 @@ class AuditCheckpoint(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime]
 
 
-APPEND_ONLY = (AuditEvent, AuditCheckpoint)
+#: Models whose rows are never changed or deleted; disclosure.audit.ddl.protect() adds to it.
+APPEND_ONLY: set[type] = {AuditEvent, AuditCheckpoint}
 
 
 class AppendOnlyViolation(RuntimeError):
@@ -76,7 +77,7 @@ class AppendOnlyViolation(RuntimeError):
 @event.listens_for(Session, "before_flush")
 def _refuse_audit_changes(session: Session, _context: Any, _instances: Any) -> None:
     for instance in list(session.dirty) + list(session.deleted):
-        if isinstance(instance, APPEND_ONLY) and (
+        if isinstance(instance, tuple(APPEND_ONLY)) and (
             instance in session.deleted or session.is_modified(instance, include_collections=False)
         ):
-            raise AppendOnlyViolation(f"{type(instance).__tablename__} is append-only")
+            raise AppendOnlyViolation(f"{type(instance).__tablename__} is append-only")  # type: ignore[attr-defined]

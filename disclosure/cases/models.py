@@ -206,7 +206,8 @@ class CaseCategory(db.Model):  # type: ignore[name-defined,misc]
 
 class Document(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "case_document"
-    __table_args__ = (CheckConstraint("kind IN ('legal_process', 'correspondence')", name="known_kind"),)
+    __table_args__ = (CheckConstraint("kind IN ('legal_process', 'correspondence', 'response_letter')",
+                                      name="known_kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"))

@@ -36,7 +36,7 @@ from disclosure.policy.identifiers import canonical_identifier
 from disclosure.policy.loader import default_policy
 from disclosure.policy.request import RequestDocument
 from disclosure.policy.vocabulary import TargetKind
-from disclosure.workflow import Action, IllegalTransition, State, rule_for, transition
+from disclosure.workflow import DECIDED_STATES, Action, IllegalTransition, State, rule_for, transition
 
 #: Actions that only the review service may take: they need a recorded decision.
 DECISION_ACTIONS = frozenset({Action.APPROVE, Action.REJECT})
@@ -235,6 +235,14 @@ def apply_action(actor: User, case: Case, action: Action, expected_version: int 
     if action is Action.START_REVIEW and case.assigned_to_id is None:
         case.assigned_to_id = actor.id
     data: dict[str, Any] = {"action": action.value, "from": before.value, "to": after.value}
+    if after is State.IN_REVIEW:
+        # Each entry into review starts a new review round under the current policy version.
+        from disclosure.review.service import begin_review
+
+        review = begin_review(case)
+        data.update(review=review.id, policy_sha256=review.policy_version.sha256)
+    if before in DECIDED_STATES and after is State.IN_REVIEW:
+        case.decided_by_id, case.decided_at = None, None
     if note.strip():
         data["note"] = note.strip()
     record(actor, AuditAction.CASE_TRANSITION, subject=case.subject, ip=ip, data=data)

@@ -123,3 +123,25 @@ class Verdict(LabelledEnum):
     EXCEEDS_PROCESS = "exceeds_process"
     NO_POLICY_GROUND = "no_policy_ground"
     PRESERVE_ONLY = "preserve_only"
+
+
+AuthorityKind._labels = {  # type: ignore[attr-defined]
+    "judge": "Judge", "court": "Court", "prosecutor": "Prosecutor", "agency": "Agency", "police": "Police",
+}
+
+Ground._labels = {  # type: ignore[attr-defined]
+    "provide_service": "Necessary to provide service to the customer",
+    "legitimate_interests": "Necessary to protect the legitimate interests of us and our customers",
+    "legal_process": "Required to cooperate with valid and enforceable legal process",
+    "inadvertent_crime": "Inadvertently obtained contents that appear to pertain to a crime",
+    "harm_or_rights": "Identify, contact or act against someone causing harm or interfering with rights",
+    "law_requires": "Good-faith belief that the law requires disclosure",
+    "public": "Public data (no ground needed)",
+}
+
+Verdict._labels = {  # type: ignore[attr-defined]
+    "permitted": "Permitted",
+    "exceeds_process": "Exceeds what the process can compel",
+    "no_policy_ground": "No policy ground (to counsel)",
+    "preserve_only": "Preserve only",
+}

@@ -1,0 +1,56 @@
+"""Response letters (approval cover letter, rejection, request for clarification) as PDFs stored with the case."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import current_app, render_template
+
+from disclosure.audit.actions import AuditAction
+from disclosure.audit.service import record
+from disclosure.auth.models import User
+from disclosure.cases.models import Document
+from disclosure.clock import utcnow
+from disclosure.extensions import db
+from disclosure.pdf import render_pdf
+from disclosure.policy.vocabulary import Category
+from disclosure.review.models import Decision
+from disclosure.review.service import REJECTION_REASONS
+from disclosure.storage.store import store_for_app
+
+TITLES = {"approved": "Response to legal process", "rejected": "Response to legal process: objection",
+          "needs_info": "Request for clarification"}
+
+
+def letter_html(decision: Decision) -> str:
+    case = decision.review.case
+    scope = json.loads(decision.scope_json or "[]")
+    for entry in scope:
+        entry["labels"] = [Category(c).label for c in entry["categories"]]
+    return render_template(
+        f"letters/{decision.outcome}.html", case=case, decision=decision, scope=scope, title=TITLES[decision.outcome],
+        reasons=[REJECTION_REASONS[c] for c in json.loads(decision.reason_codes_json)], today=utcnow().date(),
+        organisation=current_app.config.get("ORGANISATION_NAME", "The Provider's Legal Department"),
+    )
+
+
+def create_letter(actor: User, decision: Decision, ip: str | None) -> Document:
+    """Render the decision's letter, store it encrypted with the case, and record it."""
+    case = decision.review.case
+    data = render_pdf(letter_html(decision))
+    store = store_for_app(current_app.config, current_app.instance_path)
+    blob = store.put([data], max_bytes=len(data))
+    db.session.info.setdefault("uncommitted_blobs", []).append((store, blob.name))
+    name = f"{case.reference}-{decision.outcome.replace('_', '-')}-letter.pdf"
+    document = Document(case_id=case.id, kind="response_letter", filename=name, content_type="application/pdf",
+                        size=blob.size, sha256=blob.sha256, blob_name=blob.name, uploaded_by_id=actor.id)
+    db.session.add(document)
+    db.session.flush()
+    record(actor, AuditAction.LETTER_CREATED, subject=case.subject, ip=ip,
+           data={"document": document.id, "decision": decision.id, "sha256": blob.sha256, "filename": name})
+    return document
+
+
+def describe(document: Document) -> dict[str, Any]:
+    return {"filename": document.filename, "sha256": document.sha256}

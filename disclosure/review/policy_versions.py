@@ -1,0 +1,64 @@
+"""Policy versions: stored append-only with their SHA-256; the newest applies to reviews started after it."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+
+from disclosure.audit.actions import AuditAction
+from disclosure.audit.service import record
+from disclosure.extensions import db
+from disclosure.policy.loader import PolicyFileError, default_policy_bytes, load_policy
+from disclosure.policy.model import Policy
+from disclosure.review.models import PolicyVersion
+
+MAX_POLICY_BYTES = 256 * 1024
+
+
+class PolicyUploadError(ValueError):
+    """An uploaded policy file was refused; the message lists what to fix, by line and field."""
+
+
+def current_version() -> PolicyVersion:
+    """The newest version; the packaged default is registered as the first one when there is none."""
+    version = db.session.execute(select(PolicyVersion).order_by(PolicyVersion.id.desc()).limit(1)).scalar()
+    if version is None:
+        content = default_policy_bytes()
+        policy = load_policy(content, source="default.toml")
+        version = PolicyVersion(sha256=hashlib.sha256(content).hexdigest(), content=content,
+                                label=f"{policy.info.name} {policy.info.version} (default)")
+        db.session.add(version)
+        db.session.flush()
+    return version
+
+
+@lru_cache(maxsize=16)
+def _parsed(sha256: str, content: bytes) -> Policy:
+    return load_policy(content)
+
+
+def policy_of(version: PolicyVersion) -> Policy:
+    return _parsed(version.sha256, bytes(version.content))
+
+
+def upload_version(actor: Any, content: bytes, filename: str, ip: str | None) -> PolicyVersion:
+    if len(content) > MAX_POLICY_BYTES:
+        raise PolicyUploadError(f"The file is larger than {MAX_POLICY_BYTES // 1024} KiB; a policy file is small text.")
+    try:
+        policy = load_policy(content, source=filename or "upload.toml")
+    except PolicyFileError as error:
+        raise PolicyUploadError(str(error)) from error
+    digest = hashlib.sha256(content).hexdigest()
+    if db.session.execute(select(PolicyVersion.id).where(PolicyVersion.sha256 == digest)).first():
+        raise PolicyUploadError(f"This exact policy (SHA-256 {digest[:16]}…) is already stored.")
+    current_version()  # the default stays on record as the version before this one
+    version = PolicyVersion(sha256=digest, content=content, label=f"{policy.info.name} {policy.info.version}",
+                            uploaded_by_id=actor.id)
+    db.session.add(version)
+    db.session.flush()
+    record(actor, AuditAction.POLICY_UPLOADED, subject=f"policy:{version.id}", ip=ip,
+           data={"sha256": digest, "label": version.label, "filename": filename[:200]})
+    return version

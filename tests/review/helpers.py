@@ -1,0 +1,48 @@
+"""Steps of a review driven through the real pages, for the review tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from disclosure.auth.models import User
+from disclosure.cases import service as cases
+from disclosure.cases.models import Case
+from disclosure.extensions import db
+from disclosure.workflow import Action
+from tests.conftest import csrf_from
+from tests.factories import MadeUser, make_case, make_user
+
+
+def case_in_review(reviewer: MadeUser | None = None, **overrides: Any) -> str:
+    """A case logged by someone else and put in review by a reviewer (in an app context)."""
+    case = make_case(**overrides)
+    starter = db.session.get(User, (reviewer or make_user("reviewer")).id)
+    cases.apply_action(starter, db.session.get(Case, case.id), Action.START_REVIEW, None, None)
+    db.session.commit()
+    return case.reference
+
+
+def review_form(client: FlaskClient, reference: str, **fields: Any) -> dict[str, Any]:
+    page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
+    import re
+
+    version = re.search(r'name="version" value="(\d+)"', page)
+    data: dict[str, Any] = {"csrf_token": csrf_from(page), "version": version.group(1) if version else ""}
+    data.update(fields)
+    return data
+
+
+def confirm_all(items: list[str]) -> dict[str, str]:
+    return {f"check-{item}": "yes" for item in items}
+
+
+def checklist_ids(app: Any, reference: str) -> list[str]:
+    from sqlalchemy import select
+
+    from disclosure.review.service import evaluation_for, open_review
+
+    with app.app_context():
+        case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+        return [item.id for item in evaluation_for(open_review(case)).checklist]
