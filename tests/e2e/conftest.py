@@ -1,12 +1,13 @@
-"""Browser tests: Debian's Chromium, driven by Python Playwright, against the app on a real server and database.
+"""Browser tests: Debian's Chromium, driven by Python Playwright, against the app on a real server and a real
+database.
 
-One werkzeug server listens on 127.0.0.1 for the whole session; each test installs a fresh app behind it (its own
-instance folder, SQLite file, keys and audit log), so references start at DR-<year>-00001 and every test's audit
-log is whole. Development mode lets the session cookie work over plain http://127.0.0.1.
+One werkzeug server listens on 127.0.0.1 for the whole session; each test installs a fresh app behind it (its
+own instance folder, SQLite file, keys and audit log), so references start at DR-<year>-00001 and each test's
+audit log is whole. Development mode lets the session cookie work over plain http://127.0.0.1.
 
-Every page records console errors (CSP violations arrive as these), uncaught page errors and 5xx responses; a test
-with any of them fails. A test that expects one (a blocked frame) says so with `browser_problems.expect(...)`, and
-then fails if it did not happen.
+Every page records console errors (CSP violations arrive as these), uncaught page errors and 5xx responses; a
+test with any of them fails. A test that provokes one (a refused frame) says so with
+`browser_problems.expect(...)`, and then fails if it did not come.
 
 Without /usr/bin/chromium the tests are skipped, except under CI=true, where they fail.
 """
@@ -44,7 +45,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"browser tests skipped: {reason}")
 
 
-# --- the server ---------------------------------------------------------------------------------------------------
+# --- the server -------------------------------------------------------------------------------------------
 
 
 FRAMER_PATH = "/__e2e__/framer"
@@ -53,8 +54,8 @@ FRAMER_PATH = "/__e2e__/framer"
 class SwitchableApp:
     """The WSGI app the session's server calls: whichever app the current test installed.
 
-    It also answers FRAMER_PATH itself (the app never sees it): a page that puts `?src=` in an iframe, standing in
-    for another site's page when the browser reaches this server as http://localhost instead of 127.0.0.1.
+    It also answers FRAMER_PATH itself (the app never sees it): a page that puts `?src=` in an iframe, standing
+    in for another site's page when the browser reaches this server as http://localhost instead of 127.0.0.1.
     """
 
     def __init__(self) -> None:
@@ -127,7 +128,7 @@ def live_app(live_server: LiveServer, e2e_schema: Path, tmp_path: Path) -> Itera
         db.engine.dispose()
 
 
-# --- the browser --------------------------------------------------------------------------------------------------
+# --- the browser ------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -137,7 +138,7 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Python playwright is not installed: pip install -e '.[dev]' (never `playwright install`)")
+        _unavailable("Python playwright is missing: pip install -e '.[dev]' (never `playwright install`)")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
         try:
@@ -148,8 +149,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def browser_with_back_forward_cache(browser: Any) -> Iterator[Any]:
-    """Chromium as people run it: Playwright switches the back/forward cache off by default, and with it off the
-    Back button always asks the server again, so a test could never see a page that the cache kept."""
+    """Chromium as people run it. Playwright switches the back/forward cache off by default, and without it the
+    Back button always asks the server again, so a test could never see a page the cache kept."""
     chromium = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS,
                                            ignore_default_args=["--disable-back-forward-cache"])
     try:
@@ -164,32 +165,24 @@ class BrowserProblems:
 
     seen: list[str] = field(default_factory=list)
     expected: list[re.Pattern[str]] = field(default_factory=list)
-    reported: int = 0
+    reported: set[str] = field(default_factory=set)
 
     def expect(self, pattern: str) -> None:
-        """This test provokes a console error matching `pattern` (e.g. a refused frame); it must occur."""
+        """This test provokes a console error matching `pattern` (e.g. a refused frame); it must come."""
         self.expected.append(re.compile(pattern))
 
     def add(self, problem: str) -> None:
         self.seen.append(problem)
 
-    def unexpected(self) -> list[str]:
-        return [p for p in self.seen if not any(pattern.search(p) for pattern in self.expected)]
-
-    def missing(self) -> list[str]:
-        return [pattern.pattern for pattern in self.expected if not any(pattern.search(p) for p in self.seen)]
-
     def check(self) -> None:
-        unexpected, missing = self.unexpected()[self.reported:], self.missing()
-        self.reported += len(unexpected)
-        self.expected = [p for p in self.expected if p.pattern not in missing]  # report a missing one once
-        message = []
-        if unexpected:
-            message.append("the browser reported problems:\n  " + "\n  ".join(unexpected))
-        if missing:
-            message.append("expected console errors never came: " + ", ".join(missing))
-        if message:
-            pytest.fail("\n".join(message), pytrace=False)
+        """Fail (once per problem) on anything unexpected, and on an expected error that never came."""
+        unexpected = [p for p in self.seen if not any(pattern.search(p) for pattern in self.expected)]
+        missing = [f"never came: {pattern.pattern}" for pattern in self.expected
+                   if not any(pattern.search(p) for p in self.seen)]
+        new = [p for p in unexpected + missing if p not in self.reported]
+        self.reported.update(new)
+        if new:
+            pytest.fail("the browser reported problems:\n  " + "\n  ".join(new), pytrace=False)
 
 
 @pytest.fixture
@@ -199,8 +192,8 @@ def browser_problems() -> BrowserProblems:
 
 def new_context(browser: Any, live_server: LiveServer) -> Any:
     # en-US and UTC fix how date inputs take typed digits (month, day, year) and how times read.
-    ctx = browser.new_context(accept_downloads=True, base_url=live_server.url, locale="en-US", timezone_id="UTC",
-                              viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(accept_downloads=True, base_url=live_server.url, locale="en-US",
+                              timezone_id="UTC", viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(TIMEOUT_MS)
     return ctx
 
@@ -212,10 +205,10 @@ def context(browser: Any, live_server: LiveServer, live_app: Flask) -> Iterator[
     ctx.close()
 
 
-# Known app bugs the fixture tolerates, each pinned by a strict xfail test that fails once the bug is fixed (then
-# delete the entry and the xfail marker). Patterns match "console error on <page>: <text> [<source url>]".
+# Known app bugs the pages may show, each pinned by a strict xfail test that fails once the bug is fixed (then
+# delete the entry here and the xfail marker there). They match "console error on <page>: <text> [<source>]".
 KNOWN_APP_BUGS: list[re.Pattern[str]] = [
-    # templates/base.html names no icon, so Chromium asks for /favicon.ico, which is a 404 on every first visit.
+    # templates/base.html names no icon, so Chromium asks for /favicon.ico: a 404 on each browser's first page.
     # Pinned by test_journeys.py::test_pages_name_an_icon_so_the_browser_asks_for_no_missing_favicon.
     re.compile(r"404 \(NOT FOUND\) \[http://127\.0\.0\.1:\d+/favicon\.ico\]$"),
 ]
@@ -234,10 +227,16 @@ def watch(page: Any, problems: BrowserProblems, tolerate: list[re.Pattern[str]] 
         if not any(pattern.search(problem) for pattern in tolerated):
             problems.add(problem)
 
+    def on_page_error(error: Any) -> None:
+        problems.add(f"page error on {page.url}: {error}")
+
+    def on_response(response: Any) -> None:
+        if response.status >= 500:
+            problems.add(f"HTTP {response.status} for {response.request.method} {response.url}")
+
     page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.add(f"page error on {page.url}: {error}"))
-    page.on("response", lambda response: response.status >= 500 and problems.add(
-        f"HTTP {response.status} for {response.request.method} {response.url}"))
+    page.on("pageerror", on_page_error)
+    page.on("response", on_response)
     return page
 
 
@@ -248,8 +247,8 @@ def page(context: Any, browser_problems: BrowserProblems) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page_with_back_forward_cache(browser_with_back_forward_cache: Any, live_server: LiveServer, live_app: Flask,
-                                 browser_problems: BrowserProblems) -> Iterator[Any]:
+def page_with_back_forward_cache(browser_with_back_forward_cache: Any, live_server: LiveServer,
+                                 live_app: Flask, browser_problems: BrowserProblems) -> Iterator[Any]:
     ctx = new_context(browser_with_back_forward_cache, live_server)
     yield watch(ctx.new_page(), browser_problems)
     ctx.close()

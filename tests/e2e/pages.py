@@ -37,7 +37,7 @@ def active_id(page: Any) -> str:
 
 
 def tab_to_next(page: Any, limit: int = 10) -> str:
-    """Press Tab until focus leaves the current element (a date input takes several Tabs: one per segment and one
+    """Press Tab until focus leaves the current element (a date input takes several: one per segment and one
     for its picker button), and return the id of the element that has focus now."""
     start = active_id(page)
     for _ in range(limit):

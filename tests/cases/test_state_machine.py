@@ -1,0 +1,115 @@
+"""Random staff doing random things to cases (hypothesis): the workflow's promises hold whatever they do.
+
+Invariants: nothing reaches production unless a reviewer approved it; a decision never changes; every
+transition writes exactly one audit event; the audit chain verifies at the end.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from sqlalchemy import func, select
+
+from disclosure.audit.models import AuditEvent
+from disclosure.auth.models import User
+from disclosure.cases import service as cases
+from disclosure.cases.models import Case
+from disclosure.extensions import db
+from disclosure.review import service as review
+from disclosure.review.models import Decision
+from disclosure.workflow import Action, IllegalTransition, State
+from tests.factories import PASSWORD, make_case, make_user
+
+ROLES = ["intake", "reviewer", "reviewer", "producer", "auditor"]
+PRODUCED = {State.PRODUCING.value, State.DISCLOSED.value}
+
+
+def test_random_staff_cannot_break_the_workflow(app):
+    with app.app_context():
+        staff = [make_user(role).id for role in ROLES]
+
+    class Workflow(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.context = app.app_context()
+            self.context.push()
+            self.cases: list[int] = []
+            self.decisions: dict[int, tuple[str, str]] = {}
+
+        def teardown(self) -> None:
+            db.session.remove()
+            self.context.pop()
+
+        def transitions(self) -> int:
+            return db.session.execute(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.action == "case.transition")).scalar_one()
+
+        @rule(process=st.sampled_from(["search_warrant", "subpoena", "preservation_request"]))
+        def log(self, process: str) -> None:
+            categories = ["subscriber_basic"] if process == "subpoena" else ["stored_content"]
+            if process == "preservation_request":
+                categories = ["account_records"]
+            self.cases.append(make_case(process_type=process, categories=categories, non_disclosure_order=None).id)
+
+        @precondition(lambda self: self.cases)
+        @rule(data=st.data(), action=st.sampled_from(list(Action)), who=st.sampled_from(range(len(ROLES))))
+        def act(self, data: st.DataObject, action: Action, who: int) -> None:
+            case = db.session.get(Case, data.draw(st.sampled_from(self.cases)))
+            before = self.transitions()
+            try:
+                cases.apply_action(db.session.get(User, staff[who]), case, action, case.version_id, None)
+                db.session.commit()
+                assert self.transitions() == before + 1
+            except (cases.CaseError, IllegalTransition):
+                db.session.rollback()
+                assert self.transitions() == before
+
+        @precondition(lambda self: self.cases)
+        @rule(data=st.data(), outcome=st.sampled_from(["approved", "rejected", "needs_info"]),
+              who=st.sampled_from(range(len(ROLES))))
+        def decide(self, data: st.DataObject, outcome: str, who: int) -> None:
+            case = db.session.get(Case, data.draw(st.sampled_from(self.cases)))
+            current = review.open_review(case)
+            if current is None:
+                return
+            actor = db.session.get(User, staff[who])
+            before = self.transitions()
+            try:
+                evaluation = review.evaluation_for(current)
+                review.save_worksheet(actor, current, {i.id: {"answer": "yes"} for i in evaluation.checklist},
+                                      {c.value: {"grounds": ["legal_process"] if "content" in c.value else
+                                                 ["law_requires"]} for c in case.categories}, "", None, None)
+                scope = [review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None)
+                         for t in case.targets]
+                review.decide(actor, current, outcome, password=PASSWORD, ip=None, scope=scope,
+                              reason_codes=["overbroad"], text="Please clarify the date range.")
+                db.session.commit()
+                assert self.transitions() == before + 1
+            except (cases.CaseError, ValueError):
+                db.session.rollback()
+                assert self.transitions() == before
+
+        @invariant()
+        def nothing_produced_without_an_approval(self) -> None:
+            for case_id, state in db.session.execute(select(Case.id, Case.state).where(Case.state.in_(PRODUCED))):
+                outcomes = db.session.execute(select(Decision.outcome).where(Decision.case_id == case_id)).scalars()
+                assert "approved" in list(outcomes), (case_id, state)
+
+        @invariant()
+        def decisions_never_change(self) -> None:
+            for row in db.session.execute(select(Decision)).scalars():
+                fingerprint = (row.outcome, json.dumps([row.scope_json, row.engine_json, row.decided_by_id]))
+                assert self.decisions.setdefault(row.id, fingerprint) == fingerprint
+
+    Workflow.TestCase.settings = settings(max_examples=12, stateful_step_count=25, deadline=None,
+                                          suppress_health_check=list(HealthCheck))
+    Workflow.TestCase().runTest()
+
+    with app.app_context():  # the machine did reach decisions, so the invariants were really exercised
+        assert db.session.execute(select(func.count()).select_from(Decision)).scalar_one() > 0
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and result.output.startswith("intact:"), result.output
