@@ -22,7 +22,7 @@ from disclosure.policy.scope import (
     check_scope,
     ground_requires_reason,
 )
-from disclosure.policy.vocabulary import Category, TargetKind, Verdict
+from disclosure.policy.vocabulary import AuthorityKind, Category, TargetKind, Verdict
 
 __all__ = [
     "COUNSEL_ESCALATION",
@@ -41,6 +41,13 @@ __all__ = [
 REPEATABLE_WARNINGS = frozenset({
     "issuing_authority_not_allowed", "ip_without_time", "period_exceeds_maximum",
 })
+
+
+#: How an issuing authority is named in a sentence ("this one was issued by …").
+_WHO = {
+    AuthorityKind.JUDGE: "a judge", AuthorityKind.COURT: "a court", AuthorityKind.PROSECUTOR: "a prosecutor",
+    AuthorityKind.AGENCY: "an agency", AuthorityKind.POLICE: "the police",
+}
 
 
 def _names(items: Iterable[str], conjunction: str = "and") -> str:
@@ -121,8 +128,8 @@ class _Rules:
         if allowed is not None and issuer not in allowed:
             who = _names((a.value for a in allowed), "or")
             return found(Verdict.EXCEEDS_PROCESS,
-                         f"{p.label}: {name} must be ordered by a {who}; this one was issued by a "
-                         f"{issuer.value}.", self.clause(kind, grounds))
+                         f"{p.label}: {name} must be ordered by a {who}; this one was issued by "
+                         f"{_WHO[issuer]}.", self.clause(kind, grounds))
         if not grounds:
             return found(Verdict.NO_POLICY_GROUND,
                          f"{p.label}: compels {name}, but no ground in the policy covers compelled "
@@ -221,7 +228,7 @@ class _Rules:
             by_rule.setdefault(tuple(a.value for a in p.authorities_for(category) or ()), []).append(category)
         return [PolicyWarning("issuing_authority_not_allowed",
                               f"{p.label}: {self.labels(cats)} need an order issued by a "
-                              f"{_names(kinds, 'or')}; this one was issued by a {issuer.value}. Ask for an "
+                              f"{_names(kinds, 'or')}; this one was issued by {_WHO[issuer]}. Ask for an "
                               "order from the right authority.")
                 for kinds, cats in by_rule.items()]
 

@@ -54,8 +54,8 @@ FRAMER_PATH = "/__e2e__/framer"
 class SwitchableApp:
     """The WSGI app the session's server calls: whichever app the current test installed.
 
-    It also answers FRAMER_PATH itself (the app never sees it): a page that puts `?src=` in an iframe, standing
-    in for another site's page when the browser reaches this server as http://localhost instead of 127.0.0.1.
+    It also answers FRAMER_PATH itself (the app never sees it): a page that puts `?src=` in an iframe,
+    standing in for another site's page when the browser reaches this server as http://localhost.
     """
 
     def __init__(self) -> None:
@@ -149,7 +149,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def browser_with_back_forward_cache(browser: Any) -> Iterator[Any]:
-    """Chromium as people run it. Playwright switches the back/forward cache off by default, and without it the
+    """Chromium as people run it. Playwright turns the back/forward cache off by default, and without it the
     Back button always asks the server again, so a test could never see a page the cache kept."""
     chromium = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS,
                                            ignore_default_args=["--disable-back-forward-cache"])
@@ -205,10 +205,11 @@ def context(browser: Any, live_server: LiveServer, live_app: Flask) -> Iterator[
     ctx.close()
 
 
-# Known app bugs the pages may show, each pinned by a strict xfail test that fails once the bug is fixed (then
-# delete the entry here and the xfail marker there). They match "console error on <page>: <text> [<source>]".
+# Known app bugs the pages may show, each pinned by a strict xfail test that fails once the bug is fixed
+# (then delete the entry here and the xfail marker there). Each pattern matches a problem as `watch` words it:
+# "console error on <page>: <text> [<source>]".
 KNOWN_APP_BUGS: list[re.Pattern[str]] = [
-    # templates/base.html names no icon, so Chromium asks for /favicon.ico: a 404 on each browser's first page.
+    # templates/base.html names no icon, so Chromium asks for /favicon.ico: a 404 on a browser's first page.
     # Pinned by test_journeys.py::test_pages_name_an_icon_so_the_browser_asks_for_no_missing_favicon.
     re.compile(r"404 \(NOT FOUND\) \[http://127\.0\.0\.1:\d+/favicon\.ico\]$"),
 ]

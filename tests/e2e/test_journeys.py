@@ -1,8 +1,8 @@
 """Journeys through the real pages in Chromium, asserting what a person would notice.
 
-Issue 8 (journeys in a real browser) and issue 4's "done when" (an intake user logs a search warrant with two
-targets, three categories, the warrant PDF and a 180-day non-disclosure order). The page fixture fails any test
-whose pages log a console error (CSP violations included), throw, or get a 5xx.
+Issue 8 (journeys in a real browser) and issue 4's "done when" (an intake user logs a search warrant with
+two targets, three categories, the warrant PDF and a 180-day non-disclosure order). The page fixture fails any
+test whose pages log a console error (CSP violations included), throw, or get a 5xx.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 CATEGORIES = (Category.SUBSCRIBER_BASIC, Category.ACCOUNT_RECORDS, Category.STORED_CONTENT)
 RECEIVED_ON = date(2026, 11, 2)  # a Monday; DESIGN's example request
 ORDER_DAYS = 180
-# 10 business days on the US federal calendar from Monday 2 November 2026, skipping Veterans Day (11 November).
+# 10 business days on the US federal calendar from Monday 2 November 2026, skipping Veterans Day (11th).
 DUE = "2026-11-17 23:59"
 DUE_EXPLANATION = ("10 business days after receipt on 2026-11-02 "
                    "(US federal holidays skipped: 2026-11-11 Veterans Day)")
@@ -73,8 +73,8 @@ def test_intake_logs_a_search_warrant_with_two_targets_its_pdf_and_a_gag_order(
     page.get_by_label("Officer email").fill("jdoe@example.gov")
     page.get_by_label("Received", exact=True).fill(f"{RECEIVED_ON.isoformat()}T14:05")
     page.get_by_label("Received by").select_option(ReceivedVia.EMAIL.value)
-    # The target rows' accessible names repeat across rows (see test_target_rows_have_distinct_accessible_names),
-    # so the rows are addressed by their ids here.
+    # The target rows' accessible names repeat from row to row (see the xfail test below), so the rows are
+    # addressed by their ids here.
     page.locator("#targets-0-kind").select_option(TargetKind.EMAIL.value)
     page.locator("#targets-0-value").fill("user@example.net")
     page.locator("#targets-0-date_from").fill("2026-01-01")
@@ -146,6 +146,14 @@ def test_intake_logs_a_search_warrant_with_two_targets_its_pdf_and_a_gag_order(
     page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
 
 
+FORM_FIELDS_IN_ORDER = """
+    form => [...form.elements]
+        .filter(e => e.tagName !== "FIELDSET" && e.type !== "hidden" && !e.disabled && e.tabIndex >= 0
+                     && e.getClientRects().length > 0)
+        .map(e => e.id)
+"""
+
+
 def _choose_by_keyboard(page: Any, value: str) -> None:
     """On the focused <select>, press ArrowDown/ArrowUp until the option with `value` is chosen."""
     index, current = page.evaluate(
@@ -162,73 +170,63 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(
         page: Any, live_app: Flask, tmp_path: Path) -> None:
     with live_app.app_context():
         clerk = make_user("intake")
-    warrant = tmp_path / "subpoena.pdf"
-    warrant.write_bytes(pdf())
+    subpoena = tmp_path / "subpoena.pdf"
+    subpoena.write_bytes(pdf())
     sign_in(page, clerk.email, clerk.password)
     expect_dashboard(page)
     page.goto("/cases/new")
     expect(heading(page)).to_have_text("Log a request")
     assert active_id(page) == "process_type", "the first field should have focus when the form opens"
 
-    def type_text(text: str) -> Any:
+    def typed(text: str) -> Any:
         return lambda: page.keyboard.type(text)
 
-    def choose(value: str) -> Any:
+    def chosen(value: str) -> Any:
         return lambda: _choose_by_keyboard(page, value)
 
-    def press(*keys: str) -> Any:
-        return lambda: [page.keyboard.press(key) for key in keys]
+    def pressed(key: str) -> Any:
+        return lambda: page.keyboard.press(key)
 
-    def press_then_type(date_digits: str, key: str, time_digits: str) -> Any:
-        return lambda: (page.keyboard.type(date_digits), page.keyboard.press(key), page.keyboard.type(time_digits))
+    def date_and_time(date_digits: str, time_digits: str) -> Any:
+        # en-US: month, day, year; ArrowRight moves on to the time, typed as 12-hour time with A or P.
+        return lambda: (page.keyboard.type(date_digits), page.keyboard.press("ArrowRight"),
+                        page.keyboard.type(time_digits))
 
-    def attach() -> None:
+    def attached() -> None:
         with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Space")
-        chooser.value.set_files(warrant)
+            page.keyboard.press("Space")  # a file input opens its chooser from the keyboard
+        chooser.value.set_files(subpoena)
 
-    skip = None
-    # Every focusable field in Tab order (the order a person sees them), and what the keyboard does there.
-    # Dates in the en-US locale: month, day, year; a datetime's time follows ArrowRight, as 12-hour time.
-    targets = {(0, "kind"): choose("email"), (0, "value"): type_text("someone@example.net")}
-    steps: list[tuple[str, Any]] = [
-        ("process_type", choose("subpoena")),
-        ("authority_kind", choose("prosecutor")),
-        ("authority_name", type_text("AUSA R. Roe, S.D.N.Y.")),
-        ("docket", type_text("GJ-2026-77")),
-        ("regime", choose("us_federal")),
-        ("country", type_text("US")),
-        ("region", skip),
-        ("issued_on", skip),
-        ("valid_until", skip),
-        ("emergency", skip),
-        ("agency_name", type_text("Drug Enforcement Administration")),
-        ("agency_country", type_text("US")),
-        ("officer_name", type_text("SA K. Poe")),
-        ("officer_badge", skip),
-        ("officer_email", skip),
-        ("officer_phone", skip),
-        ("received_at", press_then_type("11022026", "ArrowRight", "0905A")),
-        ("timezone", skip),
-        ("received_via", choose("fax")),
-        ("due_on", type_text("11302026")),
-        *[(f"targets-{row}-{part}", targets.get((row, part)))
-          for row in range(4) for part in ("kind", "value", "date_from", "date_to")],
-        *[(f"categories-{index}", press("Space") if index == 0 else skip) for index in range(6)],
-        ("ndo_basis", skip),
-        ("ndo_starts_on", skip),
-        ("ndo_until", skip),
-        ("ndo_indefinite", skip),
-        ("legal_process", attach),
-        ("summary", type_text("Faxed in; original to follow by post.")),
-        ("submit", press("Enter")),
-    ]
-    for number, (field_id, action) in enumerate(steps):
+    # What the keyboard does in each field; every other field is passed over with Tab.
+    actions: dict[str, Any] = {
+        "process_type": chosen(ProcessType.SUBPOENA.value),
+        "authority_kind": chosen(AuthorityKind.PROSECUTOR.value),
+        "authority_name": typed("AUSA R. Roe, S.D.N.Y."),
+        "docket": typed("GJ-2026-77"),
+        "regime": chosen(Regime.US_FEDERAL.value),
+        "country": typed("US"),
+        "agency_name": typed("Drug Enforcement Administration"),
+        "agency_country": typed("US"),
+        "officer_name": typed("SA K. Poe"),
+        "received_at": date_and_time("11022026", "0905A"),
+        "received_via": chosen(ReceivedVia.FAX.value),
+        "due_on": typed("11302026"),
+        "targets-0-kind": chosen(TargetKind.EMAIL.value),
+        "targets-0-value": typed("someone@example.net"),
+        "categories-0": pressed("Space"),
+        "legal_process": attached,
+        "summary": typed("Faxed in; original to follow by post."),
+        "submit": pressed("Enter"),
+    }
+    # Tab must visit every field in the order the form shows them (no trap, no jump), ending at the button.
+    order = page.locator("form[action$='/cases/new']").evaluate(FORM_FIELDS_IN_ORDER)
+    assert order[0] == "process_type" and order[-1] == "submit", order
+    assert set(actions) <= set(order), set(actions) - set(order)
+    for number, field_id in enumerate(order):
         if number:
-            assert tab_to_next(page) == field_id, f"Tab should move to #{field_id} next"
-        assert active_id(page) == field_id
-        if action is not None:
-            action()
+            assert tab_to_next(page) == field_id, f"Tab should move on to #{field_id}"
+        if field_id in actions:
+            actions[field_id]()
 
     expect(page).to_have_url(re.compile(r"/cases/DR-2026-00001$"))
     expect(heading(page)).to_contain_text("DR-2026-00001")
@@ -266,7 +264,8 @@ def test_sign_in_with_a_second_factor_from_enrolment_to_a_second_sign_in(page: A
     expect(page.get_by_role("img", name="QR code for your authenticator app")).to_have_count(0)
     enter_code(page, first_code)  # a code works once
     expect(page.get_by_text("That code is not valid.")).to_be_visible()
-    expect(page.get_by_label("Six-digit code from your authenticator app")).to_have_attribute("aria-invalid", "true")
+    code_field = page.get_by_label("Six-digit code from your authenticator app")
+    expect(code_field).to_have_attribute("aria-invalid", "true")
     enter_code(page, pyotp.TOTP(secret).at(time.time() + 30))
     expect_dashboard(page)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
@@ -308,17 +307,18 @@ def test_pages_refuse_to_be_framed(page: Any, live_server: LiveServer, browser_p
     if framer == "same origin":
         # A page of the app's own origin, made up by the browser (the app serves no such page).
         framer_url = f"{live_server.url}/e2e-framer"
-        page.route(framer_url, lambda route: route.fulfill(
-            content_type="text/html", body=f'<!doctype html><title>framer</title><iframe src="{target}"></iframe>'))
+        framer_html = f'<!doctype html><title>framer</title><iframe src="{target}"></iframe>'
+        page.route(framer_url, lambda route: route.fulfill(content_type="text/html", body=framer_html))
     else:
-        # Another site on the loopback address too (http://localhost, served by the test server, never the app),
-        # so that only the app's headers, not the browser's private-network rules, can be what refuses the frame.
+        # Another site, on the loopback address too (http://localhost, answered by the test server, never the
+        # app), so that the app's headers, not the browser's private-network rules, are what refuse the frame.
         port = live_server.url.rsplit(":", 1)[1]
         framer_url = f"http://localhost:{port}{FRAMER_PATH}?{urlencode({'src': target})}"
-    browser_problems.expect(r"violates the following Content Security Policy directive: \"frame-ancestors 'none'\"")
+    browser_problems.expect(r"violates the following Content Security Policy directive: "
+                            r"\"frame-ancestors 'none'\"")
     with page.expect_response(target) as framed:
         page.goto(framer_url)
-    assert framed.value.status == 200, "the app answered the framed request; the browser must refuse to show it"
+    assert framed.value.status == 200, "the app answers; it is the browser that must refuse to show the page"
     assert framed.value.headers["x-frame-options"] == "DENY"
     expect(page.locator("iframe")).to_have_count(1)
     inside = page.frame_locator("iframe")
@@ -344,8 +344,8 @@ def test_target_rows_have_distinct_accessible_names(page: Any, live_app: Flask) 
                                          ("date_to", "To"))}
 
 
-@pytest.mark.xfail(strict=True, reason="templates/base.html names no icon, so Chromium requests /favicon.ico and "
-                                       "logs its 404 as a console error on the first page of every visit")
+@pytest.mark.xfail(strict=True, reason="templates/base.html names no icon, so Chromium requests /favicon.ico "
+                                       "and logs its 404 as a console error on a browser's first page")
 def test_pages_name_an_icon_so_the_browser_asks_for_no_missing_favicon(
         browser: Any, live_server: LiveServer, live_app: Flask) -> None:
     # A browser of its own: Chromium asks for a missing icon once per browser, not once per context.

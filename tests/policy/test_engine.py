@@ -188,7 +188,7 @@ def test_court_process_from_the_police_exceeds_it() -> None:
     evaluation = evaluate_typical("search_warrant", ["stored_content", "domain_registration"],
                                   issuing_authority={"kind": "police", "name": "Precinct 9"})
     assert [f.verdict for f in evaluation.categories] == [X, P]
-    assert "must be ordered by a judge or court; this one was issued by a police" in (
+    assert "must be ordered by a judge or court; this one was issued by the police" in (
         evaluation.categories[0].reason)
 
 
