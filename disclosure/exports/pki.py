@@ -1,0 +1,519 @@
+"""The bundle-signing PKI: an org CA, the bundle-signing certificate it issues, and recipient-certificate checks.
+
+Layout of the key folder (normally instance/keys/), every file created once and never overwritten:
+
+    bundle-ca.pem           the org CA certificate (ECDSA P-256, CA:true, keyCertSign/cRLSign, 10 years)
+    bundle-ca-key.pem       its private key (mode 0600); absent when an organisation imports a CA without its key
+    bundle-signer.pem       the bundle-signing certificate (ECDSA P-256, digitalSignature, EKU emailProtection, 2 years)
+    bundle-signer-key.pem   its private key (mode 0600)
+
+The emailProtection extended key usage is what `openssl cms -verify` needs (its default purpose is S/MIME signing).
+Pure: no Flask, no database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from disclosure.instance import write_private_file
+
+__all__ = [
+    "CA_CERT_FILE",
+    "CA_KEY_FILE",
+    "SIGNER_CERT_FILE",
+    "SIGNER_KEY_FILE",
+    "CertInfo",
+    "CertificateError",
+    "PKIError",
+    "Signer",
+    "ca_pem",
+    "certificate_info",
+    "check_recipient_certificate",
+    "init_pki",
+    "load_signer",
+    "validate_signer",
+]
+
+CA_CERT_FILE = "bundle-ca.pem"
+CA_KEY_FILE = "bundle-ca-key.pem"
+SIGNER_CERT_FILE = "bundle-signer.pem"
+SIGNER_KEY_FILE = "bundle-signer-key.pem"
+
+CA_LIFETIME = dt.timedelta(days=3650)
+SIGNER_LIFETIME = dt.timedelta(days=730)
+#: Certificates start a little in the past so a recipient whose clock runs slow still accepts them.
+BACKDATE = dt.timedelta(minutes=5)
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 16384
+
+
+class PKIError(ValueError):
+    """The signing keys or certificates are missing, inconsistent or unusable; the message says which file."""
+
+
+class CertificateError(ValueError):
+    """A certificate given by a person (recipient certificate, import) is refused; the message says why."""
+
+
+@dataclass(frozen=True)
+class Signer:
+    """What build_bundle signs with: the signing key, its certificate and the org CA certificate."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+    ca_cert: x509.Certificate
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """What an admin sees of a certificate."""
+
+    subject: str
+    issuer: str
+    serial: str  # hex
+    fingerprint_sha256: str  # upper-case hex pairs separated by colons, as `openssl x509 -fingerprint -sha256` shows
+    not_before: dt.datetime  # aware, UTC
+    not_after: dt.datetime  # aware, UTC
+    is_rsa: bool
+    key_size: int  # bits (the curve size for EC keys)
+
+    @property
+    def fingerprint_hex(self) -> str:
+        """The fingerprint as plain lower-case hex."""
+        return self.fingerprint_sha256.replace(":", "").lower()
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _utc(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    return now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+
+
+def _write_public_file(path: Path, content: bytes) -> None:
+    """Create a certificate file (mode 0644); refuse to replace an existing file."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _public_der(key: object) -> bytes:
+    return key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _load_one_certificate(data: bytes, what: str) -> x509.Certificate:
+    if b"-----BEGIN" not in data:
+        raise CertificateError(f"{what} is not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)")
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as error:
+        raise CertificateError(f"{what} cannot be parsed as a PEM certificate: {error}") from None
+    if len(certs) != 1:
+        raise CertificateError(f"{what} holds {len(certs)} certificates; give exactly one")
+    return certs[0]
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise PKIError(f"{what} {path} does not exist; run `flask keys init`") from None
+    except OSError as error:
+        raise PKIError(f"{what} {path} cannot be read: {error.strerror}") from None
+
+
+def _load_cert_file(path: Path, what: str) -> x509.Certificate:
+    try:
+        return _load_one_certificate(_read(path, what), f"{what} {path}")
+    except CertificateError as error:
+        raise PKIError(str(error)) from None
+
+
+def _load_key_file(path: Path, what: str) -> ec.EllipticCurvePrivateKey:
+    data = _read(path, what)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise PKIError(f"{what} {path} is encrypted; give an unencrypted PEM private key") from None
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise PKIError(f"{what} {path} is not a PEM private key ({error})") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise PKIError(f"{what} {path} must be an ECDSA P-256 private key")
+    return key
+
+
+def _org_name(org_name: str) -> str:
+    name = " ".join(org_name.split())
+    if not name:
+        raise PKIError("the organisation name is empty")
+    if len(name) > 64:
+        raise PKIError("the organisation name is longer than 64 characters (the X.509 limit for O and CN)")
+    return name
+
+
+def _name(common_name: str, org: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
+        ]
+    )
+
+
+# -- creation -----------------------------------------------------------------------------------------------------
+
+
+def _make_ca(org: str, now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(f"{org} Disclosure Bundle CA", org)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + CA_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _make_signer(
+    org: str, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, now: dt.datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    not_after = min(now + SIGNER_LIFETIME, ca_cert.not_valid_after_utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"{org} Disclosure bundle signing", org))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    try:
+        ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
+        )
+    except x509.ExtensionNotFound:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False  # type: ignore[arg-type]
+        )
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+# -- validation -----------------------------------------------------------------------------------------------------
+
+
+def _check_ca(ca_cert: x509.Certificate, where: str, now: dt.datetime) -> None:
+    try:
+        constraints = ca_cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.ca:
+        raise PKIError(f"{where} is not a CA certificate (basicConstraints CA:true is missing)")
+    try:
+        usage = ca_cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not usage.key_cert_sign:
+            raise PKIError(f"{where}: the CA certificate's key usage does not allow signing certificates")
+    except x509.ExtensionNotFound:
+        pass
+    if now > ca_cert.not_valid_after_utc:
+        raise PKIError(f"{where}: the CA certificate expired on {ca_cert.not_valid_after_utc:%Y-%m-%d}")
+
+
+def validate_signer(
+    key: ec.EllipticCurvePrivateKey,
+    cert: x509.Certificate,
+    ca_cert: x509.Certificate,
+    *,
+    now: dt.datetime | None = None,
+    where: str = "the bundle-signing certificate",
+) -> None:
+    """Raise PKIError unless cert is a usable bundle-signing certificate for key, issued directly by ca_cert."""
+    now = _utc(now)
+    _check_ca(ca_cert, "the CA certificate", now)
+    public = cert.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(public.curve, ec.SECP256R1):
+        raise PKIError(f"{where} must hold an ECDSA P-256 key (format disclosure-bundle/1)")
+    if _public_der(public) != _public_der(key.public_key()):
+        raise PKIError(f"{where} does not match its private key")
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, InvalidSignature, TypeError):
+        raise PKIError(f"{where} is not issued by the CA certificate (issuer or CA signature does not match)") from None
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        raise PKIError(
+            f"{where} has no extended key usage; it needs emailProtection for `openssl cms -verify`"
+        ) from None
+    if ExtendedKeyUsageOID.EMAIL_PROTECTION not in eku:
+        raise PKIError(f"{where} lacks the emailProtection extended key usage that `openssl cms -verify` needs")
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not (usage.digital_signature or usage.content_commitment):
+            raise PKIError(f"{where}: its key usage does not allow digital signatures")
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            raise PKIError(f"{where} is a CA certificate; use an end-entity certificate for signing")
+    except x509.ExtensionNotFound:
+        pass
+    if now < cert.not_valid_before_utc:
+        raise PKIError(f"{where} is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+    if now > cert.not_valid_after_utc:
+        raise PKIError(
+            f"{where} expired on {cert.not_valid_after_utc:%Y-%m-%d}; issue a new one (move the old files away "
+            "and run `flask keys init`)"
+        )
+
+
+# -- public API -----------------------------------------------------------------------------------------------------
+
+
+def init_pki(
+    folder: Path,
+    org_name: str,
+    *,
+    import_ca_cert: Path | None = None,
+    import_ca_key: Path | None = None,
+    import_signer_cert: Path | None = None,
+    import_signer_key: Path | None = None,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Create (or import) the CA and the bundle-signing certificate under folder; return a line per file written.
+
+    Existing files are never overwritten: with nothing to do the list is empty. Importing needs the CA certificate,
+    the signing certificate and its key (the CA key is optional); they are validated before anything is written.
+    """
+    folder = Path(folder)
+    now = _utc(now)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths = {name: folder / name for name in (CA_CERT_FILE, CA_KEY_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE)}
+    imports = (import_ca_cert, import_ca_key, import_signer_cert, import_signer_key)
+    if any(p is not None for p in imports):
+        return _import_pki(folder, paths, import_ca_cert, import_ca_key, import_signer_cert, import_signer_key, now)
+
+    created: list[str] = []
+    ca_cert_path, ca_key_path = paths[CA_CERT_FILE], paths[CA_KEY_FILE]
+    signer_cert_path, signer_key_path = paths[SIGNER_CERT_FILE], paths[SIGNER_KEY_FILE]
+    if signer_cert_path.exists() != signer_key_path.exists():
+        present = signer_cert_path if signer_cert_path.exists() else signer_key_path
+        raise PKIError(f"{present} exists without its partner file; restore it or move it away, then run again")
+    if ca_cert_path.exists():
+        ca_cert = _load_cert_file(ca_cert_path, "the CA certificate")
+        ca_key = _load_key_file(ca_key_path, "the CA private key") if ca_key_path.exists() else None
+        if ca_key is not None and _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
+            raise PKIError(f"{ca_key_path} does not match {ca_cert_path}")
+    else:
+        if ca_key_path.exists():
+            raise PKIError(f"{ca_key_path} exists without {ca_cert_path}; restore it or move the key away")
+        if signer_cert_path.exists():
+            raise PKIError(f"{signer_cert_path} exists without the CA certificate {ca_cert_path}")
+        org = _org_name(org_name)
+        ca_key, ca_cert = _make_ca(org, now)
+        write_private_file(ca_key_path, _key_pem(ca_key))
+        _write_public_file(ca_cert_path, _cert_pem(ca_cert))
+        created.append(f"created the bundle CA key {ca_key_path} (mode 0600)")
+        created.append(f"created the bundle CA certificate {ca_cert_path} (valid until {ca_cert.not_valid_after_utc:%Y-%m-%d})")
+
+    if not signer_cert_path.exists():
+        if ca_key is None:
+            raise PKIError(
+                f"cannot issue a bundle-signing certificate: the CA key {ca_key_path} is absent "
+                "(import a signing certificate issued by your CA instead)"
+            )
+        org = _org_name(org_name)
+        key, cert = _make_signer(org, ca_key, ca_cert, now)
+        write_private_file(signer_key_path, _key_pem(key))
+        _write_public_file(signer_cert_path, _cert_pem(cert))
+        created.append(f"created the bundle-signing key {signer_key_path} (mode 0600)")
+        created.append(
+            f"created the bundle-signing certificate {signer_cert_path} (ECDSA P-256, emailProtection, "
+            f"valid until {cert.not_valid_after_utc:%Y-%m-%d})"
+        )
+    return created
+
+
+def _import_pki(
+    folder: Path,
+    paths: dict[str, Path],
+    ca_cert_src: Path | None,
+    ca_key_src: Path | None,
+    signer_cert_src: Path | None,
+    signer_key_src: Path | None,
+    now: dt.datetime,
+) -> list[str]:
+    missing = [
+        flag
+        for flag, value in (
+            ("the CA certificate", ca_cert_src),
+            ("the signing certificate", signer_cert_src),
+            ("the signing key", signer_key_src),
+        )
+        if value is None
+    ]
+    if missing:
+        raise PKIError(f"importing needs {', '.join(missing)} as well")
+    assert ca_cert_src is not None and signer_cert_src is not None and signer_key_src is not None
+    existing = [str(p) for name, p in paths.items() if p.exists() and (name != CA_KEY_FILE or ca_key_src)]
+    if existing:
+        raise PKIError(f"refusing to overwrite {', '.join(existing)}; move the existing files away first")
+    ca_cert = _load_cert_file(Path(ca_cert_src), "the CA certificate")
+    signer_cert = _load_cert_file(Path(signer_cert_src), "the signing certificate")
+    signer_key = _load_key_file(Path(signer_key_src), "the signing key")
+    ca_key = _load_key_file(Path(ca_key_src), "the CA key") if ca_key_src is not None else None
+    if ca_key is not None and _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
+        raise PKIError(f"the CA key {ca_key_src} does not match the CA certificate {ca_cert_src}")
+    validate_signer(signer_key, signer_cert, ca_cert, now=now, where=f"the signing certificate {signer_cert_src}")
+    lines = []
+    if ca_key is not None:
+        write_private_file(paths[CA_KEY_FILE], _key_pem(ca_key))
+        lines.append(f"imported the bundle CA key into {paths[CA_KEY_FILE]} (mode 0600)")
+    _write_public_file(paths[CA_CERT_FILE], _cert_pem(ca_cert))
+    lines.append(f"imported the bundle CA certificate into {paths[CA_CERT_FILE]}")
+    write_private_file(paths[SIGNER_KEY_FILE], _key_pem(signer_key))
+    lines.append(f"imported the bundle-signing key into {paths[SIGNER_KEY_FILE]} (mode 0600)")
+    _write_public_file(paths[SIGNER_CERT_FILE], _cert_pem(signer_cert))
+    lines.append(f"imported the bundle-signing certificate into {paths[SIGNER_CERT_FILE]}")
+    return lines
+
+
+def load_signer(folder: Path, *, now: dt.datetime | None = None) -> Signer:
+    """Load and validate the signing key, its certificate and the CA certificate; PKIError says what is wrong."""
+    folder = Path(folder)
+    ca_cert = _load_cert_file(folder / CA_CERT_FILE, "the CA certificate")
+    cert = _load_cert_file(folder / SIGNER_CERT_FILE, "the bundle-signing certificate")
+    key = _load_key_file(folder / SIGNER_KEY_FILE, "the bundle-signing key")
+    validate_signer(key, cert, ca_cert, now=now, where=f"the bundle-signing certificate {folder / SIGNER_CERT_FILE}")
+    return Signer(key=key, cert=cert, ca_cert=ca_cert)
+
+
+def ca_pem(folder: Path) -> bytes:
+    """The org CA certificate as PEM, for recipients (`flask keys export-ca`)."""
+    return _cert_pem(_load_cert_file(Path(folder) / CA_CERT_FILE, "the CA certificate"))
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
+
+
+def _info(cert: x509.Certificate) -> CertInfo:
+    public = cert.public_key()
+    key_size = int(getattr(public, "key_size", 0) or 0)
+    return CertInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        serial=f"{cert.serial_number:x}",
+        fingerprint_sha256=_fingerprint(cert),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        is_rsa=isinstance(public, rsa.RSAPublicKey),
+        key_size=key_size,
+    )
+
+
+def certificate_info(pem_bytes: bytes) -> CertInfo:
+    """Subject, fingerprint, validity and key of one PEM certificate; CertificateError if it is not one."""
+    return _info(_load_one_certificate(pem_bytes, "the file"))
+
+
+def check_recipient_certificate(pem_bytes: bytes, now: dt.datetime | None = None) -> CertInfo:
+    """Accept a recipient certificate for key.p7m: one PEM certificate, RSA >= 2048 bits, valid now, usable for
+    key encipherment. Raise CertificateError with a message for the admin otherwise."""
+    now = _utc(now)
+    try:
+        cert = _load_one_certificate(pem_bytes, "the file")
+        public = cert.public_key()
+    except CertificateError:
+        raise
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise CertificateError(f"the certificate's key cannot be read: {error}") from None
+    if not isinstance(public, rsa.RSAPublicKey):
+        kind = type(public).__name__.removesuffix("PublicKey").removeprefix("_")
+        raise CertificateError(
+            f"recipient certificates must hold an RSA key (CMS envelopes support RSA only); this one holds {kind}"
+        )
+    if public.key_size < MIN_RSA_BITS:
+        raise CertificateError(f"the RSA key has {public.key_size} bits; at least {MIN_RSA_BITS} are required")
+    if public.key_size > MAX_RSA_BITS:
+        raise CertificateError(f"the RSA key has {public.key_size} bits; at most {MAX_RSA_BITS} are accepted")
+    if now < cert.not_valid_before_utc:
+        raise CertificateError(f"the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+    if now > cert.not_valid_after_utc:
+        raise CertificateError(f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+    try:
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            raise CertificateError("this is a CA certificate; give the recipient's own (end-entity) certificate")
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not usage.key_encipherment:
+            raise CertificateError(
+                "the certificate's key usage does not include keyEncipherment, so it is not meant for encryption"
+            )
+    except x509.ExtensionNotFound:
+        pass
+    return _info(cert)
+
+
+def recipient_certificates(pems: Sequence[bytes], now: dt.datetime | None = None) -> list[x509.Certificate]:
+    """Check and load recipient certificates for build_bundle."""
+    certs = []
+    for pem in pems:
+        check_recipient_certificate(pem, now)
+        certs.append(x509.load_pem_x509_certificate(pem))
+    return certs
