@@ -74,6 +74,7 @@ def _register_models() -> None:
     import disclosure.audit.ddl
     import disclosure.auth.models
     import disclosure.cases.models
+    import disclosure.production.models
     import disclosure.review.models  # noqa: F401
 
 
@@ -85,13 +86,16 @@ def _register_web(app: Flask) -> None:
     from disclosure.auth.views import bp as auth_bp
     from disclosure.cases.agency_views import bp as agencies_bp
     from disclosure.cases.views import bp as cases_bp
+    from disclosure.production.views import bp as production_bp
+    from disclosure.reports.views import bp as reports_bp
     from disclosure.review.views import bp as review_bp
     from disclosure.site.views import bp as site_bp
 
     hardening.init_app(app)
     errors.init_app(app)
     app.before_request(enforce_access)
-    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp, cases_bp, agencies_bp, review_bp):
+    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp, cases_bp, agencies_bp, review_bp,
+                      production_bp, reports_bp):
         app.register_blueprint(blueprint)
 
     @app.context_processor
@@ -106,11 +110,14 @@ def _register_cli(app: Flask) -> None:
     from disclosure.auth.cli import users_cli
     from disclosure.cases.cli import cases_cli
     from disclosure.policy.cli import policy_cli
+    from disclosure.production.cli import bundle_cli, production_cli
+    from disclosure.reports.cli import report_cli
     from disclosure.storage.cli import storage_cli
     from disclosure.demo import demo_cli
     from disclosure.keys_cli import keys_cli
 
-    for group in (users_cli, demo_cli, keys_cli, audit_cli, cases_cli, policy_cli, storage_cli):
+    for group in (users_cli, demo_cli, keys_cli, audit_cli, cases_cli, policy_cli, storage_cli,
+                  production_cli, bundle_cli, report_cli):
         app.cli.add_command(group)
     from flask_migrate.cli import db as db_group
 

@@ -44,6 +44,8 @@ class Permission(StrEnum):
     AGENCY_MANAGE = "agency:manage"
     REVIEW_DECIDE = "review:decide"
     PRODUCTION_MANAGE = "production:manage"
+    BUNDLE_DOWNLOAD = "bundle:download"
+    RECIPIENT_MANAGE = "recipient:manage"
     POLICY_VIEW = "policy:view"
     POLICY_MANAGE = "policy:manage"
     USER_VIEW = "user:view"
@@ -52,6 +54,8 @@ class Permission(StrEnum):
     AUDIT_VERIFY = "audit:verify"
     AUDIT_CHECKPOINT = "audit:checkpoint"
     AUDIT_EXPORT = "audit:export"
+    #: The transparency report, operational metrics and case dossiers (auditors).
+    REPORT_VIEW = "report:view"
 
 
 _EVERYONE = frozenset({Permission.ACCOUNT_SELF})
@@ -63,12 +67,14 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     | {Permission.CASE_CREATE, Permission.CASE_EDIT, Permission.CASE_ASSIGN, Permission.CASE_CLOSE,
        Permission.DOCUMENT_UPLOAD, Permission.AGENCY_MANAGE},
     Role.REVIEWER: _EVERYONE | _READ_CASES | {Permission.REVIEW_DECIDE, Permission.CASE_ASSIGN},
-    Role.PRODUCER: _EVERYONE | _READ_CASES | {Permission.PRODUCTION_MANAGE, Permission.CASE_CLOSE},
+    Role.PRODUCER: _EVERYONE | _READ_CASES
+    | {Permission.PRODUCTION_MANAGE, Permission.BUNDLE_DOWNLOAD, Permission.CASE_CLOSE},
     Role.AUDITOR: _EVERYONE | _READ_CASES
+    | {Permission.REPORT_VIEW}
     | {Permission.AUDIT_VIEW, Permission.AUDIT_VERIFY, Permission.AUDIT_EXPORT, Permission.USER_VIEW},
     Role.ADMIN: _EVERYONE
     | {Permission.USER_VIEW, Permission.USER_MANAGE, Permission.AUDIT_VERIFY, Permission.AUDIT_CHECKPOINT,
-       Permission.POLICY_VIEW, Permission.POLICY_MANAGE},
+       Permission.POLICY_VIEW, Permission.POLICY_MANAGE, Permission.RECIPIENT_MANAGE},
 }
 
 #: Roles whose holders must sign in with a second factor.

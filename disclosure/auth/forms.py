@@ -27,9 +27,11 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email address", validators=[InputRequired(), Length(max=254)])
+    email = EmailField("Email address", validators=[InputRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username"})
     # No length rule here: an over-long password must fail like any wrong one, not with its own message.
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=4096)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=4096)],
+                             render_kw={"autocomplete": "current-password"})
     next = HiddenField()
     submit = SubmitField("Sign in")
 
@@ -44,14 +46,16 @@ class SecondFactorForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[InputRequired(), Length(max=4096)])
+    current_password = PasswordField("Current password", validators=[InputRequired(), Length(max=4096)],
+                                     render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(
         "New password",
         validators=[InputRequired(), Length(min=MIN_LENGTH, max=MAX_LENGTH,
                                             message=f"Use {MIN_LENGTH} to {MAX_LENGTH} characters.")],
         description=f"{MIN_LENGTH} to {MAX_LENGTH} characters. A passphrase of several unrelated words works well.",
+        render_kw={"autocomplete": "new-password"},
     )
-    confirm = PasswordField("New password again", validators=[InputRequired()])
+    confirm = PasswordField("New password again", validators=[InputRequired()], render_kw={"autocomplete": "new-password"})
     submit = SubmitField("Change password")
 
     def validate_confirm(self, field: PasswordField) -> None:

@@ -1,0 +1,1 @@
+"""Production: responsive records within the approved scope, recipient certificates, and signed bundles."""

@@ -1,0 +1,144 @@
+"""Building a case's bundle: its approved records, its audit events with inclusion proofs, a fresh checkpoint.
+
+The format itself (disclosure-bundle/1) lives in disclosure.exports.bundle; this module gathers what goes in,
+stores the result under instance/bundles/ and records it. The passphrase of a passphrase-only bundle is
+returned to be shown once and is never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from flask import current_app
+from sqlalchemy import select
+
+from disclosure.audit.actions import AuditAction
+from disclosure.audit.merkle import inclusion_proof
+from disclosure.audit.models import AuditEvent
+from disclosure.audit.note import vkey_string
+from disclosure.audit.service import checkpoint_now, record
+from disclosure.auth.models import User
+from disclosure.cases.models import Case
+from disclosure.cases.service import CaseError, require
+from disclosure.clock import utcnow
+from disclosure.extensions import db
+from disclosure.keyring import log_key_name, log_public_key
+from disclosure.permissions import Permission
+from disclosure.production.models import Bundle, RecipientCertificate
+from disclosure.production.service import bundle_path, records_of
+from disclosure.review.service import approved_scope
+from disclosure.storage.store import store_for_app
+from disclosure.workflow import State
+
+DEFAULT_RETENTION = timedelta(days=30)
+
+
+def pki_dir(config: Mapping[str, Any]) -> Path:
+    return Path(config["KEYS_DIR"]) / "pki"
+
+
+def certificates_on_file(case: Case, pems: list[bytes]) -> list[RecipientCertificate]:
+    """The agency's certificates on file matching the given PEMs; a certificate not on file is refused."""
+    from cryptography.hazmat.primitives import hashes
+
+    found = []
+    for pem in pems:
+        try:
+            fingerprint = x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
+        except ValueError as error:
+            raise CaseError("a --recipient-cert file is not a PEM certificate") from error
+        certificate = db.session.execute(
+            select(RecipientCertificate).where(RecipientCertificate.fingerprint == fingerprint)).scalar_one_or_none()
+        if certificate is None or certificate.agency_id != case.agency_id:
+            raise CaseError(f"certificate {fingerprint[:16]}… is not on file for {case.agency.name}; an administrator "
+                            "adds it first")
+        found.append(certificate)
+    return found
+
+
+def _events_with_proofs(case: Case, size: int) -> list[dict[str, Any]]:
+    leaves = [bytes(leaf) for leaf in db.session.execute(
+        select(AuditEvent.leaf_hash).where(AuditEvent.seq <= size).order_by(AuditEvent.seq)).scalars()]
+    events = db.session.execute(select(AuditEvent).where(AuditEvent.subject == case.subject, AuditEvent.seq <= size)
+                                .order_by(AuditEvent.seq)).scalars()
+    return [{"seq": event.seq, "body": event.body.decode("utf-8"), "leaf_hash": event.leaf_hash.hex(),
+             "inclusion_proof": [node.hex() for node in inclusion_proof(leaves, event.seq - 1)]} for event in events]
+
+
+def build_case_bundle(actor: User, case: Case, certificates: list[RecipientCertificate], passphrase_only: bool,
+                      ip: str | None) -> tuple[Bundle, str | None]:
+    from disclosure.exports.bundle import PayloadFile, build_bundle
+    from disclosure.exports.pki import PKIError, load_signer
+
+    require(actor, Permission.PRODUCTION_MANAGE)
+    if case.status is not State.PRODUCING:
+        raise CaseError(f"{case.reference} is {case.status.label.lower()}; a bundle is built while producing.")
+    records = records_of(case)
+    if not records:
+        raise CaseError("Add the responsive records before building the bundle.")
+    now = utcnow()
+    if passphrase_only == bool(certificates):
+        raise CaseError("Choose recipient certificates, or passphrase only (not both).")
+    for certificate in certificates:
+        if not certificate.usable(now):
+            raise CaseError(f"The certificate “{certificate.label}” is revoked or expired; it cannot receive bundles.")
+    try:
+        signer = load_signer(pki_dir(current_app.config))
+    except PKIError as error:
+        raise CaseError(f"{error} Run `flask keys init`.") from error
+    public_id = secrets.token_hex(8)
+    bag_name = f"{case.reference}-{public_id}"
+    record(actor, AuditAction.BUNDLE_BUILT, subject=case.subject, ip=ip,
+           data={"bundle": public_id, "recipients": [c.fingerprint for c in certificates],
+                 "passphrase_only": passphrase_only, "records": [r.id for r in records]})
+    checkpoint = checkpoint_now(actor, reason="export", ip=ip)
+    store = store_for_app(current_app.config, current_app.instance_path)
+    files = [PayloadFile(name=r.filename, open=lambda name=r.blob_name: store.open(name)) for r in records]
+    metadata = {
+        "format": "disclosure-bundle/1", "case": {"reference": case.reference, "process_type": case.process_type,
+                                                 "agency": case.agency.name, "docket": case.docket},
+        "scope": approved_scope(case),
+        "records": [{"file": r.filename, "target": r.target.value, "category": r.category, "sha256": r.sha256,
+                     "size": r.size} for r in records],
+        "audit": {"checkpoint": checkpoint.note, "size": checkpoint.size, "events": _events_with_proofs(case, checkpoint.size)},
+        "log_vkey": vkey_string(log_key_name(), log_public_key()),
+    }
+    out = bundle_path_for(public_id)
+    result = build_bundle(
+        out, bag_name=bag_name, files=files,
+        recipients=[x509.load_pem_x509_certificate(c.pem.encode()) for c in certificates] or None,
+        signer=signer, checkpoint_note=checkpoint.note, inner_metadata=metadata,
+        bag_info={"Source-Organization": current_app.config.get("ORGANISATION_NAME", "Disclosure"),
+                  "External-Identifier": bag_name, "Internal-Sender-Identifier": case.reference},
+    )
+    db.session.info.setdefault("delete_after_rollback", []).append(out)
+    retention = timedelta(days=int(current_app.config.get("BUNDLE_RETENTION_DAYS", DEFAULT_RETENTION.days)))
+    bundle = Bundle(public_id=public_id, kind="production", case_id=case.id, filename=f"{bag_name}.zip",
+                    sha256=result.sha256, size=result.size, file_count=result.file_count,
+                    recipients_json=json.dumps(sorted(c.fingerprint for c in certificates)),
+                    passphrase_only=passphrase_only, checkpoint_size=checkpoint.size, built_by_id=actor.id,
+                    expires_at=now + retention)
+    db.session.add(bundle)
+    db.session.flush()
+    return bundle, result.passphrase if passphrase_only else None
+
+
+def bundle_path_for(public_id: str) -> Path:
+    folder = Path(current_app.instance_path) / "bundles"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder / f"{public_id}.zip"
+
+
+def copy_out(bundle: Bundle, destination: Path) -> None:
+    """Copy a built bundle to where the operator asked, atomically."""
+    temporary = destination.with_name(f".{destination.name}.tmp")
+    shutil.copyfile(bundle_path(bundle), temporary)
+    os.replace(temporary, destination)

@@ -1,0 +1,200 @@
+"""Production pages: add records to an approved case, build and deliver bundles, recipients' certificates, the CA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import select
+from wtforms import BooleanField, SelectField, StringField, SubmitField
+from wtforms.validators import Length, Optional
+
+from disclosure.auth.access import client_ip, requires
+from disclosure.cases.downloads import attachment_response
+from disclosure.cases.models import Agency, Case
+from disclosure.cases.service import CaseError
+from disclosure.extensions import db
+from disclosure.permissions import Permission
+from disclosure.production import bundles, service
+from disclosure.production.models import Bundle, RecipientCertificate
+
+bp = Blueprint("production", __name__)
+
+
+class RecordForm(FlaskForm):
+    target = SelectField("Target", validate_choice=False)
+    category = SelectField("Data category", validate_choice=False)
+    file = FileField("Responsive record")
+    submit = SubmitField("Add record")
+
+
+class BuildForm(FlaskForm):
+    passphrase_only = BooleanField("No certificate: passphrase only (shown once, deliver it by another channel)")
+    submit = SubmitField("Build bundle")
+
+
+class CertificateForm(FlaskForm):
+    label = StringField("Label", validators=[Optional(), Length(max=200)])
+    file = FileField("Certificate (PEM)")
+    submit = SubmitField("Add certificate")
+
+
+def _case_or_404(reference: str) -> Case:
+    return db.session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none() or abort(404)
+
+
+def _bundle_or_404(public_id: str) -> Bundle:
+    return db.session.execute(select(Bundle).where(Bundle.public_id == public_id)).scalar_one_or_none() or abort(404)
+
+
+def _page(case: Case, status: int = 200, **forms: Any) -> Any:
+    from disclosure.review.service import approved_scope
+
+    certificates = db.session.execute(
+        select(RecipientCertificate).where(RecipientCertificate.agency_id == case.agency_id)
+        .order_by(RecipientCertificate.id)).scalars().all()
+    return render_template(
+        "production/case.html", case=case, scope=approved_scope(case), records=service.records_of(case),
+        bundles=db.session.execute(select(Bundle).where(Bundle.case_id == case.id).order_by(Bundle.id)).scalars().all(),
+        certificates=certificates, record_form=forms.get("record_form") or RecordForm(),
+        build_form=forms.get("build_form") or BuildForm(), passphrase=forms.get("passphrase"),
+        errors=forms.get("errors", []),
+    ), status
+
+
+@bp.route("/cases/<reference>/production")
+@requires(Permission.PRODUCTION_MANAGE)
+def case_production(reference: str) -> Any:
+    return _page(_case_or_404(reference))
+
+
+@bp.route("/cases/<reference>/production/records", methods=["POST"])
+@requires(Permission.PRODUCTION_MANAGE)
+def add_record(reference: str) -> Any:
+    case = _case_or_404(reference)
+    form = RecordForm()
+    upload = form.file.data
+    if not form.validate_on_submit() or not upload or not upload.filename:
+        return _page(case, 400, record_form=form, errors=["Choose the target, the category and the file."])
+    try:
+        production = service.add_record(current_user, case, form.target.data or "", form.category.data or "",
+                                        upload.stream, upload.filename, client_ip())
+    except CaseError as error:
+        db.session.rollback()
+        return _page(_case_or_404(reference), 400, record_form=form, errors=[str(error)])
+    db.session.commit()
+    flash(f"Added {production.filename} (SHA-256 {production.sha256[:16]}…).", "success")
+    return redirect(url_for("production.case_production", reference=reference))
+
+
+@bp.route("/cases/<reference>/production/bundles", methods=["POST"])
+@requires(Permission.PRODUCTION_MANAGE)
+def build(reference: str) -> Any:
+    case = _case_or_404(reference)
+    form = BuildForm()
+    if not form.validate_on_submit():
+        abort(400)
+    chosen = [int(value) for value in request.form.getlist("certificate") if value.isdigit()]
+    certificates = [c for c in db.session.execute(
+        select(RecipientCertificate).where(RecipientCertificate.id.in_(chosen))).scalars() if c.agency_id == case.agency_id]
+    try:
+        bundle, passphrase = bundles.build_case_bundle(current_user, case, certificates, bool(form.passphrase_only.data),
+                                                       client_ip())
+    except CaseError as error:
+        db.session.rollback()
+        return _page(_case_or_404(reference), 400, build_form=form, errors=[str(error)])
+    db.session.commit()
+    if passphrase:
+        # Shown once, on this response only; it is never stored.
+        return _page(case, 200, passphrase=passphrase)
+    flash(f"Bundle {bundle.filename} built (SHA-256 {bundle.sha256[:16]}…).", "success")
+    return redirect(url_for("production.case_production", reference=reference))
+
+
+@bp.route("/bundles/<public_id>")
+@requires(Permission.BUNDLE_DOWNLOAD)
+def download(public_id: str) -> Response:
+    bundle = _bundle_or_404(public_id)
+    path = service.bundle_path(bundle)
+    if bundle.purged_at is not None or not path.is_file():
+        abort(404)
+    service.record_download(current_user, bundle, client_ip())
+    db.session.commit()
+
+    def chunks() -> Any:
+        with path.open("rb") as handle:
+            while block := handle.read(1024 * 1024):
+                yield block
+
+    return attachment_response(chunks(), bundle.filename, bundle.size)
+
+
+@bp.route("/bundles/<public_id>/delivered", methods=["POST"])
+@requires(Permission.PRODUCTION_MANAGE)
+def delivered(public_id: str) -> Any:
+    bundle = _bundle_or_404(public_id)
+    if not BuildForm().validate_on_submit() or bundle.case is None:
+        abort(400)
+    try:
+        service.mark_delivered(current_user, bundle, client_ip())
+    except (CaseError, ValueError) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"{bundle.case.reference} is now disclosed.", "success")
+    return redirect(url_for("production.case_production", reference=bundle.case.reference))
+
+
+@bp.route("/agencies/<int:agency_id>/certificates", methods=["GET", "POST"])
+@requires(Permission.RECIPIENT_MANAGE)
+def certificates(agency_id: int) -> Any:
+    agency = db.session.get(Agency, agency_id) or abort(404)
+    form = CertificateForm()
+    errors = []
+    if form.validate_on_submit():
+        data = form.file.data.read(64 * 1024) if form.file.data else b""
+        try:
+            service.add_recipient_certificate(current_user, agency, form.label.data or "", data, client_ip())
+        except CaseError as error:
+            db.session.rollback()
+            errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Certificate added.", "success")
+            return redirect(url_for("production.certificates", agency_id=agency_id))
+    rows = db.session.execute(select(RecipientCertificate).where(RecipientCertificate.agency_id == agency_id)
+                              .order_by(RecipientCertificate.id)).scalars().all()
+    return render_template("production/certificates.html", agency=agency, rows=rows, form=form, errors=errors,
+                           revoke_form=BuildForm()), 400 if errors else 200
+
+
+@bp.route("/certificates/<int:certificate_id>/revoke", methods=["POST"])
+@requires(Permission.RECIPIENT_MANAGE)
+def revoke(certificate_id: int) -> Any:
+    certificate = db.session.get(RecipientCertificate, certificate_id) or abort(404)
+    if not BuildForm().validate_on_submit():
+        abort(400)
+    try:
+        service.revoke_recipient_certificate(current_user, certificate, client_ip())
+    except CaseError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash("Certificate revoked; it will not be offered for new bundles.", "success")
+    return redirect(url_for("production.certificates", agency_id=certificate.agency_id))
+
+
+@bp.route("/keys/ca.pem")
+@requires(Permission.ACCOUNT_SELF)
+def ca_certificate() -> Response:
+    """The organisation's CA certificate, which recipients need to verify bundles."""
+    from disclosure.exports.pki import ca_pem
+
+    response = Response(ca_pem(bundles.pki_dir(current_app.config)), mimetype="application/x-pem-file")
+    response.headers["Content-Disposition"] = 'attachment; filename="disclosure-ca.pem"'
+    return response

@@ -1,0 +1,140 @@
+"""Report outputs: CSV, server-rendered SVG bar charts, and PDFs (PDF/A-3b) through the static-only fetcher.
+
+Every piece of text that reaches SVG or HTML goes through escaping (markupsafe, Jinja autoescape); the PDF
+fetcher refuses anything but our own static files and data: URLs, so hostile text cannot pull in a local file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from flask import render_template
+from markupsafe import Markup, escape
+from sqlalchemy import select
+
+from disclosure.audit.models import AuditEvent
+from disclosure.cases.models import Case
+from disclosure.clock import utcnow
+from disclosure.extensions import db
+from disclosure.pdf import StaticOnlyFetcher, render_pdf
+from disclosure.reports.transparency import Cell, TransparencyReport, band, public_rows, shown, shown_share
+
+PDF_VARIANT = "pdf/a-3b"
+
+
+def transparency_csv(report: TransparencyReport) -> bytes:
+    """The published report as CSV: section, figure, value (suppression and bands applied)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["section", "figure", "value"])
+    for section, label, value in public_rows(report):
+        # A leading = + - @ would make a spreadsheet run the cell as a formula.
+        writer.writerow([_inert(section), _inert(label), _inert(value)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _inert(value: str) -> str:
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def bar_chart(cells: Sequence[Cell], suppress_below: int | None = None, width: int = 560) -> Markup:
+    """A horizontal bar chart as inline SVG, with presentation attributes only (no style, no script).
+
+    With `suppress_below`, suppressed counts draw no bar and read "< N", as in the published report.
+    """
+    row, label_width, gap = 22, 230, 6
+    bar_space = width - label_width - 60
+    counts = [c.count if suppress_below is None or c.count >= suppress_below else 0 for c in cells]
+    top = max(counts, default=0) or 1
+    height = max(row * len(cells), row)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="bar chart">']
+    for index, (cell, count) in enumerate(zip(cells, counts, strict=True)):
+        y = index * row
+        length = round(bar_space * count / top)
+        value = str(cell.count) if suppress_below is None else shown(cell.count, suppress_below)
+        label = cell.label if len(cell.label) <= 34 else cell.label[:33] + "\u2026"
+        parts.append(f'<text x="0" y="{y + 15}" font-size="11" fill="#1f2933">{escape(label)}</text>')
+        parts.append(f'<rect x="{label_width}" y="{y + gap // 2}" width="{length}" height="{row - gap}" '
+                     f'fill="#2f5d8a"><title>{escape(cell.label)}: {escape(value)}</title></rect>')
+        parts.append(f'<text x="{label_width + length + 4}" y="{y + 15}" font-size="11" fill="#1f2933">'
+                     f'{escape(value)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
+    return render_pdf(html, fetcher or StaticOnlyFetcher(), pdf_variant=PDF_VARIANT)
+
+
+def transparency_html(report: TransparencyReport, organisation: str) -> str:
+    below = report.suppress_below
+    charts = {s.key: bar_chart(s.cells, below) for s in report.sections if s.key in ("process", "outcome")}
+    return render_template("reports/transparency_pdf.html", report=report, rows=public_rows(report), charts=charts,
+                           organisation=organisation, generated_at=utcnow(), shown=shown, shown_share=shown_share,
+                           band=band)
+
+
+def transparency_pdf(report: TransparencyReport, organisation: str,
+                     fetcher: StaticOnlyFetcher | None = None) -> bytes:
+    return _pdf(transparency_html(report, organisation), fetcher)
+
+
+def breakable(text: str, every: int = 40, limit: int = 4000) -> str:
+    """Long unbroken runs get zero-width spaces, so the PDF can wrap them (CSS break-all is very slow there)."""
+    text = text if len(text) <= limit else text[:limit] + "\u2026"
+    words = []
+    for word in text.split(" "):
+        words.append("\u200b".join(word[i:i + every] for i in range(0, len(word), every)) if len(word) > every else word)
+    return " ".join(words)
+
+
+def timeline_of(case: Case) -> list[dict[str, Any]]:
+    """Every audit event about the case, oldest first, with its body's fields."""
+    rows = db.session.execute(select(AuditEvent).where(AuditEvent.subject == case.subject)
+                              .order_by(AuditEvent.seq)).scalars()
+    timeline = []
+    for row in rows:
+        body = json.loads(bytes(row.body))
+        actor = body.get("actor") or {}
+        timeline.append({"seq": row.seq, "ts": row.ts, "action": row.action,
+                         "actor": actor.get("email") or actor.get("name") or "system", "outcome": body.get("outcome"),
+                         "data": breakable(json.dumps(body.get("data") or {}, sort_keys=True, ensure_ascii=False))})
+    return timeline
+
+
+def dossier_context(case: Case) -> dict[str, Any]:
+    from disclosure.production.models import Bundle, ProductionRecord
+    from disclosure.review.models import Decision, Review
+
+    reviews = list(db.session.execute(select(Review).where(Review.case_id == case.id).order_by(Review.id)).scalars())
+    decisions = list(db.session.execute(select(Decision).where(Decision.case_id == case.id)
+                                        .order_by(Decision.id)).scalars())
+    records = list(db.session.execute(select(ProductionRecord).where(ProductionRecord.case_id == case.id)
+                                      .order_by(ProductionRecord.id)).scalars())
+    bundles = list(db.session.execute(select(Bundle).where(Bundle.case_id == case.id).order_by(Bundle.id)).scalars())
+
+    def parsed(raw: str | None) -> Any:
+        try:
+            return json.loads(raw or "null")
+        except ValueError:
+            return raw
+
+    return {
+        "case": case, "reviews": [(r, parsed(r.checklist_json), parsed(r.grounds_json)) for r in reviews],
+        "decisions": [(d, parsed(d.checklist_json), parsed(d.grounds_json), parsed(d.scope_json),
+                       parsed(d.reason_codes_json)) for d in decisions],
+        "records": records, "bundles": bundles, "timeline": timeline_of(case), "generated_at": utcnow(),
+    }
+
+
+def dossier_html(case: Case) -> str:
+    return render_template("reports/dossier_pdf.html", **dossier_context(case))
+
+
+def dossier_pdf(case: Case, fetcher: StaticOnlyFetcher | None = None) -> bytes:
+    return _pdf(dossier_html(case), fetcher)

@@ -1,0 +1,121 @@
+"""Auditor report pages: the transparency report with charts, its cells' cases, CSV and PDF, and case dossiers.
+
+Thin views: parse the period and checkpoint, call the report service, render. Only holders of report:view
+reach them (auditors); downloads are attachments with a sandboxing CSP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from disclosure.audit.models import AuditCheckpoint
+from disclosure.auth.access import client_ip, requires
+from disclosure.cases.downloads import attachment_response
+from disclosure.cases.models import Case
+from disclosure.extensions import db
+from disclosure.permissions import Permission
+from disclosure.reports import render, service
+from disclosure.reports.metrics import DEFINITIONS, humanize
+from disclosure.reports.queries import cases_by_reference, resolve_checkpoint
+from disclosure.reports.transparency import OUTCOME_DEFINITIONS, ReportError, band, shown, shown_share
+
+bp = Blueprint("reports", __name__)
+
+
+def _request_report() -> tuple[Any, Any, Any]:
+    """Period and checkpoint from the query string; a bad value is a 400 with the reason."""
+    try:
+        start, end = service.parse_period(request.args.get("from"), request.args.get("to"))
+        raw = request.args.get("checkpoint", "").strip()
+        checkpoint_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+        if raw and checkpoint_id is None:
+            raise ReportError("checkpoint must be a checkpoint number")
+        checkpoint = resolve_checkpoint(checkpoint_id)
+    except ReportError as error:
+        abort(400, description=str(error))
+    return start, end, checkpoint
+
+
+def _args(start: Any, end: Any, checkpoint: AuditCheckpoint) -> dict[str, Any]:
+    return {"from": start.isoformat(), "to": end.isoformat(), "checkpoint": checkpoint.id}
+
+
+@bp.route("/reports/transparency")
+@requires(Permission.REPORT_VIEW)
+def transparency() -> Any:
+    try:
+        start, end = service.parse_period(request.args.get("from"), request.args.get("to"))
+    except ReportError as error:
+        abort(400, description=str(error))
+    has_checkpoint = db.session.execute(select(AuditCheckpoint.id).limit(1)).first() is not None
+    if not has_checkpoint and "checkpoint" not in request.args:
+        return render_template("reports/transparency.html", report=None, start=start, end=end)
+    start, end, checkpoint = _request_report()
+    report = service.transparency_report(start, end, checkpoint)
+    metrics = service.operational_metrics(start, end, checkpoint)
+    charts = {s.key: render.bar_chart(s.cells) for s in report.sections}
+    checkpoints = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(20)).scalars()
+    return render_template(
+        "reports/transparency.html", report=report, metrics=metrics, charts=charts, start=start, end=end,
+        args=_args(start, end, checkpoint), checkpoints=list(checkpoints), shown=shown, shown_share=shown_share,
+        band=band, humanize=humanize, definitions=DEFINITIONS, outcome_definitions=OUTCOME_DEFINITIONS)
+
+
+@bp.route("/reports/checkpoint", methods=["POST"])
+@requires(Permission.REPORT_VIEW)
+def checkpoint() -> Any:
+    """Sign the log's head now, so that the report can be pinned to it."""
+    made = resolve_checkpoint(create_for=current_user, ip=client_ip())
+    db.session.commit()
+    flash(f"Audit checkpoint {made.size} signed; the report below is computed at it.", "success")
+    return redirect(url_for("reports.transparency", **{"from": request.form.get("from", ""),
+                                                       "to": request.form.get("to", ""), "checkpoint": made.id}))
+
+
+@bp.route("/reports/transparency/cases")
+@requires(Permission.REPORT_VIEW)
+def cell_cases() -> Any:
+    start, end, checkpoint = _request_report()
+    report = service.transparency_report(start, end, checkpoint)
+    key = request.args.get("cell", "")
+    if key not in report.cells:
+        abort(404)
+    cell = report.cells[key]
+    return render_template("reports/cases.html", cell=cell, cases=cases_by_reference(list(cell.references)),
+                           args=_args(start, end, checkpoint), start=start, end=end, checkpoint=checkpoint)
+
+
+@bp.route("/reports/transparency.csv")
+@requires(Permission.REPORT_VIEW)
+def transparency_csv() -> Any:
+    start, end, checkpoint = _request_report()
+    data = render.transparency_csv(service.transparency_report(start, end, checkpoint))
+    response = attachment_response([data], f"transparency-{start}-{end}.csv", len(data))
+    response.mimetype = "text/csv"
+    return response
+
+
+@bp.route("/reports/transparency.pdf")
+@requires(Permission.REPORT_VIEW)
+def transparency_pdf() -> Any:
+    start, end, checkpoint = _request_report()
+    data = render.transparency_pdf(service.transparency_report(start, end, checkpoint), service.organisation())
+    response = attachment_response([data], f"transparency-{start}-{end}.pdf", len(data))
+    response.mimetype = "application/pdf"
+    return response
+
+
+@bp.route("/cases/<reference>/dossier.pdf")
+@requires(Permission.REPORT_VIEW)
+def dossier(reference: str) -> Any:
+    case = db.session.execute(select(Case).where(Case.reference == reference)).scalar()
+    if case is None:
+        abort(404)
+    data = render.dossier_pdf(case)
+    response = attachment_response([data], f"{case.reference}-dossier.pdf", len(data))
+    response.mimetype = "application/pdf"
+    return response

@@ -1,0 +1,202 @@
+"""The transparency report end to end: cases driven through the real services, the report computed from the
+audit log at a checkpoint, and its outputs (page, CSV, PDF, CLI) checked against counts made here by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import date
+
+import pytest
+from pypdf import PdfReader
+
+from disclosure.audit.service import SystemActor, checkpoint_now
+from disclosure.extensions import db
+from disclosure.reports import render, service
+from disclosure.reports.queries import resolve_checkpoint
+from tests.reports.helpers import Staff, build
+
+START, END = date(2026, 7, 1), date(2026, 12, 31)
+BEFORE = "2026-05-04T09:00:00Z"
+
+#: (scenario, overrides, expected outcome); the expected outcome is written here by hand, not computed by the app.
+SCENARIOS = [
+    ("received", {}, "still_in_process"),
+    ("in_review", {}, "still_in_process"),
+    ("approved", {}, "still_in_process"),
+    ("producing", {}, "still_in_process"),
+    ("rejected", {}, "rejected"),
+    ("rejected_closed", {}, "rejected"),
+    ("rejected", {"jurisdiction": {"regime": "eu", "country": "DE", "region": None}}, "rejected"),
+    ("no_data", {}, "no_data_found"),
+    ("noncontent", {}, "non_content_produced"),
+    ("noncontent_closed", {"categories": ["subscriber_basic"], "process_type": "subpoena"}, "non_content_produced"),
+    ("content", {}, "content_produced"),
+    ("content_closed", {"non_disclosure_order": {"basis": "18 USC 2705(b)", "until": None}}, "content_produced"),
+    ("withdrawn", {}, "withdrawn"),
+]
+
+
+def _build_fixture(staff: Staff) -> dict[str, object]:
+    references: dict[str, list[str]] = {}
+    for index, (scenario, overrides, outcome) in enumerate(SCENARIOS):
+        overrides = dict(overrides)
+        # Two cases share one account, so "accounts specified" is less than the number of targets.
+        value = "shared@example.net" if index in (0, 1) else f"user{index}@example.net"
+        overrides.setdefault("targets", [{"kind": "email", "value": value, "from": "2026-01-01", "to": "2026-06-30"}])
+        case = build(staff, scenario, **overrides)
+        references.setdefault(outcome, []).append(case.reference)
+    preservation = [build(staff, "received", process_type="preservation_request", categories=["account_records"]).reference
+                    for _ in range(2)]
+    nsl = [build(staff, "received", process_type="national_security_letter", categories=["subscriber_basic"]).reference]
+    before = build(staff, "rejected", received_at=BEFORE).reference
+    return {"outcomes": references, "preservation": preservation, "nsl": nsl, "before": before}
+
+
+@pytest.fixture
+def built(app):
+    with app.app_context():
+        app.config["REPORT_SUPPRESS_BELOW"] = 3
+        staff = Staff()
+        fixture = _build_fixture(staff)
+        checkpoint = checkpoint_now(SystemActor("tests"), "report")
+        db.session.commit()
+        fixture["checkpoint"] = checkpoint.id
+        fixture["staff"] = staff
+        return fixture
+
+
+def test_numbers_match_the_hand_built_fixture(app, built):
+    with app.app_context():
+        report = service.transparency_report(START, END, resolve_checkpoint(built["checkpoint"]))
+        expected = {outcome: sorted(refs) for outcome, refs in built["outcomes"].items()}
+        for outcome, refs in expected.items():
+            assert list(report.cell(f"outcome.{outcome}").references) == refs, outcome
+        assert report.total.count == len(SCENARIOS)
+        processes = Counter(o.get("process_type", "search_warrant") for _, o, _ in SCENARIOS)
+        for process, count in processes.items():
+            assert report.cell(f"process.{process}").count == count
+        assert report.cell("country.DE").count == 1 and report.cell("regime.eu").count == 1
+        assert report.cell("country.US").count == len(SCENARIOS) - 1
+        assert report.accounts_count == len(SCENARIOS) - 1
+        produced = len(expected["content_produced"]) + len(expected["non_content_produced"])
+        assert report.produced_share.part.count == produced
+        assert report.produced_share.value == pytest.approx(produced / len(SCENARIOS))
+        assert report.ndo_share.part.count == 1
+        assert sorted(report.preservation.references) == sorted(built["preservation"])
+        assert list(report.nsl.references) == built["nsl"]
+        every = {r for c in report.cells.values() for r in c.references}
+        assert built["before"] not in every  # received before the period
+
+
+def test_a_report_pinned_to_a_checkpoint_does_not_change(app, built):
+    with app.app_context():
+        pinned = resolve_checkpoint(built["checkpoint"])
+        first = service.transparency_report(START, END, pinned)
+        staff = built["staff"]
+        build(staff, "content")
+        build(staff, "rejected")
+        # A case counted as in process at the checkpoint moves on afterwards.
+        from disclosure.cases.models import Case
+        from sqlalchemy import select
+
+        reference = built["outcomes"]["still_in_process"][0]
+        case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+        staff.act(case, __import__("disclosure.workflow", fromlist=["Action"]).Action.WITHDRAW, staff.intake)
+        again = service.transparency_report(START, END, resolve_checkpoint(built["checkpoint"]))
+        assert again.cells == first.cells and again.accounts_count == first.accounts_count
+
+        later = checkpoint_now(SystemActor("tests"), "report")
+        db.session.commit()
+        moved = service.transparency_report(START, END, later)
+        assert moved.total.count == first.total.count + 2
+        assert reference in moved.cell("outcome.withdrawn").references
+
+
+def _auditor_get(client, login_as, path):
+    login_as("auditor")
+    return client.get(path)
+
+
+def test_auditor_page_links_cells_and_draws_svg(app, client, login_as, built):
+    login_as("auditor")
+    query = f"from={START}&to={END}&checkpoint={built['checkpoint']}"
+    page = client.get(f"/reports/transparency?{query}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<svg" in html and "<script" not in html and " style=" not in html
+    assert "cell=outcome.rejected" in html
+    cell = client.get(f"/reports/transparency/cases?cell=outcome.rejected&{query}")
+    listed = cell.get_data(as_text=True)
+    for reference in built["outcomes"]["rejected"]:
+        assert reference in listed
+    assert built["outcomes"]["withdrawn"][0] not in listed
+    assert client.get(f"/reports/transparency/cases?cell=nope&{query}").status_code == 404
+    assert client.get("/reports/transparency?from=2026-13-01&to=2026-01-01").status_code == 400
+
+
+def test_csv_download_parses_with_the_expected_figures(app, client, login_as, built):
+    login_as("auditor")
+    response = client.get(f"/reports/transparency.csv?from={START}&to={END}&checkpoint={built['checkpoint']}")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0] == ["section", "figure", "value"]
+    values = {(s, f): v for s, f, v in rows[1:]}
+    rejected = len(built["outcomes"]["rejected"])
+    assert values[("Outcomes", "Rejected")] == str(rejected)
+    assert values[("Outcomes", "No data found")] == "< 3"  # one case, suppressed
+    assert values[("National security", "National-security letters received")] == "0\u2013249"
+    assert values[("Preservation", "Preservation requests (counted apart)")] == "< 3"
+    assert values[("Totals", "Requests received (excluding preservation and national-security process)")] == str(len(SCENARIOS))
+
+
+def test_pdf_download_is_pdfa_and_holds_the_figures(app, client, login_as, built):
+    login_as("auditor")
+    response = client.get(f"/reports/transparency.pdf?from={START}&to={END}&checkpoint={built['checkpoint']}")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(response.data))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Transparency report" in text
+    assert f"Rejected {len(built['outcomes']['rejected'])}" in text
+    assert "0\u2013249" in text and "< 3" in text
+    with app.app_context():
+        size = resolve_checkpoint(built["checkpoint"]).size
+    assert str(size) in text
+    assert b"pdfaid:part" in response.data or "pdfaid" in str(reader.xmp_metadata and reader.xmp_metadata.rdf_root.toxml())
+
+
+@pytest.mark.parametrize("role", ["intake", "reviewer", "producer", "admin"])
+def test_only_auditors_see_reports(app, client, login_as, built, role):
+    login_as(role)
+    with app.app_context():
+        from disclosure.cases.models import Case
+
+        reference = db.session.get(Case, 1).reference
+    for path in ("/reports/transparency", "/reports/transparency.csv", "/reports/transparency.pdf",
+                 "/reports/transparency/cases?cell=total", f"/cases/{reference}/dossier.pdf"):
+        assert client.get(path).status_code == 403, path
+    assert client.post("/reports/checkpoint").status_code in (400, 403)
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    response = client.get("/reports/transparency")
+    assert response.status_code == 302 and "/sign-in" in response.location
+
+
+def test_auditor_can_sign_a_checkpoint_and_compute_at_it(app, client, login_as):
+    login_as("auditor")
+    page = client.get("/reports/transparency").get_data(as_text=True)
+    from tests.conftest import csrf_from
+
+    with app.app_context():
+        before = resolve_checkpoint().size
+
+    response = client.post("/reports/checkpoint", data={"csrf_token": csrf_from(page), "from": str(START),
+                                                         "to": str(END)})
+    assert response.status_code == 302 and "checkpoint=" in response.location
+    assert client.get(response.location).status_code == 200
+    with app.app_context():
+        assert resolve_checkpoint().size > before
