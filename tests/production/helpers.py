@@ -1,0 +1,48 @@
+"""Approved cases and recipient certificates for production tests, made through the real services."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+
+from disclosure.auth.models import User
+from disclosure.cases.models import Case
+from disclosure.extensions import db
+from disclosure.review import service as review
+from tests.factories import PASSWORD, make_user
+from tests.review.helpers import case_in_review
+
+
+def approved_case(categories: tuple[str, ...] = ("subscriber_basic", "stored_content"), **overrides: object) -> str:
+    """A warrant case approved for `categories` of its one target (call inside an app context)."""
+    reviewer = make_user("reviewer")
+    reference = case_in_review(reviewer, **overrides)
+    case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+    current = review.open_review(case)
+    actor = db.session.get(User, reviewer.id)
+    evaluation = review.evaluation_for(current)
+    review.save_worksheet(actor, current, {i.id: {"answer": "yes"} for i in evaluation.checklist},
+                          {c: {"grounds": ["legal_process" if "content" in c else "law_requires"]} for c in categories},
+                          "", None, None)
+    scope = [review.ScopeEntry(t.kind, t.value, categories, None, None) for t in case.targets]
+    review.decide(actor, current, "approved", password=PASSWORD, ip=None, scope=scope)
+    db.session.commit()
+    return reference
+
+
+def rsa_certificate(common_name: str = "FBI Evidence Unit", days: int = 365) -> tuple[bytes, bytes]:
+    """(certificate PEM, private key PEM) of a self-signed RSA-2048 recipient certificate."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=days)).sign(key, hashes.SHA256()))
+    return (certificate.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
