@@ -28,6 +28,8 @@ ENVIRONMENT: dict[str, Any] = {
     "CHECKPOINT_EVERY": ("AUDIT_CHECKPOINT_EVERY", int),
     "CHECKPOINT_MINUTES": ("AUDIT_CHECKPOINT_MINUTES", int),
     "AUDIT_ORIGIN": ("AUDIT_ORIGIN", str),
+    "ORGANISATION": ("ORGANISATION_NAME", str),
+    "BUNDLE_RETENTION_DAYS": ("BUNDLE_RETENTION_DAYS", int),
 }
 
 
@@ -75,6 +77,10 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         "AUDIT_CHECKPOINT_DIR": str(instance_path / "checkpoints"),
         "KEYS_DIR": str(instance_path / "keys"),
         "DEMO_SECOND_FACTOR_EXEMPT": True,
+        #: Names the organisation in letters, bundles and certificates.
+        "ORGANISATION_NAME": "Disclosure",
+        #: Days a built bundle is kept before `flask bundle purge` deletes its file.
+        "BUNDLE_RETENTION_DAYS": 30,
     }
 
 

@@ -136,10 +136,12 @@ def app(instance: Path, database_url: str) -> Iterator[Flask]:
     application.test_client_class = HttpsClient
     with application.app_context():
         from disclosure.keyring import init_log_key
+        from disclosure.exports.pki import init_pki
         from disclosure.storage.keys import keyring_for_config
 
         init_log_key()
         keyring_for_config(application.config).init()
+        init_pki(Path(application.config["KEYS_DIR"]) / "pki", "Disclosure Test Provider")
     yield application
     with application.app_context():
         db.session.remove()

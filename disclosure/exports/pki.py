@@ -25,8 +25,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from disclosure.instance import write_private_file
-
 __all__ = [
     "CA_CERT_FILE",
     "CA_KEY_FILE",
@@ -100,6 +98,16 @@ def _utc(now: dt.datetime | None) -> dt.datetime:
     if now is None:
         return dt.datetime.now(dt.UTC)
     return now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+
+
+def write_private_file(path: Path, content: bytes) -> None:
+    """disclosure.instance.write_private_file (mode 0600 from the first byte, never replacing a file).
+
+    Imported when needed: disclosure.instance pulls in the app's configuration (and Flask), which the bundle
+    builder and its benchmark do not need."""
+    from disclosure.instance import write_private_file as write
+
+    write(path, content)
 
 
 def _write_public_file(path: Path, content: bytes) -> None:

@@ -75,7 +75,7 @@ def _events_with_proofs(case: Case, size: int) -> list[dict[str, Any]]:
 
 def build_case_bundle(actor: User, case: Case, certificates: list[RecipientCertificate], passphrase_only: bool,
                       ip: str | None) -> tuple[Bundle, str | None]:
-    from disclosure.exports.bundle import PayloadFile, build_bundle
+    from disclosure.exports.bundle import BundleError, PayloadFile, build_bundle
     from disclosure.exports.pki import PKIError, load_signer
 
     require(actor, Permission.PRODUCTION_MANAGE)
@@ -101,24 +101,28 @@ def build_case_bundle(actor: User, case: Case, certificates: list[RecipientCerti
                  "passphrase_only": passphrase_only, "records": [r.id for r in records]})
     checkpoint = checkpoint_now(actor, reason="export", ip=ip)
     store = store_for_app(current_app.config, current_app.instance_path)
-    files = [PayloadFile(name=r.filename, open=lambda name=r.blob_name: store.open(name)) for r in records]
+    files = [PayloadFile(name=r.filename, open=lambda name=r.blob_name: store.open(name), size=r.size)
+             for r in records]
     metadata = {
         "format": "disclosure-bundle/1", "case": {"reference": case.reference, "process_type": case.process_type,
                                                  "agency": case.agency.name, "docket": case.docket},
         "scope": approved_scope(case),
         "records": [{"file": r.filename, "target": r.target.value, "category": r.category, "sha256": r.sha256,
                      "size": r.size} for r in records],
-        "audit": {"checkpoint": checkpoint.note, "size": checkpoint.size, "events": _events_with_proofs(case, checkpoint.size)},
+        "checkpoint_size": checkpoint.size,
+        "audit_events": _events_with_proofs(case, checkpoint.size),
         "log_vkey": vkey_string(log_key_name(), log_public_key()),
     }
     out = bundle_path_for(public_id)
-    result = build_bundle(
-        out, bag_name=bag_name, files=files,
-        recipients=[x509.load_pem_x509_certificate(c.pem.encode()) for c in certificates] or None,
-        signer=signer, checkpoint_note=checkpoint.note, inner_metadata=metadata,
-        bag_info={"Source-Organization": current_app.config.get("ORGANISATION_NAME", "Disclosure"),
-                  "External-Identifier": bag_name, "Internal-Sender-Identifier": case.reference},
-    )
+    try:
+        result = build_bundle(
+            out, bag_name=bag_name, files=files,
+            recipients=[x509.load_pem_x509_certificate(c.pem.encode()) for c in certificates] or None,
+            signer=signer, checkpoint_note=checkpoint.note, inner_metadata=metadata,
+            bag_info={"Internal-Sender-Identifier": case.reference},
+        )
+    except BundleError as error:
+        raise CaseError(f"The bundle could not be built: {error}") from error
     db.session.info.setdefault("delete_after_rollback", []).append(out)
     retention = timedelta(days=int(current_app.config.get("BUNDLE_RETENTION_DAYS", DEFAULT_RETENTION.days)))
     bundle = Bundle(public_id=public_id, kind="production", case_id=case.id, filename=f"{bag_name}.zip",
