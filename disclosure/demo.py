@@ -52,9 +52,11 @@ def seed() -> None:
         user.demo_second_factor_exempt = True
         created.append((email, password, role))
     cases = seed_cases() if created else []
+    reviewer_password = next((pw for email, pw, role in created if role is Role.REVIEWER), None)
+    ready = approve_and_produce(cases[0], reviewer_password) if cases and reviewer_password else None
     if created:
         record(actor, AuditAction.DEMO_SEEDED, subject="demo",
-               data={"users": [email for email, _, _ in created], "cases": cases})
+               data={"users": [email for email, _, _ in created], "cases": cases, "ready_to_bundle": ready})
     db.session.commit()
     if not created:
         click.echo("demo data already present; nothing changed (passwords were printed when first seeded)")
@@ -63,6 +65,8 @@ def seed() -> None:
     for email, password, role in created:
         click.echo(f"  {role.value:<9} {email:<34} {password}")
     click.echo(f"Sample cases: {', '.join(cases)}")
+    if ready:
+        click.echo(f"ready to bundle: {ready}")
 
 
 def _sample_requests(now: datetime) -> list[dict[str, Any]]:
@@ -108,3 +112,36 @@ def seed_cases() -> list[str]:
     now = utcnow()
     return [log_request(intake, parse_request(raw, now=now), None, timezone="America/New_York").reference
             for raw in _sample_requests(now)]
+
+
+SAMPLE_MAILBOX = (
+    "From: suspect@example.net\nTo: partner@example.org\nDate: Tue, 03 Mar 2026 10:15:00 +0000\n"
+    "Subject: sample message (demo data)\n\nThis is fictional demo content.\n"
+)
+
+
+def approve_and_produce(reference: str, reviewer_password: str) -> str:
+    """Take the sample warrant through review (approved) and attach one record, ready for a bundle."""
+    from disclosure.auth.models import User
+    from disclosure.cases.models import Case
+    from disclosure.cases.service import apply_action
+    from disclosure.production.service import add_record
+    from disclosure.review import service as review
+    from disclosure.workflow import Action
+
+    case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+    reviewer = db.session.execute(select(User).where(User.email == f"reviewer@{DEMO_DOMAIN}")).scalar_one()
+    producer = db.session.execute(select(User).where(User.email == f"producer@{DEMO_DOMAIN}")).scalar_one()
+    apply_action(reviewer, case, Action.START_REVIEW, None, None)
+    current = review.open_review(case)
+    evaluation = review.evaluation_for(current)
+    answers = {item.id: {"answer": "yes", "note": "demo"} for item in evaluation.checklist}
+    grounds = {c.value: {"grounds": ["legal_process" if "content" in c.value else "law_requires"]}
+               for c in case.categories}
+    review.save_worksheet(reviewer, current, answers, grounds, "", None, None)
+    scope = [review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None)
+             for t in case.targets]
+    review.decide(reviewer, current, "approved", password=reviewer_password, ip=None, scope=scope)
+    add_record(producer, case, case.targets[0].value, "stored_content", [SAMPLE_MAILBOX.encode()], "mailbox.mbox", None)
+    return reference
+

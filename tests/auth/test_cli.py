@@ -50,6 +50,13 @@ def test_demo_seed_is_idempotent_and_prints_passwords_once(app):
         assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 5
         assert db.session.execute(select(func.count()).select_from(Case)).scalar_one() == 4
     assert "Sample cases: DR-" in first.output
+    ready = next(line for line in first.output.splitlines() if line.startswith("ready to bundle: "))
+    with app.app_context():
+        from disclosure.production.models import ProductionRecord
+
+        case = db.session.execute(select(Case).where(Case.reference == ready.split(": ")[1])).scalar_one()
+        assert case.state == "producing"
+        assert db.session.execute(select(func.count()).select_from(ProductionRecord)).scalar_one() == 1
     admin_line = next(line for line in lines if line[0] == "admin")
     from tests.conftest import sign_in
 
