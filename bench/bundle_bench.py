@@ -4,7 +4,8 @@ Generates --files random files totalling --size-mb MB (default 4 x 256 MB = 1 GB
 then, --rounds times and alternating:
   * build: a child process that imports only the builder, builds a bundle of those files to an RSA recipient
     certificate, and reports the build's time and its peak RSS (VmHWM, and ru_maxrss seen by the parent);
-  * anchor: for each file, `openssl enc -aes-256-ctr -pbkdf2 -iter 10000 -md sha256 -pass pass:x -in F -out F.enc`
+  * anchor: for each file, `openssl enc -aes-256-ctr -pbkdf2 -iter 10000 -md sha256 -pass pass:x -in F -out
+  F.enc`
     then `sha256sum F.enc`, as separate processes, timed together.
 Both read the same files from the page cache and write to the same folder. The build also fsyncs its output
 (DESIGN requires it); the anchor does not, so the ratio is conservative. MB means 2^20 bytes here.
@@ -21,9 +22,9 @@ The last line printed is one JSON object: {"mb_per_s", "ratio_to_openssl", "peak
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -60,17 +61,37 @@ def _child_build(work: Path) -> None:
     recipient = x509.load_pem_x509_certificate((work / "recipient.pem").read_bytes())
     checkpoint = (work / "checkpoint.txt").read_text()
     sources = sorted((work / "src").iterdir())
-    files = [PayloadFile(p.name, lambda p=p: open(p, "rb", buffering=0), p.stat().st_size) for p in sources]
+    # build_bundle opens each file when it gets to it, and closes it
+    files = [
+        PayloadFile(p.name, functools.partial(open, p, "rb", buffering=0), p.stat().st_size) for p in sources
+    ]
     baseline = _vm_hwm_kb()
     started = time.perf_counter()
-    result = build_bundle(work / "out" / "bundle.zip", bag_name="BENCH-1", files=files, recipients=[recipient],
-                          signer=signer, checkpoint_note=checkpoint, inner_metadata={"bench": True})
+    result = build_bundle(
+        work / "out" / "bundle.zip",
+        bag_name="BENCH-1",
+        files=files,
+        recipients=[recipient],
+        signer=signer,
+        checkpoint_note=checkpoint,
+        inner_metadata={"bench": True},
+    )
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "payload_bytes": result.payload_bytes, "size": result.size,
-                      "baseline_kb": baseline, "vm_hwm_kb": _vm_hwm_kb()}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "payload_bytes": result.payload_bytes,
+                "size": result.size,
+                "baseline_kb": baseline,
+                "vm_hwm_kb": _vm_hwm_kb(),
+            }
+        )
+    )
 
 
-def _prepare(work: Path, size_mb: int, count: int) -> list[Path]:
+def _prepare(work: Path, size_mb: int, count: int) -> None:
+    """Runs in a child: keys, a recipient certificate, a checkpoint and the payload files."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -86,9 +107,16 @@ def _prepare(work: Path, size_mb: int, count: int) -> list[Path]:
     import datetime as dt
 
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
     (work / "recipient.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     log_key = ed25519.Ed25519PrivateKey.generate()
     (work / "checkpoint.txt").write_text(sign_checkpoint("bench/log", 1, bytes(32), log_key, "bench/log"))
@@ -110,18 +138,23 @@ def _prepare(work: Path, size_mb: int, count: int) -> list[Path]:
                 block = block[13:] + block[:13]
                 left -= min(MB, left)
         paths.append(path)
-    return paths
 
 
 def _run_build(work: Path) -> dict[str, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run([sys.executable, __file__, "--child-build", str(work)], capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"build failed:\n{done.stderr}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # RUSAGE_CHILDREN is the maximum over all waited-for children: valid only if this child set a new maximum
-    figures["ru_maxrss_kb"] = after if after > before else figures["vm_hwm_kb"]
+    """Build in a child; its peak RSS from inside (VmHWM) and from os.wait4 (ru_maxrss of this child alone;
+    this parent imports only the standard library, so the pages it shares before exec are few)."""
+    with open(work / "child.out", "w+") as out, open(work / "child.err", "w+") as err:
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--child-build", str(work)], stdout=out, stderr=err
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            sys.exit(f"build failed:\n{err.read()}")
+        figures = json.loads(out.read().strip().splitlines()[-1])
+    figures["ru_maxrss_kb"] = usage.ru_maxrss
     (work / "out" / "bundle.zip").unlink()
     return figures
 
@@ -130,8 +163,25 @@ def _run_anchor(paths: list[Path]) -> float:
     started = time.perf_counter()
     for path in paths:
         encrypted = path.with_suffix(".enc")
-        subprocess.run(["openssl", "enc", "-aes-256-ctr", "-pbkdf2", "-iter", "10000", "-md", "sha256",
-                        "-pass", "pass:x", "-in", str(path), "-out", str(encrypted)], check=True)
+        subprocess.run(
+            [
+                "openssl",
+                "enc",
+                "-aes-256-ctr",
+                "-pbkdf2",
+                "-iter",
+                "10000",
+                "-md",
+                "sha256",
+                "-pass",
+                "pass:x",
+                "-in",
+                str(path),
+                "-out",
+                str(encrypted),
+            ],
+            check=True,
+        )
         subprocess.run(["sha256sum", str(encrypted)], check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
     for path in paths:
@@ -144,11 +194,17 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024, help="total payload in MB (2^20 bytes)")
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--dir", default=None, help="where to put the temporary files (needs 3x the size free)")
+    parser.add_argument(
+        "--dir", default=None, help="where to put the temporary files (needs 3x the size free)"
+    )
     parser.add_argument("--child-build", metavar="WORK", help=argparse.SUPPRESS)
+    parser.add_argument("--child-prepare", nargs=3, metavar=("WORK", "MB", "FILES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_build:
         _child_build(Path(args.child_build))
+        return
+    if args.child_prepare:
+        _prepare(Path(args.child_prepare[0]), int(args.child_prepare[1]), int(args.child_prepare[2]))
         return
     for tool in ("openssl", "sha256sum"):
         if shutil.which(tool) is None:
@@ -157,7 +213,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bundle-bench-", dir=args.dir))
     try:
         print(f"preparing {args.files} files, {args.size_mb} MB in all, in {work} …", flush=True)
-        paths = _prepare(work, args.size_mb, args.files)
+        subprocess.run(
+            [sys.executable, __file__, "--child-prepare", str(work), str(args.size_mb), str(args.files)],
+            check=True,
+        )
+        paths = sorted((work / "src").iterdir())
         payload_mb = sum(p.stat().st_size for p in paths) / MB
         builds, anchors = [], []
         for round_number in range(1, args.rounds + 1):
@@ -165,9 +225,13 @@ def main() -> None:
             anchor = _run_anchor(paths)
             builds.append(build)
             anchors.append(anchor)
-            print(f"round {round_number}: build {build['seconds']:.2f} s ({payload_mb / build['seconds']:.0f} MB/s, "
-                  f"peak RSS {build['vm_hwm_kb'] / 1024:.1f} MB)   openssl enc + sha256sum {anchor:.2f} s "
-                  f"({payload_mb / anchor:.0f} MB/s)", flush=True)
+            print(
+                f"round {round_number}: build {build['seconds']:.2f} s ({payload_mb / build['seconds']:.0f} "
+                "MB/s, "
+                f"peak RSS {build['vm_hwm_kb'] / 1024:.1f} MB)   openssl enc + sha256sum {anchor:.2f} s "
+                f"({payload_mb / anchor:.0f} MB/s)",
+                flush=True,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -183,17 +247,23 @@ def main() -> None:
     print(f"build_bundle:           {mb_per_s:8.1f} MB/s   (budget >= {BUDGET['mb_per_s']:.0f})")
     print(f"openssl enc + sha256sum: {anchor_mb_per_s:7.1f} MB/s")
     print(f"ratio to openssl:        {ratio:7.2f}x     (budget >= {BUDGET['ratio_to_openssl']})")
-    print(f"peak RSS of the build:   {peak_kb / 1024:7.1f} MB     (budget < {BUDGET['peak_rss_mb']:.0f}; "
-          f"{baseline_kb / 1024:.1f} MB after imports, before building)")
-    print(json.dumps({
-        "mb_per_s": round(mb_per_s, 1),
-        "ratio_to_openssl": round(ratio, 3),
-        "peak_rss_mb": round(peak_kb / 1024, 1),
-        "openssl_mb_per_s": round(anchor_mb_per_s, 1),
-        "baseline_rss_mb": round(baseline_kb / 1024, 1),
-        "payload_mb": round(payload_mb),
-        "rounds": args.rounds,
-    }))
+    print(
+        f"peak RSS of the build:   {peak_kb / 1024:7.1f} MB     (budget < {BUDGET['peak_rss_mb']:.0f}; "
+        f"{baseline_kb / 1024:.1f} MB after imports, before building)"
+    )
+    print(
+        json.dumps(
+            {
+                "mb_per_s": round(mb_per_s, 1),
+                "ratio_to_openssl": round(ratio, 3),
+                "peak_rss_mb": round(peak_kb / 1024, 1),
+                "openssl_mb_per_s": round(anchor_mb_per_s, 1),
+                "baseline_rss_mb": round(baseline_kb / 1024, 1),
+                "payload_mb": round(payload_mb),
+                "rounds": args.rounds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -160,6 +160,12 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
         return ProcessType(self.process_type)
 
     @property
+    def labels(self) -> dict[str, str]:
+        """Display labels of the vocabulary ids stored on the case."""
+        return {"regime": Regime(self.regime).label, "authority": AuthorityKind(self.authority_kind).label,
+                "received_via": ReceivedVia(self.received_via).label}
+
+    @property
     def categories(self) -> list[Category]:
         return sorted((Category(row.category) for row in self.category_rows), key=list(Category).index)
 

@@ -1,5 +1,7 @@
-"""Export bundles (format disclosure-bundle/1): the signing PKI, the bundle builder and the standalone verifier.
+"""Export bundles (format disclosure-bundle/1): the signing PKI, the bundle builder and the standalone
+verifier.
 
-Nothing is imported here on purpose: `disclosure.exports.bundle_cli` must stay importable with only the standard
+Nothing is imported here on purpose: `disclosure.exports.bundle_cli` must stay importable with only the
+standard
 library and `cryptography`.
 """

@@ -1,15 +1,20 @@
 """Build export bundles (format disclosure-bundle/1): one stored ZIP holding one signed, encrypted BagIt bag.
 
-    <bag>/bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt  tagmanifest-sha256.txt.p7s  README.txt
-    <bag>/data/key.p7m                   CMS EnvelopedData (AES-256-CBC, RSA recipients) holding the passphrase
+    <bag>/bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt  tagmanifest-sha256.txt.p7s
+    README.txt
+    <bag>/data/key.p7m                   CMS EnvelopedData (AES-256-CBC, RSA recipients) holding the
+    passphrase
     <bag>/data/inner-manifest.json.p7m   enveloped the same way (passphrase-only: inner-manifest.json.enc)
     <bag>/data/audit-checkpoint.txt      the signed checkpoint the inner manifest's inclusion proofs lead to
-    <bag>/data/payload/<name>.enc        `openssl enc -aes-256-ctr -pbkdf2 -iter 10000 -md sha256`, fresh salt each
+    <bag>/data/payload/<name>.enc        `openssl enc -aes-256-ctr -pbkdf2 -iter 10000 -md sha256`, fresh
+    salt each
 
-Encrypt, then hash, then sign: manifest-sha256.txt lists the SHA-256 of every ciphertext, the tag manifest covers it,
+Encrypt, then hash, then sign: manifest-sha256.txt lists the SHA-256 of every ciphertext, the tag manifest
+covers it,
 and the detached CMS signature covers the tag manifest. Plaintext hashes travel only inside the envelope.
 
-Payload files stream through in 1 MiB chunks (read, hash the plaintext, AES-CTR into a preallocated buffer, hash the
+Payload files stream through in 1 MiB chunks (read, hash the plaintext, AES-CTR into a preallocated buffer,
+hash the
 ciphertext, CRC and write into the ZIP), so memory does not grow with the production. The ZIP is written to a
 temporary file beside the destination, fsynced, hashed and renamed into place only when complete.
 Pure: no Flask, no database.
@@ -57,7 +62,14 @@ CHUNK = fmt.CHUNK
 _PASSPHRASE_RE = re.compile(r"[A-Za-z0-9._~+/=-]{22,256}")
 _LABEL_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 _COMPUTED_LABELS = frozenset(
-    {"Bagging-Date", "Payload-Oxum", "External-Identifier", "Bundle-Format", "Bundle-Mode", "Bag-Software-Agent"}
+    {
+        "Bagging-Date",
+        "Payload-Oxum",
+        "External-Identifier",
+        "Bundle-Format",
+        "Bundle-Mode",
+        "Bag-Software-Agent",
+    }
 )
 #: A ZIP entry needs zip64 fields past 4 GiB; decided up front because the local header is written first.
 _ZIP64_LIMIT = (1 << 32) - 1 - 1024
@@ -71,7 +83,8 @@ class BundleError(ValueError):
 class PayloadFile:
     """One file to put in the bundle.
 
-    open() returns a binary file object (anything with readinto() or read()) or an iterable of bytes chunks; it is
+    open() returns a binary file object (anything with readinto() or read()) or an iterable of bytes chunks;
+    it is
     called once, and closed afterwards if it has close(). size, when known, is checked against what was read.
     """
 
@@ -110,11 +123,12 @@ class BuildResult:
     checkpoint_size: int
 
 
-# -- names -----------------------------------------------------------------------------------------------------------
+# -- names ---------------------------------------------------------------------------------------------------
 
 
 def safe_file_name(name: str) -> str:
-    """A name that is safe in every shell, file system and ZIP tool: [A-Za-z0-9][A-Za-z0-9._-]*, at most 120 chars."""
+    """A name that is safe in every shell, file system and ZIP tool: [A-Za-z0-9][A-Za-z0-9._-]*, at most 120
+    chars."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
@@ -139,7 +153,7 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-# -- README --------------------------------------------------------------------------------------------------------
+# -- README --------------------------------------------------------------------------------------------------
 
 
 def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:
@@ -150,28 +164,35 @@ def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:
         f"Disclosure export bundle, format {fmt.FORMAT}",
         "",
         f"This ZIP holds one BagIt bag (RFC 8493), {bag_name}/, signed by the organisation that produced it.",
-        "Every file under data/payload/ is encrypted. The SHA-256 of each encrypted file is in manifest-sha256.txt;",
-        "tagmanifest-sha256.txt covers that manifest and the other tag files; tagmanifest-sha256.txt.p7s is a detached",
-        "CMS signature (ECDSA P-256, SHA-256) over the tag manifest. Check the signature and the manifests before you",
+        "Every file under data/payload/ is encrypted. The SHA-256 of each encrypted file is in "
+        "manifest-sha256.txt;",
+        "tagmanifest-sha256.txt covers that manifest and the other tag files; tagmanifest-sha256.txt.p7s is "
+        "a detached",
+        "CMS signature (ECDSA P-256, SHA-256) over the tag manifest. Check the signature and the manifests "
+        "before you",
         "decrypt anything: a changed byte anywhere fails them.",
         "",
     ]
     if passphrase_only:
         lines += [
             "This bundle is passphrase-only: you received its passphrase separately, by another channel.",
-            "The inner manifest (data/inner-manifest.json.enc) is encrypted with that passphrase, like the files.",
+            "The inner manifest (data/inner-manifest.json.enc) is encrypted with that passphrase, like the "
+            "files.",
         ]
     else:
         lines += [
-            "data/key.p7m holds the bundle passphrase, encrypted (CMS EnvelopedData) to each recipient's certificate.",
+            "data/key.p7m holds the bundle passphrase, encrypted (CMS EnvelopedData) to each recipient's "
+            "certificate.",
             "The inner manifest (data/inner-manifest.json.p7m) is encrypted to the same certificates.",
         ]
     lines += [
-        "The inner manifest holds the plaintext SHA-256 and size of each file, the case metadata, and the audit-log",
+        "The inner manifest holds the plaintext SHA-256 and size of each file, the case metadata, and the "
+        "audit-log",
         "events of the case with their inclusion proofs, which lead to the signed checkpoint in",
         "data/audit-checkpoint.txt.",
         "",
-        "You need: openssl (1.1.1 or 3.x), unzip, sha256sum (on macOS: `shasum -a 256` in place of `sha256sum`).",
+        "You need: openssl (1.1.1 or 3.x), unzip, sha256sum (on macOS: `shasum -a 256` in place of "
+        "`sha256sum`).",
         "Put these files in one folder and run the commands below in it, one after the other:",
         "  BUNDLE.zip   this bundle (rename it, or change the name in the first command)",
         "  ca.pem       the organisation's CA certificate, obtained from it directly (not from this bundle)",
@@ -185,15 +206,25 @@ def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:
         ]
     lines += [
         "",
-        "1. Unpack, and go into the bag:",
+        "1. Unpack, and go into the bag (umask 077 keeps what you decrypt readable by you alone):",
         "",
+        "  $ umask 077",
         "  $ unzip -q BUNDLE.zip",
         f"  $ cd {bag_name}",
         "",
         "2. Check the signature against the organisation's CA (prints 'Verification successful'):",
         "",
-        "  $ openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s -content tagmanifest-sha256.txt"
+        "  $ openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s -content "
+        "tagmanifest-sha256.txt"
         " -CAfile ../ca.pem -out /dev/null",
+        "",
+        "   If the organisation publishes a certificate revocation list (crl.pem, next to ca.pem), check the",
+        "   signer against it too (this fails with 'certificate revoked' for a revoked signing certificate):",
+        "",
+        "      $ cat ../ca.pem ../crl.pem > ../ca-crl.pem",
+        "      $ openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s -content "
+        "tagmanifest-sha256.txt"
+        " -CAfile ../ca-crl.pem -crl_check -out /dev/null",
         "",
         "3. Check every file against the signed manifests (each line must say OK):",
         "",
@@ -227,76 +258,157 @@ def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:
         '  $ for f in data/payload/*.enc; do n="${f##*/}"; openssl enc -d -aes-256-ctr -pbkdf2 -iter 10000'
         ' -md sha256 -in "$f" -out "../plaintext/${n%.enc}" -pass file:../passphrase.txt || break; done',
         "",
-        "6. Compare the plaintext hashes with the \"sha256\" of each file in ../inner-manifest.json:",
+        '6. Compare the plaintext hashes with the "sha256" of each file in ../inner-manifest.json:',
         "",
         "  $ sha256sum ../plaintext/*",
         "",
         "The passphrase file holds one line; `-pass file:` reads the first line without its line ending.",
         "Delete ../passphrase.txt when you are done, and keep the plaintext as safely as the law requires.",
         "",
-        "The same checks and more (the plaintext hashes and the audit inclusion proofs) in one command, with the",
+        "The same checks and more (the plaintext hashes and the audit inclusion proofs) in one command, with "
+        "the",
         "organisation's `disclosure-bundle` tool (Python 3.11+ and the `cryptography` package):",
         "",
     ]
     if passphrase_only:
-        lines.append("  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --passphrase-file passphrase.txt --out DIR")
+        lines.append(
+            "  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --passphrase-file passphrase.txt --out DIR"
+        )
     else:
-        lines.append("  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --key me.key --cert me.pem --out DIR")
-    lines.append("")
+        lines.append(
+            "  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --key me.key --cert me.pem --out DIR"
+        )
+    lines += ["", "(add --crl crl.pem to check the signer against the revocation list)", ""]
     return "\n".join(lines)
 
 
-# -- payload streaming ---------------------------------------------------------------------------------------------
+# -- payload streaming ---------------------------------------------------------------------------------------
 
 
-class _HashWorker:
-    """SHA-256 on a second thread: hashlib releases the GIL for large updates, so hashing the plaintext (or reading
-    back the finished ZIP) overlaps with encryption and writing on the first."""
+class _Worker:
+    """Runs one job at a time on its own thread. hashlib and zlib release the GIL on large buffers, so hashing
+    the plaintext and the ciphertext on two workers overlaps with encrypting, CRC-ing and writing on the
+    caller."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._job: tuple[Any, memoryview] | None = None
+    def __init__(self, name: str) -> None:
+        self._cond = threading.Condition()
+        self._job: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
         self._stop = False
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="bundle-hash", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while True:
-            with self._lock:
+            with self._cond:
                 while self._job is None and not self._stop:
-                    self._lock.wait()
+                    self._cond.wait()
                 if self._job is None:
                     return
-                digest, data = self._job
+                function, args = self._job
             try:
-                digest.update(data)
-            except BaseException as error:  # noqa: BLE001 - handed to the submitting thread
+                function(*args)
+            except BaseException as error:  # re-raised in the submitting thread by wait()
                 self._error = error
-            with self._lock:
+            with self._cond:
                 self._job = None
-                self._lock.notify_all()
+                self._cond.notify_all()
 
-    def submit(self, digest: Any, data: memoryview) -> None:
-        """Start digest.update(data); data must stay untouched until wait() returns."""
-        with self._lock:
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        """Start function(*args); buffers passed in must stay untouched until wait() returns."""
+        with self._cond:
             while self._job is not None:
-                self._lock.wait()
-            self._job = (digest, data)
-            self._lock.notify_all()
+                self._cond.wait()
+            self._job = (function, args)
+            self._cond.notify_all()
 
     def wait(self) -> None:
-        with self._lock:
+        with self._cond:
             while self._job is not None:
-                self._lock.wait()
+                self._cond.wait()
         if self._error is not None:
-            raise self._error
+            error, self._error = self._error, None
+            raise error
 
     def close(self) -> None:
-        with self._lock:
+        with self._cond:
             self._stop = True
-            self._lock.notify_all()
+            self._cond.notify_all()
         self._thread.join()
+
+
+class _TrailingHasher:
+    """SHA-256 of the ZIP while it is written: a thread reads back (from the page cache) each region the
+    writer
+    has declared final and hashes it. zipfile rewrites an entry's local header when the entry closes, so a
+    region is final only then; reading back lets the hash follow one entry behind instead of hashing the
+    whole file again at the end."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self._digest = hashlib.sha256()
+        self._buffer = bytearray(CHUNK)
+        self._done = 0
+        self._target = 0
+        self._closing = False
+        self._abort = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="bundle-zip-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        view = memoryview(self._buffer)
+        try:
+            while True:
+                with self._cond:
+                    while self._done >= self._target and not self._closing and not self._abort:
+                        self._cond.wait()
+                    if self._abort or self._done >= self._target:
+                        return
+                    want = min(CHUNK, self._target - self._done)
+                count = os.preadv(self._fd, [view[:want]], self._done)
+                if count <= 0:
+                    raise OSError(f"the bundle file ended at {self._done} bytes while being hashed")
+                self._digest.update(view[:count])
+                with self._cond:
+                    self._done += count
+                    self._cond.notify_all()
+        except BaseException as error:  # re-raised by finish()
+            with self._cond:
+                self._error = error
+                self._cond.notify_all()
+
+    def advance(self, offset: int) -> None:
+        """Bytes before offset are final (flushed to the OS, never rewritten)."""
+        with self._cond:
+            if offset > self._target:
+                self._target = offset
+                self._cond.notify_all()
+
+    def finish(self, size: int) -> str:
+        """Hash up to size (the finished file's length) and return the hex digest."""
+        self.advance(size)
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        self.close()
+        if self._error is not None:
+            raise self._error
+        if self._done != size:
+            raise OSError(f"hashed {self._done} of {size} bytes of the bundle")
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        """Stop (abandoning any hashing still to do) and release the file."""
+        with self._cond:
+            self._abort = True
+            self._cond.notify_all()
+        self._thread.join()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def _chunks_of(source: Any, buffers: Sequence[bytearray]) -> Iterable[memoryview]:
@@ -333,17 +445,23 @@ def _encrypt_into_zip(
     info: zipfile.ZipInfo,
     source: Any,
     passphrase: bytes,
-    worker: _HashWorker,
+    workers: tuple[_Worker, _Worker],
     buffers: Sequence[bytearray],
     out_buffer: bytearray,
     expected_size: int | None,
 ) -> tuple[int, str, str]:
-    """Stream one source into the ZIP in openssl enc format; return (plaintext size, plaintext and ciphertext SHA-256)."""
+    """Stream one source into the ZIP in openssl enc format; return (plaintext size, plaintext and ciphertext
+    SHA-256).
+
+    Per 1 MiB chunk: one worker hashes the plaintext while this thread encrypts it (AES-256-CTR into a
+    preallocated
+    buffer); the other worker hashes the ciphertext while this thread CRCs and writes it."""
     salt = secrets.token_bytes(fmt.SALT_SIZE)
     key, iv = fmt.derive_key_iv(passphrase, salt)
     encryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
     plain_digest = hashlib.sha256()
     cipher_digest = hashlib.sha256()
+    plain_worker, cipher_worker = workers
     header = fmt.ENC_MAGIC + salt
     cipher_digest.update(header)
     out_view = memoryview(out_buffer)
@@ -353,25 +471,30 @@ def _encrypt_into_zip(
         out.write(header)
         try:
             for chunk in _chunks_of(source, buffers):
-                worker.submit(plain_digest, chunk)  # overlaps with the encryption below
+                plain_worker.submit(plain_digest.update, chunk)
                 count = encryptor.update_into(chunk, out_buffer)
                 ciphertext = out_view[:count]
-                cipher_digest.update(ciphertext)
+                cipher_worker.submit(cipher_digest.update, ciphertext)
                 out.write(ciphertext)
                 size += len(chunk)
-                worker.wait()  # the reader may now refill the chunk's buffer
+                # both buffers are reused for the next chunk
+                plain_worker.wait()
+                cipher_worker.wait()
         finally:
-            worker.wait()
+            plain_worker.wait()
+            cipher_worker.wait()
         tail = encryptor.finalize()  # empty for CTR
         if tail:
             cipher_digest.update(tail)
             out.write(tail)
     if expected_size is not None and size != expected_size:
-        raise BundleError(f"{info.filename}: read {size} bytes, expected {expected_size} (did the file change?)")
+        raise BundleError(
+            f"{info.filename}: read {size} bytes, expected {expected_size} (did the file change?)"
+        )
     return size, plain_digest.hexdigest(), cipher_digest.hexdigest()
 
 
-# -- the builder ---------------------------------------------------------------------------------------------------
+# -- the builder ---------------------------------------------------------------------------------------------
 
 
 def _check_bag_info(bag_info: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -446,10 +569,13 @@ def build_bundle(
 ) -> BuildResult:
     """Build a disclosure-bundle/1 ZIP at out_path; see the module docstring.
 
-    recipients: RSA certificates to envelope the passphrase and inner manifest to; None or empty makes the bundle
-    passphrase-only (the result then carries the passphrase, to be shown once). inner_metadata (JSON-serialisable)
+    recipients: RSA certificates to envelope the passphrase and inner manifest to; None or empty makes the
+    bundle
+    passphrase-only (the result then carries the passphrase, to be shown once). inner_metadata
+    (JSON-serialisable)
     goes inside the envelope: case metadata, "audit_events" ([{seq, body, leaf_hash, inclusion_proof}], proofs
-    leading to checkpoint_note) and "log_vkey" (the log's verifier key). Raises BundleError, and leaves nothing at
+    leading to checkpoint_note) and "log_vkey" (the log's verifier key). Raises BundleError, and leaves
+    nothing at
     out_path, if anything fails.
     """
     out_path = Path(out_path)
@@ -457,14 +583,19 @@ def build_bundle(
     recipients = list(recipients or [])
     mode = "recipients" if recipients else "passphrase-only"
     if not fmt.SAFE_NAME_RE.fullmatch(bag_name):
-        raise BundleError(f"bag name {bag_name!r} must be letters, digits, '.', '_' and '-', starting with one of the first two")
+        raise BundleError(
+            f"bag name {bag_name!r} must be letters, digits, '.', '_' and '-', starting with one of the "
+            "first two"
+        )
     try:
         checkpoint = fmt.parse_checkpoint_note(checkpoint_note)
     except ValueError as error:
         raise BundleError(f"the checkpoint is not a signed checkpoint note: {error}") from None
     for cert in recipients:
         if not isinstance(cert.public_key(), rsa.RSAPublicKey):
-            raise BundleError(f"recipient {cert.subject.rfc4514_string()}: CMS envelopes support RSA keys only")
+            raise BundleError(
+                f"recipient {cert.subject.rfc4514_string()}: CMS envelopes support RSA keys only"
+            )
     try:
         validate_signer(signer.key, signer.cert, signer.ca_cert, now=now)
     except PKIError as error:
@@ -477,21 +608,26 @@ def build_bundle(
     if passphrase is None:
         passphrase = secrets.token_urlsafe(24)  # 192 bits
     elif not _PASSPHRASE_RE.fullmatch(passphrase):
-        raise BundleError("a given passphrase must be 22 to 256 URL-safe characters on one line (>= 128 bits)")
+        raise BundleError(
+            "a given passphrase must be 22 to 256 URL-safe characters on one line (>= 128 bits)"
+        )
     secret = passphrase.encode("ascii")
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".partial")
+    descriptor, temporary_name = tempfile.mkstemp(
+        dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".partial"
+    )
     temporary = Path(temporary_name)
     when = now.astimezone(dt.UTC).timetuple()[:6]
     if when[0] < 1980:
         when = (1980, 1, 1, 0, 0, 0)
-    worker = _HashWorker()
+    workers = (_Worker("bundle-plaintext-hash"), _Worker("bundle-ciphertext-hash"))
+    trailing = _TrailingHasher(temporary)
     try:
         entries: list[BundleFile] = []
         manifest: list[tuple[str, str]] = []
         payload_total = 0
-        buffers = [bytearray(CHUNK), bytearray(CHUNK)]
+        buffers = [bytearray(CHUNK)]
         out_buffer = bytearray(CHUNK + 32)
         with open(descriptor, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as zf:
 
@@ -505,8 +641,17 @@ def build_bundle(
                 source = item.open()
                 try:
                     size, plain_sha, cipher_sha = _encrypt_into_zip(
-                        zf, _zip_info(f"{bag_name}/{rel}", when), source, secret, worker, buffers, out_buffer, item.size
+                        zf,
+                        _zip_info(f"{bag_name}/{rel}", when),
+                        source,
+                        secret,
+                        workers,
+                        buffers,
+                        out_buffer,
+                        item.size,
                     )
+                    raw.flush()
+                    trailing.advance(raw.tell())  # the entry is closed: its header will not change again
                 finally:
                     close = getattr(source, "close", None)
                     if close is not None:
@@ -520,13 +665,14 @@ def build_bundle(
                 "bag": bag_name,
                 "created": now.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "files": [
-                    {"name": e.name, "file": e.file, "path": e.path, "size": e.size, "sha256": e.sha256} for e in entries
+                    {"name": e.name, "file": e.file, "path": e.path, "size": e.size, "sha256": e.sha256}
+                    for e in entries
                 ],
                 "metadata": inner_metadata,
             }
-            inner_bytes = (json.dumps(inner, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n").encode(
-                "utf-8"
-            )
+            inner_bytes = (
+                json.dumps(inner, indent=2, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n"
+            ).encode("utf-8")
             small: list[tuple[str, bytes]] = []
             if recipients:
                 small.append((fmt.KEY_P7M, _envelope(secret + b"\n", recipients)))
@@ -556,13 +702,16 @@ def build_bundle(
                 (fmt.BAGIT, fmt.BAGIT_TXT),
                 (fmt.BAG_INFO, "".join(f"{k}: {v}\n" for k, v in info_fields).encode("utf-8")),
                 (fmt.MANIFEST, "".join(f"{digest}  {rel}\n" for digest, rel in manifest).encode("ascii")),
-                (fmt.README, readme_text(bag_name, mode, entries[0].file if entries else None).encode("utf-8")),
+                (
+                    fmt.README,
+                    readme_text(bag_name, mode, entries[0].file if entries else None).encode("utf-8"),
+                ),
             ]
             for rel, data in tag_files:
                 put(rel, data)
-            tagmanifest = "".join(f"{hashlib.sha256(data).hexdigest()}  {rel}\n" for rel, data in tag_files).encode(
-                "ascii"
-            )
+            tagmanifest = "".join(
+                f"{hashlib.sha256(data).hexdigest()}  {rel}\n" for rel, data in tag_files
+            ).encode("ascii")
             put(fmt.TAGMANIFEST, tagmanifest)
             signature = _sign(tagmanifest, signer)
             # Check our own signature with the recipient's verifier before anything leaves.
@@ -574,14 +723,17 @@ def build_bundle(
             zf.close()
             raw.flush()
             os.fsync(raw.fileno())
-        digest, size = _hash_file(temporary, worker, buffers)
+            size = raw.tell()
+        digest = trailing.finish(size)
         os.replace(temporary, out_path)
         _fsync_dir(out_path.parent)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     finally:
-        worker.close()
+        trailing.close()
+        for worker in workers:
+            worker.close()
 
     return BuildResult(
         path=out_path,
@@ -598,21 +750,3 @@ def build_bundle(
         checkpoint_origin=checkpoint.origin,
         checkpoint_size=checkpoint.size,
     )
-
-
-def _hash_file(path: Path, worker: _HashWorker, buffers: Sequence[bytearray]) -> tuple[str, int]:
-    """SHA-256 and size of the finished ZIP, reading into one buffer while the worker hashes the other."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb", buffering=0) as handle:
-        index = 0
-        while True:
-            count = handle.readinto(buffers[index])
-            if not count:
-                break
-            worker.wait()
-            worker.submit(digest, memoryview(buffers[index])[:count])
-            size += count
-            index ^= 1
-        worker.wait()
-    return digest.hexdigest(), size

@@ -1,18 +1,26 @@
 """disclosure-bundle: verify and decrypt export bundles (format disclosure-bundle/1).
 
     disclosure-bundle verify  BUNDLE.zip --ca ca.pem [--key me.key --cert me.pem | --passphrase-file F]
-    disclosure-bundle decrypt BUNDLE.zip --ca ca.pem (--key me.key --cert me.pem | --passphrase-file F) --out DIR
+    [--crl crl.pem]
+    disclosure-bundle decrypt BUNDLE.zip --ca ca.pem (--key me.key --cert me.pem | --passphrase-file F) --out
+    DIR
 
-This file stands alone: it imports only the Python standard library and `cryptography`, so a recipient can run it
-without the server (`python bundle_cli.py verify …` works too). Exit status: 0 verified, 1 the bundle failed (the
+This file stands alone: it imports only the Python standard library and `cryptography`, so a recipient can
+run it
+without the server (`python bundle_cli.py verify …` works too). Exit status: 0 verified, 1 the bundle failed
+(the
 message names the file and what is wrong), 2 a usage problem (bad options, unreadable key or CA file).
 
 What `verify` checks, in order:
-  1. the ZIP: stored (not deflated) entries only, no unsafe or duplicate names, no links, exactly one bag folder;
-  2. bagit.txt, and the detached CMS signature tagmanifest-sha256.txt.p7s over tagmanifest-sha256.txt: the signed
+  1. the ZIP: stored (not deflated) entries only, no unsafe or duplicate names, no links, exactly one bag
+  folder;
+  2. bagit.txt, and the detached CMS signature tagmanifest-sha256.txt.p7s over tagmanifest-sha256.txt: the
+  signed
      attributes' ECDSA P-256/SHA-256 signature, their message digest against the tag manifest, and the signer
-     certificate: issued directly by the given CA, valid now, extended key usage emailProtection (or none);
-  3. every file against tagmanifest-sha256.txt and manifest-sha256.txt, with nothing missing and nothing extra;
+     certificate: issued directly by the given CA, valid now, extended key usage emailProtection (or none),
+     and not revoked when the CA's revocation list is given (--crl);
+  3. every file against tagmanifest-sha256.txt and manifest-sha256.txt, with nothing missing and nothing
+  extra;
   4. given a key or passphrase: the inner manifest, each payload file's plaintext SHA-256 and size, and each
      audit event's RFC 9162 inclusion proof against the checkpoint in data/audit-checkpoint.txt, whose Ed25519
      signed-note signature is checked too when the log's verifier key is known (inner manifest "log_vkey", or
@@ -24,6 +32,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import getpass
 import hashlib
@@ -38,7 +47,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import IO, Any, Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -56,6 +65,7 @@ __all__ = [
     "VerifyReport",
     "decrypt_bundle",
     "derive_key_iv",
+    "load_crls",
     "load_trust_anchors",
     "main",
     "openssl_decrypt_bytes",
@@ -64,7 +74,7 @@ __all__ = [
     "verify_inclusion",
 ]
 
-# -- the format (bundle.py imports these, so builder and verifier cannot drift apart) -------------------------------
+# -- the format (bundle.py imports these, so builder and verifier cannot drift apart) ------------------------
 
 FORMAT: Final = "disclosure-bundle/1"
 CHUNK: Final = 1 << 20
@@ -90,7 +100,8 @@ PAYLOAD_PREFIX: Final = "data/payload/"
 #: The tag files the signed tag manifest must cover.
 REQUIRED_TAG_FILES: Final = (BAGIT, BAG_INFO, MANIFEST, README)
 
-#: Bag folder names and payload file names: safe for every shell and file system, never an option or a dot file.
+#: Bag folder names and payload file names: safe for every shell and file system, never an option or a dot
+#: file.
 SAFE_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 MAX_TAG_FILE: Final = 64 << 20
@@ -101,7 +112,8 @@ MAX_CERTS_IN_SIGNATURE: Final = 16
 
 
 def derive_key_iv(passphrase: bytes, salt: bytes) -> tuple[bytes, bytes]:
-    """`openssl enc -pbkdf2 -iter 10000 -md sha256` for AES-256: 48 bytes of PBKDF2-HMAC-SHA256 = key || IV."""
+    """`openssl enc -pbkdf2 -iter 10000 -md sha256` for AES-256: 48 bytes of PBKDF2-HMAC-SHA256 = key ||
+    IV."""
     material = hashlib.pbkdf2_hmac("sha256", passphrase, salt, PBKDF2_ITERATIONS, KEY_SIZE + IV_SIZE)
     return material[:KEY_SIZE], material[KEY_SIZE:]
 
@@ -125,7 +137,7 @@ def read_passphrase_line(data: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
-# -- errors ---------------------------------------------------------------------------------------------------------
+# -- errors --------------------------------------------------------------------------------------------------
 
 
 class BundleInvalid(Exception):
@@ -141,7 +153,7 @@ class UsageProblem(Exception):
     """Bad options or unreadable key, certificate or CA files (exit status 2)."""
 
 
-# -- a minimal DER reader (enough for CMS SignedData) ---------------------------------------------------------------
+# -- a minimal DER reader (enough for CMS SignedData) --------------------------------------------------------
 
 
 class DerError(ValueError):
@@ -258,7 +270,7 @@ def _der_time(node: _Node) -> dt.datetime | None:
     return None
 
 
-# -- CMS detached signature ------------------------------------------------------------------------------------------
+# -- CMS detached signature ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -294,14 +306,17 @@ def _check_signer_certificate(
     if issuer is None:
         names = "; ".join(_describe(ca) for ca in anchors)
         raise SignatureProblem(
-            f"untrusted signer: the signer certificate {_describe(cert)} (issuer {cert.issuer.rfc4514_string()}) "
+            f"untrusted signer: the signer certificate {_describe(cert)} (issuer "
+            f"{cert.issuer.rfc4514_string()}) "
             f"is not issued by the given CA ({names})"
         )
     try:
         if not issuer.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
             raise SignatureProblem(f"the given CA certificate {_describe(issuer)} is not a CA certificate")
     except x509.ExtensionNotFound:
-        raise SignatureProblem(f"the given CA certificate {_describe(issuer)} has no basicConstraints CA:true") from None
+        raise SignatureProblem(
+            f"the given CA certificate {_describe(issuer)} has no basicConstraints CA:true"
+        ) from None
     if not issuer.not_valid_before_utc <= now <= issuer.not_valid_after_utc:
         raise SignatureProblem(
             f"the CA certificate {_describe(issuer)} is not valid now (valid "
@@ -309,7 +324,8 @@ def _check_signer_certificate(
         )
     if now > cert.not_valid_after_utc:
         raise SignatureProblem(
-            f"the signer certificate {_describe(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+            f"the signer certificate {_describe(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} "
+            "UTC"
         )
     if now < cert.not_valid_before_utc:
         raise SignatureProblem(
@@ -319,7 +335,9 @@ def _check_signer_certificate(
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         if ExtendedKeyUsageOID.EMAIL_PROTECTION not in eku:
-            raise SignatureProblem(f"the signer certificate {_describe(cert)} lacks the emailProtection key usage")
+            raise SignatureProblem(
+                f"the signer certificate {_describe(cert)} lacks the emailProtection key usage"
+            )
     except x509.ExtensionNotFound:
         pass
     try:
@@ -331,8 +349,49 @@ def _check_signer_certificate(
     return issuer
 
 
+def _check_revocation(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    crls: Sequence[x509.CertificateRevocationList],
+    now: dt.datetime,
+) -> None:
+    """With revocation lists given, one of them must be the issuing CA's, current, and not list cert."""
+    usable = []
+    for crl in crls:
+        if crl.issuer != issuer.subject:
+            continue
+        try:
+            valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+        except (TypeError, ValueError, UnsupportedAlgorithm):
+            valid = False
+        if not valid:
+            raise SignatureProblem(f"the revocation list of {_describe(issuer)} is not signed by that CA")
+        usable.append(crl)
+    if not usable:
+        raise SignatureProblem(f"none of the given revocation lists is issued by the CA {_describe(issuer)}")
+    for crl in usable:
+        next_update = crl.next_update_utc
+        if crl.last_update_utc > now or (next_update is not None and next_update < now):
+            raise SignatureProblem(
+                f"the revocation list of {_describe(issuer)} is out of date (next update was due "
+                f"{next_update:%Y-%m-%d}); get a current one"
+                if next_update is not None and next_update < now
+                else f"the revocation list of {_describe(issuer)} is not valid yet"
+            )
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if entry is not None:
+            raise SignatureProblem(
+                f"the signer certificate {_describe(cert)} was revoked on "
+                f"{entry.revocation_date_utc:%Y-%m-%d}"
+            )
+
+
 def verify_detached_signature(
-    content: bytes, signature: bytes, anchors: Sequence[x509.Certificate], now: dt.datetime
+    content: bytes,
+    signature: bytes,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    crls: Sequence[x509.CertificateRevocationList] = (),
 ) -> SignatureInfo:
     """Verify a DER CMS SignedData (detached, one signer, signed attributes, ECDSA/SHA-256) over content.
 
@@ -340,15 +399,21 @@ def verify_detached_signature(
     certificate parser raises on it means the signature is refused, never a crash.
     """
     try:
-        return _verify_detached_signature(content, signature, anchors, now)
+        return _verify_detached_signature(content, signature, anchors, now, crls)
     except SignatureProblem:
         raise
-    except Exception as error:  # noqa: BLE001 - see the docstring
-        raise SignatureProblem(f"the signature cannot be processed ({type(error).__name__}: {error})") from None
+    except Exception as error:  # see the docstring
+        raise SignatureProblem(
+            f"the signature cannot be processed ({type(error).__name__}: {error})"
+        ) from None
 
 
 def _verify_detached_signature(
-    content: bytes, signature: bytes, anchors: Sequence[x509.Certificate], now: dt.datetime
+    content: bytes,
+    signature: bytes,
+    anchors: Sequence[x509.Certificate],
+    now: dt.datetime,
+    crls: Sequence[x509.CertificateRevocationList],
 ) -> SignatureInfo:
     try:
         top = _parse_one(signature, 0, len(signature))
@@ -392,13 +457,17 @@ def _verify_detached_signature(
         # RFC 5652 5.1/5.3: version 1 with an issuer-and-serial signer identifier, 3 with a key identifier.
         expected_version = b"\x01" if sid.tag == _SEQUENCE else b"\x03"
         if signer_version != expected_version or version != expected_version:
-            raise SignatureProblem("the SignedData or SignerInfo version does not match the signer identifier")
+            raise SignatureProblem(
+                "the SignedData or SignerInfo version does not match the signer identifier"
+            )
         attrs = fields[3]
         if attrs.tag != 0xA0:
             raise SignatureProblem("the signature has no signed attributes")
         signature_value = _expect(fields[5], _OCTETS, "signature").content
         if len(fields) != 6:
-            raise SignatureProblem("the signature carries unsigned attributes, which this format does not use")
+            raise SignatureProblem(
+                "the signature carries unsigned attributes, which this format does not use"
+            )
         if fields[2].raw not in SHA256_ALGORITHMS:
             raise SignatureProblem("the digest algorithm is not SHA-256")
         if fields[4].raw != ECDSA_SHA256_ALGORITHM:
@@ -426,7 +495,9 @@ def _verify_detached_signature(
             elif kind == OID_SIGNING_TIME:
                 signing_time = _der_time(values[0])
         if message_digest is None or content_type != OID_DATA:
-            raise SignatureProblem("the signed attributes lack the message digest or the id-data content type")
+            raise SignatureProblem(
+                "the signed attributes lack the message digest or the id-data content type"
+            )
 
         if len(cert_nodes) > MAX_CERTS_IN_SIGNATURE:
             raise SignatureProblem("too many certificates in the signature")
@@ -451,7 +522,9 @@ def _verify_detached_signature(
             if len(issuer_and_serial) != 2:
                 raise DerError("IssuerAndSerialNumber")
             issuer_der = _expect(issuer_and_serial[0], _SEQUENCE, "issuer").raw
-            serial = int.from_bytes(_expect(issuer_and_serial[1], _INTEGER, "serial").content, "big", signed=True)
+            serial = int.from_bytes(
+                _expect(issuer_and_serial[1], _INTEGER, "serial").content, "big", signed=True
+            )
             for cert in certs:
                 if cert.serial_number == serial and cert.issuer.public_bytes() == issuer_der:
                     signer = cert
@@ -475,7 +548,9 @@ def _verify_detached_signature(
     public = signer.public_key()
     if not isinstance(public, ec.EllipticCurvePublicKey):
         raise SignatureProblem(f"the signer certificate {_describe(signer)} does not hold an ECDSA key")
-    signed_bytes = b"\x31" + signature[attrs.start + 1 : attrs.end]  # [0] IMPLICIT -> SET OF, as RFC 5652 5.4 says
+    signed_bytes = (
+        b"\x31" + signature[attrs.start + 1 : attrs.end]
+    )  # [0] IMPLICIT -> SET OF, as RFC 5652 5.4 says
     try:
         public.verify(signature_value, signed_bytes, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
@@ -483,15 +558,20 @@ def _verify_detached_signature(
             "the ECDSA signature does not verify: the signature or its signed attributes were altered"
         ) from None
     if not hmac.compare_digest(message_digest, hashlib.sha256(content).digest()):
-        raise SignatureProblem(f"the signed message digest does not match {TAGMANIFEST}: the tag manifest was altered")
+        raise SignatureProblem(
+            f"the signed message digest does not match {TAGMANIFEST}: the tag manifest was altered"
+        )
     issuer = _check_signer_certificate(signer, anchors, now)
+    if crls:
+        _check_revocation(signer, issuer, crls, now)
     # The embedded CA copy is not what we trust (the given CA file is), but it is part of the signature file:
     # it must be the given CA exactly, so that no byte of the .p7s can change unnoticed.
     anchor_der = {ca.public_bytes(serialization.Encoding.DER) for ca in anchors}
     for cert, der in zip(certs, raws, strict=True):
         if cert is not signer and der not in anchor_der:
             raise SignatureProblem(
-                f"the embedded certificate {_describe(cert)} is neither the signer's nor the given CA certificate"
+                f"the embedded certificate {_describe(cert)} is neither the signer's nor the given CA "
+                "certificate"
             )
     return SignatureInfo(
         signer_subject=_describe(signer),
@@ -501,7 +581,7 @@ def _verify_detached_signature(
     )
 
 
-# -- signed-note checkpoints and RFC 9162 inclusion proofs (same rules as disclosure.audit.note / merkle) -----------
+# -- signed-note checkpoints and RFC 9162 inclusion proofs (same rules as disclosure.audit.note / merkle) ----
 
 
 @dataclass(frozen=True)
@@ -565,7 +645,8 @@ def _parse_vkey(text: str) -> tuple[str, bytes, ed25519.Ed25519PublicKey]:
 
 
 def verify_checkpoint_signature(note: str, vkey: str) -> None:
-    """Raise ValueError unless note carries a valid Ed25519 signature by the log key vkey (c2sp.org/signed-note)."""
+    """Raise ValueError unless note carries a valid Ed25519 signature by the log key vkey
+    (c2sp.org/signed-note)."""
     name, key_id, public = _parse_vkey(vkey)
     split = note.rfind("\n\n")
     if split < 0:
@@ -585,7 +666,9 @@ def verify_checkpoint_signature(note: str, vkey: str) -> None:
         try:
             public.verify(raw[4:], text.encode("utf-8"))
         except InvalidSignature:
-            raise ValueError(f"the signature by {name}+{key_id.hex()} does not verify: the checkpoint was altered") from None
+            raise ValueError(
+                f"the signature by {name}+{key_id.hex()} does not verify: the checkpoint was altered"
+            ) from None
     if not found:
         raise ValueError(f"the checkpoint carries no signature by the log key {name}+{key_id.hex()}")
 
@@ -616,7 +699,7 @@ def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[by
     return sn == 0 and r == root
 
 
-# -- reading the bag -----------------------------------------------------------------------------------------------
+# -- reading the bag -----------------------------------------------------------------------------------------
 
 
 class _Bag:
@@ -660,7 +743,9 @@ class _Bag:
                 raise BundleInvalid(where, "encrypted ZIP entry (not part of the format)")
             if info.compress_type != zipfile.ZIP_STORED:
                 raise BundleInvalid(where, "compressed ZIP entry (the format stores every file uncompressed)")
-            kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the tool that wrote the entry records no type
+            kind = stat.S_IFMT(
+                info.external_attr >> 16
+            )  # 0 when the tool that wrote the entry records no type
             if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                 raise BundleInvalid(where, "ZIP entry is a link or special file")
             if len(parts) == 1 and not is_dir:
@@ -753,12 +838,13 @@ def _parse_bag_info(data: bytes) -> dict[str, str]:
     return fields
 
 
-# -- verification --------------------------------------------------------------------------------------------------
+# -- verification --------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Credentials:
-    """How to open the envelope: a recipient key and certificate, or the passphrase of a passphrase-only bundle."""
+    """How to open the envelope: a recipient key and certificate, or the passphrase of a passphrase-only
+    bundle."""
 
     key: rsa.RSAPrivateKey | None = None
     cert: x509.Certificate | None = None
@@ -788,15 +874,24 @@ class VerifyReport:
             f"  manifests: {self.file_count} files ({self.byte_count} bytes) match the signed manifests",
         ]
         if self.decrypted:
-            out.append(f"  contents: {self.payload_files} payload files decrypted; sizes and SHA-256 match the inner manifest")
+            out.append(
+                f"  contents: {self.payload_files} payload files decrypted; sizes and SHA-256 match the "
+                "inner manifest"
+            )
             if self.checkpoint is not None:
-                how = "signature verified" if self.checkpoint_signature_checked else "signature not checked: no log key"
+                how = (
+                    "signature verified"
+                    if self.checkpoint_signature_checked
+                    else "signature not checked: no log key"
+                )
                 out.append(
                     f"  audit: {self.events_checked} events included in checkpoint {self.checkpoint.origin} "
                     f"size {self.checkpoint.size} ({how})"
                 )
         else:
-            out.append("  contents: not decrypted (give --key and --cert, or --passphrase-file, to check them)")
+            out.append(
+                "  contents: not decrypted (give --key and --cert, or --passphrase-file, to check them)"
+            )
         return out
 
 
@@ -814,7 +909,9 @@ def _structure(bag: _Bag) -> tuple[str, list[str]]:
             continue
         raise BundleInvalid(rel, "unexpected file in the payload (not part of the format)")
     if bag.has(INNER_P7M) and bag.has(INNER_ENC):
-        raise BundleInvalid(INNER_ENC, "both an enveloped and a passphrase-encrypted inner manifest are present")
+        raise BundleInvalid(
+            INNER_ENC, "both an enveloped and a passphrase-encrypted inner manifest are present"
+        )
     if bag.has(INNER_P7M):
         if not bag.has(KEY_P7M):
             raise BundleInvalid(KEY_P7M, "missing from the bundle (required next to inner-manifest.json.p7m)")
@@ -866,7 +963,9 @@ def _check_manifests(bag: _Bag, tagmanifest: bytes) -> tuple[int, int]:
 
     info = _parse_bag_info(bag.read(BAG_INFO, MAX_TAG_FILE))
     if info.get("Bundle-Format") != FORMAT:
-        raise BundleInvalid(BAG_INFO, f"Bundle-Format is {info.get('Bundle-Format')!r}; this tool reads {FORMAT}")
+        raise BundleInvalid(
+            BAG_INFO, f"Bundle-Format is {info.get('Bundle-Format')!r}; this tool reads {FORMAT}"
+        )
     oxum = f"{total}.{len(manifest)}"
     if info.get("Payload-Oxum") != oxum:
         raise BundleInvalid(BAG_INFO, f"Payload-Oxum is {info.get('Payload-Oxum')!r}, the payload is {oxum}")
@@ -880,7 +979,9 @@ def _open_envelope(bag: _Bag, rel: str, creds: Credentials) -> bytes:
         return pkcs7.pkcs7_decrypt_der(data, creds.cert, creds.key, [])
     except ValueError as error:
         raise BundleInvalid(
-            rel, f"cannot be decrypted with this key and certificate (not a recipient, or a mismatched key: {error})"
+            rel,
+            "cannot be decrypted with this key and certificate (not a recipient, or a mismatched key: "
+            f"{error})",
         ) from None
 
 
@@ -890,14 +991,18 @@ def _passphrase(bag: _Bag, mode: str, creds: Credentials) -> bytes:
             raise UsageProblem("this bundle is encrypted to recipient certificates: give --key and --cert")
         return creds.passphrase
     if mode == "passphrase-only":
-        raise UsageProblem("this bundle is passphrase-only: give --passphrase-file, not a key and certificate")
+        raise UsageProblem(
+            "this bundle is passphrase-only: give --passphrase-file, not a key and certificate"
+        )
     passphrase = read_passphrase_line(_open_envelope(bag, KEY_P7M, creds))
     if not passphrase:
         raise BundleInvalid(KEY_P7M, "holds an empty passphrase")
     return passphrase
 
 
-def _inner_manifest(bag: _Bag, mode: str, creds: Credentials, passphrase: bytes, payload: list[str]) -> dict[str, Any]:
+def _inner_manifest(
+    bag: _Bag, mode: str, creds: Credentials, passphrase: bytes, payload: list[str]
+) -> dict[str, Any]:
     if mode == "recipients":
         rel, raw = INNER_P7M, _open_envelope(bag, INNER_P7M, creds)
     else:
@@ -930,8 +1035,12 @@ def _inner_manifest(bag: _Bag, mode: str, creds: Credentials, passphrase: bytes,
             and re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
         ):
             raise BundleInvalid(rel, f"malformed file entry {entry!r:.200}")
-        if entry["path"] != f"{PAYLOAD_PREFIX}{entry['file']}.enc" or not SAFE_NAME_RE.fullmatch(entry["file"]):
-            raise BundleInvalid(rel, f"file entry with an unsafe or inconsistent name: {entry['path']!r:.200}")
+        if entry["path"] != f"{PAYLOAD_PREFIX}{entry['file']}.enc" or not SAFE_NAME_RE.fullmatch(
+            entry["file"]
+        ):
+            raise BundleInvalid(
+                rel, f"file entry with an unsafe or inconsistent name: {entry['path']!r:.200}"
+            )
         if entry["path"] in listed:
             raise BundleInvalid(rel, f"lists {entry['path']} twice")
         listed.add(entry["path"])
@@ -959,7 +1068,9 @@ def _check_audit(bag: _Bag, inner: dict[str, Any], log_vkey: str | None, report:
     vkey = log_vkey or metadata.get("log_vkey")
     if vkey is not None:
         if not isinstance(vkey, str):
-            raise BundleInvalid(INNER_P7M if report.mode == "recipients" else INNER_ENC, "log_vkey is not a string")
+            raise BundleInvalid(
+                INNER_P7M if report.mode == "recipients" else INNER_ENC, "log_vkey is not a string"
+            )
         try:
             verify_checkpoint_signature(note, vkey)
         except ValueError as error:
@@ -989,14 +1100,21 @@ def _check_audit(bag: _Bag, inner: dict[str, Any], log_vkey: str | None, report:
         if leaf is None:
             raise BundleInvalid(where, f"audit event {seq} has neither a body nor a leaf hash")
         if seq > checkpoint.size:
-            raise BundleInvalid(CHECKPOINT, f"audit event {seq} is beyond the checkpoint's tree size {checkpoint.size}")
+            raise BundleInvalid(
+                CHECKPOINT, f"audit event {seq} is beyond the checkpoint's tree size {checkpoint.size}"
+            )
         if not verify_inclusion(leaf, seq - 1, checkpoint.size, proof, checkpoint.root):
-            raise BundleInvalid(where, f"audit event {seq}: inclusion proof does not lead to the checkpoint root")
+            raise BundleInvalid(
+                where, f"audit event {seq}: inclusion proof does not lead to the checkpoint root"
+            )
         report.events_checked += 1
 
 
-def _decrypt_stream(bag: _Bag, rel: str, passphrase: bytes, expected_manifest: str, sink: BinaryIO | None) -> tuple[int, str]:
-    """Decrypt one payload file, hashing its ciphertext (again) and its plaintext; return (size, plaintext sha256)."""
+def _decrypt_stream(
+    bag: _Bag, rel: str, passphrase: bytes, expected_manifest: str, sink: IO[bytes] | None
+) -> tuple[int, str]:
+    """Decrypt one payload file, hashing its ciphertext (again) and its plaintext; return (size, plaintext
+    sha256)."""
     cipher_digest = hashlib.sha256()
     plain_digest = hashlib.sha256()
     header = b""
@@ -1032,6 +1150,7 @@ def _verify(
     log_vkey: str | None = None,
     now: dt.datetime | None = None,
     out_dir: Path | None = None,
+    crls: Sequence[x509.CertificateRevocationList] = (),
 ) -> VerifyReport:
     now = now or dt.datetime.now(dt.UTC)
     bag = _Bag(Path(path))
@@ -1039,7 +1158,9 @@ def _verify(
         mode, payload = _structure(bag)
         tagmanifest = bag.read(TAGMANIFEST, MAX_TAG_FILE)
         try:
-            signature = verify_detached_signature(tagmanifest, bag.read(SIGNATURE, MAX_SIGNATURE), anchors, now)
+            signature = verify_detached_signature(
+                tagmanifest, bag.read(SIGNATURE, MAX_SIGNATURE), anchors, now, crls
+            )
         except SignatureProblem as problem:
             raise BundleInvalid(SIGNATURE, str(problem)) from None
         report = VerifyReport(bag=bag.root, mode=mode, signature=signature)
@@ -1066,9 +1187,13 @@ def _verify(
 
 def _compare(entry: dict[str, Any], size: int, digest: str) -> None:
     if size != entry["size"]:
-        raise BundleInvalid(entry["path"], f"decrypted size {size} differs from the inner manifest's {entry['size']}")
+        raise BundleInvalid(
+            entry["path"], f"decrypted size {size} differs from the inner manifest's {entry['size']}"
+        )
     if digest != entry["sha256"]:
-        raise BundleInvalid(entry["path"], "decrypted content does not match its SHA-256 in the inner manifest")
+        raise BundleInvalid(
+            entry["path"], "decrypted content does not match its SHA-256 in the inner manifest"
+        )
 
 
 def _publish(temporary: Path, target: Path) -> None:
@@ -1083,8 +1208,11 @@ def _publish(temporary: Path, target: Path) -> None:
         os.replace(temporary, target)
 
 
-def _write_out(bag: _Bag, inner: dict[str, Any], passphrase: bytes, manifest: dict[str, str], out_dir: Path) -> None:
-    """Decrypt every payload file into out_dir/payload/ and the inner manifest into out_dir; all or nothing."""
+def _write_out(
+    bag: _Bag, inner: dict[str, Any], passphrase: bytes, manifest: dict[str, str], out_dir: Path
+) -> None:
+    """Decrypt every payload file into out_dir/payload/ and the inner manifest into out_dir; all or
+    nothing."""
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     payload_dir = out_dir / "payload"
     targets = [(entry, payload_dir / entry["file"]) for entry in inner["files"]]
@@ -1100,17 +1228,25 @@ def _write_out(bag: _Bag, inner: dict[str, Any], passphrase: bytes, manifest: di
     written: list[Path] = []
     try:
         for entry, target in targets:
-            handle = tempfile.NamedTemporaryFile(dir=payload_dir, prefix=".", suffix=".part", delete=False)
-            try:
-                with handle:
-                    size, digest = _decrypt_stream(bag, entry["path"], passphrase, manifest[entry["path"]], handle)
+            with tempfile.NamedTemporaryFile(
+                dir=payload_dir, prefix=".", suffix=".part", delete=False
+            ) as handle:
+                temporary = Path(handle.name)
+                try:
+                    size, digest = _decrypt_stream(
+                        bag, entry["path"], passphrase, manifest[entry["path"]], handle
+                    )
                     handle.flush()
                     os.fsync(handle.fileno())
+                except BaseException:
+                    temporary.unlink(missing_ok=True)
+                    raise
+            try:
                 _compare(entry, size, digest)
-                _publish(Path(handle.name), target)
+                _publish(temporary, target)
                 written.append(target)
             finally:
-                Path(handle.name).unlink(missing_ok=True)
+                temporary.unlink(missing_ok=True)
         data = (json.dumps(inner, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         descriptor = os.open(manifest_target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         written.append(manifest_target)
@@ -1122,14 +1258,12 @@ def _write_out(bag: _Bag, inner: dict[str, Any], passphrase: bytes, manifest: di
         for target in written:
             target.unlink(missing_ok=True)
         if created_dir:
-            try:
+            with contextlib.suppress(OSError):
                 payload_dir.rmdir()
-            except OSError:
-                pass
         raise
 
 
-# -- public Python API --------------------------------------------------------------------------------------------
+# -- public Python API ---------------------------------------------------------------------------------------
 
 
 def load_trust_anchors(pem: bytes) -> list[x509.Certificate]:
@@ -1147,9 +1281,12 @@ def verify_bundle(
     *,
     log_vkey: str | None = None,
     now: dt.datetime | None = None,
+    crls: Sequence[x509.CertificateRevocationList] = (),
 ) -> VerifyReport:
-    """Verify a bundle; raise BundleInvalid (what and where) or UsageProblem. Credentials add the content checks."""
-    return _verify(path, anchors, credentials, log_vkey=log_vkey, now=now)
+    """Verify a bundle; raise BundleInvalid (what and where) or UsageProblem. Credentials add the content
+    checks;
+    revocation lists (crls) make a revoked signer fail."""
+    return _verify(path, anchors, credentials, log_vkey=log_vkey, now=now, crls=crls)
 
 
 def decrypt_bundle(
@@ -1160,12 +1297,23 @@ def decrypt_bundle(
     *,
     log_vkey: str | None = None,
     now: dt.datetime | None = None,
+    crls: Sequence[x509.CertificateRevocationList] = (),
 ) -> VerifyReport:
     """Verify, then write out_dir/payload/<file> for each payload file and out_dir/inner-manifest.json."""
-    return _verify(path, anchors, credentials, log_vkey=log_vkey, now=now, out_dir=Path(out_dir))
+    return _verify(path, anchors, credentials, log_vkey=log_vkey, now=now, out_dir=Path(out_dir), crls=crls)
 
 
-# -- command line -----------------------------------------------------------------------------------------------------
+def load_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """One revocation list, PEM or DER."""
+    try:
+        if b"-----BEGIN" in data:
+            return [x509.load_pem_x509_crl(data)]
+        return [x509.load_der_x509_crl(data)]
+    except ValueError as error:
+        raise UsageProblem(f"the revocation list cannot be parsed ({error})") from None
+
+
+# -- command line --------------------------------------------------------------------------------------------
 
 
 def _read_option_file(path: str, what: str) -> bytes:
@@ -1201,7 +1349,9 @@ def _load_credentials(args: argparse.Namespace) -> Credentials | None:
                 key_data, password=getpass.getpass(f"Password for {args.key}: ").encode("utf-8")
             )
     except TypeError:
-        raise UsageProblem(f"{args.key} is encrypted: give --key-password-file (or run in a terminal)") from None
+        raise UsageProblem(
+            f"{args.key} is encrypted: give --key-password-file (or run in a terminal)"
+        ) from None
     except (ValueError, UnsupportedAlgorithm) as error:
         raise UsageProblem(f"{args.key}: not a usable PEM private key ({error})") from None
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -1221,18 +1371,36 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sub: argparse.ArgumentParser, need_secret: bool) -> None:
         sub.add_argument("bundle", metavar="BUNDLE.zip")
-        sub.add_argument("--ca", required=True, metavar="ca.pem", help="the issuing organisation's CA certificate")
+        sub.add_argument(
+            "--ca", required=True, metavar="ca.pem", help="the issuing organisation's CA certificate"
+        )
         secret = sub.add_mutually_exclusive_group(required=need_secret)
         secret.add_argument("--key", metavar="me.key", help="your RSA private key (PEM), with --cert")
-        secret.add_argument("--passphrase-file", metavar="F", help="the passphrase of a passphrase-only bundle")
+        secret.add_argument(
+            "--passphrase-file", metavar="F", help="the passphrase of a passphrase-only bundle"
+        )
         sub.add_argument("--cert", metavar="me.pem", help="your certificate (PEM), with --key")
         sub.add_argument("--key-password-file", metavar="F", help="password of an encrypted --key")
         sub.add_argument("--log-vkey", metavar="VKEY", help="the audit log's verifier key (name+id+base64)")
+        sub.add_argument(
+            "--crl",
+            metavar="crl.pem",
+            action="append",
+            default=[],
+            help="the CA's certificate revocation list: a revoked signer then fails",
+        )
 
-    common(commands.add_parser("verify", help="check the signature, the manifests and (with a key) the contents"), False)
+    common(
+        commands.add_parser(
+            "verify", help="check the signature, the manifests and (with a key) the contents"
+        ),
+        False,
+    )
     decrypt = commands.add_parser("decrypt", help="verify, then write the decrypted files into --out")
     common(decrypt, True)
-    decrypt.add_argument("--out", required=True, metavar="DIR", help="folder for payload/ and inner-manifest.json")
+    decrypt.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for payload/ and inner-manifest.json"
+    )
     return parser
 
 
@@ -1243,13 +1411,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--key and --cert go together")
     try:
         anchors = load_trust_anchors(_read_option_file(args.ca, "--ca"))
+        crls = [crl for name in args.crl for crl in load_crls(_read_option_file(name, "--crl"))]
         creds = _load_credentials(args)
         path = Path(args.bundle)
         if args.command == "verify":
-            report = verify_bundle(path, anchors, creds, log_vkey=args.log_vkey)
+            report = verify_bundle(path, anchors, creds, log_vkey=args.log_vkey, crls=crls)
         else:
             assert creds is not None
-            report = decrypt_bundle(path, anchors, creds, Path(args.out), log_vkey=args.log_vkey)
+            report = decrypt_bundle(path, anchors, creds, Path(args.out), log_vkey=args.log_vkey, crls=crls)
     except UsageProblem as problem:
         print(f"disclosure-bundle: error: {problem}", file=sys.stderr)
         return 2
@@ -1259,8 +1428,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in report.lines():
         print(line)
     if args.command == "decrypt":
-        print(f"decrypted: {report.payload_files} files into {Path(args.out) / 'payload'}; inner manifest in "
-              f"{Path(args.out) / 'inner-manifest.json'}")
+        print(
+            f"decrypted: {report.payload_files} files into {Path(args.out) / 'payload'}; inner manifest in "
+            f"{Path(args.out) / 'inner-manifest.json'}"
+        )
     return 0
 
 

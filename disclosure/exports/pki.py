@@ -1,13 +1,17 @@
-"""The bundle-signing PKI: an org CA, the bundle-signing certificate it issues, and recipient-certificate checks.
+"""The bundle-signing PKI: an org CA, the bundle-signing certificate it issues, and recipient-certificate
+checks.
 
 Layout of the key folder (normally instance/keys/), every file created once and never overwritten:
 
     bundle-ca.pem           the org CA certificate (ECDSA P-256, CA:true, keyCertSign/cRLSign, 10 years)
-    bundle-ca-key.pem       its private key (mode 0600); absent when an organisation imports a CA without its key
-    bundle-signer.pem       the bundle-signing certificate (ECDSA P-256, digitalSignature, EKU emailProtection, 2 years)
+    bundle-ca-key.pem       its private key (mode 0600); absent when an organisation imports a CA without its
+    key
+    bundle-signer.pem       the bundle-signing certificate (ECDSA P-256, digitalSignature, EKU
+    emailProtection, 2 years)
     bundle-signer-key.pem   its private key (mode 0600)
 
-The emailProtection extended key usage is what `openssl cms -verify` needs (its default purpose is S/MIME signing).
+The emailProtection extended key usage is what `openssl cms -verify` needs (its default purpose is S/MIME
+signing).
 Pure: no Flask, no database.
 """
 
@@ -38,6 +42,7 @@ __all__ = [
     "certificate_info",
     "check_recipient_certificate",
     "init_pki",
+    "issue_crl",
     "load_signer",
     "validate_signer",
 ]
@@ -47,6 +52,8 @@ CA_KEY_FILE = "bundle-ca-key.pem"
 SIGNER_CERT_FILE = "bundle-signer.pem"
 SIGNER_KEY_FILE = "bundle-signer-key.pem"
 
+CRL_FILE = "bundle-ca.crl.pem"
+CRL_LIFETIME = dt.timedelta(days=30)
 CA_LIFETIME = dt.timedelta(days=3650)
 SIGNER_LIFETIME = dt.timedelta(days=730)
 #: Certificates start a little in the past so a recipient whose clock runs slow still accepts them.
@@ -79,7 +86,9 @@ class CertInfo:
     subject: str
     issuer: str
     serial: str  # hex
-    fingerprint_sha256: str  # upper-case hex pairs separated by colons, as `openssl x509 -fingerprint -sha256` shows
+    fingerprint_sha256: (
+        str  # upper-case hex pairs separated by colons, as `openssl x509 -fingerprint -sha256` shows
+    )
     not_before: dt.datetime  # aware, UTC
     not_after: dt.datetime  # aware, UTC
     is_rsa: bool
@@ -91,7 +100,7 @@ class CertInfo:
         return self.fingerprint_sha256.replace(":", "").lower()
 
 
-# -- helpers ------------------------------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------------------------------
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
@@ -120,7 +129,9 @@ def _write_public_file(path: Path, content: bytes) -> None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _cert_pem(cert: x509.Certificate) -> bytes:
@@ -135,7 +146,9 @@ def _public_der(key: object) -> bytes:
 
 def _load_one_certificate(data: bytes, what: str) -> x509.Certificate:
     if b"-----BEGIN" not in data:
-        raise CertificateError(f"{what} is not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)")
+        raise CertificateError(
+            f"{what} is not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)"
+        )
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError as error:
@@ -192,7 +205,7 @@ def _name(common_name: str, org: str) -> x509.Name:
     )
 
 
-# -- creation -----------------------------------------------------------------------------------------------------
+# -- creation ------------------------------------------------------------------------------------------------
 
 
 def _make_ca(org: str, now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
@@ -210,9 +223,15 @@ def _make_ca(org: str, now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x5
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -239,9 +258,15 @@ def _make_signer(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -255,12 +280,13 @@ def _make_signer(
         )
     except x509.ExtensionNotFound:
         builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False  # type: ignore[arg-type]
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
         )
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-# -- validation -----------------------------------------------------------------------------------------------------
+# -- validation ----------------------------------------------------------------------------------------------
 
 
 def _check_ca(ca_cert: x509.Certificate, where: str, now: dt.datetime) -> None:
@@ -288,7 +314,8 @@ def validate_signer(
     now: dt.datetime | None = None,
     where: str = "the bundle-signing certificate",
 ) -> None:
-    """Raise PKIError unless cert is a usable bundle-signing certificate for key, issued directly by ca_cert."""
+    """Raise PKIError unless cert is a usable bundle-signing certificate for key, issued directly by
+    ca_cert."""
     now = _utc(now)
     _check_ca(ca_cert, "the CA certificate", now)
     public = cert.public_key()
@@ -299,7 +326,9 @@ def validate_signer(
     try:
         cert.verify_directly_issued_by(ca_cert)
     except (ValueError, InvalidSignature, TypeError):
-        raise PKIError(f"{where} is not issued by the CA certificate (issuer or CA signature does not match)") from None
+        raise PKIError(
+            f"{where} is not issued by the CA certificate (issuer or CA signature does not match)"
+        ) from None
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
@@ -307,7 +336,9 @@ def validate_signer(
             f"{where} has no extended key usage; it needs emailProtection for `openssl cms -verify`"
         ) from None
     if ExtendedKeyUsageOID.EMAIL_PROTECTION not in eku:
-        raise PKIError(f"{where} lacks the emailProtection extended key usage that `openssl cms -verify` needs")
+        raise PKIError(
+            f"{where} lacks the emailProtection extended key usage that `openssl cms -verify` needs"
+        )
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         if not (usage.digital_signature or usage.content_commitment):
@@ -323,12 +354,13 @@ def validate_signer(
         raise PKIError(f"{where} is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
     if now > cert.not_valid_after_utc:
         raise PKIError(
-            f"{where} expired on {cert.not_valid_after_utc:%Y-%m-%d}; issue a new one (move the old files away "
+            f"{where} expired on {cert.not_valid_after_utc:%Y-%m-%d}; issue a new one (move the old files "
+            "away "
             "and run `flask keys init`)"
         )
 
 
-# -- public API -----------------------------------------------------------------------------------------------------
+# -- public API ----------------------------------------------------------------------------------------------
 
 
 def init_pki(
@@ -341,10 +373,13 @@ def init_pki(
     import_signer_key: Path | None = None,
     now: dt.datetime | None = None,
 ) -> list[str]:
-    """Create (or import) the CA and the bundle-signing certificate under folder; return a line per file written.
+    """Create (or import) the CA and the bundle-signing certificate under folder; return a line per file
+    written.
 
-    Existing files are never overwritten: with nothing to do the list is empty. Importing needs the CA certificate,
-    the signing certificate and its key (the CA key is optional); they are validated before anything is written.
+    Existing files are never overwritten: with nothing to do the list is empty. Importing needs the CA
+    certificate,
+    the signing certificate and its key (the CA key is optional); they are validated before anything is
+    written.
     """
     folder = Path(folder)
     now = _utc(now)
@@ -352,14 +387,18 @@ def init_pki(
     paths = {name: folder / name for name in (CA_CERT_FILE, CA_KEY_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE)}
     imports = (import_ca_cert, import_ca_key, import_signer_cert, import_signer_key)
     if any(p is not None for p in imports):
-        return _import_pki(folder, paths, import_ca_cert, import_ca_key, import_signer_cert, import_signer_key, now)
+        return _import_pki(
+            folder, paths, import_ca_cert, import_ca_key, import_signer_cert, import_signer_key, now
+        )
 
     created: list[str] = []
     ca_cert_path, ca_key_path = paths[CA_CERT_FILE], paths[CA_KEY_FILE]
     signer_cert_path, signer_key_path = paths[SIGNER_CERT_FILE], paths[SIGNER_KEY_FILE]
     if signer_cert_path.exists() != signer_key_path.exists():
         present = signer_cert_path if signer_cert_path.exists() else signer_key_path
-        raise PKIError(f"{present} exists without its partner file; restore it or move it away, then run again")
+        raise PKIError(
+            f"{present} exists without its partner file; restore it or move it away, then run again"
+        )
     if ca_cert_path.exists():
         ca_cert = _load_cert_file(ca_cert_path, "the CA certificate")
         ca_key = _load_key_file(ca_key_path, "the CA private key") if ca_key_path.exists() else None
@@ -375,7 +414,10 @@ def init_pki(
         write_private_file(ca_key_path, _key_pem(ca_key))
         _write_public_file(ca_cert_path, _cert_pem(ca_cert))
         created.append(f"created the bundle CA key {ca_key_path} (mode 0600)")
-        created.append(f"created the bundle CA certificate {ca_cert_path} (valid until {ca_cert.not_valid_after_utc:%Y-%m-%d})")
+        created.append(
+            f"created the bundle CA certificate {ca_cert_path} (valid until "
+            f"{ca_cert.not_valid_after_utc:%Y-%m-%d})"
+        )
 
     if not signer_cert_path.exists():
         if ca_key is None:
@@ -425,7 +467,9 @@ def _import_pki(
     ca_key = _load_key_file(Path(ca_key_src), "the CA key") if ca_key_src is not None else None
     if ca_key is not None and _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
         raise PKIError(f"the CA key {ca_key_src} does not match the CA certificate {ca_cert_src}")
-    validate_signer(signer_key, signer_cert, ca_cert, now=now, where=f"the signing certificate {signer_cert_src}")
+    validate_signer(
+        signer_key, signer_cert, ca_cert, now=now, where=f"the signing certificate {signer_cert_src}"
+    )
     lines = []
     if ca_key is not None:
         write_private_file(paths[CA_KEY_FILE], _key_pem(ca_key))
@@ -440,18 +484,59 @@ def _import_pki(
 
 
 def load_signer(folder: Path, *, now: dt.datetime | None = None) -> Signer:
-    """Load and validate the signing key, its certificate and the CA certificate; PKIError says what is wrong."""
+    """Load and validate the signing key, its certificate and the CA certificate; PKIError says what is
+    wrong."""
     folder = Path(folder)
     ca_cert = _load_cert_file(folder / CA_CERT_FILE, "the CA certificate")
     cert = _load_cert_file(folder / SIGNER_CERT_FILE, "the bundle-signing certificate")
     key = _load_key_file(folder / SIGNER_KEY_FILE, "the bundle-signing key")
-    validate_signer(key, cert, ca_cert, now=now, where=f"the bundle-signing certificate {folder / SIGNER_CERT_FILE}")
+    validate_signer(
+        key, cert, ca_cert, now=now, where=f"the bundle-signing certificate {folder / SIGNER_CERT_FILE}"
+    )
     return Signer(key=key, cert=cert, ca_cert=ca_cert)
 
 
 def ca_pem(folder: Path) -> bytes:
     """The org CA certificate as PEM, for recipients (`flask keys export-ca`)."""
     return _cert_pem(_load_cert_file(Path(folder) / CA_CERT_FILE, "the CA certificate"))
+
+
+def issue_crl(
+    folder: Path,
+    revoked: Sequence[tuple[int, dt.datetime]] = (),
+    *,
+    now: dt.datetime | None = None,
+    lifetime: dt.timedelta = CRL_LIFETIME,
+) -> bytes:
+    """A PEM CRL signed by the org CA, listing (serial, revocation time) pairs: e.g. a leaked bundle-signing
+    certificate. Recipients check it with `disclosure-bundle verify --crl crl.pem` or
+    `openssl cms -verify … -CRLfile crl.pem -crl_check`. Where it is kept and published is the caller's choice
+    (CRL_FILE names the usual place); reissue it before next_update, which is now + lifetime."""
+    folder = Path(folder)
+    now = _utc(now)
+    ca_cert = _load_cert_file(folder / CA_CERT_FILE, "the CA certificate")
+    ca_key = _load_key_file(folder / CA_KEY_FILE, "the CA private key")
+    if _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
+        raise PKIError(f"{folder / CA_KEY_FILE} does not match {folder / CA_CERT_FILE}")
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - BACKDATE)
+        .next_update(now + lifetime)
+    )
+    for serial, when in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(_utc(when)).build()
+        )
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False
+        )
+    except x509.ExtensionNotFound:
+        pass
+    builder = builder.add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
 def _fingerprint(cert: x509.Certificate) -> str:
@@ -479,7 +564,8 @@ def certificate_info(pem_bytes: bytes) -> CertInfo:
 
 
 def check_recipient_certificate(pem_bytes: bytes, now: dt.datetime | None = None) -> CertInfo:
-    """Accept a recipient certificate for key.p7m: one PEM certificate, RSA >= 2048 bits, valid now, usable for
+    """Accept a recipient certificate for key.p7m: one PEM certificate, RSA >= 2048 bits, valid now, usable
+    for
     key encipherment. Raise CertificateError with a message for the admin otherwise."""
     now = _utc(now)
     try:
@@ -492,26 +578,34 @@ def check_recipient_certificate(pem_bytes: bytes, now: dt.datetime | None = None
     if not isinstance(public, rsa.RSAPublicKey):
         kind = type(public).__name__.removesuffix("PublicKey").removeprefix("_")
         raise CertificateError(
-            f"recipient certificates must hold an RSA key (CMS envelopes support RSA only); this one holds {kind}"
+            "recipient certificates must hold an RSA key (CMS envelopes support RSA only); this one holds "
+            f"{kind}"
         )
     if public.key_size < MIN_RSA_BITS:
-        raise CertificateError(f"the RSA key has {public.key_size} bits; at least {MIN_RSA_BITS} are required")
+        raise CertificateError(
+            f"the RSA key has {public.key_size} bits; at least {MIN_RSA_BITS} are required"
+        )
     if public.key_size > MAX_RSA_BITS:
         raise CertificateError(f"the RSA key has {public.key_size} bits; at most {MAX_RSA_BITS} are accepted")
     if now < cert.not_valid_before_utc:
-        raise CertificateError(f"the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+        raise CertificateError(
+            f"the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+        )
     if now > cert.not_valid_after_utc:
         raise CertificateError(f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
     try:
         if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            raise CertificateError("this is a CA certificate; give the recipient's own (end-entity) certificate")
+            raise CertificateError(
+                "this is a CA certificate; give the recipient's own (end-entity) certificate"
+            )
     except x509.ExtensionNotFound:
         pass
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         if not usage.key_encipherment:
             raise CertificateError(
-                "the certificate's key usage does not include keyEncipherment, so it is not meant for encryption"
+                "the certificate's key usage does not include keyEncipherment, so it is not meant for "
+                "encryption"
             )
     except x509.ExtensionNotFound:
         pass

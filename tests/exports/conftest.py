@@ -1,4 +1,5 @@
-"""Keys, certificates, an audit checkpoint and a bundle factory for the export-bundle tests (no Flask app needed)."""
+"""Keys, certificates, an audit checkpoint and a bundle factory for the export-bundle tests (no Flask app
+needed)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def _pem(cert: x509.Certificate) -> bytes:
 
 
 def _key_pem(key: Any) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def make_rsa_cert(
@@ -108,8 +111,15 @@ def agency_ca() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
 
 def _recipient(folder: Path, name: str, agency_ca: tuple[rsa.RSAPrivateKey, x509.Certificate]) -> Recipient:
     usage = x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=True, data_encipherment=False,
-        key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=True,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
     )
     key, cert = make_rsa_cert(name, issuer=agency_ca, key_usage=usage)
     folder.mkdir(parents=True, exist_ok=True)
@@ -138,9 +148,13 @@ def outsider(tmp_path_factory: pytest.TempPathFactory, agency_ca: Any) -> Recipi
 def audit() -> Audit:
     """A 13-event log, its signed checkpoint, and three of its events with inclusion proofs."""
     log_key = ed25519.Ed25519PrivateKey.generate()
-    bodies = [canonical.canonical_json({"seq": i, "action": "case.updated", "case": "LR-1"}) for i in range(1, 14)]
+    bodies = [
+        canonical.canonical_json({"seq": i, "action": "case.updated", "case": "LR-1"}) for i in range(1, 14)
+    ]
     leaves = [canonical.leaf_hash(body) for body in bodies]
-    signed = note.sign_checkpoint(LOG_ORIGIN, len(leaves), merkle.root_from_leaves(leaves), log_key, LOG_ORIGIN)
+    signed = note.sign_checkpoint(
+        LOG_ORIGIN, len(leaves), merkle.root_from_leaves(leaves), log_key, LOG_ORIGIN
+    )
     events = [
         {
             "seq": index + 1,
@@ -165,9 +179,7 @@ DEFAULT_FILES = {
 
 
 @pytest.fixture
-def make_bundle(
-    tmp_path: Path, signer: Signer, audit: Audit
-) -> Callable[..., tuple[Path, BuildResult]]:
+def make_bundle(tmp_path: Path, signer: Signer, audit: Audit) -> Callable[..., tuple[Path, BuildResult]]:
     def make(
         recipients: list[x509.Certificate] | None,
         *,

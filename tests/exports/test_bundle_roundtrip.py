@@ -29,15 +29,30 @@ def test_round_trip_to_a_recipient_certificate(make_bundle, recipient, ca_file, 
     assert result.mode == "recipients" and result.passphrase is None
     assert result.file_count == 3 and result.payload_bytes == sum(map(len, DEFAULT_FILES.values()))
     assert result.size == bundle.stat().st_size
-    verified = run_cli("verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path)
+    verified = run_cli(
+        "verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path
+    )
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout.startswith("verified: bag LR-2026-0001-b1")
     assert "3 payload files decrypted" in verified.stdout
-    assert "3 events included in checkpoint disclosure.example/audit size 13 (signature verified)" in verified.stdout
+    assert (
+        "3 events included in checkpoint disclosure.example/audit size 13 (signature verified)"
+        in verified.stdout
+    )
 
     out = tmp_path / "out"
-    decrypted = run_cli("decrypt", bundle, "--ca", ca_file, "--key", recipient.key_path,
-                        "--cert", recipient.cert_path, "--out", out)
+    decrypted = run_cli(
+        "decrypt",
+        bundle,
+        "--ca",
+        ca_file,
+        "--key",
+        recipient.key_path,
+        "--cert",
+        recipient.cert_path,
+        "--out",
+        out,
+    )
     assert decrypted.returncode == 0, decrypted.stderr
     _assert_decrypted(out, DEFAULT_FILES)
     inner = json.loads((out / "inner-manifest.json").read_text())
@@ -52,17 +67,38 @@ def test_verify_without_a_key_checks_signature_and_manifests_only(make_bundle, r
     assert "contents: not decrypted" in verified.stdout
 
 
-def test_every_recipient_can_open_it_and_nobody_else(make_bundle, recipient, second_recipient, outsider, ca_file,
-                                                    tmp_path) -> None:
+def test_every_recipient_can_open_it_and_nobody_else(
+    make_bundle, recipient, second_recipient, outsider, ca_file, tmp_path
+) -> None:
     bundle, result = make_bundle([recipient.cert, second_recipient.cert])
     assert len(result.recipient_fingerprints) == 2
     out = tmp_path / "second"
-    ok = run_cli("decrypt", bundle, "--ca", ca_file, "--key", second_recipient.key_path,
-                 "--cert", second_recipient.cert_path, "--out", out)
+    ok = run_cli(
+        "decrypt",
+        bundle,
+        "--ca",
+        ca_file,
+        "--key",
+        second_recipient.key_path,
+        "--cert",
+        second_recipient.cert_path,
+        "--out",
+        out,
+    )
     assert ok.returncode == 0, ok.stderr
     _assert_decrypted(out, DEFAULT_FILES)
-    refused = run_cli("decrypt", bundle, "--ca", ca_file, "--key", outsider.key_path, "--cert", outsider.cert_path,
-                      "--out", tmp_path / "outsider")
+    refused = run_cli(
+        "decrypt",
+        bundle,
+        "--ca",
+        ca_file,
+        "--key",
+        outsider.key_path,
+        "--cert",
+        outsider.cert_path,
+        "--out",
+        tmp_path / "outsider",
+    )
     assert refused.returncode == 1
     assert "data/key.p7m: cannot be decrypted with this key and certificate" in refused.stderr
     assert not (tmp_path / "outsider" / "payload").exists()
@@ -93,7 +129,9 @@ def test_passphrase_only_needs_the_passphrase(make_bundle, ca_file, recipient, t
     assert "data/inner-manifest.json.enc: cannot be decrypted with this passphrase" in refused.stderr
     no_secret = run_cli("decrypt", bundle, "--ca", ca_file, "--out", tmp_path / "o")
     assert no_secret.returncode == 2
-    with_key = run_cli("verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path)
+    with_key = run_cli(
+        "verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path
+    )
     assert with_key.returncode == 2 and "passphrase-only" in with_key.stderr
     assert result.passphrase.encode() not in bundle.read_bytes()
 
@@ -103,7 +141,7 @@ def test_plaintext_never_appears_in_the_zip(make_bundle, recipient) -> None:
         bundle, result = make_bundle(recipients, name=f"b-{bool(recipients)}.zip")
         raw = bundle.read_bytes()
         assert b"PLAINTEXT-MARKER-7f3a" not in raw
-        assert b"LR-2026-0001\"" not in raw  # the case metadata travels inside the envelope only
+        assert b'LR-2026-0001"' not in raw  # the case metadata travels inside the envelope only
         for entry in result.files:
             assert entry.sha256 not in raw.decode("latin-1")  # plaintext hashes too
         with zipfile.ZipFile(bundle) as zf:
@@ -127,8 +165,18 @@ def test_unsafe_and_clashing_names_are_made_safe(make_bundle, recipient, ca_file
     assert safe == ["passwd", "Report_Q1.PDF", "report_q1-2.pdf", "rf", "bashrc", "unicde_.txt", "file"]
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) for name in safe)
     out = tmp_path / "out"
-    done = run_cli("decrypt", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path,
-                   "--out", out)
+    done = run_cli(
+        "decrypt",
+        bundle,
+        "--ca",
+        ca_file,
+        "--key",
+        recipient.key_path,
+        "--cert",
+        recipient.cert_path,
+        "--out",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == sorted([*safe, "inner-manifest.json"])
     inner = json.loads((out / "inner-manifest.json").read_text())
@@ -140,8 +188,18 @@ def test_decrypt_never_overwrites(make_bundle, recipient, ca_file, tmp_path) -> 
     out = tmp_path / "out"
     (out / "payload").mkdir(parents=True)
     (out / "payload" / "mail.mbox").write_bytes(b"mine")
-    refused = run_cli("decrypt", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path,
-                      "--out", out)
+    refused = run_cli(
+        "decrypt",
+        bundle,
+        "--ca",
+        ca_file,
+        "--key",
+        recipient.key_path,
+        "--cert",
+        recipient.cert_path,
+        "--out",
+        out,
+    )
     assert refused.returncode == 2 and "already exists" in refused.stderr
     assert (out / "payload" / "mail.mbox").read_bytes() == b"mine"
     assert sorted(p.name for p in (out / "payload").iterdir()) == ["mail.mbox"]
@@ -152,9 +210,12 @@ def test_audit_proofs_are_checked(make_bundle, recipient, audit, signer) -> None
     anchors = [signer.ca_cert]
     bad_proof = [dict(e) for e in audit.events]
     bad_proof[1]["inclusion_proof"] = list(reversed(bad_proof[1]["inclusion_proof"]))
-    bundle, _ = make_bundle([recipient.cert], metadata={"audit_events": bad_proof, "log_vkey": audit.vkey},
-                            name="bad-proof.zip")
-    with pytest.raises(BundleInvalid, match=r"audit event 6: inclusion proof does not lead to the checkpoint root"):
+    bundle, _ = make_bundle(
+        [recipient.cert], metadata={"audit_events": bad_proof, "log_vkey": audit.vkey}, name="bad-proof.zip"
+    )
+    with pytest.raises(
+        BundleInvalid, match=r"audit event 6: inclusion proof does not lead to the checkpoint root"
+    ):
         verify_bundle(bundle, anchors, creds)
 
     bad_body = [dict(e) for e in audit.events]
@@ -177,14 +238,17 @@ def test_checkpoint_signature_checked_with_the_log_key(make_bundle, recipient, a
     creds = Credentials(key=recipient.key, cert=recipient.cert)
     other = note.vkey_string("disclosure.example/audit", ed25519.Ed25519PrivateKey.generate().public_key())
     bundle, _ = make_bundle([recipient.cert], metadata={"audit_events": audit.events, "log_vkey": other})
-    with pytest.raises(BundleInvalid, match=r"data/audit-checkpoint.txt: the checkpoint carries no signature by the log key"):
+    with pytest.raises(
+        BundleInvalid, match=r"data/audit-checkpoint.txt: the checkpoint carries no signature by the log key"
+    ):
         verify_bundle(bundle, [signer.ca_cert], creds)
     report = verify_bundle(bundle, [signer.ca_cert], creds, log_vkey=audit.vkey)
     assert report.checkpoint_signature_checked and report.events_checked == 3
 
 
-def test_without_a_log_key_the_proofs_still_lead_to_the_signed_bundles_checkpoint(make_bundle, recipient, audit,
-                                                                                  signer):
+def test_without_a_log_key_the_proofs_still_lead_to_the_signed_bundles_checkpoint(
+    make_bundle, recipient, audit, signer
+):
     bundle, _ = make_bundle([recipient.cert], metadata={"audit_events": audit.events})
     report = verify_bundle(bundle, [signer.ca_cert], Credentials(key=recipient.key, cert=recipient.cert))
     assert report.events_checked == 3 and not report.checkpoint_signature_checked
@@ -202,14 +266,28 @@ def test_build_is_atomic_and_cleans_up(tmp_path, signer, audit, recipient) -> No
     out = tmp_path / "bundle.zip"
     out.write_bytes(b"previous bundle")
     with pytest.raises(Boom):
-        build_bundle(out, bag_name="b", files=[memory_file("a", b"a"), PayloadFile("b", failing)],
-                     recipients=[recipient.cert], signer=signer, checkpoint_note=audit.note, inner_metadata={})
+        build_bundle(
+            out,
+            bag_name="b",
+            files=[memory_file("a", b"a"), PayloadFile("b", failing)],
+            recipients=[recipient.cert],
+            signer=signer,
+            checkpoint_note=audit.note,
+            inner_metadata={},
+        )
     assert out.read_bytes() == b"previous bundle"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.zip"]
 
     with pytest.raises(BundleError, match="read 3 bytes, expected 4"):
-        build_bundle(tmp_path / "x.zip", bag_name="b", files=[PayloadFile("a", lambda: io.BytesIO(b"abc"), 4)],
-                     recipients=None, signer=signer, checkpoint_note=audit.note, inner_metadata={})
+        build_bundle(
+            tmp_path / "x.zip",
+            bag_name="b",
+            files=[PayloadFile("a", lambda: io.BytesIO(b"abc"), 4)],
+            recipients=None,
+            signer=signer,
+            checkpoint_note=audit.note,
+            inner_metadata={},
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.zip"]
 
 
@@ -226,8 +304,14 @@ def test_build_is_atomic_and_cleans_up(tmp_path, signer, audit, recipient) -> No
     ],
 )
 def test_build_refuses_bad_input(tmp_path, signer, audit, kwargs, message) -> None:
-    arguments = {"bag_name": "b", "files": [], "recipients": None, "signer": signer, "checkpoint_note": audit.note,
-                 "inner_metadata": {}} | kwargs
+    arguments = {
+        "bag_name": "b",
+        "files": [],
+        "recipients": None,
+        "signer": signer,
+        "checkpoint_note": audit.note,
+        "inner_metadata": {},
+    } | kwargs
     with pytest.raises(BundleError, match=message):
         build_bundle(tmp_path / "x.zip", **arguments)
     assert list(tmp_path.iterdir()) == []
@@ -235,11 +319,20 @@ def test_build_refuses_bad_input(tmp_path, signer, audit, kwargs, message) -> No
 
 def test_files_may_be_chunk_iterators(signer, audit, tmp_path, ca_file) -> None:
     chunks = [b"a" * 1000, bytearray(b"b" * (3 << 20)), memoryview(b"c" * 10)]
-    result = build_bundle(tmp_path / "it.zip", bag_name="it", files=[PayloadFile("it.bin", lambda: iter(chunks))],
-                          recipients=None, signer=signer, checkpoint_note=audit.note, inner_metadata={})
+    result = build_bundle(
+        tmp_path / "it.zip",
+        bag_name="it",
+        files=[PayloadFile("it.bin", lambda: iter(chunks))],
+        recipients=None,
+        signer=signer,
+        checkpoint_note=audit.note,
+        inner_metadata={},
+    )
     secret = tmp_path / "p.txt"
     secret.write_text(result.passphrase)  # no newline: accepted too
-    done = run_cli("decrypt", tmp_path / "it.zip", "--ca", ca_file, "--passphrase-file", secret, "--out", tmp_path / "o")
+    done = run_cli(
+        "decrypt", tmp_path / "it.zip", "--ca", ca_file, "--passphrase-file", secret, "--out", tmp_path / "o"
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "o" / "payload" / "it.bin").read_bytes() == b"".join(bytes(c) for c in chunks)
 
@@ -252,8 +345,12 @@ def test_usage_errors_exit_2(make_bundle, recipient, ca_file, tmp_path) -> None:
     assert missing.returncode == 2 and "cannot read --ca" in missing.stderr
     mismatch = run_cli("verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", ca_file)
     assert mismatch.returncode == 2
-    assert run_cli("decrypt", bundle, "--ca", ca_file, "--key", recipient.key_path,
-                   "--cert", recipient.cert_path).returncode == 2  # --out is required
+    assert (
+        run_cli(
+            "decrypt", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path
+        ).returncode
+        == 2
+    )  # --out is required
     not_zip = tmp_path / "not.zip"
     not_zip.write_bytes(b"hello")
     refused = run_cli("verify", not_zip, "--ca", ca_file)

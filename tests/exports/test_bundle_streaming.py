@@ -30,10 +30,19 @@ class Pattern(io.RawIOBase):
 
 
 def _peak(tmp_path: Path, signer, audit, recipients, sizes: list[int]) -> int:
-    files = [PayloadFile(f"part-{i}.bin", lambda size=size: Pattern(size), size) for i, size in enumerate(sizes)]
+    files = [
+        PayloadFile(f"part-{i}.bin", lambda size=size: Pattern(size), size) for i, size in enumerate(sizes)
+    ]
     tracemalloc.reset_peak()
-    result = build_bundle(tmp_path / f"{sum(sizes)}.zip", bag_name="memory", files=files, recipients=recipients,
-                          signer=signer, checkpoint_note=audit.note, inner_metadata={"audit_events": audit.events})
+    result = build_bundle(
+        tmp_path / f"{sum(sizes)}.zip",
+        bag_name="memory",
+        files=files,
+        recipients=recipients,
+        signer=signer,
+        checkpoint_note=audit.note,
+        inner_metadata={"audit_events": audit.events},
+    )
     peak = tracemalloc.get_traced_memory()[1]
     assert result.payload_bytes == sum(sizes)
     (tmp_path / f"{sum(sizes)}.zip").unlink()
@@ -59,6 +68,13 @@ def test_plaintext_is_read_in_bounded_chunks(tmp_path, signer, audit) -> None:
             sizes.append(len(buffer))
             return super().readinto(buffer)
 
-    build_bundle(tmp_path / "b.zip", bag_name="spy", files=[PayloadFile("x", lambda: Spy(5 * MB + 3))],
-                 recipients=None, signer=signer, checkpoint_note=audit.note, inner_metadata={})
+    build_bundle(
+        tmp_path / "b.zip",
+        bag_name="spy",
+        files=[PayloadFile("x", lambda: Spy(5 * MB + 3))],
+        recipients=None,
+        signer=signer,
+        checkpoint_note=audit.note,
+        inner_metadata={},
+    )
     assert sizes and max(sizes) == MB

@@ -39,44 +39,111 @@ def _add(entries: Entries, rel: str, data: bytes = b"extra") -> None:
 
 
 TAMPERS: list[tuple[str, Callable[[Entries], None], str]] = [
-    ("payload byte", lambda e: _flip(e, "data/payload/mail.mbox.enc", 100),
-     "data/payload/mail.mbox.enc: SHA-256 does not match manifest-sha256.txt"),
-    ("payload salt", lambda e: _flip(e, "data/payload/account.json.enc", 9),
-     "data/payload/account.json.enc: SHA-256 does not match manifest-sha256.txt"),
-    ("manifest byte", lambda e: _flip(e, "manifest-sha256.txt", 3),
-     "manifest-sha256.txt: SHA-256 does not match tagmanifest-sha256.txt"),
-    ("tag manifest byte", lambda e: _flip(e, "tagmanifest-sha256.txt", 3),
-     "tagmanifest-sha256.txt.p7s: the signed message digest does not match tagmanifest-sha256.txt"),
-    ("signature value byte", lambda e: _flip(e, "tagmanifest-sha256.txt.p7s", -5),
-     "tagmanifest-sha256.txt.p7s: the ECDSA signature does not verify"),
-    ("signed attribute byte", lambda e: _flip(e, "tagmanifest-sha256.txt.p7s", -90),
-     "tagmanifest-sha256.txt.p7s: "),
-    ("bag-info byte", lambda e: _flip(e, "bag-info.txt", 5), "bag-info.txt: SHA-256 does not match tagmanifest-sha256.txt"),
-    ("README byte", lambda e: _flip(e, "README.txt", 500), "README.txt: SHA-256 does not match tagmanifest-sha256.txt"),
-    ("bagit.txt byte", lambda e: _flip(e, "bagit.txt", 0), "bagit.txt: SHA-256 does not match tagmanifest-sha256.txt"),
-    ("key.p7m byte", lambda e: _flip(e, "data/key.p7m", 200), "data/key.p7m: SHA-256 does not match manifest-sha256.txt"),
-    ("inner manifest byte", lambda e: _flip(e, "data/inner-manifest.json.p7m", 300),
-     "data/inner-manifest.json.p7m: SHA-256 does not match manifest-sha256.txt"),
-    ("checkpoint byte", lambda e: _flip(e, "data/audit-checkpoint.txt", 30),
-     "data/audit-checkpoint.txt: SHA-256 does not match manifest-sha256.txt"),
-    ("removed payload file", lambda e: _remove(e, "data/payload/mail.mbox.enc"),
-     "data/payload/mail.mbox.enc: listed in manifest-sha256.txt but missing from the bundle"),
-    ("removed README", lambda e: _remove(e, "README.txt"),
-     "README.txt: listed in tagmanifest-sha256.txt but missing from the bundle"),
-    ("removed signature", lambda e: _remove(e, "tagmanifest-sha256.txt.p7s"),
-     "tagmanifest-sha256.txt.p7s: missing from the bundle"),
-    ("removed key.p7m", lambda e: _remove(e, "data/key.p7m"),
-     "data/key.p7m: missing from the bundle (required next to inner-manifest.json.p7m)"),
-    ("removed checkpoint", lambda e: _remove(e, "data/audit-checkpoint.txt"),
-     "data/audit-checkpoint.txt: missing from the bundle"),
-    ("added payload file", lambda e: _add(e, "data/payload/extra.pdf.enc"),
-     "data/payload/extra.pdf.enc: unexpected file: not listed in manifest-sha256.txt"),
-    ("added data file", lambda e: _add(e, "data/notes.txt"),
-     "data/notes.txt: unexpected file in the payload (not part of the format)"),
-    ("added tag file", lambda e: _add(e, "fetch.txt"),
-     "fetch.txt: unexpected file: not listed in the signed tagmanifest-sha256.txt"),
-    ("added plaintext beside the bag", lambda e: e.__setitem__("other-bag/x.txt", b"x"),
-     "expected exactly one bag folder, found 2"),
+    (
+        "payload byte",
+        lambda e: _flip(e, "data/payload/mail.mbox.enc", 100),
+        "data/payload/mail.mbox.enc: SHA-256 does not match manifest-sha256.txt",
+    ),
+    (
+        "payload salt",
+        lambda e: _flip(e, "data/payload/account.json.enc", 9),
+        "data/payload/account.json.enc: SHA-256 does not match manifest-sha256.txt",
+    ),
+    (
+        "manifest byte",
+        lambda e: _flip(e, "manifest-sha256.txt", 3),
+        "manifest-sha256.txt: SHA-256 does not match tagmanifest-sha256.txt",
+    ),
+    (
+        "tag manifest byte",
+        lambda e: _flip(e, "tagmanifest-sha256.txt", 3),
+        "tagmanifest-sha256.txt.p7s: the signed message digest does not match tagmanifest-sha256.txt",
+    ),
+    (
+        "signature value byte",
+        lambda e: _flip(e, "tagmanifest-sha256.txt.p7s", -5),
+        "tagmanifest-sha256.txt.p7s: the ECDSA signature does not verify",
+    ),
+    (
+        "signed attribute byte",
+        lambda e: _flip(e, "tagmanifest-sha256.txt.p7s", -90),
+        "tagmanifest-sha256.txt.p7s: ",
+    ),
+    (
+        "bag-info byte",
+        lambda e: _flip(e, "bag-info.txt", 5),
+        "bag-info.txt: SHA-256 does not match tagmanifest-sha256.txt",
+    ),
+    (
+        "README byte",
+        lambda e: _flip(e, "README.txt", 500),
+        "README.txt: SHA-256 does not match tagmanifest-sha256.txt",
+    ),
+    (
+        "bagit.txt byte",
+        lambda e: _flip(e, "bagit.txt", 0),
+        "bagit.txt: SHA-256 does not match tagmanifest-sha256.txt",
+    ),
+    (
+        "key.p7m byte",
+        lambda e: _flip(e, "data/key.p7m", 200),
+        "data/key.p7m: SHA-256 does not match manifest-sha256.txt",
+    ),
+    (
+        "inner manifest byte",
+        lambda e: _flip(e, "data/inner-manifest.json.p7m", 300),
+        "data/inner-manifest.json.p7m: SHA-256 does not match manifest-sha256.txt",
+    ),
+    (
+        "checkpoint byte",
+        lambda e: _flip(e, "data/audit-checkpoint.txt", 30),
+        "data/audit-checkpoint.txt: SHA-256 does not match manifest-sha256.txt",
+    ),
+    (
+        "removed payload file",
+        lambda e: _remove(e, "data/payload/mail.mbox.enc"),
+        "data/payload/mail.mbox.enc: listed in manifest-sha256.txt but missing from the bundle",
+    ),
+    (
+        "removed README",
+        lambda e: _remove(e, "README.txt"),
+        "README.txt: listed in tagmanifest-sha256.txt but missing from the bundle",
+    ),
+    (
+        "removed signature",
+        lambda e: _remove(e, "tagmanifest-sha256.txt.p7s"),
+        "tagmanifest-sha256.txt.p7s: missing from the bundle",
+    ),
+    (
+        "removed key.p7m",
+        lambda e: _remove(e, "data/key.p7m"),
+        "data/key.p7m: missing from the bundle (required next to inner-manifest.json.p7m)",
+    ),
+    (
+        "removed checkpoint",
+        lambda e: _remove(e, "data/audit-checkpoint.txt"),
+        "data/audit-checkpoint.txt: missing from the bundle",
+    ),
+    (
+        "added payload file",
+        lambda e: _add(e, "data/payload/extra.pdf.enc"),
+        "data/payload/extra.pdf.enc: unexpected file: not listed in manifest-sha256.txt",
+    ),
+    (
+        "added data file",
+        lambda e: _add(e, "data/notes.txt"),
+        "data/notes.txt: unexpected file in the payload (not part of the format)",
+    ),
+    (
+        "added tag file",
+        lambda e: _add(e, "fetch.txt"),
+        "fetch.txt: unexpected file: not listed in the signed tagmanifest-sha256.txt",
+    ),
+    (
+        "added plaintext beside the bag",
+        lambda e: e.__setitem__("other-bag/x.txt", b"x"),
+        "expected exactly one bag folder, found 2",
+    ),
     ("file outside the bag", lambda e: e.__setitem__("x.txt", b"x"), "x.txt: file outside the bag folder"),
 ]
 
@@ -107,11 +174,13 @@ def test_the_command_exits_1_naming_the_file(make_bundle, recipient, ca_file) ->
 
 
 def test_a_raw_byte_flip_in_the_zip_is_caught(make_bundle, recipient, signer) -> None:
-    bundle, result = make_bundle([recipient.cert])
+    bundle, _ = make_bundle([recipient.cert])
     raw = bytearray(bundle.read_bytes())
     raw[200] ^= 0x01  # inside the first payload file's ciphertext
     bundle.write_bytes(bytes(raw))
-    with pytest.raises(BundleInvalid, match=r"data/payload/mail.mbox.enc: damaged inside the ZIP \(Bad CRC-32"):
+    with pytest.raises(
+        BundleInvalid, match=r"data/payload/mail.mbox.enc: damaged inside the ZIP \(Bad CRC-32"
+    ):
         verify_bundle(bundle, [signer.ca_cert])
 
 
@@ -166,11 +235,13 @@ def test_re_signed_by_an_impostor_after_changing_a_file(make_bundle, recipient, 
     lines = []
     for line in entries[tag_name].decode().splitlines():
         digest, rel = line.split("  ")
-        lines.append(f"{hashlib.sha256(entries[info_name]).hexdigest() if rel == 'bag-info.txt' else digest}  {rel}\n")
+        lines.append(
+            f"{hashlib.sha256(entries[info_name]).hexdigest() if rel == 'bag-info.txt' else digest}  {rel}\n"
+        )
     entries[tag_name] = "".join(lines).encode()
     entries[_name(entries, "tagmanifest-sha256.txt.p7s")] = _sign(entries[tag_name], impostor)
     write_zip(bundle, entries)
-    with pytest.raises(BundleInvalid, match="tagmanifest-sha256.txt.p7s: untrusted signer"):
+    with pytest.raises(BundleInvalid, match=r"tagmanifest-sha256\.txt\.p7s: untrusted signer"):
         verify_bundle(bundle, [signer.ca_cert])
 
 
@@ -197,17 +268,34 @@ def _rewrite(bundle: Path, write: Callable[[zipfile.ZipFile, Entries], None]) ->
 @pytest.mark.parametrize(
     ("write", "message"),
     [
-        (lambda zf, e: [zf.writestr(n, d, compress_type=zipfile.ZIP_DEFLATED) for n, d in e.items()],
-         "compressed ZIP entry"),
-        (lambda zf, e: [zf.writestr(n, d) for n, d in [*e.items(), (next(iter(e)).split("/")[0] + "/../evil", b"x")]],
-         "unsafe entry name"),
-        (lambda zf, e: [zf.writestr(n, d) for n, d in [*e.items(), ("/etc/evil", b"x")]], "unsafe entry name"),
-        (lambda zf, e: [zf.writestr(n, d) for n, d in [*e.items(), (next(iter(e)), b"second copy")]],
-         "duplicate entry in the ZIP"),
-        (lambda zf, e: [zf.writestr(n, d) for n, d in [*e.items(), (next(iter(e)).upper(), b"case clash")]],
-         "duplicate entry in the ZIP"),
-        (lambda zf, e: [zf.writestr(n, d) for n, d in e.items()] + [setattr(zf, "comment", b"hi")],
-         "archive comment"),
+        (
+            lambda zf, e: [zf.writestr(n, d, compress_type=zipfile.ZIP_DEFLATED) for n, d in e.items()],
+            "compressed ZIP entry",
+        ),
+        (
+            lambda zf, e: [
+                zf.writestr(n, d) for n, d in [*e.items(), (next(iter(e)).split("/")[0] + "/../evil", b"x")]
+            ],
+            "unsafe entry name",
+        ),
+        (
+            lambda zf, e: [zf.writestr(n, d) for n, d in [*e.items(), ("/etc/evil", b"x")]],
+            "unsafe entry name",
+        ),
+        (
+            lambda zf, e: [zf.writestr(n, d) for n, d in [*e.items(), (next(iter(e)), b"second copy")]],
+            "duplicate entry in the ZIP",
+        ),
+        (
+            lambda zf, e: [
+                zf.writestr(n, d) for n, d in [*e.items(), (next(iter(e)).upper(), b"case clash")]
+            ],
+            "duplicate entry in the ZIP",
+        ),
+        (
+            lambda zf, e: [zf.writestr(n, d) for n, d in e.items()] + [setattr(zf, "comment", b"hi")],
+            "archive comment",
+        ),
     ],
     ids=["deflated", "dot-dot", "absolute", "duplicate", "case-duplicate", "comment"],
 )
@@ -231,7 +319,7 @@ def test_links_are_refused(make_bundle, recipient, signer) -> None:
         zf.writestr(link, "/etc/passwd")
 
     _rewrite(bundle, write)
-    with pytest.raises(BundleInvalid, match="link.enc: ZIP entry is a link or special file"):
+    with pytest.raises(BundleInvalid, match=r"link\.enc: ZIP entry is a link or special file"):
         verify_bundle(bundle, [signer.ca_cert])
 
 
@@ -248,7 +336,50 @@ def test_decrypt_of_a_tampered_bundle_writes_nothing(make_bundle, recipient, ca_
     _flip(entries, "data/payload/mail.mbox.enc", 100)
     write_zip(bundle, entries)
     out = tmp_path / "out"
-    done = run_cli("decrypt", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path,
-                   "--out", out)
+    done = run_cli(
+        "decrypt",
+        bundle,
+        "--ca",
+        ca_file,
+        "--key",
+        recipient.key_path,
+        "--cert",
+        recipient.cert_path,
+        "--out",
+        out,
+    )
     assert done.returncode == 1 and "mail.mbox.enc" in done.stderr
     assert not (out / "payload").exists() and not (out / "inner-manifest.json").exists()
+
+
+def test_revoked_signer(make_bundle, recipient, keys_dir, signer, ca_file, tmp_path) -> None:
+    from disclosure.exports.pki import issue_crl
+
+    bundle, _ = make_bundle([recipient.cert])
+    revoked = tmp_path / "revoked.pem"
+    revoked.write_bytes(issue_crl(keys_dir, [(signer.cert.serial_number, NOW)]))
+    done = run_cli("verify", bundle, "--ca", ca_file, "--crl", revoked)
+    assert done.returncode == 1
+    assert (
+        "tagmanifest-sha256.txt.p7s: the signer certificate" in done.stderr
+        and "was revoked on" in done.stderr
+    )
+    clean = tmp_path / "clean.pem"
+    clean.write_bytes(issue_crl(keys_dir, [(signer.cert.serial_number + 1, NOW)]))
+    assert run_cli("verify", bundle, "--ca", ca_file, "--crl", clean).returncode == 0
+
+
+def test_revocation_lists_must_be_the_cas_and_current(
+    make_bundle, recipient, keys_dir, signer, tmp_path
+) -> None:
+    from disclosure.exports.bundle_cli import load_crls
+    from disclosure.exports.pki import issue_crl
+
+    bundle, _ = make_bundle([recipient.cert])
+    init_pki(tmp_path / "other", "Other")
+    foreign = load_crls(issue_crl(tmp_path / "other", []))
+    with pytest.raises(BundleInvalid, match="none of the given revocation lists is issued by the CA"):
+        verify_bundle(bundle, [signer.ca_cert], crls=foreign)
+    stale = load_crls(issue_crl(keys_dir, [], now=NOW - dt.timedelta(days=60)))
+    with pytest.raises(BundleInvalid, match=r"revocation list .* is out of date"):
+        verify_bundle(bundle, [signer.ca_cert], crls=stale)

@@ -34,14 +34,19 @@ def test_init_creates_ca_and_signer_with_private_keys_0600(tmp_path: Path) -> No
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
     signer = load_signer(folder)
     ca, cert = signer.ca_cert, signer.cert
-    assert isinstance(ca.public_key(), ec.EllipticCurvePublicKey) and ca.public_key().curve.name == "secp256r1"
+    assert (
+        isinstance(ca.public_key(), ec.EllipticCurvePublicKey) and ca.public_key().curve.name == "secp256r1"
+    )
     constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints)
     assert constraints.critical and constraints.value.ca
     usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.key_cert_sign and usage.crl_sign and not usage.digital_signature
     assert 3640 <= (ca.not_valid_after_utc - ca.not_valid_before_utc).days <= 3651
     assert cert.issuer == ca.subject
-    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert (
+        ExtendedKeyUsageOID.EMAIL_PROTECTION
+        in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    )
     assert cert.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
     assert 725 <= (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 731
     assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Example Hosting Ltd"
@@ -92,7 +97,8 @@ def test_import_validates_then_writes(tmp_path: Path) -> None:
     assert load_signer(target).cert == load_signer(source).cert
     with pytest.raises(PKIError, match="refusing to overwrite"):
         init_pki(
-            target, "x",
+            target,
+            "x",
             import_ca_cert=source / pki.CA_CERT_FILE,
             import_signer_cert=source / pki.SIGNER_CERT_FILE,
             import_signer_key=source / pki.SIGNER_KEY_FILE,
@@ -104,18 +110,34 @@ def test_import_refuses_mismatches(tmp_path: Path) -> None:
     init_pki(one, "One")
     init_pki(two, "Two")
     with pytest.raises(PKIError, match="does not match its private key"):
-        init_pki(tmp_path / "a", "x", import_ca_cert=one / pki.CA_CERT_FILE,
-                 import_signer_cert=one / pki.SIGNER_CERT_FILE, import_signer_key=two / pki.SIGNER_KEY_FILE)
+        init_pki(
+            tmp_path / "a",
+            "x",
+            import_ca_cert=one / pki.CA_CERT_FILE,
+            import_signer_cert=one / pki.SIGNER_CERT_FILE,
+            import_signer_key=two / pki.SIGNER_KEY_FILE,
+        )
     with pytest.raises(PKIError, match="not issued by the CA"):
-        init_pki(tmp_path / "b", "x", import_ca_cert=two / pki.CA_CERT_FILE,
-                 import_signer_cert=one / pki.SIGNER_CERT_FILE, import_signer_key=one / pki.SIGNER_KEY_FILE)
+        init_pki(
+            tmp_path / "b",
+            "x",
+            import_ca_cert=two / pki.CA_CERT_FILE,
+            import_signer_cert=one / pki.SIGNER_CERT_FILE,
+            import_signer_key=one / pki.SIGNER_KEY_FILE,
+        )
     with pytest.raises(PKIError, match="needs the signing key"):
-        init_pki(tmp_path / "c", "x", import_ca_cert=one / pki.CA_CERT_FILE,
-                 import_signer_cert=one / pki.SIGNER_CERT_FILE)
+        init_pki(
+            tmp_path / "c",
+            "x",
+            import_ca_cert=one / pki.CA_CERT_FILE,
+            import_signer_cert=one / pki.SIGNER_CERT_FILE,
+        )
     assert not (tmp_path / "a" / pki.CA_CERT_FILE).exists()
 
 
-def _signing_cert(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, eku: list[x509.ObjectIdentifier] | None):
+def _signing_cert(
+    ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, eku: list[x509.ObjectIdentifier] | None
+):
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
         x509.CertificateBuilder()
@@ -142,11 +164,18 @@ def test_import_requires_the_email_protection_eku(tmp_path: Path, eku, message) 
     key, cert = _signing_cert(ca_key, ca, eku)
     (tmp_path / "s.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (tmp_path / "s.key").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     with pytest.raises(PKIError, match=message):
-        init_pki(tmp_path / "keys", "x", import_ca_cert=tmp_path / "org" / pki.CA_CERT_FILE,
-                 import_signer_cert=tmp_path / "s.pem", import_signer_key=tmp_path / "s.key")
+        init_pki(
+            tmp_path / "keys",
+            "x",
+            import_ca_cert=tmp_path / "org" / pki.CA_CERT_FILE,
+            import_signer_cert=tmp_path / "s.pem",
+            import_signer_key=tmp_path / "s.key",
+        )
 
 
 def test_load_signer_refuses_an_expired_signer(tmp_path: Path) -> None:
@@ -161,7 +190,9 @@ def test_ca_pem_and_fingerprint_match_openssl(keys_dir: Path, tmp_path: Path) ->
     (tmp_path / "ca.pem").write_bytes(pem)
     shown = subprocess.run(
         ["openssl", "x509", "-in", str(tmp_path / "ca.pem"), "-noout", "-fingerprint", "-sha256"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert shown.endswith("=" + info.fingerprint_sha256)
     assert not info.is_rsa and info.key_size == 256 and "Disclosure Bundle CA" in info.subject
@@ -185,10 +216,22 @@ def _pem(cert: x509.Certificate) -> bytes:
         (lambda: _pem(make_rsa_cert("future", not_before=NOW + dt.timedelta(days=2))[1]), "not valid before"),
         (lambda: _pem(make_rsa_cert("ca", ca=True)[1]), "CA certificate"),
         (
-            lambda: _pem(make_rsa_cert("signing only", key_usage=x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False,
-            ))[1]),
+            lambda: _pem(
+                make_rsa_cert(
+                    "signing only",
+                    key_usage=x509.KeyUsage(
+                        digital_signature=True,
+                        content_commitment=False,
+                        key_encipherment=False,
+                        data_encipherment=False,
+                        key_agreement=False,
+                        key_cert_sign=False,
+                        crl_sign=False,
+                        encipher_only=False,
+                        decipher_only=False,
+                    ),
+                )[1]
+            ),
             "keyEncipherment",
         ),
         (lambda: b"hello", "not a PEM certificate"),
