@@ -38,7 +38,7 @@ from disclosure.extensions import db
 from disclosure.policy.vocabulary import AuthorityKind, Category, ProcessType, ReceivedVia, Regime, TargetKind
 from disclosure.workflow import State
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery staple"  # noqa: S105 - bench users only
 BENCH_EMAIL = "bench.reviewer@example.org"
 
 # Weighted process mix, roughly what a mid-sized hosting provider sees.
@@ -57,10 +57,17 @@ PROCESS_WEIGHTS: dict[ProcessType, int] = {
 }
 # Days from receipt to the due date, by process (emergency: hours).
 DUE_DAYS: dict[ProcessType, int] = {
-    ProcessType.SUBPOENA: 21, ProcessType.COURT_ORDER_2703D: 14, ProcessType.SEARCH_WARRANT: 10,
-    ProcessType.WIRETAP_ORDER: 2, ProcessType.PEN_TRAP_ORDER: 5, ProcessType.PRESERVATION_REQUEST: 3,
-    ProcessType.EMERGENCY_REQUEST: 1, ProcessType.NATIONAL_SECURITY_LETTER: 14,
-    ProcessType.EU_PRODUCTION_ORDER: 10, ProcessType.EU_PRESERVATION_ORDER: 6, ProcessType.OTHER_COURT_ORDER: 30,
+    ProcessType.SUBPOENA: 21,
+    ProcessType.COURT_ORDER_2703D: 14,
+    ProcessType.SEARCH_WARRANT: 10,
+    ProcessType.WIRETAP_ORDER: 2,
+    ProcessType.PEN_TRAP_ORDER: 5,
+    ProcessType.PRESERVATION_REQUEST: 3,
+    ProcessType.EMERGENCY_REQUEST: 1,
+    ProcessType.NATIONAL_SECURITY_LETTER: 14,
+    ProcessType.EU_PRODUCTION_ORDER: 10,
+    ProcessType.EU_PRESERVATION_ORDER: 6,
+    ProcessType.OTHER_COURT_ORDER: 30,
 }
 AUTHORITY_FOR: dict[ProcessType, list[AuthorityKind]] = {
     ProcessType.SUBPOENA: [AuthorityKind.PROSECUTOR, AuthorityKind.COURT, AuthorityKind.AGENCY],
@@ -71,18 +78,58 @@ AUTHORITY_FOR: dict[ProcessType, list[AuthorityKind]] = {
     ProcessType.EU_PRESERVATION_ORDER: [AuthorityKind.JUDGE, AuthorityKind.PROSECUTOR],
 }
 COUNTRIES_FOR_REGIME: dict[Regime, list[str]] = {
-    Regime.US_FEDERAL: ["US"], Regime.US_STATE: ["US"], Regime.EU: ["DE", "FR", "NL", "IE", "ES", "IT", "PL"],
-    Regime.UK: ["GB"], Regime.OTHER: ["CA", "AU", "BR", "JP", "CH"],
+    Regime.US_FEDERAL: ["US"],
+    Regime.US_STATE: ["US"],
+    Regime.EU: ["DE", "FR", "NL", "IE", "ES", "IT", "PL"],
+    Regime.UK: ["GB"],
+    Regime.OTHER: ["CA", "AU", "BR", "JP", "CH"],
 }
 US_STATES = ["CA", "NY", "TX", "WA", "FL", "IL", "MA", "GA", "VA", "CO"]
-AGENCY_KINDS = ["Police Department", "Sheriff's Office", "State Police", "District Attorney's Office",
-                "Cybercrime Unit", "Fraud Squad", "Public Prosecutor's Office", "Investigation Bureau"]
-PLACES = ["Springfield", "Riverton", "Lakeside", "Fairview", "Greenville", "Madison", "Georgetown", "Clinton",
-          "Franklin", "Salem", "Bristol", "Dover", "Oxford", "Ashland", "Burlington", "Camden", "Hudson",
-          "Kingston", "Milton", "Newport", "Arlington", "Centerville", "Dayton", "Auburn", "Marion"]
-FEDERAL_AGENCIES = ["Federal Bureau of Investigation", "Drug Enforcement Administration", "Homeland Security "
-                    "Investigations", "U.S. Secret Service", "Internal Revenue Service - Criminal Investigation",
-                    "U.S. Postal Inspection Service"]
+AGENCY_KINDS = [
+    "Police Department",
+    "Sheriff's Office",
+    "State Police",
+    "District Attorney's Office",
+    "Cybercrime Unit",
+    "Fraud Squad",
+    "Public Prosecutor's Office",
+    "Investigation Bureau",
+]
+PLACES = [
+    "Springfield",
+    "Riverton",
+    "Lakeside",
+    "Fairview",
+    "Greenville",
+    "Madison",
+    "Georgetown",
+    "Clinton",
+    "Franklin",
+    "Salem",
+    "Bristol",
+    "Dover",
+    "Oxford",
+    "Ashland",
+    "Burlington",
+    "Camden",
+    "Hudson",
+    "Kingston",
+    "Milton",
+    "Newport",
+    "Arlington",
+    "Centerville",
+    "Dayton",
+    "Auburn",
+    "Marion",
+]
+FEDERAL_AGENCIES = [
+    "Federal Bureau of Investigation",
+    "Drug Enforcement Administration",
+    "Homeland Security Investigations",
+    "U.S. Secret Service",
+    "Internal Revenue Service - Criminal Investigation",
+    "U.S. Postal Inspection Service",
+]
 TERMINAL_DISCLOSURE = [State.DISCLOSED, State.CLOSED, State.REJECTED, State.WITHDRAWN]
 OPEN_DISCLOSURE = [State.RECEIVED, State.IN_REVIEW, State.NEEDS_INFO, State.APPROVED, State.PRODUCING]
 PAST_REVIEW = {State.APPROVED, State.REJECTED, State.PRODUCING, State.DISCLOSED}
@@ -126,15 +173,34 @@ def make_staff(rng: random.Random) -> Staff:
     from disclosure.auth import service, totp
 
     system = SystemActor("cases_bench")
-    bench = service.create_user(system, BENCH_EMAIL, "Bench Reviewer", ["intake", "reviewer"], PASSWORD,
-                                must_change_password=False)
+    bench = service.create_user(
+        system, BENCH_EMAIL, "Bench Reviewer", ["intake", "reviewer"], PASSWORD, must_change_password=False
+    )
     secret = pyotp.random_base32()
     bench.totp_secret_enc = totp.encrypt_secret(bench.id, secret)
     bench.totp_enrolled_at = utcnow()
-    reviewers = [service.create_user(system, f"reviewer{n}@example.org", f"Reviewer {n}", ["reviewer"], PASSWORD,
-                                     must_change_password=False) for n in range(1, 9)]
-    intake = [service.create_user(system, f"intake{n}@example.org", f"Intake Clerk {n}", ["intake"], PASSWORD,
-                                  must_change_password=False) for n in range(1, 5)]
+    reviewers = [
+        service.create_user(
+            system,
+            f"reviewer{n}@example.org",
+            f"Reviewer {n}",
+            ["reviewer"],
+            PASSWORD,
+            must_change_password=False,
+        )
+        for n in range(1, 9)
+    ]
+    intake = [
+        service.create_user(
+            system,
+            f"intake{n}@example.org",
+            f"Intake Clerk {n}",
+            ["intake"],
+            PASSWORD,
+            must_change_password=False,
+        )
+        for n in range(1, 5)
+    ]
     db.session.commit()
     return Staff(bench.id, BENCH_EMAIL, PASSWORD, secret, [u.id for u in reviewers], [u.id for u in intake])
 
@@ -160,12 +226,14 @@ def _agencies(rng: random.Random) -> list[dict[str, Any]]:
     return rows
 
 
-def _target(rng: random.Random, case_no: int, slot: int, received: datetime) -> tuple[str, str, str | None,
-                                                                                     str | None]:
+def _target(
+    rng: random.Random, case_no: int, slot: int, received: datetime
+) -> tuple[str, str, str | None, str | None]:
     kind = rng.choices(list(TargetKind), weights=[40, 15, 15, 15, 10, 5])[0]
     n = case_no * 3 + slot
     if kind is TargetKind.EMAIL:
-        value = f"{rng.choice(['user', 'info', 'admin', 'shop', 'mail'])}{n}@{rng.choice(['example.net', 'example.com', 'example.org'])}"
+        local = rng.choice(["user", "info", "admin", "shop", "mail"])
+        value = f"{local}{n}@{rng.choice(['example.net', 'example.com', 'example.org'])}"
     elif kind is TargetKind.USERNAME:
         value = f"account_{n:06d}"
     elif kind is TargetKind.DOMAIN:
@@ -179,7 +247,12 @@ def _target(rng: random.Random, case_no: int, slot: int, received: datetime) -> 
     if kind is TargetKind.IP:
         start = received - timedelta(days=rng.randint(5, 60), hours=rng.randint(0, 23))
         end = start + timedelta(hours=rng.randint(1, 72))
-        return kind.value, value, start.isoformat().replace("+00:00", "Z"), end.isoformat().replace("+00:00", "Z")
+        return (
+            kind.value,
+            value,
+            start.isoformat().replace("+00:00", "Z"),
+            end.isoformat().replace("+00:00", "Z"),
+        )
     if rng.random() < 0.7:
         start_day = (received - timedelta(days=rng.randint(30, 720))).date()
         end_day = start_day + timedelta(days=rng.randint(1, 365))
@@ -193,30 +266,42 @@ def _state_for(rng: random.Random, process: ProcessType, age_days: float) -> Sta
             return rng.choice([State.RECEIVED, State.PRESERVED])
         if age_days < 90:
             return rng.choices([State.PRESERVED, State.WITHDRAWN, State.RECEIVED], weights=[85, 10, 5])[0]
-        return rng.choices([State.EXPIRED, State.CLOSED, State.WITHDRAWN, State.PRESERVED], weights=[60, 25, 10, 5])[0]
+        return rng.choices(
+            [State.EXPIRED, State.CLOSED, State.WITHDRAWN, State.PRESERVED], weights=[60, 25, 10, 5]
+        )[0]
     if age_days < 45:
         return rng.choices(OPEN_DISCLOSURE + TERMINAL_DISCLOSURE, weights=[25, 30, 10, 8, 12, 8, 3, 3, 1])[0]
     return rng.choices(OPEN_DISCLOSURE + TERMINAL_DISCLOSURE, weights=[1, 3, 2, 1, 3, 45, 35, 6, 4])[0]
 
 
-def seed_cases(count: int, staff: Staff, rng: random.Random, batch: int = 2_000) -> tuple[list[str], list[str],
-                                                                                       list[str]]:
+def seed_cases(
+    count: int, staff: Staff, rng: random.Random, batch: int = 2_000
+) -> tuple[list[str], list[str], list[str]]:
     """Insert `count` cases with their targets, categories and gag orders; return search terms."""
     now = utcnow()
     agencies = _agencies(rng)
     by_regime: dict[Regime, list[dict[str, Any]]] = {}
     for row in agencies:
         by_regime.setdefault(row["_regime"], []).append(row)
-    db.session.execute(sa.insert(Agency.__table__),
-                       [{"id": r["id"], "name": r["name"], "country": r["country"],
-                         "created_at": now - timedelta(days=800)} for r in agencies])
+    db.session.execute(
+        sa.insert(Agency.__table__),
+        [
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "country": r["country"],
+                "created_at": now - timedelta(days=800),
+            }
+            for r in agencies
+        ],
+    )
 
     processes, weights = list(PROCESS_WEIGHTS), list(PROCESS_WEIGHTS.values())
     counters: dict[int, int] = {}
     dockets: list[str] = []
     target_terms: list[str] = []
     references: list[str] = []
-    reviewers = staff.reviewer_ids + [staff.bench_user_id]
+    reviewers = [*staff.reviewer_ids, staff.bench_user_id]
     review_weights = [10] * len(staff.reviewer_ids) + [6]
     categories = list(Category)
     # Received times oldest first so references grow with time, as the per-year counter hands them out.
@@ -227,8 +312,12 @@ def seed_cases(count: int, staff: Staff, rng: random.Random, batch: int = 2_000)
     ndo_rows: list[dict[str, Any]] = []
 
     def flush() -> None:
-        for table, rows in ((Case.__table__, case_rows), (CaseTarget.__table__, target_rows),
-                            (CaseCategory.__table__, category_rows), (NonDisclosureOrder.__table__, ndo_rows)):
+        for table, rows in (
+            (Case.__table__, case_rows),
+            (CaseTarget.__table__, target_rows),
+            (CaseCategory.__table__, category_rows),
+            (NonDisclosureOrder.__table__, ndo_rows),
+        ):
             if rows:
                 db.session.execute(sa.insert(table), rows)
                 rows.clear()
@@ -237,9 +326,13 @@ def seed_cases(count: int, staff: Staff, rng: random.Random, batch: int = 2_000)
     for index, received in enumerate(received_times):
         case_id = index + 1
         process = rng.choices(processes, weights)[0]
-        regime = (Regime.EU if process in (ProcessType.EU_PRODUCTION_ORDER, ProcessType.EU_PRESERVATION_ORDER)
-                  else rng.choices([Regime.US_FEDERAL, Regime.US_STATE, Regime.UK, Regime.OTHER],
-                                   weights=[45, 35, 8, 12])[0])
+        regime = (
+            Regime.EU
+            if process in (ProcessType.EU_PRODUCTION_ORDER, ProcessType.EU_PRESERVATION_ORDER)
+            else rng.choices(
+                [Regime.US_FEDERAL, Regime.US_STATE, Regime.UK, Regime.OTHER], weights=[45, 35, 8, 12]
+            )[0]
+        )
         if process is ProcessType.NATIONAL_SECURITY_LETTER:
             regime = Regime.US_FEDERAL
         agency = rng.choice(by_regime[regime])
@@ -253,49 +346,76 @@ def seed_cases(count: int, staff: Staff, rng: random.Random, batch: int = 2_000)
         age_days = (now - received).total_seconds() / 86400
         state = _state_for(rng, process, age_days)
         docket = None
-        if process not in (ProcessType.EMERGENCY_REQUEST, ProcessType.PRESERVATION_REQUEST) or rng.random() < 0.3:
+        if (
+            process not in (ProcessType.EMERGENCY_REQUEST, ProcessType.PRESERVATION_REQUEST)
+            or rng.random() < 0.3
+        ):
             if dockets and rng.random() < 0.08:
                 docket = rng.choice(dockets[-200:])  # a related case: same docket
             else:
-                docket = f"{rng.randint(1, 9)}:{year % 100:02d}-{rng.choice(['mj', 'cr', 'mc', 'sw'])}-{case_id:05d}"
+                kind_code = rng.choice(["mj", "cr", "mc", "sw"])
+                docket = f"{rng.randint(1, 9)}:{year % 100:02d}-{kind_code}-{case_id:05d}"
                 dockets.append(docket)
-        assigned = None if state is State.RECEIVED and rng.random() < 0.8 else rng.choices(reviewers, review_weights)[0]
-        decided = assigned if state in PAST_REVIEW or (state is State.CLOSED and process not in
-                                                        PRESERVATION_PROCESSES and rng.random() < 0.7) else None
+        assigned = (
+            None
+            if state is State.RECEIVED and rng.random() < 0.8
+            else rng.choices(reviewers, review_weights)[0]
+        )
+        decided = (
+            assigned
+            if state in PAST_REVIEW
+            or (state is State.CLOSED and process not in PRESERVATION_PROCESSES and rng.random() < 0.7)
+            else None
+        )
         if state in PAST_REVIEW and decided is None:
             decided = rng.choice(staff.reviewer_ids)
         kind = rng.choice(AUTHORITY_FOR.get(process, [AuthorityKind.JUDGE, AuthorityKind.COURT]))
         changed = received + timedelta(hours=rng.uniform(0, max(1.0, min(age_days, 60) * 24)))
         changed = min(changed, now)
-        case_rows.append({
-            "id": case_id, "reference": reference, "process_type": process.value, "regime": regime.value,
-            "country": country, "region": rng.choice(US_STATES) if regime is Regime.US_STATE else None,
-            "authority_kind": kind.value,
-            "authority_name": f"Hon. {rng.choice('ABCDEFGHJKLMNPRSTW')}. {rng.choice(PLACES)}"
-                              if kind in (AuthorityKind.JUDGE, AuthorityKind.COURT) else agency["name"],
-            "docket": docket, "agency_id": agency["id"],
-            "officer_name": f"Det. {rng.choice('ABCDEFGHJK')}. {rng.choice(PLACES)}",
-            "officer_badge": str(rng.randint(100, 99999)),
-            "officer_email": f"officer{rng.randint(1, 5000)}@example.gov",
-            "officer_phone": f"+1 202 555 {rng.randint(0, 9999):04d}",
-            "received_at": received,
-            "received_via": rng.choices(list(ReceivedVia), weights=[45, 8, 10, 35, 2])[0].value,
-            "due_at": due,
-            "due_explanation": (f"Emergency request: due 24 hours after receipt ({received:%Y-%m-%d %H:%M} UTC)."
-                                if emergency else
-                                f"{days} calendar days after receipt on {received:%Y-%m-%d}, per the "
-                                f"{process.value} clock; moved past weekends and holidays."),
-            "emergency": emergency,
-            "issued_on": (received - timedelta(days=rng.randint(0, 5))).date(),
-            "valid_until": (received + timedelta(days=14)).date() if process is ProcessType.SEARCH_WARRANT else None,
-            "timezone": "America/New_York" if regime in (Regime.US_FEDERAL, Regime.US_STATE) else "UTC",
-            "summary": f"Request for records relating to case {reference}.",
-            "state": state.value, "assigned_to_id": assigned,
-            "created_by_id": rng.choice(staff.intake_ids),
-            "created_at": received, "updated_at": changed,
-            "decided_by_id": decided, "decided_at": changed if decided else None,
-            "version_id": 1 + (0 if state is State.RECEIVED else rng.randint(1, 6)),
-        })
+        case_rows.append(
+            {
+                "id": case_id,
+                "reference": reference,
+                "process_type": process.value,
+                "regime": regime.value,
+                "country": country,
+                "region": rng.choice(US_STATES) if regime is Regime.US_STATE else None,
+                "authority_kind": kind.value,
+                "authority_name": f"Hon. {rng.choice('ABCDEFGHJKLMNPRSTW')}. {rng.choice(PLACES)}"
+                if kind in (AuthorityKind.JUDGE, AuthorityKind.COURT)
+                else agency["name"],
+                "docket": docket,
+                "agency_id": agency["id"],
+                "officer_name": f"Det. {rng.choice('ABCDEFGHJK')}. {rng.choice(PLACES)}",
+                "officer_badge": str(rng.randint(100, 99999)),
+                "officer_email": f"officer{rng.randint(1, 5000)}@example.gov",
+                "officer_phone": f"+1 202 555 {rng.randint(0, 9999):04d}",
+                "received_at": received,
+                "received_via": rng.choices(list(ReceivedVia), weights=[45, 8, 10, 35, 2])[0].value,
+                "due_at": due,
+                "due_explanation": (
+                    f"Emergency request: due 24 hours after receipt ({received:%Y-%m-%d %H:%M} UTC)."
+                    if emergency
+                    else f"{days} calendar days after receipt on {received:%Y-%m-%d}, per the "
+                    f"{process.value} clock; moved past weekends and holidays."
+                ),
+                "emergency": emergency,
+                "issued_on": (received - timedelta(days=rng.randint(0, 5))).date(),
+                "valid_until": (received + timedelta(days=14)).date()
+                if process is ProcessType.SEARCH_WARRANT
+                else None,
+                "timezone": "America/New_York" if regime in (Regime.US_FEDERAL, Regime.US_STATE) else "UTC",
+                "summary": f"Request for records relating to case {reference}.",
+                "state": state.value,
+                "assigned_to_id": assigned,
+                "created_by_id": rng.choice(staff.intake_ids),
+                "created_at": received,
+                "updated_at": changed,
+                "decided_by_id": decided,
+                "decided_at": changed if decided else None,
+                "version_id": 1 + (0 if state is State.RECEIVED else rng.randint(1, 6)),
+            }
+        )
         references.append(reference)
         seen: set[str] = set()
         for slot in range(rng.choices([1, 2, 3], weights=[60, 28, 12])[0]):
@@ -310,22 +430,39 @@ def seed_cases(count: int, staff: Staff, rng: random.Random, batch: int = 2_000)
             seen.add(normalized)
             recent_targets.append((target_kind, value))
             target_terms.append(value)
-            target_rows.append({"case_id": case_id, "kind": target_kind, "value": value, "normalized": normalized,
-                                "date_from": date_from, "date_to": date_to})
+            target_rows.append(
+                {
+                    "case_id": case_id,
+                    "kind": target_kind,
+                    "value": value,
+                    "normalized": normalized,
+                    "date_from": date_from,
+                    "date_to": date_to,
+                }
+            )
         for category in rng.sample(categories, rng.choices([1, 2, 3, 4], weights=[20, 40, 30, 10])[0]):
             category_rows.append({"case_id": case_id, "category": category.value})
         if process not in PRESERVATION_PROCESSES and rng.random() < 0.3:
             starts = received.date()
-            expires: date | None = (None if rng.random() < 0.1
-                                    else starts + timedelta(days=rng.choice([90, 180, 365, 730])))
-            notified = (datetime.combine(expires, datetime.min.time(), UTC) + timedelta(days=rng.randint(1, 20))
-                        if expires is not None and expires < now.date() - timedelta(days=20) and rng.random() < 0.8
-                        else None)
-            ndo_rows.append({"case_id": case_id, "basis": rng.choice(["18 USC 2705(b)", "Court order",
-                                                                      "EU Regulation 2023/1543 Art. 11"]),
-                             "starts_on": starts, "expires_on": expires, "customer_notified_at": notified,
-                             "customer_notified_by_id": rng.choice(staff.intake_ids) if notified else None,
-                             "version_id": 1})
+            expires: date | None = (
+                None if rng.random() < 0.1 else starts + timedelta(days=rng.choice([90, 180, 365, 730]))
+            )
+            notified = (
+                datetime.combine(expires, datetime.min.time(), UTC) + timedelta(days=rng.randint(1, 20))
+                if expires is not None and expires < now.date() - timedelta(days=20) and rng.random() < 0.8
+                else None
+            )
+            ndo_rows.append(
+                {
+                    "case_id": case_id,
+                    "basis": rng.choice(["18 USC 2705(b)", "Court order", "EU Regulation 2023/1543 Art. 11"]),
+                    "starts_on": starts,
+                    "expires_on": expires,
+                    "customer_notified_at": notified,
+                    "customer_notified_by_id": rng.choice(staff.intake_ids) if notified else None,
+                    "version_id": 1,
+                }
+            )
         if len(case_rows) >= batch:
             flush()
     flush()
@@ -336,25 +473,44 @@ def seed_cases(count: int, staff: Staff, rng: random.Random, batch: int = 2_000)
         # Explicit ids above: move the sequences past them, so the app's own inserts keep working.
         with db.engine.begin() as connection:
             for table in ("agency", "case_file"):
-                connection.execute(sa.text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                connection.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
     return target_terms, references, dockets
 
 
-def _event_plan(count: int, references: list[str], staff: Staff, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+def _event_plan(
+    count: int, references: list[str], staff: Staff, rng: random.Random
+) -> Iterator[tuple[Any, ...]]:
     """What happened, roughly: one case.create per case, then updates, transitions, assignments, downloads."""
     users = [_Actor(uid, f"user{uid}@example.org") for uid in staff.reviewer_ids + staff.intake_ids]
     intake = [u for u in users if u.id in staff.intake_ids]
     for seq in range(count):
         if seq < len(references):
             reference = references[seq]
-            yield (rng.choice(intake), AuditAction.CASE_CREATE, f"case:{reference}",
-                   {"reference": reference, "process_type": "subpoena", "received_via": "portal"})
+            yield (
+                rng.choice(intake),
+                AuditAction.CASE_CREATE,
+                f"case:{reference}",
+                {"reference": reference, "process_type": "subpoena", "received_via": "portal"},
+            )
             continue
         reference = rng.choice(references)
-        action = rng.choices([AuditAction.CASE_TRANSITION, AuditAction.CASE_UPDATE, AuditAction.CASE_ASSIGN,
-                              AuditAction.DOCUMENT_UPLOAD, AuditAction.DOCUMENT_DOWNLOAD, AuditAction.NDO_SET,
-                              AuditAction.USER_SIGN_IN], weights=[30, 15, 15, 15, 15, 5, 5])[0]
+        action = rng.choices(
+            [
+                AuditAction.CASE_TRANSITION,
+                AuditAction.CASE_UPDATE,
+                AuditAction.CASE_ASSIGN,
+                AuditAction.DOCUMENT_UPLOAD,
+                AuditAction.DOCUMENT_DOWNLOAD,
+                AuditAction.NDO_SET,
+                AuditAction.USER_SIGN_IN,
+            ],
+            weights=[30, 15, 15, 15, 15, 5, 5],
+        )[0]
         actor = rng.choice(users)
         if action is AuditAction.USER_SIGN_IN:
             yield actor, action, f"user:{actor.id}", {}
@@ -365,17 +521,22 @@ def _event_plan(count: int, references: list[str], staff: Staff, rng: random.Ran
         elif action is AuditAction.CASE_ASSIGN:
             yield actor, action, f"case:{reference}", {"from": None, "to": rng.choice(staff.reviewer_ids)}
         else:
-            yield actor, action, f"case:{reference}", {"document": rng.randint(1, 50_000),
-                                                        "sha256": f"{rng.getrandbits(256):064x}"}
+            yield (
+                actor,
+                action,
+                f"case:{reference}",
+                {"document": rng.randint(1, 50_000), "sha256": f"{rng.getrandbits(256):064x}"},
+            )
 
 
-def seed_events(count: int, references: list[str], staff: Staff, rng: random.Random,
-                batch: int = 1_000) -> int:
+def seed_events(
+    count: int, references: list[str], staff: Staff, rng: random.Random, batch: int = 1_000
+) -> int:
     """Append `count` events through record(), one commit per batch; return how many the log now holds."""
-    done = 0
-    for actor, action, subject, data in _event_plan(count, references, staff, rng):
-        record(actor, action, subject=subject, data=data, ip=f"10.0.{rng.randint(0, 9)}.{rng.randint(1, 250)}")
-        done += 1
+    for done, (actor, action, subject, data) in enumerate(_event_plan(count, references, staff, rng), 1):
+        record(
+            actor, action, subject=subject, data=data, ip=f"10.0.{rng.randint(0, 9)}.{rng.randint(1, 250)}"
+        )
         if done % batch == 0:
             db.session.commit()
     db.session.commit()
@@ -392,6 +553,9 @@ def seed_all(cases: int, events: int, seed: int = 20260) -> Seeded:
     after_cases = time.perf_counter()
     # Events on top of the ones the user creation already wrote.
     size = seed_events(max(0, events - 13), references, staff, rng)
-    print(f"  seeded {cases:,} cases in {after_cases - started:.1f} s and {size:,} audit events in "
-          f"{time.perf_counter() - after_cases:.1f} s", flush=True)
+    print(
+        f"  seeded {cases:,} cases in {after_cases - started:.1f} s and {size:,} audit events in "
+        f"{time.perf_counter() - after_cases:.1f} s",
+        flush=True,
+    )
     return Seeded(staff, cases, size, target_terms, references, dockets)

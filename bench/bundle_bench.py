@@ -3,9 +3,9 @@
 Generates --files random files totalling --size-mb MB (default 4 x 256 MB = 1 GB) once in a temporary folder,
 then, --rounds times and alternating:
   * build: a child process that imports only the builder, builds a bundle of those files to an RSA recipient
-    certificate, and reports the build's time and its peak RSS (VmHWM, and ru_maxrss seen by the parent);
-  * anchor: for each file, `openssl enc -aes-256-ctr -pbkdf2 -iter 10000 -md sha256 -pass pass:x -in F -out
-  F.enc`
+    certificate, and reports the build's time and its peak RSS (VmHWM from inside, ru_maxrss from wait4);
+  * anchor: for each file,
+        openssl enc -aes-256-ctr -pbkdf2 -iter 10000 -md sha256 -pass pass:x -in F -out F.enc
     then `sha256sum F.enc`, as separate processes, timed together.
 Both read the same files from the page cache and write to the same folder. The build also fsyncs its output
 (DESIGN requires it); the anchor does not, so the ratio is conservative. MB means 2^20 bytes here.

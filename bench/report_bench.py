@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
 ANCHOR_REPORT_S = 10.0  # budget: the report over 1M cases in under 10 s
 ANCHOR_PDF_S = 0.36  # WeasyPrint 70, one page, measured here

@@ -1,125 +1,19 @@
 """Disclosure: a legal-process disclosure tool for a hosting provider's legal team.
 
-create_app(settings=None) builds the app from instance/config.py, DISCLOSURE_* environment variables and the
-given settings (tests), and refuses to start with an unsafe configuration.
+create_app(settings=None) builds the web app (disclosure.app). This package file imports nothing else, so the
+standalone `disclosure-bundle` command (disclosure.exports.bundle_cli) loads without Flask or SQLAlchemy.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from disclosure.config import load_settings
-from disclosure.extensions import csrf, db, login_manager, migrate
-
-
-class LineBreakEscapingFormatter(logging.Formatter):
-    """Log lines stay one line each: CR and LF in logged values are escaped, so nobody can forge an entry."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        head, sep, trace = text.partition("\nTraceback")
-        return head.replace("\r", "\\r").replace("\n", "\\n") + (sep + trace if sep else "")
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
-    from disclosure.instance import PROJECT_ROOT, default_instance_path
+    from disclosure.app import create_app as build
 
-    settings = dict(settings or {})
-    instance_path = Path(settings.pop("INSTANCE_PATH", None) or default_instance_path())
-    app = Flask(
-        __name__,
-        instance_path=str(instance_path),
-        instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-    )
-    load_settings(app, settings)
-    _configure_logging(app)
-    if app.config.get("PROXY_FIX"):
-        count = int(app.config["PROXY_FIX"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
-
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True, render_as_batch=True)
-    csrf.init_app(app)
-    login_manager.init_app(app)
-    login_manager.login_view = "auth.sign_in"
-    login_manager.login_message = "Sign in to continue."
-    login_manager.session_protection = None  # the server-side session record does this job
-
-    with app.app_context():
-        from disclosure.database import configure_sqlite
-
-        if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine)
-
-    _register_models()
-    _register_web(app)
-    _register_cli(app)
-    return app
-
-
-def _configure_logging(app: Flask) -> None:
-    for handler in app.logger.handlers or logging.getLogger().handlers:
-        handler.setFormatter(LineBreakEscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-
-
-def _register_models() -> None:
-    # Importing registers the tables and the audit triggers with the metadata.
-    import disclosure.audit.ddl
-    import disclosure.auth.models
-    import disclosure.cases.models
-    import disclosure.production.models
-    import disclosure.review.models  # noqa: F401
-
-
-def _register_web(app: Flask) -> None:
-    from disclosure import errors, hardening
-    from disclosure.audit.views import bp as audit_bp
-    from disclosure.auth.access import enforce_access
-    from disclosure.auth.admin_views import bp as admin_bp
-    from disclosure.auth.views import bp as auth_bp
-    from disclosure.cases.agency_views import bp as agencies_bp
-    from disclosure.cases.views import bp as cases_bp
-    from disclosure.production.views import bp as production_bp
-    from disclosure.reports.views import bp as reports_bp
-    from disclosure.review.views import bp as review_bp
-    from disclosure.site.views import bp as site_bp
-
-    hardening.init_app(app)
-    errors.init_app(app)
-    app.before_request(enforce_access)
-    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp, cases_bp, agencies_bp, review_bp,
-                      production_bp, reports_bp):
-        app.register_blueprint(blueprint)
-
-    @app.context_processor
-    def navigation() -> dict[str, Any]:
-        from disclosure.permissions import Permission
-
-        return {"Permission": Permission}
-
-
-def _register_cli(app: Flask) -> None:
-    from disclosure.audit.cli import audit_cli, harden_roles
-    from disclosure.auth.cli import users_cli
-    from disclosure.cases.cli import cases_cli
-    from disclosure.policy.cli import policy_cli
-    from disclosure.production.cli import bundle_cli, production_cli
-    from disclosure.reports.cli import report_cli
-    from disclosure.storage.cli import storage_cli
-    from disclosure.demo import demo_cli
-    from disclosure.keys_cli import keys_cli
-
-    for group in (users_cli, demo_cli, keys_cli, audit_cli, cases_cli, policy_cli, storage_cli,
-                  production_cli, bundle_cli, report_cli):
-        app.cli.add_command(group)
-    from flask_migrate.cli import db as db_group
-
-    if "harden-roles" not in db_group.commands:
-        db_group.add_command(harden_roles)
+    return build(settings)

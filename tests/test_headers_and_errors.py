@@ -87,7 +87,7 @@ def test_a_413_has_a_clear_page_with_the_headers(app, client, login_as):
 def test_log_lines_cannot_be_forged_with_line_breaks(app):
     import logging
 
-    from disclosure import LineBreakEscapingFormatter
+    from disclosure.app import LineBreakEscapingFormatter
 
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "user %s", ("eve\r\n2026 INFO admin signed in",), None)
     assert "\n" not in LineBreakEscapingFormatter("%(message)s").format(record)

@@ -89,6 +89,7 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_case_file_docket", "docket"),
         Index("ix_case_file_assigned", "assigned_to_id", "state"),
         Index("ix_case_file_received", "received_at"),
+        Index("ix_case_file_due", "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -180,6 +181,7 @@ class CaseTarget(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         CheckConstraint(f"kind IN ({_values(TargetKind)})", name="known_kind"),
         Index("ix_case_target_normalized", "normalized"),
+        Index("ix_case_target_case", "case_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select, union
 from sqlalchemy import case as sql_case
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload, lazyload
 
+from disclosure.auth.models import User
 from disclosure.cases.models import Agency, Case, CaseTarget, NonDisclosureOrder
 from disclosure.extensions import db
 from disclosure.workflow import OPEN_STATES, State
@@ -46,6 +47,16 @@ class CaseFilter:
     extra: list[Any] = field(default_factory=list)
 
 
+#: What a case table row shows (cases/_list.html): the agency (joined by the model) and the assignee's name.
+#: Targets and categories are not shown, so they are not loaded; the assignee comes in the same query
+#: instead of one lazy load per distinct assignee, and without their roles.
+LIST_OPTIONS = (
+    lazyload(Case.targets),
+    lazyload(Case.category_rows),
+    joinedload(Case.assigned_to).lazyload(User.role_rows),
+)
+
+
 def _open_first() -> Any:
     return sql_case((Case.emergency.is_(True), 0), else_=1)
 
@@ -66,9 +77,14 @@ def filtered(criteria: CaseFilter) -> Select[Any]:
         statement = statement.where(Case.due_at < datetime.combine(criteria.due_to + timedelta(days=1), time.min, UTC))
     if criteria.q:
         term = criteria.q.strip()
-        lowered = term.lower()
-        by_target = select(CaseTarget.case_id).where(CaseTarget.normalized == lowered)
-        statement = statement.where(or_(Case.reference == term.upper(), Case.docket == term, Case.id.in_(by_target)))
+        # A UNION of three index lookups: PostgreSQL cannot turn an OR with an IN (subquery) into index scans
+        # and would read every case (a seq scan for the count and the page alike).
+        matches = union(
+            select(Case.id).where(Case.reference == term.upper()),
+            select(Case.id).where(Case.docket == term),
+            select(CaseTarget.case_id).where(CaseTarget.normalized == term.lower()),
+        )
+        statement = statement.where(Case.id.in_(matches))
     for condition in criteria.extra:
         statement = statement.where(condition)
     return statement
@@ -79,7 +95,7 @@ def page_of(statement: Select[Any], page: int, sort: str, page_size: int = PAGE_
     total = db.session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    ordered = statement.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
+    ordered = statement.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT])).options(*LIST_OPTIONS)
     rows = db.session.execute(ordered.limit(page_size).offset((page - 1) * page_size)).scalars().unique().all()
     return list(rows), total, pages
 
@@ -90,7 +106,7 @@ def queues(user_id: int, now: datetime, today: date) -> dict[str, list[Case]]:
     limit = 10
 
     def run(statement: Select[Any]) -> list[Case]:
-        return list(db.session.execute(statement.limit(limit)).scalars().unique())
+        return list(db.session.execute(statement.options(*LIST_OPTIONS).limit(limit)).scalars().unique())
 
     active = select(Case).where(Case.state.in_(ACTIVE))
     return {

@@ -1,23 +1,20 @@
 """Build export bundles (format disclosure-bundle/1): one stored ZIP holding one signed, encrypted BagIt bag.
 
-    <bag>/bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt  tagmanifest-sha256.txt.p7s
-    README.txt
-    <bag>/data/key.p7m                   CMS EnvelopedData (AES-256-CBC, RSA recipients) holding the
-    passphrase
+    <bag>/bagit.txt, bag-info.txt, manifest-sha256.txt, tagmanifest-sha256.txt, README.txt
+    <bag>/tagmanifest-sha256.txt.p7s     detached CMS signature (ECDSA P-256, SHA-256) over the tag manifest
+    <bag>/data/key.p7m                   CMS EnvelopedData (AES-256-CBC, RSA recipients): the passphrase
     <bag>/data/inner-manifest.json.p7m   enveloped the same way (passphrase-only: inner-manifest.json.enc)
     <bag>/data/audit-checkpoint.txt      the signed checkpoint the inner manifest's inclusion proofs lead to
-    <bag>/data/payload/<name>.enc        `openssl enc -aes-256-ctr -pbkdf2 -iter 10000 -md sha256`, fresh
-    salt each
+    <bag>/data/payload/<name>.enc        `openssl enc -aes-256-ctr -pbkdf2 -iter 10000 -md sha256`, own salt
 
 Encrypt, then hash, then sign: manifest-sha256.txt lists the SHA-256 of every ciphertext, the tag manifest
-covers it,
-and the detached CMS signature covers the tag manifest. Plaintext hashes travel only inside the envelope.
+covers it, and the detached CMS signature covers the tag manifest. Plaintext hashes travel only inside the
+envelope.
 
 Payload files stream through in 1 MiB chunks (read, hash the plaintext, AES-CTR into a preallocated buffer,
-hash the
-ciphertext, CRC and write into the ZIP), so memory does not grow with the production. The ZIP is written to a
-temporary file beside the destination, fsynced, hashed and renamed into place only when complete.
-Pure: no Flask, no database.
+hash the ciphertext, CRC and write into the ZIP), so memory does not grow with the production. The ZIP is
+written to a temporary file beside the destination, hashed as it is written, fsynced, and renamed into place
+only when complete. Pure: no Flask, no database.
 """
 
 from __future__ import annotations
@@ -83,9 +80,9 @@ class BundleError(ValueError):
 class PayloadFile:
     """One file to put in the bundle.
 
-    open() returns a binary file object (anything with readinto() or read()) or an iterable of bytes chunks;
-    it is
-    called once, and closed afterwards if it has close(). size, when known, is checked against what was read.
+    open() returns a binary file object (anything with readinto() or read()) or an iterable of bytes
+    chunks; it is called once, and closed afterwards if it has close(). size, when known, is checked against
+    what was read.
     """
 
     name: str
@@ -127,8 +124,7 @@ class BuildResult:
 
 
 def safe_file_name(name: str) -> str:
-    """A name that is safe in every shell, file system and ZIP tool: [A-Za-z0-9][A-Za-z0-9._-]*, at most 120
-    chars."""
+    """A name safe in every shell, file system and ZIP tool: [A-Za-z0-9][A-Za-z0-9._-]*, at most 120 chars."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
@@ -191,8 +187,7 @@ def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:
         "events of the case with their inclusion proofs, which lead to the signed checkpoint in",
         "data/audit-checkpoint.txt.",
         "",
-        "You need: openssl (1.1.1 or 3.x), unzip, sha256sum (on macOS: `shasum -a 256` in place of "
-        "`sha256sum`).",
+        "You need: OpenSSL 1.1.1 or 3.x (not LibreSSL), unzip and sha256sum (on macOS: `shasum -a 256`).",
         "Put these files in one folder and run the commands below in it, one after the other:",
         "  BUNDLE.zip   this bundle (rename it, or change the name in the first command)",
         "  ca.pem       the organisation's CA certificate, obtained from it directly (not from this bundle)",
@@ -286,9 +281,8 @@ def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:
 
 
 class _Worker:
-    """Runs one job at a time on its own thread. hashlib and zlib release the GIL on large buffers, so hashing
-    the plaintext and the ciphertext on two workers overlaps with encrypting, CRC-ing and writing on the
-    caller."""
+    """Runs one job at a time on its own thread. hashlib releases the GIL on large buffers, so hashing the
+    plaintext and the ciphertext on two workers overlaps with encrypting, CRCing and writing on the caller."""
 
     def __init__(self, name: str) -> None:
         self._cond = threading.Condition()
@@ -338,11 +332,11 @@ class _Worker:
 
 
 class _TrailingHasher:
-    """SHA-256 of the ZIP while it is written: a thread reads back (from the page cache) each region the
-    writer
-    has declared final and hashes it. zipfile rewrites an entry's local header when the entry closes, so a
-    region is final only then; reading back lets the hash follow one entry behind instead of hashing the
-    whole file again at the end."""
+    """SHA-256 of the ZIP while it is written.
+
+    A thread reads back (from the page cache) each region the writer has declared final, and hashes it.
+    zipfile rewrites an entry's local header when the entry closes, so a region is final only then; reading
+    back lets the hash follow one entry behind instead of hashing the whole file again at the end."""
 
     def __init__(self, path: Path) -> None:
         self._fd = os.open(path, os.O_RDONLY)
@@ -450,12 +444,11 @@ def _encrypt_into_zip(
     out_buffer: bytearray,
     expected_size: int | None,
 ) -> tuple[int, str, str]:
-    """Stream one source into the ZIP in openssl enc format; return (plaintext size, plaintext and ciphertext
-    SHA-256).
+    """Stream one source into the ZIP in openssl enc format.
 
-    Per 1 MiB chunk: one worker hashes the plaintext while this thread encrypts it (AES-256-CTR into a
-    preallocated
-    buffer); the other worker hashes the ciphertext while this thread CRCs and writes it."""
+    Returns (plaintext size, plaintext SHA-256, ciphertext SHA-256). Per 1 MiB chunk: one worker hashes the
+    plaintext while this thread encrypts it (AES-256-CTR into a preallocated buffer); the other worker hashes
+    the ciphertext while this thread CRCs and writes it."""
     salt = secrets.token_bytes(fmt.SALT_SIZE)
     key, iv = fmt.derive_key_iv(passphrase, salt)
     encryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
@@ -569,14 +562,11 @@ def build_bundle(
 ) -> BuildResult:
     """Build a disclosure-bundle/1 ZIP at out_path; see the module docstring.
 
-    recipients: RSA certificates to envelope the passphrase and inner manifest to; None or empty makes the
-    bundle
-    passphrase-only (the result then carries the passphrase, to be shown once). inner_metadata
-    (JSON-serialisable)
-    goes inside the envelope: case metadata, "audit_events" ([{seq, body, leaf_hash, inclusion_proof}], proofs
-    leading to checkpoint_note) and "log_vkey" (the log's verifier key). Raises BundleError, and leaves
-    nothing at
-    out_path, if anything fails.
+    recipients: RSA certificates to envelope the passphrase and the inner manifest to; None or empty makes the
+    bundle passphrase-only (the result then carries the passphrase, to be shown once). inner_metadata
+    (JSON-serialisable) goes inside the envelope: case metadata, "audit_events" ([{seq, body, leaf_hash,
+    inclusion_proof}], the proofs leading to checkpoint_note) and "log_vkey" (the log's verifier key).
+    Raises BundleError (or the source's own error), and leaves nothing at out_path, if anything fails.
     """
     out_path = Path(out_path)
     now = now or dt.datetime.now(dt.UTC)

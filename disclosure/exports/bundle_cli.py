@@ -1,30 +1,26 @@
 """disclosure-bundle: verify and decrypt export bundles (format disclosure-bundle/1).
 
     disclosure-bundle verify  BUNDLE.zip --ca ca.pem [--key me.key --cert me.pem | --passphrase-file F]
-    [--crl crl.pem]
-    disclosure-bundle decrypt BUNDLE.zip --ca ca.pem (--key me.key --cert me.pem | --passphrase-file F) --out
-    DIR
+    disclosure-bundle decrypt BUNDLE.zip --ca ca.pem (--key me.key --cert me.pem | --passphrase-file F)
+                              --out DIR
+    (both also take --crl crl.pem, --log-vkey VKEY and --key-password-file F)
 
 This file stands alone: it imports only the Python standard library and `cryptography`, so a recipient can
-run it
-without the server (`python bundle_cli.py verify …` works too). Exit status: 0 verified, 1 the bundle failed
-(the
-message names the file and what is wrong), 2 a usage problem (bad options, unreadable key or CA file).
+run it without the server (`python bundle_cli.py verify …` works too). Exit status: 0 verified, 1 the bundle
+failed (the message names the file and what is wrong), 2 a usage problem (bad options, unreadable key or CA).
 
 What `verify` checks, in order:
-  1. the ZIP: stored (not deflated) entries only, no unsafe or duplicate names, no links, exactly one bag
-  folder;
-  2. bagit.txt, and the detached CMS signature tagmanifest-sha256.txt.p7s over tagmanifest-sha256.txt: the
-  signed
-     attributes' ECDSA P-256/SHA-256 signature, their message digest against the tag manifest, and the signer
-     certificate: issued directly by the given CA, valid now, extended key usage emailProtection (or none),
-     and not revoked when the CA's revocation list is given (--crl);
-  3. every file against tagmanifest-sha256.txt and manifest-sha256.txt, with nothing missing and nothing
-  extra;
+  1. the ZIP: stored (not deflated) entries only, no unsafe or duplicate names, no links, one bag folder;
+  2. the detached CMS signature tagmanifest-sha256.txt.p7s over tagmanifest-sha256.txt: the ECDSA
+     P-256/SHA-256 signature over the signed attributes, their message digest against the tag manifest, and
+     the signer certificate: issued directly by the given CA, valid now, extended key usage emailProtection
+     (or none), and not revoked when the CA's revocation list is given (--crl);
+  3. every file against tagmanifest-sha256.txt and manifest-sha256.txt, nothing missing and nothing extra,
+     bagit.txt and bag-info.txt's Payload-Oxum;
   4. given a key or passphrase: the inner manifest, each payload file's plaintext SHA-256 and size, and each
-     audit event's RFC 9162 inclusion proof against the checkpoint in data/audit-checkpoint.txt, whose Ed25519
-     signed-note signature is checked too when the log's verifier key is known (inner manifest "log_vkey", or
-     --log-vkey).
+     audit event's RFC 9162 inclusion proof against the checkpoint in data/audit-checkpoint.txt, whose
+     Ed25519 signed-note signature is checked too when the log's verifier key is known (inner manifest
+     "log_vkey", or --log-vkey).
 """
 
 from __future__ import annotations
@@ -100,8 +96,7 @@ PAYLOAD_PREFIX: Final = "data/payload/"
 #: The tag files the signed tag manifest must cover.
 REQUIRED_TAG_FILES: Final = (BAGIT, BAG_INFO, MANIFEST, README)
 
-#: Bag folder names and payload file names: safe for every shell and file system, never an option or a dot
-#: file.
+#: Bag folder and payload file names: safe in every shell and file system, never an option or a dot file.
 SAFE_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 MAX_TAG_FILE: Final = 64 << 20
@@ -112,8 +107,7 @@ MAX_CERTS_IN_SIGNATURE: Final = 16
 
 
 def derive_key_iv(passphrase: bytes, salt: bytes) -> tuple[bytes, bytes]:
-    """`openssl enc -pbkdf2 -iter 10000 -md sha256` for AES-256: 48 bytes of PBKDF2-HMAC-SHA256 = key ||
-    IV."""
+    """`openssl enc -pbkdf2 -iter 10000 -md sha256` for AES-256: PBKDF2-HMAC-SHA256 gives key || IV."""
     material = hashlib.pbkdf2_hmac("sha256", passphrase, salt, PBKDF2_ITERATIONS, KEY_SIZE + IV_SIZE)
     return material[:KEY_SIZE], material[KEY_SIZE:]
 
@@ -843,8 +837,7 @@ def _parse_bag_info(data: bytes) -> dict[str, str]:
 
 @dataclass
 class Credentials:
-    """How to open the envelope: a recipient key and certificate, or the passphrase of a passphrase-only
-    bundle."""
+    """How to open the bundle: a recipient key and certificate, or a passphrase-only bundle's passphrase."""
 
     key: rsa.RSAPrivateKey | None = None
     cert: x509.Certificate | None = None
@@ -977,7 +970,7 @@ def _open_envelope(bag: _Bag, rel: str, creds: Credentials) -> bytes:
     assert creds.key is not None and creds.cert is not None
     try:
         return pkcs7.pkcs7_decrypt_der(data, creds.cert, creds.key, [])
-    except ValueError as error:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise BundleInvalid(
             rel,
             "cannot be decrypted with this key and certificate (not a recipient, or a mismatched key: "
@@ -1113,8 +1106,7 @@ def _check_audit(bag: _Bag, inner: dict[str, Any], log_vkey: str | None, report:
 def _decrypt_stream(
     bag: _Bag, rel: str, passphrase: bytes, expected_manifest: str, sink: IO[bytes] | None
 ) -> tuple[int, str]:
-    """Decrypt one payload file, hashing its ciphertext (again) and its plaintext; return (size, plaintext
-    sha256)."""
+    """Decrypt one payload file, hashing its ciphertext (again) and plaintext: (size, plaintext SHA-256)."""
     cipher_digest = hashlib.sha256()
     plain_digest = hashlib.sha256()
     header = b""
@@ -1211,8 +1203,7 @@ def _publish(temporary: Path, target: Path) -> None:
 def _write_out(
     bag: _Bag, inner: dict[str, Any], passphrase: bytes, manifest: dict[str, str], out_dir: Path
 ) -> None:
-    """Decrypt every payload file into out_dir/payload/ and the inner manifest into out_dir; all or
-    nothing."""
+    """Decrypt each payload file into out_dir/payload/, the inner manifest into out_dir; all or nothing."""
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     payload_dir = out_dir / "payload"
     targets = [(entry, payload_dir / entry["file"]) for entry in inner["files"]]
@@ -1283,9 +1274,9 @@ def verify_bundle(
     now: dt.datetime | None = None,
     crls: Sequence[x509.CertificateRevocationList] = (),
 ) -> VerifyReport:
-    """Verify a bundle; raise BundleInvalid (what and where) or UsageProblem. Credentials add the content
-    checks;
-    revocation lists (crls) make a revoked signer fail."""
+    """Verify a bundle; raise BundleInvalid (what and where) or UsageProblem.
+
+    Credentials add the content checks; revocation lists (crls) make a revoked signer fail."""
     return _verify(path, anchors, credentials, log_vkey=log_vkey, now=now, crls=crls)
 
 

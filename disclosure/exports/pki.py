@@ -1,17 +1,14 @@
-"""The bundle-signing PKI: an org CA, the bundle-signing certificate it issues, and recipient-certificate
-checks.
+"""The bundle-signing PKI: an org CA, the bundle-signing certificate it issues, recipient-certificate checks.
 
 Layout of the key folder (normally instance/keys/), every file created once and never overwritten:
 
     bundle-ca.pem           the org CA certificate (ECDSA P-256, CA:true, keyCertSign/cRLSign, 10 years)
-    bundle-ca-key.pem       its private key (mode 0600); absent when an organisation imports a CA without its
-    key
-    bundle-signer.pem       the bundle-signing certificate (ECDSA P-256, digitalSignature, EKU
-    emailProtection, 2 years)
+    bundle-ca-key.pem       its private key (mode 0600); absent when an organisation imports a CA without it
+    bundle-signer.pem       the signing certificate (ECDSA P-256, digitalSignature, EKU emailProtection, 2 y)
     bundle-signer-key.pem   its private key (mode 0600)
 
 The emailProtection extended key usage is what `openssl cms -verify` needs (its default purpose is S/MIME
-signing).
+signing). issue_crl() makes the CA's revocation list, for a signing certificate that must be withdrawn.
 Pure: no Flask, no database.
 """
 
@@ -314,8 +311,7 @@ def validate_signer(
     now: dt.datetime | None = None,
     where: str = "the bundle-signing certificate",
 ) -> None:
-    """Raise PKIError unless cert is a usable bundle-signing certificate for key, issued directly by
-    ca_cert."""
+    """Raise PKIError unless cert is a usable bundle-signing certificate for key, issued by ca_cert itself."""
     now = _utc(now)
     _check_ca(ca_cert, "the CA certificate", now)
     public = cert.public_key()
@@ -373,13 +369,11 @@ def init_pki(
     import_signer_key: Path | None = None,
     now: dt.datetime | None = None,
 ) -> list[str]:
-    """Create (or import) the CA and the bundle-signing certificate under folder; return a line per file
-    written.
+    """Create (or import) the CA and the bundle-signing certificate under folder; return a line per file.
 
     Existing files are never overwritten: with nothing to do the list is empty. Importing needs the CA
-    certificate,
-    the signing certificate and its key (the CA key is optional); they are validated before anything is
-    written.
+    certificate, the signing certificate and its key (the CA key is optional); they are validated before
+    anything is written.
     """
     folder = Path(folder)
     now = _utc(now)
@@ -484,8 +478,7 @@ def _import_pki(
 
 
 def load_signer(folder: Path, *, now: dt.datetime | None = None) -> Signer:
-    """Load and validate the signing key, its certificate and the CA certificate; PKIError says what is
-    wrong."""
+    """Load and check the signing key, its certificate and the CA certificate; PKIError says what is wrong."""
     folder = Path(folder)
     ca_cert = _load_cert_file(folder / CA_CERT_FILE, "the CA certificate")
     cert = _load_cert_file(folder / SIGNER_CERT_FILE, "the bundle-signing certificate")
@@ -565,8 +558,7 @@ def certificate_info(pem_bytes: bytes) -> CertInfo:
 
 def check_recipient_certificate(pem_bytes: bytes, now: dt.datetime | None = None) -> CertInfo:
     """Accept a recipient certificate for key.p7m: one PEM certificate, RSA >= 2048 bits, valid now, usable
-    for
-    key encipherment. Raise CertificateError with a message for the admin otherwise."""
+    for key encipherment. Raise CertificateError with a message for the admin otherwise."""
     now = _utc(now)
     try:
         cert = _load_one_certificate(pem_bytes, "the file")

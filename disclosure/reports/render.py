@@ -46,7 +46,7 @@ def bar_chart(cells: Sequence[Cell], suppress_below: int | None = None, width: i
 
     With `suppress_below`, suppressed counts draw no bar and read "< N", as in the published report.
     """
-    row, label_width, gap = 22, 230, 6
+    row, label_width, gap = 18, 230, 4
     bar_space = width - label_width - 60
     counts = [c.count if suppress_below is None or c.count >= suppress_below else 0 for c in cells]
     top = max(counts, default=0) or 1
@@ -58,10 +58,10 @@ def bar_chart(cells: Sequence[Cell], suppress_below: int | None = None, width: i
         length = round(bar_space * count / top)
         value = str(cell.count) if suppress_below is None else shown(cell.count, suppress_below)
         label = cell.label if len(cell.label) <= 34 else cell.label[:33] + "\u2026"
-        parts.append(f'<text x="0" y="{y + 15}" font-size="11" fill="#1f2933">{escape(label)}</text>')
+        parts.append(f'<text x="0" y="{y + 13}" font-size="11" fill="#1f2933">{escape(label)}</text>')
         parts.append(f'<rect x="{label_width}" y="{y + gap // 2}" width="{length}" height="{row - gap}" '
                      f'fill="#2f5d8a"><title>{escape(cell.label)}: {escape(value)}</title></rect>')
-        parts.append(f'<text x="{label_width + length + 4}" y="{y + 15}" font-size="11" fill="#1f2933">'
+        parts.append(f'<text x="{label_width + length + 4}" y="{y + 13}" font-size="11" fill="#1f2933">'
                      f'{escape(value)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

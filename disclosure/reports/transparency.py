@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from disclosure.policy.vocabulary import Category, ProcessType, Regime
 from disclosure.workflow import OPEN_STATES, State
@@ -151,19 +152,25 @@ class ReportError(ValueError):
 
 def outcome_of(facts: CaseFacts) -> Outcome:
     """The published outcome of one case, from its state at the checkpoint and what it produced."""
-    state = State(facts.state)
+    return _outcome(facts.state, facts.previous_state, bool(facts.produced), bool(facts.produced & CONTENT))
+
+
+@lru_cache(maxsize=1024)
+def _outcome(state_id: str, previous: str | None, produced: bool, content: bool) -> Outcome:
+    # Cached: a million cases share a few dozen combinations, and enum lookups are not free.
+    state = State(state_id)
     if state in OPEN_STATES:
         return Outcome.IN_PROCESS
     if state is State.WITHDRAWN:
         return Outcome.WITHDRAWN
-    if facts.produced and state in (State.DISCLOSED, State.CLOSED):
-        return Outcome.CONTENT if facts.produced & CONTENT else Outcome.NON_CONTENT
-    if state is State.REJECTED or (state is State.CLOSED and facts.previous_state == State.REJECTED.value):
+    if produced and state in (State.DISCLOSED, State.CLOSED):
+        return Outcome.CONTENT if content else Outcome.NON_CONTENT
+    if state is State.REJECTED or (state is State.CLOSED and previous == State.REJECTED.value):
         return Outcome.REJECTED
     if state is State.CLOSED:
         return Outcome.NO_DATA
-    # Disclosed without any record cannot happen through the services; count it as produced non-content
-    # would overstate, so it is reported with the cases still being worked on, and the page says so.
+    # Disclosed without any record cannot happen through the services; it is not counted as produced
+    # (that would overstate) but with the cases still being worked on.
     return Outcome.IN_PROCESS
 
 

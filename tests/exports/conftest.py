@@ -1,5 +1,4 @@
-"""Keys, certificates, an audit checkpoint and a bundle factory for the export-bundle tests (no Flask app
-needed)."""
+"""Keys, certificates, an audit checkpoint and a bundle factory for the export-bundle tests (no Flask app)."""
 
 from __future__ import annotations
 

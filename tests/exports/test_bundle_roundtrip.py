@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -29,6 +30,7 @@ def test_round_trip_to_a_recipient_certificate(make_bundle, recipient, ca_file, 
     assert result.mode == "recipients" and result.passphrase is None
     assert result.file_count == 3 and result.payload_bytes == sum(map(len, DEFAULT_FILES.values()))
     assert result.size == bundle.stat().st_size
+    assert result.sha256 == hashlib.sha256(bundle.read_bytes()).hexdigest()  # hashed while written
     verified = run_cli(
         "verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path
     )

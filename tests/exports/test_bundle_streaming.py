@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tracemalloc
 from pathlib import Path
@@ -29,6 +30,14 @@ class Pattern(io.RawIOBase):
         return count
 
 
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(MB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _peak(tmp_path: Path, signer, audit, recipients, sizes: list[int]) -> int:
     files = [
         PayloadFile(f"part-{i}.bin", lambda size=size: Pattern(size), size) for i, size in enumerate(sizes)
@@ -45,6 +54,7 @@ def _peak(tmp_path: Path, signer, audit, recipients, sizes: list[int]) -> int:
     )
     peak = tracemalloc.get_traced_memory()[1]
     assert result.payload_bytes == sum(sizes)
+    assert result.sha256 == _sha256_of(tmp_path / f"{sum(sizes)}.zip")
     (tmp_path / f"{sum(sizes)}.zip").unlink()
     return peak
 

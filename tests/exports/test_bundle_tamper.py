@@ -383,3 +383,21 @@ def test_revocation_lists_must_be_the_cas_and_current(
     stale = load_crls(issue_crl(keys_dir, [], now=NOW - dt.timedelta(days=60)))
     with pytest.raises(BundleInvalid, match=r"revocation list .* is out of date"):
         verify_bundle(bundle, [signer.ca_cert], crls=stale)
+
+
+def test_a_forged_revocation_list_is_refused(make_bundle, recipient, signer, tmp_path) -> None:
+    """A CRL that names our CA but is signed by another key (e.g. to hide a revocation) fails."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    bundle, _ = make_bundle([recipient.cert])
+    forged = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(signer.ca_cert.subject)
+        .last_update(NOW - dt.timedelta(minutes=1))
+        .next_update(NOW + dt.timedelta(days=1))
+        .sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+    )
+    with pytest.raises(BundleInvalid, match=r"revocation list of .* is not signed by that CA"):
+        verify_bundle(bundle, [signer.ca_cert], crls=[forged])

@@ -28,8 +28,9 @@ def test_dossier_holds_facts_review_production_and_timeline(app, client, login_a
         staff = Staff()
         case = _hostile_case(staff)
         reference = case.reference
-        from disclosure.production.models import ProductionRecord
         from sqlalchemy import select
+
+        from disclosure.production.models import ProductionRecord
 
         record_hash = db.session.execute(select(ProductionRecord.sha256)).scalar_one()
     login_as("auditor")

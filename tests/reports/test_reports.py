@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from disclosure.audit.service import SystemActor, checkpoint_now
 from disclosure.extensions import db
-from disclosure.reports import render, service
+from disclosure.reports import service
 from disclosure.reports.queries import resolve_checkpoint
 from tests.reports.helpers import Staff, build
 
@@ -99,8 +99,9 @@ def test_a_report_pinned_to_a_checkpoint_does_not_change(app, built):
         build(staff, "content")
         build(staff, "rejected")
         # A case counted as in process at the checkpoint moves on afterwards.
-        from disclosure.cases.models import Case
         from sqlalchemy import select
+
+        from disclosure.cases.models import Case
 
         reference = built["outcomes"]["still_in_process"][0]
         case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
