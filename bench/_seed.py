@@ -226,9 +226,7 @@ def _agencies(rng: random.Random) -> list[dict[str, Any]]:
     return rows
 
 
-def _target(
-    rng: random.Random, case_no: int, slot: int, received: datetime
-) -> tuple[str, str, str | None, str | None]:
+def _target(rng: random.Random, case_no: int, slot: int, received: datetime) -> tuple[str, str, str | None, str | None]:
     kind = rng.choices(list(TargetKind), weights=[40, 15, 15, 15, 10, 5])[0]
     n = case_no * 3 + slot
     if kind is TargetKind.EMAIL:
@@ -266,9 +264,7 @@ def _state_for(rng: random.Random, process: ProcessType, age_days: float) -> Sta
             return rng.choice([State.RECEIVED, State.PRESERVED])
         if age_days < 90:
             return rng.choices([State.PRESERVED, State.WITHDRAWN, State.RECEIVED], weights=[85, 10, 5])[0]
-        return rng.choices(
-            [State.EXPIRED, State.CLOSED, State.WITHDRAWN, State.PRESERVED], weights=[60, 25, 10, 5]
-        )[0]
+        return rng.choices([State.EXPIRED, State.CLOSED, State.WITHDRAWN, State.PRESERVED], weights=[60, 25, 10, 5])[0]
     if age_days < 45:
         return rng.choices(OPEN_DISCLOSURE + TERMINAL_DISCLOSURE, weights=[25, 30, 10, 8, 12, 8, 3, 3, 1])[0]
     return rng.choices(OPEN_DISCLOSURE + TERMINAL_DISCLOSURE, weights=[1, 3, 2, 1, 3, 45, 35, 6, 4])[0]
@@ -329,9 +325,7 @@ def seed_cases(
         regime = (
             Regime.EU
             if process in (ProcessType.EU_PRODUCTION_ORDER, ProcessType.EU_PRESERVATION_ORDER)
-            else rng.choices(
-                [Regime.US_FEDERAL, Regime.US_STATE, Regime.UK, Regime.OTHER], weights=[45, 35, 8, 12]
-            )[0]
+            else rng.choices([Regime.US_FEDERAL, Regime.US_STATE, Regime.UK, Regime.OTHER], weights=[45, 35, 8, 12])[0]
         )
         if process is ProcessType.NATIONAL_SECURITY_LETTER:
             regime = Regime.US_FEDERAL
@@ -346,21 +340,14 @@ def seed_cases(
         age_days = (now - received).total_seconds() / 86400
         state = _state_for(rng, process, age_days)
         docket = None
-        if (
-            process not in (ProcessType.EMERGENCY_REQUEST, ProcessType.PRESERVATION_REQUEST)
-            or rng.random() < 0.3
-        ):
+        if process not in (ProcessType.EMERGENCY_REQUEST, ProcessType.PRESERVATION_REQUEST) or rng.random() < 0.3:
             if dockets and rng.random() < 0.08:
                 docket = rng.choice(dockets[-200:])  # a related case: same docket
             else:
                 kind_code = rng.choice(["mj", "cr", "mc", "sw"])
                 docket = f"{rng.randint(1, 9)}:{year % 100:02d}-{kind_code}-{case_id:05d}"
                 dockets.append(docket)
-        assigned = (
-            None
-            if state is State.RECEIVED and rng.random() < 0.8
-            else rng.choices(reviewers, review_weights)[0]
-        )
+        assigned = None if state is State.RECEIVED and rng.random() < 0.8 else rng.choices(reviewers, review_weights)[0]
         decided = (
             assigned
             if state in PAST_REVIEW
@@ -474,17 +461,12 @@ def seed_cases(
         with db.engine.begin() as connection:
             for table in ("agency", "case_file"):
                 connection.execute(
-                    sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
+                    sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
                 )
     return target_terms, references, dockets
 
 
-def _event_plan(
-    count: int, references: list[str], staff: Staff, rng: random.Random
-) -> Iterator[tuple[Any, ...]]:
+def _event_plan(count: int, references: list[str], staff: Staff, rng: random.Random) -> Iterator[tuple[Any, ...]]:
     """What happened, roughly: one case.create per case, then updates, transitions, assignments, downloads."""
     users = [_Actor(uid, f"user{uid}@example.org") for uid in staff.reviewer_ids + staff.intake_ids]
     intake = [u for u in users if u.id in staff.intake_ids]
@@ -529,14 +511,10 @@ def _event_plan(
             )
 
 
-def seed_events(
-    count: int, references: list[str], staff: Staff, rng: random.Random, batch: int = 1_000
-) -> int:
+def seed_events(count: int, references: list[str], staff: Staff, rng: random.Random, batch: int = 1_000) -> int:
     """Append `count` events through record(), one commit per batch; return how many the log now holds."""
     for done, (actor, action, subject, data) in enumerate(_event_plan(count, references, staff, rng), 1):
-        record(
-            actor, action, subject=subject, data=data, ip=f"10.0.{rng.randint(0, 9)}.{rng.randint(1, 250)}"
-        )
+        record(actor, action, subject=subject, data=data, ip=f"10.0.{rng.randint(0, 9)}.{rng.randint(1, 250)}")
         if done % batch == 0:
             db.session.commit()
     db.session.commit()

@@ -149,8 +149,7 @@ def median_of(label: str, rounds: int, run: Any) -> float:
     """Run a measurement several times and keep the median: on a shared machine single runs swing widely."""
     rates = [run() for _ in range(rounds)]
     print(
-        f"  {label}: {', '.join(f'{rate:,.0f}' for rate in rates)}/s"
-        f" -> median {statistics.median(rates):,.0f}/s",
+        f"  {label}: {', '.join(f'{rate:,.0f}' for rate in rates)}/s -> median {statistics.median(rates):,.0f}/s",
         flush=True,
     )
     return statistics.median(rates)
@@ -345,9 +344,7 @@ def _raw_loop(connection: Any, count: int, mark: str, begin: str | None, lock: s
             f"INSERT INTO {prefix}event VALUES ({', '.join([mark] * 8)})",
             (size + 1, stamp(ts), body, leaf, chain, "audit.verified", 1, "case:1"),
         )
-        connection.execute(
-            f"UPDATE {prefix}head SET size = {mark}, tip = {mark} WHERE id = 1", (size + 1, chain)
-        )
+        connection.execute(f"UPDATE {prefix}head SET size = {mark}, tip = {mark} WHERE id = 1", (size + 1, chain))
         commit()
     return count / (time.perf_counter() - started)
 
@@ -366,9 +363,7 @@ def report(label: str, value: float, budget: int, anchors: dict[str, float]) -> 
 
 
 def postgres_admin_url() -> str:
-    return os.environ.get(
-        "DISCLOSURE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
+    return os.environ.get("DISCLOSURE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def with_postgres(work: Any) -> Any:
@@ -378,9 +373,7 @@ def with_postgres(work: Any) -> Any:
         connection.execute(sa.text(f'CREATE DATABASE "{BENCH_DB}"'))
     try:
         return work(
-            sa.engine.make_url(postgres_admin_url())
-            .set(database=BENCH_DB)
-            .render_as_string(hide_password=False)
+            sa.engine.make_url(postgres_admin_url()).set(database=BENCH_DB).render_as_string(hide_password=False)
         )
     finally:
         with admin.connect() as connection:
@@ -392,12 +385,8 @@ def run_backend(app: Flask, args: argparse.Namespace) -> tuple[float, float]:
     appends = median_of("record() + commit", args.rounds, lambda: time_appends(app, args.appends))
     load_started = time.perf_counter()
     load_log(app, args.events)
-    print(
-        f"  (loaded {args.events:,} valid events in {time.perf_counter() - load_started:.1f} s)", flush=True
-    )
-    verify = median_of(
-        f"verify_log over {args.events:,} events", args.rounds, lambda: time_verify(app, args.events)
-    )
+    print(f"  (loaded {args.events:,} valid events in {time.perf_counter() - load_started:.1f} s)", flush=True)
+    verify = median_of(f"verify_log over {args.events:,} events", args.rounds, lambda: time_verify(app, args.events))
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -406,27 +395,17 @@ def run_backend(app: Flask, args: argparse.Namespace) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--events", type=int, default=1_000_000, help="log size for the verify rate (default 1M)"
-    )
-    parser.add_argument(
-        "--appends", type=int, default=5_000, help="appends timed per database (default 5,000)"
-    )
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="runs per figure; the median is kept (default 3)"
-    )
-    parser.add_argument(
-        "--skip-postgres", action="store_true", help="SQLite only (its figures are then null)"
-    )
+    parser.add_argument("--events", type=int, default=1_000_000, help="log size for the verify rate (default 1M)")
+    parser.add_argument("--appends", type=int, default=5_000, help="appends timed per database (default 5,000)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per figure; the median is kept (default 3)")
+    parser.add_argument("--skip-postgres", action="store_true", help="SQLite only (its figures are then null)")
     args = parser.parse_args()
     if args.events < 1 or args.appends < 1 or args.rounds < 1:
         parser.error("--events, --appends and --rounds must be positive")
 
     bodies = [event_body(seq, EPOCH)[0] for seq in range(1, min(args.events, 200_000) + 1)]
     print("anchors:", flush=True)
-    hashed_per_message = median_of(
-        "hashlib, one SHA-256 per body", args.rounds, lambda: hashlib_per_message(bodies)
-    )
+    hashed_per_message = median_of("hashlib, one SHA-256 per body", args.rounds, lambda: hashlib_per_message(bodies))
     hashed_per_event = median_of(
         "hashlib, leaf + chain + tree per event", args.rounds, lambda: hashlib_per_event(bodies)
     )
@@ -457,9 +436,7 @@ def main() -> None:
                 app = make_app(base / "postgres", url)
                 return (raw, *run_backend(app, args))
 
-            raw_postgres, figures["postgres_append_per_s"], figures["postgres_verify_per_s"] = with_postgres(
-                postgres
-            )
+            raw_postgres, figures["postgres_append_per_s"], figures["postgres_verify_per_s"] = with_postgres(postgres)
         figures["postgres_append_vs_raw"] = ratio(figures["postgres_append_per_s"], raw_postgres)
 
     figures["sqlite_verify_vs_hashlib"] = ratio(figures["sqlite_verify_per_s"], hashed_per_event)
@@ -493,11 +470,7 @@ def main() -> None:
             BUDGET["postgres_verify"],
             hashed,
         )
-    print(
-        json.dumps(
-            {key: round(value, 3) if isinstance(value, float) else value for key, value in figures.items()}
-        )
-    )
+    print(json.dumps({key: round(value, 3) if isinstance(value, float) else value for key, value in figures.items()}))
 
 
 if __name__ == "__main__":

@@ -62,9 +62,7 @@ def _child_build(work: Path) -> None:
     checkpoint = (work / "checkpoint.txt").read_text()
     sources = sorted((work / "src").iterdir())
     # build_bundle opens each file when it gets to it, and closes it
-    files = [
-        PayloadFile(p.name, functools.partial(open, p, "rb", buffering=0), p.stat().st_size) for p in sources
-    ]
+    files = [PayloadFile(p.name, functools.partial(open, p, "rb", buffering=0), p.stat().st_size) for p in sources]
     baseline = _vm_hwm_kb()
     started = time.perf_counter()
     result = build_bundle(
@@ -144,9 +142,7 @@ def _run_build(work: Path) -> dict[str, float]:
     """Build in a child; its peak RSS from inside (VmHWM) and from os.wait4 (ru_maxrss of this child alone;
     this parent imports only the standard library, so the pages it shares before exec are few)."""
     with open(work / "child.out", "w+") as out, open(work / "child.err", "w+") as err:
-        child = subprocess.Popen(
-            [sys.executable, __file__, "--child-build", str(work)], stdout=out, stderr=err
-        )
+        child = subprocess.Popen([sys.executable, __file__, "--child-build", str(work)], stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -194,9 +190,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024, help="total payload in MB (2^20 bytes)")
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--dir", default=None, help="where to put the temporary files (needs 3x the size free)"
-    )
+    parser.add_argument("--dir", default=None, help="where to put the temporary files (needs 3x the size free)")
     parser.add_argument("--child-build", metavar="WORK", help=argparse.SUPPRESS)
     parser.add_argument("--child-prepare", nargs=3, metavar=("WORK", "MB", "FILES"), help=argparse.SUPPRESS)
     args = parser.parse_args()

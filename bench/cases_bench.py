@@ -138,9 +138,7 @@ class Client:
             self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.connection
 
-    def request(
-        self, method: str, path: str, form: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], str]:
+    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
         headers = {"Host": f"127.0.0.1:{self.port}"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -354,10 +352,7 @@ def run_backend(label: str, url: str, args: argparse.Namespace) -> dict[str, Any
 
 def report(label: str, results: dict[str, dict[str, float]], queries: dict[str, int]) -> None:
     trivial = results["trivial"]["rps"]
-    print(
-        f"\n{label}{'':<6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'req/s':>9}{'x trivial':>11}"
-        f"{'SQL':>6}  verdict"
-    )
+    print(f"\n{label}{'':<6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'req/s':>9}{'x trivial':>11}{'SQL':>6}  verdict")
     for name, figures in results.items():
         ratio = figures["rps"] / trivial
         verdict = ""
@@ -412,9 +407,7 @@ def summary(prefix: str, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def postgres_admin_url() -> str:
-    return os.environ.get(
-        "DISCLOSURE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
+    return os.environ.get("DISCLOSURE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def postgres_answers() -> bool:
@@ -433,9 +426,7 @@ def with_postgres(work: Callable[[str], Any]) -> Any:
         connection.execute(sa.text(f'CREATE DATABASE "{BENCH_DB}"'))
     try:
         return work(
-            sa.engine.make_url(postgres_admin_url())
-            .set(database=BENCH_DB)
-            .render_as_string(hide_password=False)
+            sa.engine.make_url(postgres_admin_url()).set(database=BENCH_DB).render_as_string(hide_password=False)
         )
     finally:
         with admin.connect() as connection:
@@ -444,9 +435,7 @@ def with_postgres(work: Callable[[str], Any]) -> Any:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=200, help="timed requests per endpoint")

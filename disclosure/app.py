@@ -94,8 +94,17 @@ def _register_web(app: Flask) -> None:
     hardening.init_app(app)
     errors.init_app(app)
     app.before_request(enforce_access)
-    for blueprint in (site_bp, auth_bp, admin_bp, audit_bp, cases_bp, agencies_bp, review_bp,
-                      production_bp, reports_bp):
+    for blueprint in (
+        site_bp,
+        auth_bp,
+        admin_bp,
+        audit_bp,
+        cases_bp,
+        agencies_bp,
+        review_bp,
+        production_bp,
+        reports_bp,
+    ):
         app.register_blueprint(blueprint)
 
     @app.context_processor
@@ -109,15 +118,25 @@ def _register_cli(app: Flask) -> None:
     from disclosure.audit.cli import audit_cli, harden_roles
     from disclosure.auth.cli import users_cli
     from disclosure.cases.cli import cases_cli
+    from disclosure.demo import demo_cli
+    from disclosure.keys_cli import keys_cli
     from disclosure.policy.cli import policy_cli
     from disclosure.production.cli import bundle_cli, production_cli
     from disclosure.reports.cli import report_cli
     from disclosure.storage.cli import storage_cli
-    from disclosure.demo import demo_cli
-    from disclosure.keys_cli import keys_cli
 
-    for group in (users_cli, demo_cli, keys_cli, audit_cli, cases_cli, policy_cli, storage_cli,
-                  production_cli, bundle_cli, report_cli):
+    for group in (
+        users_cli,
+        demo_cli,
+        keys_cli,
+        audit_cli,
+        cases_cli,
+        policy_cli,
+        storage_cli,
+        production_cli,
+        bundle_cli,
+        report_cli,
+    ):
         app.cli.add_command(group)
     from flask_migrate.cli import db as db_group
 

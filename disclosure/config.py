@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask
 
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 MIN_SECRET_KEY_LENGTH = 32
 
 # Environment variables read by the app: DISCLOSURE_<NAME> sets config key <NAME>, converted as given.
@@ -114,9 +114,7 @@ def read_secret_key_file(instance_path: Path) -> str | None:
         return None
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{path} can be read by other users (mode {mode:o}). Run: chmod 600 {path}"
-        )
+        raise ConfigError(f"{path} can be read by other users (mode {mode:o}). Run: chmod 600 {path}")
     return path.read_text(encoding="ascii").strip()
 
 

@@ -55,8 +55,12 @@ def seed() -> None:
     reviewer_password = next((pw for email, pw, role in created if role is Role.REVIEWER), None)
     ready = approve_and_produce(cases[0], reviewer_password) if cases and reviewer_password else None
     if created:
-        record(actor, AuditAction.DEMO_SEEDED, subject="demo",
-               data={"users": [email for email, _, _ in created], "cases": cases, "ready_to_bundle": ready})
+        record(
+            actor,
+            AuditAction.DEMO_SEEDED,
+            subject="demo",
+            data={"users": [email for email, _, _ in created], "cases": cases, "ready_to_bundle": ready},
+        )
     db.session.commit()
     if not created:
         click.echo("demo data already present; nothing changed (passwords were printed when first seeded)")
@@ -71,35 +75,65 @@ def seed() -> None:
 
 def _sample_requests(now: datetime) -> list[dict[str, Any]]:
     """Fictional requests (example domains, documentation IP ranges) covering the common kinds of process."""
+
     def at(days: float) -> str:
         return (now - timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
     fbi = {"name": "Federal Bureau of Investigation", "country": "US"}
     return [
-        {"process_type": "search_warrant", "jurisdiction": {"regime": "us_federal", "country": "US"},
-         "issuing_authority": {"kind": "judge", "name": "Hon. A. Example, N.D. Cal.", "docket": "5:26-mj-01234"},
-         "agency": fbi, "officer": {"name": "SA J. Doe", "email": "jdoe@example.gov", "badge": "1234"},
-         "received_at": at(3), "received_via": "email", "valid_until": (now + timedelta(days=11)).date().isoformat(),
-         "targets": [{"kind": "email", "value": "suspect@example.net", "from": "2026-01-01", "to": "2026-06-30"}],
-         "categories": ["subscriber_basic", "account_records", "stored_content"],
-         "non_disclosure_order": {"basis": "18 USC 2705(b)", "until": (now + timedelta(days=177)).date().isoformat()}},
-        {"process_type": "subpoena", "jurisdiction": {"regime": "us_state", "country": "US", "region": "California"},
-         "issuing_authority": {"kind": "prosecutor", "name": "Deputy DA R. Roe", "docket": "GJ-2026-118"},
-         "agency": {"name": "San Francisco Police Department", "country": "US"}, "officer": {"name": "Sgt. K. Lee"},
-         "received_at": at(12), "received_via": "fax", "due_at": (now + timedelta(days=2)).date().isoformat(),
-         "targets": [{"kind": "domain", "value": "shop.example.org"}, {"kind": "customer_id", "value": "C-100482"}],
-         "categories": ["subscriber_basic", "stored_content"]},
-        {"process_type": "emergency_request", "jurisdiction": {"regime": "uk", "country": "GB"},
-         "issuing_authority": {"kind": "police", "name": "Metropolitan Police Service"},
-         "agency": {"name": "Metropolitan Police Service", "country": "GB"},
-         "officer": {"name": "DS P. Shaw", "phone": "+44 20 7946 0000"}, "received_at": at(0.05),
-         "received_via": "portal", "emergency": True,
-         "targets": [{"kind": "username", "value": "quietriver"}], "categories": ["subscriber_basic", "stored_content"]},
-        {"process_type": "preservation_request", "jurisdiction": {"regime": "us_federal", "country": "US"},
-         "issuing_authority": {"kind": "agency", "name": "FBI Cyber Division"}, "agency": fbi,
-         "officer": {"name": "SA M. Ruiz"}, "received_at": at(30), "received_via": "email",
-         "targets": [{"kind": "ip", "value": "198.51.100.23", "from": "2026-10-01T08:00:00Z",
-                      "to": "2026-10-01T09:00:00Z"}], "categories": ["account_records"]},
+        {
+            "process_type": "search_warrant",
+            "jurisdiction": {"regime": "us_federal", "country": "US"},
+            "issuing_authority": {"kind": "judge", "name": "Hon. A. Example, N.D. Cal.", "docket": "5:26-mj-01234"},
+            "agency": fbi,
+            "officer": {"name": "SA J. Doe", "email": "jdoe@example.gov", "badge": "1234"},
+            "received_at": at(3),
+            "received_via": "email",
+            "valid_until": (now + timedelta(days=11)).date().isoformat(),
+            "targets": [{"kind": "email", "value": "suspect@example.net", "from": "2026-01-01", "to": "2026-06-30"}],
+            "categories": ["subscriber_basic", "account_records", "stored_content"],
+            "non_disclosure_order": {
+                "basis": "18 USC 2705(b)",
+                "until": (now + timedelta(days=177)).date().isoformat(),
+            },
+        },
+        {
+            "process_type": "subpoena",
+            "jurisdiction": {"regime": "us_state", "country": "US", "region": "California"},
+            "issuing_authority": {"kind": "prosecutor", "name": "Deputy DA R. Roe", "docket": "GJ-2026-118"},
+            "agency": {"name": "San Francisco Police Department", "country": "US"},
+            "officer": {"name": "Sgt. K. Lee"},
+            "received_at": at(12),
+            "received_via": "fax",
+            "due_at": (now + timedelta(days=2)).date().isoformat(),
+            "targets": [{"kind": "domain", "value": "shop.example.org"}, {"kind": "customer_id", "value": "C-100482"}],
+            "categories": ["subscriber_basic", "stored_content"],
+        },
+        {
+            "process_type": "emergency_request",
+            "jurisdiction": {"regime": "uk", "country": "GB"},
+            "issuing_authority": {"kind": "police", "name": "Metropolitan Police Service"},
+            "agency": {"name": "Metropolitan Police Service", "country": "GB"},
+            "officer": {"name": "DS P. Shaw", "phone": "+44 20 7946 0000"},
+            "received_at": at(0.05),
+            "received_via": "portal",
+            "emergency": True,
+            "targets": [{"kind": "username", "value": "quietriver"}],
+            "categories": ["subscriber_basic", "stored_content"],
+        },
+        {
+            "process_type": "preservation_request",
+            "jurisdiction": {"regime": "us_federal", "country": "US"},
+            "issuing_authority": {"kind": "agency", "name": "FBI Cyber Division"},
+            "agency": fbi,
+            "officer": {"name": "SA M. Ruiz"},
+            "received_at": at(30),
+            "received_via": "email",
+            "targets": [
+                {"kind": "ip", "value": "198.51.100.23", "from": "2026-10-01T08:00:00Z", "to": "2026-10-01T09:00:00Z"}
+            ],
+            "categories": ["account_records"],
+        },
     ]
 
 
@@ -110,8 +144,10 @@ def seed_cases() -> list[str]:
 
     intake = db.session.execute(select(User).where(User.email == f"intake@{DEMO_DOMAIN}")).scalar_one()
     now = utcnow()
-    return [log_request(intake, parse_request(raw, now=now), None, timezone="America/New_York").reference
-            for raw in _sample_requests(now)]
+    return [
+        log_request(intake, parse_request(raw, now=now), None, timezone="America/New_York").reference
+        for raw in _sample_requests(now)
+    ]
 
 
 SAMPLE_MAILBOX = (
@@ -136,12 +172,13 @@ def approve_and_produce(reference: str, reviewer_password: str) -> str:
     current = review.open_review(case)
     evaluation = review.evaluation_for(current)
     answers = {item.id: {"answer": "yes", "note": "demo"} for item in evaluation.checklist}
-    grounds = {c.value: {"grounds": ["legal_process" if "content" in c.value else "law_requires"]}
-               for c in case.categories}
+    grounds = {
+        c.value: {"grounds": ["legal_process" if "content" in c.value else "law_requires"]} for c in case.categories
+    }
     review.save_worksheet(reviewer, current, answers, grounds, "", None, None)
-    scope = [review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None)
-             for t in case.targets]
+    scope = [
+        review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None) for t in case.targets
+    ]
     review.decide(reviewer, current, "approved", password=reviewer_password, ip=None, scope=scope)
     add_record(producer, case, case.targets[0].value, "stored_content", [SAMPLE_MAILBOX.encode()], "mailbox.mbox", None)
     return reference
-

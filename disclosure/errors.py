@@ -25,7 +25,11 @@ def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
     title, message = MESSAGES.get(status, (f"Error {status}", "The request could not be completed."))
     return (
         render_template(
-            "errors/error.html", status=status, title=title, message=message, detail=detail,
+            "errors/error.html",
+            status=status,
+            title=title,
+            message=message,
+            detail=detail,
             request_id=g.get("request_id", "-"),
         ),
         status,
@@ -35,7 +39,9 @@ def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
-        return render_error(400, "The form had expired or did not come from this site. Reload the page and send it again.")
+        return render_error(
+            400, "The form had expired or did not come from this site. Reload the page and send it again."
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
@@ -49,7 +55,10 @@ def init_app(app: Flask) -> None:
         if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
             return http_error(error)  # type: ignore[return-value]
         app.logger.error(
-            "unhandled error, request id %s, %s %s", g.get("request_id", "-"), request.method, request.path,
+            "unhandled error, request id %s, %s %s",
+            g.get("request_id", "-"),
+            request.method,
+            request.path,
             exc_info=error,
         )
         from disclosure.extensions import db

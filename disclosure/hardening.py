@@ -65,8 +65,13 @@ class InMemoryUploadRequest(Request):
     """Uploads stay in memory (bounded by MAX_CONTENT_LENGTH): a plaintext legal document never touches a
     temporary file on disk before the storage module encrypts it."""
 
-    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
-                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
         return io.BytesIO()
 
 

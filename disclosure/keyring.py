@@ -64,9 +64,7 @@ def init_log_key(import_from: Path | None = None) -> str | None:
             raise KeyImportError(f"{import_from}: the audit-log key must be Ed25519")
     else:
         key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     write_private_file(path, pem)
     os.chmod(path, 0o600)
     return f"{'imported' if import_from else 'created'} the audit-log key {path}"

@@ -11,8 +11,8 @@ from flask.cli import AppGroup
 from disclosure import keyring
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import SystemActor, record, require_schema
-from disclosure.extensions import db
 from disclosure.exports.pki import PKIError, ca_pem, init_pki
+from disclosure.extensions import db
 from disclosure.production.bundles import pki_dir
 from disclosure.storage.keys import keyring_for_config
 
@@ -20,18 +20,36 @@ keys_cli = AppGroup("keys", help="Manage the organisation's signing keys.")
 
 
 @keys_cli.command("init")
-@click.option("--import-log-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Import this unencrypted PEM Ed25519 key as the audit-log key instead of creating one.")
-@click.option("--import-ca-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The organisation's own CA certificate (PEM), instead of creating one.")
-@click.option("--import-ca-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Its private key (optional).")
-@click.option("--import-signer-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A bundle-signing certificate issued by that CA (ECDSA P-256, emailProtection).")
-@click.option("--import-signer-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The signing certificate's private key.")
-def init(import_log_key: Path | None, import_ca_cert: Path | None, import_ca_key: Path | None,
-         import_signer_cert: Path | None, import_signer_key: Path | None) -> None:
+@click.option(
+    "--import-log-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Import this unencrypted PEM Ed25519 key as the audit-log key instead of creating one.",
+)
+@click.option(
+    "--import-ca-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The organisation's own CA certificate (PEM), instead of creating one.",
+)
+@click.option(
+    "--import-ca-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Its private key (optional)."
+)
+@click.option(
+    "--import-signer-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A bundle-signing certificate issued by that CA (ECDSA P-256, emailProtection).",
+)
+@click.option(
+    "--import-signer-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The signing certificate's private key.",
+)
+def init(
+    import_log_key: Path | None,
+    import_ca_cert: Path | None,
+    import_ca_key: Path | None,
+    import_signer_cert: Path | None,
+    import_signer_key: Path | None,
+) -> None:
     """Create the keys that are missing (audit-log key, storage key, org CA and bundle-signing certificate),
     or import the organisation's own; existing keys are never replaced."""
     require_schema()
@@ -41,9 +59,14 @@ def init(import_log_key: Path | None, import_ca_cert: Path | None, import_ca_key
         raise click.ClickException(str(error)) from error
     storage_key = keyring_for_config(current_app.config).init()
     try:
-        pki_lines = init_pki(pki_dir(current_app.config), str(current_app.config.get("ORGANISATION_NAME", "Disclosure")),
-                             import_ca_cert=import_ca_cert, import_ca_key=import_ca_key,
-                             import_signer_cert=import_signer_cert, import_signer_key=import_signer_key)
+        pki_lines = init_pki(
+            pki_dir(current_app.config),
+            str(current_app.config.get("ORGANISATION_NAME", "Disclosure")),
+            import_ca_cert=import_ca_cert,
+            import_ca_key=import_ca_key,
+            import_signer_cert=import_signer_cert,
+            import_signer_key=import_signer_key,
+        )
     except PKIError as error:
         raise click.ClickException(str(error)) from error
     created = {"audit-log": log_key, "storage": storage_key, "pki": "\n".join(pki_lines) or None}
@@ -51,8 +74,12 @@ def init(import_log_key: Path | None, import_ca_cert: Path | None, import_ca_key
     if not done:
         click.echo("all keys already exist; nothing changed")
         return
-    record(SystemActor("flask keys init"), AuditAction.KEYS_CREATED, subject="keys",
-           data={"keys": sorted(done), "imported": sorted(["audit-log"] if import_log_key and log_key else [])})
+    record(
+        SystemActor("flask keys init"),
+        AuditAction.KEYS_CREATED,
+        subject="keys",
+        data={"keys": sorted(done), "imported": sorted(["audit-log"] if import_log_key and log_key else [])},
+    )
     db.session.commit()
     for line in done.values():
         click.echo(line)

@@ -38,7 +38,7 @@ class StaticOnlyFetcher(DenyAllFetcher):
         if url.startswith("data:"):
             return super(DenyAllFetcher, self).fetch(url, headers)
         if url.startswith(STATIC_PREFIX):
-            path = (STATIC_ROOT / url[len(STATIC_PREFIX):]).resolve()
+            path = (STATIC_ROOT / url[len(STATIC_PREFIX) :]).resolve()
             if path.is_file() and path.is_relative_to(STATIC_ROOT):
                 return URLFetcherResponse(url, body=path.read_bytes())
         return super().fetch(url, headers)

@@ -63,18 +63,34 @@ _EVERYONE = frozenset({Permission.ACCOUNT_SELF})
 _READ_CASES = frozenset({Permission.CASE_VIEW, Permission.DOCUMENT_DOWNLOAD, Permission.POLICY_VIEW})
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.INTAKE: _EVERYONE | _READ_CASES
-    | {Permission.CASE_CREATE, Permission.CASE_EDIT, Permission.CASE_ASSIGN, Permission.CASE_CLOSE,
-       Permission.DOCUMENT_UPLOAD, Permission.AGENCY_MANAGE},
+    Role.INTAKE: _EVERYONE
+    | _READ_CASES
+    | {
+        Permission.CASE_CREATE,
+        Permission.CASE_EDIT,
+        Permission.CASE_ASSIGN,
+        Permission.CASE_CLOSE,
+        Permission.DOCUMENT_UPLOAD,
+        Permission.AGENCY_MANAGE,
+    },
     Role.REVIEWER: _EVERYONE | _READ_CASES | {Permission.REVIEW_DECIDE, Permission.CASE_ASSIGN},
-    Role.PRODUCER: _EVERYONE | _READ_CASES
+    Role.PRODUCER: _EVERYONE
+    | _READ_CASES
     | {Permission.PRODUCTION_MANAGE, Permission.BUNDLE_DOWNLOAD, Permission.CASE_CLOSE},
-    Role.AUDITOR: _EVERYONE | _READ_CASES
+    Role.AUDITOR: _EVERYONE
+    | _READ_CASES
     | {Permission.REPORT_VIEW}
     | {Permission.AUDIT_VIEW, Permission.AUDIT_VERIFY, Permission.AUDIT_EXPORT, Permission.USER_VIEW},
     Role.ADMIN: _EVERYONE
-    | {Permission.USER_VIEW, Permission.USER_MANAGE, Permission.AUDIT_VERIFY, Permission.AUDIT_CHECKPOINT,
-       Permission.POLICY_VIEW, Permission.POLICY_MANAGE, Permission.RECIPIENT_MANAGE},
+    | {
+        Permission.USER_VIEW,
+        Permission.USER_MANAGE,
+        Permission.AUDIT_VERIFY,
+        Permission.AUDIT_CHECKPOINT,
+        Permission.POLICY_VIEW,
+        Permission.POLICY_MANAGE,
+        Permission.RECIPIENT_MANAGE,
+    },
 }
 
 #: Roles whose holders must sign in with a second factor.

@@ -71,8 +71,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.EXPIRE: "Mark preservation expired",
 }
 
-OPEN_STATES = frozenset({State.RECEIVED, State.IN_REVIEW, State.NEEDS_INFO, State.APPROVED, State.PRODUCING,
-                         State.PRESERVED})
+OPEN_STATES = frozenset(
+    {State.RECEIVED, State.IN_REVIEW, State.NEEDS_INFO, State.APPROVED, State.PRODUCING, State.PRESERVED}
+)
 #: States that only a recorded decision can produce; the database requires a decider in them.
 DECIDED_STATES = frozenset({State.APPROVED, State.REJECTED})
 
@@ -93,30 +94,39 @@ class Transition:
     track: Track
 
 
-def _t(action: Action, sources: set[State], target: State, permission: Permission,
-       track: Track = Track.DISCLOSURE) -> Transition:
+def _t(
+    action: Action, sources: set[State], target: State, permission: Permission, track: Track = Track.DISCLOSURE
+) -> Transition:
     return Transition(action, frozenset(sources), target, permission, track)
 
 
-TRANSITIONS: dict[Action, Transition] = {t.action: t for t in (
-    _t(Action.START_REVIEW, {State.RECEIVED}, State.IN_REVIEW, Permission.REVIEW_DECIDE),
-    _t(Action.REQUEST_INFO, {State.IN_REVIEW}, State.NEEDS_INFO, Permission.REVIEW_DECIDE),
-    _t(Action.REQUESTER_ANSWERED, {State.NEEDS_INFO}, State.IN_REVIEW, Permission.CASE_EDIT),
-    _t(Action.APPROVE, {State.IN_REVIEW}, State.APPROVED, Permission.REVIEW_DECIDE),
-    _t(Action.REJECT, {State.IN_REVIEW}, State.REJECTED, Permission.REVIEW_DECIDE),
-    _t(Action.REOPEN, {State.APPROVED, State.REJECTED}, State.IN_REVIEW, Permission.REVIEW_DECIDE),
-    _t(Action.START_PRODUCTION, {State.APPROVED}, State.PRODUCING, Permission.PRODUCTION_MANAGE),
-    _t(Action.MARK_DISCLOSED, {State.PRODUCING}, State.DISCLOSED, Permission.PRODUCTION_MANAGE),
-    _t(Action.CLOSE, {State.DISCLOSED, State.REJECTED, State.APPROVED}, State.CLOSED, Permission.CASE_CLOSE),
-    _t(Action.WITHDRAW, {State.RECEIVED, State.IN_REVIEW, State.NEEDS_INFO, State.APPROVED, State.PRODUCING},
-       State.WITHDRAWN, Permission.CASE_EDIT),
-    _t(Action.PRESERVE, {State.RECEIVED}, State.PRESERVED, Permission.CASE_EDIT, Track.PRESERVATION),
-    _t(Action.RENEW_PRESERVATION, {State.PRESERVED}, State.PRESERVED, Permission.CASE_EDIT, Track.PRESERVATION),
-    _t(Action.EXPIRE, {State.PRESERVED}, State.EXPIRED, Permission.CASE_EDIT, Track.PRESERVATION),
-)}
+TRANSITIONS: dict[Action, Transition] = {
+    t.action: t
+    for t in (
+        _t(Action.START_REVIEW, {State.RECEIVED}, State.IN_REVIEW, Permission.REVIEW_DECIDE),
+        _t(Action.REQUEST_INFO, {State.IN_REVIEW}, State.NEEDS_INFO, Permission.REVIEW_DECIDE),
+        _t(Action.REQUESTER_ANSWERED, {State.NEEDS_INFO}, State.IN_REVIEW, Permission.CASE_EDIT),
+        _t(Action.APPROVE, {State.IN_REVIEW}, State.APPROVED, Permission.REVIEW_DECIDE),
+        _t(Action.REJECT, {State.IN_REVIEW}, State.REJECTED, Permission.REVIEW_DECIDE),
+        _t(Action.REOPEN, {State.APPROVED, State.REJECTED}, State.IN_REVIEW, Permission.REVIEW_DECIDE),
+        _t(Action.START_PRODUCTION, {State.APPROVED}, State.PRODUCING, Permission.PRODUCTION_MANAGE),
+        _t(Action.MARK_DISCLOSED, {State.PRODUCING}, State.DISCLOSED, Permission.PRODUCTION_MANAGE),
+        _t(Action.CLOSE, {State.DISCLOSED, State.REJECTED, State.APPROVED}, State.CLOSED, Permission.CASE_CLOSE),
+        _t(
+            Action.WITHDRAW,
+            {State.RECEIVED, State.IN_REVIEW, State.NEEDS_INFO, State.APPROVED, State.PRODUCING},
+            State.WITHDRAWN,
+            Permission.CASE_EDIT,
+        ),
+        _t(Action.PRESERVE, {State.RECEIVED}, State.PRESERVED, Permission.CASE_EDIT, Track.PRESERVATION),
+        _t(Action.RENEW_PRESERVATION, {State.PRESERVED}, State.PRESERVED, Permission.CASE_EDIT, Track.PRESERVATION),
+        _t(Action.EXPIRE, {State.PRESERVED}, State.EXPIRED, Permission.CASE_EDIT, Track.PRESERVATION),
+    )
+}
 # A preservation request may also be withdrawn while it is open.
-PRESERVATION_WITHDRAW = _t(Action.WITHDRAW, {State.RECEIVED, State.PRESERVED}, State.WITHDRAWN,
-                           Permission.CASE_EDIT, Track.PRESERVATION)
+PRESERVATION_WITHDRAW = _t(
+    Action.WITHDRAW, {State.RECEIVED, State.PRESERVED}, State.WITHDRAWN, Permission.CASE_EDIT, Track.PRESERVATION
+)
 
 
 class IllegalTransition(ValueError):
@@ -142,5 +152,4 @@ def transition(state: State, action: Action, track: Track) -> State:
 
 def available_actions(state: State, track: Track) -> list[Action]:
     """The actions whose transition starts from `state`, in the table's order."""
-    return [action for action in Action
-            if (rule := rule_for(action, track)) is not None and state in rule.sources]
+    return [action for action in Action if (rule := rule_for(action, track)) is not None and state in rule.sources]

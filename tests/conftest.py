@@ -25,9 +25,7 @@ from disclosure.extensions import db
 from tests.factories import make_user
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-POSTGRES_ADMIN_URL = os.environ.get(
-    "DISCLOSURE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_ADMIN_URL = os.environ.get("DISCLOSURE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 POSTGRES_TEST_DB = os.environ.get("DISCLOSURE_TEST_PG_DB", "disclosure_test")
 
 
@@ -41,7 +39,9 @@ def postgres_available() -> bool:
 
 
 def _postgres_url() -> str:
-    return str(sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=POSTGRES_TEST_DB).render_as_string(hide_password=False))
+    return str(
+        sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=POSTGRES_TEST_DB).render_as_string(hide_password=False)
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -79,8 +79,9 @@ def database_template(backend: str, tmp_path_factory: pytest.TempPathFactory) ->
         require_postgres()
         admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            exists = connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                        {"n": POSTGRES_TEST_DB}).first()
+            exists = connection.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": POSTGRES_TEST_DB}
+            ).first()
             if not exists:
                 connection.execute(sa.text(f'CREATE DATABASE "{POSTGRES_TEST_DB}"'))
         admin.dispose()
@@ -106,8 +107,10 @@ def wipe_postgres(url: str) -> None:
         connection.execute(sa.text("SET session_replication_role = replica"))
         tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
         connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        connection.execute(sa.text("INSERT INTO audit_head (id, size, chain_tip, frontier) VALUES (1, 0, :tip, '')"),
-                           {"tip": bytes(32)})
+        connection.execute(
+            sa.text("INSERT INTO audit_head (id, size, chain_tip, frontier) VALUES (1, 0, :tip, '')"),
+            {"tip": bytes(32)},
+        )
     engine.dispose()
 
 
@@ -135,8 +138,8 @@ def app(instance: Path, database_url: str) -> Iterator[Flask]:
     application = create_app(base_settings(instance, database_url))
     application.test_client_class = HttpsClient
     with application.app_context():
-        from disclosure.keyring import init_log_key
         from disclosure.exports.pki import init_pki
+        from disclosure.keyring import init_log_key
         from disclosure.storage.keys import keyring_for_config
 
         init_log_key()
@@ -182,8 +185,9 @@ def sign_in(client: FlaskClient, email: str, password: str, totp_secret: str | N
         import pyotp
 
         page = client.get("/sign-in/code").get_data(as_text=True)
-        response = client.post("/sign-in/code", data={"code": pyotp.TOTP(totp_secret).now(),
-                                                      "csrf_token": csrf_from(page)})
+        response = client.post(
+            "/sign-in/code", data={"code": pyotp.TOTP(totp_secret).now(), "csrf_token": csrf_from(page)}
+        )
     return response
 
 

@@ -8,23 +8,36 @@ from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
 
 
-def pdf(*, javascript: bool = False, open_action: bool = False, launch: bool = False, attachment: bool = False,
-        encrypted: bool = False, pages: int = 1) -> bytes:
+def pdf(
+    *,
+    javascript: bool = False,
+    open_action: bool = False,
+    launch: bool = False,
+    attachment: bool = False,
+    encrypted: bool = False,
+    pages: int = 1,
+) -> bytes:
     writer = PdfWriter()
     for _ in range(pages):
         writer.add_blank_page(612, 792)
     if javascript:
-        action = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
-                                   NameObject("/JS"): TextStringObject("app.alert('hello');")})
+        action = DictionaryObject(
+            {NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert('hello');")}
+        )
         tree = DictionaryObject({NameObject("/Names"): ArrayObject([TextStringObject("hello"), action])})
-        writer._root_object[NameObject("/Names")] = DictionaryObject(  # noqa: SLF001
-            {NameObject("/JavaScript"): tree})
+        writer._root_object[NameObject("/Names")] = DictionaryObject({NameObject("/JavaScript"): tree})
     if open_action:
-        writer._root_object[NameObject("/OpenAction")] = DictionaryObject(  # noqa: SLF001
-            {NameObject("/S"): NameObject("/URI"), NameObject("/URI"): TextStringObject("https://evil.example")})
+        writer._root_object[NameObject("/OpenAction")] = DictionaryObject(
+            {NameObject("/S"): NameObject("/URI"), NameObject("/URI"): TextStringObject("https://evil.example")}
+        )
     if launch:
-        writer._root_object[NameObject("/AA")] = DictionaryObject({NameObject("/O"): DictionaryObject(  # noqa: SLF001
-            {NameObject("/S"): NameObject("/Launch"), NameObject("/F"): TextStringObject("cmd.exe")})})
+        writer._root_object[NameObject("/AA")] = DictionaryObject(
+            {
+                NameObject("/O"): DictionaryObject(
+                    {NameObject("/S"): NameObject("/Launch"), NameObject("/F"): TextStringObject("cmd.exe")}
+                )
+            }
+        )
     if attachment:
         writer.add_attachment("payload.exe", b"MZ not really")
     if encrypted:

@@ -24,13 +24,25 @@ class MadeUser:
     totp_secret: str | None
 
 
-def make_user(*roles: str, email: str | None = None, password: str = PASSWORD, second_factor: bool | None = None,
-              active: bool = True, must_change_password: bool = False) -> MadeUser:
+def make_user(
+    *roles: str,
+    email: str | None = None,
+    password: str = PASSWORD,
+    second_factor: bool | None = None,
+    active: bool = True,
+    must_change_password: bool = False,
+) -> MadeUser:
     """A committed user; with a second factor enrolled when their roles require one (or when asked)."""
     roles = roles or ("intake",)
     email = email or f"user{next(_counter)}@example.org"
-    user = service.create_user(SystemActor("tests"), email, f"Test User {email.split('@')[0]}", roles, password,
-                               must_change_password=must_change_password)
+    user = service.create_user(
+        SystemActor("tests"),
+        email,
+        f"Test User {email.split('@')[0]}",
+        roles,
+        password,
+        must_change_password=must_change_password,
+    )
     user.active = active
     secret = None
     if second_factor or (second_factor is None and user.second_factor_required):

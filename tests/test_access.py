@@ -20,7 +20,7 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
     found = []
     for rule in app.url_map.iter_rules():
         url = rule.rule
-        for name, converter in rule._converters.items():  # noqa: SLF001 - the converter type names the sample
+        for name, converter in rule._converters.items():
             kind = type(converter).__name__.replace("Converter", "").lower()
             url = re.sub(rf"<(?:[^:<>]+:)?{name}>", SAMPLE_ARGUMENTS.get(kind, "x"), url)
         if rule.endpoint == "static":
@@ -31,8 +31,11 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
 
 
 def test_every_endpoint_declares_a_permission_or_is_public(app):
-    undeclared = [endpoint for endpoint, _, _ in routes(app)
-                  if endpoint not in PUBLIC_ENDPOINTS and required_permission(app, endpoint) is None]
+    undeclared = [
+        endpoint
+        for endpoint, _, _ in routes(app)
+        if endpoint not in PUBLIC_ENDPOINTS and required_permission(app, endpoint) is None
+    ]
     assert undeclared == []
 
 

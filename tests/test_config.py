@@ -64,12 +64,15 @@ def test_environment_variables_configure_database_and_key(tmp_path, monkeypatch,
     assert app.config["SECRET_KEY"] == "k" * 40
 
 
-@pytest.mark.parametrize("unsafe", [
-    {"PASSWORD_HASHER": "fast-insecure-for-tests"},
-    {"WTF_CSRF_ENABLED": False},
-    {"SESSION_COOKIE_SECURE": False},
-    {"SESSION_COOKIE_NAME": "session"},
-])
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        {"PASSWORD_HASHER": "fast-insecure-for-tests"},
+        {"WTF_CSRF_ENABLED": False},
+        {"SESSION_COOKIE_SECURE": False},
+        {"SESSION_COOKIE_NAME": "session"},
+    ],
+)
 def test_refuses_unsafe_settings_outside_tests(tmp_path, clean_environment, unsafe):
     with pytest.raises(ConfigError):
         create_app(production(tmp_path, SECRET_KEY="k" * 40, **unsafe))
@@ -86,9 +89,15 @@ def test_development_mode_relaxes_only_the_cookie_and_only_for_this_machine(tmp_
 
 
 def test_instance_init_command_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "disclosure.instance", "init", str(tmp_path / "i")],
-                            capture_output=True, text=True, cwd=ROOT, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "disclosure.instance", "init", str(tmp_path / "i")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert result.returncode == 0 and "mode 0600" in result.stdout
-    bad = subprocess.run([sys.executable, "-m", "disclosure.instance", "wipe"], capture_output=True, text=True,
-                         cwd=ROOT, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "disclosure.instance", "wipe"], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     assert bad.returncode == 2 and "usage" in bad.stderr

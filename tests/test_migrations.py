@@ -23,8 +23,11 @@ def trigger_names(connection: sa.Connection) -> set[str]:
 
 def check_constraints(connection: sa.Connection) -> dict[str, set[tuple[str, str]]]:
     inspector = sa.inspect(connection)
-    return {table: {(c["name"], " ".join(str(c["sqltext"]).split())) for c in inspector.get_check_constraints(table)}
-            for table in inspector.get_table_names() if table != "alembic_version"}
+    return {
+        table: {(c["name"], " ".join(str(c["sqltext"]).split())) for c in inspector.get_check_constraints(table)}
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+    }
 
 
 def test_upgrade_matches_models(backend, tmp_path, instance):

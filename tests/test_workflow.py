@@ -38,8 +38,9 @@ EXPECTED_PRESERVATION = {
 }
 
 
-@pytest.mark.parametrize("track, expected", [(Track.DISCLOSURE, EXPECTED_DISCLOSURE),
-                                             (Track.PRESERVATION, EXPECTED_PRESERVATION)])
+@pytest.mark.parametrize(
+    "track, expected", [(Track.DISCLOSURE, EXPECTED_DISCLOSURE), (Track.PRESERVATION, EXPECTED_PRESERVATION)]
+)
 def test_every_state_and_action(track, expected):
     for state in State:
         for action in Action:

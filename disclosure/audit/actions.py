@@ -11,8 +11,8 @@ class AuditAction(StrEnum):
     USER_SECOND_FACTOR_ENROLLED = "user.second_factor_enrolled"
     USER_SECOND_FACTOR_FAILED = "user.second_factor_failed"
     USER_SECOND_FACTOR_RESET = "user.second_factor_reset"
-    USER_PASSWORD_CHANGED = "user.password_changed"
-    USER_PASSWORD_RESET = "user.password_reset"
+    USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 - an action name
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an action name
     USER_CREATE = "user.create"
     USER_ROLES_CHANGED = "user.roles_changed"
     USER_DISABLED = "user.disabled"

@@ -32,8 +32,13 @@ def run_verification(given: list[GivenCheckpoint]) -> VerifyResult:
 
 
 @audit_cli.command("verify")
-@click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="A checkpoint file kept outside the database; repeat for several.")
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A checkpoint file kept outside the database; repeat for several.",
+)
 def verify(checkpoints: tuple[Path, ...]) -> None:
     """Recompute every hash, the chain, the tree and the checkpoints. Exit 0 when intact, 1 when not."""
     given = []
@@ -46,7 +51,8 @@ def verify(checkpoints: tuple[Path, ...]) -> None:
         result = run_verification(given)
     except DBAPIError as error:
         raise click.ClickException(
-            f"cannot read the audit log ({error.orig}); has `flask db upgrade` been run?") from error
+            f"cannot read the audit log ({error.orig}); has `flask db upgrade` been run?"
+        ) from error
     click.echo(result.summary())
     if not result.intact:
         raise SystemExit(1)
@@ -81,7 +87,9 @@ def export(start: date, end: date, out: Path) -> None:
     """Write the period's events as JSON Lines with inclusion proofs, the latest checkpoint and a consistency proof."""
     require_schema()
     try:
-        count = export_events(SystemActor("flask audit export"), start, end, out, str(current_app.config["AUDIT_ORIGIN"]))
+        count = export_events(
+            SystemActor("flask audit export"), start, end, out, str(current_app.config["AUDIT_ORIGIN"])
+        )
     except (ValueError, KeyMissing) as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error

@@ -77,20 +77,35 @@ def export_events(actor: Any, start: date, end: date, out: Path, origin: str, ip
     if end < start:
         raise ValueError("--to is before --from: give the period's first day, then its last.")
     low, high = _day_bounds(start, end)
-    record(actor, AuditAction.AUDIT_EXPORTED, subject="audit",
-           data={"from": start.isoformat(), "to": end.isoformat(), "file": out.name}, ip=ip)
+    record(
+        actor,
+        AuditAction.AUDIT_EXPORTED,
+        subject="audit",
+        data={"from": start.isoformat(), "to": end.isoformat(), "file": out.name},
+        ip=ip,
+    )
     previous = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).scalar()
     checkpoint = checkpoint_now(actor, reason="export", ip=ip)
-    leaves = [bytes(leaf) for leaf in db.session.execute(
-        select(AuditEvent.leaf_hash).where(AuditEvent.seq <= checkpoint.size).order_by(AuditEvent.seq)
-    ).scalars()]
+    leaves = [
+        bytes(leaf)
+        for leaf in db.session.execute(
+            select(AuditEvent.leaf_hash).where(AuditEvent.seq <= checkpoint.size).order_by(AuditEvent.seq)
+        ).scalars()
+    ]
     events = db.session.execute(
-        select(AuditEvent).where(AuditEvent.ts >= low, AuditEvent.ts < high, AuditEvent.seq <= checkpoint.size)
+        select(AuditEvent)
+        .where(AuditEvent.ts >= low, AuditEvent.ts < high, AuditEvent.seq <= checkpoint.size)
         .order_by(AuditEvent.seq)
     ).scalars()
     header = {
-        "type": "header", "format": FORMAT, "origin": origin, "from": start.isoformat(), "to": end.isoformat(),
-        "tree_size": checkpoint.size, "root": checkpoint.root.hex(), "checkpoint": checkpoint.note,
+        "type": "header",
+        "format": FORMAT,
+        "origin": origin,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "tree_size": checkpoint.size,
+        "root": checkpoint.root.hex(),
+        "checkpoint": checkpoint.note,
         "previous_checkpoint": previous.note if previous else None,
         "consistency_proof": [h.hex() for h in consistency_proof(leaves, previous.size)] if previous else [],
     }
@@ -103,8 +118,11 @@ def export_events(actor: Any, start: date, end: date, out: Path, origin: str, ip
             handle.write(json.dumps(header, sort_keys=True) + "\n")
             for event in events:
                 line = {
-                    "type": "event", "seq": event.seq, "body": event.body.decode("utf-8"),
-                    "leaf_hash": event.leaf_hash.hex(), "chain_hash": event.chain_hash.hex(),
+                    "type": "event",
+                    "seq": event.seq,
+                    "body": event.body.decode("utf-8"),
+                    "leaf_hash": event.leaf_hash.hex(),
+                    "chain_hash": event.chain_hash.hex(),
                     "inclusion_proof": [h.hex() for h in proofs.inclusion_proof(event.seq - 1)],
                 }
                 handle.write(json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n")

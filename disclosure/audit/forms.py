@@ -11,8 +11,11 @@ from disclosure.audit.actions import AuditAction
 
 class AuditFilterForm(FlaskForm):
     actor = StringField("Actor (email or user id)", validators=[Optional(), Length(max=254)])
-    action = SelectField("Action", choices=[SelectChoice("", "Any action")] + [SelectChoice(a.value) for a in AuditAction],
-                         validators=[Optional()])
+    action = SelectField(
+        "Action",
+        choices=[SelectChoice("", "Any action")] + [SelectChoice(a.value) for a in AuditAction],
+        validators=[Optional()],
+    )
     subject = StringField("Subject", validators=[Optional(), Length(max=120)], description="e.g. user:3")
     start = DateField("From", validators=[Optional()])
     end = DateField("To", validators=[Optional()])

@@ -13,9 +13,11 @@ HEAD_TABLE = "audit_head"
 
 def grant_statements(role: str, tables: Iterable[Table]) -> list[str]:
     """The statements, for a role name already checked to be a plain identifier."""
-    statements = [f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"',
-                  f'GRANT USAGE ON SCHEMA public TO "{role}"',
-                  f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"']
+    statements = [
+        f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"',
+        f'GRANT USAGE ON SCHEMA public TO "{role}"',
+        f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+    ]
     for table in tables:
         if table.name in APPEND_ONLY_TABLES:
             privileges = "SELECT, INSERT"

@@ -136,9 +136,7 @@ def decode_frontier(data: bytes, size: int) -> list[bytes]:
     if size < 0:
         raise FrontierError(f"negative tree size {size}")
     if len(data) != HASH_SIZE * size.bit_count():
-        raise FrontierError(
-            f"size {size} needs {HASH_SIZE * size.bit_count()} frontier bytes, got {len(data)}"
-        )
+        raise FrontierError(f"size {size} needs {HASH_SIZE * size.bit_count()} frontier bytes, got {len(data)}")
     return [bytes(data[i : i + HASH_SIZE]) for i in range(0, len(data), HASH_SIZE)]
 
 
@@ -281,9 +279,7 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     return proof
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 section 2.1.4.2: is (new_size, new_root) an append-only extension of the old head?
 
     Edge cases outside the RFC's 0 < first < second (same choice as Sigsum):

@@ -259,9 +259,7 @@ def checkpoint_body(origin: str, size: int, root: bytes) -> str:
     return f"{origin}\n{size}\n{base64.b64encode(root).decode('ascii')}\n"
 
 
-def sign_checkpoint(
-    origin: str, size: int, root: bytes, private_key: Ed25519PrivateKey, key_name: str
-) -> str:
+def sign_checkpoint(origin: str, size: int, root: bytes, private_key: Ed25519PrivateKey, key_name: str) -> str:
     """Sign a checkpoint for (origin, size, root) and return the full signed note."""
     return sign_note(checkpoint_body(origin, size, root), private_key, key_name)
 

@@ -88,18 +88,33 @@ class _AppendStatements:
         # Only placeholders are interpolated below: every value travels as a bound parameter.
         lock = " FOR UPDATE" if postgres else ""
         self.read_head = f"SELECT size, chain_tip, frontier FROM audit_head WHERE id = 1{lock}"  # noqa: S608
-        insert = ("INSERT INTO audit_event (seq, ts, body, leaf_hash, chain_hash, action, actor_id, subject) "  # noqa: S608
-                  f"VALUES ({marks})")
-        update = (f"UPDATE audit_head SET size = {mark}, chain_tip = {mark}, frontier = {mark}, "  # noqa: S608
-                  f"updated_at = {mark} WHERE id = 1")
+        insert = (
+            "INSERT INTO audit_event (seq, ts, body, leaf_hash, chain_hash, action, actor_id, subject) "  # noqa: S608
+            f"VALUES ({marks})"
+        )
+        update = (
+            f"UPDATE audit_head SET size = {mark}, chain_tip = {mark}, frontier = {mark}, "  # noqa: S608
+            f"updated_at = {mark} WHERE id = 1"
+        )
         # PostgreSQL: one round trip for both writes (a data-modifying WITH runs exactly once).
         self.writes = [f"WITH appended AS ({insert}) {update}"] if postgres else [insert, update]
         self.split = not postgres
         processor = AuditEvent.__table__.c.ts.type.bind_processor(dialect)
         self.timestamp = processor if processor is not None else (lambda value: value)
 
-    def append(self, connection: Connection, seq: int, now: datetime, body: bytes, leaf: bytes, chain: bytes,
-               action: str, actor_id: int | None, subject: str | None, frontier: bytes) -> None:
+    def append(
+        self,
+        connection: Connection,
+        seq: int,
+        now: datetime,
+        body: bytes,
+        leaf: bytes,
+        chain: bytes,
+        action: str,
+        actor_id: int | None,
+        subject: str | None,
+        frontier: bytes,
+    ) -> None:
         ts = self.timestamp(now)
         event = (seq, ts, body, leaf, chain, action, actor_id, subject)
         head = (seq, chain, frontier, ts)
@@ -121,8 +136,9 @@ def _execute(connection: Connection, sql: str, parameters: tuple[Any, ...] = ())
 
 #: One set of statements per dialect object (an engine's dialect lives as long as the engine).
 _statements: WeakKeyDictionary[Any, _AppendStatements] = WeakKeyDictionary()
-_LATEST_CHECKPOINT = select(AuditCheckpoint.__table__.c.created_at).order_by(
-    AuditCheckpoint.__table__.c.id.desc()).limit(1)
+_LATEST_CHECKPOINT = (
+    select(AuditCheckpoint.__table__.c.created_at).order_by(AuditCheckpoint.__table__.c.id.desc()).limit(1)
+)
 
 #: Per engine, the creation time of a checkpoint known to be committed. Checkpoints are never deleted, so the
 #: latest one is at least this recent: while it is younger than the interval, appends need not ask again.
@@ -202,9 +218,7 @@ def current_root(head: Any) -> bytes:
     return frontier_root(decode_frontier(bytes(head.frontier), head.size), head.size)
 
 
-def _checkpoint_if_due(
-    session: Session, connection: Connection, head: HeadState, action: AuditAction
-) -> None:
+def _checkpoint_if_due(session: Session, connection: Connection, head: HeadState, action: AuditAction) -> None:
     if action == AuditAction.AUDIT_CHECKPOINT or not has_app_context():
         return
     every = int(current_app.config["AUDIT_CHECKPOINT_EVERY"])
@@ -275,8 +289,12 @@ def _write_checkpoint_files(session: Session) -> None:
                 continue
             # Another tree of this size was signed before (a database restored or replaced under the same
             # folder). The transaction has committed, so raising would only lose this note: keep both files.
-            log.error("checkpoint file %s already holds a different tree of size %d; writing %s beside it",
-                      path, size, path.stem + "-*.txt")
+            log.error(
+                "checkpoint file %s already holds a different tree of size %d; writing %s beside it",
+                path,
+                size,
+                path.stem + "-*.txt",
+            )
             beside = path.with_name(f"{path.stem}-{secrets.token_hex(4)}.txt")
             with beside.open("x", encoding="utf-8") as handle:
                 handle.write(note)

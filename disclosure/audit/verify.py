@@ -295,9 +295,7 @@ class _Tree:
             level = leaves[at : at + (1 << height)]
             while len(level) > 1:
                 pairs = iter(level)
-                level = [
-                    sha256(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=True)
-                ]
+                level = [sha256(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=True)]
             self._push(level[0], height)
             at += 1 << height
 
@@ -315,9 +313,7 @@ class _Tree:
         return frontier_root(self.stack, self.size)
 
 
-def _scan(
-    snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult
-) -> tuple[_Tree, bytes, dict[int, bytes]]:
+def _scan(snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult) -> tuple[_Tree, bytes, dict[int, bytes]]:
     """Recompute every leaf and chain hash and the tree; stop at the first bad row.
 
     Each batch is first checked whole, with the per-row work in comprehensions and C-level maps (this is what
@@ -344,13 +340,14 @@ def _scan(
                 and leaves == list(stored_leaves)
                 and chains == list(stored_chains)
                 and all(map(bytes.startswith, bodies, map(action_prefixes.__getitem__, actions)))
-                and all(map(
-                    bytes.startswith,
-                    bodies,
-                    map(_SEQ_SUBJECT.__mod__, zip(seqs, map(subject_literals.__getitem__, subjects),
-                                                  strict=True)),
-                    map(bytes.rfind, bodies, repeat(seq_key)),
-                ))
+                and all(
+                    map(
+                        bytes.startswith,
+                        bodies,
+                        map(_SEQ_SUBJECT.__mod__, zip(seqs, map(subject_literals.__getitem__, subjects), strict=True)),
+                        map(bytes.rfind, bodies, repeat(seq_key)),
+                    )
+                )
             )
         except (TypeError, ValueError, AttributeError):  # a column stored by hand as another type
             sound = False
@@ -422,8 +419,7 @@ def _check_head(snapshot: _Snapshot, result: VerifyResult, chain_tip: bytes) -> 
     size, head_tip, head_frontier = rows[0][0], _as_bytes(rows[0][1]), _as_bytes(rows[0][2])
     if size > result.size:
         result.findings.append(
-            Finding(result.size + 1,
-                    f"tail truncated: the head records {size} events, the table holds {result.size}")
+            Finding(result.size + 1, f"tail truncated: the head records {size} events, the table holds {result.size}")
         )
     elif size < result.size:
         result.findings.append(Finding(size + 1, f"rows appended behind the head's back (head size {size})"))
@@ -454,8 +450,7 @@ def _check_against_checkpoints(
             result.findings.append(
                 Finding(
                     None,
-                    f"history rewritten: the first {checkpoint.size} events no longer give the root "
-                    f"signed in {label}",
+                    f"history rewritten: the first {checkpoint.size} events no longer give the root signed in {label}",
                 )
             )
             return

@@ -64,9 +64,11 @@ def events() -> Any:
     total = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)
-    rows = db.session.execute(
-        statement.order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    ).scalars().all()
+    rows = (
+        db.session.execute(statement.order_by(AuditEvent.seq.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+        .scalars()
+        .all()
+    )
     decoded = [(row, json.loads(row.body)) for row in rows]
     return render_template("audit/events.html", form=form, rows=decoded, page=page, pages=pages, total=total)
 
@@ -76,7 +78,9 @@ def events() -> Any:
 def event(seq: int) -> Any:
     row = db.session.get(AuditEvent, seq) or abort(404)
     body = json.loads(row.body)
-    return render_template("audit/event.html", row=row, body=body, pretty=json.dumps(body, indent=2, ensure_ascii=False))
+    return render_template(
+        "audit/event.html", row=row, body=body, pretty=json.dumps(body, indent=2, ensure_ascii=False)
+    )
 
 
 @bp.route("/checkpoint", methods=["GET", "POST"])
@@ -86,15 +90,23 @@ def checkpoint() -> Any:
     result = None
     if form.validate_on_submit():
         result = run_verification([])
-        record(current_user, AuditAction.AUDIT_VERIFIED, subject="audit", ip=client_ip(),
-               outcome="success" if result.intact else "failure",
-               data={"size": result.size, "summary": result.summary()})
+        record(
+            current_user,
+            AuditAction.AUDIT_VERIFIED,
+            subject="audit",
+            ip=client_ip(),
+            outcome="success" if result.intact else "failure",
+            data={"size": result.size, "summary": result.summary()},
+        )
         db.session.commit()
         flash(result.summary(), "success" if result.intact else "error")
     head = db.session.get(AuditHead, 1)
     latest = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).scalar()
     return render_template(
-        "audit/checkpoint.html", form=form, result=result, head=head,
-        root=current_root(head) if head else None, latest=latest,
+        "audit/checkpoint.html",
+        form=form,
+        result=result,
+        head=head,
+        root=current_root(head) if head else None,
+        latest=latest,
     )
-

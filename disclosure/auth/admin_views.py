@@ -36,8 +36,12 @@ def create_user() -> Any:
     if form.validate_on_submit():
         try:
             user = service.create_user(
-                current_user, form.email.data or "", form.name.data or "", form.roles.data or [],
-                form.password.data or "", ip=client_ip(),
+                current_user,
+                form.email.data or "",
+                form.name.data or "",
+                form.roles.data or [],
+                form.password.data or "",
+                ip=client_ip(),
             )
         except service.AccountError as error:
             db.session.rollback()
@@ -54,8 +58,11 @@ def create_user() -> Any:
 def user(user_id: int) -> Any:
     account = _user_or_404(user_id)
     return render_template(
-        "admin/user.html", account=account, roles_form=UserRolesForm(roles=[r.value for r in account.sorted_roles]),
-        password_form=TemporaryPasswordForm(), confirm_form=ConfirmForm(),
+        "admin/user.html",
+        account=account,
+        roles_form=UserRolesForm(roles=[r.value for r in account.sorted_roles]),
+        password_form=TemporaryPasswordForm(),
+        confirm_form=ConfirmForm(),
         open_sessions=sessions.open_session_count(account),
     )
 
@@ -80,24 +87,31 @@ def set_roles(user_id: int) -> Any:
     if not form.validate_on_submit():
         flash("Choose at least one role.", "error")
         return redirect(url_for("admin.user", user_id=user_id))
-    return _apply(user_id, lambda account: service.set_roles(current_user, account, form.roles.data or [], client_ip()),
-                  "Roles saved. The user's sessions have ended; the new roles apply at their next sign-in.")
+    return _apply(
+        user_id,
+        lambda account: service.set_roles(current_user, account, form.roles.data or [], client_ip()),
+        "Roles saved. The user's sessions have ended; the new roles apply at their next sign-in.",
+    )
 
 
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])
 @requires(Permission.USER_MANAGE)
 def disable(user_id: int) -> Any:
     ConfirmForm().validate_on_submit() or abort(400)
-    return _apply(user_id, lambda account: service.set_active(current_user, account, False, client_ip()),
-                  "Account disabled; every session of this user has ended.")
+    return _apply(
+        user_id,
+        lambda account: service.set_active(current_user, account, False, client_ip()),
+        "Account disabled; every session of this user has ended.",
+    )
 
 
 @bp.route("/users/<int:user_id>/enable", methods=["POST"])
 @requires(Permission.USER_MANAGE)
 def enable(user_id: int) -> Any:
     ConfirmForm().validate_on_submit() or abort(400)
-    return _apply(user_id, lambda account: service.set_active(current_user, account, True, client_ip()),
-                  "Account enabled.")
+    return _apply(
+        user_id, lambda account: service.set_active(current_user, account, True, client_ip()), "Account enabled."
+    )
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
@@ -107,22 +121,30 @@ def reset_password(user_id: int) -> Any:
     if not form.validate_on_submit():
         flash("; ".join(form.password.errors) or "Enter a temporary password.", "error")
         return redirect(url_for("admin.user", user_id=user_id))
-    return _apply(user_id, lambda account: service.reset_password(current_user, account, form.password.data or "",
-                                                                   client_ip()),
-                  "Temporary password set; the user must change it at their next sign-in.")
+    return _apply(
+        user_id,
+        lambda account: service.reset_password(current_user, account, form.password.data or "", client_ip()),
+        "Temporary password set; the user must change it at their next sign-in.",
+    )
 
 
 @bp.route("/users/<int:user_id>/second-factor/reset", methods=["POST"])
 @requires(Permission.USER_MANAGE)
 def reset_second_factor(user_id: int) -> Any:
     ConfirmForm().validate_on_submit() or abort(400)
-    return _apply(user_id, lambda account: service.reset_second_factor(current_user, account, client_ip()),
-                  "Second factor removed; the user sets up a new one at their next sign-in.")
+    return _apply(
+        user_id,
+        lambda account: service.reset_second_factor(current_user, account, client_ip()),
+        "Second factor removed; the user sets up a new one at their next sign-in.",
+    )
 
 
 @bp.route("/users/<int:user_id>/sessions/end", methods=["POST"])
 @requires(Permission.USER_MANAGE)
 def end_sessions(user_id: int) -> Any:
     ConfirmForm().validate_on_submit() or abort(400)
-    return _apply(user_id, lambda account: service.end_sessions(current_user, account, client_ip()),
-                  "Every session of this user has ended.")
+    return _apply(
+        user_id,
+        lambda account: service.end_sessions(current_user, account, client_ip()),
+        "Every session of this user has ended.",
+    )

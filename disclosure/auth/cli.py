@@ -25,23 +25,36 @@ def read_password() -> str:
         return first
     line = sys.stdin.readline()
     if not line.strip():
-        raise click.UsageError("No password on standard input: pipe it in, e.g. `printf '%s\\n' \"$PW\" | flask users create …`.")
+        raise click.UsageError(
+            "No password on standard input: pipe it in, e.g. `printf '%s\\n' \"$PW\" | flask users create …`."
+        )
     return line.rstrip("\r\n")
 
 
 @users_cli.command("create")
 @click.option("--email", required=True, help="Sign-in email address.")
 @click.option("--name", required=True, help="The person's full name.")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role]),
-              help="A role; repeat for several.")
-@click.option("--temporary/--permanent", default=True, show_default=True,
-              help="Whether the user must change the password at first sign-in.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="A role; repeat for several.",
+)
+@click.option(
+    "--temporary/--permanent",
+    default=True,
+    show_default=True,
+    help="Whether the user must change the password at first sign-in.",
+)
 def create(email: str, name: str, roles: tuple[str, ...], temporary: bool) -> None:
     """Create a user. The password is read from standard input when it is not a terminal."""
     password = read_password()
     try:
-        user = service.create_user(SystemActor("flask users create"), email, name, roles, password,
-                                   must_change_password=temporary)
+        user = service.create_user(
+            SystemActor("flask users create"), email, name, roles, password, must_change_password=temporary
+        )
     except service.AccountError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error

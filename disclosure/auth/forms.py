@@ -27,11 +27,13 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email address", validators=[InputRequired(), Length(max=254)],
-                       render_kw={"autocomplete": "username"})
+    email = EmailField(
+        "Email address", validators=[InputRequired(), Length(max=254)], render_kw={"autocomplete": "username"}
+    )
     # No length rule here: an over-long password must fail like any wrong one, not with its own message.
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=4096)],
-                             render_kw={"autocomplete": "current-password"})
+    password = PasswordField(
+        "Password", validators=[InputRequired(), Length(max=4096)], render_kw={"autocomplete": "current-password"}
+    )
     next = HiddenField()
     submit = SubmitField("Sign in")
 
@@ -39,23 +41,33 @@ class SignInForm(FlaskForm):
 class SecondFactorForm(FlaskForm):
     code = StringField(
         "Six-digit code from your authenticator app",
-        validators=[InputRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the six digits shown in your app.")],
+        validators=[
+            InputRequired(),
+            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the six digits shown in your app."),
+        ],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
     submit = SubmitField("Continue")
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[InputRequired(), Length(max=4096)],
-                                     render_kw={"autocomplete": "current-password"})
+    current_password = PasswordField(
+        "Current password",
+        validators=[InputRequired(), Length(max=4096)],
+        render_kw={"autocomplete": "current-password"},
+    )
     new_password = PasswordField(
         "New password",
-        validators=[InputRequired(), Length(min=MIN_LENGTH, max=MAX_LENGTH,
-                                            message=f"Use {MIN_LENGTH} to {MAX_LENGTH} characters.")],
+        validators=[
+            InputRequired(),
+            Length(min=MIN_LENGTH, max=MAX_LENGTH, message=f"Use {MIN_LENGTH} to {MAX_LENGTH} characters."),
+        ],
         description=f"{MIN_LENGTH} to {MAX_LENGTH} characters. A passphrase of several unrelated words works well.",
         render_kw={"autocomplete": "new-password"},
     )
-    confirm = PasswordField("New password again", validators=[InputRequired()], render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(
+        "New password again", validators=[InputRequired()], render_kw={"autocomplete": "new-password"}
+    )
     submit = SubmitField("Change password")
 
     def validate_confirm(self, field: PasswordField) -> None:
@@ -66,7 +78,9 @@ class ChangePasswordForm(FlaskForm):
 
 
 class UserCreateForm(FlaskForm):
-    email = EmailField("Email address", validators=[InputRequired(), Email(check_deliverability=False), Length(max=254)])
+    email = EmailField(
+        "Email address", validators=[InputRequired(), Email(check_deliverability=False), Length(max=254)]
+    )
     name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
     roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES, validators=[InputRequired("Choose at least one role.")])
     password = PasswordField(

@@ -37,7 +37,7 @@ class AccountError(ValueError):
 class SignInOutcome(StrEnum):
     OK = "ok"
     UNKNOWN_ACCOUNT = "unknown_account"
-    BAD_PASSWORD = "bad_password"
+    BAD_PASSWORD = "bad_password"  # noqa: S105 - an outcome name
     DISABLED = "disabled"
     THROTTLED = "throttled"
 
@@ -67,9 +67,11 @@ def find_user(email: str) -> User | None:
 def _recent_failures(**where: Any) -> int:
     since = utcnow() - current_app.config["SIGN_IN_WINDOW"]
     conditions = [getattr(SignInFailure, key) == value for key, value in where.items()]
-    return int(db.session.execute(
-        select(func.count()).select_from(SignInFailure).where(SignInFailure.at >= since, *conditions)
-    ).scalar_one())
+    return int(
+        db.session.execute(
+            select(func.count()).select_from(SignInFailure).where(SignInFailure.at >= since, *conditions)
+        ).scalar_one()
+    )
 
 
 def is_throttled(email: str, ip: str | None) -> bool:
@@ -82,8 +84,14 @@ def is_throttled(email: str, ip: str | None) -> bool:
 def _note_failure(email: str, ip: str | None, user: User | None, reason: str, action: AuditAction) -> None:
     db.session.add(SignInFailure(account_key=_account_key(email), ip=ip))
     shown = normalise_email(email) if user is not None else None
-    record(user, action, subject=f"user:{user.id}" if user else None,
-           data={"account": shown, "reason": reason}, ip=ip, outcome="failure")
+    record(
+        user,
+        action,
+        subject=f"user:{user.id}" if user else None,
+        data={"account": shown, "reason": reason},
+        ip=ip,
+        outcome="failure",
+    )
 
 
 def check_password(email: str, password: str, ip: str | None) -> SignInAttempt:
@@ -136,13 +144,12 @@ def begin_enrolment(user: User) -> str:
 
 
 def complete_sign_in(user: User, ip: str | None, user_agent: str | None) -> UserSession:
-    db.session.execute(
-        SignInFailure.__table__.delete().where(SignInFailure.account_key == _account_key(user.email))
-    )
+    db.session.execute(SignInFailure.__table__.delete().where(SignInFailure.account_key == _account_key(user.email)))
     user.last_sign_in_at = utcnow()
     opened = sessions.open_session(user, ip, user_agent)
-    record(user, AuditAction.USER_SIGN_IN, subject=f"user:{user.id}", ip=ip,
-           data={"second_factor": user.has_second_factor})
+    record(
+        user, AuditAction.USER_SIGN_IN, subject=f"user:{user.id}", ip=ip, data={"second_factor": user.has_second_factor}
+    )
     return opened
 
 
@@ -155,8 +162,13 @@ def sign_out(user: User, current: UserSession | None, ip: str | None) -> None:
 
 def expire_session(current: UserSession, reason: str) -> None:
     sessions.end_session(current, reason)
-    record(current.user, AuditAction.USER_SESSION_EXPIRED, subject=f"user:{current.user_id}",
-           data={"reason": reason}, ip=None)
+    record(
+        current.user,
+        AuditAction.USER_SESSION_EXPIRED,
+        subject=f"user:{current.user_id}",
+        data={"reason": reason},
+        ip=None,
+    )
     db.session.flush()
 
 
@@ -170,8 +182,9 @@ def change_own_password(
     _set_password(user, new_password)
     user.must_change_password = False
     ended = sessions.end_all_sessions(user, "password_changed", keep=current)
-    record(user, AuditAction.USER_PASSWORD_CHANGED, subject=f"user:{user.id}", ip=ip,
-           data={"other_sessions_ended": ended})
+    record(
+        user, AuditAction.USER_PASSWORD_CHANGED, subject=f"user:{user.id}", ip=ip, data={"other_sessions_ended": ended}
+    )
 
 
 def _set_password(user: User, new_password: str) -> None:
@@ -193,8 +206,15 @@ def _roles(values: Iterable[str]) -> list[Role]:
     return roles
 
 
-def create_user(actor: Any, email: str, name: str, roles: Iterable[str], password: str,
-                ip: str | None = None, must_change_password: bool = True) -> User:
+def create_user(
+    actor: Any,
+    email: str,
+    name: str,
+    roles: Iterable[str],
+    password: str,
+    ip: str | None = None,
+    must_change_password: bool = True,
+) -> User:
     email, name = normalise_email(email), name.strip()
     if not email or "@" not in email or len(email) > 254:
         raise AccountError("Enter a valid email address (at most 254 characters).")
@@ -208,8 +228,13 @@ def create_user(actor: Any, email: str, name: str, roles: Iterable[str], passwor
     user.role_rows = [UserRole(role=role.value) for role in role_list]
     db.session.add(user)
     db.session.flush()
-    record(actor, AuditAction.USER_CREATE, subject=f"user:{user.id}", ip=ip,
-           data={"email": email, "name": name, "roles": [role.value for role in role_list]})
+    record(
+        actor,
+        AuditAction.USER_CREATE,
+        subject=f"user:{user.id}",
+        ip=ip,
+        data={"email": email, "name": name, "roles": [role.value for role in role_list]},
+    )
     return user
 
 
@@ -223,8 +248,13 @@ def set_roles(actor: User, user: User, roles: Iterable[str], ip: str | None) -> 
     user.role_rows = [UserRole(role=role.value) for role in new]
     # A change of roles ends the user's sessions, so no page keeps permissions they no longer hold.
     sessions.end_all_sessions(user, "roles_changed")
-    record(actor, AuditAction.USER_ROLES_CHANGED, subject=f"user:{user.id}", ip=ip,
-           data={"diff": {"roles": {"from": [r.value for r in old], "to": [r.value for r in new]}}})
+    record(
+        actor,
+        AuditAction.USER_ROLES_CHANGED,
+        subject=f"user:{user.id}",
+        ip=ip,
+        data={"diff": {"roles": {"from": [r.value for r in old], "to": [r.value for r in new]}}},
+    )
     db.session.flush()
 
 
@@ -235,8 +265,13 @@ def set_active(actor: User, user: User, active: bool, ip: str | None) -> None:
         raise AccountError("You cannot disable your own account.")
     user.active = active
     ended = 0 if active else sessions.end_all_sessions(user, "account_disabled")
-    record(actor, AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED, subject=f"user:{user.id}",
-           ip=ip, data={"sessions_ended": ended})
+    record(
+        actor,
+        AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED,
+        subject=f"user:{user.id}",
+        ip=ip,
+        data={"sessions_ended": ended},
+    )
     db.session.flush()
 
 
@@ -245,8 +280,7 @@ def reset_password(actor: User, user: User, temporary_password: str, ip: str | N
     _set_password(user, temporary_password)
     user.must_change_password = True
     ended = sessions.end_all_sessions(user, "password_reset")
-    record(actor, AuditAction.USER_PASSWORD_RESET, subject=f"user:{user.id}", ip=ip,
-           data={"sessions_ended": ended})
+    record(actor, AuditAction.USER_PASSWORD_RESET, subject=f"user:{user.id}", ip=ip, data={"sessions_ended": ended})
     db.session.flush()
 
 
@@ -258,8 +292,9 @@ def reset_second_factor(actor: User, user: User, ip: str | None) -> None:
     user.totp_enrolled_at = None
     user.totp_last_step = None
     ended = sessions.end_all_sessions(user, "second_factor_reset")
-    record(actor, AuditAction.USER_SECOND_FACTOR_RESET, subject=f"user:{user.id}", ip=ip,
-           data={"sessions_ended": ended})
+    record(
+        actor, AuditAction.USER_SECOND_FACTOR_RESET, subject=f"user:{user.id}", ip=ip, data={"sessions_ended": ended}
+    )
     db.session.flush()
 
 

@@ -111,8 +111,11 @@ def change_password() -> Any:
     if form.validate_on_submit():
         try:
             service.change_own_password(
-                current_user, form.current_password.data or "", form.new_password.data or "",
-                g.get("user_session"), client_ip(),
+                current_user,
+                form.current_password.data or "",
+                form.new_password.data or "",
+                g.get("user_session"),
+                client_ip(),
             )
         except service.AccountError as error:
             db.session.rollback()

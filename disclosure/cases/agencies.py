@@ -36,8 +36,13 @@ def add_contact(actor: User, agency: Agency, kind: str, value: str, ip: str | No
     contact = AgencyContact(kind=kind, value=value)
     agency.contacts.append(contact)
     db.session.flush()
-    record(actor, AuditAction.AGENCY_CONTACT_ADD, subject=f"agency:{agency.id}", ip=ip,
-           data={"contact": contact.id, "kind": kind, "value": value})
+    record(
+        actor,
+        AuditAction.AGENCY_CONTACT_ADD,
+        subject=f"agency:{agency.id}",
+        ip=ip,
+        data={"contact": contact.id, "kind": kind, "value": value},
+    )
     return contact
 
 
@@ -50,10 +55,19 @@ def verify_contact(actor: User, contact: AgencyContact, ip: str | None, how: str
         raise CaseError("Say how you verified it, e.g. “called the field office's published number”.")
     contact.verified_at = utcnow()
     contact.verified_by_id = actor.id
-    record(actor, AuditAction.AGENCY_CONTACT_VERIFIED, subject=f"agency:{contact.agency_id}", ip=ip,
-           data={"contact": contact.id, "how": how.strip()[:500]})
+    record(
+        actor,
+        AuditAction.AGENCY_CONTACT_VERIFIED,
+        subject=f"agency:{contact.agency_id}",
+        ip=ip,
+        data={"contact": contact.id, "how": how.strip()[:500]},
+    )
     db.session.flush()
 
 
 def describe(agency: Agency) -> dict[str, Any]:
-    return {"name": agency.name, "country": agency.country, "verified": sum(1 for c in agency.contacts if c.verified_at)}
+    return {
+        "name": agency.name,
+        "country": agency.country,
+        "verified": sum(1 for c in agency.contacts if c.verified_at),
+    }

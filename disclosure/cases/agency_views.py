@@ -49,8 +49,9 @@ def _agency_or_404(agency_id: int) -> Agency:
 @requires(Permission.CASE_VIEW)
 def show(agency_id: int, contact_form: ContactForm | None = None) -> Any:
     agency = _agency_or_404(agency_id)
-    return render_template("agencies/show.html", agency=agency, contact_form=contact_form or ContactForm(),
-                           verify_form=VerifyForm())
+    return render_template(
+        "agencies/show.html", agency=agency, contact_form=contact_form or ContactForm(), verify_form=VerifyForm()
+    )
 
 
 @bp.route("/<int:agency_id>/contacts", methods=["POST"])

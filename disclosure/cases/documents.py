@@ -17,11 +17,27 @@ from pypdf.errors import PdfReadError
 
 #: Pixel budget for images: an A4 page scanned at 600 dpi is about 35 million pixels.
 MAX_IMAGE_PIXELS = 60_000_000
-ACTIVE_PDF_KEYS = (b"/JavaScript", b"/JS", b"/OpenAction", b"/Launch", b"/EmbeddedFile", b"/EmbeddedFiles",
-                   b"/RichMedia", b"/AA", b"/SubmitForm", b"/ImportData", b"/XFA")
+ACTIVE_PDF_KEYS = (
+    b"/JavaScript",
+    b"/JS",
+    b"/OpenAction",
+    b"/Launch",
+    b"/EmbeddedFile",
+    b"/EmbeddedFiles",
+    b"/RichMedia",
+    b"/AA",
+    b"/SubmitForm",
+    b"/ImportData",
+    b"/XFA",
+)
 HTML_MARKERS = re.compile(rb"<\s*(?:!doctype|html|script|body|iframe|svg)\b", re.IGNORECASE)
-EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/tiff": ".tif",
-              "text/plain": ".txt"}
+EXTENSIONS = {
+    "application/pdf": ".pdf",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/tiff": ".tif",
+    "text/plain": ".txt",
+}
 
 
 class DocumentRejected(ValueError):
@@ -49,27 +65,33 @@ def inspect_document(data: bytes, filename: str) -> Inspected:
 
 def _check_pdf(data: bytes) -> str:
     if HTML_MARKERS.search(data[:4096]):
-        raise DocumentRejected("This PDF also contains web-page markup (a polyglot file). Print it to a new PDF "
-                               "and upload that.")
+        raise DocumentRejected(
+            "This PDF also contains web-page markup (a polyglot file). Print it to a new PDF and upload that."
+        )
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            raise DocumentRejected("This PDF is encrypted or password-protected. Ask the sender for an "
-                                   "unprotected copy, or print it to a new PDF.")
+            raise DocumentRejected(
+                "This PDF is encrypted or password-protected. Ask the sender for an "
+                "unprotected copy, or print it to a new PDF."
+            )
         pages = len(reader.pages)
         for page in reader.pages:
             page.get_contents()
     except DocumentRejected:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as error:
-        raise DocumentRejected("This PDF is damaged or incomplete and cannot be read. Ask the sender for a new "
-                               "copy.") from error
+        raise DocumentRejected(
+            "This PDF is damaged or incomplete and cannot be read. Ask the sender for a new copy."
+        ) from error
     if pages == 0:
         raise DocumentRejected("This PDF has no pages.")
     found = _active_content(reader, data)
     if found:
-        raise DocumentRejected(f"This PDF contains active content ({', '.join(found)}), which we do not accept. "
-                               "Print it to a new PDF and upload that.")
+        raise DocumentRejected(
+            f"This PDF contains active content ({', '.join(found)}), which we do not accept. "
+            "Print it to a new PDF and upload that."
+        )
     return "application/pdf"
 
 
@@ -83,7 +105,7 @@ def _active_content(reader: PdfReader, data: bytes) -> list[str]:
         item = stack.pop()
         try:
             item = item.get_object() if hasattr(item, "get_object") else item
-        except Exception:  # noqa: BLE001 - a broken reference is not active content
+        except Exception:  # noqa: S112 - a broken reference is not active content
             continue
         if id(item) in seen:
             continue
@@ -110,16 +132,18 @@ def _check_image(data: bytes) -> str:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise DocumentRejected(f"The image is {width} × {height} pixels, more than we accept. Scan at "
-                                       "300 dpi or send a PDF.")
+                raise DocumentRejected(
+                    f"The image is {width} × {height} pixels, more than we accept. Scan at 300 dpi or send a PDF."
+                )
             image.verify()
             fmt = image.format
     except DocumentRejected:
         raise
     except Image.DecompressionBombError as error:
-        raise DocumentRejected(f"The image has more than {MAX_IMAGE_PIXELS:,} pixels, more than we accept. Scan at "
-                               "300 dpi or send a PDF.") from error
-    except Exception as error:  # noqa: BLE001 - Pillow raises many kinds for bad input
+        raise DocumentRejected(
+            f"The image has more than {MAX_IMAGE_PIXELS:,} pixels, more than we accept. Scan at 300 dpi or send a PDF."
+        ) from error
+    except Exception as error:
         raise DocumentRejected("The image is damaged or not a PNG, JPEG or TIFF. Upload a PDF instead.") from error
     return {"PNG": "image/png", "JPEG": "image/jpeg", "TIFF": "image/tiff"}.get(fmt or "", "") or _unsupported()
 

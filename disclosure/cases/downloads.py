@@ -12,7 +12,7 @@ from disclosure.cases.documents import safe_filename
 
 def content_disposition(filename: str) -> str:
     """attachment; filename="ascii"; filename*=UTF-8''percent-encoded — no quote, CR or LF can get through."""
-    stem, dot, extension = filename.rpartition(".")
+    _stem, dot, extension = filename.rpartition(".")
     cleaned = safe_filename(filename, "." + extension if dot else "")
     ascii_name = cleaned.encode("ascii", "replace").decode("ascii").replace("?", "_")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(cleaned, safe='')}"

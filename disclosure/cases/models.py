@@ -163,8 +163,11 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
     @property
     def labels(self) -> dict[str, str]:
         """Display labels of the vocabulary ids stored on the case."""
-        return {"regime": Regime(self.regime).label, "authority": AuthorityKind(self.authority_kind).label,
-                "received_via": ReceivedVia(self.received_via).label}
+        return {
+            "regime": Regime(self.regime).label,
+            "authority": AuthorityKind(self.authority_kind).label,
+            "received_via": ReceivedVia(self.received_via).label,
+        }
 
     @property
     def categories(self) -> list[Category]:
@@ -214,8 +217,9 @@ class CaseCategory(db.Model):  # type: ignore[name-defined,misc]
 
 class Document(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "case_document"
-    __table_args__ = (CheckConstraint("kind IN ('legal_process', 'correspondence', 'response_letter')",
-                                      name="known_kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('legal_process', 'correspondence', 'response_letter')", name="known_kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"))
@@ -240,9 +244,7 @@ class NonDisclosureOrder(db.Model):  # type: ignore[name-defined,misc]
     """A gag order attached to a case: the customer may not be told until it expires (if ever)."""
 
     __tablename__ = "non_disclosure_order"
-    __table_args__ = (
-        CheckConstraint("expires_on IS NULL OR expires_on >= starts_on", name="ordered_dates"),
-    )
+    __table_args__ = (CheckConstraint("expires_on IS NULL OR expires_on >= starts_on", name="ordered_dates"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), unique=True)
@@ -256,8 +258,9 @@ class NonDisclosureOrder(db.Model):  # type: ignore[name-defined,misc]
     version_id: Mapped[int] = mapped_column(default=1)
 
     case: Mapped[Case] = relationship(back_populates="gag_order")
-    renewals: Mapped[list[NdoRenewal]] = relationship(back_populates="order", order_by="NdoRenewal.id",
-                                                      cascade="all, delete-orphan")
+    renewals: Mapped[list[NdoRenewal]] = relationship(
+        back_populates="order", order_by="NdoRenewal.id", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version_id}
 

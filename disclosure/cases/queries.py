@@ -30,8 +30,13 @@ SORTS: dict[str, Any] = {
 }
 DEFAULT_SORT = "due"
 OPEN = [state.value for state in OPEN_STATES]
-ACTIVE = [State.RECEIVED.value, State.IN_REVIEW.value, State.NEEDS_INFO.value, State.APPROVED.value,
-          State.PRODUCING.value]
+ACTIVE = [
+    State.RECEIVED.value,
+    State.IN_REVIEW.value,
+    State.NEEDS_INFO.value,
+    State.APPROVED.value,
+    State.PRODUCING.value,
+]
 
 
 @dataclass
@@ -115,18 +120,29 @@ def queues(user_id: int, now: datetime, today: date) -> dict[str, list[Case]]:
         "overdue": run(active.where(Case.due_at < now).order_by(Case.due_at)),
         "due_this_week": run(active.where(Case.due_at >= now, Case.due_at < week).order_by(Case.due_at)),
         "needs_info": run(select(Case).where(Case.state == State.NEEDS_INFO.value).order_by(Case.due_at)),
-        "unassigned": run(select(Case).where(Case.state == State.RECEIVED.value, Case.assigned_to_id.is_(None))
-                          .order_by(_open_first(), Case.due_at)),
+        "unassigned": run(
+            select(Case)
+            .where(Case.state == State.RECEIVED.value, Case.assigned_to_id.is_(None))
+            .order_by(_open_first(), Case.due_at)
+        ),
         "gag_expiring": run(
-            select(Case).join(NonDisclosureOrder).options(contains_eager(Case.gag_order))
-            .where(NonDisclosureOrder.expires_on.is_not(None),
-                   NonDisclosureOrder.expires_on >= today,
-                   NonDisclosureOrder.expires_on <= today + timedelta(days=30))
-            .order_by(NonDisclosureOrder.expires_on)),
+            select(Case)
+            .join(NonDisclosureOrder)
+            .options(contains_eager(Case.gag_order))
+            .where(
+                NonDisclosureOrder.expires_on.is_not(None),
+                NonDisclosureOrder.expires_on >= today,
+                NonDisclosureOrder.expires_on <= today + timedelta(days=30),
+            )
+            .order_by(NonDisclosureOrder.expires_on)
+        ),
         "notify_customer": run(
-            select(Case).join(NonDisclosureOrder).options(contains_eager(Case.gag_order))
+            select(Case)
+            .join(NonDisclosureOrder)
+            .options(contains_eager(Case.gag_order))
             .where(NonDisclosureOrder.expires_on < today, NonDisclosureOrder.customer_notified_at.is_(None))
-            .order_by(NonDisclosureOrder.expires_on)),
+            .order_by(NonDisclosureOrder.expires_on)
+        ),
     }
 
 
@@ -139,8 +155,7 @@ def related_cases(case: Case) -> list[tuple[Case, str]]:
     values = [t.normalized for t in case.targets]
     if values:
         rows = db.session.execute(
-            select(Case, CaseTarget.value).join(CaseTarget)
-            .where(CaseTarget.normalized.in_(values), Case.id != case.id)
+            select(Case, CaseTarget.value).join(CaseTarget).where(CaseTarget.normalized.in_(values), Case.id != case.id)
         ).all()
         for other, value in rows:
             found.setdefault(other.id, (other, f"same target {value}"))
@@ -149,5 +164,3 @@ def related_cases(case: Case) -> list[tuple[Case, str]]:
 
 def agencies() -> list[Agency]:
     return list(db.session.execute(select(Agency).order_by(Agency.name)).scalars())
-
-

@@ -50,8 +50,10 @@ class StaleCase(CaseError):
     """Someone else changed the case since the form was loaded."""
 
     def __init__(self, case: Case) -> None:
-        super().__init__(f"{case.reference} was changed by someone else while you were editing. Your input is "
-                         "kept below: check the current version and save again.")
+        super().__init__(
+            f"{case.reference} was changed by someone else while you were editing. Your input is "
+            "kept below: check the current version and save again."
+        )
 
 
 class NotPermitted(CaseError):
@@ -100,8 +102,13 @@ def find_or_create_agency(actor: Any, name: str, country: str, ip: str | None) -
         agency = Agency(name=name, country=country)
         db.session.add(agency)
         db.session.flush()
-        record(actor, AuditAction.AGENCY_CREATE, subject=f"agency:{agency.id}", ip=ip,
-               data={"name": name, "country": country})
+        record(
+            actor,
+            AuditAction.AGENCY_CREATE,
+            subject=f"agency:{agency.id}",
+            ip=ip,
+            data={"name": name, "country": country},
+        )
     return agency
 
 
@@ -112,8 +119,9 @@ def _request_summary(doc: RequestDocument) -> dict[str, Any]:
     return to_json(doc)
 
 
-def log_request(actor: Any, doc: RequestDocument, ip: str | None = None, summary: str = "",
-                timezone: str = "UTC") -> Case:
+def log_request(
+    actor: Any, doc: RequestDocument, ip: str | None = None, summary: str = "", timezone: str = "UTC"
+) -> Case:
     """Log an incoming request (from the form or from `flask cases import`) as a new case in `received`."""
     if isinstance(actor, User):
         require(actor, Permission.CASE_CREATE)
@@ -127,25 +135,51 @@ def log_request(actor: Any, doc: RequestDocument, ip: str | None = None, summary
     officer = doc.officer
     policy = default_policy()
     try:
-        due = compute_due(doc.process_type, policy, doc.received_at, doc.emergency, doc.due_at, timezone,
-                          calendar_for(policy, doc.jurisdiction.regime, doc.jurisdiction.country))
+        due = compute_due(
+            doc.process_type,
+            policy,
+            doc.received_at,
+            doc.emergency,
+            doc.due_at,
+            timezone,
+            calendar_for(policy, doc.jurisdiction.regime, doc.jurisdiction.country),
+        )
     except DeadlineError as error:
         raise CaseError(f"timezone: {error}") from error
     case = Case(
-        reference=reference, process_type=doc.process_type.value, regime=doc.jurisdiction.regime.value,
-        country=doc.jurisdiction.country, region=doc.jurisdiction.region,
-        authority_kind=doc.issuing_authority.kind.value, authority_name=doc.issuing_authority.name,
-        docket=doc.issuing_authority.docket, agency=agency,
-        officer_name=officer.name if officer else None, officer_badge=officer.badge if officer else None,
-        officer_email=officer.email if officer else None, officer_phone=officer.phone if officer else None,
-        received_at=doc.received_at, received_via=doc.received_via.value,
-        due_at=due.at, due_explanation=due.explanation, emergency=doc.emergency, issued_on=doc.issued_on,
-        valid_until=doc.valid_until, timezone=timezone, summary=summary.strip(), state=State.RECEIVED.value,
+        reference=reference,
+        process_type=doc.process_type.value,
+        regime=doc.jurisdiction.regime.value,
+        country=doc.jurisdiction.country,
+        region=doc.jurisdiction.region,
+        authority_kind=doc.issuing_authority.kind.value,
+        authority_name=doc.issuing_authority.name,
+        docket=doc.issuing_authority.docket,
+        agency=agency,
+        officer_name=officer.name if officer else None,
+        officer_badge=officer.badge if officer else None,
+        officer_email=officer.email if officer else None,
+        officer_phone=officer.phone if officer else None,
+        received_at=doc.received_at,
+        received_via=doc.received_via.value,
+        due_at=due.at,
+        due_explanation=due.explanation,
+        emergency=doc.emergency,
+        issued_on=doc.issued_on,
+        valid_until=doc.valid_until,
+        timezone=timezone,
+        summary=summary.strip(),
+        state=State.RECEIVED.value,
         created_by_id=getattr(actor, "id", None) or _system_user_id(),
     )
     case.targets = [
-        CaseTarget(kind=t.kind.value, value=t.value, normalized=normalized_target(t.kind.value, t.value),
-                   date_from=_iso(t.from_), date_to=_iso(t.to))
+        CaseTarget(
+            kind=t.kind.value,
+            value=t.value,
+            normalized=normalized_target(t.kind.value, t.value),
+            date_from=_iso(t.from_),
+            date_to=_iso(t.to),
+        )
         for t in doc.targets
     ]
     case.category_rows = [CaseCategory(category=c.value) for c in doc.categories]
@@ -153,10 +187,18 @@ def log_request(actor: Any, doc: RequestDocument, ip: str | None = None, summary
     db.session.flush()
     if doc.non_disclosure_order is not None:
         nd = doc.non_disclosure_order
-        db.session.add(NonDisclosureOrder(case_id=case.id, basis=nd.basis,
-                                          starts_on=nd.from_ or doc.received_at.date(), expires_on=nd.until))
-    record(actor, AuditAction.CASE_CREATE, subject=case.subject, ip=ip,
-           data={"request": _request_summary(doc), "due_at": due.at.isoformat(), "due": due.explanation})
+        db.session.add(
+            NonDisclosureOrder(
+                case_id=case.id, basis=nd.basis, starts_on=nd.from_ or doc.received_at.date(), expires_on=nd.until
+            )
+        )
+    record(
+        actor,
+        AuditAction.CASE_CREATE,
+        subject=case.subject,
+        ip=ip,
+        data={"request": _request_summary(doc), "due_at": due.at.isoformat(), "due": due.explanation},
+    )
     db.session.flush()
     return case
 
@@ -193,8 +235,9 @@ def _flush(case: Case) -> None:
         raise StaleCase(case) from error
 
 
-def update_case(actor: User, case: Case, changes: CaseChanges, expected_version: int | None,
-                ip: str | None) -> dict[str, Any]:
+def update_case(
+    actor: User, case: Case, changes: CaseChanges, expected_version: int | None, ip: str | None
+) -> dict[str, Any]:
     """Apply the changed fields; record one event with a from/to diff. Returns the diff (empty: nothing changed)."""
     require(actor, Permission.CASE_EDIT)
     _check_version(case, expected_version)
@@ -218,8 +261,9 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
 
-def apply_action(actor: User, case: Case, action: Action, expected_version: int | None, ip: str | None,
-                 note: str = "") -> State:
+def apply_action(
+    actor: User, case: Case, action: Action, expected_version: int | None, ip: str | None, note: str = ""
+) -> State:
     """Move the case by `action` (not approve or reject: those need the review's decision record)."""
     if action in DECISION_ACTIONS:
         raise IllegalTransition("Approve and reject are decided on the review page, with the checklist.")
@@ -263,8 +307,13 @@ def assign(actor: User, case: Case, assignee: User | None, expected_version: int
     if before == (assignee.id if assignee else None):
         return
     case.assigned_to_id = assignee.id if assignee else None
-    record(actor, AuditAction.CASE_ASSIGN, subject=case.subject, ip=ip,
-           data={"diff": {"assigned_to": {"from": before, "to": case.assigned_to_id}}})
+    record(
+        actor,
+        AuditAction.CASE_ASSIGN,
+        subject=case.subject,
+        ip=ip,
+        data={"diff": {"assigned_to": {"from": before, "to": case.assigned_to_id}}},
+    )
     _flush(case)
 
 
@@ -282,26 +331,50 @@ def add_document(actor: User, case: Case, kind: str, data: bytes, filename: str,
     blob = store.put([data], max_bytes=len(data))
     # If the request's transaction rolls back, no record will point at the blob: remove it then.
     db.session.info.setdefault("uncommitted_blobs", []).append((store, blob.name))
-    document = Document(case_id=case.id, kind=kind, filename=inspected.filename,
-                        content_type=inspected.content_type, size=blob.size, sha256=blob.sha256,
-                        blob_name=blob.name, uploaded_by_id=actor.id)
+    document = Document(
+        case_id=case.id,
+        kind=kind,
+        filename=inspected.filename,
+        content_type=inspected.content_type,
+        size=blob.size,
+        sha256=blob.sha256,
+        blob_name=blob.name,
+        uploaded_by_id=actor.id,
+    )
     db.session.add(document)
     db.session.flush()
-    record(actor, AuditAction.DOCUMENT_UPLOAD, subject=case.subject, ip=ip,
-           data={"document": document.id, "kind": kind, "filename": document.filename,
-                 "content_type": document.content_type, "size": document.size, "sha256": document.sha256})
+    record(
+        actor,
+        AuditAction.DOCUMENT_UPLOAD,
+        subject=case.subject,
+        ip=ip,
+        data={
+            "document": document.id,
+            "kind": kind,
+            "filename": document.filename,
+            "content_type": document.content_type,
+            "size": document.size,
+            "sha256": document.sha256,
+        },
+    )
     return document
 
 
 def record_download(actor: User, document: Document, ip: str | None) -> None:
     require(actor, Permission.DOCUMENT_DOWNLOAD)
-    record(actor, AuditAction.DOCUMENT_DOWNLOAD, subject=document.case.subject, ip=ip,
-           data={"document": document.id, "sha256": document.sha256})
+    record(
+        actor,
+        AuditAction.DOCUMENT_DOWNLOAD,
+        subject=document.case.subject,
+        ip=ip,
+        data={"document": document.id, "sha256": document.sha256},
+    )
     db.session.flush()
 
 
-def set_gag_order(actor: User, case: Case, basis: str, starts_on: date, expires_on: date | None,
-                  ip: str | None) -> NonDisclosureOrder:
+def set_gag_order(
+    actor: User, case: Case, basis: str, starts_on: date, expires_on: date | None, ip: str | None
+) -> NonDisclosureOrder:
     require(actor, Permission.CASE_EDIT)
     if case.gag_order is not None:
         raise CaseError("This case already has a non-disclosure order; renew it instead.")
@@ -309,9 +382,17 @@ def set_gag_order(actor: User, case: Case, basis: str, starts_on: date, expires_
         raise CaseError("The order cannot expire before it starts.")
     order = NonDisclosureOrder(case_id=case.id, basis=basis.strip(), starts_on=starts_on, expires_on=expires_on)
     db.session.add(order)
-    record(actor, AuditAction.NDO_SET, subject=case.subject, ip=ip,
-           data={"basis": order.basis, "starts_on": starts_on.isoformat(),
-                 "expires_on": expires_on.isoformat() if expires_on else "indefinite"})
+    record(
+        actor,
+        AuditAction.NDO_SET,
+        subject=case.subject,
+        ip=ip,
+        data={
+            "basis": order.basis,
+            "starts_on": starts_on.isoformat(),
+            "expires_on": expires_on.isoformat() if expires_on else "indefinite",
+        },
+    )
     db.session.flush()
     return order
 
@@ -323,9 +404,20 @@ def renew_gag_order(actor: User, order: NonDisclosureOrder, new_expiry: date | N
     previous = order.expires_on
     order.renewals.append(NdoRenewal(previous_expiry=previous, new_expiry=new_expiry, renewed_by_id=actor.id))
     order.expires_on = new_expiry
-    record(actor, AuditAction.NDO_RENEW, subject=order.case.subject, ip=ip,
-           data={"diff": {"expires_on": {"from": previous.isoformat() if previous else "indefinite",
-                                         "to": new_expiry.isoformat() if new_expiry else "indefinite"}}})
+    record(
+        actor,
+        AuditAction.NDO_RENEW,
+        subject=order.case.subject,
+        ip=ip,
+        data={
+            "diff": {
+                "expires_on": {
+                    "from": previous.isoformat() if previous else "indefinite",
+                    "to": new_expiry.isoformat() if new_expiry else "indefinite",
+                }
+            }
+        },
+    )
     db.session.flush()
 
 

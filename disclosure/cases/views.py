@@ -52,29 +52,53 @@ def index() -> Any:
     if not form.validate():
         return render_template("cases/index.html", form=form, cases=[], total=0, page=1, pages=1, now=utcnow()), 400
     criteria = queries.CaseFilter(
-        state=form.state.data or None, process_type=form.process_type.data or None,
+        state=form.state.data or None,
+        process_type=form.process_type.data or None,
         agency_id=int(form.agency.data) if (form.agency.data or "").isdigit() else None,
-        regime=form.regime.data or None, due_from=form.due_from.data, due_to=form.due_to.data,
-        q=form.q.data or None, sort=form.sort.data or queries.DEFAULT_SORT,
+        regime=form.regime.data or None,
+        due_from=form.due_from.data,
+        due_to=form.due_to.data,
+        q=form.q.data or None,
+        sort=form.sort.data or queries.DEFAULT_SORT,
     )
     cases, total, pages = queries.page_of(queries.filtered(criteria), form.page.data or 1, criteria.sort)
-    return render_template("cases/index.html", form=form, cases=cases, total=total,
-                           page=min(max(1, form.page.data or 1), pages), pages=pages, now=utcnow())
+    return render_template(
+        "cases/index.html",
+        form=form,
+        cases=cases,
+        total=total,
+        page=min(max(1, form.page.data or 1), pages),
+        pages=pages,
+        now=utcnow(),
+    )
 
 
 def _place_error(form: IntakeForm, error: RequestError) -> None:
     """Put the request document's error on the form field it came from."""
     path = error.field
     mapping = {
-        "process_type": form.process_type, "jurisdiction.regime": form.regime, "jurisdiction.country": form.country,
-        "jurisdiction.region": form.region, "issuing_authority.kind": form.authority_kind,
-        "issuing_authority.name": form.authority_name, "issuing_authority.docket": form.docket,
-        "agency.name": form.agency_name, "agency.country": form.agency_country, "officer.name": form.officer_name,
-        "officer.email": form.officer_email, "officer.phone": form.officer_phone, "officer.badge": form.officer_badge,
-        "received_at": form.received_at, "received_via": form.received_via, "due_at": form.due_on,
-        "valid_until": form.valid_until, "categories": form.categories,
-        "non_disclosure_order.basis": form.ndo_basis, "non_disclosure_order.until": form.ndo_until,
-        "non_disclosure_order.from": form.ndo_starts_on, "issued_on": form.issued_on,
+        "process_type": form.process_type,
+        "jurisdiction.regime": form.regime,
+        "jurisdiction.country": form.country,
+        "jurisdiction.region": form.region,
+        "issuing_authority.kind": form.authority_kind,
+        "issuing_authority.name": form.authority_name,
+        "issuing_authority.docket": form.docket,
+        "agency.name": form.agency_name,
+        "agency.country": form.agency_country,
+        "officer.name": form.officer_name,
+        "officer.email": form.officer_email,
+        "officer.phone": form.officer_phone,
+        "officer.badge": form.officer_badge,
+        "received_at": form.received_at,
+        "received_via": form.received_via,
+        "due_at": form.due_on,
+        "valid_until": form.valid_until,
+        "categories": form.categories,
+        "non_disclosure_order.basis": form.ndo_basis,
+        "non_disclosure_order.until": form.ndo_until,
+        "non_disclosure_order.from": form.ndo_starts_on,
+        "issued_on": form.issued_on,
     }
     field = mapping.get(path)
     if field is None and path.startswith("targets"):
@@ -83,7 +107,9 @@ def _place_error(form: IntakeForm, error: RequestError) -> None:
             number = int(path.split("[", 1)[1].split("]", 1)[0])
             part = path.split(".", 1)[1] if "." in path else "value"
             row = form.targets[rows[number]].form
-            field = {"kind": row.kind, "value": row.value, "from": row.date_from, "to": row.date_to}.get(part, row.value)
+            field = {"kind": row.kind, "value": row.value, "from": row.date_from, "to": row.date_to}.get(
+                part, row.value
+            )
         except (IndexError, ValueError):
             field = None
         if field is None:
@@ -102,8 +128,13 @@ def create() -> Any:
     if form.validate_on_submit():
         try:
             document = parse_request(form.request_document(), now=utcnow())
-            case = service.log_request(current_user, document, client_ip(), summary=form.summary.data or "",
-                                       timezone=form.timezone.data or "UTC")
+            case = service.log_request(
+                current_user,
+                document,
+                client_ip(),
+                summary=form.summary.data or "",
+                timezone=form.timezone.data or "UTC",
+            )
             upload = form.legal_process.data
             if upload and upload.filename:
                 service.add_document(current_user, case, "legal_process", upload.read(), upload.filename, client_ip())
@@ -138,12 +169,18 @@ def _render_case(case: Case, **forms: Any) -> str:
         assign_form.assignee.data = str(case.assigned_to_id or "")
     forms.pop("_keep_assignee", None)
     return render_template(
-        "cases/show.html", case=case, actions=available_actions(case.status, case.track),
+        "cases/show.html",
+        case=case,
+        actions=available_actions(case.status, case.track),
         action_form=forms.pop("action_form", None) or ActionForm(version=case.version_id),
-        assign_form=assign_form, upload_form=forms.pop("upload_form", None) or UploadForm(),
+        assign_form=assign_form,
+        upload_form=forms.pop("upload_form", None) or UploadForm(),
         gag_form=forms.pop("gag_form", None) or GagOrderForm(),
         renew_form=forms.pop("renew_form", None) or RenewGagOrderForm(),
-        related=queries.related_cases(case), timeline=_timeline(case), today=utcnow().date(), now=utcnow(),
+        related=queries.related_cases(case),
+        timeline=_timeline(case),
+        today=utcnow().date(),
+        now=utcnow(),
         Action=Action,
     )
 
@@ -164,10 +201,15 @@ def edit(reference: str) -> Any:
     conflict = False
     if form.validate_on_submit():
         changes = service.CaseChanges(
-            summary=form.summary.data or "", docket=form.docket.data or None, authority_name=form.authority_name.data,
-            officer_name=form.officer_name.data, officer_badge=form.officer_badge.data or None,
-            officer_email=form.officer_email.data or None, officer_phone=form.officer_phone.data or None,
-            valid_until=form.valid_until.data, emergency=bool(form.emergency.data),
+            summary=form.summary.data or "",
+            docket=form.docket.data or None,
+            authority_name=form.authority_name.data,
+            officer_name=form.officer_name.data,
+            officer_badge=form.officer_badge.data or None,
+            officer_email=form.officer_email.data or None,
+            officer_phone=form.officer_phone.data or None,
+            valid_until=form.valid_until.data,
+            emergency=bool(form.emergency.data),
         )
         try:
             diff = service.update_case(current_user, case, changes, _version(form.version.data), client_ip())
@@ -198,8 +240,9 @@ def act(reference: str) -> Any:
         abort(400)
     try:
         action = Action(form.action.data)
-        after = service.apply_action(current_user, case, action, _version(form.version.data), client_ip(),
-                                     form.note.data or "")
+        after = service.apply_action(
+            current_user, case, action, _version(form.version.data), client_ip(), form.note.data or ""
+        )
     except ValueError as error:  # CaseError, IllegalTransition and an unknown action all explain themselves
         db.session.rollback()
         message = str(error) if isinstance(error, service.CaseError | IllegalTransition) else "Unknown action."
@@ -261,8 +304,9 @@ def upload(reference: str) -> Any:
     upload = form.file.data
     if form.validate_on_submit() and upload and upload.filename:
         try:
-            document = service.add_document(current_user, case, form.kind.data, upload.read(), upload.filename,
-                                            client_ip())
+            document = service.add_document(
+                current_user, case, form.kind.data, upload.read(), upload.filename, client_ip()
+            )
         except (service.CaseError, DocumentRejected) as error:
             db.session.rollback()
             form.file.errors = [str(error)]
@@ -301,8 +345,14 @@ def set_gag_order(reference: str) -> Any:
     form = GagOrderForm()
     if form.validate_on_submit():
         try:
-            service.set_gag_order(current_user, case, form.basis.data or "", form.starts_on.data,
-                                  None if form.indefinite.data else form.expires_on.data, client_ip())
+            service.set_gag_order(
+                current_user,
+                case,
+                form.basis.data or "",
+                form.starts_on.data,
+                None if form.indefinite.data else form.expires_on.data,
+                client_ip(),
+            )
         except service.CaseError as error:
             db.session.rollback()
             form.basis.errors = [str(error)]
@@ -322,8 +372,9 @@ def renew_gag_order(reference: str) -> Any:
     form = RenewGagOrderForm()
     if form.validate_on_submit() and (form.indefinite.data or form.expires_on.data):
         try:
-            service.renew_gag_order(current_user, case.gag_order, None if form.indefinite.data else form.expires_on.data,
-                                    client_ip())
+            service.renew_gag_order(
+                current_user, case.gag_order, None if form.indefinite.data else form.expires_on.data, client_ip()
+            )
         except service.CaseError as error:
             db.session.rollback()
             form.expires_on.errors = [str(error)]

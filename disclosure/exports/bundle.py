@@ -160,30 +160,24 @@ def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:
         f"Disclosure export bundle, format {fmt.FORMAT}",
         "",
         f"This ZIP holds one BagIt bag (RFC 8493), {bag_name}/, signed by the organisation that produced it.",
-        "Every file under data/payload/ is encrypted. The SHA-256 of each encrypted file is in "
-        "manifest-sha256.txt;",
-        "tagmanifest-sha256.txt covers that manifest and the other tag files; tagmanifest-sha256.txt.p7s is "
-        "a detached",
-        "CMS signature (ECDSA P-256, SHA-256) over the tag manifest. Check the signature and the manifests "
-        "before you",
+        "Every file under data/payload/ is encrypted. The SHA-256 of each encrypted file is in manifest-sha256.txt;",
+        "tagmanifest-sha256.txt covers that manifest and the other tag files; tagmanifest-sha256.txt.p7s is a detached",
+        "CMS signature (ECDSA P-256, SHA-256) over the tag manifest. Check the signature and the manifests before you",
         "decrypt anything: a changed byte anywhere fails them.",
         "",
     ]
     if passphrase_only:
         lines += [
             "This bundle is passphrase-only: you received its passphrase separately, by another channel.",
-            "The inner manifest (data/inner-manifest.json.enc) is encrypted with that passphrase, like the "
-            "files.",
+            "The inner manifest (data/inner-manifest.json.enc) is encrypted with that passphrase, like the files.",
         ]
     else:
         lines += [
-            "data/key.p7m holds the bundle passphrase, encrypted (CMS EnvelopedData) to each recipient's "
-            "certificate.",
+            "data/key.p7m holds the bundle passphrase, encrypted (CMS EnvelopedData) to each recipient's certificate.",
             "The inner manifest (data/inner-manifest.json.p7m) is encrypted to the same certificates.",
         ]
     lines += [
-        "The inner manifest holds the plaintext SHA-256 and size of each file, the case metadata, and the "
-        "audit-log",
+        "The inner manifest holds the plaintext SHA-256 and size of each file, the case metadata, and the audit-log",
         "events of the case with their inclusion proofs, which lead to the signed checkpoint in",
         "data/audit-checkpoint.txt.",
         "",
@@ -260,19 +254,14 @@ def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:
         "The passphrase file holds one line; `-pass file:` reads the first line without its line ending.",
         "Delete ../passphrase.txt when you are done, and keep the plaintext as safely as the law requires.",
         "",
-        "The same checks and more (the plaintext hashes and the audit inclusion proofs) in one command, with "
-        "the",
+        "The same checks and more (the plaintext hashes and the audit inclusion proofs) in one command, with the",
         "organisation's `disclosure-bundle` tool (Python 3.11+ and the `cryptography` package):",
         "",
     ]
     if passphrase_only:
-        lines.append(
-            "  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --passphrase-file passphrase.txt --out DIR"
-        )
+        lines.append("  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --passphrase-file passphrase.txt --out DIR")
     else:
-        lines.append(
-            "  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --key me.key --cert me.pem --out DIR"
-        )
+        lines.append("  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --key me.key --cert me.pem --out DIR")
     lines += ["", "(add --crl crl.pem to check the signer against the revocation list)", ""]
     return "\n".join(lines)
 
@@ -481,9 +470,7 @@ def _encrypt_into_zip(
             cipher_digest.update(tail)
             out.write(tail)
     if expected_size is not None and size != expected_size:
-        raise BundleError(
-            f"{info.filename}: read {size} bytes, expected {expected_size} (did the file change?)"
-        )
+        raise BundleError(f"{info.filename}: read {size} bytes, expected {expected_size} (did the file change?)")
     return size, plain_digest.hexdigest(), cipher_digest.hexdigest()
 
 
@@ -574,8 +561,7 @@ def build_bundle(
     mode = "recipients" if recipients else "passphrase-only"
     if not fmt.SAFE_NAME_RE.fullmatch(bag_name):
         raise BundleError(
-            f"bag name {bag_name!r} must be letters, digits, '.', '_' and '-', starting with one of the "
-            "first two"
+            f"bag name {bag_name!r} must be letters, digits, '.', '_' and '-', starting with one of the first two"
         )
     try:
         checkpoint = fmt.parse_checkpoint_note(checkpoint_note)
@@ -583,9 +569,7 @@ def build_bundle(
         raise BundleError(f"the checkpoint is not a signed checkpoint note: {error}") from None
     for cert in recipients:
         if not isinstance(cert.public_key(), rsa.RSAPublicKey):
-            raise BundleError(
-                f"recipient {cert.subject.rfc4514_string()}: CMS envelopes support RSA keys only"
-            )
+            raise BundleError(f"recipient {cert.subject.rfc4514_string()}: CMS envelopes support RSA keys only")
     try:
         validate_signer(signer.key, signer.cert, signer.ca_cert, now=now)
     except PKIError as error:
@@ -598,15 +582,11 @@ def build_bundle(
     if passphrase is None:
         passphrase = secrets.token_urlsafe(24)  # 192 bits
     elif not _PASSPHRASE_RE.fullmatch(passphrase):
-        raise BundleError(
-            "a given passphrase must be 22 to 256 URL-safe characters on one line (>= 128 bits)"
-        )
+        raise BundleError("a given passphrase must be 22 to 256 URL-safe characters on one line (>= 128 bits)")
     secret = passphrase.encode("ascii")
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary_name = tempfile.mkstemp(
-        dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".partial"
-    )
+    descriptor, temporary_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".partial")
     temporary = Path(temporary_name)
     when = now.astimezone(dt.UTC).timetuple()[:6]
     if when[0] < 1980:
@@ -699,9 +679,9 @@ def build_bundle(
             ]
             for rel, data in tag_files:
                 put(rel, data)
-            tagmanifest = "".join(
-                f"{hashlib.sha256(data).hexdigest()}  {rel}\n" for rel, data in tag_files
-            ).encode("ascii")
+            tagmanifest = "".join(f"{hashlib.sha256(data).hexdigest()}  {rel}\n" for rel, data in tag_files).encode(
+                "ascii"
+            )
             put(fmt.TAGMANIFEST, tagmanifest)
             signature = _sign(tagmanifest, signer)
             # Check our own signature with the recipient's verifier before anything leaves.

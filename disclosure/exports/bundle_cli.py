@@ -318,8 +318,7 @@ def _check_signer_certificate(
         )
     if now > cert.not_valid_after_utc:
         raise SignatureProblem(
-            f"the signer certificate {_describe(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} "
-            "UTC"
+            f"the signer certificate {_describe(cert)} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
         )
     if now < cert.not_valid_before_utc:
         raise SignatureProblem(
@@ -329,9 +328,7 @@ def _check_signer_certificate(
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         if ExtendedKeyUsageOID.EMAIL_PROTECTION not in eku:
-            raise SignatureProblem(
-                f"the signer certificate {_describe(cert)} lacks the emailProtection key usage"
-            )
+            raise SignatureProblem(f"the signer certificate {_describe(cert)} lacks the emailProtection key usage")
     except x509.ExtensionNotFound:
         pass
     try:
@@ -375,8 +372,7 @@ def _check_revocation(
         entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if entry is not None:
             raise SignatureProblem(
-                f"the signer certificate {_describe(cert)} was revoked on "
-                f"{entry.revocation_date_utc:%Y-%m-%d}"
+                f"the signer certificate {_describe(cert)} was revoked on {entry.revocation_date_utc:%Y-%m-%d}"
             )
 
 
@@ -397,9 +393,7 @@ def verify_detached_signature(
     except SignatureProblem:
         raise
     except Exception as error:  # see the docstring
-        raise SignatureProblem(
-            f"the signature cannot be processed ({type(error).__name__}: {error})"
-        ) from None
+        raise SignatureProblem(f"the signature cannot be processed ({type(error).__name__}: {error})") from None
 
 
 def _verify_detached_signature(
@@ -451,17 +445,13 @@ def _verify_detached_signature(
         # RFC 5652 5.1/5.3: version 1 with an issuer-and-serial signer identifier, 3 with a key identifier.
         expected_version = b"\x01" if sid.tag == _SEQUENCE else b"\x03"
         if signer_version != expected_version or version != expected_version:
-            raise SignatureProblem(
-                "the SignedData or SignerInfo version does not match the signer identifier"
-            )
+            raise SignatureProblem("the SignedData or SignerInfo version does not match the signer identifier")
         attrs = fields[3]
         if attrs.tag != 0xA0:
             raise SignatureProblem("the signature has no signed attributes")
         signature_value = _expect(fields[5], _OCTETS, "signature").content
         if len(fields) != 6:
-            raise SignatureProblem(
-                "the signature carries unsigned attributes, which this format does not use"
-            )
+            raise SignatureProblem("the signature carries unsigned attributes, which this format does not use")
         if fields[2].raw not in SHA256_ALGORITHMS:
             raise SignatureProblem("the digest algorithm is not SHA-256")
         if fields[4].raw != ECDSA_SHA256_ALGORITHM:
@@ -489,9 +479,7 @@ def _verify_detached_signature(
             elif kind == OID_SIGNING_TIME:
                 signing_time = _der_time(values[0])
         if message_digest is None or content_type != OID_DATA:
-            raise SignatureProblem(
-                "the signed attributes lack the message digest or the id-data content type"
-            )
+            raise SignatureProblem("the signed attributes lack the message digest or the id-data content type")
 
         if len(cert_nodes) > MAX_CERTS_IN_SIGNATURE:
             raise SignatureProblem("too many certificates in the signature")
@@ -516,9 +504,7 @@ def _verify_detached_signature(
             if len(issuer_and_serial) != 2:
                 raise DerError("IssuerAndSerialNumber")
             issuer_der = _expect(issuer_and_serial[0], _SEQUENCE, "issuer").raw
-            serial = int.from_bytes(
-                _expect(issuer_and_serial[1], _INTEGER, "serial").content, "big", signed=True
-            )
+            serial = int.from_bytes(_expect(issuer_and_serial[1], _INTEGER, "serial").content, "big", signed=True)
             for cert in certs:
                 if cert.serial_number == serial and cert.issuer.public_bytes() == issuer_der:
                     signer = cert
@@ -542,9 +528,7 @@ def _verify_detached_signature(
     public = signer.public_key()
     if not isinstance(public, ec.EllipticCurvePublicKey):
         raise SignatureProblem(f"the signer certificate {_describe(signer)} does not hold an ECDSA key")
-    signed_bytes = (
-        b"\x31" + signature[attrs.start + 1 : attrs.end]
-    )  # [0] IMPLICIT -> SET OF, as RFC 5652 5.4 says
+    signed_bytes = b"\x31" + signature[attrs.start + 1 : attrs.end]  # [0] IMPLICIT -> SET OF, as RFC 5652 5.4 says
     try:
         public.verify(signature_value, signed_bytes, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
@@ -552,9 +536,7 @@ def _verify_detached_signature(
             "the ECDSA signature does not verify: the signature or its signed attributes were altered"
         ) from None
     if not hmac.compare_digest(message_digest, hashlib.sha256(content).digest()):
-        raise SignatureProblem(
-            f"the signed message digest does not match {TAGMANIFEST}: the tag manifest was altered"
-        )
+        raise SignatureProblem(f"the signed message digest does not match {TAGMANIFEST}: the tag manifest was altered")
     issuer = _check_signer_certificate(signer, anchors, now)
     if crls:
         _check_revocation(signer, issuer, crls, now)
@@ -564,8 +546,7 @@ def _verify_detached_signature(
     for cert, der in zip(certs, raws, strict=True):
         if cert is not signer and der not in anchor_der:
             raise SignatureProblem(
-                f"the embedded certificate {_describe(cert)} is neither the signer's nor the given CA "
-                "certificate"
+                f"the embedded certificate {_describe(cert)} is neither the signer's nor the given CA certificate"
             )
     return SignatureInfo(
         signer_subject=_describe(signer),
@@ -737,9 +718,7 @@ class _Bag:
                 raise BundleInvalid(where, "encrypted ZIP entry (not part of the format)")
             if info.compress_type != zipfile.ZIP_STORED:
                 raise BundleInvalid(where, "compressed ZIP entry (the format stores every file uncompressed)")
-            kind = stat.S_IFMT(
-                info.external_attr >> 16
-            )  # 0 when the tool that wrote the entry records no type
+            kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the tool that wrote the entry records no type
             if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                 raise BundleInvalid(where, "ZIP entry is a link or special file")
             if len(parts) == 1 and not is_dir:
@@ -868,23 +847,16 @@ class VerifyReport:
         ]
         if self.decrypted:
             out.append(
-                f"  contents: {self.payload_files} payload files decrypted; sizes and SHA-256 match the "
-                "inner manifest"
+                f"  contents: {self.payload_files} payload files decrypted; sizes and SHA-256 match the inner manifest"
             )
             if self.checkpoint is not None:
-                how = (
-                    "signature verified"
-                    if self.checkpoint_signature_checked
-                    else "signature not checked: no log key"
-                )
+                how = "signature verified" if self.checkpoint_signature_checked else "signature not checked: no log key"
                 out.append(
                     f"  audit: {self.events_checked} events included in checkpoint {self.checkpoint.origin} "
                     f"size {self.checkpoint.size} ({how})"
                 )
         else:
-            out.append(
-                "  contents: not decrypted (give --key and --cert, or --passphrase-file, to check them)"
-            )
+            out.append("  contents: not decrypted (give --key and --cert, or --passphrase-file, to check them)")
         return out
 
 
@@ -902,9 +874,7 @@ def _structure(bag: _Bag) -> tuple[str, list[str]]:
             continue
         raise BundleInvalid(rel, "unexpected file in the payload (not part of the format)")
     if bag.has(INNER_P7M) and bag.has(INNER_ENC):
-        raise BundleInvalid(
-            INNER_ENC, "both an enveloped and a passphrase-encrypted inner manifest are present"
-        )
+        raise BundleInvalid(INNER_ENC, "both an enveloped and a passphrase-encrypted inner manifest are present")
     if bag.has(INNER_P7M):
         if not bag.has(KEY_P7M):
             raise BundleInvalid(KEY_P7M, "missing from the bundle (required next to inner-manifest.json.p7m)")
@@ -956,9 +926,7 @@ def _check_manifests(bag: _Bag, tagmanifest: bytes) -> tuple[int, int]:
 
     info = _parse_bag_info(bag.read(BAG_INFO, MAX_TAG_FILE))
     if info.get("Bundle-Format") != FORMAT:
-        raise BundleInvalid(
-            BAG_INFO, f"Bundle-Format is {info.get('Bundle-Format')!r}; this tool reads {FORMAT}"
-        )
+        raise BundleInvalid(BAG_INFO, f"Bundle-Format is {info.get('Bundle-Format')!r}; this tool reads {FORMAT}")
     oxum = f"{total}.{len(manifest)}"
     if info.get("Payload-Oxum") != oxum:
         raise BundleInvalid(BAG_INFO, f"Payload-Oxum is {info.get('Payload-Oxum')!r}, the payload is {oxum}")
@@ -973,8 +941,7 @@ def _open_envelope(bag: _Bag, rel: str, creds: Credentials) -> bytes:
     except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise BundleInvalid(
             rel,
-            "cannot be decrypted with this key and certificate (not a recipient, or a mismatched key: "
-            f"{error})",
+            f"cannot be decrypted with this key and certificate (not a recipient, or a mismatched key: {error})",
         ) from None
 
 
@@ -984,18 +951,14 @@ def _passphrase(bag: _Bag, mode: str, creds: Credentials) -> bytes:
             raise UsageProblem("this bundle is encrypted to recipient certificates: give --key and --cert")
         return creds.passphrase
     if mode == "passphrase-only":
-        raise UsageProblem(
-            "this bundle is passphrase-only: give --passphrase-file, not a key and certificate"
-        )
+        raise UsageProblem("this bundle is passphrase-only: give --passphrase-file, not a key and certificate")
     passphrase = read_passphrase_line(_open_envelope(bag, KEY_P7M, creds))
     if not passphrase:
         raise BundleInvalid(KEY_P7M, "holds an empty passphrase")
     return passphrase
 
 
-def _inner_manifest(
-    bag: _Bag, mode: str, creds: Credentials, passphrase: bytes, payload: list[str]
-) -> dict[str, Any]:
+def _inner_manifest(bag: _Bag, mode: str, creds: Credentials, passphrase: bytes, payload: list[str]) -> dict[str, Any]:
     if mode == "recipients":
         rel, raw = INNER_P7M, _open_envelope(bag, INNER_P7M, creds)
     else:
@@ -1028,12 +991,8 @@ def _inner_manifest(
             and re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
         ):
             raise BundleInvalid(rel, f"malformed file entry {entry!r:.200}")
-        if entry["path"] != f"{PAYLOAD_PREFIX}{entry['file']}.enc" or not SAFE_NAME_RE.fullmatch(
-            entry["file"]
-        ):
-            raise BundleInvalid(
-                rel, f"file entry with an unsafe or inconsistent name: {entry['path']!r:.200}"
-            )
+        if entry["path"] != f"{PAYLOAD_PREFIX}{entry['file']}.enc" or not SAFE_NAME_RE.fullmatch(entry["file"]):
+            raise BundleInvalid(rel, f"file entry with an unsafe or inconsistent name: {entry['path']!r:.200}")
         if entry["path"] in listed:
             raise BundleInvalid(rel, f"lists {entry['path']} twice")
         listed.add(entry["path"])
@@ -1061,9 +1020,7 @@ def _check_audit(bag: _Bag, inner: dict[str, Any], log_vkey: str | None, report:
     vkey = log_vkey or metadata.get("log_vkey")
     if vkey is not None:
         if not isinstance(vkey, str):
-            raise BundleInvalid(
-                INNER_P7M if report.mode == "recipients" else INNER_ENC, "log_vkey is not a string"
-            )
+            raise BundleInvalid(INNER_P7M if report.mode == "recipients" else INNER_ENC, "log_vkey is not a string")
         try:
             verify_checkpoint_signature(note, vkey)
         except ValueError as error:
@@ -1093,13 +1050,9 @@ def _check_audit(bag: _Bag, inner: dict[str, Any], log_vkey: str | None, report:
         if leaf is None:
             raise BundleInvalid(where, f"audit event {seq} has neither a body nor a leaf hash")
         if seq > checkpoint.size:
-            raise BundleInvalid(
-                CHECKPOINT, f"audit event {seq} is beyond the checkpoint's tree size {checkpoint.size}"
-            )
+            raise BundleInvalid(CHECKPOINT, f"audit event {seq} is beyond the checkpoint's tree size {checkpoint.size}")
         if not verify_inclusion(leaf, seq - 1, checkpoint.size, proof, checkpoint.root):
-            raise BundleInvalid(
-                where, f"audit event {seq}: inclusion proof does not lead to the checkpoint root"
-            )
+            raise BundleInvalid(where, f"audit event {seq}: inclusion proof does not lead to the checkpoint root")
         report.events_checked += 1
 
 
@@ -1150,9 +1103,7 @@ def _verify(
         mode, payload = _structure(bag)
         tagmanifest = bag.read(TAGMANIFEST, MAX_TAG_FILE)
         try:
-            signature = verify_detached_signature(
-                tagmanifest, bag.read(SIGNATURE, MAX_SIGNATURE), anchors, now, crls
-            )
+            signature = verify_detached_signature(tagmanifest, bag.read(SIGNATURE, MAX_SIGNATURE), anchors, now, crls)
         except SignatureProblem as problem:
             raise BundleInvalid(SIGNATURE, str(problem)) from None
         report = VerifyReport(bag=bag.root, mode=mode, signature=signature)
@@ -1179,13 +1130,9 @@ def _verify(
 
 def _compare(entry: dict[str, Any], size: int, digest: str) -> None:
     if size != entry["size"]:
-        raise BundleInvalid(
-            entry["path"], f"decrypted size {size} differs from the inner manifest's {entry['size']}"
-        )
+        raise BundleInvalid(entry["path"], f"decrypted size {size} differs from the inner manifest's {entry['size']}")
     if digest != entry["sha256"]:
-        raise BundleInvalid(
-            entry["path"], "decrypted content does not match its SHA-256 in the inner manifest"
-        )
+        raise BundleInvalid(entry["path"], "decrypted content does not match its SHA-256 in the inner manifest")
 
 
 def _publish(temporary: Path, target: Path) -> None:
@@ -1200,9 +1147,7 @@ def _publish(temporary: Path, target: Path) -> None:
         os.replace(temporary, target)
 
 
-def _write_out(
-    bag: _Bag, inner: dict[str, Any], passphrase: bytes, manifest: dict[str, str], out_dir: Path
-) -> None:
+def _write_out(bag: _Bag, inner: dict[str, Any], passphrase: bytes, manifest: dict[str, str], out_dir: Path) -> None:
     """Decrypt each payload file into out_dir/payload/, the inner manifest into out_dir; all or nothing."""
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     payload_dir = out_dir / "payload"
@@ -1219,14 +1164,10 @@ def _write_out(
     written: list[Path] = []
     try:
         for entry, target in targets:
-            with tempfile.NamedTemporaryFile(
-                dir=payload_dir, prefix=".", suffix=".part", delete=False
-            ) as handle:
+            with tempfile.NamedTemporaryFile(dir=payload_dir, prefix=".", suffix=".part", delete=False) as handle:
                 temporary = Path(handle.name)
                 try:
-                    size, digest = _decrypt_stream(
-                        bag, entry["path"], passphrase, manifest[entry["path"]], handle
-                    )
+                    size, digest = _decrypt_stream(bag, entry["path"], passphrase, manifest[entry["path"]], handle)
                     handle.flush()
                     os.fsync(handle.fileno())
                 except BaseException:
@@ -1340,9 +1281,7 @@ def _load_credentials(args: argparse.Namespace) -> Credentials | None:
                 key_data, password=getpass.getpass(f"Password for {args.key}: ").encode("utf-8")
             )
     except TypeError:
-        raise UsageProblem(
-            f"{args.key} is encrypted: give --key-password-file (or run in a terminal)"
-        ) from None
+        raise UsageProblem(f"{args.key} is encrypted: give --key-password-file (or run in a terminal)") from None
     except (ValueError, UnsupportedAlgorithm) as error:
         raise UsageProblem(f"{args.key}: not a usable PEM private key ({error})") from None
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -1362,14 +1301,10 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sub: argparse.ArgumentParser, need_secret: bool) -> None:
         sub.add_argument("bundle", metavar="BUNDLE.zip")
-        sub.add_argument(
-            "--ca", required=True, metavar="ca.pem", help="the issuing organisation's CA certificate"
-        )
+        sub.add_argument("--ca", required=True, metavar="ca.pem", help="the issuing organisation's CA certificate")
         secret = sub.add_mutually_exclusive_group(required=need_secret)
         secret.add_argument("--key", metavar="me.key", help="your RSA private key (PEM), with --cert")
-        secret.add_argument(
-            "--passphrase-file", metavar="F", help="the passphrase of a passphrase-only bundle"
-        )
+        secret.add_argument("--passphrase-file", metavar="F", help="the passphrase of a passphrase-only bundle")
         sub.add_argument("--cert", metavar="me.pem", help="your certificate (PEM), with --key")
         sub.add_argument("--key-password-file", metavar="F", help="password of an encrypted --key")
         sub.add_argument("--log-vkey", metavar="VKEY", help="the audit log's verifier key (name+id+base64)")
@@ -1382,16 +1317,12 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     common(
-        commands.add_parser(
-            "verify", help="check the signature, the manifests and (with a key) the contents"
-        ),
+        commands.add_parser("verify", help="check the signature, the manifests and (with a key) the contents"),
         False,
     )
     decrypt = commands.add_parser("decrypt", help="verify, then write the decrypted files into --out")
     common(decrypt, True)
-    decrypt.add_argument(
-        "--out", required=True, metavar="DIR", help="folder for payload/ and inner-manifest.json"
-    )
+    decrypt.add_argument("--out", required=True, metavar="DIR", help="folder for payload/ and inner-manifest.json")
     return parser
 
 

@@ -83,9 +83,7 @@ class CertInfo:
     subject: str
     issuer: str
     serial: str  # hex
-    fingerprint_sha256: (
-        str  # upper-case hex pairs separated by colons, as `openssl x509 -fingerprint -sha256` shows
-    )
+    fingerprint_sha256: str  # upper-case hex pairs separated by colons, as `openssl x509 -fingerprint -sha256` shows
     not_before: dt.datetime  # aware, UTC
     not_after: dt.datetime  # aware, UTC
     is_rsa: bool
@@ -143,9 +141,7 @@ def _public_der(key: object) -> bytes:
 
 def _load_one_certificate(data: bytes, what: str) -> x509.Certificate:
     if b"-----BEGIN" not in data:
-        raise CertificateError(
-            f"{what} is not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)"
-        )
+        raise CertificateError(f"{what} is not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)")
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError as error:
@@ -322,9 +318,7 @@ def validate_signer(
     try:
         cert.verify_directly_issued_by(ca_cert)
     except (ValueError, InvalidSignature, TypeError):
-        raise PKIError(
-            f"{where} is not issued by the CA certificate (issuer or CA signature does not match)"
-        ) from None
+        raise PKIError(f"{where} is not issued by the CA certificate (issuer or CA signature does not match)") from None
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
@@ -332,9 +326,7 @@ def validate_signer(
             f"{where} has no extended key usage; it needs emailProtection for `openssl cms -verify`"
         ) from None
     if ExtendedKeyUsageOID.EMAIL_PROTECTION not in eku:
-        raise PKIError(
-            f"{where} lacks the emailProtection extended key usage that `openssl cms -verify` needs"
-        )
+        raise PKIError(f"{where} lacks the emailProtection extended key usage that `openssl cms -verify` needs")
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         if not (usage.digital_signature or usage.content_commitment):
@@ -381,18 +373,14 @@ def init_pki(
     paths = {name: folder / name for name in (CA_CERT_FILE, CA_KEY_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE)}
     imports = (import_ca_cert, import_ca_key, import_signer_cert, import_signer_key)
     if any(p is not None for p in imports):
-        return _import_pki(
-            folder, paths, import_ca_cert, import_ca_key, import_signer_cert, import_signer_key, now
-        )
+        return _import_pki(folder, paths, import_ca_cert, import_ca_key, import_signer_cert, import_signer_key, now)
 
     created: list[str] = []
     ca_cert_path, ca_key_path = paths[CA_CERT_FILE], paths[CA_KEY_FILE]
     signer_cert_path, signer_key_path = paths[SIGNER_CERT_FILE], paths[SIGNER_KEY_FILE]
     if signer_cert_path.exists() != signer_key_path.exists():
         present = signer_cert_path if signer_cert_path.exists() else signer_key_path
-        raise PKIError(
-            f"{present} exists without its partner file; restore it or move it away, then run again"
-        )
+        raise PKIError(f"{present} exists without its partner file; restore it or move it away, then run again")
     if ca_cert_path.exists():
         ca_cert = _load_cert_file(ca_cert_path, "the CA certificate")
         ca_key = _load_key_file(ca_key_path, "the CA private key") if ca_key_path.exists() else None
@@ -409,8 +397,7 @@ def init_pki(
         _write_public_file(ca_cert_path, _cert_pem(ca_cert))
         created.append(f"created the bundle CA key {ca_key_path} (mode 0600)")
         created.append(
-            f"created the bundle CA certificate {ca_cert_path} (valid until "
-            f"{ca_cert.not_valid_after_utc:%Y-%m-%d})"
+            f"created the bundle CA certificate {ca_cert_path} (valid until {ca_cert.not_valid_after_utc:%Y-%m-%d})"
         )
 
     if not signer_cert_path.exists():
@@ -461,9 +448,7 @@ def _import_pki(
     ca_key = _load_key_file(Path(ca_key_src), "the CA key") if ca_key_src is not None else None
     if ca_key is not None and _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
         raise PKIError(f"the CA key {ca_key_src} does not match the CA certificate {ca_cert_src}")
-    validate_signer(
-        signer_key, signer_cert, ca_cert, now=now, where=f"the signing certificate {signer_cert_src}"
-    )
+    validate_signer(signer_key, signer_cert, ca_cert, now=now, where=f"the signing certificate {signer_cert_src}")
     lines = []
     if ca_key is not None:
         write_private_file(paths[CA_KEY_FILE], _key_pem(ca_key))
@@ -483,9 +468,7 @@ def load_signer(folder: Path, *, now: dt.datetime | None = None) -> Signer:
     ca_cert = _load_cert_file(folder / CA_CERT_FILE, "the CA certificate")
     cert = _load_cert_file(folder / SIGNER_CERT_FILE, "the bundle-signing certificate")
     key = _load_key_file(folder / SIGNER_KEY_FILE, "the bundle-signing key")
-    validate_signer(
-        key, cert, ca_cert, now=now, where=f"the bundle-signing certificate {folder / SIGNER_CERT_FILE}"
-    )
+    validate_signer(key, cert, ca_cert, now=now, where=f"the bundle-signing certificate {folder / SIGNER_CERT_FILE}")
     return Signer(key=key, cert=cert, ca_cert=ca_cert)
 
 
@@ -523,9 +506,7 @@ def issue_crl(
         )
     try:
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False
-        )
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False)
     except x509.ExtensionNotFound:
         pass
     builder = builder.add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
@@ -570,34 +551,26 @@ def check_recipient_certificate(pem_bytes: bytes, now: dt.datetime | None = None
     if not isinstance(public, rsa.RSAPublicKey):
         kind = type(public).__name__.removesuffix("PublicKey").removeprefix("_")
         raise CertificateError(
-            "recipient certificates must hold an RSA key (CMS envelopes support RSA only); this one holds "
-            f"{kind}"
+            f"recipient certificates must hold an RSA key (CMS envelopes support RSA only); this one holds {kind}"
         )
     if public.key_size < MIN_RSA_BITS:
-        raise CertificateError(
-            f"the RSA key has {public.key_size} bits; at least {MIN_RSA_BITS} are required"
-        )
+        raise CertificateError(f"the RSA key has {public.key_size} bits; at least {MIN_RSA_BITS} are required")
     if public.key_size > MAX_RSA_BITS:
         raise CertificateError(f"the RSA key has {public.key_size} bits; at most {MAX_RSA_BITS} are accepted")
     if now < cert.not_valid_before_utc:
-        raise CertificateError(
-            f"the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
-        )
+        raise CertificateError(f"the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
     if now > cert.not_valid_after_utc:
         raise CertificateError(f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
     try:
         if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            raise CertificateError(
-                "this is a CA certificate; give the recipient's own (end-entity) certificate"
-            )
+            raise CertificateError("this is a CA certificate; give the recipient's own (end-entity) certificate")
     except x509.ExtensionNotFound:
         pass
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         if not usage.key_encipherment:
             raise CertificateError(
-                "the certificate's key usage does not include keyEncipherment, so it is not meant for "
-                "encryption"
+                "the certificate's key usage does not include keyEncipherment, so it is not meant for encryption"
             )
     except x509.ExtensionNotFound:
         pass

@@ -33,8 +33,12 @@ def _fail(message: str) -> NoReturn:
 
 @policy_cli.command("check", with_appcontext=False)
 @click.argument("request_file", metavar="REQUEST.json", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Evaluate as of this date (YYYY-MM-DD) instead of today, e.g. to reproduce an evaluation.")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Evaluate as of this date (YYYY-MM-DD) instead of today, e.g. to reproduce an evaluation.",
+)
 def check(request_file: str, today: datetime | None) -> None:
     """Evaluate REQUEST.json (one request document, or a list of them) and print the evaluation as JSON."""
     try:

@@ -19,7 +19,12 @@ from disclosure.policy.model import Policy, ProcessRule
 from disclosure.policy.vocabulary import ProcessType, Regime
 
 __all__ = [
-    "DeadlineError", "DueDate", "add_business_days", "calendar_for", "compute_due", "preservation_ends",
+    "DeadlineError",
+    "DueDate",
+    "add_business_days",
+    "calendar_for",
+    "compute_due",
+    "preservation_ends",
 ]
 
 _END_OF_DAY = time(23, 59, 59)
@@ -48,16 +53,17 @@ def _calendar(code: str) -> holidays.HolidayBase:
     try:
         return holidays.country_holidays(country, subdiv=subdivision or None)
     except NotImplementedError:
-        raise DeadlineError(f"no holiday calendar for {code!r}; use a country code (US) or "
-                            "country-subdivision (US-CA) the holidays library knows") from None
+        raise DeadlineError(
+            f"no holiday calendar for {code!r}; use a country code (US) or "
+            "country-subdivision (US-CA) the holidays library knows"
+        ) from None
 
 
 def _calendar_name(code: str) -> str:
     return "US federal holidays" if code == "US" else f"{code} public holidays"
 
 
-def add_business_days(start: date, days: int,
-                      calendar_country: str | None) -> tuple[date, list[tuple[date, str]]]:
+def add_business_days(start: date, days: int, calendar_country: str | None) -> tuple[date, list[tuple[date, str]]]:
     """The date `days` business days after `start` (which does not count), and weekday holidays skipped."""
     calendar = _calendar(calendar_country) if calendar_country else None
     skipped: list[tuple[date, str]] = []
@@ -91,14 +97,22 @@ def _after_hours(hours: int, received_at: datetime, zone: ZoneInfo, tz: str, why
     return DueDate(at, f"{hours} hours after receipt at {local:%Y-%m-%d %H:%M} {tz}{why}")
 
 
-def compute_due(process: ProcessType, policy: Policy, received_at: datetime, emergency: bool,
-                due_on_document: date | None, tz: str, calendar_country: str | None) -> DueDate:
+def compute_due(
+    process: ProcessType,
+    policy: Policy,
+    received_at: datetime,
+    emergency: bool,
+    due_on_document: date | None,
+    tz: str,
+    calendar_country: str | None,
+) -> DueDate:
     """When the response to a request of `process` received at `received_at` is due, and why."""
     zone = _zone(tz)
     local = _local(received_at, zone)
     if due_on_document is not None:
-        return DueDate(_end_of(due_on_document, zone),
-                       f"due date stated on the document: {due_on_document.isoformat()}")
+        return DueDate(
+            _end_of(due_on_document, zone), f"due date stated on the document: {due_on_document.isoformat()}"
+        )
     rule: ProcessRule = policy.process_types[process]
     if (emergency or rule.voluntary) and rule.emergency_response_hours is not None:
         return _after_hours(rule.emergency_response_hours, received_at, zone, tz, " (emergency)")
@@ -112,8 +126,10 @@ def compute_due(process: ProcessType, policy: Policy, received_at: datetime, eme
     assert days is not None  # the loader guarantees exactly one of response_days and response_hours
     received_on = local.date()
     if not rule.business_days:
-        return DueDate(_end_of(received_on + timedelta(days=days), zone),
-                       f"{days} days after receipt on {received_on.isoformat()}{note}")
+        return DueDate(
+            _end_of(received_on + timedelta(days=days), zone),
+            f"{days} days after receipt on {received_on.isoformat()}{note}",
+        )
     due, skipped = add_business_days(received_on, days, calendar_country)
     if calendar_country is None:
         how = "weekends skipped; no holiday calendar for this jurisdiction"
@@ -122,12 +138,12 @@ def compute_due(process: ProcessType, policy: Policy, received_at: datetime, eme
         how = f"{_calendar_name(calendar_country)} skipped: {days_off}"
     else:
         how = f"weekends skipped; no {_calendar_name(calendar_country)} in the period"
-    return DueDate(_end_of(due, zone),
-                   f"{days} business days after receipt on {received_on.isoformat()} ({how}){note}")
+    return DueDate(_end_of(due, zone), f"{days} business days after receipt on {received_on.isoformat()} ({how}){note}")
 
 
-def preservation_ends(process: ProcessType, policy: Policy, preserved_on: date, tz: str,
-                      renewals_used: int = 0) -> DueDate:
+def preservation_ends(
+    process: ProcessType, policy: Policy, preserved_on: date, tz: str, renewals_used: int = 0
+) -> DueDate:
     """When a preservation ends: its period from `preserved_on`, plus each renewal used (no more than the
     rule allows)."""
     rule = policy.process_types[process]
@@ -138,8 +154,9 @@ def preservation_ends(process: ProcessType, policy: Policy, preserved_on: date, 
     renewal_days = (rule.renewal_days or 0) * renewals_used
     end = preserved_on + timedelta(days=rule.preserve_days + renewal_days)
     extra = f" + {renewals_used} renewal(s) of {rule.renewal_days} days" if renewals_used else ""
-    return DueDate(_end_of(end, _zone(tz)), f"{rule.preserve_days} days{extra} from preservation on "
-                                            f"{preserved_on.isoformat()}")
+    return DueDate(
+        _end_of(end, _zone(tz)), f"{rule.preserve_days} days{extra} from preservation on {preserved_on.isoformat()}"
+    )
 
 
 def calendar_for(policy: Policy, regime: Regime, country: str) -> str | None:

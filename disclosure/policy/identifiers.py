@@ -35,8 +35,10 @@ def check_phone(value: str) -> str:
     """A phone number in international form: + country code and number, single spaces allowed (E.164)."""
     digits = sum(ch.isdigit() for ch in value)
     if not _PHONE.match(value) or not 7 <= digits <= 15:
-        raise ValueError("not a phone number in international form: + then country code and number, "
-                         "7 to 15 digits, single spaces allowed, e.g. +1 415 555 0100")
+        raise ValueError(
+            "not a phone number in international form: + then country code and number, "
+            "7 to 15 digits, single spaces allowed, e.g. +1 415 555 0100"
+        )
     return value
 
 
@@ -49,8 +51,9 @@ def _domain(value: str) -> str:
     except idna.IDNAError as exc:
         raise ValueError(f"not a valid domain name: {exc}") from None
     if "." not in ascii_name or len(ascii_name) > 253:
-        raise ValueError("not a registrable domain name: give the full name with its top-level domain, "
-                         "e.g. example.net")
+        raise ValueError(
+            "not a registrable domain name: give the full name with its top-level domain, e.g. example.net"
+        )
     return name
 
 
@@ -65,15 +68,15 @@ def _ip(value: str) -> str:
 
 def _username(value: str) -> str:
     if not _USERNAME.match(value):
-        raise ValueError("not a username: 1 to 64 letters, digits, '.', '_' or '-', starting and ending "
-                         "with a letter or digit")
+        raise ValueError(
+            "not a username: 1 to 64 letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
+        )
     return value
 
 
 def _customer_id(value: str) -> str:
     if not _CUSTOMER_ID.match(value):
-        raise ValueError("not a customer id: 1 to 64 letters, digits, '_' or '-', starting with a letter "
-                         "or digit")
+        raise ValueError("not a customer id: 1 to 64 letters, digits, '_' or '-', starting with a letter or digit")
     return value
 
 

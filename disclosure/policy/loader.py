@@ -49,19 +49,51 @@ _COUNTRY: Final = re.compile(r"^[A-Z]{2}$")
 _CALENDAR: Final = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
 _SYNTAX_LINE: Final = re.compile(r"\(at line (\d+), column \d+\)")
 
-_TOP: Final = frozenset({
-    "policy", "data_kinds", "grounds", "categories", "process_types", "non_disclosure_order", "jurisdictions",
-})
+_TOP: Final = frozenset(
+    {
+        "policy",
+        "data_kinds",
+        "grounds",
+        "categories",
+        "process_types",
+        "non_disclosure_order",
+        "jurisdictions",
+    }
+)
 _GROUND_KEYS: Final = frozenset({"label", "applies_to", "clause", "verbatim"})
-_GROUND_OPTIONAL: Final = frozenset({
-    "cited_for", "requires_written_reason", "reason", "note", "support", "support_section",
-})
-_PROCESS_OPTIONAL: Final = frozenset({
-    "statute", "can_compel", "preserve_only", "voluntary", "voluntary_disclosure", "authorities",
-    "allowed_authorities", "limits", "regimes", "approvals_required", "response_days", "response_hours",
-    "business_days", "emergency_response_hours", "max_days", "preserve_days", "renewal_days", "renewals",
-    "reported_in_bands",
-})
+_GROUND_OPTIONAL: Final = frozenset(
+    {
+        "cited_for",
+        "requires_written_reason",
+        "reason",
+        "note",
+        "support",
+        "support_section",
+    }
+)
+_PROCESS_OPTIONAL: Final = frozenset(
+    {
+        "statute",
+        "can_compel",
+        "preserve_only",
+        "voluntary",
+        "voluntary_disclosure",
+        "authorities",
+        "allowed_authorities",
+        "limits",
+        "regimes",
+        "approvals_required",
+        "response_days",
+        "response_hours",
+        "business_days",
+        "emergency_response_hours",
+        "max_days",
+        "preserve_days",
+        "renewal_days",
+        "renewals",
+        "reported_in_bands",
+    }
+)
 _JURISDICTION_OPTIONAL: Final = frozenset({"calendar_country", "calendar_from_country", "countries", "note"})
 
 
@@ -79,11 +111,15 @@ def _ground(c: TomlChecker, gid: Ground, raw: dict[str, object]) -> GroundRule:
     raw = c.table(raw, f, _GROUND_KEYS, _GROUND_OPTIONAL)
     applies_to = c.member(DataKind, raw.get("applies_to", "public"), f"{f}.applies_to", "data kind")
     return GroundRule(
-        id=gid, label=c.text(raw, "label", f), applies_to=applies_to or DataKind.PUBLIC,
-        clause=c.text(raw, "clause", f), verbatim=c.typed(raw, "verbatim", f, bool, False),
+        id=gid,
+        label=c.text(raw, "label", f),
+        applies_to=applies_to or DataKind.PUBLIC,
+        clause=c.text(raw, "clause", f),
+        verbatim=c.typed(raw, "verbatim", f, bool, False),
         cited_for=frozenset(c.members(raw, "cited_for", f, GroundUse, "use")),
         requires_written_reason=c.typed(raw, "requires_written_reason", f, bool, False),
-        reason=c.optional_text(raw, "reason", f), note=c.optional_text(raw, "note", f),
+        reason=c.optional_text(raw, "reason", f),
+        note=c.optional_text(raw, "note", f),
         support=c.optional_text(raw, "support", f),
         support_section=c.optional_text(raw, "support_section", f),
     )
@@ -93,8 +129,12 @@ def _category(c: TomlChecker, cid: Category, raw: dict[str, object]) -> Category
     f = f"categories.{cid.value}"
     raw = c.table(raw, f, {"label", "kind"}, {"description"})
     kind = c.member(CategoryKind, raw.get("kind", "public"), f"{f}.kind", "category kind")
-    return CategoryRule(id=cid, label=c.text(raw, "label", f), kind=kind or CategoryKind.PUBLIC,
-                        description=c.optional_text(raw, "description", f))
+    return CategoryRule(
+        id=cid,
+        label=c.text(raw, "label", f),
+        kind=kind or CategoryKind.PUBLIC,
+        description=c.optional_text(raw, "description", f),
+    )
 
 
 def _checklist(c: TomlChecker, raw: object, f: str) -> tuple[ChecklistItem, ...]:
@@ -114,8 +154,9 @@ def _checklist(c: TomlChecker, raw: object, f: str) -> tuple[ChecklistItem, ...]
     return tuple(items)
 
 
-def _per_category(c: TomlChecker, raw: object, f: str, allowed: tuple[Category, ...],
-                  read: Callable[[Mapping[str, object], str], T]) -> Mapping[Category, T]:
+def _per_category(
+    c: TomlChecker, raw: object, f: str, allowed: tuple[Category, ...], read: Callable[[Mapping[str, object], str], T]
+) -> Mapping[Category, T]:
     """A table keyed by category, each category among `allowed`."""
     if not isinstance(raw, dict):
         c.fail(f, f"must be a table, not {type_name(raw)}")
@@ -130,15 +171,20 @@ def _per_category(c: TomlChecker, raw: object, f: str, allowed: tuple[Category, 
     return MappingProxyType(out)
 
 
-def _check_process_kind(c: TomlChecker, f: str, preserve_only: bool, voluntary: bool,
-                        can_compel: tuple[Category, ...], voluntary_disclosure: tuple[Category, ...]) -> None:
+def _check_process_kind(
+    c: TomlChecker,
+    f: str,
+    preserve_only: bool,
+    voluntary: bool,
+    can_compel: tuple[Category, ...],
+    voluntary_disclosure: tuple[Category, ...],
+) -> None:
     if preserve_only and voluntary:
         c.fail(f"{f}.voluntary", "a process cannot be both preserve_only and voluntary")
     if (preserve_only or voluntary) and can_compel:
         c.fail(f"{f}.can_compel", "a preservation or voluntary process compels nothing; leave can_compel out")
     if not (preserve_only or voluntary) and not can_compel:
-        c.fail(f"{f}.can_compel", "missing: list what this process can compel (or mark it preserve_only or "
-                                  "voluntary)")
+        c.fail(f"{f}.can_compel", "missing: list what this process can compel (or mark it preserve_only or voluntary)")
     if voluntary != bool(voluntary_disclosure):
         c.fail(f"{f}.voluntary_disclosure", "required exactly when voluntary = true")
 
@@ -154,10 +200,19 @@ def _process(c: TomlChecker, pid: ProcessType, raw: dict[str, object]) -> Proces
     authorities = c.members(raw, "authorities", f, AuthorityKind, "authority kind")
     regimes = c.members(raw, "regimes", f, Regime, "regime")
     allowed = _per_category(
-        c, raw.get("allowed_authorities", {}), f"{f}.allowed_authorities", can_compel,
-        lambda t, k: c.members(t, k, f"{f}.allowed_authorities", AuthorityKind, "authority kind"))
-    limits = _per_category(c, raw.get("limits", {}), f"{f}.limits", can_compel + voluntary_disclosure,
-                           lambda t, k: c.text(t, k, f"{f}.limits"))
+        c,
+        raw.get("allowed_authorities", {}),
+        f"{f}.allowed_authorities",
+        can_compel,
+        lambda t, k: c.members(t, k, f"{f}.allowed_authorities", AuthorityKind, "authority kind"),
+    )
+    limits = _per_category(
+        c,
+        raw.get("limits", {}),
+        f"{f}.limits",
+        can_compel + voluntary_disclosure,
+        lambda t, k: c.text(t, k, f"{f}.limits"),
+    )
     response_days, response_hours = c.count(raw, "response_days", f), c.count(raw, "response_hours", f)
     if (response_days is None) == (response_hours is None):
         c.fail(f"{f}.response_days", "give exactly one of response_days and response_hours")
@@ -171,16 +226,26 @@ def _process(c: TomlChecker, pid: ProcessType, raw: dict[str, object]) -> Proces
         c.fail(f"{f}.renewal_days", "renewal_days needs preserve_days")
     renewals = c.count(raw, "renewals", f, minimum=0)
     return ProcessRule(
-        id=pid, label=c.text(raw, "label", f), statute=c.optional_text(raw, "statute", f),
-        can_compel=can_compel, preserve_only=preserve_only, voluntary=voluntary,
+        id=pid,
+        label=c.text(raw, "label", f),
+        statute=c.optional_text(raw, "statute", f),
+        can_compel=can_compel,
+        preserve_only=preserve_only,
+        voluntary=voluntary,
         voluntary_disclosure=voluntary_disclosure,
-        authorities=authorities if "authorities" in raw else None, allowed_authorities=allowed,
-        limits=limits, regimes=regimes if "regimes" in raw else None,
+        authorities=authorities if "authorities" in raw else None,
+        allowed_authorities=allowed,
+        limits=limits,
+        regimes=regimes if "regimes" in raw else None,
         checklist=_checklist(c, raw.get("checklist"), f"{f}.checklist"),
         approvals_required=c.count(raw, "approvals_required", f) or 1,
-        response_days=response_days, response_hours=response_hours, business_days=business_days,
+        response_days=response_days,
+        response_hours=response_hours,
+        business_days=business_days,
         emergency_response_hours=c.count(raw, "emergency_response_hours", f),
-        max_days=c.count(raw, "max_days", f), preserve_days=preserve_days, renewal_days=renewal_days,
+        max_days=c.count(raw, "max_days", f),
+        preserve_days=preserve_days,
+        renewal_days=renewal_days,
         renewals=renewals if renewals is not None else (1 if renewal_days is not None else 0),
         reported_in_bands=c.typed(raw, "reported_in_bands", f, bool, False),
     )
@@ -202,23 +267,29 @@ def _jurisdiction(c: TomlChecker, rid: Regime, raw: dict[str, object]) -> Jurisd
     raw = c.table(raw, f, {"label"}, _JURISDICTION_OPTIONAL)
     calendar = c.optional_text(raw, "calendar_country", f)
     if calendar is not None and not _known_calendar(calendar):
-        c.fail(f"{f}.calendar_country",
-               f"{calendar!r} is not a country (or country-subdivision) the holidays library knows")
+        c.fail(
+            f"{f}.calendar_country",
+            f"{calendar!r} is not a country (or country-subdivision) the holidays library knows",
+        )
     countries = c.strings(raw, "countries", f, _COUNTRY, "a two-letter ISO 3166 country code")
     return JurisdictionRule(
-        id=rid, label=c.text(raw, "label", f), calendar_country=calendar,
+        id=rid,
+        label=c.text(raw, "label", f),
+        calendar_country=calendar,
         calendar_from_country=c.typed(raw, "calendar_from_country", f, bool, False),
-        countries=countries if "countries" in raw else None, note=c.optional_text(raw, "note", f))
+        countries=countries if "countries" in raw else None,
+        note=c.optional_text(raw, "note", f),
+    )
 
 
-def _top(c: TomlChecker, raw: Mapping[str, object], key: str,
-         required: AbstractSet[str]) -> dict[str, object]:
+def _top(c: TomlChecker, raw: Mapping[str, object], key: str, required: AbstractSet[str]) -> dict[str, object]:
     """A top-level table's keys, checked; a missing table was reported once already, so nothing more."""
     return c.table(raw[key], key, required) if key in raw else {}
 
 
-def _defined(c: TomlChecker, raw: Mapping[str, object], key: str, vocabulary: type[E],
-             what: str) -> dict[E, dict[str, object]]:
+def _defined(
+    c: TomlChecker, raw: Mapping[str, object], key: str, vocabulary: type[E], what: str
+) -> dict[E, dict[str, object]]:
     """The tables under [key] by vocabulary id; a missing [key] was reported once already, so nothing more."""
     if key not in raw:
         return {}
@@ -263,25 +334,31 @@ def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
     for key in sorted(_TOP - raw.keys()):
         c.fail(key, f"missing table [{key}]")
     meta = _top(c, raw, "policy", {"name", "version", "effective", "section", "source"})
-    info = PolicyInfo(name=c.text(meta, "name", "policy"), version=c.text(meta, "version", "policy"),
-                      effective=c.typed(meta, "effective", "policy", date, date.min),
-                      section=c.text(meta, "section", "policy"), source=c.text(meta, "source", "policy"))
+    info = PolicyInfo(
+        name=c.text(meta, "name", "policy"),
+        version=c.text(meta, "version", "policy"),
+        effective=c.typed(meta, "effective", "policy", date, date.min),
+        section=c.text(meta, "section", "policy"),
+        source=c.text(meta, "source", "policy"),
+    )
     data_kinds = _data_kinds(c, raw)
     grounds = {g: _ground(c, g, t) for g, t in _defined(c, raw, "grounds", Ground, "ground").items()}
-    categories = {k: _category(c, k, t)
-                  for k, t in _defined(c, raw, "categories", Category, "category").items()}
-    processes = {p: _process(c, p, t)
-                 for p, t in _defined(c, raw, "process_types", ProcessType, "process type").items()}
+    categories = {k: _category(c, k, t) for k, t in _defined(c, raw, "categories", Category, "category").items()}
+    processes = {
+        p: _process(c, p, t) for p, t in _defined(c, raw, "process_types", ProcessType, "process type").items()
+    }
     nd = _top(c, raw, "non_disclosure_order", {"label", "statute", "step_days"})
-    non_disclosure = NonDisclosureRule(label=c.text(nd, "label", "non_disclosure_order"),
-                                       statute=c.text(nd, "statute", "non_disclosure_order"),
-                                       step_days=c.count(nd, "step_days", "non_disclosure_order") or 1)
-    regimes = {r: _jurisdiction(c, r, t)
-               for r, t in _defined(c, raw, "jurisdictions", Regime, "regime").items()}
+    non_disclosure = NonDisclosureRule(
+        label=c.text(nd, "label", "non_disclosure_order"),
+        statute=c.text(nd, "statute", "non_disclosure_order"),
+        step_days=c.count(nd, "step_days", "non_disclosure_order") or 1,
+    )
+    regimes = {r: _jurisdiction(c, r, t) for r, t in _defined(c, raw, "jurisdictions", Regime, "regime").items()}
     if c.problems:
         raise PolicyFileError(source, c.problems)
     return Policy(
-        info=info, data_kinds=MappingProxyType(data_kinds),
+        info=info,
+        data_kinds=MappingProxyType(data_kinds),
         grounds=MappingProxyType({g: grounds[g] for g in Ground}),
         categories=MappingProxyType({k: categories[k] for k in Category}),
         process_types=MappingProxyType({p: processes[p] for p in ProcessType}),

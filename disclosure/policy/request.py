@@ -33,15 +33,31 @@ from disclosure.policy.request_fields import (
 from disclosure.policy.vocabulary import AuthorityKind, Category, ProcessType, ReceivedVia, Regime, TargetKind
 
 __all__ = [
-    "Agency", "IssuingAuthority", "Jurisdiction", "NonDisclosureOrder", "Officer", "RequestDocument",
-    "RequestError", "Target", "parse_request", "parse_requests", "to_json",
+    "Agency",
+    "IssuingAuthority",
+    "Jurisdiction",
+    "NonDisclosureOrder",
+    "Officer",
+    "RequestDocument",
+    "RequestError",
+    "Target",
+    "parse_request",
+    "parse_requests",
+    "to_json",
 ]
 
 _REFERENCE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # safe as a file-name component
-_KEYS: Final = ("process_type", "jurisdiction", "issuing_authority", "agency", "received_at", "received_via",
-                "targets", "categories")
-_OPTIONAL: Final = ("reference", "officer", "due_at", "emergency", "issued_on", "valid_until",
-                    "non_disclosure_order")
+_KEYS: Final = (
+    "process_type",
+    "jurisdiction",
+    "issuing_authority",
+    "agency",
+    "received_at",
+    "received_via",
+    "targets",
+    "categories",
+)
+_OPTIONAL: Final = ("reference", "officer", "due_at", "emergency", "issued_on", "valid_until", "non_disclosure_order")
 
 
 @dataclass(frozen=True)
@@ -117,21 +133,29 @@ class RequestDocument:
 
 def _reference(value: object, field: str) -> str:
     if not isinstance(value, str) or not _REFERENCE.match(value):
-        raise RequestError(field, "must be 1 to 64 letters, digits, '.', '_' or '-', e.g. DR-2026-00042; "
-                                  "leave it out to have one assigned")
+        raise RequestError(
+            field,
+            "must be 1 to 64 letters, digits, '.', '_' or '-', e.g. DR-2026-00042; leave it out to have one assigned",
+        )
     return value
 
 
 def _jurisdiction(raw: object, path: str) -> Jurisdiction:
     obj = JsonObject(raw, path, ("regime", "country"), ("region",))
-    return Jurisdiction(regime=obj.get("regime", member(Regime, "regime")),
-                        country=obj.get("country", country), region=obj.optional("region", text))
+    return Jurisdiction(
+        regime=obj.get("regime", member(Regime, "regime")),
+        country=obj.get("country", country),
+        region=obj.optional("region", text),
+    )
 
 
 def _authority(raw: object, path: str) -> IssuingAuthority:
     obj = JsonObject(raw, path, ("kind", "name"), ("docket",))
-    return IssuingAuthority(kind=obj.get("kind", member(AuthorityKind, "issuing authority kind")),
-                            name=obj.get("name", text), docket=obj.optional("docket", text))
+    return IssuingAuthority(
+        kind=obj.get("kind", member(AuthorityKind, "issuing authority kind")),
+        name=obj.get("name", text),
+        docket=obj.optional("docket", text),
+    )
 
 
 def _agency(raw: object, path: str) -> Agency:
@@ -141,15 +165,23 @@ def _agency(raw: object, path: str) -> Agency:
 
 def _officer(raw: object, path: str) -> Officer:
     obj = JsonObject(raw, path, ("name",), ("email", "phone", "badge"))
-    return Officer(name=obj.get("name", text), email=obj.optional("email", validated(check_email)),
-                   phone=obj.optional("phone", validated(check_phone)), badge=obj.optional("badge", text))
+    return Officer(
+        name=obj.get("name", text),
+        email=obj.optional("email", validated(check_email)),
+        phone=obj.optional("phone", validated(check_phone)),
+        badge=obj.optional("badge", text),
+    )
 
 
 def _target(raw: object, path: str) -> Target:
     obj = JsonObject(raw, path, ("kind", "value"), ("from", "to"))
     kind = obj.get("kind", member(TargetKind, "target kind"))
-    target = Target(kind=kind, value=obj.get("value", validated(lambda v: canonical_identifier(kind, v))),
-                    from_=obj.optional("from", moment), to=obj.optional("to", moment))
+    target = Target(
+        kind=kind,
+        value=obj.get("value", validated(lambda v: canonical_identifier(kind, v))),
+        from_=obj.optional("from", moment),
+        to=obj.optional("to", moment),
+    )
     ordered(target.from_, target.to, obj.field("to"), "the end of the range")
     return target
 
@@ -157,8 +189,9 @@ def _target(raw: object, path: str) -> Target:
 def _non_disclosure(raw: object, path: str) -> NonDisclosureOrder:
     # `until` must be written out, null for an indefinite order, so that "indefinite" is never an omission.
     obj = JsonObject(raw, path, ("basis", "until"), ("from",))
-    order = NonDisclosureOrder(basis=obj.get("basis", text), from_=obj.optional("from", date_value),
-                               until=obj.optional("until", date_value))
+    order = NonDisclosureOrder(
+        basis=obj.get("basis", text), from_=obj.optional("from", date_value), until=obj.optional("until", date_value)
+    )
     ordered(order.from_, order.until, obj.field("until"), "until")
     return order
 
@@ -180,8 +213,10 @@ def _targets(raw: object, path: str) -> tuple[Target, ...]:
     for index, value in enumerate(list_value(raw, path)):
         target = _target(value, at(path, index))
         if any((t.kind, t.value) == (target.kind, target.value) for t in out):
-            raise RequestError(at(path, index), f"the {target.kind.value} {target.value!r} is listed twice; "
-                                                "give one target per identifier")
+            raise RequestError(
+                at(path, index),
+                f"the {target.kind.value} {target.value!r} is listed twice; give one target per identifier",
+            )
         out.append(target)
     return tuple(out)
 
@@ -195,8 +230,10 @@ def parse_request(obj: object, *, now: datetime | None = None, path: str = ROOT)
     doc = JsonObject(obj, path, _KEYS, _OPTIONAL)
     received_at = doc.get("received_at", datetime_value)
     if received_at > current:
-        raise RequestError(doc.field("received_at"), f"is in the future (now is {current.isoformat()}); "
-                                                     "give the time the request actually arrived")
+        raise RequestError(
+            doc.field("received_at"),
+            f"is in the future (now is {current.isoformat()}); give the time the request actually arrived",
+        )
     issued_on, valid_until = doc.optional("issued_on", date_value), doc.optional("valid_until", date_value)
     ordered(issued_on, valid_until, doc.field("valid_until"), "valid_until")
     return RequestDocument(
@@ -238,22 +275,31 @@ def to_json(doc: RequestDocument) -> dict[str, object]:
     return {
         "reference": doc.reference,
         "process_type": doc.process_type.value,
-        "jurisdiction": {"regime": doc.jurisdiction.regime.value, "country": doc.jurisdiction.country,
-                         "region": doc.jurisdiction.region},
-        "issuing_authority": {"kind": doc.issuing_authority.kind.value, "name": doc.issuing_authority.name,
-                              "docket": doc.issuing_authority.docket},
+        "jurisdiction": {
+            "regime": doc.jurisdiction.regime.value,
+            "country": doc.jurisdiction.country,
+            "region": doc.jurisdiction.region,
+        },
+        "issuing_authority": {
+            "kind": doc.issuing_authority.kind.value,
+            "name": doc.issuing_authority.name,
+            "docket": doc.issuing_authority.docket,
+        },
         "agency": {"name": doc.agency.name, "country": doc.agency.country},
-        "officer": None if officer is None else {
-            "name": officer.name, "email": officer.email, "phone": officer.phone, "badge": officer.badge},
+        "officer": None
+        if officer is None
+        else {"name": officer.name, "email": officer.email, "phone": officer.phone, "badge": officer.badge},
         "received_at": doc.received_at.isoformat(),
         "received_via": doc.received_via.value,
         "due_at": _iso(doc.due_at),
         "emergency": doc.emergency,
         "issued_on": _iso(doc.issued_on),
         "valid_until": _iso(doc.valid_until),
-        "targets": [{"kind": t.kind.value, "value": t.value, "from": _iso(t.from_), "to": _iso(t.to)}
-                    for t in doc.targets],
+        "targets": [
+            {"kind": t.kind.value, "value": t.value, "from": _iso(t.from_), "to": _iso(t.to)} for t in doc.targets
+        ],
         "categories": [c.value for c in doc.categories],
-        "non_disclosure_order": None if order is None else {
-            "basis": order.basis, "from": _iso(order.from_), "until": _iso(order.until)},
+        "non_disclosure_order": None
+        if order is None
+        else {"basis": order.basis, "from": _iso(order.from_), "until": _iso(order.until)},
     }

@@ -13,8 +13,21 @@ from enum import StrEnum
 from typing import Final, TypeVar
 
 __all__ = [
-    "ROOT", "JsonObject", "RequestError", "at", "bool_value", "country", "date_value", "datetime_value",
-    "json_type", "list_value", "member", "moment", "ordered", "text", "validated",
+    "ROOT",
+    "JsonObject",
+    "RequestError",
+    "at",
+    "bool_value",
+    "country",
+    "date_value",
+    "datetime_value",
+    "json_type",
+    "list_value",
+    "member",
+    "moment",
+    "ordered",
+    "text",
+    "validated",
 ]
 
 E = TypeVar("E", bound=StrEnum)
@@ -23,13 +36,16 @@ T = TypeVar("T")
 #: The path of a whole document (an error about the document itself, not one of its fields).
 ROOT: Final = "(document)"
 _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATETIME: Final = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$")
+_DATETIME: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$")
 _COUNTRY: Final = re.compile(r"^[A-Z]{2}$")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_TEXT: Final = 300
 _JSON_TYPES: Final[Mapping[type, str]] = {
-    dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "true/false",
+    int: "a number",
     float: "a number",
 }
 
@@ -56,16 +72,16 @@ def json_type(value: object) -> str:
 class JsonObject:
     """A JSON object being read: known keys only, required ones present; reads raise at the field's path."""
 
-    def __init__(self, raw: object, path: str, required: tuple[str, ...],
-                 optional: tuple[str, ...] = ()) -> None:
+    def __init__(self, raw: object, path: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
         if not isinstance(raw, dict):
             raise RequestError(path, f"must be an object with {', '.join(required)}, not {json_type(raw)}")
         self.raw: Mapping[str, object] = raw
         self.path = path
         for key in raw:
             if key not in required and key not in optional:
-                raise RequestError(at(path, str(key)),
-                                   f"unknown key; expected one of: {', '.join(required + optional)}")
+                raise RequestError(
+                    at(path, str(key)), f"unknown key; expected one of: {', '.join(required + optional)}"
+                )
         for key in required:
             if key not in raw:
                 raise RequestError(at(path, key), "is required")
@@ -90,13 +106,13 @@ def text(value: object, field: str) -> str:
     if not value:
         raise RequestError(field, "must not be empty")
     if len(value) > _MAX_TEXT or _CONTROL.search(value):
-        raise RequestError(field, f"must be one line of at most {_MAX_TEXT} characters, without control "
-                                  "characters")
+        raise RequestError(field, f"must be one line of at most {_MAX_TEXT} characters, without control characters")
     return value
 
 
 def validated(check: Callable[[str], str]) -> Callable[[object, str], str]:
     """A reader for text that `check` canonicalises or refuses with ValueError."""
+
     def read(value: object, field: str) -> str:
         try:
             return check(text(value, field))
@@ -104,11 +120,13 @@ def validated(check: Callable[[str], str]) -> Callable[[object, str], str]:
             raise
         except ValueError as exc:
             raise RequestError(field, str(exc)) from None
+
     return read
 
 
 def member(vocabulary: type[E], what: str) -> Callable[[object, str], E]:
     """A reader for an id of `vocabulary`."""
+
     def read(value: object, field: str) -> E:
         if isinstance(value, str):
             try:
@@ -118,6 +136,7 @@ def member(vocabulary: type[E], what: str) -> Callable[[object, str], E]:
         shown = repr(value) if isinstance(value, str) else json_type(value)
         known = ", ".join(m.value for m in vocabulary)
         raise RequestError(field, f"unknown {what} {shown}; use one of: {known}")
+
     return read
 
 
@@ -151,8 +170,9 @@ def date_value(value: object, field: str) -> date:
 def datetime_value(value: object, field: str) -> datetime:
     """An aware date and time (ISO 8601 with Z or an offset)."""
     if not isinstance(value, str) or not _DATETIME.match(value):
-        raise RequestError(field, "must be a date and time with its time zone, e.g. 2026-11-02T14:05:00Z or "
-                                  "2026-11-02T09:05:00-05:00")
+        raise RequestError(
+            field, "must be a date and time with its time zone, e.g. 2026-11-02T14:05:00Z or 2026-11-02T09:05:00-05:00"
+        )
     try:
         return datetime.fromisoformat(value)
     except ValueError:
@@ -165,8 +185,9 @@ def moment(value: object, field: str) -> date:
         return date_value(value, field)
     if isinstance(value, str) and _DATETIME.match(value):
         return datetime_value(value, field)
-    raise RequestError(field, "must be a date (YYYY-MM-DD) or a date and time with its time zone "
-                              "(e.g. 2026-03-01T10:15:00Z)")
+    raise RequestError(
+        field, "must be a date (YYYY-MM-DD) or a date and time with its time zone (e.g. 2026-03-01T10:15:00Z)"
+    )
 
 
 def _instant(value: date, end: bool) -> datetime:

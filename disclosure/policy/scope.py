@@ -31,8 +31,13 @@ def approvable_categories(evaluation: Evaluation, *, counsel_escalation: bool = 
     return {f.category for f in evaluation.categories if f.verdict in allowed}
 
 
-def check_scope(requested: Iterable[Category], approved: Iterable[Category], evaluation: Evaluation, *,
-                counsel_escalation: bool = False) -> None:
+def check_scope(
+    requested: Iterable[Category],
+    approved: Iterable[Category],
+    evaluation: Evaluation,
+    *,
+    counsel_escalation: bool = False,
+) -> None:
     """Raise ScopeError unless `approved` is a non-empty subset of `requested` that the evaluation lets a
     reviewer approve."""
     wanted, granted = set(requested), set(approved)
@@ -47,8 +52,9 @@ def check_scope(requested: Iterable[Category], approved: Iterable[Category], eva
         finding = evaluation.finding(category)
         assert finding is not None  # every requested category has a finding (checked just above)
         hint = " (record counsel's escalation first)" if finding.verdict is Verdict.NO_POLICY_GROUND else ""
-        raise ScopeError(f"{category.value} cannot be approved: the engine found "
-                         f"{finding.verdict.value}{hint}. {finding.reason}")
+        raise ScopeError(
+            f"{category.value} cannot be approved: the engine found {finding.verdict.value}{hint}. {finding.reason}"
+        )
 
 
 def ground_requires_reason(ground: Ground, policy: Policy | None = None) -> bool:
@@ -57,8 +63,9 @@ def ground_requires_reason(ground: Ground, policy: Policy | None = None) -> bool
     return (policy or default_policy()).grounds[ground].requires_written_reason
 
 
-def check_grounds(category: Category, grounds: Collection[Ground], policy: Policy, *,
-                  written_reason: str | None = None) -> None:
+def check_grounds(
+    category: Category, grounds: Collection[Ground], policy: Policy, *, written_reason: str | None = None
+) -> None:
     """Raise ScopeError unless `grounds` is a non-empty citation that fits `category`'s kind of data, with a
     written reason wherever a cited ground needs one."""
     if not grounds:
@@ -66,7 +73,9 @@ def check_grounds(category: Category, grounds: Collection[Ground], policy: Polic
     citable = policy.citable_grounds(category)
     for ground in grounds:
         if ground not in citable:
-            raise ScopeError(f"{ground.value} does not apply to {category.value}; it may rest on "
-                             f"{', '.join(g.value for g in citable)}")
+            raise ScopeError(
+                f"{ground.value} does not apply to {category.value}; it may rest on "
+                f"{', '.join(g.value for g in citable)}"
+            )
         if policy.grounds[ground].requires_written_reason and not (written_reason or "").strip():
             raise ScopeError(f"citing {ground.value} for {category.value} needs a written reason")

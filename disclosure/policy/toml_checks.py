@@ -22,10 +22,17 @@ E = TypeVar("E", bound=StrEnum)
 T = TypeVar("T")
 
 _EXPECTED: Final[Mapping[type, str]] = {
-    str: "a string", int: "an integer", bool: "true or false", date: "a date",
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    date: "a date",
 }
 _FOUND: Final[Mapping[type, str]] = {
-    str: "a string", int: "an integer", bool: "a boolean", float: "a float", list: "an array",
+    str: "a string",
+    int: "an integer",
+    bool: "a boolean",
+    float: "a float",
+    list: "an array",
     dict: "a table",
 }
 
@@ -61,8 +68,9 @@ class TomlChecker:
     def fail(self, field: str, message: str) -> None:
         self.problems.append(PolicyProblem(self.lines.line_of(field), field, message))
 
-    def table(self, raw: object, field: str, required: AbstractSet[str],
-              optional: AbstractSet[str] = frozenset()) -> dict[str, object]:
+    def table(
+        self, raw: object, field: str, required: AbstractSet[str], optional: AbstractSet[str] = frozenset()
+    ) -> dict[str, object]:
         """`raw` as a table holding every required key and no unknown one."""
         if not isinstance(raw, dict):
             self.fail(field, f"must be a table, not {type_name(raw)}")
@@ -75,8 +83,7 @@ class TomlChecker:
             self.fail(f"{field}.{key}", "missing required field")
         return {str(k): v for k, v in raw.items()}
 
-    def ids(self, raw: Mapping[str, object], field: str, vocabulary: type[E],
-            what: str) -> dict[E, dict[str, object]]:
+    def ids(self, raw: Mapping[str, object], field: str, vocabulary: type[E], what: str) -> dict[E, dict[str, object]]:
         """The tables of `raw` by vocabulary id: every id of the vocabulary must be defined, and no other."""
         out: dict[E, dict[str, object]] = {}
         for key, value in raw.items():
@@ -88,8 +95,9 @@ class TomlChecker:
             out[member] = value if isinstance(value, dict) else {}
         for member in vocabulary:
             if member not in out and member.value not in raw:
-                self.fail(f"{field}.{member.value}",
-                          f"missing: {what} {member.value!r} is in the vocabulary but not defined")
+                self.fail(
+                    f"{field}.{member.value}", f"missing: {what} {member.value!r} is in the vocabulary but not defined"
+                )
         return out
 
     def member(self, vocabulary: type[E], value: object, field: str, what: str) -> E | None:
@@ -127,8 +135,7 @@ class TomlChecker:
             self.fail(f"{field}.{key}", f"must be at least {minimum}")
         return value
 
-    def members(self, raw: Mapping[str, object], key: str, field: str, vocabulary: type[E],
-                what: str) -> tuple[E, ...]:
+    def members(self, raw: Mapping[str, object], key: str, field: str, vocabulary: type[E], what: str) -> tuple[E, ...]:
         """An array of vocabulary ids, each at most once."""
         values = raw.get(key, [])
         if not isinstance(values, list):
@@ -143,8 +150,9 @@ class TomlChecker:
                 out.append(member)
         return tuple(out)
 
-    def strings(self, raw: Mapping[str, object], key: str, field: str, pattern: re.Pattern[str],
-                hint: str) -> tuple[str, ...]:
+    def strings(
+        self, raw: Mapping[str, object], key: str, field: str, pattern: re.Pattern[str], hint: str
+    ) -> tuple[str, ...]:
         """An array of strings, each matching `pattern` (described to people as `hint`)."""
         values = raw.get(key, [])
         if not isinstance(values, list):

@@ -54,8 +54,13 @@ class Regime(LabelledEnum):
     OTHER = "other"
 
 
-Regime._labels = {"us_federal": "United States, federal", "us_state": "United States, state",  # type: ignore[attr-defined]
-                  "eu": "European Union", "uk": "United Kingdom", "other": "Other"}
+Regime._labels = {
+    "us_federal": "United States, federal",
+    "us_state": "United States, state",  # type: ignore[attr-defined]
+    "eu": "European Union",
+    "uk": "United Kingdom",
+    "other": "Other",
+}
 
 
 class AuthorityKind(LabelledEnum):
@@ -126,7 +131,11 @@ class Verdict(LabelledEnum):
 
 
 AuthorityKind._labels = {  # type: ignore[attr-defined]
-    "judge": "Judge", "court": "Court", "prosecutor": "Prosecutor", "agency": "Agency", "police": "Police",
+    "judge": "Judge",
+    "court": "Court",
+    "prosecutor": "Prosecutor",
+    "agency": "Agency",
+    "police": "Police",
 }
 
 Ground._labels = {  # type: ignore[attr-defined]

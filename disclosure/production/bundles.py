@@ -56,25 +56,40 @@ def certificates_on_file(case: Case, pems: list[bytes]) -> list[RecipientCertifi
         except ValueError as error:
             raise CaseError("a --recipient-cert file is not a PEM certificate") from error
         certificate = db.session.execute(
-            select(RecipientCertificate).where(RecipientCertificate.fingerprint == fingerprint)).scalar_one_or_none()
+            select(RecipientCertificate).where(RecipientCertificate.fingerprint == fingerprint)
+        ).scalar_one_or_none()
         if certificate is None or certificate.agency_id != case.agency_id:
-            raise CaseError(f"certificate {fingerprint[:16]}… is not on file for {case.agency.name}; an administrator "
-                            "adds it first")
+            raise CaseError(
+                f"certificate {fingerprint[:16]}… is not on file for {case.agency.name}; an administrator adds it first"
+            )
         found.append(certificate)
     return found
 
 
 def _events_with_proofs(case: Case, size: int) -> list[dict[str, Any]]:
-    leaves = [bytes(leaf) for leaf in db.session.execute(
-        select(AuditEvent.leaf_hash).where(AuditEvent.seq <= size).order_by(AuditEvent.seq)).scalars()]
-    events = db.session.execute(select(AuditEvent).where(AuditEvent.subject == case.subject, AuditEvent.seq <= size)
-                                .order_by(AuditEvent.seq)).scalars()
-    return [{"seq": event.seq, "body": event.body.decode("utf-8"), "leaf_hash": event.leaf_hash.hex(),
-             "inclusion_proof": [node.hex() for node in inclusion_proof(leaves, event.seq - 1)]} for event in events]
+    leaves = [
+        bytes(leaf)
+        for leaf in db.session.execute(
+            select(AuditEvent.leaf_hash).where(AuditEvent.seq <= size).order_by(AuditEvent.seq)
+        ).scalars()
+    ]
+    events = db.session.execute(
+        select(AuditEvent).where(AuditEvent.subject == case.subject, AuditEvent.seq <= size).order_by(AuditEvent.seq)
+    ).scalars()
+    return [
+        {
+            "seq": event.seq,
+            "body": event.body.decode("utf-8"),
+            "leaf_hash": event.leaf_hash.hex(),
+            "inclusion_proof": [node.hex() for node in inclusion_proof(leaves, event.seq - 1)],
+        }
+        for event in events
+    ]
 
 
-def build_case_bundle(actor: User, case: Case, certificates: list[RecipientCertificate], passphrase_only: bool,
-                      ip: str | None) -> tuple[Bundle, str | None]:
+def build_case_bundle(
+    actor: User, case: Case, certificates: list[RecipientCertificate], passphrase_only: bool, ip: str | None
+) -> tuple[Bundle, str | None]:
     from disclosure.exports.bundle import BundleError, PayloadFile, build_bundle
     from disclosure.exports.pki import PKIError, load_signer
 
@@ -96,19 +111,34 @@ def build_case_bundle(actor: User, case: Case, certificates: list[RecipientCerti
         raise CaseError(f"{error} Run `flask keys init`.") from error
     public_id = secrets.token_hex(8)
     bag_name = f"{case.reference}-{public_id}"
-    record(actor, AuditAction.BUNDLE_BUILT, subject=case.subject, ip=ip,
-           data={"bundle": public_id, "recipients": [c.fingerprint for c in certificates],
-                 "passphrase_only": passphrase_only, "records": [r.id for r in records]})
+    record(
+        actor,
+        AuditAction.BUNDLE_BUILT,
+        subject=case.subject,
+        ip=ip,
+        data={
+            "bundle": public_id,
+            "recipients": [c.fingerprint for c in certificates],
+            "passphrase_only": passphrase_only,
+            "records": [r.id for r in records],
+        },
+    )
     checkpoint = checkpoint_now(actor, reason="export", ip=ip)
     store = store_for_app(current_app.config, current_app.instance_path)
-    files = [PayloadFile(name=r.filename, open=lambda name=r.blob_name: store.open(name), size=r.size)
-             for r in records]
+    files = [PayloadFile(name=r.filename, open=lambda name=r.blob_name: store.open(name), size=r.size) for r in records]
     metadata = {
-        "format": "disclosure-bundle/1", "case": {"reference": case.reference, "process_type": case.process_type,
-                                                 "agency": case.agency.name, "docket": case.docket},
+        "format": "disclosure-bundle/1",
+        "case": {
+            "reference": case.reference,
+            "process_type": case.process_type,
+            "agency": case.agency.name,
+            "docket": case.docket,
+        },
         "scope": approved_scope(case),
-        "records": [{"file": r.filename, "target": r.target.value, "category": r.category, "sha256": r.sha256,
-                     "size": r.size} for r in records],
+        "records": [
+            {"file": r.filename, "target": r.target.value, "category": r.category, "sha256": r.sha256, "size": r.size}
+            for r in records
+        ],
         "checkpoint_size": checkpoint.size,
         "audit_events": _events_with_proofs(case, checkpoint.size),
         "log_vkey": vkey_string(log_key_name(), log_public_key()),
@@ -116,20 +146,33 @@ def build_case_bundle(actor: User, case: Case, certificates: list[RecipientCerti
     out = bundle_path_for(public_id)
     try:
         result = build_bundle(
-            out, bag_name=bag_name, files=files,
+            out,
+            bag_name=bag_name,
+            files=files,
             recipients=[x509.load_pem_x509_certificate(c.pem.encode()) for c in certificates] or None,
-            signer=signer, checkpoint_note=checkpoint.note, inner_metadata=metadata,
+            signer=signer,
+            checkpoint_note=checkpoint.note,
+            inner_metadata=metadata,
             bag_info={"Internal-Sender-Identifier": case.reference},
         )
     except BundleError as error:
         raise CaseError(f"The bundle could not be built: {error}") from error
     db.session.info.setdefault("delete_after_rollback", []).append(out)
     retention = timedelta(days=int(current_app.config.get("BUNDLE_RETENTION_DAYS", DEFAULT_RETENTION.days)))
-    bundle = Bundle(public_id=public_id, kind="production", case_id=case.id, filename=f"{bag_name}.zip",
-                    sha256=result.sha256, size=result.size, file_count=result.file_count,
-                    recipients_json=json.dumps(sorted(c.fingerprint for c in certificates)),
-                    passphrase_only=passphrase_only, checkpoint_size=checkpoint.size, built_by_id=actor.id,
-                    expires_at=now + retention)
+    bundle = Bundle(
+        public_id=public_id,
+        kind="production",
+        case_id=case.id,
+        filename=f"{bag_name}.zip",
+        sha256=result.sha256,
+        size=result.size,
+        file_count=result.file_count,
+        recipients_json=json.dumps(sorted(c.fingerprint for c in certificates)),
+        passphrase_only=passphrase_only,
+        checkpoint_size=checkpoint.size,
+        built_by_id=actor.id,
+        expires_at=now + retention,
+    )
     db.session.add(bundle)
     db.session.flush()
     return bundle, result.passphrase if passphrase_only else None

@@ -61,8 +61,13 @@ def add(reference: str, files: tuple[Path, ...], target: str, category: str, as_
 
 @bundle_cli.command("build")
 @click.argument("reference")
-@click.option("--recipient-cert", "certs", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An RSA recipient certificate (PEM) on file for the case's agency; repeat for several.")
+@click.option(
+    "--recipient-cert",
+    "certs",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An RSA recipient certificate (PEM) on file for the case's agency; repeat for several.",
+)
 @click.option("--passphrase-only", is_flag=True, help="Encrypt to a passphrase, printed once, instead.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to copy the bundle.")
 @click.option("--as", "as_email", required=True, help="Email of the producer building the bundle.")

@@ -39,24 +39,37 @@ class OutsideScope(CaseError):
 
 
 def scope_allows(case: Case, target: CaseTarget, category: str) -> bool:
-    return any(entry["target"] == {"kind": target.kind, "value": target.value} and category in entry["categories"]
-               for entry in approved_scope(case))
+    return any(
+        entry["target"] == {"kind": target.kind, "value": target.value} and category in entry["categories"]
+        for entry in approved_scope(case)
+    )
 
 
-def add_record(actor: Any, case: Case, target_value: str, category: str, chunks: Iterable[bytes] | Any,
-               filename: str, ip: str | None, max_bytes: int | None = None) -> ProductionRecord:
+def add_record(
+    actor: Any,
+    case: Case,
+    target_value: str,
+    category: str,
+    chunks: Iterable[bytes] | Any,
+    filename: str,
+    ip: str | None,
+    max_bytes: int | None = None,
+) -> ProductionRecord:
     """Store one responsive record (encrypted at rest) if the approved scope covers its target and category."""
     if isinstance(actor, User):
         require(actor, Permission.PRODUCTION_MANAGE)
     if case.status not in PRODUCIBLE_STATES:
-        raise CaseError(f"{case.reference} is {case.status.label.lower()}; records can be added only once it is "
-                        "approved and until its bundle is delivered.")
+        raise CaseError(
+            f"{case.reference} is {case.status.label.lower()}; records can be added only once it is "
+            "approved and until its bundle is delivered."
+        )
     target = next((t for t in case.targets if t.value == target_value or t.normalized == target_value.lower()), None)
     if target is None:
         raise OutsideScope(f"{target_value} is not a target of {case.reference}.")
     if not scope_allows(case, target, category):
-        raise OutsideScope(f"{category} for {target.value} is outside the approved scope of {case.reference}; "
-                           "nothing was stored.")
+        raise OutsideScope(
+            f"{category} for {target.value} is outside the approved scope of {case.reference}; nothing was stored."
+        )
     name = safe_filename(filename, "." + filename.rsplit(".", 1)[1][:10] if "." in filename else "")
     taken = {r.filename for r in records_of(case)}
     stem, dot, extension = name.rpartition(".")
@@ -71,28 +84,56 @@ def add_record(actor: Any, case: Case, target_value: str, category: str, chunks:
     except BlobTooLarge as error:
         raise CaseError(f"{filename} is larger than the {limit // 1024**2} MiB a production file may be.") from error
     db.session.info.setdefault("uncommitted_blobs", []).append((store, blob.name))
-    production = ProductionRecord(case_id=case.id, target_id=target.id, category=category, filename=name,
-                                  size=blob.size, sha256=blob.sha256, blob_name=blob.name,
-                                  added_by_id=getattr(actor, "id", None) or case.decided_by_id)
+    production = ProductionRecord(
+        case_id=case.id,
+        target_id=target.id,
+        category=category,
+        filename=name,
+        size=blob.size,
+        sha256=blob.sha256,
+        blob_name=blob.name,
+        added_by_id=getattr(actor, "id", None) or case.decided_by_id,
+    )
     db.session.add(production)
     if case.status is State.APPROVED:
         before = case.status
         case.state = transition(before, Action.START_PRODUCTION, case.track).value
-        record(actor, AuditAction.CASE_TRANSITION, subject=case.subject, ip=ip,
-               data={"action": Action.START_PRODUCTION.value, "from": before.value, "to": case.state})
+        record(
+            actor,
+            AuditAction.CASE_TRANSITION,
+            subject=case.subject,
+            ip=ip,
+            data={"action": Action.START_PRODUCTION.value, "from": before.value, "to": case.state},
+        )
     db.session.flush()
-    record(actor, AuditAction.PRODUCTION_RECORD_ADDED, subject=case.subject, ip=ip,
-           data={"record": production.id, "target": target.value, "category": category, "filename": name,
-                 "size": blob.size, "sha256": blob.sha256})
+    record(
+        actor,
+        AuditAction.PRODUCTION_RECORD_ADDED,
+        subject=case.subject,
+        ip=ip,
+        data={
+            "record": production.id,
+            "target": target.value,
+            "category": category,
+            "filename": name,
+            "size": blob.size,
+            "sha256": blob.sha256,
+        },
+    )
     return production
 
 
 def records_of(case: Case) -> list[ProductionRecord]:
-    return list(db.session.execute(
-        select(ProductionRecord).where(ProductionRecord.case_id == case.id).order_by(ProductionRecord.id)).scalars())
+    return list(
+        db.session.execute(
+            select(ProductionRecord).where(ProductionRecord.case_id == case.id).order_by(ProductionRecord.id)
+        ).scalars()
+    )
 
 
-def add_recipient_certificate(actor: User, agency: Agency, label: str, pem: bytes, ip: str | None) -> RecipientCertificate:
+def add_recipient_certificate(
+    actor: User, agency: Agency, label: str, pem: bytes, ip: str | None
+) -> RecipientCertificate:
     from disclosure.exports.pki import CertificateError, check_recipient_certificate
 
     require(actor, Permission.RECIPIENT_MANAGE)
@@ -101,16 +142,33 @@ def add_recipient_certificate(actor: User, agency: Agency, label: str, pem: byte
     except CertificateError as error:
         raise CaseError(str(error)) from error
     fingerprint = info.fingerprint_sha256.replace(":", "").lower()
-    if db.session.execute(select(RecipientCertificate.id).where(RecipientCertificate.fingerprint == fingerprint)).first():
+    if db.session.execute(
+        select(RecipientCertificate.id).where(RecipientCertificate.fingerprint == fingerprint)
+    ).first():
         raise CaseError("This certificate is already on file.")
-    certificate = RecipientCertificate(agency_id=agency.id, label=label.strip()[:200] or info.subject[:200],
-                                       pem=pem.decode("ascii", "replace"), fingerprint=fingerprint,
-                                       subject=info.subject[:500], not_after=info.not_after, added_by_id=actor.id)
+    certificate = RecipientCertificate(
+        agency_id=agency.id,
+        label=label.strip()[:200] or info.subject[:200],
+        pem=pem.decode("ascii", "replace"),
+        fingerprint=fingerprint,
+        subject=info.subject[:500],
+        not_after=info.not_after,
+        added_by_id=actor.id,
+    )
     db.session.add(certificate)
     db.session.flush()
-    record(actor, AuditAction.RECIPIENT_CERT_ADDED, subject=f"agency:{agency.id}", ip=ip,
-           data={"certificate": certificate.id, "fingerprint": fingerprint, "subject": certificate.subject,
-                 "not_after": info.not_after.isoformat()})
+    record(
+        actor,
+        AuditAction.RECIPIENT_CERT_ADDED,
+        subject=f"agency:{agency.id}",
+        ip=ip,
+        data={
+            "certificate": certificate.id,
+            "fingerprint": fingerprint,
+            "subject": certificate.subject,
+            "not_after": info.not_after.isoformat(),
+        },
+    )
     return certificate
 
 
@@ -119,8 +177,13 @@ def revoke_recipient_certificate(actor: User, certificate: RecipientCertificate,
     if certificate.revoked_at is not None:
         raise CaseError("This certificate is already revoked.")
     certificate.revoked_at, certificate.revoked_by_id = utcnow(), actor.id
-    record(actor, AuditAction.RECIPIENT_CERT_REVOKED, subject=f"agency:{certificate.agency_id}", ip=ip,
-           data={"certificate": certificate.id, "fingerprint": certificate.fingerprint})
+    record(
+        actor,
+        AuditAction.RECIPIENT_CERT_REVOKED,
+        subject=f"agency:{certificate.agency_id}",
+        ip=ip,
+        data={"certificate": certificate.id, "fingerprint": certificate.fingerprint},
+    )
     db.session.flush()
 
 
@@ -138,9 +201,19 @@ def mark_delivered(actor: User, bundle: Bundle, ip: str | None) -> None:
     after = transition(before, Action.MARK_DISCLOSED, case.track)
     bundle.delivered_at, bundle.delivered_by_id = utcnow(), actor.id
     case.state = after.value
-    record(actor, AuditAction.CASE_TRANSITION, subject=case.subject, ip=ip,
-           data={"action": Action.MARK_DISCLOSED.value, "from": before.value, "to": after.value,
-                 "bundle": bundle.public_id, "sha256": bundle.sha256})
+    record(
+        actor,
+        AuditAction.CASE_TRANSITION,
+        subject=case.subject,
+        ip=ip,
+        data={
+            "action": Action.MARK_DISCLOSED.value,
+            "from": before.value,
+            "to": after.value,
+            "bundle": bundle.public_id,
+            "sha256": bundle.sha256,
+        },
+    )
     db.session.flush()
 
 
@@ -150,8 +223,13 @@ def bundle_path(bundle: Bundle) -> Path:
 
 def record_download(actor: User, bundle: Bundle, ip: str | None) -> None:
     require(actor, Permission.BUNDLE_DOWNLOAD)
-    record(actor, AuditAction.BUNDLE_DOWNLOADED, subject=bundle.case.subject if bundle.case else f"bundle:{bundle.public_id}",
-           ip=ip, data={"bundle": bundle.public_id, "sha256": bundle.sha256})
+    record(
+        actor,
+        AuditAction.BUNDLE_DOWNLOADED,
+        subject=bundle.case.subject if bundle.case else f"bundle:{bundle.public_id}",
+        ip=ip,
+        data={"bundle": bundle.public_id, "sha256": bundle.sha256},
+    )
     db.session.flush()
 
 
@@ -164,8 +242,12 @@ def purge_expired(actor: Any, now: datetime | None = None) -> list[str]:
         # The file goes only once the purge is committed, so no record claims a file that is still there.
         db.session.info.setdefault("delete_after_commit", []).append(bundle_path(bundle))
         bundle.purged_at = now
-        record(actor, AuditAction.BUNDLE_PURGED, subject=bundle.case.subject if bundle.case else f"bundle:{bundle.public_id}",
-               data={"bundle": bundle.public_id, "sha256": bundle.sha256, "expired_at": bundle.expires_at.isoformat()})
+        record(
+            actor,
+            AuditAction.BUNDLE_PURGED,
+            subject=bundle.case.subject if bundle.case else f"bundle:{bundle.public_id}",
+            data={"bundle": bundle.public_id, "sha256": bundle.sha256, "expired_at": bundle.expires_at.isoformat()},
+        )
         purged.append(bundle.public_id)
     db.session.flush()
     return purged

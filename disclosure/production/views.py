@@ -53,14 +53,25 @@ def _bundle_or_404(public_id: str) -> Bundle:
 def _page(case: Case, status: int = 200, **forms: Any) -> Any:
     from disclosure.review.service import approved_scope
 
-    certificates = db.session.execute(
-        select(RecipientCertificate).where(RecipientCertificate.agency_id == case.agency_id)
-        .order_by(RecipientCertificate.id)).scalars().all()
+    certificates = (
+        db.session.execute(
+            select(RecipientCertificate)
+            .where(RecipientCertificate.agency_id == case.agency_id)
+            .order_by(RecipientCertificate.id)
+        )
+        .scalars()
+        .all()
+    )
     return render_template(
-        "production/case.html", case=case, scope=approved_scope(case), records=service.records_of(case),
+        "production/case.html",
+        case=case,
+        scope=approved_scope(case),
+        records=service.records_of(case),
         bundles=db.session.execute(select(Bundle).where(Bundle.case_id == case.id).order_by(Bundle.id)).scalars().all(),
-        certificates=certificates, record_form=forms.get("record_form") or RecordForm(),
-        build_form=forms.get("build_form") or BuildForm(), passphrase=forms.get("passphrase"),
+        certificates=certificates,
+        record_form=forms.get("record_form") or RecordForm(),
+        build_form=forms.get("build_form") or BuildForm(),
+        passphrase=forms.get("passphrase"),
         errors=forms.get("errors", []),
     ), status
 
@@ -80,8 +91,15 @@ def add_record(reference: str) -> Any:
     if not form.validate_on_submit() or not upload or not upload.filename:
         return _page(case, 400, record_form=form, errors=["Choose the target, the category and the file."])
     try:
-        production = service.add_record(current_user, case, form.target.data or "", form.category.data or "",
-                                        upload.stream, upload.filename, client_ip())
+        production = service.add_record(
+            current_user,
+            case,
+            form.target.data or "",
+            form.category.data or "",
+            upload.stream,
+            upload.filename,
+            client_ip(),
+        )
     except CaseError as error:
         db.session.rollback()
         return _page(_case_or_404(reference), 400, record_form=form, errors=[str(error)])
@@ -98,11 +116,15 @@ def build(reference: str) -> Any:
     if not form.validate_on_submit():
         abort(400)
     chosen = [int(value) for value in request.form.getlist("certificate") if value.isdigit()]
-    certificates = [c for c in db.session.execute(
-        select(RecipientCertificate).where(RecipientCertificate.id.in_(chosen))).scalars() if c.agency_id == case.agency_id]
+    certificates = [
+        c
+        for c in db.session.execute(select(RecipientCertificate).where(RecipientCertificate.id.in_(chosen))).scalars()
+        if c.agency_id == case.agency_id
+    ]
     try:
-        bundle, passphrase = bundles.build_case_bundle(current_user, case, certificates, bool(form.passphrase_only.data),
-                                                       client_ip())
+        bundle, passphrase = bundles.build_case_bundle(
+            current_user, case, certificates, bool(form.passphrase_only.data), client_ip()
+        )
     except CaseError as error:
         db.session.rollback()
         return _page(_case_or_404(reference), 400, build_form=form, errors=[str(error)])
@@ -166,10 +188,18 @@ def certificates(agency_id: int) -> Any:
             db.session.commit()
             flash("Certificate added.", "success")
             return redirect(url_for("production.certificates", agency_id=agency_id))
-    rows = db.session.execute(select(RecipientCertificate).where(RecipientCertificate.agency_id == agency_id)
-                              .order_by(RecipientCertificate.id)).scalars().all()
-    return render_template("production/certificates.html", agency=agency, rows=rows, form=form, errors=errors,
-                           revoke_form=BuildForm()), 400 if errors else 200
+    rows = (
+        db.session.execute(
+            select(RecipientCertificate)
+            .where(RecipientCertificate.agency_id == agency_id)
+            .order_by(RecipientCertificate.id)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "production/certificates.html", agency=agency, rows=rows, form=form, errors=errors, revoke_form=BuildForm()
+    ), 400 if errors else 200
 
 
 @bp.route("/certificates/<int:certificate_id>/revoke", methods=["POST"])

@@ -19,8 +19,11 @@ from disclosure.review.models import Decision
 from disclosure.review.service import REJECTION_REASONS
 from disclosure.storage.store import store_for_app
 
-TITLES = {"approved": "Response to legal process", "rejected": "Response to legal process: objection",
-          "needs_info": "Request for clarification"}
+TITLES = {
+    "approved": "Response to legal process",
+    "rejected": "Response to legal process: objection",
+    "needs_info": "Request for clarification",
+}
 
 
 def letter_html(decision: Decision) -> str:
@@ -29,8 +32,13 @@ def letter_html(decision: Decision) -> str:
     for entry in scope:
         entry["labels"] = [Category(c).label for c in entry["categories"]]
     return render_template(
-        f"letters/{decision.outcome}.html", case=case, decision=decision, scope=scope, title=TITLES[decision.outcome],
-        reasons=[REJECTION_REASONS[c] for c in json.loads(decision.reason_codes_json)], today=utcnow().date(),
+        f"letters/{decision.outcome}.html",
+        case=case,
+        decision=decision,
+        scope=scope,
+        title=TITLES[decision.outcome],
+        reasons=[REJECTION_REASONS[c] for c in json.loads(decision.reason_codes_json)],
+        today=utcnow().date(),
         organisation=current_app.config.get("ORGANISATION_NAME", "The Provider's Legal Department"),
     )
 
@@ -43,12 +51,25 @@ def create_letter(actor: User, decision: Decision, ip: str | None) -> Document:
     blob = store.put([data], max_bytes=len(data))
     db.session.info.setdefault("uncommitted_blobs", []).append((store, blob.name))
     name = f"{case.reference}-{decision.outcome.replace('_', '-')}-letter.pdf"
-    document = Document(case_id=case.id, kind="response_letter", filename=name, content_type="application/pdf",
-                        size=blob.size, sha256=blob.sha256, blob_name=blob.name, uploaded_by_id=actor.id)
+    document = Document(
+        case_id=case.id,
+        kind="response_letter",
+        filename=name,
+        content_type="application/pdf",
+        size=blob.size,
+        sha256=blob.sha256,
+        blob_name=blob.name,
+        uploaded_by_id=actor.id,
+    )
     db.session.add(document)
     db.session.flush()
-    record(actor, AuditAction.LETTER_CREATED, subject=case.subject, ip=ip,
-           data={"document": document.id, "decision": decision.id, "sha256": blob.sha256, "filename": name})
+    record(
+        actor,
+        AuditAction.LETTER_CREATED,
+        subject=case.subject,
+        ip=ip,
+        data={"document": document.id, "decision": decision.id, "sha256": blob.sha256, "filename": name},
+    )
     return document
 
 

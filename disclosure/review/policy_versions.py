@@ -28,8 +28,11 @@ def current_version() -> PolicyVersion:
     if version is None:
         content = default_policy_bytes()
         policy = load_policy(content, source="default.toml")
-        version = PolicyVersion(sha256=hashlib.sha256(content).hexdigest(), content=content,
-                                label=f"{policy.info.name} {policy.info.version} (default)")
+        version = PolicyVersion(
+            sha256=hashlib.sha256(content).hexdigest(),
+            content=content,
+            label=f"{policy.info.name} {policy.info.version} (default)",
+        )
         db.session.add(version)
         db.session.flush()
     return version
@@ -55,10 +58,16 @@ def upload_version(actor: Any, content: bytes, filename: str, ip: str | None) ->
     if db.session.execute(select(PolicyVersion.id).where(PolicyVersion.sha256 == digest)).first():
         raise PolicyUploadError(f"This exact policy (SHA-256 {digest[:16]}…) is already stored.")
     current_version()  # the default stays on record as the version before this one
-    version = PolicyVersion(sha256=digest, content=content, label=f"{policy.info.name} {policy.info.version}",
-                            uploaded_by_id=actor.id)
+    version = PolicyVersion(
+        sha256=digest, content=content, label=f"{policy.info.name} {policy.info.version}", uploaded_by_id=actor.id
+    )
     db.session.add(version)
     db.session.flush()
-    record(actor, AuditAction.POLICY_UPLOADED, subject=f"policy:{version.id}", ip=ip,
-           data={"sha256": digest, "label": version.label, "filename": filename[:200]})
+    record(
+        actor,
+        AuditAction.POLICY_UPLOADED,
+        subject=f"policy:{version.id}",
+        ip=ip,
+        data={"sha256": digest, "label": version.label, "filename": filename[:200]},
+    )
     return version

@@ -81,12 +81,17 @@ class ScopeEntry:
     end: str | None
 
     def as_json(self) -> dict[str, Any]:
-        return {"target": {"kind": self.kind, "value": self.value}, "categories": list(self.categories),
-                "from": self.start, "to": self.end}
+        return {
+            "target": {"kind": self.kind, "value": self.value},
+            "categories": list(self.categories),
+            "from": self.start,
+            "to": self.end,
+        }
 
 
 def request_of(case: Case) -> RequestDocument:
     """The case as the request document the engine evaluates."""
+
     def when(raw: str | None, field: str) -> date | None:
         return moment(raw, field) if raw else None
 
@@ -94,25 +99,36 @@ def request_of(case: Case) -> RequestDocument:
     from disclosure.policy.request import NonDisclosureOrder
 
     return RequestDocument(
-        reference=case.reference, process_type=ProcessType(case.process_type),
+        reference=case.reference,
+        process_type=ProcessType(case.process_type),
         jurisdiction=Jurisdiction(Regime(case.regime), case.country, case.region),
         issuing_authority=IssuingAuthority(AuthorityKind(case.authority_kind), case.authority_name, case.docket),
         agency=Agency(case.agency.name, case.agency.country),
         officer=Officer(case.officer_name, case.officer_email, case.officer_phone, case.officer_badge)
-        if case.officer_name else None,
-        received_at=case.received_at, received_via=ReceivedVia(case.received_via), due_at=None,
-        emergency=case.emergency, issued_on=case.issued_on, valid_until=case.valid_until,
-        targets=tuple(Target(TargetKind(t.kind), t.value, when(t.date_from, "from"), when(t.date_to, "to"))
-                      for t in case.targets),
+        if case.officer_name
+        else None,
+        received_at=case.received_at,
+        received_via=ReceivedVia(case.received_via),
+        due_at=None,
+        emergency=case.emergency,
+        issued_on=case.issued_on,
+        valid_until=case.valid_until,
+        targets=tuple(
+            Target(TargetKind(t.kind), t.value, when(t.date_from, "from"), when(t.date_to, "to")) for t in case.targets
+        ),
         categories=tuple(case.categories),
         non_disclosure_order=NonDisclosureOrder(order.basis, order.starts_on, order.expires_on) if order else None,
     )
 
 
 def open_review(case: Case) -> Review | None:
-    return db.session.execute(
-        select(Review).where(Review.case_id == case.id, Review.status == "open").order_by(Review.id.desc())
-    ).scalars().first()
+    return (
+        db.session.execute(
+            select(Review).where(Review.case_id == case.id, Review.status == "open").order_by(Review.id.desc())
+        )
+        .scalars()
+        .first()
+    )
 
 
 def begin_review(case: Case) -> Review:
@@ -143,9 +159,15 @@ def _check_reviewer(actor: User, review: Review) -> None:
         raise ReviewError("This review is decided and can no longer change; a reopened case gets a new review.")
 
 
-def save_worksheet(actor: User, review: Review, answers: dict[str, dict[str, str]],
-                   cited: dict[str, dict[str, Any]], counsel_note: str, expected_version: int | None,
-                   ip: str | None) -> bool:
+def save_worksheet(
+    actor: User,
+    review: Review,
+    answers: dict[str, dict[str, str]],
+    cited: dict[str, dict[str, Any]],
+    counsel_note: str,
+    expected_version: int | None,
+    ip: str | None,
+) -> bool:
     """Store checklist answers, cited grounds and counsel's note; one event with the diff. True if anything changed."""
     _check_reviewer(actor, review)
     if expected_version is not None and expected_version != review.version_id:
@@ -159,8 +181,11 @@ def save_worksheet(actor: User, review: Review, answers: dict[str, dict[str, str
         if answer.get("answer") not in (*ANSWERS, ""):
             raise ReviewError("Answer each checklist element with yes, no or not applicable.")
         if answer.get("answer"):
-            new_answers[item_id] = {"answer": answer["answer"], "note": answer.get("note", "").strip()[:2000],
-                                    "by": actor.id}
+            new_answers[item_id] = {
+                "answer": answer["answer"],
+                "note": answer.get("note", "").strip()[:2000],
+                "by": actor.id,
+            }
     requested = {c.value for c in review.case.categories}
     new_grounds = {}
     for category, citation in cited.items():
@@ -190,8 +215,13 @@ def save_worksheet(actor: User, review: Review, answers: dict[str, dict[str, str
     review.checklist_json = json.dumps(new_answers, sort_keys=True)
     review.grounds_json = json.dumps(new_grounds, sort_keys=True)
     review.counsel_note = counsel_note
-    record(actor, AuditAction.REVIEW_WORKSHEET_SAVED, subject=review.case.subject, ip=ip,
-           data={"review": review.id, "diff": diff})
+    record(
+        actor,
+        AuditAction.REVIEW_WORKSHEET_SAVED,
+        subject=review.case.subject,
+        ip=ip,
+        data={"review": review.id, "diff": diff},
+    )
     _flush(review)
     return True
 
@@ -257,8 +287,10 @@ def _check_approvable(review: Review, evaluation: Evaluation, scope: list[ScopeE
     answers = checklist(review)
     for item in evaluation.checklist:
         if item is COUNSEL_ESCALATION or item.id == COUNSEL_ESCALATION.id:
-            needed = any(evaluation.finding(c) and evaluation.finding(c).verdict is Verdict.NO_POLICY_GROUND  # type: ignore[union-attr]
-                         for c in approved)
+            needed = any(
+                evaluation.finding(c) and evaluation.finding(c).verdict is Verdict.NO_POLICY_GROUND  # type: ignore[union-attr]
+                for c in approved
+            )
             if not needed:
                 continue
         answer = answers.get(item.id, {})
@@ -271,13 +303,23 @@ def _check_approvable(review: Review, evaluation: Evaluation, scope: list[ScopeE
     policy = policy_of(review.policy_version)
     for category in sorted(approved):
         citation = cited.get(category.value, {})
-        check_grounds(category, [Ground(g) for g in citation.get("grounds", [])], policy,
-                      written_reason=citation.get("reason"))
+        check_grounds(
+            category, [Ground(g) for g in citation.get("grounds", [])], policy, written_reason=citation.get("reason")
+        )
 
 
-def decide(actor: User, review: Review, outcome: str, *, password: str, ip: str | None,
-           scope: list[ScopeEntry] | None = None, reason_codes: list[str] | None = None, text: str = "",
-           expected_version: int | None = None) -> Decision | Approval:
+def decide(
+    actor: User,
+    review: Review,
+    outcome: str,
+    *,
+    password: str,
+    ip: str | None,
+    scope: list[ScopeEntry] | None = None,
+    reason_codes: list[str] | None = None,
+    text: str = "",
+    expected_version: int | None = None,
+) -> Decision | Approval:
     """Approve, reject or ask for more. Returns the Decision, or the first Approval where two are required."""
     _check_reviewer(actor, review)
     step_up(actor, password, ip)
@@ -295,10 +337,14 @@ def decide(actor: User, review: Review, outcome: str, *, password: str, ip: str 
             first = json.loads(pending[0].scope_json)
             entries_json = [e.as_json() for e in entries] if entries else first
             if entries and entries_json != first:
-                raise ScopeError("the second approval must confirm the first reviewer's scope exactly; to change "
-                                 "it, ask for more information or reject")
-            entries = [ScopeEntry(e["target"]["kind"], e["target"]["value"], tuple(e["categories"]), e["from"],
-                                  e["to"]) for e in first]
+                raise ScopeError(
+                    "the second approval must confirm the first reviewer's scope exactly; to change "
+                    "it, ask for more information or reject"
+                )
+            entries = [
+                ScopeEntry(e["target"]["kind"], e["target"]["value"], tuple(e["categories"]), e["from"], e["to"])
+                for e in first
+            ]
         _check_approvable(review, evaluation, entries)
         if any(a.reviewer_id == actor.id for a in pending):
             raise ReviewError("You have already approved; a different reviewer must give the second approval.")
@@ -307,9 +353,18 @@ def decide(actor: User, review: Review, outcome: str, *, password: str, ip: str 
         db.session.add(approval)
         review.approvals.append(approval)
         if len(review.approvals) < evaluation.approvals_required:
-            record(actor, AuditAction.REVIEW_APPROVAL_RECORDED, subject=case.subject, ip=ip,
-                   data={"review": review.id, "approvals": len(review.approvals),
-                         "required": evaluation.approvals_required, "scope": json.loads(scope_json)})
+            record(
+                actor,
+                AuditAction.REVIEW_APPROVAL_RECORDED,
+                subject=case.subject,
+                ip=ip,
+                data={
+                    "review": review.id,
+                    "approvals": len(review.approvals),
+                    "required": evaluation.approvals_required,
+                    "scope": json.loads(scope_json),
+                },
+            )
             # Bump the review's version, so that a parallel "first" approval conflicts instead of also passing.
             flag_modified(review, "counsel_note")
             _flush(review)
@@ -332,16 +387,33 @@ def decide(actor: User, review: Review, outcome: str, *, password: str, ip: str 
 ACTION_FOR_OUTCOME = {"approved": Action.APPROVE, "rejected": Action.REJECT, "needs_info": Action.REQUEST_INFO}
 
 
-def _write_decision(actor: User, review: Review, evaluation: Evaluation, outcome: str, ip: str | None, *,
-                    scope_json: str | None = None, reason_codes: list[str] | None = None, text: str = "") -> Decision:
+def _write_decision(
+    actor: User,
+    review: Review,
+    evaluation: Evaluation,
+    outcome: str,
+    ip: str | None,
+    *,
+    scope_json: str | None = None,
+    reason_codes: list[str] | None = None,
+    text: str = "",
+) -> Decision:
     case = review.case
     before = case.status
     after = transition(before, ACTION_FOR_OUTCOME[outcome], case.track)
     decision = Decision(
-        review_id=review.id, case_id=case.id, outcome=outcome, decided_by_id=actor.id, scope_json=scope_json,
-        reason_codes_json=json.dumps(reason_codes or []), text=text, policy_sha256=review.policy_version.sha256,
-        engine_json=canonical_json(evaluation.as_json()).decode(), checklist_json=review.checklist_json,
-        grounds_json=review.grounds_json, counsel_note=review.counsel_note,
+        review_id=review.id,
+        case_id=case.id,
+        outcome=outcome,
+        decided_by_id=actor.id,
+        scope_json=scope_json,
+        reason_codes_json=json.dumps(reason_codes or []),
+        text=text,
+        policy_sha256=review.policy_version.sha256,
+        engine_json=canonical_json(evaluation.as_json()).decode(),
+        checklist_json=review.checklist_json,
+        grounds_json=review.grounds_json,
+        counsel_note=review.counsel_note,
         approvers_json=json.dumps([a.reviewer_id for a in review.approvals]),
     )
     db.session.add(decision)
@@ -350,9 +422,15 @@ def _write_decision(actor: User, review: Review, evaluation: Evaluation, outcome
     if after in {State.APPROVED, State.REJECTED}:
         case.decided_by_id, case.decided_at = actor.id, utcnow()
     data: dict[str, Any] = {
-        "action": ACTION_FOR_OUTCOME[outcome].value, "from": before.value, "to": after.value, "review": review.id,
-        "outcome": outcome, "policy_sha256": decision.policy_sha256, "engine": evaluation.as_json(),
-        "checklist": json.loads(review.checklist_json), "grounds": json.loads(review.grounds_json),
+        "action": ACTION_FOR_OUTCOME[outcome].value,
+        "from": before.value,
+        "to": after.value,
+        "review": review.id,
+        "outcome": outcome,
+        "policy_sha256": decision.policy_sha256,
+        "engine": evaluation.as_json(),
+        "checklist": json.loads(review.checklist_json),
+        "grounds": json.loads(review.grounds_json),
     }
     if scope_json:
         data["scope"] = json.loads(scope_json)
@@ -370,14 +448,16 @@ def _write_decision(actor: User, review: Review, evaluation: Evaluation, outcome
 
 
 def decisions_of(case: Case) -> list[Decision]:
-    return list(db.session.execute(
-        select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)).scalars())
+    return list(db.session.execute(select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)).scalars())
 
 
 def approved_scope(case: Case) -> list[dict[str, Any]]:
     """The scope of the case's standing approval (the latest decision, if it approved)."""
     latest = decisions_of(case)[-1:]
-    if not latest or latest[0].outcome != "approved" or case.status not in {State.APPROVED, State.PRODUCING,
-                                                                            State.DISCLOSED, State.CLOSED}:
+    if (
+        not latest
+        or latest[0].outcome != "approved"
+        or case.status not in {State.APPROVED, State.PRODUCING, State.DISCLOSED, State.CLOSED}
+    ):
         return []
     return list(json.loads(latest[0].scope_json or "[]"))

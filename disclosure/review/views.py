@@ -20,8 +20,7 @@ from disclosure.permissions import Permission
 from disclosure.policy.scope import ScopeError
 from disclosure.policy.vocabulary import Category, Ground, Verdict
 from disclosure.review import letters, service
-from disclosure.review.models import Decision
-from disclosure.review.models import PolicyVersion
+from disclosure.review.models import Decision, PolicyVersion
 from disclosure.review.policy_versions import PolicyUploadError, current_version, policy_of, upload_version
 
 bp = Blueprint("review", __name__)
@@ -45,20 +44,34 @@ def _case_or_404(reference: str) -> Case:
     return db.session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none() or abort(404)
 
 
-def _worksheet_from(form: Any, evaluation: Any, case: Case) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, Any]]]:
-    answers = {item.id: {"answer": form.get(f"check-{item.id}", ""), "note": form.get(f"note-{item.id}", "")}
-               for item in evaluation.checklist}
-    cited = {category.value: {"grounds": [g for g in form.getlist(f"ground-{category.value}") if g in Ground._value2member_map_],
-                              "reason": form.get(f"reason-{category.value}", "")}
-             for category in case.categories}
+def _worksheet_from(
+    form: Any, evaluation: Any, case: Case
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, Any]]]:
+    answers = {
+        item.id: {"answer": form.get(f"check-{item.id}", ""), "note": form.get(f"note-{item.id}", "")}
+        for item in evaluation.checklist
+    }
+    cited = {
+        category.value: {
+            "grounds": [g for g in form.getlist(f"ground-{category.value}") if g in Ground._value2member_map_],
+            "reason": form.get(f"reason-{category.value}", ""),
+        }
+        for category in case.categories
+    }
     return answers, cited
 
 
 def _scope_from(form: Any, case: Case) -> list[service.ScopeEntry]:
-    return [service.ScopeEntry(target.kind, target.value,
-                               tuple(c.value for c in case.categories if form.get(f"scope-{index}-{c.value}")),
-                               form.get(f"from-{index}", "").strip() or None, form.get(f"to-{index}", "").strip() or None)
-            for index, target in enumerate(case.targets)]
+    return [
+        service.ScopeEntry(
+            target.kind,
+            target.value,
+            tuple(c.value for c in case.categories if form.get(f"scope-{index}-{c.value}")),
+            form.get(f"from-{index}", "").strip() or None,
+            form.get(f"to-{index}", "").strip() or None,
+        )
+        for index, target in enumerate(case.targets)
+    ]
 
 
 @bp.route("/cases/<reference>/review", methods=["GET", "POST"])
@@ -74,14 +87,21 @@ def review(reference: str) -> Any:
         answers, cited = _worksheet_from(request.form, evaluation, case)
         version = int(form.version.data) if (form.version.data or "").isdigit() else -1
         try:
-            service.save_worksheet(current_user, current, answers, cited, request.form.get("counsel_note", ""),
-                                   version, client_ip())
+            service.save_worksheet(
+                current_user, current, answers, cited, request.form.get("counsel_note", ""), version, client_ip()
+            )
             if form.decide.data:
                 outcome = request.form.get("outcome", "")
                 result = service.decide(
-                    current_user, current, outcome, password=form.password.data or "", ip=client_ip(),
-                    scope=_scope_from(request.form, case), reason_codes=request.form.getlist("reason"),
-                    text=request.form.get("text", ""))
+                    current_user,
+                    current,
+                    outcome,
+                    password=form.password.data or "",
+                    ip=client_ip(),
+                    scope=_scope_from(request.form, case),
+                    reason_codes=request.form.getlist("reason"),
+                    text=request.form.get("text", ""),
+                )
                 if isinstance(result, Decision):
                     letters.create_letter(current_user, result, client_ip())
         except service.StepUpFailed as error:
@@ -99,8 +119,12 @@ def review(reference: str) -> Any:
         else:
             db.session.commit()
             if form.decide.data:
-                flash("Decision recorded and the response letter stored with the case." if case.status.value !=
-                      "in_review" else "Your approval is recorded; a second reviewer must approve too.", "success")
+                flash(
+                    "Decision recorded and the response letter stored with the case."
+                    if case.status.value != "in_review"
+                    else "Your approval is recorded; a second reviewer must approve too.",
+                    "success",
+                )
                 return redirect(url_for("cases.show", reference=reference))
             flash("Worksheet saved.", "success")
             return redirect(url_for("review.review", reference=reference))
@@ -110,12 +134,22 @@ def review(reference: str) -> Any:
         errors.append("The form could not be read; reload the page and try again.")
         status = 400
     return render_template(
-        "review/review.html", case=case, review=current, form=form, errors=errors,
+        "review/review.html",
+        case=case,
+        review=current,
+        form=form,
+        errors=errors,
         evaluation=service.evaluation_for(current) if current else None,
-        answers=service.checklist(current) if current else {}, cited=service.grounds(current) if current else {},
-        policy=policy_of(current.policy_version) if current else None, decisions=service.decisions_of(case),
-        reasons=service.REJECTION_REASONS, Verdict=Verdict, Category=Category, Ground=Ground,
-        posted=request.form if request.method == "POST" else None, json=json,
+        answers=service.checklist(current) if current else {},
+        cited=service.grounds(current) if current else {},
+        policy=policy_of(current.policy_version) if current else None,
+        decisions=service.decisions_of(case),
+        reasons=service.REJECTION_REASONS,
+        Verdict=Verdict,
+        Category=Category,
+        Ground=Ground,
+        posted=request.form if request.method == "POST" else None,
+        json=json,
     ), status
 
 
@@ -141,7 +175,9 @@ def upload_policy() -> Any:
             errors = str(error)
         else:
             db.session.commit()
-            flash(f"Policy version {version.sha256[:16]}… stored; it applies to reviews started from now on.", "success")
+            flash(
+                f"Policy version {version.sha256[:16]}… stored; it applies to reviews started from now on.", "success"
+            )
             return redirect(url_for("review.policy_versions"))
     else:
         errors = "Choose the policy file to upload."

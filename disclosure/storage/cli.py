@@ -30,7 +30,9 @@ def rotate_key() -> None:
     except StorageKeyError as error:
         raise click.ClickException(str(error)) from error
     record(
-        SystemActor("flask storage rotate-key"), AuditAction.STORAGE_KEY_ROTATED, subject="storage",
+        SystemActor("flask storage rotate-key"),
+        AuditAction.STORAGE_KEY_ROTATED,
+        subject="storage",
         data={"new_key": rotation.key_id, "blobs": rotation.rotated, "corrupted": len(rotation.corrupted)},
         outcome="failure" if rotation.corrupted else "success",
     )
@@ -39,8 +41,9 @@ def rotate_key() -> None:
     if rotation.corrupted:
         for message in rotation.corrupted:
             click.echo(message, err=True)
-        click.echo(f"{len(rotation.corrupted)} corrupted blob(s) keep their old key; "
-                   "run `flask storage verify`", err=True)
+        click.echo(
+            f"{len(rotation.corrupted)} corrupted blob(s) keep their old key; run `flask storage verify`", err=True
+        )
         raise SystemExit(1)
 
 
@@ -59,7 +62,9 @@ def verify() -> None:
     for message in failures:
         click.echo(message, err=True)
     leftovers = len(store.temporary_files())
-    click.echo(f"checked {checked} blob(s): {checked - len(failures)} intact, {len(failures)} corrupted"
-               + (f"; {leftovers} temporary file(s) in {store.root / '.tmp'}" if leftovers else ""))
+    click.echo(
+        f"checked {checked} blob(s): {checked - len(failures)} intact, {len(failures)} corrupted"
+        + (f"; {leftovers} temporary file(s) in {store.root / '.tmp'}" if leftovers else "")
+    )
     if failures:
         raise SystemExit(1)

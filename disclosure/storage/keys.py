@@ -68,7 +68,8 @@ class StorageKeyring:
         if not self.folder.is_dir():
             return []
         return sorted(
-            entry.name.removesuffix(KEY_SUFFIX) for entry in os.scandir(self.folder)
+            entry.name.removesuffix(KEY_SUFFIX)
+            for entry in os.scandir(self.folder)
             if entry.name.endswith(KEY_SUFFIX) and is_key_id(entry.name.removesuffix(KEY_SUFFIX))
         )
 
@@ -82,9 +83,7 @@ class StorageKeyring:
                     f"{path} is missing although storage keys exist in {self.folder}; "
                     "restore it from a backup (it holds the id of the newest key)."
                 ) from None
-            raise StorageKeyMissing(
-                f"There is no storage key in {self.folder}; run `flask keys init`."
-            ) from None
+            raise StorageKeyMissing(f"There is no storage key in {self.folder}; run `flask keys init`.") from None
         except (OSError, UnicodeDecodeError) as error:
             raise StorageKeyMissing(f"{path} cannot be read: {error}") from error
         if not is_key_id(text):

@@ -90,8 +90,7 @@ class RotationIncomplete(StorageError):
         self.rotation = rotation
         super().__init__(
             f"rotated to storage key {rotation.key_id}: {rotation.rotated} blobs re-encrypted, "
-            f"{len(rotation.corrupted)} corrupted and left under their old key: "
-            + "; ".join(rotation.corrupted)
+            f"{len(rotation.corrupted)} corrupted and left under their old key: " + "; ".join(rotation.corrupted)
         )
 
 
@@ -136,7 +135,7 @@ def _plaintext_pieces(source: PlaintextSource) -> Iterator[memoryview]:
             raise TypeError("blob content must be bytes, not str")
         whole = memoryview(chunk).cast("B")
         for start in range(0, len(whole), CHUNK_SIZE):
-            yield whole[start:start + CHUNK_SIZE]
+            yield whole[start : start + CHUNK_SIZE]
 
 
 class BlobStore:
@@ -188,7 +187,7 @@ class BlobStore:
                     if size > max_bytes:
                         raise BlobTooLarge(f"the file is larger than the limit of {max_bytes} bytes")
                     digest.update(piece)
-                    out.write(view[:encryptor.update_into(piece, buffer)])
+                    out.write(view[: encryptor.update_into(piece, buffer)])
                 out.write(encryptor.finalize())
                 self._commit(temporary, out, final)
         return StoredBlob(name=name, size=size, sha256=digest.hexdigest())
@@ -240,11 +239,17 @@ class BlobStore:
 
     def names(self) -> Iterator[str]:
         """Every blob name in the store, sorted."""
-        for shard in sorted(entry.name for entry in os.scandir(self.root)
-                            if SHARD.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)):
+        for shard in sorted(
+            entry.name
+            for entry in os.scandir(self.root)
+            if SHARD.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)
+        ):
             for entry in sorted(os.scandir(self.root / shard), key=lambda entry: entry.name):
-                if (BLOB_NAME.fullmatch(entry.name) and entry.name.startswith(shard)
-                        and entry.is_file(follow_symlinks=False)):
+                if (
+                    BLOB_NAME.fullmatch(entry.name)
+                    and entry.name.startswith(shard)
+                    and entry.is_file(follow_symlinks=False)
+                ):
                     yield entry.name
 
     # -- removing --------------------------------------------------------------------------------------------
@@ -401,7 +406,7 @@ class BlobStore:
         header = handle.read(HEADER_SIZE)
         if len(header) < HEADER_SIZE or not header.startswith(MAGIC):
             raise BlobCorrupted(f"blob {name} is corrupted: it does not start with a {MAGIC.decode()} header")
-        key_id = header[len(MAGIC):].decode("ascii", errors="replace")
+        key_id = header[len(MAGIC) :].decode("ascii", errors="replace")
         if not is_key_id(key_id):
             raise BlobCorrupted(f"blob {name} is corrupted: its header names no valid storage key id")
         return key_id
@@ -417,8 +422,7 @@ class BlobStore:
     @staticmethod
     def _corrupted(name: str) -> BlobCorrupted:
         return BlobCorrupted(
-            f"blob {name} is corrupted: it failed authentication "
-            "(altered, truncated, or moved from another name)"
+            f"blob {name} is corrupted: it failed authentication (altered, truncated, or moved from another name)"
         )
 
     def _authenticate(self, name: str, handle: BufferedReader, key: bytes, digest: _Digest | None) -> int:
@@ -482,7 +486,7 @@ class BlobStore:
                 view = memoryview(buffer)
                 for plaintext in self._decrypt(name, handle, old_key):
                     before.update(plaintext)
-                    out.write(view[:encryptor.update_into(plaintext, buffer)])
+                    out.write(view[: encryptor.update_into(plaintext, buffer)])
                 out.write(encryptor.finalize())
                 out.flush()
                 after = hashlib.sha256()
@@ -496,9 +500,7 @@ class BlobStore:
         return True
 
 
-def store_for_app(
-    config: Mapping[str, Any], instance_path: str | os.PathLike[str] | None = None
-) -> BlobStore:
+def store_for_app(config: Mapping[str, Any], instance_path: str | os.PathLike[str] | None = None) -> BlobStore:
     """The app's store: root BLOB_DIR (default `<instance>/blobs`), keys in `<KEYS_DIR>/storage`.
 
     Call it as `store_for_app(app.config, app.instance_path)`.

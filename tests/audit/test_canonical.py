@@ -29,9 +29,7 @@ json_values = st.recursive(
 
 
 def test_sorted_keys_and_no_whitespace() -> None:
-    assert canonical_json({"b": 1, "a": [1, 2, {"d": None, "c": True}]}) == (
-        b'{"a":[1,2,{"c":true,"d":null}],"b":1}'
-    )
+    assert canonical_json({"b": 1, "a": [1, 2, {"d": None, "c": True}]}) == (b'{"a":[1,2,{"c":true,"d":null}],"b":1}')
 
 
 def test_key_order_of_input_does_not_matter() -> None:

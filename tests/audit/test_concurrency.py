@@ -53,11 +53,7 @@ def postgres_app(tmp_path: Path) -> Iterator[Flask]:
         ).first():
             connection.execute(sa.text(f'CREATE DATABASE "{CONCURRENCY_DB}"'))
     admin.dispose()
-    url = (
-        sa.engine.make_url(POSTGRES_ADMIN_URL)
-        .set(database=CONCURRENCY_DB)
-        .render_as_string(hide_password=False)
-    )
+    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=CONCURRENCY_DB).render_as_string(hide_password=False)
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))

@@ -41,16 +41,12 @@ EM = "\u2014"
 PETER_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 ENOCH_VKEY = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
-GO_TEXT = (
-    "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
-)
+GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
 PETER_SIG = (
-    f"{EM} PeterNeumann "
-    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+    f"{EM} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
 )
 ENOCH_SIG = (
-    f"{EM} EnochRoot "
-    "rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n"
+    f"{EM} EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n"
 )
 
 # C2SP signed-note.md example (revision d4c16da5).
@@ -176,9 +172,7 @@ def test_corrupted_known_signature_rejects_the_note() -> None:
         verify_note(note, peter, "PeterNeumann")
     # A bad signature by the expected key is fatal even when a good one is also present.
     with pytest.raises(CheckpointSignatureError):
-        verify_note(
-            GO_TEXT + "\n" + PETER_SIG + PETER_SIG[:60] + "ABCD" + PETER_SIG[60:], peter, "PeterNeumann"
-        )
+        verify_note(GO_TEXT + "\n" + PETER_SIG + PETER_SIG[:60] + "ABCD" + PETER_SIG[60:], peter, "PeterNeumann")
 
 
 def test_sixteen_signatures_are_accepted() -> None:
@@ -206,9 +200,7 @@ def test_checkpoint_round_trip_and_exact_format(log_key: Ed25519PrivateKey) -> N
     assert len(sig) == 4 + 64
     cp = verify_checkpoint(note, log_key.public_key(), "disclosure.example/audit")
     assert cp == Checkpoint("disclosure.example/audit", 5, ROOT)
-    assert verify_checkpoint(
-        note, log_key.public_key(), "disclosure.example/audit", expected_origin=cp.origin
-    )
+    assert verify_checkpoint(note, log_key.public_key(), "disclosure.example/audit", expected_origin=cp.origin)
 
 
 @pytest.mark.parametrize(
@@ -358,6 +350,4 @@ def test_generated_key_strings_round_trip(log_key: Ed25519PrivateKey) -> None:
 def test_checkpoint_property_round_trip(origin: str, size: int, root: bytes) -> None:
     key = Ed25519PrivateKey.from_private_bytes(bytes(32))
     note = sign_checkpoint(origin, size, root, key, "k")
-    assert verify_checkpoint(note, key.public_key(), "k", expected_origin=origin) == Checkpoint(
-        origin, size, root
-    )
+    assert verify_checkpoint(note, key.public_key(), "k", expected_origin=origin) == Checkpoint(origin, size, root)

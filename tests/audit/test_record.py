@@ -120,11 +120,7 @@ def test_record_appends_gapless_events_with_canonical_bodies_and_chained_hashes(
         decoded = json.loads(body)
         # Canonical: re-encoding the parsed body gives the very bytes that were hashed.
         assert body == json.dumps(decoded, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        assert (
-            decoded["seq"] == event.seq
-            and decoded["action"] == event.action
-            and decoded["subject"] == event.subject
-        )
+        assert decoded["seq"] == event.seq and decoded["action"] == event.action and decoded["subject"] == event.subject
         assert set(decoded) >= {"actor", "action", "subject", "ip", "outcome", "data", "ts"}
         assert bytes(event.leaf_hash) == leaf_of(body)
         assert bytes(event.chain_hash) == chain_of(previous, leaf_of(body))
@@ -157,9 +153,7 @@ def test_head_row_holds_size_chain_tip_and_frontier_of_the_whole_log(app: Flask)
     assert head.updated_at is not None
 
 
-def test_a_checkpoint_is_signed_every_n_events_and_covers_the_log_at_that_size(
-    app: Flask, instance: Path
-) -> None:
+def test_a_checkpoint_is_signed_every_n_events_and_covers_the_log_at_that_size(app: Flask, instance: Path) -> None:
     app.config["AUDIT_CHECKPOINT_EVERY"] = 3
     append_events(app, 7)
 
@@ -174,14 +168,10 @@ def test_a_checkpoint_is_signed_every_n_events_and_covers_the_log_at_that_size(
         assert signed.size == checkpoint.size
         assert signed.root == bytes(checkpoint.root) == tree_root(leaves[: checkpoint.size])
         # The same note, byte for byte, is kept outside the database.
-        assert (
-            instance / "checkpoints" / checkpoint_file_name(checkpoint.size)
-        ).read_text() == checkpoint.note
+        assert (instance / "checkpoints" / checkpoint_file_name(checkpoint.size)).read_text() == checkpoint.note
 
 
-def test_checkpoint_file_appears_only_after_commit_and_never_after_rollback(
-    app: Flask, instance: Path
-) -> None:
+def test_checkpoint_file_appears_only_after_commit_and_never_after_rollback(app: Flask, instance: Path) -> None:
     app.config["AUDIT_CHECKPOINT_EVERY"] = 4
     folder = instance / "checkpoints"
     append_events(app, 2)  # seq 1 (interval checkpoint) and 2
@@ -203,9 +193,7 @@ def test_checkpoint_file_appears_only_after_commit_and_never_after_rollback(
     leaves = [leaf_of(bytes(event.body)) for event in stored_events(app)]
     assert [event.subject for event in stored_events(app)][2:] == ["kept", "kept"]
     with app.app_context():
-        signed = verify_checkpoint(
-            (folder / checkpoint_file_name(4)).read_text(), log_public_key(), log_key_name()
-        )
+        signed = verify_checkpoint((folder / checkpoint_file_name(4)).read_text(), log_public_key(), log_key_name())
     assert signed.size == 4 and signed.root == tree_root(leaves)
 
 
@@ -250,9 +238,7 @@ def table_snapshot(app: Flask, table: str) -> list[Any]:
         return list(db.session.execute(sa.text(f"SELECT * FROM {table} ORDER BY 1")).all())
 
 
-@pytest.mark.parametrize(
-    ("table", "statement"), [(t, s) for t, statements in RAW_CHANGES.items() for s in statements]
-)
+@pytest.mark.parametrize(("table", "statement"), [(t, s) for t, statements in RAW_CHANGES.items() for s in statements])
 def test_database_refuses_raw_update_and_delete(app: Flask, table: str, statement: str) -> None:
     append_events(app, 3)
     before = table_snapshot(app, table)
@@ -296,9 +282,7 @@ def test_web_sign_in_is_recorded_with_actor_ip_and_outcome(app: Flask, client: F
     assert sign_ins[0].actor_id == user.id and body["ts"].endswith("Z")
 
 
-def test_failed_sign_in_is_recorded_as_a_failure_without_the_password(
-    app: Flask, client: FlaskClient
-) -> None:
+def test_failed_sign_in_is_recorded_as_a_failure_without_the_password(app: Flask, client: FlaskClient) -> None:
     with app.app_context():
         user = make_user("intake")
     wrong = "Tr0ub4dor&3-not-the-password"

@@ -234,8 +234,7 @@ def test_history_rewritten_consistently_is_caught_by_a_stored_checkpoint(app: Fl
     tamper(app, backend, *rewrite_from(app, 3, body))
     assert verify(app) == (
         1,
-        "NOT intact: history rewritten: "
-        "the first 9 events no longer give the root signed in stored checkpoint #2\n",
+        "NOT intact: history rewritten: the first 9 events no longer give the root signed in stored checkpoint #2\n",
     )
 
 
@@ -274,9 +273,7 @@ def test_checkpoint_signed_by_another_key_is_reported_as_forged(app: Flask, tmp_
     )
 
 
-def test_checkpoint_with_a_changed_root_is_reported_as_forged(
-    app: Flask, instance: Path, tmp_path: Path
-) -> None:
+def test_checkpoint_with_a_changed_root_is_reported_as_forged(app: Flask, instance: Path, tmp_path: Path) -> None:
     build_log(app, 5)
     make_checkpoint(app)
     note = (instance / "checkpoints" / checkpoint_file_name(6)).read_text()
@@ -378,9 +375,7 @@ def test_rows_appended_behind_the_heads_back_are_named(app: Flask) -> None:
     assert verify(app) == (1, "NOT intact: seq 5: rows appended behind the head's back (head size 4)\n")
 
 
-def test_verify_now_button_shows_intact_and_is_recorded(
-    app: Flask, client: FlaskClient, login_as: Any
-) -> None:
+def test_verify_now_button_shows_intact_and_is_recorded(app: Flask, client: FlaskClient, login_as: Any) -> None:
     auditor = login_as("auditor")
     page = client.get("/audit/checkpoint")
     assert page.status_code == 200
@@ -409,9 +404,7 @@ def test_verify_now_button_reports_tampering_and_records_the_failure(
     assert (body["action"], body["outcome"]) == ("audit.verified", "failure")
 
 
-def test_verify_now_is_refused_to_roles_without_audit_verify(
-    app: Flask, client: FlaskClient, login_as: Any
-) -> None:
+def test_verify_now_is_refused_to_roles_without_audit_verify(app: Flask, client: FlaskClient, login_as: Any) -> None:
     login_as("intake")
     before = len(events(app))
     assert client.get("/audit/checkpoint").status_code == 403
@@ -436,9 +429,7 @@ def test_tree_matches_the_reference_for_every_size_and_any_batching() -> None:
             at = min(size, at + width)
         reference = RootBuilder()
         reference.extend(leaves[:size])
-        assert (tree.size, tree.root(), tree.stack) == (size, tree_root(leaves[:size]), reference.frontier), (
-            size
-        )
+        assert (tree.size, tree.root(), tree.stack) == (size, tree_root(leaves[:size]), reference.frontier), size
 
 
 @pytest.mark.parametrize(
@@ -483,8 +474,6 @@ def test_subjects_that_json_escapes_do_not_pass_for_tampering(app: Flask) -> Non
     # The fast path compares raw bytes; a subject with quotes, backslashes or non-ASCII must still verify.
     with app.app_context():
         for subject in ('quote"d', "back\\slash", "ünïcödé ✓", "tab\tand\nnewline", None):
-            record(
-                SystemActor("test_verify"), AuditAction.AUDIT_VERIFIED, subject=subject, data={"s": subject}
-            )
+            record(SystemActor("test_verify"), AuditAction.AUDIT_VERIFIED, subject=subject, data={"s": subject})
         db.session.commit()
     assert verify(app)[0] == 0

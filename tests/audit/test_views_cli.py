@@ -47,9 +47,7 @@ def seqs_where(app: Flask, *conditions: Any) -> list[int]:
     """What the page should list: the matching events, newest first."""
     with app.app_context():
         return list(
-            db.session.execute(
-                select(AuditEvent.seq).where(*conditions).order_by(AuditEvent.seq.desc())
-            ).scalars()
+            db.session.execute(select(AuditEvent.seq).where(*conditions).order_by(AuditEvent.seq.desc())).scalars()
         )
 
 
@@ -74,27 +72,19 @@ def test_log_page_filters_by_actor_email_or_id(app: Flask, client: FlaskClient, 
     by_alice = seqs_where(app, AuditEvent.actor_id == alice.id)
     assert len(by_alice) == 3
     assert listed_seqs(client, f"?actor={alice.email}") == by_alice
-    assert (
-        listed_seqs(client, f"?actor={alice.email.upper()}") == by_alice
-    )  # emails are matched case-insensitively
+    assert listed_seqs(client, f"?actor={alice.email.upper()}") == by_alice  # emails are matched case-insensitively
     assert listed_seqs(client, f"?actor={alice.id}") == by_alice
     assert listed_seqs(client, f"?actor={auditor.id}") == seqs_where(app, AuditEvent.actor_id == auditor.id)
 
 
-def test_log_page_filter_by_an_unknown_actor_matches_nothing(
-    app: Flask, client: FlaskClient, login_as: Any
-) -> None:
+def test_log_page_filter_by_an_unknown_actor_matches_nothing(app: Flask, client: FlaskClient, login_as: Any) -> None:
     # Events without a user (system commands, unknown accounts) must not pass for the unknown person's.
     login_as("auditor")
     record_as(app, None, AuditAction.AUDIT_VERIFIED, "audit", count=2)
-    assert seqs_where(app, AuditEvent.actor_id.is_(None)), (
-        "no actor-less events: the test would prove nothing"
-    )
+    assert seqs_where(app, AuditEvent.actor_id.is_(None)), "no actor-less events: the test would prove nothing"
     assert listed_seqs(client, "?actor=nobody@example.org") == []
     assert listed_seqs(client, "?actor=987654") == []
-    assert (
-        listed_seqs(client, "?actor=99999999999999999999") == []
-    )  # beyond any integer column: no error page
+    assert listed_seqs(client, "?actor=99999999999999999999") == []  # beyond any integer column: no error page
 
 
 def test_log_page_filters_by_action_and_subject(app: Flask, client: FlaskClient, login_as: Any) -> None:
@@ -103,9 +93,7 @@ def test_log_page_filters_by_action_and_subject(app: Flask, client: FlaskClient,
     record_as(app, None, AuditAction.USER_ENABLED, "user:41")
     record_as(app, None, AuditAction.USER_DISABLED, "user:42")
 
-    assert listed_seqs(client, "?action=user.disabled") == seqs_where(
-        app, AuditEvent.action == "user.disabled"
-    )
+    assert listed_seqs(client, "?action=user.disabled") == seqs_where(app, AuditEvent.action == "user.disabled")
     assert len(listed_seqs(client, "?action=user.disabled")) == 3
     assert listed_seqs(client, "?subject=user:41") == seqs_where(app, AuditEvent.subject == "user:41")
     assert len(listed_seqs(client, "?action=user.disabled&subject=user:41")) == 2
@@ -185,8 +173,7 @@ def test_export_carries_a_signed_checkpoint_inclusion_proofs_and_a_consistency_p
     with app.app_context():
         key, name, origin = log_public_key(), log_key_name(), app.config["AUDIT_ORIGIN"]
         all_leaves = [
-            bytes(leaf)
-            for leaf in db.session.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()
+            bytes(leaf) for leaf in db.session.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()
         ]
 
     signed = verify_checkpoint(header["checkpoint"], key, name, expected_origin=origin)
@@ -223,9 +210,7 @@ def test_export_inclusion_proofs_match_the_reference_for_every_event(app: Flask,
         leaves = [
             bytes(leaf)
             for leaf in db.session.execute(
-                select(AuditEvent.leaf_hash)
-                .where(AuditEvent.seq <= header["tree_size"])
-                .order_by(AuditEvent.seq)
+                select(AuditEvent.leaf_hash).where(AuditEvent.seq <= header["tree_size"]).order_by(AuditEvent.seq)
             ).scalars()
         ]
     assert len(lines) == header["tree_size"] == len(leaves)
@@ -261,9 +246,7 @@ def test_checkpoint_command_signs_the_head_and_records_the_request(app: Flask) -
     result = run(app, "audit", "checkpoint")
     assert result.exit_code == 0, result.output
     with app.app_context():
-        latest = (
-            db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())).scalars().first()
-        )
+        latest = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())).scalars().first()
         last = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc())).scalars().first()
         signed = verify_checkpoint(latest.note, log_public_key(), log_key_name())
     assert (latest.reason, last.action, latest.size, signed.size) == (
@@ -275,9 +258,7 @@ def test_checkpoint_command_signs_the_head_and_records_the_request(app: Flask) -
     assert result.output.startswith(f"checkpoint: {last.seq} events, root {signed.root.hex()}\n")
 
 
-def test_checkpoint_command_without_a_key_fails_clearly_and_changes_nothing(
-    app: Flask, instance: Path
-) -> None:
+def test_checkpoint_command_without_a_key_fails_clearly_and_changes_nothing(app: Flask, instance: Path) -> None:
     record_as(app, None, AuditAction.AUDIT_VERIFIED, "x", count=2)
     before = len(seqs_where(app))
     (instance / "keys" / LOG_KEY_FILE).unlink()
@@ -349,9 +330,7 @@ def test_harden_roles_leaves_the_app_role_append_only_on_the_audit_tables(
             record(SystemActor("hardened"), AuditAction.AUDIT_VERIFIED, subject="hardened")
             db.session.commit()
             with db.engine.connect() as connection:
-                result_ = verify_log(
-                    connection, log_public_key(), log_key_name(), hardened.config["AUDIT_ORIGIN"]
-                )
+                result_ = verify_log(connection, log_public_key(), log_key_name(), hardened.config["AUDIT_ORIGIN"])
             assert result_.intact and result_.size == 2
             # ...but the database refuses it any change, before a trigger is even consulted.
             for statement in (

@@ -14,16 +14,27 @@ from tests.conftest import csrf_from, sign_in
 
 def events(app, action):
     with app.app_context():
-        return [json.loads(e.body) for e in db.session.execute(
-            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)).scalars()]
+        return [
+            json.loads(e.body)
+            for e in db.session.execute(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            ).scalars()
+        ]
 
 
 def test_admin_creates_a_user_who_must_change_the_temporary_password(app, client, login_as):
     admin = login_as("admin")
     page = client.get("/admin/users/new").get_data(as_text=True)
-    response = client.post("/admin/users/new", data={
-        "csrf_token": csrf_from(page), "email": "New.Person@Example.org", "name": "New Person",
-        "roles": ["intake", "auditor"], "password": "temporary passphrase 2026"})
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": csrf_from(page),
+            "email": "New.Person@Example.org",
+            "name": "New Person",
+            "roles": ["intake", "auditor"],
+            "password": "temporary passphrase 2026",
+        },
+    )
     assert response.status_code == 302
     with app.app_context():
         user = db.session.execute(select(User).where(User.email == "new.person@example.org")).scalar_one()
@@ -37,8 +48,10 @@ def test_admin_creates_a_user_who_must_change_the_temporary_password(app, client
 def test_create_user_form_errors_say_what_to_fix_and_keep_the_input(app, client, login_as):
     login_as("admin")
     page = client.get("/admin/users/new").get_data(as_text=True)
-    response = client.post("/admin/users/new", data={
-        "csrf_token": csrf_from(page), "email": "not-an-email", "name": "Kept Name", "password": "short"})
+    response = client.post(
+        "/admin/users/new",
+        data={"csrf_token": csrf_from(page), "email": "not-an-email", "name": "Kept Name", "password": "short"},
+    )
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Choose at least one role." in body and "Kept Name" in body
@@ -50,9 +63,17 @@ def test_create_user_form_errors_say_what_to_fix_and_keep_the_input(app, client,
 def test_duplicate_email_is_refused_clearly(app, client, login_as):
     admin = login_as("admin")
     page = client.get("/admin/users/new").get_data(as_text=True)
-    response = client.post("/admin/users/new", data={
-        "csrf_token": csrf_from(page), "email": admin.email, "name": "Twin", "roles": ["intake"],
-        "password": "temporary passphrase 2026"}, follow_redirects=True)
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": csrf_from(page),
+            "email": admin.email,
+            "name": "Twin",
+            "roles": ["intake"],
+            "password": "temporary passphrase 2026",
+        },
+        follow_redirects=True,
+    )
     assert f"An account for {admin.email} already exists." in response.get_data(as_text=True)
 
 
@@ -77,8 +98,9 @@ def test_admin_cannot_disable_themselves_or_drop_their_own_admin_role(app, clien
     token = csrf_from(page)
     response = client.post(f"/admin/users/{admin.id}/disable", data={"csrf_token": token}, follow_redirects=True)
     assert "You cannot disable your own account." in response.get_data(as_text=True)
-    response = client.post(f"/admin/users/{admin.id}/roles", data={"csrf_token": token, "roles": ["intake"]},
-                           follow_redirects=True)
+    response = client.post(
+        f"/admin/users/{admin.id}/roles", data={"csrf_token": token, "roles": ["intake"]}, follow_redirects=True
+    )
     assert "cannot remove your own administrator role" in response.get_data(as_text=True)
     assert events(app, "user.disabled") == []
 

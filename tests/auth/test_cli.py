@@ -13,8 +13,22 @@ def run(app, args, stdin=""):
 
 
 def test_users_create_reads_the_password_from_standard_input(app):
-    result = run(app, ["users", "create", "--email", "Cli@Example.org", "--name", "Cli User", "--role", "reviewer",
-                       "--role", "producer"], "a long enough passphrase\n")
+    result = run(
+        app,
+        [
+            "users",
+            "create",
+            "--email",
+            "Cli@Example.org",
+            "--name",
+            "Cli User",
+            "--role",
+            "reviewer",
+            "--role",
+            "producer",
+        ],
+        "a long enough passphrase\n",
+    )
     assert result.exit_code == 0, result.output
     assert "created user" in result.output and "reviewer, producer" in result.output
     with app.app_context():
@@ -29,8 +43,9 @@ def test_users_create_bad_input_exits_non_zero_with_a_clear_message(app):
     assert weak.exit_code != 0 and "at least 12" in weak.output
     bad_role = run(app, ["users", "create", "--email", "a@example.org", "--name", "A", "--role", "king"], "x" * 20)
     assert bad_role.exit_code == 2 and "king" in bad_role.output
-    bad_email = run(app, ["users", "create", "--email", "nope", "--name", "A", "--role", "intake"],
-                    "a long enough passphrase\n")
+    bad_email = run(
+        app, ["users", "create", "--email", "nope", "--name", "A", "--role", "intake"], "a long enough passphrase\n"
+    )
     assert bad_email.exit_code != 0 and "valid email" in bad_email.output
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 0

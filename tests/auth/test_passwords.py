@@ -13,22 +13,27 @@ from disclosure.auth.passwords import (
 )
 
 
-@pytest.mark.parametrize("password, reason", [
-    ("short pass", "at least 12"),
-    ("x" * 129, "at most 128"),
-    ("qwerty123456", "common passwords"),
-    ("Password123456!", "common passwords"),
-    ("iloveyouiloveyou", "common passwords"),
-    ("aaaaaaaaaaaaaaaa", "common passwords|different characters"),
-    ("ababababababab", "different characters|common"),
-    ("margaret.hamilton 1969", "name or email"),
-])
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("short pass", "at least 12"),
+        ("x" * 129, "at most 128"),
+        ("qwerty123456", "common passwords"),
+        ("Password123456!", "common passwords"),
+        ("iloveyouiloveyou", "common passwords"),
+        ("aaaaaaaaaaaaaaaa", "common passwords|different characters"),
+        ("ababababababab", "different characters|common"),
+        ("margaret.hamilton 1969", "name or email"),
+    ],
+)
 def test_weak_passwords_are_refused_with_a_reason(password, reason):
     with pytest.raises(PasswordRejected, match=reason):
         check_new_password(password, email="margaret@example.org", name="Margaret Hamilton")
 
 
-@pytest.mark.parametrize("password", ["correct horse battery staple", "x" * 4 + "Quiet-Lantern-Orbit-57", "é" * 3 + "ñandú salta río"])
+@pytest.mark.parametrize(
+    "password", ["correct horse battery staple", "x" * 4 + "Quiet-Lantern-Orbit-57", "é" * 3 + "ñandú salta río"]
+)
 def test_good_passwords_pass(password):
     check_new_password(password, email="ada@example.org", name="Ada Lovelace")
 

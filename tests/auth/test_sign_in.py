@@ -101,8 +101,10 @@ def test_throttling_blocks_one_account_after_five_failures_and_spares_others(app
         other = app.test_client()
         assert sign_in(other, "target@example.org", PASSWORD).status_code == 302
     with app.app_context():
-        reasons = [e.body for e in db.session.execute(select(AuditEvent).where(
-            AuditEvent.action == "user.sign_in_failed")).scalars()]
+        reasons = [
+            e.body
+            for e in db.session.execute(select(AuditEvent).where(AuditEvent.action == "user.sign_in_failed")).scalars()
+        ]
     assert b'"reason":"throttled"' in reasons[-1]
 
 
@@ -157,9 +159,15 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(app, client):
     other = app.test_client()
     sign_in(other, user.email, PASSWORD)
     page = client.get("/account/password").get_data(as_text=True)
-    response = client.post("/account/password", data={
-        "csrf_token": csrf_from(page), "current_password": PASSWORD,
-        "new_password": "a completely new passphrase", "confirm": "a completely new passphrase"})
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_from(page),
+            "current_password": PASSWORD,
+            "new_password": "a completely new passphrase",
+            "confirm": "a completely new passphrase",
+        },
+    )
     assert response.status_code == 302
     assert signed_in(client)
     assert not signed_in(other)
@@ -215,8 +223,18 @@ def test_session_cookie_attributes_and_no_remember_me(app, client):
     assert not any(c.startswith("remember_token") for c in cookies)
 
 
-REDIRECT_CORPUS = ["//evil.com", "/\\evil.com", "\\\\evil.com", "https://evil.com", "http:evil.com",
-                   "/%2F%2Fevil.com", " //evil.com", "javascript:alert(1)", "/%5Cevil.com", "///evil.com"]
+REDIRECT_CORPUS = [
+    "//evil.com",
+    "/\\evil.com",
+    "\\\\evil.com",
+    "https://evil.com",
+    "http:evil.com",
+    "/%2F%2Fevil.com",
+    " //evil.com",
+    "javascript:alert(1)",
+    "/%5Cevil.com",
+    "///evil.com",
+]
 
 
 @pytest.mark.parametrize("target", REDIRECT_CORPUS)
@@ -224,8 +242,9 @@ def test_open_redirect_corpus_always_lands_locally(app, client, target):
     with app.app_context():
         user = make_user("intake")
     token = fresh_csrf(client)
-    response = client.post("/sign-in", data={"email": user.email, "password": PASSWORD, "csrf_token": token,
-                                              "next": target})
+    response = client.post(
+        "/sign-in", data={"email": user.email, "password": PASSWORD, "csrf_token": token, "next": target}
+    )
     assert response.status_code == 302
     assert response.location == "/"
 
@@ -234,8 +253,9 @@ def test_local_next_is_honoured(app, client):
     with app.app_context():
         user = make_user("intake")
     token = fresh_csrf(client)
-    response = client.post("/sign-in", data={"email": user.email, "password": PASSWORD, "csrf_token": token,
-                                              "next": "/account/password"})
+    response = client.post(
+        "/sign-in", data={"email": user.email, "password": PASSWORD, "csrf_token": token, "next": "/account/password"}
+    )
     assert response.location == "/account/password"
 
 
@@ -293,8 +313,10 @@ def test_admin_password_reset_forces_a_change_at_next_sign_in(app, client, login
         user = make_user("intake")
     login_as("admin")
     page = client.get(f"/admin/users/{user.id}").get_data(as_text=True)
-    client.post(f"/admin/users/{user.id}/password", data={"csrf_token": csrf_from(page),
-                                                          "password": "temporary passphrase 2026"})
+    client.post(
+        f"/admin/users/{user.id}/password",
+        data={"csrf_token": csrf_from(page), "password": "temporary passphrase 2026"},
+    )
     assert "user.password_reset" in actions(app)
     fresh = app.test_client()
     sign_in(fresh, user.email, "temporary passphrase 2026")

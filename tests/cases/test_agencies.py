@@ -20,21 +20,31 @@ def test_intake_adds_and_verifies_a_contact(app, client, login_as):
     login_as("intake")
     page = client.get(f"/agencies/{agency_id}").get_data(as_text=True)
     token = csrf_from(page)
-    bad = client.post(f"/agencies/{agency_id}/contacts", data={"csrf_token": token, "kind": "phone", "value": "call me"})
+    bad = client.post(
+        f"/agencies/{agency_id}/contacts", data={"csrf_token": token, "kind": "phone", "value": "call me"}
+    )
     assert bad.status_code == 400 and "aria-invalid" in bad.get_data(as_text=True)
-    good = client.post(f"/agencies/{agency_id}/contacts",
-                       data={"csrf_token": token, "kind": "email", "value": "duty.officer@fbi.example.gov"})
+    good = client.post(
+        f"/agencies/{agency_id}/contacts",
+        data={"csrf_token": token, "kind": "email", "value": "duty.officer@fbi.example.gov"},
+    )
     assert good.status_code == 302
     with app.app_context():
         contact_id = db.session.get(Agency, agency_id).contacts[0].id
     client.post(f"/agencies/{agency_id}/contacts/{contact_id}/verify", data={"csrf_token": token, "how": ""})
-    client.post(f"/agencies/{agency_id}/contacts/{contact_id}/verify",
-                data={"csrf_token": token, "how": "Called the field office's published number"})
+    client.post(
+        f"/agencies/{agency_id}/contacts/{contact_id}/verify",
+        data={"csrf_token": token, "how": "Called the field office's published number"},
+    )
     page = client.get(f"/agencies/{agency_id}").get_data(as_text=True)
     assert "verified" in page and "duty.officer@fbi.example.gov" in page
     with app.app_context():
-        verified = [json.loads(e.body) for e in db.session.execute(
-            select(AuditEvent).where(AuditEvent.action == "agency.contact_verified")).scalars()]
+        verified = [
+            json.loads(e.body)
+            for e in db.session.execute(
+                select(AuditEvent).where(AuditEvent.action == "agency.contact_verified")
+            ).scalars()
+        ]
     assert len(verified) == 1 and verified[0]["data"]["how"].startswith("Called")
     assert "1 of 1" in client.get("/agencies/").get_data(as_text=True)
 
@@ -46,7 +56,8 @@ def test_reviewers_read_the_directory_but_cannot_change_it(app, client, login_as
     login_as("reviewer")
     page = client.get(f"/agencies/{agency_id}")
     assert page.status_code == 200 and "Add contact" not in page.get_data(as_text=True)
-    response = client.post(f"/agencies/{agency_id}/contacts",
-                           data={"csrf_token": csrf_from(page.get_data(as_text=True)), "kind": "email",
-                                 "value": "x@example.gov"})
+    response = client.post(
+        f"/agencies/{agency_id}/contacts",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "kind": "email", "value": "x@example.gov"},
+    )
     assert response.status_code == 403

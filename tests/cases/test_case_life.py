@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import timedelta
 
 from freezegun import freeze_time
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from disclosure.audit.models import AuditEvent
 from disclosure.cases.models import Case
 from disclosure.extensions import db
-from tests.conftest import csrf_from, sign_in
+from tests.conftest import csrf_from
 from tests.factories import MadeUser, make_case, make_user
 
 
@@ -33,8 +32,14 @@ def test_edit_records_one_event_with_a_diff(app, client, login_as):
     with app.app_context():
         reference = make_case().reference
     page = client.get(f"/cases/{reference}/edit").get_data(as_text=True)
-    form = {"csrf_token": csrf_from(page), "version": "1", "authority_name": "Hon. B. Other",
-            "officer_name": "SA J. Doe", "docket": "5:26-mj-01234", "summary": "Called the agent to confirm."}
+    form = {
+        "csrf_token": csrf_from(page),
+        "version": "1",
+        "authority_name": "Hon. B. Other",
+        "officer_name": "SA J. Doe",
+        "docket": "5:26-mj-01234",
+        "summary": "Called the agent to confirm.",
+    }
     response = client.post(f"/cases/{reference}/edit", data=form)
     assert response.status_code == 302
     updates = events(app, f"case:{reference}", "case.update")
@@ -52,8 +57,12 @@ def test_a_stale_form_gets_a_clear_conflict_and_keeps_the_users_input(app, clien
     token = csrf_from(page)
     first = {"csrf_token": token, "version": "1", "authority_name": "First Editor", "officer_name": "SA J. Doe"}
     assert client.post(f"/cases/{reference}/edit", data=first).status_code == 302
-    second = {"csrf_token": token, "version": "1", "authority_name": "Second Editor's careful text",
-              "officer_name": "SA J. Doe"}
+    second = {
+        "csrf_token": token,
+        "version": "1",
+        "authority_name": "Second Editor's careful text",
+        "officer_name": "SA J. Doe",
+    }
     response = client.post(f"/cases/{reference}/edit", data=second)
     body = response.get_data(as_text=True)
     assert response.status_code == 409
@@ -87,7 +96,7 @@ def test_concurrent_edits_give_one_winner(app, backend):
                 outcomes.append("saved")
             except service.StaleCase:
                 outcomes.append("conflict")
-            except Exception as error:  # noqa: BLE001 - a lock timeout is a conflict to the user too
+            except Exception as error:
                 db.session.rollback()
                 outcomes.append(f"error {type(error).__name__}")
             finally:
@@ -112,8 +121,9 @@ def test_the_person_who_logged_a_case_cannot_start_its_review(app, client, login
     with app.app_context():
         reference = make_case(logged_by=as_made(logger)).reference
     page = client.get(f"/cases/{reference}").get_data(as_text=True)
-    response = client.post(f"/cases/{reference}/action",
-                           data={"csrf_token": csrf_from(page), "version": "1", "action": "start_review"})
+    response = client.post(
+        f"/cases/{reference}/action", data={"csrf_token": csrf_from(page), "version": "1", "action": "start_review"}
+    )
     assert response.status_code == 403
     assert "another reviewer must review it" in response.get_data(as_text=True)
     assert events(app, f"case:{reference}", "case.transition") == []
@@ -124,11 +134,15 @@ def test_a_reviewer_claims_and_starts_review_with_one_event_each(app, client, lo
         reference = make_case().reference
     login_as("reviewer")
     page = client.get(f"/cases/{reference}").get_data(as_text=True)
-    assert client.post(f"/cases/{reference}/claim", data={"csrf_token": csrf_from(page), "version": "1"}).status_code == 302
+    assert (
+        client.post(f"/cases/{reference}/claim", data={"csrf_token": csrf_from(page), "version": "1"}).status_code
+        == 302
+    )
     page = client.get(f"/cases/{reference}").get_data(as_text=True)
     assert "Assigned to" in page
-    response = client.post(f"/cases/{reference}/action",
-                           data={"csrf_token": csrf_from(page), "version": "2", "action": "start_review"})
+    response = client.post(
+        f"/cases/{reference}/action", data={"csrf_token": csrf_from(page), "version": "2", "action": "start_review"}
+    )
     assert response.status_code == 302
     transitions = events(app, f"case:{reference}", "case.transition")
     assert [t["data"]["to"] for t in transitions] == ["in_review"]
@@ -140,8 +154,9 @@ def test_approve_cannot_be_forced_through_the_generic_action(app, client, login_
         reference = make_case(state="in_review").reference
     login_as("reviewer")
     page = client.get(f"/cases/{reference}").get_data(as_text=True)
-    response = client.post(f"/cases/{reference}/action",
-                           data={"csrf_token": csrf_from(page), "version": "1", "action": "approve"})
+    response = client.post(
+        f"/cases/{reference}/action", data={"csrf_token": csrf_from(page), "version": "1", "action": "approve"}
+    )
     assert response.status_code == 409
     with app.app_context():
         assert db.session.execute(select(Case.state)).scalar_one() == "in_review"
@@ -153,8 +168,10 @@ def test_an_auditor_can_read_a_case_but_not_move_it(app, client, login_as):
     login_as("auditor")
     page = client.get(f"/cases/{reference}")
     assert page.status_code == 200 and "Timeline" in page.get_data(as_text=True)
-    response = client.post(f"/cases/{reference}/action", data={
-        "csrf_token": csrf_from(page.get_data(as_text=True)), "version": "1", "action": "withdraw"})
+    response = client.post(
+        f"/cases/{reference}/action",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "version": "1", "action": "withdraw"},
+    )
     assert response.status_code == 403
 
 
@@ -206,9 +223,12 @@ def test_list_filters_search_and_paginates(app, client, login_as):
     with app.app_context():
         first = make_case().reference
         for n in range(27):
-            make_case(process_type="subpoena", categories=["subscriber_basic"],
-                      targets=[{"kind": "username", "value": f"user{n}"}],
-                      issuing_authority={"kind": "prosecutor", "name": "AUSA", "docket": f"GJ-{n}"})
+            make_case(
+                process_type="subpoena",
+                categories=["subscriber_basic"],
+                targets=[{"kind": "username", "value": f"user{n}"}],
+                issuing_authority={"kind": "prosecutor", "name": "AUSA", "docket": f"GJ-{n}"},
+            )
     login_as("intake")
     page = client.get("/cases/?process_type=search_warrant").get_data(as_text=True)
     assert first in page and "1 matching" in page

@@ -20,8 +20,11 @@ TRUNCATED = pdf()[:300]
 
 def upload(client, reference, content, filename, kind="legal_process"):
     token = csrf_from(client.get(f"/cases/{reference}").get_data(as_text=True))
-    return client.post(f"/cases/{reference}/documents", content_type="multipart/form-data",
-                       data={"csrf_token": token, "kind": kind, "file": (io.BytesIO(content), filename)})
+    return client.post(
+        f"/cases/{reference}/documents",
+        content_type="multipart/form-data",
+        data={"csrf_token": token, "kind": kind, "file": (io.BytesIO(content), filename)},
+    )
 
 
 @pytest.fixture
@@ -33,19 +36,22 @@ def case_ref(app, login_as):
         return make_case(logged_by=MadeUser(user.id, user.email, user.password, None)).reference
 
 
-@pytest.mark.parametrize("content, filename, reason", [
-    (pdf(javascript=True), "warrant.pdf", "active content"),
-    (pdf(open_action=True), "warrant.pdf", "active content"),
-    (pdf(launch=True), "warrant.pdf", "active content"),
-    (pdf(attachment=True), "warrant.pdf", "active content"),
-    (pdf(encrypted=True), "warrant.pdf", "encrypted"),
-    (TRUNCATED, "warrant.pdf", "damaged"),
-    (HTML_PDF_POLYGLOT, "warrant.pdf", "polyglot|damaged"),
-    (b"<html><body>hi</body></html>\x00\x01", "warrant.pdf", "Upload a PDF"),
-    (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00", "scan.png", "Upload a PDF"),
-    (pixel_bomb(), "scan.png", "pixels"),
-    (b"", "empty.pdf", "empty"),
-])
+@pytest.mark.parametrize(
+    "content, filename, reason",
+    [
+        (pdf(javascript=True), "warrant.pdf", "active content"),
+        (pdf(open_action=True), "warrant.pdf", "active content"),
+        (pdf(launch=True), "warrant.pdf", "active content"),
+        (pdf(attachment=True), "warrant.pdf", "active content"),
+        (pdf(encrypted=True), "warrant.pdf", "encrypted"),
+        (TRUNCATED, "warrant.pdf", "damaged"),
+        (HTML_PDF_POLYGLOT, "warrant.pdf", "polyglot|damaged"),
+        (b"<html><body>hi</body></html>\x00\x01", "warrant.pdf", "Upload a PDF"),
+        (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00", "scan.png", "Upload a PDF"),
+        (pixel_bomb(), "scan.png", "pixels"),
+        (b"", "empty.pdf", "empty"),
+    ],
+)
 def test_bad_uploads_are_refused_with_a_reason_and_nothing_is_stored(app, client, case_ref, content, filename, reason):
     import re
 
@@ -55,17 +61,23 @@ def test_bad_uploads_are_refused_with_a_reason_and_nothing_is_stored(app, client
     assert re.search(reason, body), body[:2000]
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Document)).scalar_one() == 0
-    blobs = [p for p in (app.instance_path and __import__("pathlib").Path(app.instance_path, "blobs")).rglob("*")
-             if p.is_file() and ".lock" not in p.name]
+    blobs = [
+        p
+        for p in (app.instance_path and __import__("pathlib").Path(app.instance_path, "blobs")).rglob("*")
+        if p.is_file() and ".lock" not in p.name
+    ]
     assert blobs == []
 
 
-@pytest.mark.parametrize("filename, expected", [
-    ("../../etc/passwd.pdf", "passwd.pdf"),
-    ("war\x00rant.pdf", "warrant.pdf"),
-    ("invoice\u202egnp.pdf", "invoicegnp.pdf"),
-    ("warrant.exe", "warrant.pdf"),
-])
+@pytest.mark.parametrize(
+    "filename, expected",
+    [
+        ("../../etc/passwd.pdf", "passwd.pdf"),
+        ("war\x00rant.pdf", "warrant.pdf"),
+        ("invoice\u202egnp.pdf", "invoicegnp.pdf"),
+        ("warrant.exe", "warrant.pdf"),
+    ],
+)
 def test_hostile_filenames_are_neutralised_and_the_type_comes_from_the_bytes(app, client, case_ref, filename, expected):
     response = upload(client, case_ref, pdf(), filename)
     assert response.status_code == 302
@@ -85,8 +97,12 @@ def test_hostile_filenames_are_neutralised_and_the_type_comes_from_the_bytes(app
 
 def test_images_and_text_are_accepted(app, client, case_ref):
     assert upload(client, case_ref, png(), "scan.png").status_code == 302
-    assert upload(client, case_ref, "Letter from the agency, ünïcode ok.\n".encode(), "letter.txt",
-                  "correspondence").status_code == 302
+    assert (
+        upload(
+            client, case_ref, "Letter from the agency, ünïcode ok.\n".encode(), "letter.txt", "correspondence"
+        ).status_code
+        == 302
+    )
 
 
 def test_an_oversize_body_gets_413_and_a_clear_page(app, client, case_ref):
@@ -98,7 +114,7 @@ def test_an_oversize_body_gets_413_and_a_clear_page(app, client, case_ref):
 
 def test_the_document_is_encrypted_at_rest_and_downloads_intact(app, client, case_ref):
     marker = b"UNIQUE-PLAINTEXT-MARKER-8f3a"
-    content = "Correspondence ".encode() + marker + b"\n"
+    content = b"Correspondence " + marker + b"\n"
     assert upload(client, case_ref, content, "note.txt", "correspondence").status_code == 302
     from pathlib import Path
 
@@ -129,8 +145,12 @@ def test_downloads_are_audit_logged(app, client, case_ref):
     from disclosure.audit.models import AuditEvent
 
     with app.app_context():
-        assert db.session.execute(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "document.download")).scalar_one() == 1
+        assert (
+            db.session.execute(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "document.download")
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_a_filename_with_crlf_never_reaches_a_header(app, client, case_ref):
@@ -155,8 +175,11 @@ def test_a_rolled_back_upload_leaves_no_orphan_blob(app, client, case_ref):
         actor = db.session.execute(select(User)).scalars().first()
         service.add_document(actor, case, "correspondence", b"a letter\n", "letter.txt", None)
         db.session.rollback()
-    blobs = [p for p in Path(app.instance_path, "blobs").rglob("*") if p.is_file() and p.parent.name != ".tmp"
-             and not p.name.startswith(".")]
+    blobs = [
+        p
+        for p in Path(app.instance_path, "blobs").rglob("*")
+        if p.is_file() and p.parent.name != ".tmp" and not p.name.startswith(".")
+    ]
     assert blobs == []
 
 

@@ -19,16 +19,32 @@ WARRANT_PDF = pdf(pages=2)
 
 def intake_form(token: str, **overrides: object) -> dict[str, object]:
     data: dict[str, object] = {
-        "csrf_token": token, "process_type": "search_warrant", "regime": "us_federal", "country": "US",
-        "authority_kind": "judge", "authority_name": "Hon. A. Example, N.D. Cal.", "docket": "5:26-mj-01234",
-        "agency_name": "Federal Bureau of Investigation", "agency_country": "US", "officer_name": "SA J. Doe",
-        "officer_email": "jdoe@example.gov", "received_at": "2026-11-02T09:05", "timezone": "America/New_York",
-        "received_via": "email", "valid_until": "2026-11-16",
-        "targets-0-kind": "email", "targets-0-value": "User@Example.net", "targets-0-date_from": "2026-01-01",
+        "csrf_token": token,
+        "process_type": "search_warrant",
+        "regime": "us_federal",
+        "country": "US",
+        "authority_kind": "judge",
+        "authority_name": "Hon. A. Example, N.D. Cal.",
+        "docket": "5:26-mj-01234",
+        "agency_name": "Federal Bureau of Investigation",
+        "agency_country": "US",
+        "officer_name": "SA J. Doe",
+        "officer_email": "jdoe@example.gov",
+        "received_at": "2026-11-02T09:05",
+        "timezone": "America/New_York",
+        "received_via": "email",
+        "valid_until": "2026-11-16",
+        "targets-0-kind": "email",
+        "targets-0-value": "User@Example.net",
+        "targets-0-date_from": "2026-01-01",
         "targets-0-date_to": "2026-06-30",
-        "targets-1-kind": "ip", "targets-1-value": "203.0.113.7", "targets-1-date_from": "2026-03-01T10:15:00Z",
+        "targets-1-kind": "ip",
+        "targets-1-value": "203.0.113.7",
+        "targets-1-date_from": "2026-03-01T10:15:00Z",
         "categories": ["subscriber_basic", "account_records", "stored_content"],
-        "ndo_basis": "18 USC 2705(b)", "ndo_starts_on": "2026-11-02", "ndo_until": "2027-05-01",
+        "ndo_basis": "18 USC 2705(b)",
+        "ndo_starts_on": "2026-11-02",
+        "ndo_until": "2027-05-01",
     }
     data.update(overrides)
     return data
@@ -56,8 +72,9 @@ def test_intake_logs_a_warrant_with_targets_categories_pdf_and_gag_order(app, cl
         assert document.sha256 in page
         assert case.timezone == "America/New_York"
         assert case.received_at.isoformat() == "2026-11-02T14:05:00+00:00"  # 09:05 in New York
-        actions = [a for a in db.session.execute(select(AuditEvent.action).where(
-            AuditEvent.subject == case.subject)).scalars()]
+        actions = [
+            a for a in db.session.execute(select(AuditEvent.action).where(AuditEvent.subject == case.subject)).scalars()
+        ]
         assert actions[:1] == ["case.create"] and "document.upload" in actions
 
 

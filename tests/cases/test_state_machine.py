@@ -44,8 +44,9 @@ def test_random_staff_cannot_break_the_workflow(app):
             self.context.pop()
 
         def transitions(self) -> int:
-            return db.session.execute(select(func.count()).select_from(AuditEvent).where(
-                AuditEvent.action == "case.transition")).scalar_one()
+            return db.session.execute(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "case.transition")
+            ).scalar_one()
 
         @rule(process=st.sampled_from(["search_warrant", "subpoena", "search_warrant", "preservation_request"]))
         def log(self, process: str) -> None:
@@ -67,6 +68,22 @@ def test_random_staff_cannot_break_the_workflow(app):
                 db.session.rollback()
                 assert self.transitions() == before
 
+        @rule()
+        def the_usual_path(self) -> None:
+            """One case the way it should go (logged, reviewed, approved, produced), beside the random ones."""
+            self.log("search_warrant")
+            case = db.session.get(Case, self.cases[-1])
+            reviewer, producer = db.session.get(User, staff[1]), db.session.get(User, staff[3])
+            cases.apply_action(reviewer, case, Action.START_REVIEW, None, None)
+            current = review.open_review(case)
+            evaluation = review.evaluation_for(current)
+            review.save_worksheet(reviewer, current, {i.id: {"answer": "yes"} for i in evaluation.checklist},
+                                  {"stored_content": {"grounds": ["legal_process"]}}, "", None, None)
+            scope = [review.ScopeEntry(t.kind, t.value, ("stored_content",), None, None) for t in case.targets]
+            review.decide(reviewer, current, "approved", password=PASSWORD, ip=None, scope=scope)
+            cases.apply_action(producer, case, Action.START_PRODUCTION, None, None)
+            db.session.commit()
+
         @precondition(lambda self: self.cases)
         @rule(data=st.data(), who=st.sampled_from([1, 2]))
         def start_review(self, data: st.DataObject, who: int) -> None:
@@ -79,8 +96,11 @@ def test_random_staff_cannot_break_the_workflow(app):
             self.act(data, Action.START_PRODUCTION, who)
 
         @precondition(lambda self: self.cases)
-        @rule(data=st.data(), outcome=st.sampled_from(["approved", "approved", "rejected", "needs_info"]),
-              who=st.sampled_from([1, 2, 1, 2, 0, 3, 4]))
+        @rule(
+            data=st.data(),
+            outcome=st.sampled_from(["approved", "approved", "rejected", "needs_info"]),
+            who=st.sampled_from([1, 2, 1, 2, 0, 3, 4]),
+        )
         def decide(self, data: st.DataObject, outcome: str, who: int) -> None:
             case = db.session.get(Case, data.draw(st.sampled_from(self.cases)))
             current = review.open_review(case)
@@ -90,13 +110,32 @@ def test_random_staff_cannot_break_the_workflow(app):
             before = self.transitions()
             try:
                 evaluation = review.evaluation_for(current)
-                review.save_worksheet(actor, current, {i.id: {"answer": "yes"} for i in evaluation.checklist},
-                                      {c.value: {"grounds": ["legal_process"] if "content" in c.value else
-                                                 ["law_requires"]} for c in case.categories}, "", None, None)
-                scope = [review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None)
-                         for t in case.targets]
-                review.decide(actor, current, outcome, password=PASSWORD, ip=None, scope=scope,
-                              reason_codes=["overbroad"], text="Please clarify the date range.")
+                review.save_worksheet(
+                    actor,
+                    current,
+                    {i.id: {"answer": "yes"} for i in evaluation.checklist},
+                    {
+                        c.value: {"grounds": ["legal_process"] if "content" in c.value else ["law_requires"]}
+                        for c in case.categories
+                    },
+                    "",
+                    None,
+                    None,
+                )
+                scope = [
+                    review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None)
+                    for t in case.targets
+                ]
+                review.decide(
+                    actor,
+                    current,
+                    outcome,
+                    password=PASSWORD,
+                    ip=None,
+                    scope=scope,
+                    reason_codes=["overbroad"],
+                    text="Please clarify the date range.",
+                )
                 db.session.commit()
                 assert self.transitions() == before + 1
             except (cases.CaseError, ValueError):
@@ -115,13 +154,20 @@ def test_random_staff_cannot_break_the_workflow(app):
                 fingerprint = (row.outcome, json.dumps([row.scope_json, row.engine_json, row.decided_by_id]))
                 assert self.decisions.setdefault(row.id, fingerprint) == fingerprint
 
-    Workflow.TestCase.settings = settings(max_examples=15, stateful_step_count=40, deadline=None, derandomize=True,
-                                          suppress_health_check=list(HealthCheck))
+    Workflow.TestCase.settings = settings(
+        max_examples=15,
+        stateful_step_count=40,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     Workflow.TestCase().runTest()
 
     with app.app_context():  # the machine did reach decisions, so the invariants were really exercised
         assert db.session.execute(select(func.count()).select_from(Decision)).scalar_one() > 0
-        assert db.session.execute(select(func.count()).select_from(Case).where(Case.state.in_(PRODUCED))).scalar_one() > 0
+        assert (
+            db.session.execute(select(func.count()).select_from(Case).where(Case.state.in_(PRODUCED))).scalar_one() > 0
+        )
     runner = app.test_cli_runner()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and result.output.startswith("intact:"), result.output

@@ -34,8 +34,15 @@ from disclosure.extensions import db
 from tests.conftest import IN_CI, base_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 TIMEOUT_MS = 10_000
 
@@ -66,8 +73,10 @@ class SwitchableApp:
         if environ.get("PATH_INFO") == FRAMER_PATH:
             src = html.escape(parse_qs(environ.get("QUERY_STRING", "")).get("src", [""])[0], quote=True)
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-            return [f'<!doctype html><title>Another site</title><link rel="icon" href="data:,">'
-                    f'<iframe src="{src}"></iframe>'.encode()]
+            return [
+                f'<!doctype html><title>Another site</title><link rel="icon" href="data:,">'
+                f'<iframe src="{src}"></iframe>'.encode()
+            ]
         if self.app is None:
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"no app installed for this test"]
@@ -152,8 +161,12 @@ def browser() -> Iterator[Any]:
 def browser_with_back_forward_cache(browser: Any) -> Iterator[Any]:
     """Chromium as people run it. Playwright turns the back/forward cache off by default, and without it the
     Back button always asks the server again, so a test could never see a page the cache kept."""
-    chromium = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS,
-                                           ignore_default_args=["--disable-back-forward-cache"])
+    chromium = browser.browser_type.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=LAUNCH_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
     try:
         yield chromium
     finally:
@@ -178,8 +191,11 @@ class BrowserProblems:
     def check(self) -> None:
         """Fail (once per problem) on anything unexpected, and on an expected error that never came."""
         unexpected = [p for p in self.seen if not any(pattern.search(p) for pattern in self.expected)]
-        missing = [f"never came: {pattern.pattern}" for pattern in self.expected
-                   if not any(pattern.search(p) for p in self.seen)]
+        missing = [
+            f"never came: {pattern.pattern}"
+            for pattern in self.expected
+            if not any(pattern.search(p) for p in self.seen)
+        ]
         new = [p for p in unexpected + missing if p not in self.reported]
         self.reported.update(new)
         if new:
@@ -193,8 +209,13 @@ def browser_problems() -> BrowserProblems:
 
 def new_context(browser: Any, live_server: LiveServer) -> Any:
     # en-US and UTC fix how date inputs take typed digits (month, day, year) and how times read.
-    ctx = browser.new_context(accept_downloads=True, base_url=live_server.url, locale="en-US",
-                              timezone_id="UTC", viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(
+        accept_downloads=True,
+        base_url=live_server.url,
+        locale="en-US",
+        timezone_id="UTC",
+        viewport={"width": 1280, "height": 900},
+    )
     ctx.set_default_timeout(TIMEOUT_MS)
     return ctx
 
@@ -245,8 +266,9 @@ def page(context: Any, browser_problems: BrowserProblems) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page_with_back_forward_cache(browser_with_back_forward_cache: Any, live_server: LiveServer,
-                                 live_app: Flask, browser_problems: BrowserProblems) -> Iterator[Any]:
+def page_with_back_forward_cache(
+    browser_with_back_forward_cache: Any, live_server: LiveServer, live_app: Flask, browser_problems: BrowserProblems
+) -> Iterator[Any]:
     ctx = new_context(browser_with_back_forward_cache, live_server)
     yield watch(ctx.new_page(), browser_problems)
     ctx.close()

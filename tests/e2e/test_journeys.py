@@ -34,8 +34,7 @@ RECEIVED_ON = date(2026, 11, 2)  # a Monday; DESIGN's example request
 ORDER_DAYS = 180
 # 10 business days on the US federal calendar from Monday 2 November 2026, skipping Veterans Day (11th).
 DUE = "2026-11-17 23:59"
-DUE_EXPLANATION = ("10 business days after receipt on 2026-11-02 "
-                   "(US federal holidays skipped: 2026-11-11 Veterans Day)")
+DUE_EXPLANATION = "10 business days after receipt on 2026-11-02 (US federal holidays skipped: 2026-11-11 Veterans Day)"
 
 
 def heading(page: Any) -> Any:
@@ -47,7 +46,8 @@ def section(page: Any, title: str) -> Any:
 
 
 def test_intake_logs_a_search_warrant_with_two_targets_its_pdf_and_a_gag_order(
-        page: Any, live_app: Flask, screenshots: Path, tmp_path: Path) -> None:
+    page: Any, live_app: Flask, screenshots: Path, tmp_path: Path
+) -> None:
     with live_app.app_context():
         clerk = make_user("intake")
     warrant = tmp_path / "warrant.pdf"
@@ -157,7 +157,9 @@ def _choose_by_keyboard(page: Any, value: str) -> None:
     """On the focused <select>, press ArrowDown/ArrowUp until the option with `value` is chosen."""
     index, current = page.evaluate(
         "v => [[...document.activeElement.options].findIndex(o => o.value === v),"
-        " document.activeElement.selectedIndex]", value)
+        " document.activeElement.selectedIndex]",
+        value,
+    )
     assert index >= 0, f"no option {value!r} in #{active_id(page)}"
     key = "ArrowDown" if index > current else "ArrowUp"
     for _ in range(abs(index - current)):
@@ -165,8 +167,7 @@ def _choose_by_keyboard(page: Any, value: str) -> None:
     assert page.evaluate("document.activeElement.value") == value
 
 
-def test_the_intake_form_can_be_completed_with_the_keyboard_alone(
-        page: Any, live_app: Flask, tmp_path: Path) -> None:
+def test_the_intake_form_can_be_completed_with_the_keyboard_alone(page: Any, live_app: Flask, tmp_path: Path) -> None:
     with live_app.app_context():
         clerk = make_user("intake")
     subpoena = tmp_path / "subpoena.pdf"
@@ -188,8 +189,11 @@ def test_the_intake_form_can_be_completed_with_the_keyboard_alone(
 
     def date_and_time(date_digits: str, time_digits: str) -> Any:
         # en-US: month, day, year; ArrowRight moves on to the time, typed as 12-hour time with A or P.
-        return lambda: (page.keyboard.type(date_digits), page.keyboard.press("ArrowRight"),
-                        page.keyboard.type(time_digits))
+        return lambda: (
+            page.keyboard.type(date_digits),
+            page.keyboard.press("ArrowRight"),
+            page.keyboard.type(time_digits),
+        )
 
     def attached() -> None:
         with page.expect_file_chooser() as chooser:
@@ -270,8 +274,7 @@ def test_sign_in_with_a_second_factor_from_enrolment_to_a_second_sign_in(page: A
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
-def test_the_back_button_after_sign_out_shows_no_case_data(page_with_back_forward_cache: Any,
-                                                            live_app: Flask) -> None:
+def test_the_back_button_after_sign_out_shows_no_case_data(page_with_back_forward_cache: Any, live_app: Flask) -> None:
     # The back/forward cache is on here, as in people's browsers: without `Cache-Control: no-store` Chromium
     # would show the case again from it, with no request to the server.
     page = page_with_back_forward_cache
@@ -296,8 +299,9 @@ def test_the_back_button_after_sign_out_shows_no_case_data(page_with_back_forwar
 
 
 @pytest.mark.parametrize("framer", ["same origin", "another site"])
-def test_pages_refuse_to_be_framed(page: Any, live_server: LiveServer, browser_problems: BrowserProblems,
-                                   framer: str) -> None:
+def test_pages_refuse_to_be_framed(
+    page: Any, live_server: LiveServer, browser_problems: BrowserProblems, framer: str
+) -> None:
     response = page.goto("/sign-in")
     assert response is not None
     assert response.headers["x-frame-options"] == "DENY"
@@ -314,8 +318,10 @@ def test_pages_refuse_to_be_framed(page: Any, live_server: LiveServer, browser_p
         # app), so that the app's headers, not the browser's private-network rules, are what refuse the frame.
         port = live_server.url.rsplit(":", 1)[1]
         framer_url = f"http://localhost:{port}{FRAMER_PATH}?{urlencode({'src': target})}"
-    browser_problems.expect(r"violates the following Content Security Policy directive: "
-                            r"\"frame-ancestors 'none'\"")
+    browser_problems.expect(
+        r"violates the following Content Security Policy directive: "
+        r"\"frame-ancestors 'none'\""
+    )
     with page.expect_response(target) as framed:
         page.goto(framer_url)
     assert framed.value.status == 200, "the app answers; it is the browser that must refuse to show the page"
@@ -335,15 +341,19 @@ def test_target_rows_have_distinct_accessible_names(page: Any, live_app: Flask) 
     expect_dashboard(page)
     page.goto("/cases/new")
     expect(heading(page)).to_have_text("Log a request")
-    names = {part: [page.locator(f"#targets-{row}-{part}").get_attribute("aria-label") for row in range(4)]
-             for part in ("kind", "value", "date_from", "date_to")}
-    assert names == {part: [f"{label} (row {row})" for row in range(1, 5)]
-                     for part, label in (("kind", "Kind"), ("value", "Identifier"), ("date_from", "From"),
-                                         ("date_to", "To"))}
+    names = {
+        part: [page.locator(f"#targets-{row}-{part}").get_attribute("aria-label") for row in range(4)]
+        for part in ("kind", "value", "date_from", "date_to")
+    }
+    assert names == {
+        part: [f"{label} (row {row})" for row in range(1, 5)]
+        for part, label in (("kind", "Kind"), ("value", "Identifier"), ("date_from", "From"), ("date_to", "To"))
+    }
 
 
 def test_pages_name_an_icon_so_the_browser_asks_for_no_missing_favicon(
-        browser: Any, live_server: LiveServer, live_app: Flask) -> None:
+    browser: Any, live_server: LiveServer, live_app: Flask
+) -> None:
     # A browser of its own: Chromium asks for a missing icon once per browser, not once per context.
     fresh = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
     try:
@@ -356,8 +366,7 @@ def test_pages_name_an_icon_so_the_browser_asks_for_no_missing_favicon(
         fresh.close()
 
 
-def test_the_dashboard_shows_each_queued_case_due_date_without_scrolling_sideways(
-        page: Any, live_app: Flask) -> None:
+def test_the_dashboard_shows_each_queued_case_due_date_without_scrolling_sideways(page: Any, live_app: Flask) -> None:
     with live_app.app_context():
         clerk = make_user("intake")
         make_case(logged_by=clerk)

@@ -147,13 +147,9 @@ def outsider(tmp_path_factory: pytest.TempPathFactory, agency_ca: Any) -> Recipi
 def audit() -> Audit:
     """A 13-event log, its signed checkpoint, and three of its events with inclusion proofs."""
     log_key = ed25519.Ed25519PrivateKey.generate()
-    bodies = [
-        canonical.canonical_json({"seq": i, "action": "case.updated", "case": "LR-1"}) for i in range(1, 14)
-    ]
+    bodies = [canonical.canonical_json({"seq": i, "action": "case.updated", "case": "LR-1"}) for i in range(1, 14)]
     leaves = [canonical.leaf_hash(body) for body in bodies]
-    signed = note.sign_checkpoint(
-        LOG_ORIGIN, len(leaves), merkle.root_from_leaves(leaves), log_key, LOG_ORIGIN
-    )
+    signed = note.sign_checkpoint(LOG_ORIGIN, len(leaves), merkle.root_from_leaves(leaves), log_key, LOG_ORIGIN)
     events = [
         {
             "seq": index + 1,

@@ -13,9 +13,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bundle_bench.py"
 
 
-@pytest.mark.skipif(
-    shutil.which("openssl") is None or shutil.which("sha256sum") is None, reason="anchor tools"
-)
+@pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("sha256sum") is None, reason="anchor tools")
 def test_bench_smoke(tmp_path) -> None:
     done = subprocess.run(
         [

@@ -8,7 +8,6 @@ import random
 import subprocess
 import sys
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from disclosure.audit import merkle, note
@@ -20,9 +19,7 @@ SERVER_PACKAGES = ("flask", "flask_sqlalchemy", "sqlalchemy", "werkzeug", "jinja
 
 def _modules_after(code: str) -> set[str]:
     probe = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -44,9 +41,7 @@ def test_importtime_of_the_script_shows_no_server_package() -> None:
         [sys.executable, "-X", "importtime", str(CLI), "--help"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and "verify" in done.stdout
-    imported = {
-        line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line
-    }
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
     assert "cryptography" in imported
     assert not imported & {*SERVER_PACKAGES, "disclosure"}, imported & {*SERVER_PACKAGES, "disclosure"}
 

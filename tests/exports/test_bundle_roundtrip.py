@@ -31,16 +31,11 @@ def test_round_trip_to_a_recipient_certificate(make_bundle, recipient, ca_file, 
     assert result.file_count == 3 and result.payload_bytes == sum(map(len, DEFAULT_FILES.values()))
     assert result.size == bundle.stat().st_size
     assert result.sha256 == hashlib.sha256(bundle.read_bytes()).hexdigest()  # hashed while written
-    verified = run_cli(
-        "verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path
-    )
+    verified = run_cli("verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path)
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout.startswith("verified: bag LR-2026-0001-b1")
     assert "3 payload files decrypted" in verified.stdout
-    assert (
-        "3 events included in checkpoint disclosure.example/audit size 13 (signature verified)"
-        in verified.stdout
-    )
+    assert "3 events included in checkpoint disclosure.example/audit size 13 (signature verified)" in verified.stdout
 
     out = tmp_path / "out"
     decrypted = run_cli(
@@ -131,9 +126,7 @@ def test_passphrase_only_needs_the_passphrase(make_bundle, ca_file, recipient, t
     assert "data/inner-manifest.json.enc: cannot be decrypted with this passphrase" in refused.stderr
     no_secret = run_cli("decrypt", bundle, "--ca", ca_file, "--out", tmp_path / "o")
     assert no_secret.returncode == 2
-    with_key = run_cli(
-        "verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path
-    )
+    with_key = run_cli("verify", bundle, "--ca", ca_file, "--key", recipient.key_path, "--cert", recipient.cert_path)
     assert with_key.returncode == 2 and "passphrase-only" in with_key.stderr
     assert result.passphrase.encode() not in bundle.read_bytes()
 
@@ -215,9 +208,7 @@ def test_audit_proofs_are_checked(make_bundle, recipient, audit, signer) -> None
     bundle, _ = make_bundle(
         [recipient.cert], metadata={"audit_events": bad_proof, "log_vkey": audit.vkey}, name="bad-proof.zip"
     )
-    with pytest.raises(
-        BundleInvalid, match=r"audit event 6: inclusion proof does not lead to the checkpoint root"
-    ):
+    with pytest.raises(BundleInvalid, match=r"audit event 6: inclusion proof does not lead to the checkpoint root"):
         verify_bundle(bundle, anchors, creds)
 
     bad_body = [dict(e) for e in audit.events]

@@ -19,8 +19,7 @@ from tests.exports.conftest import DEFAULT_FILES, make_rsa_cert, read_zip, write
 
 TOOLS = ("openssl", "unzip", "sha256sum", "bash")
 pytestmark = pytest.mark.skipif(
-    any(shutil.which(tool) is None for tool in TOOLS)
-    and os.environ.get("CI", "").lower() not in {"1", "true", "yes"},
+    any(shutil.which(tool) is None for tool in TOOLS) and os.environ.get("CI", "").lower() not in {"1", "true", "yes"},
     reason="openssl, unzip, sha256sum and bash are needed (mandatory under CI=true)",
 )
 
@@ -37,9 +36,7 @@ def readme_commands(bundle: Path, marker: str = "  $ ") -> list[str]:
 def run_stock(folder: Path, commands: list[str]) -> subprocess.CompletedProcess[str]:
     script = "set -e\n" + "\n".join(commands) + "\n"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
-    return subprocess.run(
-        ["bash", "-c", script], cwd=folder, capture_output=True, text=True, timeout=120, env=env
-    )
+    return subprocess.run(["bash", "-c", script], cwd=folder, capture_output=True, text=True, timeout=120, env=env)
 
 
 def _folder(tmp_path: Path, bundle: Path, ca_file: Path, extra: dict[str, bytes]) -> Path:
@@ -67,10 +64,7 @@ def test_readme_commands_open_a_recipient_bundle(make_bundle, recipient, ca_file
     bundle, result = make_bundle([recipient.cert])
     commands = readme_commands(bundle)
     assert commands[:3] == ["umask 077", "unzip -q BUNDLE.zip", f"cd {result.bag_name}"]
-    assert any(
-        c.startswith("openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s")
-        for c in commands
-    )
+    assert any(c.startswith("openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s") for c in commands)
     assert "sha256sum -c tagmanifest-sha256.txt && sha256sum -c manifest-sha256.txt" in commands
     folder = _folder(
         tmp_path,
@@ -96,9 +90,7 @@ def test_readme_commands_open_a_passphrase_only_bundle(make_bundle, ca_file, tmp
     for line_ending in ("\n", ""):  # -pass file: reads the first line, with or without its newline
         base = tmp_path / ("nl" if line_ending else "no-nl")
         base.mkdir()
-        folder = _folder(
-            base, bundle, ca_file, {"passphrase.txt": (result.passphrase + line_ending).encode()}
-        )
+        folder = _folder(base, bundle, ca_file, {"passphrase.txt": (result.passphrase + line_ending).encode()})
         done = run_stock(folder, commands)
         assert done.returncode == 0, done.stderr
         _check_plaintext(folder, done.stdout)

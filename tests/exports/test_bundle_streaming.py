@@ -39,9 +39,7 @@ def _sha256_of(path: Path) -> str:
 
 
 def _peak(tmp_path: Path, signer, audit, recipients, sizes: list[int]) -> int:
-    files = [
-        PayloadFile(f"part-{i}.bin", lambda size=size: Pattern(size), size) for i, size in enumerate(sizes)
-    ]
+    files = [PayloadFile(f"part-{i}.bin", lambda size=size: Pattern(size), size) for i, size in enumerate(sizes)]
     tracemalloc.reset_peak()
     result = build_bundle(
         tmp_path / f"{sum(sizes)}.zip",

@@ -178,9 +178,7 @@ def test_a_raw_byte_flip_in_the_zip_is_caught(make_bundle, recipient, signer) ->
     raw = bytearray(bundle.read_bytes())
     raw[200] ^= 0x01  # inside the first payload file's ciphertext
     bundle.write_bytes(bytes(raw))
-    with pytest.raises(
-        BundleInvalid, match=r"data/payload/mail.mbox.enc: damaged inside the ZIP \(Bad CRC-32"
-    ):
+    with pytest.raises(BundleInvalid, match=r"data/payload/mail.mbox.enc: damaged inside the ZIP \(Bad CRC-32"):
         verify_bundle(bundle, [signer.ca_cert])
 
 
@@ -235,9 +233,7 @@ def test_re_signed_by_an_impostor_after_changing_a_file(make_bundle, recipient, 
     lines = []
     for line in entries[tag_name].decode().splitlines():
         digest, rel = line.split("  ")
-        lines.append(
-            f"{hashlib.sha256(entries[info_name]).hexdigest() if rel == 'bag-info.txt' else digest}  {rel}\n"
-        )
+        lines.append(f"{hashlib.sha256(entries[info_name]).hexdigest() if rel == 'bag-info.txt' else digest}  {rel}\n")
     entries[tag_name] = "".join(lines).encode()
     entries[_name(entries, "tagmanifest-sha256.txt.p7s")] = _sign(entries[tag_name], impostor)
     write_zip(bundle, entries)
@@ -287,9 +283,7 @@ def _rewrite(bundle: Path, write: Callable[[zipfile.ZipFile, Entries], None]) ->
             "duplicate entry in the ZIP",
         ),
         (
-            lambda zf, e: [
-                zf.writestr(n, d) for n, d in [*e.items(), (next(iter(e)).upper(), b"case clash")]
-            ],
+            lambda zf, e: [zf.writestr(n, d) for n, d in [*e.items(), (next(iter(e)).upper(), b"case clash")]],
             "duplicate entry in the ZIP",
         ),
         (
@@ -360,18 +354,13 @@ def test_revoked_signer(make_bundle, recipient, keys_dir, signer, ca_file, tmp_p
     revoked.write_bytes(issue_crl(keys_dir, [(signer.cert.serial_number, NOW)]))
     done = run_cli("verify", bundle, "--ca", ca_file, "--crl", revoked)
     assert done.returncode == 1
-    assert (
-        "tagmanifest-sha256.txt.p7s: the signer certificate" in done.stderr
-        and "was revoked on" in done.stderr
-    )
+    assert "tagmanifest-sha256.txt.p7s: the signer certificate" in done.stderr and "was revoked on" in done.stderr
     clean = tmp_path / "clean.pem"
     clean.write_bytes(issue_crl(keys_dir, [(signer.cert.serial_number + 1, NOW)]))
     assert run_cli("verify", bundle, "--ca", ca_file, "--crl", clean).returncode == 0
 
 
-def test_revocation_lists_must_be_the_cas_and_current(
-    make_bundle, recipient, keys_dir, signer, tmp_path
-) -> None:
+def test_revocation_lists_must_be_the_cas_and_current(make_bundle, recipient, keys_dir, signer, tmp_path) -> None:
     from disclosure.exports.bundle_cli import load_crls
     from disclosure.exports.pki import issue_crl
 

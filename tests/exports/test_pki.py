@@ -34,19 +34,14 @@ def test_init_creates_ca_and_signer_with_private_keys_0600(tmp_path: Path) -> No
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
     signer = load_signer(folder)
     ca, cert = signer.ca_cert, signer.cert
-    assert (
-        isinstance(ca.public_key(), ec.EllipticCurvePublicKey) and ca.public_key().curve.name == "secp256r1"
-    )
+    assert isinstance(ca.public_key(), ec.EllipticCurvePublicKey) and ca.public_key().curve.name == "secp256r1"
     constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints)
     assert constraints.critical and constraints.value.ca
     usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.key_cert_sign and usage.crl_sign and not usage.digital_signature
     assert 3640 <= (ca.not_valid_after_utc - ca.not_valid_before_utc).days <= 3651
     assert cert.issuer == ca.subject
-    assert (
-        ExtendedKeyUsageOID.EMAIL_PROTECTION
-        in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    )
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert cert.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
     assert 725 <= (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 731
     assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Example Hosting Ltd"
@@ -135,9 +130,7 @@ def test_import_refuses_mismatches(tmp_path: Path) -> None:
     assert not (tmp_path / "a" / pki.CA_CERT_FILE).exists()
 
 
-def _signing_cert(
-    ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, eku: list[x509.ObjectIdentifier] | None
-):
+def _signing_cert(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, eku: list[x509.ObjectIdentifier] | None):
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
         x509.CertificateBuilder()
@@ -164,9 +157,7 @@ def test_import_requires_the_email_protection_eku(tmp_path: Path, eku, message) 
     key, cert = _signing_cert(ca_key, ca, eku)
     (tmp_path / "s.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (tmp_path / "s.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     with pytest.raises(PKIError, match=message):
         init_pki(

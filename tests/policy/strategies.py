@@ -22,10 +22,12 @@ def _range() -> st.SearchStrategy[dict[str, Any]]:
     return st.one_of(
         st.just({}),
         st.tuples(dates, st.integers(0, 120)).map(
-            lambda t: {"from": _iso(t[0]), "to": _iso(t[0] + timedelta(days=t[1]))}),
+            lambda t: {"from": _iso(t[0]), "to": _iso(t[0] + timedelta(days=t[1]))}
+        ),
         dates.map(lambda d: {"from": _iso(d)}),
-        st.tuples(dates, st.integers(0, 23)).map(lambda t: {"from": f"{_iso(t[0])}T{t[1]:02d}:00:00Z",
-                                                             "to": f"{_iso(t[0])}T{t[1]:02d}:30:00Z"}),
+        st.tuples(dates, st.integers(0, 23)).map(
+            lambda t: {"from": f"{_iso(t[0])}T{t[1]:02d}:00:00Z", "to": f"{_iso(t[0])}T{t[1]:02d}:30:00Z"}
+        ),
     )
 
 
@@ -62,11 +64,16 @@ def request_documents(draw: st.DrawFn) -> dict[str, Any]:
     valid_until = None if issued is None else issued + timedelta(days=draw(st.integers(0, 120)))
     doc: dict[str, Any] = {
         "process_type": draw(st.sampled_from([p.value for p in ProcessType])),
-        "jurisdiction": {"regime": draw(st.sampled_from([r.value for r in Regime])),
-                         "country": draw(st.sampled_from(["US", "DE", "FR", "GB", "BR"])),
-                         "region": draw(st.none() | st.just("CA"))},
-        "issuing_authority": {"kind": draw(st.sampled_from([a.value for a in AuthorityKind])),
-                              "name": "Authority", "docket": draw(st.none() | st.just("D-1"))},
+        "jurisdiction": {
+            "regime": draw(st.sampled_from([r.value for r in Regime])),
+            "country": draw(st.sampled_from(["US", "DE", "FR", "GB", "BR"])),
+            "region": draw(st.none() | st.just("CA")),
+        },
+        "issuing_authority": {
+            "kind": draw(st.sampled_from([a.value for a in AuthorityKind])),
+            "name": "Authority",
+            "docket": draw(st.none() | st.just("D-1")),
+        },
         "agency": {"name": "Agency", "country": "US"},
         "received_at": f"{_iso(received)}T{draw(st.integers(0, 23)):02d}:00:00+00:00",
         "received_via": draw(st.sampled_from([v.value for v in ReceivedVia])),

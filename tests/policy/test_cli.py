@@ -34,8 +34,11 @@ def test_subpoena_for_stored_content_example() -> None:
 def test_emergency_content_example() -> None:
     result = check(str(EXAMPLES / "emergency-content.json"), "--today", "2026-11-27")
     assert result.exit_code == 0, result.output
-    assert verdicts(result.stdout) == {"subscriber_basic": "permitted", "account_records": "permitted",
-                                       "stored_content": "no_policy_ground"}
+    assert verdicts(result.stdout) == {
+        "subscriber_basic": "permitted",
+        "account_records": "permitted",
+        "stored_content": "no_policy_ground",
+    }
     assert "emergency_content_no_ground" in [w["id"] for w in json.loads(result.stdout)["warnings"]]
 
 
@@ -43,8 +46,10 @@ def test_search_warrant_example() -> None:
     result = check(str(EXAMPLES / "search-warrant.json"), "--today", "2026-11-27")
     assert result.exit_code == 0, result.output
     assert set(verdicts(result.stdout).values()) == {"permitted"}
-    assert [w["id"] for w in json.loads(result.stdout)["warnings"]] == ["legitimate_interests_needs_reason",
-                                                                          "non_disclosure_order"]
+    assert [w["id"] for w in json.loads(result.stdout)["warnings"]] == [
+        "legitimate_interests_needs_reason",
+        "non_disclosure_order",
+    ]
 
 
 def test_output_is_indented_with_sorted_keys() -> None:

@@ -22,8 +22,15 @@ NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def due(process: ProcessType, received_at: datetime, *, emergency: bool = False, document: date | None = None,
-        tz: str = "America/New_York", calendar: str | None = "US") -> DueDate:
+def due(
+    process: ProcessType,
+    received_at: datetime,
+    *,
+    emergency: bool = False,
+    document: date | None = None,
+    tz: str = "America/New_York",
+    calendar: str | None = "US",
+) -> DueDate:
     return compute_due(process, default_policy(), received_at, emergency, document, tz, calendar)
 
 
@@ -31,8 +38,9 @@ def test_ten_business_days_skip_veterans_day() -> None:
     # Mon 2026-11-02: 3,4,5,6 (4), 9,10 (6), Wed 11 is Veterans Day, 12,13 (8), 16,17 (10) -> Tue 2026-11-17.
     result = due(ProcessType.SUBPOENA, datetime(2026, 11, 2, 14, 5, tzinfo=UTC))
     assert result.at == datetime(2026, 11, 17, 23, 59, 59, tzinfo=NY)
-    assert result.explanation == ("10 business days after receipt on 2026-11-02 "
-                                  "(US federal holidays skipped: 2026-11-11 Veterans Day)")
+    assert result.explanation == (
+        "10 business days after receipt on 2026-11-02 (US federal holidays skipped: 2026-11-11 Veterans Day)"
+    )
 
 
 def test_receipt_before_thanksgiving() -> None:
@@ -46,8 +54,10 @@ def test_state_calendar_also_skips_the_day_after_thanksgiving() -> None:
     # As above on California's calendar: Fri 27 is a state holiday too, so the tenth business day is Tue 8.
     result = due(ProcessType.OTHER_COURT_ORDER, datetime(2026, 11, 20, 16, 0, tzinfo=UTC), calendar="US-CA")
     assert result.at.date() == date(2026, 12, 8)
-    assert ("US-CA public holidays skipped: 2026-11-26 Thanksgiving Day, 2026-11-27 Day After Thanksgiving"
-            in result.explanation)
+    assert (
+        "US-CA public holidays skipped: 2026-11-26 Thanksgiving Day, 2026-11-27 Day After Thanksgiving"
+        in result.explanation
+    )
 
 
 def test_receipt_is_dated_in_the_case_time_zone() -> None:
@@ -68,8 +78,9 @@ def test_no_holiday_in_the_period_says_so() -> None:
     # Mon 2026-09-14: 15..18 (4), 21..25 (9), Mon 28 (10); Columbus Day is Oct 12, outside.
     result = due(ProcessType.SUBPOENA, datetime(2026, 9, 14, 15, 0, tzinfo=UTC))
     assert result.at.date() == date(2026, 9, 28)
-    assert result.explanation == ("10 business days after receipt on 2026-09-14 "
-                                  "(weekends skipped; no US federal holidays in the period)")
+    assert result.explanation == (
+        "10 business days after receipt on 2026-09-14 (weekends skipped; no US federal holidays in the period)"
+    )
 
 
 def test_without_a_calendar_only_weekends_are_skipped() -> None:
@@ -80,24 +91,31 @@ def test_without_a_calendar_only_weekends_are_skipped() -> None:
 
 
 def test_due_date_on_the_document_wins() -> None:
-    result = due(ProcessType.SUBPOENA, datetime(2026, 11, 2, 14, 5, tzinfo=UTC), emergency=True,
-                 document=date(2026, 11, 5))
+    result = due(
+        ProcessType.SUBPOENA, datetime(2026, 11, 2, 14, 5, tzinfo=UTC), emergency=True, document=date(2026, 11, 5)
+    )
     assert result.at == datetime(2026, 11, 5, 23, 59, 59, tzinfo=NY)
     assert result.explanation == "due date stated on the document: 2026-11-05"
 
 
 def test_eu_production_order_ten_calendar_days() -> None:
     # Calendar days, holidays included: 2026-12-20 + 10 = 2026-12-30 (Christmas is not skipped).
-    result = due(ProcessType.EU_PRODUCTION_ORDER, datetime(2026, 12, 20, 9, 0, tzinfo=UTC),
-                 tz="Europe/Berlin", calendar="DE")
+    result = due(
+        ProcessType.EU_PRODUCTION_ORDER, datetime(2026, 12, 20, 9, 0, tzinfo=UTC), tz="Europe/Berlin", calendar="DE"
+    )
     assert result.at == datetime(2026, 12, 30, 23, 59, 59, tzinfo=BERLIN)
     assert result.explanation == "10 days after receipt on 2026-12-20"
 
 
 def test_eu_production_order_emergency_eight_elapsed_hours_across_the_dst_change() -> None:
     # 22:00 CEST on 2026-10-24 is 20:00 UTC; + 8 h = 04:00 UTC on the 25th: 05:00 CET (clocks went back).
-    result = due(ProcessType.EU_PRODUCTION_ORDER, datetime(2026, 10, 24, 22, 0, tzinfo=BERLIN),
-                 emergency=True, tz="Europe/Berlin", calendar="DE")
+    result = due(
+        ProcessType.EU_PRODUCTION_ORDER,
+        datetime(2026, 10, 24, 22, 0, tzinfo=BERLIN),
+        emergency=True,
+        tz="Europe/Berlin",
+        calendar="DE",
+    )
     assert result.at == datetime(2026, 10, 25, 4, 0, tzinfo=UTC)
     assert (result.at.hour, result.at.utcoffset()) == (5, timedelta(hours=1))
     assert result.explanation == "8 hours after receipt at 2026-10-24 22:00 Europe/Berlin (emergency)"
@@ -128,8 +146,7 @@ def test_preservation_ninety_days_and_one_renewal() -> None:
     policy = default_policy()
     first = preservation_ends(ProcessType.PRESERVATION_REQUEST, policy, date(2026, 11, 2), "UTC")
     assert first.at.date() == date(2027, 1, 31)  # Nov 28 + Dec 31 + Jan 31 = 90
-    renewed = preservation_ends(ProcessType.PRESERVATION_REQUEST, policy, date(2026, 11, 2), "UTC",
-                                renewals_used=1)
+    renewed = preservation_ends(ProcessType.PRESERVATION_REQUEST, policy, date(2026, 11, 2), "UTC", renewals_used=1)
     assert renewed.at.date() == date(2027, 5, 1)  # 180 days: + Feb 28 + Mar 31 + Apr 30 + 1
     assert renewed.explanation == "90 days + 1 renewal(s) of 90 days from preservation on 2026-11-02"
     with pytest.raises(DeadlineError, match="allows 1 renewal"):
@@ -140,8 +157,9 @@ def test_eu_preservation_sixty_days_plus_thirty() -> None:
     policy = default_policy()
     first = preservation_ends(ProcessType.EU_PRESERVATION_ORDER, policy, date(2026, 3, 1), "UTC")
     assert first.at.date() == date(2026, 4, 30)  # Mar 30 + Apr 30 = 60
-    assert preservation_ends(ProcessType.EU_PRESERVATION_ORDER, policy, date(2026, 3, 1), "UTC",
-                             renewals_used=1).at.date() == date(2026, 5, 30)
+    assert preservation_ends(
+        ProcessType.EU_PRESERVATION_ORDER, policy, date(2026, 3, 1), "UTC", renewals_used=1
+    ).at.date() == date(2026, 5, 30)
     with pytest.raises(DeadlineError, match="not a preservation process"):
         preservation_ends(ProcessType.SUBPOENA, policy, date(2026, 3, 1), "UTC")
 

@@ -31,22 +31,28 @@ EMERG = ("harm_or_rights", "law_requires")
 # The clauses a verdict may rest on, quoted from privacy-policy.txt (typographic apostrophe included).
 CLAUSES = {
     "LP": "it is required to cooperate with interception orders, warrants, or other legal process that we "
-          "determine in our sole discretion to be valid and enforceable",
+    "determine in our sole discretion to be valid and enforceable",
     "LR": "we have a good faith belief that the law requires such disclosure",
-    "PS": "We will not otherwise disclose our customers’ personal and account information "  # noqa: RUF001
-          "unless we have a reason to believe that disclosing such information is necessary to identify, "
-          "make contact with, or bring legal action against someone who may be causing harm or interfering "
-          "with the rights or property of us, our customers, or others, or where we have a good faith belief "
-          "that the law requires such disclosure.",
+    "PS": "We will not otherwise disclose our customers’ personal and account information "
+    "unless we have a reason to believe that disclosing such information is necessary to identify, "
+    "make contact with, or bring legal action against someone who may be causing harm or interfering "
+    "with the rights or property of us, our customers, or others, or where we have a good faith belief "
+    "that the law requires such disclosure.",
     "CS": "We also will not, except for reasons stated below, disclose to third parties the contents of any "
-          "electronic mail or other electronic communications that we store or transmit for our customers. "
-          "The circumstances under which we will disclose such electronic customer communications are when:",
+    "electronic mail or other electronic communications that we store or transmit for our customers. "
+    "The circumstances under which we will disclose such electronic customer communications are when:",
     "PUB": "No ground needed: the policy restricts only personal and account information and the contents of "
-           "communications.",
+    "communications.",
 }
 
-CATEGORIES = ("subscriber_basic", "account_records", "stored_content", "realtime_content",
-              "realtime_noncontent", "domain_registration")
+CATEGORIES = (
+    "subscriber_basic",
+    "account_records",
+    "stored_content",
+    "realtime_content",
+    "realtime_noncontent",
+    "domain_registration",
+)
 
 # process: (issuing authority kind, regime, country) of a typical, well-formed instance.
 ISSUERS = {
@@ -67,31 +73,87 @@ ISSUERS = {
 # realtime_noncontent, domain_registration. Each cell: (verdict, grounds, clause). The same with and without
 # the emergency flag: an emergency label never widens or narrows what a process compels.
 EXPECTED: dict[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
-    "subpoena": (
-        (P, LAW, "LR"), (X, NONE, "LR"), (X, NONE, "LP"), (X, NONE, "LP"), (X, NONE, "LR"), (P, PUB, "PUB")),
+    "subpoena": ((P, LAW, "LR"), (X, NONE, "LR"), (X, NONE, "LP"), (X, NONE, "LP"), (X, NONE, "LR"), (P, PUB, "PUB")),
     "court_order_2703d": (
-        (P, LAW, "LR"), (P, LAW, "LR"), (X, NONE, "LP"), (X, NONE, "LP"), (X, NONE, "LR"), (P, PUB, "PUB")),
+        (P, LAW, "LR"),
+        (P, LAW, "LR"),
+        (X, NONE, "LP"),
+        (X, NONE, "LP"),
+        (X, NONE, "LR"),
+        (P, PUB, "PUB"),
+    ),
     "search_warrant": (
-        (P, LAW, "LR"), (P, LAW, "LR"), (P, PROC, "LP"), (X, NONE, "LP"), (X, NONE, "LR"), (P, PUB, "PUB")),
+        (P, LAW, "LR"),
+        (P, LAW, "LR"),
+        (P, PROC, "LP"),
+        (X, NONE, "LP"),
+        (X, NONE, "LR"),
+        (P, PUB, "PUB"),
+    ),
     "wiretap_order": (
-        (X, NONE, "LR"), (X, NONE, "LR"), (X, NONE, "LP"), (P, PROC, "LP"), (X, NONE, "LR"), (P, PUB, "PUB")),
+        (X, NONE, "LR"),
+        (X, NONE, "LR"),
+        (X, NONE, "LP"),
+        (P, PROC, "LP"),
+        (X, NONE, "LR"),
+        (P, PUB, "PUB"),
+    ),
     "pen_trap_order": (
-        (X, NONE, "LR"), (X, NONE, "LR"), (X, NONE, "LP"), (X, NONE, "LP"), (P, LAW, "LR"), (P, PUB, "PUB")),
+        (X, NONE, "LR"),
+        (X, NONE, "LR"),
+        (X, NONE, "LP"),
+        (X, NONE, "LP"),
+        (P, LAW, "LR"),
+        (P, PUB, "PUB"),
+    ),
     "preservation_request": (
-        (S, NONE, "PS"), (S, NONE, "PS"), (S, NONE, "CS"), (S, NONE, "CS"), (S, NONE, "PS"),
-        (S, NONE, "PUB")),
+        (S, NONE, "PS"),
+        (S, NONE, "PS"),
+        (S, NONE, "CS"),
+        (S, NONE, "CS"),
+        (S, NONE, "PS"),
+        (S, NONE, "PUB"),
+    ),
     "emergency_request": (
-        (P, EMERG, "PS"), (P, EMERG, "PS"), (N, NONE, "CS"), (N, NONE, "CS"), (X, NONE, "PS"),
-        (P, PUB, "PUB")),
+        (P, EMERG, "PS"),
+        (P, EMERG, "PS"),
+        (N, NONE, "CS"),
+        (N, NONE, "CS"),
+        (X, NONE, "PS"),
+        (P, PUB, "PUB"),
+    ),
     "national_security_letter": (
-        (P, LAW, "LR"), (P, LAW, "LR"), (X, NONE, "LP"), (X, NONE, "LP"), (X, NONE, "LR"), (P, PUB, "PUB")),
+        (P, LAW, "LR"),
+        (P, LAW, "LR"),
+        (X, NONE, "LP"),
+        (X, NONE, "LP"),
+        (X, NONE, "LR"),
+        (P, PUB, "PUB"),
+    ),
     "eu_production_order": (
-        (P, LAW, "LR"), (P, LAW, "LR"), (P, PROC, "LP"), (X, NONE, "LP"), (X, NONE, "LR"), (P, PUB, "PUB")),
+        (P, LAW, "LR"),
+        (P, LAW, "LR"),
+        (P, PROC, "LP"),
+        (X, NONE, "LP"),
+        (X, NONE, "LR"),
+        (P, PUB, "PUB"),
+    ),
     "eu_preservation_order": (
-        (S, NONE, "PS"), (S, NONE, "PS"), (S, NONE, "CS"), (S, NONE, "CS"), (S, NONE, "PS"),
-        (S, NONE, "PUB")),
+        (S, NONE, "PS"),
+        (S, NONE, "PS"),
+        (S, NONE, "CS"),
+        (S, NONE, "CS"),
+        (S, NONE, "PS"),
+        (S, NONE, "PUB"),
+    ),
     "other_court_order": (
-        (P, LAW, "LR"), (P, LAW, "LR"), (X, NONE, "LP"), (X, NONE, "LP"), (X, NONE, "LR"), (P, PUB, "PUB")),
+        (P, LAW, "LR"),
+        (P, LAW, "LR"),
+        (X, NONE, "LP"),
+        (X, NONE, "LP"),
+        (X, NONE, "LR"),
+        (P, PUB, "PUB"),
+    ),
 }
 
 # A European Production Order by who issued it (Reg. 2023/1543 Art. 4): same columns.
@@ -105,11 +167,9 @@ EU_PRODUCTION_BY_AUTHORITY = {
 
 CHECKLISTS = {
     "subpoena": ["issuing_authority", "specific_identifier"],
-    "court_order_2703d": [
-        "court_of_competent_jurisdiction", "specific_articulable_facts", "specific_identifier"],
+    "court_order_2703d": ["court_of_competent_jurisdiction", "specific_articulable_facts", "specific_identifier"],
     "search_warrant": ["judge_signature", "probable_cause", "particularity", "within_validity_window"],
-    "wiretap_order": [
-        "judge_signature", "names_person_facilities_offence_agency_period", "period_within_limit"],
+    "wiretap_order": ["judge_signature", "names_person_facilities_offence_agency_period", "period_within_limit"],
     "pen_trap_order": ["court_order", "specific_identifier", "period_within_limit"],
     "preservation_request": ["governmental_entity", "specific_identifier"],
     "emergency_request": ["good_faith_danger", "verified_out_of_band"],
@@ -124,7 +184,8 @@ APPROVALS = {p: 2 if p == "wiretap_order" else 1 for p in CHECKLISTS}
 def typical(process: str, categories: list[str], **overrides: Any) -> dict[str, Any]:
     kind, regime, country = ISSUERS[process]
     fields: dict[str, Any] = {
-        "process_type": process, "categories": categories,
+        "process_type": process,
+        "categories": categories,
         "issuing_authority": {"kind": kind, "name": "Issuer"},
         "jurisdiction": {"regime": regime, "country": country},
     }
@@ -141,8 +202,9 @@ def test_the_tables_cover_the_whole_vocabulary() -> None:
     assert set(CATEGORIES) == {c.value for c in Category}
 
 
-@pytest.mark.parametrize(("process", "column", "emergency"),
-                         list(itertools.product(sorted(EXPECTED), range(len(CATEGORIES)), [False, True])))
+@pytest.mark.parametrize(
+    ("process", "column", "emergency"), list(itertools.product(sorted(EXPECTED), range(len(CATEGORIES)), [False, True]))
+)
 def test_every_process_category_and_emergency_flag(process: str, column: int, emergency: bool) -> None:
     category = CATEGORIES[column]
     verdict, grounds, clause = EXPECTED[process][column]
@@ -157,11 +219,11 @@ def test_every_process_category_and_emergency_flag(process: str, column: int, em
     assert (Category(category) in approvable_categories(evaluation)) == (verdict == P)
 
 
-@pytest.mark.parametrize(("authority", "column"),
-                         list(itertools.product(sorted(EU_PRODUCTION_BY_AUTHORITY), range(6))))
+@pytest.mark.parametrize(("authority", "column"), list(itertools.product(sorted(EU_PRODUCTION_BY_AUTHORITY), range(6))))
 def test_eu_production_order_by_issuing_authority(authority: str, column: int) -> None:
-    evaluation = evaluate_typical("eu_production_order", [CATEGORIES[column]],
-                                  issuing_authority={"kind": authority, "name": "Issuer"})
+    evaluation = evaluate_typical(
+        "eu_production_order", [CATEGORIES[column]], issuing_authority={"kind": authority, "name": "Issuer"}
+    )
     assert evaluation.categories[0].verdict == EU_PRODUCTION_BY_AUTHORITY[authority][column]
 
 
@@ -174,8 +236,10 @@ def test_all_categories_at_once_keep_the_request_order() -> None:
 
 def test_reason_names_the_process_and_what_it_can_compel() -> None:
     finding = evaluate_typical("subpoena", ["stored_content"]).categories[0]
-    assert finding.reason == ("Subpoena (grand jury, administrative, trial): cannot compel Stored content; "
-                              "it can compel only Basic subscriber information.")
+    assert finding.reason == (
+        "Subpoena (grand jury, administrative, trial): cannot compel Stored content; "
+        "it can compel only Basic subscriber information."
+    )
 
 
 def test_national_security_letter_reason_states_its_limits() -> None:
@@ -185,16 +249,17 @@ def test_national_security_letter_reason_states_its_limits() -> None:
 
 
 def test_court_process_from_the_police_exceeds_it() -> None:
-    evaluation = evaluate_typical("search_warrant", ["stored_content", "domain_registration"],
-                                  issuing_authority={"kind": "police", "name": "Precinct 9"})
+    evaluation = evaluate_typical(
+        "search_warrant",
+        ["stored_content", "domain_registration"],
+        issuing_authority={"kind": "police", "name": "Precinct 9"},
+    )
     assert [f.verdict for f in evaluation.categories] == [X, P]
-    assert "must be ordered by a judge or court; this one was issued by the police" in (
-        evaluation.categories[0].reason)
+    assert "must be ordered by a judge or court; this one was issued by the police" in (evaluation.categories[0].reason)
 
 
 def test_subpoena_needs_no_particular_issuer() -> None:
-    evaluation = evaluate_typical("subpoena", ["subscriber_basic"],
-                                  issuing_authority={"kind": "agency", "name": "IRS"})
+    evaluation = evaluate_typical("subpoena", ["subscriber_basic"], issuing_authority={"kind": "agency", "name": "IRS"})
     assert evaluation.categories[0].verdict == P
 
 
@@ -203,20 +268,24 @@ def test_evaluation_json_has_designs_shape_and_records_the_policy_hash() -> None
     out = evaluation.as_json()
     assert set(out) == {"policy_version", "approvals_required", "categories", "checklist", "warnings"}
     assert out["policy_version"] == default_policy().sha256 and len(default_policy().sha256) == 64
-    assert out["categories"] == [{
-        "category": "stored_content", "verdict": "permitted", "grounds": ["legal_process"],
-        "reason": "Search warrant: compels Stored content once confirmed valid and enforceable (checklist). "
-                  "Permitted by the policy: required to cooperate with valid and enforceable legal process.",
-        "clause": CLAUSES["LP"],
-    }]
+    assert out["categories"] == [
+        {
+            "category": "stored_content",
+            "verdict": "permitted",
+            "grounds": ["legal_process"],
+            "reason": "Search warrant: compels Stored content once confirmed valid and enforceable (checklist). "
+            "Permitted by the policy: required to cooperate with valid and enforceable legal process.",
+            "clause": CLAUSES["LP"],
+        }
+    ]
     assert out["checklist"] == [{"id": i.id, "label": i.label} for i in evaluation.checklist]
     assert evaluation.checklist[0].label == "Signed by a judge"
-    assert out["warnings"] == [{"id": "legitimate_interests_needs_reason",
-                                "message": evaluation.warnings[0].message}]
+    assert out["warnings"] == [{"id": "legitimate_interests_needs_reason", "message": evaluation.warnings[0].message}]
     assert json.loads(json.dumps(out)) == out
 
 
 # Done-when checks of issue 5.
+
 
 def test_subpoena_for_email_content_only_basic_part_is_approvable() -> None:
     request = make_request(**typical("subpoena", ["subscriber_basic", "stored_content"]))
@@ -230,8 +299,7 @@ def test_subpoena_for_email_content_only_basic_part_is_approvable() -> None:
 
 
 def test_emergency_content_needs_counsel_before_approval() -> None:
-    request = make_request(**typical("emergency_request", ["subscriber_basic", "stored_content"],
-                                     emergency=True))
+    request = make_request(**typical("emergency_request", ["subscriber_basic", "stored_content"], emergency=True))
     evaluation = evaluate(request, default_policy(), TODAY)
     assert [f.verdict for f in evaluation.categories] == [P, N]
     assert COUNSEL_ESCALATION in evaluation.checklist
@@ -243,6 +311,7 @@ def test_emergency_content_needs_counsel_before_approval() -> None:
 
 # Scope guards.
 
+
 def test_check_scope_refuses_widening_and_empty_approvals() -> None:
     request = make_request(**typical("search_warrant", ["subscriber_basic"]))
     evaluation = evaluate(request, default_policy(), TODAY)
@@ -251,8 +320,7 @@ def test_check_scope_refuses_widening_and_empty_approvals() -> None:
     with pytest.raises(ScopeError, match="at least one category"):
         check_scope(request.categories, [], evaluation)
     with pytest.raises(ScopeError, match="different set of categories"):
-        check_scope([Category.SUBSCRIBER_BASIC, Category.ACCOUNT_RECORDS], [Category.SUBSCRIBER_BASIC],
-                    evaluation)
+        check_scope([Category.SUBSCRIBER_BASIC, Category.ACCOUNT_RECORDS], [Category.SUBSCRIBER_BASIC], evaluation)
 
 
 def test_preserve_only_is_never_approvable() -> None:
@@ -286,8 +354,7 @@ def test_check_grounds() -> None:
 
 def test_citable_grounds_follow_the_policys_two_kinds_of_data() -> None:
     policy = default_policy()
-    content = (Ground.PROVIDE_SERVICE, Ground.LEGITIMATE_INTERESTS, Ground.LEGAL_PROCESS,
-               Ground.INADVERTENT_CRIME)
+    content = (Ground.PROVIDE_SERVICE, Ground.LEGITIMATE_INTERESTS, Ground.LEGAL_PROCESS, Ground.INADVERTENT_CRIME)
     personal = (Ground.HARM_OR_RIGHTS, Ground.LAW_REQUIRES)
     assert policy.citable_grounds(Category.STORED_CONTENT) == content
     assert policy.citable_grounds(Category.REALTIME_CONTENT) == content

@@ -47,8 +47,7 @@ def test_evaluate_answers_every_valid_request(doc: dict[str, Any], today: date) 
 
 @settings(max_examples=300, deadline=None)
 @given(request_documents(), st.booleans())
-def test_approvable_is_within_the_request_and_never_exceeds_the_process(doc: dict[str, Any],
-                                                                       counsel: bool) -> None:
+def test_approvable_is_within_the_request_and_never_exceeds_the_process(doc: dict[str, Any], counsel: bool) -> None:
     request = parsed(doc)
     evaluation = evaluate(request, default_policy(), date(2026, 6, 1))
     approvable = approvable_categories(evaluation, counsel_escalation=counsel)
@@ -63,8 +62,7 @@ def test_approvable_is_within_the_request_and_never_exceeds_the_process(doc: dic
     for finding in evaluation.categories:
         if finding.verdict in refused:
             with pytest.raises(ScopeError):
-                check_scope(request.categories, approvable | {finding.category}, evaluation,
-                            counsel_escalation=counsel)
+                check_scope(request.categories, approvable | {finding.category}, evaluation, counsel_escalation=counsel)
 
 
 @settings(max_examples=200, deadline=None)

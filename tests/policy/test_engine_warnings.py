@@ -39,8 +39,12 @@ def test_a_clean_warrant_raises_no_warning_at_all() -> None:
 
 
 def test_emergency_request_for_content_has_no_ground() -> None:
-    evaluation = run(process_type="emergency_request", emergency=True, **by("police"),
-                     categories=["subscriber_basic", "stored_content", "realtime_content"])
+    evaluation = run(
+        process_type="emergency_request",
+        emergency=True,
+        **by("police"),
+        categories=["subscriber_basic", "stored_content", "realtime_content"],
+    )
     text = message(evaluation, "emergency_content_no_ground")
     assert "no emergency ground for communications content" in text
     assert "Stored content and Real-time content (interception)" in text and "counsel" in text
@@ -48,33 +52,40 @@ def test_emergency_request_for_content_has_no_ground() -> None:
 
 
 def test_emergency_request_for_personal_information_only_has_no_content_warning() -> None:
-    evaluation = run(process_type="emergency_request", **by("police"),
-                     categories=["subscriber_basic", "account_records"])
+    evaluation = run(
+        process_type="emergency_request", **by("police"), categories=["subscriber_basic", "account_records"]
+    )
     assert "emergency_content_no_ground" not in evaluation.warning_ids()
 
 
 def test_no_policy_ground_outside_emergencies_when_the_policy_drops_a_ground() -> None:
-    text = default_policy_bytes().decode().replace('verbatim = true\ncited_for = ["compelled_process"]\n',
-                                                   "verbatim = true\n")
+    text = (
+        default_policy_bytes()
+        .decode()
+        .replace('verbatim = true\ncited_for = ["compelled_process"]\n', "verbatim = true\n")
+    )
     evaluation = run_under(load_policy(text), categories=["stored_content"])
     assert evaluation.categories[0].verdict == "no_policy_ground"
     assert "Stored content" in message(evaluation, "no_policy_ground")
     assert "emergency_content_no_ground" not in evaluation.warning_ids()
 
 
-@pytest.mark.parametrize(("fields", "expected"), [
-    # a warrant for content: the ground could be cited
-    ({"categories": ["stored_content"]}, True),
-    # no content: the ground does not apply
-    ({"categories": ["subscriber_basic", "account_records"]}, False),
-    # exceeds_process: nothing to cite it for
-    ({"process_type": "subpoena", "categories": ["stored_content"]}, False),
-    # nothing is disclosed
-    ({"process_type": "preservation_request", "categories": ["stored_content"]}, False),
-    # no policy ground: counsel might cite it
-    ({"process_type": "emergency_request", "categories": ["stored_content"]}, True),
-    ({"process_type": "wiretap_order", "categories": ["realtime_content"]}, True),
-])
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # a warrant for content: the ground could be cited
+        ({"categories": ["stored_content"]}, True),
+        # no content: the ground does not apply
+        ({"categories": ["subscriber_basic", "account_records"]}, False),
+        # exceeds_process: nothing to cite it for
+        ({"process_type": "subpoena", "categories": ["stored_content"]}, False),
+        # nothing is disclosed
+        ({"process_type": "preservation_request", "categories": ["stored_content"]}, False),
+        # no policy ground: counsel might cite it
+        ({"process_type": "emergency_request", "categories": ["stored_content"]}, True),
+        ({"process_type": "wiretap_order", "categories": ["realtime_content"]}, True),
+    ],
+)
 def test_legitimate_interests_needs_a_written_reason(fields: dict[str, Any], expected: bool) -> None:
     evaluation = run(**fields)
     assert ("legitimate_interests_needs_reason" in evaluation.warning_ids()) is expected
@@ -82,10 +93,13 @@ def test_legitimate_interests_needs_a_written_reason(fields: dict[str, Any], exp
         assert "needs a written reason" in message(evaluation, "legitimate_interests_needs_reason")
 
 
-@pytest.mark.parametrize(("process", "fields", "days"), [
-    ("preservation_request", {}, "90 days, renewable 1 time(s) for 90 days"),
-    ("eu_preservation_order", {**EU, **by("prosecutor")}, "60 days, renewable 1 time(s) for 30 days"),
-])
+@pytest.mark.parametrize(
+    ("process", "fields", "days"),
+    [
+        ("preservation_request", {}, "90 days, renewable 1 time(s) for 90 days"),
+        ("eu_preservation_order", {**EU, **by("prosecutor")}, "60 days, renewable 1 time(s) for 30 days"),
+    ],
+)
 def test_preservation_discloses_nothing(process: str, fields: dict[str, Any], days: str) -> None:
     evaluation = run(process_type=process, categories=["stored_content"], **fields)
     text = message(evaluation, "preservation_discloses_nothing")
@@ -103,7 +117,8 @@ def test_national_security_letter_constraints() -> None:
 def test_non_disclosure_order_until_a_date() -> None:
     evaluation = run(non_disclosure_order={"basis": "18 USC 2705(b)", "until": "2027-05-01"})
     assert message(evaluation, "non_disclosure_order") == (
-        "Do not notify the customer: a non-disclosure order (18 USC 2705(b)) is in force until 2027-05-01.")
+        "Do not notify the customer: a non-disclosure order (18 USC 2705(b)) is in force until 2027-05-01."
+    )
 
 
 def test_indefinite_non_disclosure_order() -> None:
@@ -121,19 +136,23 @@ def test_expired_non_disclosure_order_prompts_notifying_the_customer() -> None:
 
 
 def test_eu_production_order_for_traffic_or_content_needs_a_judge_or_court() -> None:
-    evaluation = run(process_type="eu_production_order", **EU, **by("prosecutor"),
-                     categories=["subscriber_basic", "account_records", "stored_content"])
+    evaluation = run(
+        process_type="eu_production_order",
+        **EU,
+        **by("prosecutor"),
+        categories=["subscriber_basic", "account_records", "stored_content"],
+    )
     text = message(evaluation, "issuing_authority_not_allowed")
     assert "Account records (non-content) and Stored content need an order issued by a judge or court" in text
     assert "issued by a prosecutor" in text
-    judge = run(process_type="eu_production_order", **EU, **JUDGE,
-                categories=["account_records", "stored_content"])
+    judge = run(process_type="eu_production_order", **EU, **JUDGE, categories=["account_records", "stored_content"])
     assert "issuing_authority_not_allowed" not in judge.warning_ids()
 
 
 def test_eu_production_order_from_the_police_lists_each_rule() -> None:
-    evaluation = run(process_type="eu_production_order", **EU, **by("police"),
-                     categories=["subscriber_basic", "stored_content"])
+    evaluation = run(
+        process_type="eu_production_order", **EU, **by("police"), categories=["subscriber_basic", "stored_content"]
+    )
     texts = [w.message for w in evaluation.warnings if w.id == "issuing_authority_not_allowed"]
     assert len(texts) == 2
     assert any("judge, court or prosecutor" in t for t in texts)
@@ -165,24 +184,30 @@ def test_no_specific_identifier(targets: list[dict[str, str]]) -> None:
 
 
 def test_ip_address_without_its_time_of_use() -> None:
-    evaluation = run(targets=[{"kind": "email", "value": "a@example.net"},
-                              {"kind": "ip", "value": "198.51.100.4"}])
+    evaluation = run(targets=[{"kind": "email", "value": "a@example.net"}, {"kind": "ip", "value": "198.51.100.4"}])
     assert "no_specific_identifier" not in evaluation.warning_ids()
     assert "198.51.100.4" in message(evaluation, "ip_without_time")
     timed = run(targets=[{"kind": "ip", "value": "198.51.100.4", "from": "2026-03-01T10:00:00Z"}])
     assert timed.warnings == ()
 
 
-@pytest.mark.parametrize(("process", "days", "warned"), [
-    ("wiretap_order", 30, False), ("wiretap_order", 31, True), ("pen_trap_order", 60, False),
-    ("pen_trap_order", 61, True), ("search_warrant", 365, False),
-])
+@pytest.mark.parametrize(
+    ("process", "days", "warned"),
+    [
+        ("wiretap_order", 30, False),
+        ("wiretap_order", 31, True),
+        ("pen_trap_order", 60, False),
+        ("pen_trap_order", 61, True),
+        ("search_warrant", 365, False),
+    ],
+)
 def test_order_period_over_the_maximum(process: str, days: int, warned: bool) -> None:
     start = date(2026, 11, 1)
     end = (start + timedelta(days=days - 1)).isoformat()
     by_order = run(process_type=process, issued_on=start.isoformat(), valid_until=end)
-    by_target = run(process_type=process,
-                    targets=[{"kind": "username", "value": "u1", "from": start.isoformat(), "to": end}])
+    by_target = run(
+        process_type=process, targets=[{"kind": "username", "value": "u1", "from": start.isoformat(), "to": end}]
+    )
     for evaluation in (by_order, by_target):
         assert ("period_exceeds_maximum" in evaluation.warning_ids()) is warned
     if warned:

@@ -16,38 +16,39 @@ from disclosure.policy.vocabulary import AuthorityKind, Category, Ground, Proces
 # privacy-policy.txt, section "Disclosure Of Customer Information And Communications" (its first two
 # paragraphs and the four bullets), copied here so that the test does not depend on files outside the
 # repository. Note the typographic apostrophe (U+2019) in "customers" + apostrophe.
-POLICY_SECTION = "\n".join([
-    "We will not otherwise disclose our customers’ personal and account information unless we "  # noqa: RUF001
-    "have a reason to believe that disclosing such information is necessary to identify, make contact with, "
-    "or bring legal action against someone who may be causing harm or interfering with the rights or "
-    "property of us, our customers, or others, or where we have a good faith belief that the law requires "
-    "such disclosure.",
-    "",
-    "We also will not, except for reasons stated below, disclose to third parties the contents of any "
-    "electronic mail or other electronic communications that we store or transmit for our customers. The "
-    "circumstances under which we will disclose such electronic customer communications are when:",
-    "",
-    "  • it is necessary in order to provide service to the customer;",
-    "  • it is necessary to protect the legitimate interests of us and our customers;",
-    "  • it is required to cooperate with interception orders, warrants, or other legal process that we "
-    "determine in our sole discretion to be valid and enforceable; and",
-    "  • it is necessary to provide to a law enforcement agency when the contents are inadvertently obtained "
-    "by us and appear to pertain to the commission of a crime.",
-])
+POLICY_SECTION = "\n".join(
+    [
+        "We will not otherwise disclose our customers’ personal and account information unless we "
+        "have a reason to believe that disclosing such information is necessary to identify, make contact with, "
+        "or bring legal action against someone who may be causing harm or interfering with the rights or "
+        "property of us, our customers, or others, or where we have a good faith belief that the law requires "
+        "such disclosure.",
+        "",
+        "We also will not, except for reasons stated below, disclose to third parties the contents of any "
+        "electronic mail or other electronic communications that we store or transmit for our customers. The "
+        "circumstances under which we will disclose such electronic customer communications are when:",
+        "",
+        "  • it is necessary in order to provide service to the customer;",
+        "  • it is necessary to protect the legitimate interests of us and our customers;",
+        "  • it is required to cooperate with interception orders, warrants, or other legal process that we "
+        "determine in our sole discretion to be valid and enforceable; and",
+        "  • it is necessary to provide to a law enforcement agency when the contents are inadvertently obtained "
+        "by us and appear to pertain to the commission of a crime.",
+    ]
+)
 
 EXPECTED_CLAUSES = {
     Ground.PROVIDE_SERVICE: "it is necessary in order to provide service to the customer",
-    Ground.LEGITIMATE_INTERESTS: "it is necessary to protect the legitimate interests of us and our "
-                                 "customers",
+    Ground.LEGITIMATE_INTERESTS: "it is necessary to protect the legitimate interests of us and our customers",
     Ground.LEGAL_PROCESS: "it is required to cooperate with interception orders, warrants, or other legal "
-                          "process that we determine in our sole discretion to be valid and enforceable",
+    "process that we determine in our sole discretion to be valid and enforceable",
     Ground.INADVERTENT_CRIME: "it is necessary to provide to a law enforcement agency when the contents "
-                              "are inadvertently obtained by us and appear to pertain to the commission of "
-                              "a crime",
+    "are inadvertently obtained by us and appear to pertain to the commission of "
+    "a crime",
     Ground.HARM_OR_RIGHTS: "we have a reason to believe that disclosing such information is necessary to "
-                           "identify, make contact with, or bring legal action against someone who may be "
-                           "causing harm or interfering with the rights or property of us, our customers, or "
-                           "others",
+    "identify, make contact with, or bring legal action against someone who may be "
+    "causing harm or interfering with the rights or property of us, our customers, or "
+    "others",
     Ground.LAW_REQUIRES: "we have a good faith belief that the law requires such disclosure",
 }
 
@@ -102,8 +103,10 @@ def test_public_ground_quotes_nothing_and_explains_itself() -> None:
     assert not public.verbatim and public.clause not in POLICY_SECTION
     assert public.clause.startswith("No ground needed")
     assert public.reason == "Domain registration data is already public; disclosing it needs no ground."
-    assert public.support == ("It is important to note that customer domain name registration information is "
-                              "made publicly available in the registry of domain names.")
+    assert public.support == (
+        "It is important to note that customer domain name registration information is "
+        "made publicly available in the registry of domain names."
+    )
     assert public.applies_to is DataKind.PUBLIC and public.cited_for == {GroundUse.PUBLIC_DATA}
 
 
@@ -135,7 +138,10 @@ def test_process_clocks_and_limits_follow_design() -> None:
     eu = p[ProcessType.EU_PRODUCTION_ORDER]
     assert (eu.response_days, eu.business_days, eu.emergency_response_hours) == (10, False, 8)
     assert eu.authorities_for(Category.SUBSCRIBER_BASIC) == (
-        AuthorityKind.JUDGE, AuthorityKind.COURT, AuthorityKind.PROSECUTOR)
+        AuthorityKind.JUDGE,
+        AuthorityKind.COURT,
+        AuthorityKind.PROSECUTOR,
+    )
     assert eu.authorities_for(Category.STORED_CONTENT) == (AuthorityKind.JUDGE, AuthorityKind.COURT)
     assert p[ProcessType.NATIONAL_SECURITY_LETTER].reported_in_bands
     assert p[ProcessType.EMERGENCY_REQUEST].voluntary and p[ProcessType.EMERGENCY_REQUEST].can_compel == ()
@@ -175,8 +181,9 @@ def test_unknown_category_in_a_list_names_the_index() -> None:
 
 
 def test_missing_required_field_points_at_its_table() -> None:
-    text = default_text().replace('verbatim = true\ncited_for = ["compelled_process"]',
-                                  'cited_for = ["compelled_process"]')
+    text = default_text().replace(
+        'verbatim = true\ncited_for = ["compelled_process"]', 'cited_for = ["compelled_process"]'
+    )
     [(line, field, message)] = problems(text)
     assert (field, message) == ("grounds.legal_process.verbatim", "missing required field")
     assert line == line_of(text, "[grounds.legal_process]")
@@ -193,48 +200,133 @@ def test_wrong_type_names_the_expected_type() -> None:
 # (replace old, with new): the field and the message expected, and where it must point (the table header,
 # then the text on the line; "text#2" is its second occurrence in that table).
 FAULTS = [
-    ("[grounds.inadvertent_crime]", "[grounds.inadvertent_crimes]", "grounds.inadvertent_crimes",
-     "unknown ground", "[grounds.inadvertent_crimes]", "[grounds"),
-    ("[process_types.other_court_order]", "[process_types.other_order]", "process_types.other_order",
-     "unknown process type", "[process_types.other_order]", "[process_types"),
-    ("preserve_only = true\nresponse_hours = 24\npreserve_days = 90",
-     "preserve_only = 1\nresponse_hours = 24\npreserve_days = 90",
-     "process_types.preservation_request.preserve_only", "must be true or false, not an integer",
-     "[process_types.preservation_request]", "preserve_only"),
-    ('applies_to = "public"', 'applies_to = "everyone"', "grounds.public.applies_to",
-     "unknown data kind 'everyone'", "[grounds.public]", "applies_to"),
-    ('cited_for = ["public_data"]', 'cited_for = ["always"]', "grounds.public.cited_for[0]",
-     "unknown use 'always'", "[grounds.public]", "cited_for"),
-    ("effective = 2026-01-01", 'effective = "2026-01-01"', "policy.effective", "must be a date",
-     "[policy]", "effective"),
-    ("approvals_required = 2", "approvals_required = true", "process_types.wiretap_order.approvals_required",
-     "must be an integer, not a boolean", "[process_types.wiretap_order]", "approvals_required"),
-    ("effective = 2026-01-01", "effective = 2026-01-01T00:00:00Z", "policy.effective",
-     "must be a date, not datetime", "[policy]", "effective"),
-    ('calendar_country = "GB"', 'calendar_country = "XX"', "jurisdictions.uk.calendar_country",
-     "holidays library", "[jurisdictions.uk]", "calendar_country"),
-    ('id = "probable_cause"', 'id = "judge_signature"', "process_types.search_warrant.checklist[1].id",
-     "listed twice", "[process_types.search_warrant]", 'id = "judge_signature"#2'),
-    ('id = "probable_cause"', 'id = "Probable Cause"', "process_types.search_warrant.checklist[1].id",
-     "is not an id", "[process_types.search_warrant]", "Probable Cause"),
-    ("response_days = 10\nemergency_response_hours = 8", "response_days = 10\nresponse_hours = 8",
-     "process_types.eu_production_order.response_days", "exactly one of",
-     "[process_types.eu_production_order]", "response_days"),
-    ('stored_content = ["judge", "court"]\n', 'realtime_content = ["judge", "court"]\n',
-     "process_types.eu_production_order.allowed_authorities.realtime_content", "not among the categories",
-     "[process_types.eu_production_order.allowed_authorities]", "realtime_content"),
-    ('account_records = ["judge", "court"]', 'account_records = ["judge", "sheriff"]',
-     "process_types.eu_production_order.allowed_authorities.account_records[1]",
-     "unknown authority kind 'sheriff'", "[process_types.eu_production_order.allowed_authorities]",
-     "account_records"),
-    ('label = "Signed by a judge"', 'label = ""', "process_types.search_warrant.checklist[0].label",
-     "must not be empty", "[process_types.search_warrant]", 'label = ""'),
+    (
+        "[grounds.inadvertent_crime]",
+        "[grounds.inadvertent_crimes]",
+        "grounds.inadvertent_crimes",
+        "unknown ground",
+        "[grounds.inadvertent_crimes]",
+        "[grounds",
+    ),
+    (
+        "[process_types.other_court_order]",
+        "[process_types.other_order]",
+        "process_types.other_order",
+        "unknown process type",
+        "[process_types.other_order]",
+        "[process_types",
+    ),
+    (
+        "preserve_only = true\nresponse_hours = 24\npreserve_days = 90",
+        "preserve_only = 1\nresponse_hours = 24\npreserve_days = 90",
+        "process_types.preservation_request.preserve_only",
+        "must be true or false, not an integer",
+        "[process_types.preservation_request]",
+        "preserve_only",
+    ),
+    (
+        'applies_to = "public"',
+        'applies_to = "everyone"',
+        "grounds.public.applies_to",
+        "unknown data kind 'everyone'",
+        "[grounds.public]",
+        "applies_to",
+    ),
+    (
+        'cited_for = ["public_data"]',
+        'cited_for = ["always"]',
+        "grounds.public.cited_for[0]",
+        "unknown use 'always'",
+        "[grounds.public]",
+        "cited_for",
+    ),
+    (
+        "effective = 2026-01-01",
+        'effective = "2026-01-01"',
+        "policy.effective",
+        "must be a date",
+        "[policy]",
+        "effective",
+    ),
+    (
+        "approvals_required = 2",
+        "approvals_required = true",
+        "process_types.wiretap_order.approvals_required",
+        "must be an integer, not a boolean",
+        "[process_types.wiretap_order]",
+        "approvals_required",
+    ),
+    (
+        "effective = 2026-01-01",
+        "effective = 2026-01-01T00:00:00Z",
+        "policy.effective",
+        "must be a date, not datetime",
+        "[policy]",
+        "effective",
+    ),
+    (
+        'calendar_country = "GB"',
+        'calendar_country = "XX"',
+        "jurisdictions.uk.calendar_country",
+        "holidays library",
+        "[jurisdictions.uk]",
+        "calendar_country",
+    ),
+    (
+        'id = "probable_cause"',
+        'id = "judge_signature"',
+        "process_types.search_warrant.checklist[1].id",
+        "listed twice",
+        "[process_types.search_warrant]",
+        'id = "judge_signature"#2',
+    ),
+    (
+        'id = "probable_cause"',
+        'id = "Probable Cause"',
+        "process_types.search_warrant.checklist[1].id",
+        "is not an id",
+        "[process_types.search_warrant]",
+        "Probable Cause",
+    ),
+    (
+        "response_days = 10\nemergency_response_hours = 8",
+        "response_days = 10\nresponse_hours = 8",
+        "process_types.eu_production_order.response_days",
+        "exactly one of",
+        "[process_types.eu_production_order]",
+        "response_days",
+    ),
+    (
+        'stored_content = ["judge", "court"]\n',
+        'realtime_content = ["judge", "court"]\n',
+        "process_types.eu_production_order.allowed_authorities.realtime_content",
+        "not among the categories",
+        "[process_types.eu_production_order.allowed_authorities]",
+        "realtime_content",
+    ),
+    (
+        'account_records = ["judge", "court"]',
+        'account_records = ["judge", "sheriff"]',
+        "process_types.eu_production_order.allowed_authorities.account_records[1]",
+        "unknown authority kind 'sheriff'",
+        "[process_types.eu_production_order.allowed_authorities]",
+        "account_records",
+    ),
+    (
+        'label = "Signed by a judge"',
+        'label = ""',
+        "process_types.search_warrant.checklist[0].label",
+        "must not be empty",
+        "[process_types.search_warrant]",
+        'label = ""',
+    ),
 ]
 
 
 @pytest.mark.parametrize(("old", "new", "field", "fragment", "header", "needle"), FAULTS)
-def test_each_kind_of_fault_is_named_with_its_line(old: str, new: str, field: str, fragment: str,
-                                                   header: str, needle: str) -> None:
+def test_each_kind_of_fault_is_named_with_its_line(
+    old: str, new: str, field: str, fragment: str, header: str, needle: str
+) -> None:
     text = default_text()
     assert old in text
     text = text.replace(old, new, 1)
@@ -247,28 +339,31 @@ def test_each_kind_of_fault_is_named_with_its_line(old: str, new: str, field: st
 
 def test_a_missing_vocabulary_entry_is_reported() -> None:
     text = default_text()
-    text = text[:text.index("[grounds.inadvertent_crime]")] + text[text.index("[grounds.harm_or_rights]"):]
-    expected = ("grounds.inadvertent_crime",
-                "missing: ground 'inadvertent_crime' is in the vocabulary but not defined")
+    text = text[: text.index("[grounds.inadvertent_crime]")] + text[text.index("[grounds.harm_or_rights]") :]
+    expected = ("grounds.inadvertent_crime", "missing: ground 'inadvertent_crime' is in the vocabulary but not defined")
     assert expected in [(f, m) for _, f, m in problems(text)]
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    text = (default_text().replace('kind = "public"\n', 'kind = "public"\ncolour = "red"\n')
-            .replace("approvals_required = 2", "approvals_required = 0"))
-    assert [f for _, f, _m in problems(text)] == ["categories.domain_registration.colour",
-                                                   "process_types.wiretap_order.approvals_required"]
+    text = (
+        default_text()
+        .replace('kind = "public"\n', 'kind = "public"\ncolour = "red"\n')
+        .replace("approvals_required = 2", "approvals_required = 0")
+    )
+    assert [f for _, f, _m in problems(text)] == [
+        "categories.domain_registration.colour",
+        "process_types.wiretap_order.approvals_required",
+    ]
     with pytest.raises(PolicyFileError) as caught:
         load_policy(text, source="test.toml")
     assert str(caught.value).startswith("test.toml: 2 problem(s)\n")
     line = line_of(text, "approvals_required = 0")
-    assert (f"line {line}: process_types.wiretap_order.approvals_required: must be at least 1"
-            in str(caught.value))
+    assert f"line {line}: process_types.wiretap_order.approvals_required: must be at least 1" in str(caught.value)
 
 
 def test_a_missing_table_is_one_problem_not_fifty() -> None:
     text = default_text()
-    text = text[:text.index("[non_disclosure_order]")] + text[text.index("# Jurisdictions"):]
+    text = text[: text.index("[non_disclosure_order]")] + text[text.index("# Jurisdictions") :]
     assert problems(text) == [(None, "non_disclosure_order", "missing table [non_disclosure_order]")]
 
 

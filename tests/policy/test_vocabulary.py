@@ -17,17 +17,40 @@ from disclosure.policy.vocabulary import (
 )
 
 IDS: dict[type[LabelledEnum], list[str]] = {
-    ProcessType: ["subpoena", "court_order_2703d", "search_warrant", "wiretap_order", "pen_trap_order",
-                  "preservation_request", "emergency_request", "national_security_letter",
-                  "eu_production_order", "eu_preservation_order", "other_court_order"],
+    ProcessType: [
+        "subpoena",
+        "court_order_2703d",
+        "search_warrant",
+        "wiretap_order",
+        "pen_trap_order",
+        "preservation_request",
+        "emergency_request",
+        "national_security_letter",
+        "eu_production_order",
+        "eu_preservation_order",
+        "other_court_order",
+    ],
     Regime: ["us_federal", "us_state", "eu", "uk", "other"],
     AuthorityKind: ["judge", "court", "prosecutor", "agency", "police"],
     ReceivedVia: ["email", "fax", "post", "portal", "in_person"],
     TargetKind: ["email", "username", "domain", "ip", "customer_id", "phone"],
-    Category: ["subscriber_basic", "account_records", "stored_content", "realtime_content",
-               "realtime_noncontent", "domain_registration"],
-    Ground: ["provide_service", "legitimate_interests", "legal_process", "inadvertent_crime",
-             "harm_or_rights", "law_requires", "public"],
+    Category: [
+        "subscriber_basic",
+        "account_records",
+        "stored_content",
+        "realtime_content",
+        "realtime_noncontent",
+        "domain_registration",
+    ],
+    Ground: [
+        "provide_service",
+        "legitimate_interests",
+        "legal_process",
+        "inadvertent_crime",
+        "harm_or_rights",
+        "law_requires",
+        "public",
+    ],
     Verdict: ["permitted", "exceeds_process", "no_policy_ground", "preserve_only"],
 }
 

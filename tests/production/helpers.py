@@ -26,9 +26,15 @@ def approved_case(categories: tuple[str, ...] = ("subscriber_basic", "stored_con
     current = review.open_review(case)
     actor = db.session.get(User, reviewer.id)
     evaluation = review.evaluation_for(current)
-    review.save_worksheet(actor, current, {i.id: {"answer": "yes"} for i in evaluation.checklist},
-                          {c: {"grounds": ["legal_process" if "content" in c else "law_requires"]} for c in categories},
-                          "", None, None)
+    review.save_worksheet(
+        actor,
+        current,
+        {i.id: {"answer": "yes"} for i in evaluation.checklist},
+        {c: {"grounds": ["legal_process" if "content" in c else "law_requires"]} for c in categories},
+        "",
+        None,
+        None,
+    )
     scope = [review.ScopeEntry(t.kind, t.value, categories, None, None) for t in case.targets]
     review.decide(actor, current, "approved", password=PASSWORD, ip=None, scope=scope)
     db.session.commit()
@@ -40,9 +46,17 @@ def rsa_certificate(common_name: str = "FBI Evidence Unit", days: int = 365) -> 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-                   .not_valid_after(now + dt.timedelta(days=days)).sign(key, hashes.SHA256()))
-    return (certificate.public_bytes(serialization.Encoding.PEM),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        certificate.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )

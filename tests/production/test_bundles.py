@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import subprocess
 import sys
@@ -24,8 +23,13 @@ MAIL = b"From: a@example.net\nSubject: the evidence\n\nMeet at noon.\n" * 100
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "disclosure.exports.bundle_cli", *args], capture_output=True,
-                          text=True, check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "disclosure.exports.bundle_cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def producing_case_with_certificate(app, client, login_as, tmp_path):
@@ -60,8 +64,10 @@ def ca_file(app, tmp_path) -> Path:
 def test_bundle_for_a_recipient_verifies_and_decrypts_with_the_standalone_command(app, client, login_as, tmp_path):
     reference, certificate_id = producing_case_with_certificate(app, client, login_as, tmp_path)
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
-    response = client.post(f"/cases/{reference}/production/bundles",
-                           data={"csrf_token": csrf_from(page), "certificate": str(certificate_id)})
+    response = client.post(
+        f"/cases/{reference}/production/bundles",
+        data={"csrf_token": csrf_from(page), "certificate": str(certificate_id)},
+    )
     assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
     with app.app_context():
         bundle = db.session.execute(select(Bundle)).scalar_one()
@@ -74,25 +80,40 @@ def test_bundle_for_a_recipient_verifies_and_decrypts_with_the_standalone_comman
 
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     ca = ca_file(app, tmp_path)
-    verified = cli("verify", str(path), "--ca", str(ca), "--key", str(tmp_path / "me.key"), "--cert", str(tmp_path / "me.pem"))
+    verified = cli(
+        "verify", str(path), "--ca", str(ca), "--key", str(tmp_path / "me.key"), "--cert", str(tmp_path / "me.pem")
+    )
     assert verified.returncode == 0, verified.stderr + verified.stdout
     out = tmp_path / "opened"
-    opened = cli("decrypt", str(path), "--ca", str(ca), "--key", str(tmp_path / "me.key"), "--cert",
-                 str(tmp_path / "me.pem"), "--out", str(out))
+    opened = cli(
+        "decrypt",
+        str(path),
+        "--ca",
+        str(ca),
+        "--key",
+        str(tmp_path / "me.key"),
+        "--cert",
+        str(tmp_path / "me.pem"),
+        "--out",
+        str(out),
+    )
     assert opened.returncode == 0, opened.stderr + opened.stdout
     assert (out / "payload" / "mailbox.mbox").read_bytes() == MAIL
     assert MAIL[:40] not in path.read_bytes()  # encrypted inside the ZIP
     with app.app_context():
-        actions = list(db.session.execute(select(AuditEvent.action).where(
-            AuditEvent.action.like("bundle.%"))).scalars())
+        actions = list(
+            db.session.execute(select(AuditEvent.action).where(AuditEvent.action.like("bundle.%"))).scalars()
+        )
     assert actions == ["bundle.built", "bundle.downloaded"]
 
 
 def test_a_changed_byte_fails_verification(app, client, login_as, tmp_path):
     reference, certificate_id = producing_case_with_certificate(app, client, login_as, tmp_path)
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
-    client.post(f"/cases/{reference}/production/bundles", data={"csrf_token": csrf_from(page),
-                                                                 "certificate": str(certificate_id)})
+    client.post(
+        f"/cases/{reference}/production/bundles",
+        data={"csrf_token": csrf_from(page), "certificate": str(certificate_id)},
+    )
     with app.app_context():
         public_id = db.session.execute(select(Bundle.public_id)).scalar_one()
     data = bytearray(client.get(f"/bundles/{public_id}").get_data())
@@ -107,8 +128,9 @@ def test_a_changed_byte_fails_verification(app, client, login_as, tmp_path):
 def test_passphrase_only_bundle_shows_the_passphrase_once_and_it_opens_the_bundle(app, client, login_as, tmp_path):
     reference, _ = producing_case_with_certificate(app, client, login_as, tmp_path)
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
-    response = client.post(f"/cases/{reference}/production/bundles",
-                           data={"csrf_token": csrf_from(page), "passphrase_only": "y"})
+    response = client.post(
+        f"/cases/{reference}/production/bundles", data={"csrf_token": csrf_from(page), "passphrase_only": "y"}
+    )
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "shown once" in body
     passphrase = re.search(r'<p class="mono">([A-Za-z0-9_\-]{32,})</p>', body).group(1)
@@ -122,8 +144,16 @@ def test_passphrase_only_bundle_shows_the_passphrase_once_and_it_opens_the_bundl
     path = tmp_path / "p.zip"
     path.write_bytes(client.get(f"/bundles/{public_id}").get_data())
     (tmp_path / "pass.txt").write_text(passphrase)
-    opened = cli("decrypt", str(path), "--ca", str(ca_file(app, tmp_path)), "--passphrase-file",
-                 str(tmp_path / "pass.txt"), "--out", str(tmp_path / "o"))
+    opened = cli(
+        "decrypt",
+        str(path),
+        "--ca",
+        str(ca_file(app, tmp_path)),
+        "--passphrase-file",
+        str(tmp_path / "pass.txt"),
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert opened.returncode == 0, opened.stderr
     assert (tmp_path / "o" / "payload" / "mailbox.mbox").read_bytes() == MAIL
 
@@ -131,8 +161,10 @@ def test_passphrase_only_bundle_shows_the_passphrase_once_and_it_opens_the_bundl
 def test_delivery_discloses_the_case_and_expired_bundles_are_purged_but_recorded(app, client, login_as, tmp_path):
     reference, certificate_id = producing_case_with_certificate(app, client, login_as, tmp_path)
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
-    client.post(f"/cases/{reference}/production/bundles", data={"csrf_token": csrf_from(page),
-                                                                 "certificate": str(certificate_id)})
+    client.post(
+        f"/cases/{reference}/production/bundles",
+        data={"csrf_token": csrf_from(page), "certificate": str(certificate_id)},
+    )
     with app.app_context():
         public_id = db.session.execute(select(Bundle.public_id)).scalar_one()
     client.post(f"/bundles/{public_id}/delivered", data={"csrf_token": csrf_from(page)})
@@ -156,16 +188,39 @@ def test_cli_build_refuses_bad_arguments_and_builds_for_a_certificate_on_file(ap
 
         make_user("producer", email="cli-producer@example.org")
     runner = app.test_cli_runner()
-    neither = runner.invoke(args=["bundle", "build", reference, "--out", str(tmp_path / "b.zip"),
-                                  "--as", "cli-producer@example.org"])
+    neither = runner.invoke(
+        args=["bundle", "build", reference, "--out", str(tmp_path / "b.zip"), "--as", "cli-producer@example.org"]
+    )
     assert neither.exit_code == 2 and "--recipient-cert" in neither.output
     stranger, _ = rsa_certificate("Not on file")
     (tmp_path / "stranger.pem").write_bytes(stranger)
-    refused = runner.invoke(args=["bundle", "build", reference, "--recipient-cert", str(tmp_path / "stranger.pem"),
-                                  "--out", str(tmp_path / "b.zip"), "--as", "cli-producer@example.org"])
+    refused = runner.invoke(
+        args=[
+            "bundle",
+            "build",
+            reference,
+            "--recipient-cert",
+            str(tmp_path / "stranger.pem"),
+            "--out",
+            str(tmp_path / "b.zip"),
+            "--as",
+            "cli-producer@example.org",
+        ]
+    )
     assert refused.exit_code != 0 and "not on file" in refused.output
-    built = runner.invoke(args=["bundle", "build", reference, "--recipient-cert", str(tmp_path / "me.pem"),
-                                "--out", str(tmp_path / "b.zip"), "--as", "cli-producer@example.org"])
+    built = runner.invoke(
+        args=[
+            "bundle",
+            "build",
+            reference,
+            "--recipient-cert",
+            str(tmp_path / "me.pem"),
+            "--out",
+            str(tmp_path / "b.zip"),
+            "--as",
+            "cli-producer@example.org",
+        ]
+    )
     assert built.exit_code == 0, built.output
     verified = cli("verify", str(tmp_path / "b.zip"), "--ca", str(ca_file(app, tmp_path)))
     assert verified.returncode == 0, verified.stderr

@@ -16,9 +16,16 @@ from tests.production.helpers import approved_case, rsa_certificate
 
 def add(client, reference, target, category, content=b"From: a@example.net\nSubject: hi\n\nbody\n", name="mail.mbox"):
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
-    return client.post(f"/cases/{reference}/production/records", content_type="multipart/form-data",
-                       data={"csrf_token": csrf_from(page), "target": target, "category": category,
-                             "file": (io.BytesIO(content), name)})
+    return client.post(
+        f"/cases/{reference}/production/records",
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": csrf_from(page),
+            "target": target,
+            "category": category,
+            "file": (io.BytesIO(content), name),
+        },
+    )
 
 
 def test_a_record_inside_the_scope_is_stored_and_starts_production(app, client, login_as):
@@ -65,12 +72,36 @@ def test_cli_adds_large_files_and_refuses_out_of_scope(app, tmp_path):
     big = tmp_path / "export.mbox"
     big.write_bytes(b"x" * (3 * 1024 * 1024))
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["production", "add", reference, str(big), "--target", "user@example.net",
-                                 "--category", "stored_content", "--as", "prod@example.org"])
+    result = runner.invoke(
+        args=[
+            "production",
+            "add",
+            reference,
+            str(big),
+            "--target",
+            "user@example.net",
+            "--category",
+            "stored_content",
+            "--as",
+            "prod@example.org",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "3145728 bytes" in result.output
-    refused = runner.invoke(args=["production", "add", reference, str(big), "--target", "user@example.net",
-                                  "--category", "subscriber_basic", "--as", "prod@example.org"])
+    refused = runner.invoke(
+        args=[
+            "production",
+            "add",
+            reference,
+            str(big),
+            "--target",
+            "user@example.net",
+            "--category",
+            "subscriber_basic",
+            "--as",
+            "prod@example.org",
+        ]
+    )
     assert refused.exit_code != 0 and "outside the approved scope" in refused.output
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(ProductionRecord)).scalar_one() == 1
@@ -87,12 +118,18 @@ def test_admin_adds_and_revokes_a_recipient_certificate(app, client, login_as):
     login_as("admin")
     page = client.get(f"/agencies/{agency_id}/certificates").get_data(as_text=True)
     token = csrf_from(page)
-    bad = client.post(f"/agencies/{agency_id}/certificates", content_type="multipart/form-data",
-                      data={"csrf_token": token, "label": "junk", "file": (io.BytesIO(b"not a certificate"), "x.pem")})
+    bad = client.post(
+        f"/agencies/{agency_id}/certificates",
+        content_type="multipart/form-data",
+        data={"csrf_token": token, "label": "junk", "file": (io.BytesIO(b"not a certificate"), "x.pem")},
+    )
     assert bad.status_code == 400
     pem, _key = rsa_certificate()
-    good = client.post(f"/agencies/{agency_id}/certificates", content_type="multipart/form-data",
-                       data={"csrf_token": token, "label": "Evidence unit", "file": (io.BytesIO(pem), "unit.pem")})
+    good = client.post(
+        f"/agencies/{agency_id}/certificates",
+        content_type="multipart/form-data",
+        data={"csrf_token": token, "label": "Evidence unit", "file": (io.BytesIO(pem), "unit.pem")},
+    )
     assert good.status_code == 302
     page = client.get(f"/agencies/{agency_id}/certificates").get_data(as_text=True)
     assert "Evidence unit" in page and "active" in page
@@ -101,6 +138,7 @@ def test_admin_adds_and_revokes_a_recipient_certificate(app, client, login_as):
     client.post(f"/certificates/{certificate_id}/revoke", data={"csrf_token": token})
     assert "revoked" in client.get(f"/agencies/{agency_id}/certificates").get_data(as_text=True)
     with app.app_context():
-        actions = list(db.session.execute(select(AuditEvent.action).where(
-            AuditEvent.action.like("recipient.%"))).scalars())
+        actions = list(
+            db.session.execute(select(AuditEvent.action).where(AuditEvent.action.like("recipient.%"))).scalars()
+        )
     assert actions == ["recipient.certificate_added", "recipient.certificate_revoked"]

@@ -15,19 +15,32 @@ from disclosure.review.models import Decision, Review
 from tests.factories import PASSWORD, make_case
 from tests.review.helpers import case_in_review, checklist_ids, confirm_all, review_form
 
-SUBPOENA = {"process_type": "subpoena", "categories": ["subscriber_basic", "stored_content"],
-            "issuing_authority": {"kind": "prosecutor", "name": "AUSA B. Roe", "docket": "GJ-26-1"},
-            "valid_until": None, "non_disclosure_order": None}
-EMERGENCY = {"process_type": "emergency_request", "emergency": True, "categories": ["subscriber_basic", "stored_content"],
-             "issuing_authority": {"kind": "police", "name": "Metropolitan Police"}, "valid_until": None,
-             "non_disclosure_order": None}
+SUBPOENA = {
+    "process_type": "subpoena",
+    "categories": ["subscriber_basic", "stored_content"],
+    "issuing_authority": {"kind": "prosecutor", "name": "AUSA B. Roe", "docket": "GJ-26-1"},
+    "valid_until": None,
+    "non_disclosure_order": None,
+}
+EMERGENCY = {
+    "process_type": "emergency_request",
+    "emergency": True,
+    "categories": ["subscriber_basic", "stored_content"],
+    "issuing_authority": {"kind": "police", "name": "Metropolitan Police"},
+    "valid_until": None,
+    "non_disclosure_order": None,
+}
 
 
 def decision_of(app, reference):
     with app.app_context():
         case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
         row = db.session.execute(select(Decision).where(Decision.case_id == case.id)).scalars().first()
-        return case.state, (row.outcome if row else None), (json.loads(row.scope_json) if row and row.scope_json else None)
+        return (
+            case.state,
+            (row.outcome if row else None),
+            (json.loads(row.scope_json) if row and row.scope_json else None),
+        )
 
 
 def test_subpoena_for_content_exceeds_process_and_only_subscriber_data_can_be_approved(app, client, login_as):
@@ -38,13 +51,29 @@ def test_subpoena_for_content_exceeds_process_and_only_subscriber_data_can_be_ap
     assert "exceeds_process" in page and "cannot be approved (exceeds_process)" in page
     items = confirm_all(checklist_ids(app, reference))
     grounds = {"ground-subscriber_basic": "law_requires", "ground-stored_content": "legal_process"}
-    forced = review_form(client, reference, outcome="approved", decide="1", password=PASSWORD,
-                         **items, **grounds, **{"scope-0-subscriber_basic": "1", "scope-0-stored_content": "1"})
+    forced = review_form(
+        client,
+        reference,
+        outcome="approved",
+        decide="1",
+        password=PASSWORD,
+        **items,
+        **grounds,
+        **{"scope-0-subscriber_basic": "1", "scope-0-stored_content": "1"},
+    )
     response = client.post(f"/cases/{reference}/review", data=forced)
     assert response.status_code == 400 and "stored_content cannot be approved" in response.get_data(as_text=True)
     assert decision_of(app, reference)[:2] == ("in_review", None)
-    ok = review_form(client, reference, outcome="approved", decide="1", password=PASSWORD,
-                     **items, **grounds, **{"scope-0-subscriber_basic": "1"})
+    ok = review_form(
+        client,
+        reference,
+        outcome="approved",
+        decide="1",
+        password=PASSWORD,
+        **items,
+        **grounds,
+        **{"scope-0-subscriber_basic": "1"},
+    )
     assert client.post(f"/cases/{reference}/review", data=ok).status_code == 302
     state, outcome, scope = decision_of(app, reference)
     assert (state, outcome) == ("approved", "approved")
@@ -60,12 +89,27 @@ def test_emergency_content_has_no_ground_until_counsel_escalation_is_recorded(ap
     items = confirm_all(checklist_ids(app, reference))
     grounds = {"ground-subscriber_basic": "harm_or_rights", "ground-stored_content": "legal_process"}
     scope = {"scope-0-stored_content": "1"}
-    first = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="approved", decide="1", password=PASSWORD, **items, **grounds, **scope))
+    first = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(
+            client, reference, outcome="approved", decide="1", password=PASSWORD, **items, **grounds, **scope
+        ),
+    )
     assert first.status_code == 400 and "counsel" in first.get_data(as_text=True).lower()
-    escalated = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="approved", decide="1", password=PASSWORD, **items, **grounds, **scope,
-        counsel_note="Counsel (M. Okafor) approved disclosure of the last 24 h of mail: imminent threat to life."))
+    escalated = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(
+            client,
+            reference,
+            outcome="approved",
+            decide="1",
+            password=PASSWORD,
+            **items,
+            **grounds,
+            **scope,
+            counsel_note="Counsel (M. Okafor) approved disclosure of the last 24 h of mail: imminent threat to life.",
+        ),
+    )
     assert escalated.status_code == 302, escalated.get_data(as_text=True)[-3000:]
     assert decision_of(app, reference)[1] == "approved"
 
@@ -75,10 +119,22 @@ def test_a_warrant_approved_by_another_reviewer_gets_a_letter_naming_the_scope(a
     with app.app_context():
         reference = case_in_review()
     items = confirm_all(checklist_ids(app, reference))
-    data = review_form(client, reference, outcome="approved", decide="1", password=PASSWORD, **items,
-                       **{"ground-subscriber_basic": "law_requires", "ground-stored_content": "legal_process",
-                          "scope-0-stored_content": "1", "scope-0-subscriber_basic": "1",
-                          "from-0": "2026-02-01", "to-0": "2026-03-31"})
+    data = review_form(
+        client,
+        reference,
+        outcome="approved",
+        decide="1",
+        password=PASSWORD,
+        **items,
+        **{
+            "ground-subscriber_basic": "law_requires",
+            "ground-stored_content": "legal_process",
+            "scope-0-stored_content": "1",
+            "scope-0-subscriber_basic": "1",
+            "from-0": "2026-02-01",
+            "to-0": "2026-03-31",
+        },
+    )
     response = client.post(f"/cases/{reference}/review", data=data)
     assert response.status_code == 302
     with app.app_context():
@@ -95,9 +151,15 @@ def test_the_approved_period_cannot_be_wider_than_the_request(app, client, login
     with app.app_context():
         reference = case_in_review()
     items = confirm_all(checklist_ids(app, reference))
-    data = review_form(client, reference, outcome="approved", decide="1", password=PASSWORD, **items,
-                       **{"ground-stored_content": "legal_process", "scope-0-stored_content": "1",
-                          "from-0": "2025-06-01"})
+    data = review_form(
+        client,
+        reference,
+        outcome="approved",
+        decide="1",
+        password=PASSWORD,
+        **items,
+        **{"ground-stored_content": "legal_process", "scope-0-stored_content": "1", "from-0": "2025-06-01"},
+    )
     response = client.post(f"/cases/{reference}/review", data=data)
     assert response.status_code == 400 and "starts before the requested period" in response.get_data(as_text=True)
 
@@ -108,17 +170,44 @@ def test_approval_needs_every_checklist_element_and_a_ground(app, client, login_
         reference = case_in_review()
     items = checklist_ids(app, reference)
     partial = confirm_all(items[:-1])
-    response = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="approved", decide="1", password=PASSWORD, **partial,
-        **{"ground-stored_content": "legal_process", "scope-0-stored_content": "1"}))
+    response = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(
+            client,
+            reference,
+            outcome="approved",
+            decide="1",
+            password=PASSWORD,
+            **partial,
+            **{"ground-stored_content": "legal_process", "scope-0-stored_content": "1"},
+        ),
+    )
     assert response.status_code == 400 and "confirm the checklist element" in response.get_data(as_text=True)
-    response = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="approved", decide="1", password=PASSWORD, **confirm_all(items),
-        **{"scope-0-stored_content": "1"}))
+    response = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(
+            client,
+            reference,
+            outcome="approved",
+            decide="1",
+            password=PASSWORD,
+            **confirm_all(items),
+            **{"scope-0-stored_content": "1"},
+        ),
+    )
     assert response.status_code == 400 and "cite at least one ground" in response.get_data(as_text=True)
-    response = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="approved", decide="1", password=PASSWORD, **confirm_all(items),
-        **{"ground-stored_content": "legitimate_interests", "scope-0-stored_content": "1"}))
+    response = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(
+            client,
+            reference,
+            outcome="approved",
+            decide="1",
+            password=PASSWORD,
+            **confirm_all(items),
+            **{"ground-stored_content": "legitimate_interests", "scope-0-stored_content": "1"},
+        ),
+    )
     assert response.status_code == 400 and "needs a written reason" in response.get_data(as_text=True)
     assert decision_of(app, reference)[1] is None
 
@@ -127,8 +216,12 @@ def test_deciding_needs_the_password_again(app, client, login_as):
     reviewer = login_as("reviewer")
     with app.app_context():
         reference = case_in_review()
-    response = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="rejected", decide="1", password="not my password", reason="overbroad"))
+    response = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(
+            client, reference, outcome="rejected", decide="1", password="not my password", reason="overbroad"
+        ),
+    )
     assert response.status_code == 403 and "password was not correct" in response.get_data(as_text=True)
     assert decision_of(app, reference)[1] is None
     with app.app_context():
@@ -140,26 +233,49 @@ def test_rejection_needs_reasons_and_is_recorded_with_its_letter(app, client, lo
     login_as("reviewer")
     with app.app_context():
         reference = case_in_review()
-    response = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="rejected", decide="1", password=PASSWORD))
+    response = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(client, reference, outcome="rejected", decide="1", password=PASSWORD),
+    )
     assert response.status_code == 400 and "at least one reason" in response.get_data(as_text=True)
-    response = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="rejected", decide="1", password=PASSWORD, reason=["overbroad", "expired"],
-        text="The warrant names no date range for the content."))
+    response = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(
+            client,
+            reference,
+            outcome="rejected",
+            decide="1",
+            password=PASSWORD,
+            reason=["overbroad", "expired"],
+            text="The warrant names no date range for the content.",
+        ),
+    )
     assert response.status_code == 302
     assert decision_of(app, reference)[:2] == ("rejected", "rejected")
     with app.app_context():
-        assert db.session.execute(select(func.count()).select_from(Document).where(
-            Document.kind == "response_letter")).scalar_one() == 1
+        assert (
+            db.session.execute(
+                select(func.count()).select_from(Document).where(Document.kind == "response_letter")
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_needs_info_records_the_message_and_the_answer_starts_a_new_review(app, client, login_as):
     login_as("reviewer")
     with app.app_context():
         reference = case_in_review()
-    response = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="needs_info", decide="1", password=PASSWORD,
-        text="Please send the signed page 3 of the warrant."))
+    response = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(
+            client,
+            reference,
+            outcome="needs_info",
+            decide="1",
+            password=PASSWORD,
+            text="Please send the signed page 3 of the warrant.",
+        ),
+    )
     assert response.status_code == 302
     assert decision_of(app, reference)[:2] == ("needs_info", "needs_info")
     with app.app_context():
@@ -172,7 +288,9 @@ def test_needs_info_records_the_message_and_the_answer_starts_a_new_review(app, 
         case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
         cases.apply_action(clerk, case, Action.REQUESTER_ANSWERED, None, None)
         db.session.commit()
-        reviews = db.session.execute(select(Review.status).where(Review.case_id == case.id).order_by(Review.id)).scalars()
+        reviews = db.session.execute(
+            select(Review.status).where(Review.case_id == case.id).order_by(Review.id)
+        ).scalars()
         assert list(reviews) == ["decided", "open"]
 
 
@@ -191,8 +309,10 @@ def test_the_person_who_logged_the_case_cannot_decide_it(app, client, login_as):
         cases.apply_action(other, db.session.get(Case, case.id), Action.START_REVIEW, None, None)
         db.session.commit()
         reference = case.reference
-    response = client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="rejected", decide="1", password=PASSWORD, reason="overbroad"))
+    response = client.post(
+        f"/cases/{reference}/review",
+        data=review_form(client, reference, outcome="rejected", decide="1", password=PASSWORD, reason="overbroad"),
+    )
     assert response.status_code == 400 and "another reviewer must review it" in response.get_data(as_text=True)
     assert decision_of(app, reference)[1] is None
 
@@ -201,8 +321,10 @@ def test_a_decision_is_immutable_in_the_database(app, client, login_as, backend)
     login_as("reviewer")
     with app.app_context():
         reference = case_in_review()
-    client.post(f"/cases/{reference}/review", data=review_form(
-        client, reference, outcome="rejected", decide="1", password=PASSWORD, reason="overbroad"))
+    client.post(
+        f"/cases/{reference}/review",
+        data=review_form(client, reference, outcome="rejected", decide="1", password=PASSWORD, reason="overbroad"),
+    )
     import pytest
     from sqlalchemy.exc import DBAPIError
 

@@ -1,8 +1,8 @@
 """Child processes for the crash tests: a writer the test kills with SIGKILL at a chosen moment, and a meter.
 
-    python -m tests.storage.crash_writer put ROOT KEYS READY MARKER    # one blob, then writes forever
-    python -m tests.storage.crash_writer rotate ROOT KEYS READY        # rotates, stalls before its rename
-    python -m tests.storage.crash_writer measure ROOT KEYS MEBIBYTES   # JSON: memory peaks, throughput
+python -m tests.storage.crash_writer put ROOT KEYS READY MARKER    # one blob, then writes forever
+python -m tests.storage.crash_writer rotate ROOT KEYS READY        # rotates, stalls before its rename
+python -m tests.storage.crash_writer measure ROOT KEYS MEBIBYTES   # JSON: memory peaks, throughput
 """
 
 from __future__ import annotations
@@ -78,13 +78,20 @@ def measure(store: BlobStore, mebibytes: int) -> None:
     read_seconds = time.perf_counter() - started
     read_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(json.dumps({
-        "size": size, "largest_chunk": largest,
-        "sha256_ok": digest.hexdigest() == expected.hexdigest() == blob.sha256,
-        "put_peak": put_peak, "read_peak": read_peak,
-        "rss_growth": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline,
-        "put_mb_s": mebibytes / put_seconds, "open_mb_s": mebibytes / read_seconds,
-    }))
+    print(
+        json.dumps(
+            {
+                "size": size,
+                "largest_chunk": largest,
+                "sha256_ok": digest.hexdigest() == expected.hexdigest() == blob.sha256,
+                "put_peak": put_peak,
+                "read_peak": read_peak,
+                "rss_growth": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline,
+                "put_mb_s": mebibytes / put_seconds,
+                "open_mb_s": mebibytes / read_seconds,
+            }
+        )
+    )
 
 
 def main(argv: list[str]) -> None:

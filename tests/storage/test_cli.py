@@ -25,9 +25,11 @@ def app_store(app: Flask) -> BlobStore:
 
 def rotation_events(app: Flask) -> list[dict[str, object]]:
     with app.app_context():
-        bodies = db.session.execute(
-            select(AuditEvent.body).where(AuditEvent.action == str(AuditAction.STORAGE_KEY_ROTATED))
-        ).scalars().all()
+        bodies = (
+            db.session.execute(select(AuditEvent.body).where(AuditEvent.action == str(AuditAction.STORAGE_KEY_ROTATED)))
+            .scalars()
+            .all()
+        )
         db.session.rollback()
     return [json.loads(body) for body in bodies]
 

@@ -24,8 +24,14 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def start(*args: str) -> subprocess.Popen[str]:
     environment = {**os.environ, "PYTHONPATH": str(PROJECT)}
-    return subprocess.Popen([sys.executable, "-m", "tests.storage.crash_writer", *args], cwd=PROJECT,
-                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.storage.crash_writer", *args],
+        cwd=PROJECT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def kill_when_ready(process: subprocess.Popen[str], ready: Path) -> None:
@@ -40,8 +46,9 @@ def kill_when_ready(process: subprocess.Popen[str], ready: Path) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
-def test_a_writer_killed_mid_write_leaves_no_partial_blob(store: BlobStore, keyring: StorageKeyring,
-                                                          tmp_path: Path) -> None:
+def test_a_writer_killed_mid_write_leaves_no_partial_blob(
+    store: BlobStore, keyring: StorageKeyring, tmp_path: Path
+) -> None:
     marker = "KILLED-WRITER-PLAINTEXT-" + secrets.token_hex(8)
     ready = tmp_path / "ready"
     process = start("put", str(store.root), str(keyring.folder), str(ready), marker)
@@ -64,8 +71,9 @@ def test_a_writer_killed_mid_write_leaves_no_partial_blob(store: BlobStore, keyr
     assert set(files_under(store.root)) == {store.path(recorded), store.path(after.name)}
 
 
-def test_a_rotation_killed_before_its_rename_leaves_the_old_blob(store: BlobStore, keyring: StorageKeyring,
-                                                                 tmp_path: Path) -> None:
+def test_a_rotation_killed_before_its_rename_leaves_the_old_blob(
+    store: BlobStore, keyring: StorageKeyring, tmp_path: Path
+) -> None:
     old_key = keyring.current_id()
     content = os.urandom(2 * 1024 * 1024 + 5)
     blob = store.put([content], max_bytes=len(content))
@@ -91,10 +99,21 @@ def test_a_rotation_killed_before_its_rename_leaves_the_old_blob(store: BlobStor
 def test_200_mib_stays_within_bounded_memory(store: BlobStore, keyring: StorageKeyring) -> None:
     mebibytes = 200
     result = subprocess.run(
-        [sys.executable, "-m", "tests.storage.crash_writer", "measure", str(store.root), str(keyring.folder),
-         str(mebibytes)],
-        cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)}, capture_output=True, text=True,
-        timeout=300, check=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.storage.crash_writer",
+            "measure",
+            str(store.root),
+            str(keyring.folder),
+            str(mebibytes),
+        ],
+        cwd=PROJECT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     figures = json.loads(result.stdout)
     assert figures["size"] == mebibytes << 20

@@ -103,9 +103,7 @@ def test_a_key_of_the_wrong_size_is_refused(keyring: StorageKeyring) -> None:
         keyring.get(key_id)
 
 
-@pytest.mark.parametrize(
-    "key_id", ["../current", "0123456789abcdeF", "0123456789abcde", "0123456789abcdef\n", ""]
-)
+@pytest.mark.parametrize("key_id", ["../current", "0123456789abcdeF", "0123456789abcde", "0123456789abcdef\n", ""])
 def test_key_ids_are_never_paths(keyring: StorageKeyring, key_id: str) -> None:
     with pytest.raises(StorageKeyMissing, match="not a storage key id"):
         keyring.get(key_id)

@@ -171,8 +171,9 @@ def test_retire_waits_for_a_put_still_using_the_old_key(store: BlobStore, keyrin
     assert store.read_all(stored[0]) == b"first half, second half"
 
 
-def test_a_re_encryption_that_changes_the_content_is_not_installed(store: BlobStore, keyring: StorageKeyring,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_re_encryption_that_changes_the_content_is_not_installed(
+    store: BlobStore, keyring: StorageKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The new ciphertext authenticates, but its plaintext hash differs: the old file must stay."""
     content = b"the original production record"
     blob = store.put([content], max_bytes=100)

@@ -68,14 +68,15 @@ def assert_fails_closed(store: BlobStore, name: str) -> None:
 
 def in_pieces(data: bytes, size: int) -> Iterator[bytes]:
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 # -- round trips ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size", [0, 1, 16383, 16384, 16385, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1,
-                                  3 * CHUNK_SIZE + 12345])
+@pytest.mark.parametrize(
+    "size", [0, 1, 16383, 16384, 16385, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 12345]
+)
 def test_round_trip(store: BlobStore, size: int) -> None:
     data = os.urandom(size)
     blob = store.put(in_pieces(data, 7919), max_bytes=size)
@@ -136,8 +137,10 @@ def test_no_plaintext_marker_on_disk(store: BlobStore, keyring: StorageKeyring, 
     marker = b"DISCLOSURE-PLAINTEXT-MARKER-" + secrets.token_hex(8).encode()
     # The marker sits at chunk boundaries and everywhere between, in small and large blobs.
     content = (marker + os.urandom(997)) * 4000
-    names = [store.put(in_pieces(content, 65536), max_bytes=len(content)).name,
-             store.put([marker], max_bytes=len(marker)).name]
+    names = [
+        store.put(in_pieces(content, 65536), max_bytes=len(content)).name,
+        store.put([marker], max_bytes=len(marker)).name,
+    ]
 
     def boom() -> Iterator[bytes]:
         yield content
@@ -177,8 +180,17 @@ def test_a_flipped_bit_late_in_a_large_blob_releases_nothing(store: BlobStore) -
     path = store.path(blob.name)
     original = path.read_bytes()
     segments = (len(original) - HEADER_SIZE - PREAMBLE) // SEGMENT
-    positions = {0, 3, 4, HEADER_SIZE - 1, HEADER_SIZE, HEADER_SIZE + PREAMBLE - 1, len(original) - 1,
-                 len(original) - 17, len(original) // 2}
+    positions = {
+        0,
+        3,
+        4,
+        HEADER_SIZE - 1,
+        HEADER_SIZE,
+        HEADER_SIZE + PREAMBLE - 1,
+        len(original) - 1,
+        len(original) - 17,
+        len(original) // 2,
+    }
     for index in range(0, segments, 17):
         start = HEADER_SIZE + PREAMBLE + index * SEGMENT
         positions |= {start, start + SEGMENT - 1}
@@ -195,8 +207,7 @@ def test_truncated_or_extended_blobs_fail_closed(store: BlobStore, size: int) ->
     path = store.path(blob.name)
     original = path.read_bytes()
     body = len(original) - HEADER_SIZE - PREAMBLE
-    cuts = {0, 1, 3, HEADER_SIZE, HEADER_SIZE + 10, HEADER_SIZE + PREAMBLE, len(original) - 1,
-            len(original) - 16}
+    cuts = {0, 1, 3, HEADER_SIZE, HEADER_SIZE + 10, HEADER_SIZE + PREAMBLE, len(original) - 1, len(original) - 16}
     # Chunk boundaries: the cuts a truncating attacker would choose, which only finalize() can detect.
     cuts |= {HEADER_SIZE + PREAMBLE + k * SEGMENT for k in range(1, body // SEGMENT + 1)}
     for cut in sorted(c for c in cuts if 0 <= c < len(original)):
@@ -212,8 +223,8 @@ def test_reordered_chunks_fail_closed(store: BlobStore) -> None:
     path = store.path(blob.name)
     raw = path.read_bytes()
     start = HEADER_SIZE + PREAMBLE
-    first, second = raw[start:start + SEGMENT], raw[start + SEGMENT:start + 2 * SEGMENT]
-    path.write_bytes(raw[:start] + second + first + raw[start + 2 * SEGMENT:])
+    first, second = raw[start : start + SEGMENT], raw[start + SEGMENT : start + 2 * SEGMENT]
+    path.write_bytes(raw[:start] + second + first + raw[start + 2 * SEGMENT :])
     assert_fails_closed(store, blob.name)
 
 
@@ -276,9 +287,7 @@ def test_exactly_the_limit_is_accepted(store: BlobStore) -> None:
 
 @pytest.mark.parametrize("kind", ["pieces", "file"])
 @pytest.mark.parametrize("size,limit", [(1001, 1000), (5 * CHUNK_SIZE, 3 * CHUNK_SIZE + 5), (1, 0)])
-def test_over_the_limit_is_refused_and_leaves_nothing(
-    store: BlobStore, kind: str, size: int, limit: int
-) -> None:
+def test_over_the_limit_is_refused_and_leaves_nothing(store: BlobStore, kind: str, size: int, limit: int) -> None:
     data = os.urandom(size)
     source = in_pieces(data, 65536) if kind == "pieces" else io.BytesIO(data)
     with pytest.raises(BlobTooLarge, match=str(limit)):
@@ -290,10 +299,25 @@ def test_over_the_limit_is_refused_and_leaves_nothing(
 # -- the chokepoint ------------------------------------------------------------------------------------------
 
 UNSAFE_NAMES = [
-    "../x", "../" + "0" * 29, "/etc/passwd", "/" + "0" * 31, "0" * 31, "0" * 33, "A" * 32, "g" * 32,
-    "0" * 31 + "\x00", "\x00" + "0" * 31, "0" * 32 + "\n", "0" * 32 + "/..", "00/" + "0" * 29, "",
+    "../x",
+    "../" + "0" * 29,
+    "/etc/passwd",
+    "/" + "0" * 31,
+    "0" * 31,
+    "0" * 33,
+    "A" * 32,
+    "g" * 32,
+    "0" * 31 + "\x00",
+    "\x00" + "0" * 31,
+    "0" * 32 + "\n",
+    "0" * 32 + "/..",
+    "00/" + "0" * 29,
+    "",
     " " + "0" * 31,
-    "0" * 16 + "\u202e" + "0" * 15, b"0" * 32, None, 12345,
+    "0" * 16 + "\u202e" + "0" * 15,
+    b"0" * 32,
+    None,
+    12345,
 ]
 
 
@@ -392,7 +416,7 @@ def test_the_file_is_durable_before_its_name(store: BlobStore, monkeypatch: pyte
     final = str(store.path(blob.name))
     replaced = events.index(("replace", final))
     assert any(kind == "fsync" and "/.tmp/" in path for kind, path in events[:replaced])
-    assert ("fsync", str(store.path(blob.name).parent)) in events[replaced + 1:]
+    assert ("fsync", str(store.path(blob.name).parent)) in events[replaced + 1 :]
 
 
 # -- the app factory -----------------------------------------------------------------------------------------
