@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from disclosure.audit.actions import AuditAction
@@ -36,6 +35,7 @@ from disclosure.policy.identifiers import canonical_identifier
 from disclosure.policy.loader import default_policy
 from disclosure.policy.request import RequestDocument
 from disclosure.policy.vocabulary import TargetKind
+from disclosure.storage.transactional import put_in_transaction
 from disclosure.workflow import DECIDED_STATES, Action, IllegalTransition, State, rule_for, transition
 
 #: Actions that only the review service may take: they need a recorded decision.
@@ -319,18 +319,11 @@ def assign(actor: User, case: Case, assignee: User | None, expected_version: int
 
 def add_document(actor: User, case: Case, kind: str, data: bytes, filename: str, ip: str | None) -> Document:
     """Check the upload by its content, store it encrypted, record its SHA-256."""
-    from flask import current_app
-
-    from disclosure.storage.store import store_for_app
-
     require(actor, Permission.DOCUMENT_UPLOAD)
     if kind not in {"legal_process", "correspondence"}:
         raise CaseError("Choose whether the document is the legal process or correspondence.")
     inspected = inspect_document(data, filename)
-    store = store_for_app(current_app.config, current_app.instance_path)
-    blob = store.put([data], max_bytes=len(data))
-    # If the request's transaction rolls back, no record will point at the blob: remove it then.
-    db.session.info.setdefault("uncommitted_blobs", []).append((store, blob.name))
+    blob = put_in_transaction([data], max_bytes=len(data))
     document = Document(
         case_id=case.id,
         kind=kind,
@@ -431,15 +424,3 @@ def record_customer_notified(actor: User, order: NonDisclosureOrder, today: date
     order.customer_notified_by_id = actor.id
     record(actor, AuditAction.NDO_CUSTOMER_NOTIFIED, subject=order.case.subject, ip=ip)
     db.session.flush()
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_committed_blobs(session: Session) -> None:
-    session.info.pop("uncommitted_blobs", None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _remove_orphaned_blobs(session: Session, previous_transaction: Any) -> None:
-    if not previous_transaction.nested:
-        for store, name in session.info.pop("uncommitted_blobs", []):
-            store.delete(name)

@@ -27,7 +27,8 @@ from disclosure.extensions import db
 from disclosure.permissions import Permission
 from disclosure.production.models import Bundle, ProductionRecord, RecipientCertificate
 from disclosure.review.service import approved_scope
-from disclosure.storage.store import BlobTooLarge, store_for_app
+from disclosure.storage.store import BlobTooLarge
+from disclosure.storage.transactional import put_in_transaction
 from disclosure.workflow import Action, State, transition
 
 #: Records can be attached while the approval stands and the bundle has not gone out.
@@ -77,13 +78,11 @@ def add_record(
     while name in taken:
         name = f"{stem or extension}-{counter}{dot}{extension if stem else ''}"
         counter += 1
-    store = store_for_app(current_app.config, current_app.instance_path)
     limit = max_bytes or int(current_app.config.get("MAX_PRODUCTION_FILE_BYTES", 50 * 1024**3))
     try:
-        blob = store.put(chunks, max_bytes=limit)
+        blob = put_in_transaction(chunks, max_bytes=limit)
     except BlobTooLarge as error:
         raise CaseError(f"{filename} is larger than the {limit // 1024**2} MiB a production file may be.") from error
-    db.session.info.setdefault("uncommitted_blobs", []).append((store, blob.name))
     production = ProductionRecord(
         case_id=case.id,
         target_id=target.id,

@@ -17,7 +17,7 @@ from disclosure.pdf import render_pdf
 from disclosure.policy.vocabulary import Category
 from disclosure.review.models import Decision
 from disclosure.review.service import REJECTION_REASONS
-from disclosure.storage.store import store_for_app
+from disclosure.storage.transactional import put_in_transaction
 
 TITLES = {
     "approved": "Response to legal process",
@@ -47,9 +47,7 @@ def create_letter(actor: User, decision: Decision, ip: str | None) -> Document:
     """Render the decision's letter, store it encrypted with the case, and record it."""
     case = decision.review.case
     data = render_pdf(letter_html(decision))
-    store = store_for_app(current_app.config, current_app.instance_path)
-    blob = store.put([data], max_bytes=len(data))
-    db.session.info.setdefault("uncommitted_blobs", []).append((store, blob.name))
+    blob = put_in_transaction([data], max_bytes=len(data))
     name = f"{case.reference}-{decision.outcome.replace('_', '-')}-letter.pdf"
     document = Document(
         case_id=case.id,
