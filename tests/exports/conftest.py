@@ -86,7 +86,7 @@ def make_rsa_cert(
 @pytest.fixture(scope="session")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pki") / "keys"
-    init_pki(folder, "Example Hosting Ltd")
+    init_pki(folder, "Example Hosting Ltd", now=NOW)  # the tests verify "at NOW", however long the suite has run
     return folder
 
 
