@@ -14,7 +14,8 @@ envelope.
 Payload files stream through in 1 MiB chunks (read, hash the plaintext, AES-CTR into a preallocated buffer,
 hash the ciphertext, CRC and write into the ZIP), so memory does not grow with the production. The ZIP is
 written to a temporary file beside the destination, hashed as it is written, fsynced, and renamed into place
-only when complete. Pure: no Flask, no database.
+only when complete (the streaming is bundle_stream.py, the README text bundle_readme.py; the format's names
+and limits are bundle_format.py, shared with the verifier). Pure: no Flask, no database.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import os
 import re
 import secrets
 import tempfile
-import threading
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,11 +37,16 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from disclosure.exports import bundle_cli as fmt
+from disclosure.exports import bundle_format as fmt
+from disclosure.exports.audit_proofs import parse_checkpoint_note
+from disclosure.exports.bundle_readme import readme_text
+from disclosure.exports.bundle_stream import TrailingHasher, Worker, encrypt_into_zip, zip_info
+from disclosure.exports.cms_verify import SignatureProblem, verify_detached_signature
+from disclosure.exports.openssl_enc import ENC_HEADER_SIZE, openssl_encrypt_bytes
 from disclosure.exports.pki import PKIError, Signer, validate_signer
 
 __all__ = [
@@ -68,8 +73,6 @@ _COMPUTED_LABELS = frozenset(
         "Bag-Software-Agent",
     }
 )
-#: A ZIP entry needs zip64 fields past 4 GiB; decided up front because the local header is written first.
-_ZIP64_LIMIT = (1 << 32) - 1 - 1024
 
 
 class BundleError(ValueError):
@@ -149,331 +152,6 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-# -- README --------------------------------------------------------------------------------------------------
-
-
-def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:
-    """README.txt: what the bundle is and the stock commands that open it, literally (tests run them)."""
-    example = example_file or "FILE"
-    passphrase_only = mode == "passphrase-only"
-    lines = [
-        f"Disclosure export bundle, format {fmt.FORMAT}",
-        "",
-        f"This ZIP holds one BagIt bag (RFC 8493), {bag_name}/, signed by the organisation that produced it.",
-        "Every file under data/payload/ is encrypted. The SHA-256 of each encrypted file is in manifest-sha256.txt;",
-        "tagmanifest-sha256.txt covers that manifest and the other tag files; tagmanifest-sha256.txt.p7s is a detached",
-        "CMS signature (ECDSA P-256, SHA-256) over the tag manifest. Check the signature and the manifests before you",
-        "decrypt anything: a changed byte anywhere fails them.",
-        "",
-    ]
-    if passphrase_only:
-        lines += [
-            "This bundle is passphrase-only: you received its passphrase separately, by another channel.",
-            "The inner manifest (data/inner-manifest.json.enc) is encrypted with that passphrase, like the files.",
-        ]
-    else:
-        lines += [
-            "data/key.p7m holds the bundle passphrase, encrypted (CMS EnvelopedData) to each recipient's certificate.",
-            "The inner manifest (data/inner-manifest.json.p7m) is encrypted to the same certificates.",
-        ]
-    lines += [
-        "The inner manifest holds the plaintext SHA-256 and size of each file, the case metadata, and the audit-log",
-        "events of the case with their inclusion proofs, which lead to the signed checkpoint in",
-        "data/audit-checkpoint.txt.",
-        "",
-        "You need: OpenSSL 1.1.1 or 3.x (not LibreSSL), unzip and sha256sum (on macOS: `shasum -a 256`).",
-        "Put these files in one folder and run the commands below in it, one after the other:",
-        "  BUNDLE.zip   this bundle (rename it, or change the name in the first command)",
-        "  ca.pem       the organisation's CA certificate, obtained from it directly (not from this bundle)",
-    ]
-    if passphrase_only:
-        lines.append("  passphrase.txt  the passphrase you were given, on one line")
-    else:
-        lines += [
-            "  me.pem       your certificate (the one the bundle was encrypted to)",
-            "  me.key       your private key (openssl asks for its password if it has one)",
-        ]
-    lines += [
-        "",
-        "1. Unpack, and go into the bag (umask 077 keeps what you decrypt readable by you alone):",
-        "",
-        "  $ umask 077",
-        "  $ unzip -q BUNDLE.zip",
-        f"  $ cd {bag_name}",
-        "",
-        "2. Check the signature against the organisation's CA (prints 'Verification successful'):",
-        "",
-        "  $ openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s -content "
-        "tagmanifest-sha256.txt"
-        " -CAfile ../ca.pem -out /dev/null",
-        "",
-        "   If the organisation publishes a certificate revocation list (crl.pem, next to ca.pem), check the",
-        "   signer against it too (this fails with 'certificate revoked' for a revoked signing certificate):",
-        "",
-        "      $ cat ../ca.pem ../crl.pem > ../ca-crl.pem",
-        "      $ openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s -content "
-        "tagmanifest-sha256.txt"
-        " -CAfile ../ca-crl.pem -crl_check -out /dev/null",
-        "",
-        "3. Check every file against the signed manifests (each line must say OK):",
-        "",
-        "  $ sha256sum -c tagmanifest-sha256.txt && sha256sum -c manifest-sha256.txt",
-        "",
-    ]
-    if passphrase_only:
-        lines += [
-            "4. Decrypt the inner manifest with the passphrase:",
-            "",
-            "  $ openssl enc -d -aes-256-ctr -pbkdf2 -iter 10000 -md sha256 -in data/inner-manifest.json.enc"
-            " -out ../inner-manifest.json -pass file:../passphrase.txt",
-            "",
-        ]
-    else:
-        lines += [
-            "4. Recover the bundle passphrase and the inner manifest with your key:",
-            "",
-            "  $ openssl cms -decrypt -binary -inform DER -in data/key.p7m -recip ../me.pem -inkey ../me.key"
-            " -out ../passphrase.txt",
-            "  $ openssl cms -decrypt -binary -inform DER -in data/inner-manifest.json.p7m -recip ../me.pem"
-            " -inkey ../me.key -out ../inner-manifest.json",
-            "",
-        ]
-    lines += [
-        "5. Decrypt the files into ../plaintext/ (one command per file, or the loop that does them all):",
-        "",
-        "  $ mkdir ../plaintext",
-        f"  $ openssl enc -d -aes-256-ctr -pbkdf2 -iter 10000 -md sha256 -in data/payload/{example}.enc"
-        f" -out ../plaintext/{example} -pass file:../passphrase.txt",
-        '  $ for f in data/payload/*.enc; do n="${f##*/}"; openssl enc -d -aes-256-ctr -pbkdf2 -iter 10000'
-        ' -md sha256 -in "$f" -out "../plaintext/${n%.enc}" -pass file:../passphrase.txt || break; done',
-        "",
-        '6. Compare the plaintext hashes with the "sha256" of each file in ../inner-manifest.json:',
-        "",
-        "  $ sha256sum ../plaintext/*",
-        "",
-        "The passphrase file holds one line; `-pass file:` reads the first line without its line ending.",
-        "Delete ../passphrase.txt when you are done, and keep the plaintext as safely as the law requires.",
-        "",
-        "The same checks and more (the plaintext hashes and the audit inclusion proofs) in one command, with the",
-        "organisation's `disclosure-bundle` tool (Python 3.11+ and the `cryptography` package):",
-        "",
-    ]
-    if passphrase_only:
-        lines.append("  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --passphrase-file passphrase.txt --out DIR")
-    else:
-        lines.append("  disclosure-bundle decrypt BUNDLE.zip --ca ca.pem --key me.key --cert me.pem --out DIR")
-    lines += ["", "(add --crl crl.pem to check the signer against the revocation list)", ""]
-    return "\n".join(lines)
-
-
-# -- payload streaming ---------------------------------------------------------------------------------------
-
-
-class _Worker:
-    """Runs one job at a time on its own thread. hashlib releases the GIL on large buffers, so hashing the
-    plaintext and the ciphertext on two workers overlaps with encrypting, CRCing and writing on the caller."""
-
-    def __init__(self, name: str) -> None:
-        self._cond = threading.Condition()
-        self._job: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
-        self._stop = False
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while self._job is None and not self._stop:
-                    self._cond.wait()
-                if self._job is None:
-                    return
-                function, args = self._job
-            try:
-                function(*args)
-            except BaseException as error:  # re-raised in the submitting thread by wait()
-                self._error = error
-            with self._cond:
-                self._job = None
-                self._cond.notify_all()
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> None:
-        """Start function(*args); buffers passed in must stay untouched until wait() returns."""
-        with self._cond:
-            while self._job is not None:
-                self._cond.wait()
-            self._job = (function, args)
-            self._cond.notify_all()
-
-    def wait(self) -> None:
-        with self._cond:
-            while self._job is not None:
-                self._cond.wait()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def close(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-        self._thread.join()
-
-
-class _TrailingHasher:
-    """SHA-256 of the ZIP while it is written.
-
-    A thread reads back (from the page cache) each region the writer has declared final, and hashes it.
-    zipfile rewrites an entry's local header when the entry closes, so a region is final only then; reading
-    back lets the hash follow one entry behind instead of hashing the whole file again at the end."""
-
-    def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDONLY)
-        self._digest = hashlib.sha256()
-        self._buffer = bytearray(CHUNK)
-        self._done = 0
-        self._target = 0
-        self._closing = False
-        self._abort = False
-        self._error: BaseException | None = None
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="bundle-zip-hash", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        view = memoryview(self._buffer)
-        try:
-            while True:
-                with self._cond:
-                    while self._done >= self._target and not self._closing and not self._abort:
-                        self._cond.wait()
-                    if self._abort or self._done >= self._target:
-                        return
-                    want = min(CHUNK, self._target - self._done)
-                count = os.preadv(self._fd, [view[:want]], self._done)
-                if count <= 0:
-                    raise OSError(f"the bundle file ended at {self._done} bytes while being hashed")
-                self._digest.update(view[:count])
-                with self._cond:
-                    self._done += count
-                    self._cond.notify_all()
-        except BaseException as error:  # re-raised by finish()
-            with self._cond:
-                self._error = error
-                self._cond.notify_all()
-
-    def advance(self, offset: int) -> None:
-        """Bytes before offset are final (flushed to the OS, never rewritten)."""
-        with self._cond:
-            if offset > self._target:
-                self._target = offset
-                self._cond.notify_all()
-
-    def finish(self, size: int) -> str:
-        """Hash up to size (the finished file's length) and return the hex digest."""
-        self.advance(size)
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        self._thread.join()
-        self.close()
-        if self._error is not None:
-            raise self._error
-        if self._done != size:
-            raise OSError(f"hashed {self._done} of {size} bytes of the bundle")
-        return self._digest.hexdigest()
-
-    def close(self) -> None:
-        """Stop (abandoning any hashing still to do) and release the file."""
-        with self._cond:
-            self._abort = True
-            self._cond.notify_all()
-        self._thread.join()
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
-def _chunks_of(source: Any, buffers: Sequence[bytearray]) -> Iterable[memoryview]:
-    """Yield memoryviews of at most CHUNK bytes; file objects are read into the given buffers in turn."""
-    if hasattr(source, "readinto"):
-        index = 0
-        while True:
-            buffer = buffers[index]
-            count = source.readinto(buffer)
-            if not count:
-                return
-            yield memoryview(buffer)[:count]
-            index = (index + 1) % len(buffers)
-    elif hasattr(source, "read"):
-        while chunk := source.read(CHUNK):
-            yield memoryview(chunk)
-    else:
-        for chunk in source:
-            view = memoryview(chunk).cast("B")
-            for start in range(0, len(view), CHUNK):
-                yield view[start : start + CHUNK]
-
-
-def _zip_info(arcname: str, when: tuple[int, int, int, int, int, int]) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(arcname, date_time=when)
-    info.compress_type = zipfile.ZIP_STORED
-    info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
-    info.create_system = 3  # Unix, so that unzip applies the mode
-    return info
-
-
-def _encrypt_into_zip(
-    zf: zipfile.ZipFile,
-    info: zipfile.ZipInfo,
-    source: Any,
-    passphrase: bytes,
-    workers: tuple[_Worker, _Worker],
-    buffers: Sequence[bytearray],
-    out_buffer: bytearray,
-    expected_size: int | None,
-) -> tuple[int, str, str]:
-    """Stream one source into the ZIP in openssl enc format.
-
-    Returns (plaintext size, plaintext SHA-256, ciphertext SHA-256). Per 1 MiB chunk: one worker hashes the
-    plaintext while this thread encrypts it (AES-256-CTR into a preallocated buffer); the other worker hashes
-    the ciphertext while this thread CRCs and writes it."""
-    salt = secrets.token_bytes(fmt.SALT_SIZE)
-    key, iv = fmt.derive_key_iv(passphrase, salt)
-    encryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
-    plain_digest = hashlib.sha256()
-    cipher_digest = hashlib.sha256()
-    plain_worker, cipher_worker = workers
-    header = fmt.ENC_MAGIC + salt
-    cipher_digest.update(header)
-    out_view = memoryview(out_buffer)
-    size = 0
-    force_zip64 = expected_size is None or expected_size + fmt.ENC_HEADER_SIZE >= _ZIP64_LIMIT
-    with zf.open(info, "w", force_zip64=force_zip64) as out:
-        out.write(header)
-        try:
-            for chunk in _chunks_of(source, buffers):
-                plain_worker.submit(plain_digest.update, chunk)
-                count = encryptor.update_into(chunk, out_buffer)
-                ciphertext = out_view[:count]
-                cipher_worker.submit(cipher_digest.update, ciphertext)
-                out.write(ciphertext)
-                size += len(chunk)
-                # both buffers are reused for the next chunk
-                plain_worker.wait()
-                cipher_worker.wait()
-        finally:
-            plain_worker.wait()
-            cipher_worker.wait()
-        tail = encryptor.finalize()  # empty for CTR
-        if tail:
-            cipher_digest.update(tail)
-            out.write(tail)
-    if expected_size is not None and size != expected_size:
-        raise BundleError(f"{info.filename}: read {size} bytes, expected {expected_size} (did the file change?)")
-    return size, plain_digest.hexdigest(), cipher_digest.hexdigest()
-
-
 # -- the builder ---------------------------------------------------------------------------------------------
 
 
@@ -496,13 +174,6 @@ def _envelope(data: bytes, recipients: Sequence[x509.Certificate]) -> bytes:
     for cert in recipients:
         builder = builder.add_recipient(cert)
     return builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
-
-
-def _openssl_encrypt_bytes(data: bytes, passphrase: bytes) -> bytes:
-    salt = secrets.token_bytes(fmt.SALT_SIZE)
-    key, iv = fmt.derive_key_iv(passphrase, salt)
-    encryptor = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
-    return fmt.ENC_MAGIC + salt + encryptor.update(data) + encryptor.finalize()
 
 
 def _sign(content: bytes, signer: Signer) -> bytes:
@@ -564,7 +235,7 @@ def build_bundle(
             f"bag name {bag_name!r} must be letters, digits, '.', '_' and '-', starting with one of the first two"
         )
     try:
-        checkpoint = fmt.parse_checkpoint_note(checkpoint_note)
+        checkpoint = parse_checkpoint_note(checkpoint_note)
     except ValueError as error:
         raise BundleError(f"the checkpoint is not a signed checkpoint note: {error}") from None
     for cert in recipients:
@@ -591,8 +262,8 @@ def build_bundle(
     when = now.astimezone(dt.UTC).timetuple()[:6]
     if when[0] < 1980:
         when = (1980, 1, 1, 0, 0, 0)
-    workers = (_Worker("bundle-plaintext-hash"), _Worker("bundle-ciphertext-hash"))
-    trailing = _TrailingHasher(temporary)
+    workers = (Worker("bundle-plaintext-hash"), Worker("bundle-ciphertext-hash"))
+    trailing = TrailingHasher(temporary)
     try:
         entries: list[BundleFile] = []
         manifest: list[tuple[str, str]] = []
@@ -602,7 +273,7 @@ def build_bundle(
         with open(descriptor, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as zf:
 
             def put(rel: str, data: bytes) -> None:
-                zf.writestr(_zip_info(f"{bag_name}/{rel}", when), data)
+                zf.writestr(zip_info(f"{bag_name}/{rel}", when), data)
 
             taken: set[str] = set()
             for item in files:
@@ -610,16 +281,14 @@ def build_bundle(
                 rel = f"{fmt.PAYLOAD_PREFIX}{safe}.enc"
                 source = item.open()
                 try:
-                    size, plain_sha, cipher_sha = _encrypt_into_zip(
-                        zf,
-                        _zip_info(f"{bag_name}/{rel}", when),
-                        source,
-                        secret,
-                        workers,
-                        buffers,
-                        out_buffer,
-                        item.size,
+                    info = zip_info(f"{bag_name}/{rel}", when)
+                    size, plain_sha, cipher_sha = encrypt_into_zip(
+                        zf, info, source, secret, workers, buffers, out_buffer, item.size
                     )
+                    if item.size is not None and size != item.size:
+                        raise BundleError(
+                            f"{info.filename}: read {size} bytes, expected {item.size} (did the file change?)"
+                        )
                     raw.flush()
                     trailing.advance(raw.tell())  # the entry is closed: its header will not change again
                 finally:
@@ -628,7 +297,7 @@ def build_bundle(
                         close()
                 entries.append(BundleFile(item.name, safe, rel, size, plain_sha, cipher_sha))
                 manifest.append((cipher_sha, rel))
-                payload_total += size + fmt.ENC_HEADER_SIZE
+                payload_total += size + ENC_HEADER_SIZE
 
             inner = {
                 "format": fmt.FORMAT,
@@ -648,7 +317,7 @@ def build_bundle(
                 small.append((fmt.KEY_P7M, _envelope(secret + b"\n", recipients)))
                 small.append((fmt.INNER_P7M, _envelope(inner_bytes, recipients)))
             else:
-                small.append((fmt.INNER_ENC, _openssl_encrypt_bytes(inner_bytes, secret)))
+                small.append((fmt.INNER_ENC, openssl_encrypt_bytes(inner_bytes, secret)))
             small.append((fmt.CHECKPOINT, checkpoint_note.encode("utf-8")))
             for rel, data in small:
                 put(rel, data)
@@ -686,8 +355,8 @@ def build_bundle(
             signature = _sign(tagmanifest, signer)
             # Check our own signature with the recipient's verifier before anything leaves.
             try:
-                fmt.verify_detached_signature(tagmanifest, signature, [signer.ca_cert], now)
-            except fmt.SignatureProblem as problem:
+                verify_detached_signature(tagmanifest, signature, [signer.ca_cert], now)
+            except SignatureProblem as problem:
                 raise BundleError(f"the bundle signature does not verify: {problem}") from None
             put(fmt.SIGNATURE, signature)
             zf.close()

@@ -125,11 +125,13 @@ def live_app(live_server: LiveServer, e2e_schema: Path, tmp_path: Path) -> Itera
     shutil.copyfile(e2e_schema, database)
     application = create_app({**base_settings(instance, f"sqlite:///{database}"), "DEV_MODE": True})
     with application.app_context():
+        from disclosure.exports.pki import init_pki
         from disclosure.keyring import init_log_key
         from disclosure.storage.keys import keyring_for_config
 
         init_log_key()
         keyring_for_config(application.config).init()
+        init_pki(instance / "keys" / "pki", "Disclosure Test Provider")
     live_server.wsgi.app = application
     yield application
     live_server.wsgi.app = None

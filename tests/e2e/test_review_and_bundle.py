@@ -1,0 +1,147 @@
+"""The rest of the journey in the browser: a reviewer approves a narrowed scope, a producer builds the bundle,
+and the downloaded bundle verifies with `disclosure-bundle` and opens with stock openssl, unzip and sha256sum."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from flask import Flask
+from playwright.sync_api import expect
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from disclosure.cases.models import Case
+from disclosure.extensions import db
+from tests.e2e.pages import enter_code, sign_in, sign_out
+from tests.factories import make_case, make_user
+
+pytestmark = pytest.mark.e2e
+MAIL = b"From: suspect@example.net\nSubject: plans\n\nThe shipment leaves on Friday.\n"
+
+
+def sign_in_with_code(page: Any, user: Any) -> None:
+    sign_in(page, user.email, user.password)
+    enter_code(page, pyotp.TOTP(user.totp_secret).now())
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+
+
+def test_review_approval_then_bundle_for_a_recipient_that_opens_with_stock_tools(
+    page: Any, live_app: Flask, tmp_path: Path, screenshots: Path
+) -> None:
+    from tests.production.helpers import rsa_certificate
+
+    with live_app.app_context():
+        reference = make_case().reference  # a warrant for subscriber data and stored content, logged by intake
+        reviewer, producer, admin = make_user("reviewer"), make_user("producer"), make_user("admin")
+        from disclosure.auth.models import User
+        from disclosure.production import service
+
+        case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+        pem, key = rsa_certificate("FBI Evidence Response Team")
+        service.add_recipient_certificate(db.session.get(User, admin.id), case.agency, "FBI ERT", pem, None)
+        db.session.commit()
+    (tmp_path / "me.pem").write_bytes(pem)
+    (tmp_path / "me.key").write_bytes(key)
+
+    # The reviewer, who did not log the case, starts the review and approves stored content only.
+    sign_in_with_code(page, reviewer)
+    page.goto(f"/cases/{reference}")
+    page.get_by_role("button", name="Start review").click()
+    page.get_by_role("link", name="Open the review").click()
+    expect(page.get_by_role("heading", name="What the policy engine finds")).to_be_visible()
+    page.screenshot(path=str(screenshots / "review.png"), full_page=True)
+    for radio in page.locator("input[type=radio][value=yes]").all():
+        radio.check()
+    page.locator("input[name=ground-stored_content][value=legal_process]").check()
+    page.locator("input[name=outcome][value=approved]").check()
+    page.locator("input[name=scope-0-stored_content]").check()
+    page.get_by_label("Your password, to confirm the decision").fill(reviewer.password)
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Approved")
+    with page.expect_download() as letter_download:
+        page.get_by_role("link", name=re.compile(r"approved-letter\.pdf")).click()
+    letter = Path(letter_download.value.path()).read_bytes()
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(letter)).pages)
+    assert reference in text and "Stored content" in text and "Basic subscriber information" not in text
+    sign_out(page)
+
+    # The producer adds the record and builds the bundle for the agency's certificate.
+    sign_in_with_code(page, producer)
+    page.goto(f"/cases/{reference}")
+    page.get_by_role("link", name="Production and bundles").click()
+    mailbox = tmp_path / "mailbox.mbox"
+    mailbox.write_bytes(MAIL)
+    page.get_by_label("Data category").select_option("stored_content")
+    page.get_by_label("Responsive record").set_input_files(str(mailbox))
+    page.get_by_role("button", name="Add record").click()
+    expect(page.get_by_role("status")).to_contain_text("Added mailbox.mbox")
+    page.get_by_role("button", name="Build bundle").click()
+    expect(page.get_by_role("status")).to_contain_text("built")
+    with page.expect_download() as bundle_download:
+        page.get_by_role("link", name=re.compile(r"\.zip$")).click()
+    bundle = tmp_path / "bundle.zip"
+    bundle_download.value.save_as(bundle)
+    page.get_by_role("button", name="Mark delivered").click()
+    expect(page.get_by_role("status")).to_contain_text("is now disclosed")
+
+    from disclosure.exports.pki import ca_pem
+    from disclosure.production.bundles import pki_dir
+
+    (tmp_path / "ca.pem").write_bytes(ca_pem(pki_dir(live_app.config)))
+    verified = subprocess.run([sys.executable, "-m", "disclosure.exports.bundle_cli", "verify", str(bundle), "--ca",
+                               str(tmp_path / "ca.pem"), "--key", str(tmp_path / "me.key"), "--cert",
+                               str(tmp_path / "me.pem")], capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    # The recipient follows README.txt with stock tools only.
+    bag = zipfile.ZipFile(bundle).namelist()[0].split("/")[0]
+    shell = f"""set -euo pipefail
+cd {tmp_path}
+unzip -q bundle.zip
+cd {bag}
+openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s -content tagmanifest-sha256.txt -CAfile ../ca.pem -out /dev/null
+sha256sum -c --quiet tagmanifest-sha256.txt
+sha256sum -c --quiet manifest-sha256.txt
+openssl cms -decrypt -binary -inform DER -in data/key.p7m -recip ../me.pem -inkey ../me.key -out ../passphrase.txt
+openssl enc -d -aes-256-ctr -pbkdf2 -iter 10000 -md sha256 -in data/payload/mailbox.mbox.enc -out ../opened.mbox -pass file:../passphrase.txt
+"""
+    readme = zipfile.ZipFile(bundle).read(f"{bag}/README.txt").decode()
+    assert "openssl cms -verify" in readme and "sha256sum -c" in readme and "openssl enc -d -aes-256-ctr" in readme
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "opened.mbox").read_bytes() == MAIL
+
+
+def test_auditor_downloads_the_transparency_report_and_the_audit_log_verifies(
+    page: Any, live_app: Flask, tmp_path: Path, screenshots: Path
+) -> None:
+    with live_app.app_context():
+        reference = make_case().reference
+        auditor = make_user("auditor")
+    sign_in(page, auditor.email, auditor.password)
+    page.get_by_role("link", name="Reports").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("ransparency")
+    page.screenshot(path=str(screenshots / "report.png"), full_page=True)
+    with page.expect_download() as report_download:
+        page.get_by_role("link", name="Download PDF").click()
+    report = Path(report_download.value.path()).read_bytes()
+    assert report.startswith(b"%PDF-")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(report)).pages)
+    assert "Transparency" in text or "transparency" in text
+
+    page.get_by_role("link", name="Audit log").click()
+    log = page.locator("table.data")
+    expect(log).to_contain_text("case.create")
+    expect(log).to_contain_text(f"case:{reference}")
+    expect(log).to_contain_text("user.sign_in")
+    page.get_by_role("link", name="Log integrity").click()
+    page.get_by_role("button", name="Verify now").click()
+    expect(page.get_by_role("status").first).to_contain_text("intact:")
