@@ -9,7 +9,8 @@ Layout of the key folder (normally instance/keys/), every file created once and 
 
 The emailProtection extended key usage is what `openssl cms -verify` needs (its default purpose is S/MIME
 signing). issue_crl() makes the CA's revocation list, for a signing certificate that must be withdrawn.
-Pure: no Flask, no database.
+The certificates themselves are made by pki_issue.py, and recipient certificates are checked by
+recipient_certs.py (its names are re-exported here). Pure: no Flask, no database.
 """
 
 from __future__ import annotations
@@ -23,8 +24,18 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from disclosure.exports.pki_issue import BACKDATE, make_ca, make_signer
+from disclosure.exports.recipient_certs import (
+    CertificateError,
+    CertInfo,
+    certificate_info,
+    check_recipient_certificate,
+    load_one_certificate,
+)
+from disclosure.exports.recipient_certs import recipient_certificates as recipient_certificates
 
 __all__ = [
     "CA_CERT_FILE",
@@ -51,20 +62,10 @@ SIGNER_KEY_FILE = "bundle-signer-key.pem"
 
 CRL_FILE = "bundle-ca.crl.pem"
 CRL_LIFETIME = dt.timedelta(days=30)
-CA_LIFETIME = dt.timedelta(days=3650)
-SIGNER_LIFETIME = dt.timedelta(days=730)
-#: Certificates start a little in the past so a recipient whose clock runs slow still accepts them.
-BACKDATE = dt.timedelta(minutes=5)
-MIN_RSA_BITS = 2048
-MAX_RSA_BITS = 16384
 
 
 class PKIError(ValueError):
     """The signing keys or certificates are missing, inconsistent or unusable; the message says which file."""
-
-
-class CertificateError(ValueError):
-    """A certificate given by a person (recipient certificate, import) is refused; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -74,25 +75,6 @@ class Signer:
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
     ca_cert: x509.Certificate
-
-
-@dataclass(frozen=True)
-class CertInfo:
-    """What an admin sees of a certificate."""
-
-    subject: str
-    issuer: str
-    serial: str  # hex
-    fingerprint_sha256: str  # upper-case hex pairs separated by colons, as `openssl x509 -fingerprint -sha256` shows
-    not_before: dt.datetime  # aware, UTC
-    not_after: dt.datetime  # aware, UTC
-    is_rsa: bool
-    key_size: int  # bits (the curve size for EC keys)
-
-    @property
-    def fingerprint_hex(self) -> str:
-        """The fingerprint as plain lower-case hex."""
-        return self.fingerprint_sha256.replace(":", "").lower()
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -139,18 +121,6 @@ def _public_der(key: object) -> bytes:
     )
 
 
-def _load_one_certificate(data: bytes, what: str) -> x509.Certificate:
-    if b"-----BEGIN" not in data:
-        raise CertificateError(f"{what} is not a PEM certificate (expected a -----BEGIN CERTIFICATE----- block)")
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as error:
-        raise CertificateError(f"{what} cannot be parsed as a PEM certificate: {error}") from None
-    if len(certs) != 1:
-        raise CertificateError(f"{what} holds {len(certs)} certificates; give exactly one")
-    return certs[0]
-
-
 def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
@@ -162,7 +132,7 @@ def _read(path: Path, what: str) -> bytes:
 
 def _load_cert_file(path: Path, what: str) -> x509.Certificate:
     try:
-        return _load_one_certificate(_read(path, what), f"{what} {path}")
+        return load_one_certificate(_read(path, what), f"{what} {path}")
     except CertificateError as error:
         raise PKIError(str(error)) from None
 
@@ -187,96 +157,6 @@ def _org_name(org_name: str) -> str:
     if len(name) > 64:
         raise PKIError("the organisation name is longer than 64 characters (the X.509 limit for O and CN)")
     return name
-
-
-def _name(common_name: str, org: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
-        ]
-    )
-
-
-# -- creation ------------------------------------------------------------------------------------------------
-
-
-def _make_ca(org: str, now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = _name(f"{org} Disclosure Bundle CA", org)
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + CA_LIFETIME)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _make_signer(
-    org: str, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, now: dt.datetime
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    not_after = min(now + SIGNER_LIFETIME, ca_cert.not_valid_after_utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(f"{org} Disclosure bundle signing", org))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    )
-    try:
-        ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
-    except x509.ExtensionNotFound:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-    return key, builder.sign(ca_key, hashes.SHA256())
 
 
 # -- validation ----------------------------------------------------------------------------------------------
@@ -392,7 +272,7 @@ def init_pki(
         if signer_cert_path.exists():
             raise PKIError(f"{signer_cert_path} exists without the CA certificate {ca_cert_path}")
         org = _org_name(org_name)
-        ca_key, ca_cert = _make_ca(org, now)
+        ca_key, ca_cert = make_ca(org, now)
         write_private_file(ca_key_path, _key_pem(ca_key))
         _write_public_file(ca_cert_path, _cert_pem(ca_cert))
         created.append(f"created the bundle CA key {ca_key_path} (mode 0600)")
@@ -407,7 +287,7 @@ def init_pki(
                 "(import a signing certificate issued by your CA instead)"
             )
         org = _org_name(org_name)
-        key, cert = _make_signer(org, ca_key, ca_cert, now)
+        key, cert = make_signer(org, ca_key, ca_cert, now)
         write_private_file(signer_key_path, _key_pem(key))
         _write_public_file(signer_cert_path, _cert_pem(cert))
         created.append(f"created the bundle-signing key {signer_key_path} (mode 0600)")
@@ -511,76 +391,3 @@ def issue_crl(
         pass
     builder = builder.add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
     return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-
-
-def _fingerprint(cert: x509.Certificate) -> str:
-    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
-
-
-def _info(cert: x509.Certificate) -> CertInfo:
-    public = cert.public_key()
-    key_size = int(getattr(public, "key_size", 0) or 0)
-    return CertInfo(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        serial=f"{cert.serial_number:x}",
-        fingerprint_sha256=_fingerprint(cert),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        is_rsa=isinstance(public, rsa.RSAPublicKey),
-        key_size=key_size,
-    )
-
-
-def certificate_info(pem_bytes: bytes) -> CertInfo:
-    """Subject, fingerprint, validity and key of one PEM certificate; CertificateError if it is not one."""
-    return _info(_load_one_certificate(pem_bytes, "the file"))
-
-
-def check_recipient_certificate(pem_bytes: bytes, now: dt.datetime | None = None) -> CertInfo:
-    """Accept a recipient certificate for key.p7m: one PEM certificate, RSA >= 2048 bits, valid now, usable
-    for key encipherment. Raise CertificateError with a message for the admin otherwise."""
-    now = _utc(now)
-    try:
-        cert = _load_one_certificate(pem_bytes, "the file")
-        public = cert.public_key()
-    except CertificateError:
-        raise
-    except (ValueError, UnsupportedAlgorithm) as error:
-        raise CertificateError(f"the certificate's key cannot be read: {error}") from None
-    if not isinstance(public, rsa.RSAPublicKey):
-        kind = type(public).__name__.removesuffix("PublicKey").removeprefix("_")
-        raise CertificateError(
-            f"recipient certificates must hold an RSA key (CMS envelopes support RSA only); this one holds {kind}"
-        )
-    if public.key_size < MIN_RSA_BITS:
-        raise CertificateError(f"the RSA key has {public.key_size} bits; at least {MIN_RSA_BITS} are required")
-    if public.key_size > MAX_RSA_BITS:
-        raise CertificateError(f"the RSA key has {public.key_size} bits; at most {MAX_RSA_BITS} are accepted")
-    if now < cert.not_valid_before_utc:
-        raise CertificateError(f"the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
-    if now > cert.not_valid_after_utc:
-        raise CertificateError(f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
-    try:
-        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            raise CertificateError("this is a CA certificate; give the recipient's own (end-entity) certificate")
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not usage.key_encipherment:
-            raise CertificateError(
-                "the certificate's key usage does not include keyEncipherment, so it is not meant for encryption"
-            )
-    except x509.ExtensionNotFound:
-        pass
-    return _info(cert)
-
-
-def recipient_certificates(pems: Sequence[bytes], now: dt.datetime | None = None) -> list[x509.Certificate]:
-    """Check and load recipient certificates for build_bundle."""
-    certs = []
-    for pem in pems:
-        check_recipient_certificate(pem, now)
-        certs.append(x509.load_pem_x509_certificate(pem))
-    return certs
