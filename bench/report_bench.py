@@ -33,15 +33,33 @@ PG_ADMIN = os.environ.get("DISCLOSURE_TEST_DATABASE_URL", "postgresql+psycopg://
 
 #: (last transition from, to, produced category or None); weights roughly like a real half-year.
 SHAPES = [
-    (None, "received", None), ("received", "in_review", None), ("in_review", "rejected", None),
-    ("rejected", "closed", None), ("approved", "closed", None), ("producing", "disclosed", "subscriber_basic"),
-    ("disclosed", "closed", "stored_content"), ("in_review", "withdrawn", None), ("approved", "producing", "account_records"),
+    (None, "received", None),
+    ("received", "in_review", None),
+    ("in_review", "rejected", None),
+    ("rejected", "closed", None),
+    ("approved", "closed", None),
+    ("producing", "disclosed", "subscriber_basic"),
+    ("disclosed", "closed", "stored_content"),
+    ("in_review", "withdrawn", None),
+    ("approved", "producing", "account_records"),
 ]
 WEIGHTS = [5, 8, 10, 6, 5, 30, 25, 3, 8]
-PROCESSES = ["subpoena"] * 40 + ["search_warrant"] * 25 + ["court_order_2703d"] * 15 + ["preservation_request"] * 10 \
-    + ["eu_production_order"] * 5 + ["national_security_letter"] * 2 + ["emergency_request"] * 3
-COUNTRIES = [("us_federal", "US")] * 60 + [("us_state", "US")] * 15 + [("eu", "DE"), ("eu", "FR"), ("eu", "NL")] * 5 \
-    + [("uk", "GB")] * 6 + [("other", "BR")] * 4
+PROCESSES = (
+    ["subpoena"] * 40
+    + ["search_warrant"] * 25
+    + ["court_order_2703d"] * 15
+    + ["preservation_request"] * 10
+    + ["eu_production_order"] * 5
+    + ["national_security_letter"] * 2
+    + ["emergency_request"] * 3
+)
+COUNTRIES = (
+    [("us_federal", "US")] * 60
+    + [("us_state", "US")] * 15
+    + [("eu", "DE"), ("eu", "FR"), ("eu", "NL")] * 5
+    + [("uk", "GB")] * 6
+    + [("other", "BR")] * 4
+)
 
 
 def postgres_answers() -> bool:
@@ -58,12 +76,19 @@ def make_app(database_url: str, instance: Path):  # type: ignore[no-untyped-def]
 
     for name in ("keys", "blobs", "checkpoints"):
         (instance / name).mkdir(parents=True, exist_ok=True, mode=0o700)
-    return create_app({
-        "TESTING": True, "INSTANCE_PATH": str(instance), "SQLALCHEMY_DATABASE_URI": database_url,
-        "SECRET_KEY": secrets.token_urlsafe(48), "PASSWORD_HASHER": "fast-insecure-for-tests",
-        "KEYS_DIR": str(instance / "keys"), "AUDIT_CHECKPOINT_DIR": str(instance / "checkpoints"),
-        "AUDIT_CHECKPOINT_EVERY": 0, "AUDIT_CHECKPOINT_MINUTES": 10**6,
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(instance),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "PASSWORD_HASHER": "fast-insecure-for-tests",
+            "KEYS_DIR": str(instance / "keys"),
+            "AUDIT_CHECKPOINT_DIR": str(instance / "checkpoints"),
+            "AUDIT_CHECKPOINT_EVERY": 0,
+            "AUDIT_CHECKPOINT_MINUTES": 10**6,
+        }
+    )
 
 
 def seed(connection: sa.Connection, cases: int, rng: random.Random) -> int:
@@ -73,8 +98,11 @@ def seed(connection: sa.Connection, cases: int, rng: random.Random) -> int:
 
     now = datetime(2026, 11, 1, tzinfo=UTC)
     user_id = _bench_user(connection)
-    agency_id = connection.execute(sa.insert(Agency.__table__).values(name="Bench agency", country="US",
-                                                                      created_at=now).returning(Agency.__table__.c.id)).scalar_one()
+    agency_id = connection.execute(
+        sa.insert(Agency.__table__)
+        .values(name="Bench agency", country="US", created_at=now)
+        .returning(Agency.__table__.c.id)
+    ).scalar_one()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     seq = 0
     zero = bytes(32)
@@ -85,37 +113,90 @@ def seed(connection: sa.Connection, cases: int, rng: random.Random) -> int:
             regime, country = rng.choice(COUNTRIES)
             received = start + timedelta(seconds=rng.randrange(180 * 86400))
             reference = f"DR-B-{i:08d}"
-            case_rows.append({
-                "id": i, "reference": reference, "process_type": rng.choice(PROCESSES), "regime": regime,
-                "country": country, "authority_kind": "court", "authority_name": "Bench court", "agency_id": agency_id,
-                "received_at": received, "received_via": "portal", "due_at": received + timedelta(days=14),
-                "due_explanation": "bench", "emergency": False, "timezone": "UTC", "summary": "", "state": "received",
-                "created_by_id": user_id, "created_at": received, "updated_at": received, "version_id": 1,
-            })
-            target_rows.append({"case_id": i, "kind": "email", "value": f"u{i % (cases // 2 + 1)}@example.net",
-                                "normalized": f"u{i % (cases // 2 + 1)}@example.net"})
+            case_rows.append(
+                {
+                    "id": i,
+                    "reference": reference,
+                    "process_type": rng.choice(PROCESSES),
+                    "regime": regime,
+                    "country": country,
+                    "authority_kind": "court",
+                    "authority_name": "Bench court",
+                    "agency_id": agency_id,
+                    "received_at": received,
+                    "received_via": "portal",
+                    "due_at": received + timedelta(days=14),
+                    "due_explanation": "bench",
+                    "emergency": False,
+                    "timezone": "UTC",
+                    "summary": "",
+                    "state": "received",
+                    "created_by_id": user_id,
+                    "created_at": received,
+                    "updated_at": received,
+                    "version_id": 1,
+                }
+            )
+            target_rows.append(
+                {
+                    "case_id": i,
+                    "kind": "email",
+                    "value": f"u{i % (cases // 2 + 1)}@example.net",
+                    "normalized": f"u{i % (cases // 2 + 1)}@example.net",
+                }
+            )
             subject = f"case:{reference}"
             before, after, category = rng.choices(SHAPES, WEIGHTS)[0]
             ndo = rng.random() < 0.1
             seq += 1
-            events.append(_event(seq, received, "case.create", subject, user_id,
-                                 {"request": {"non_disclosure_order": {"basis": "b", "until": None} if ndo else None}},
-                                 zero))
+            events.append(
+                _event(
+                    seq,
+                    received,
+                    "case.create",
+                    subject,
+                    user_id,
+                    {"request": {"non_disclosure_order": {"basis": "b", "until": None} if ndo else None}},
+                    zero,
+                )
+            )
             if category:
                 seq += 1
-                events.append(_event(seq, received + timedelta(days=3), "production.record_added", subject, user_id,
-                                     {"category": category}, zero))
+                events.append(
+                    _event(
+                        seq,
+                        received + timedelta(days=3),
+                        "production.record_added",
+                        subject,
+                        user_id,
+                        {"category": category},
+                        zero,
+                    )
+                )
             if before is not None:
                 seq += 1
-                events.append(_event(seq, received + timedelta(days=5), "case.transition", subject, user_id,
-                                     {"from": before, "to": after}, zero))
+                events.append(
+                    _event(
+                        seq,
+                        received + timedelta(days=5),
+                        "case.transition",
+                        subject,
+                        user_id,
+                        {"from": before, "to": after},
+                        zero,
+                    )
+                )
         connection.execute(sa.insert(Case.__table__), case_rows)
         connection.execute(sa.insert(CaseTarget.__table__), target_rows)
         connection.execute(sa.insert(AuditEvent.__table__), events)
-    connection.execute(sa.update(sa.table("audit_head", sa.column("id"), sa.column("size")))
-                       .where(sa.column("id") == 1).values(size=seq))
-    connection.execute(sa.insert(AuditCheckpoint.__table__).values(size=seq, root=zero, note="bench", reason="manual",
-                                                                   created_at=now))
+    connection.execute(
+        sa.update(sa.table("audit_head", sa.column("id"), sa.column("size")))
+        .where(sa.column("id") == 1)
+        .values(size=seq)
+    )
+    connection.execute(
+        sa.insert(AuditCheckpoint.__table__).values(size=seq, root=zero, note="bench", reason="manual", created_at=now)
+    )
     return seq
 
 
@@ -125,18 +206,32 @@ def _bench_user(connection: sa.Connection) -> int:
     columns = User.__table__.c
     values = {"email": "bench@example.org", "name": "Bench"}
     for column in columns:
-        if column.name in values or column.primary_key or column.nullable or column.default is not None \
-                or column.server_default is not None:
+        if (
+            column.name in values
+            or column.primary_key
+            or column.nullable
+            or column.default is not None
+            or column.server_default is not None
+        ):
             continue
         values[column.name] = "x" if isinstance(column.type, sa.String) else datetime(2026, 1, 1, tzinfo=UTC)
     return connection.execute(sa.insert(User.__table__).values(**values).returning(columns.id)).scalar_one()
 
 
 def _event(seq: int, ts: datetime, action: str, subject: str, actor: int, data: dict, zero: bytes) -> dict:  # type: ignore[type-arg]
-    body = json.dumps({"action": action, "data": data, "seq": seq, "subject": subject}, separators=(",", ":"),
-                      sort_keys=True).encode()
-    return {"seq": seq, "ts": ts, "body": body, "leaf_hash": zero, "chain_hash": zero, "action": action,
-            "actor_id": actor, "subject": subject}
+    body = json.dumps(
+        {"action": action, "data": data, "seq": seq, "subject": subject}, separators=(",", ":"), sort_keys=True
+    ).encode()
+    return {
+        "seq": seq,
+        "ts": ts,
+        "body": body,
+        "leaf_hash": zero,
+        "chain_hash": zero,
+        "action": action,
+        "actor_id": actor,
+        "subject": subject,
+    }
 
 
 def run_backend(name: str, url: str, cases: int, instance: Path) -> dict[str, float]:
@@ -165,9 +260,11 @@ def run_backend(name: str, url: str, cases: int, instance: Path) -> dict[str, fl
         elapsed = time.perf_counter() - began
         outcomes = {c.key: c.count for c in report.sections[-1].cells}
         print(f"[{name}] seeded {cases:,} cases / {size:,} audit events in {seeded:.1f} s")
-        print(f"[{name}] transparency report over {cases:,} cases: {elapsed:.2f} s "
-              f"(budget {ANCHOR_REPORT_S:.0f} s at 1M: ratio {elapsed / ANCHOR_REPORT_S:.2f}); "
-              f"main requests {report.total.count:,}, outcomes {outcomes}")
+        print(
+            f"[{name}] transparency report over {cases:,} cases: {elapsed:.2f} s "
+            f"(budget {ANCHOR_REPORT_S:.0f} s at 1M: ratio {elapsed / ANCHOR_REPORT_S:.2f}); "
+            f"main requests {report.total.count:,}, outcomes {outcomes}"
+        )
         db.session.remove()
         db.engine.dispose()
     return {"report_s": elapsed, "seed_s": seeded}
@@ -181,10 +278,23 @@ def one_page_pdf(instance: Path) -> tuple[float, int]:
     from disclosure.reports.transparency import CaseFacts, CheckpointRef, compute_transparency
 
     app = make_app(f"sqlite:///{instance / 'pdf.db'}", instance)
-    facts = [CaseFacts(i, f"DR-{i}", "subpoena", "us_federal", "US", datetime(2026, 2, 1, tzinfo=UTC), "closed",
-                       "rejected", frozenset({("email", f"u{i}")})) for i in range(40)]
-    report = compute_transparency(facts, date(2026, 1, 1), date(2026, 6, 30),
-                                  CheckpointRef(1, 100, "ab" * 32, datetime(2026, 7, 1, tzinfo=UTC)))
+    facts = [
+        CaseFacts(
+            i,
+            f"DR-{i}",
+            "subpoena",
+            "us_federal",
+            "US",
+            datetime(2026, 2, 1, tzinfo=UTC),
+            "closed",
+            "rejected",
+            frozenset({("email", f"u{i}")}),
+        )
+        for i in range(40)
+    ]
+    report = compute_transparency(
+        facts, date(2026, 1, 1), date(2026, 6, 30), CheckpointRef(1, 100, "ab" * 32, datetime(2026, 7, 1, tzinfo=UTC))
+    )
     timings = []
     with app.test_request_context():
         render.transparency_pdf(report, "Bench")
@@ -206,8 +316,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="report-bench-") as folder:
         root = Path(folder)
         pdf_s, pages = one_page_pdf(root / "pdf")
-        print(f"one-page PDF (PDF/A-3b, {pages} page{'s' if pages != 1 else ''}): {pdf_s:.3f} s "
-              f"(anchor {ANCHOR_PDF_S} s: ratio {pdf_s / ANCHOR_PDF_S:.2f}; budget 0.5 s)")
+        print(
+            f"one-page PDF (PDF/A-3b, {pages} page{'s' if pages != 1 else ''}): {pdf_s:.3f} s "
+            f"(anchor {ANCHOR_PDF_S} s: ratio {pdf_s / ANCHOR_PDF_S:.2f}; budget 0.5 s)"
+        )
         figures["one_page_pdf_s"] = round(pdf_s, 3)
         figures["one_page_pdf_pages"] = pages
         for backend in args.backends.split(","):
@@ -219,10 +331,14 @@ def main() -> None:
                     continue
                 admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
                 with admin.connect() as connection:
-                    if not connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = 'disclosure_bench'")).first():
+                    if not connection.execute(
+                        sa.text("SELECT 1 FROM pg_database WHERE datname = 'disclosure_bench'")
+                    ).first():
                         connection.execute(sa.text('CREATE DATABASE "disclosure_bench"'))
                 admin.dispose()
-                url = sa.engine.make_url(PG_ADMIN).set(database="disclosure_bench").render_as_string(hide_password=False)
+                url = (
+                    sa.engine.make_url(PG_ADMIN).set(database="disclosure_bench").render_as_string(hide_password=False)
+                )
                 result = run_backend("postgresql", url, args.cases, root / "postgresql")
             else:
                 raise SystemExit(f"unknown backend {backend!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -79,22 +80,87 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
         raise click.BadParameter(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-31.") from error
 
 
-@audit_cli.command("export")
-@click.option("--from", "start", required=True, callback=_day, help="First day, YYYY-MM-DD (UTC).")
-@click.option("--to", "end", required=True, callback=_day, help="Last day, YYYY-MM-DD (UTC), included.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .jsonl file to write.")
-def export(start: date, end: date, out: Path) -> None:
-    """Write the period's events as JSON Lines with inclusion proofs, the latest checkpoint and a consistency proof."""
+def recipient_options(command: Any) -> Any:
+    """--recipient-cert PEM… | --passphrase-only, shared by the auditor bundle commands."""
+    command = click.option(
+        "--passphrase-only", is_flag=True, help="With --bundle: encrypt to a passphrase, printed once, instead."
+    )(command)
+    return click.option(
+        "--recipient-cert",
+        "certs",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="With --bundle: an RSA recipient certificate (PEM), repeatable. A certificate on file with any agency "
+        "must be usable; any other (e.g. the auditor's own) must pass the recipient-certificate checks.",
+    )(command)
+
+
+def build_auditor_bundle_cli(build: Any, certs: tuple[Path, ...], passphrase_only: bool, out: Path) -> None:
+    """Resolve the recipients, call build(certificates) for (bundle, passphrase), commit, copy out, report."""
+    from disclosure.cases.service import CaseError
+    from disclosure.production import bundles
+
+    if bool(certs) == passphrase_only:
+        raise click.UsageError("with --bundle give --recipient-cert PEM (one or more) or --passphrase-only, not both")
+    if not out.parent.resolve().is_dir():
+        raise click.UsageError(f"--out: the folder {out.parent} does not exist")
     require_schema()
     try:
-        count = export_events(
-            SystemActor("flask audit export"), start, end, out, str(current_app.config["AUDIT_ORIGIN"])
-        )
-    except (ValueError, KeyMissing) as error:
+        certificates = bundles.auditor_recipients([path.read_bytes() for path in certs])
+        bundle, passphrase = build(certificates)
+    except (CaseError, KeyMissing) as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     db.session.commit()
-    click.echo(f"exported {count} events to {out}")
+    bundles.copy_out(bundle, out)
+    click.echo(f"built {out}  {bundle.kind} bundle {bundle.public_id}  sha256 {bundle.sha256}  {bundle.size} bytes")
+    if passphrase:
+        click.echo(f"passphrase (shown once, deliver it separately): {passphrase}")
+
+
+@audit_cli.command("export")
+@click.option("--from", "start", required=True, callback=_day, help="First day, YYYY-MM-DD (UTC).")
+@click.option("--to", "end", required=True, callback=_day, help="Last day, YYYY-MM-DD (UTC), included.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .jsonl file to write (with --bundle: the .zip bundle).",
+)
+@click.option("--bundle", "as_bundle", is_flag=True, help="Write the extract as a signed, encrypted bundle.")
+@recipient_options
+def export(start: date, end: date, out: Path, as_bundle: bool, certs: tuple[Path, ...], passphrase_only: bool) -> None:
+    """Write the period's events as JSON Lines with inclusion proofs, the latest checkpoint and a consistency proof.
+
+    With --bundle the extract goes into a signed, encrypted bundle (disclosure-bundle/1) whose inner manifest
+    also carries the period's events with inclusion proofs to the bundle's checkpoint.
+    """
+    if not as_bundle:
+        if certs or passphrase_only:
+            raise click.UsageError("--recipient-cert and --passphrase-only apply only with --bundle")
+        require_schema()
+        try:
+            count = export_events(
+                SystemActor("flask audit export"), start, end, out, str(current_app.config["AUDIT_ORIGIN"])
+            )
+        except (ValueError, KeyMissing) as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from error
+        db.session.commit()
+        click.echo(f"exported {count} events to {out}")
+        return
+    if end < start:
+        raise click.UsageError("--to is before --from: give the period's first day, then its last.")
+    from disclosure.production import bundles
+
+    build_auditor_bundle_cli(
+        lambda certificates: bundles.build_audit_extract_bundle(
+            SystemActor("flask audit export --bundle"), start, end, certificates, passphrase_only, None
+        ),
+        certs,
+        passphrase_only,
+        out,
+    )
 
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -68,7 +68,8 @@ class ProofBuilder:
         return path
 
 
-def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The UTC instants [first day 00:00, day after the last 00:00) of a period of whole days."""
     return datetime.combine(start, time.min, UTC), datetime.combine(end + timedelta(days=1), time.min, UTC)
 
 
@@ -76,7 +77,6 @@ def export_events(actor: Any, start: date, end: date, out: Path, origin: str, ip
     """Write the extract and return the number of events in it. The caller commits."""
     if end < start:
         raise ValueError("--to is before --from: give the period's first day, then its last.")
-    low, high = _day_bounds(start, end)
     record(
         actor,
         AuditAction.AUDIT_EXPORTED,
@@ -84,8 +84,17 @@ def export_events(actor: Any, start: date, end: date, out: Path, origin: str, ip
         data={"from": start.isoformat(), "to": end.isoformat(), "file": out.name},
         ip=ip,
     )
-    previous = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).scalar()
     checkpoint = checkpoint_now(actor, reason="export", ip=ip)
+    return write_extract(start, end, out, origin, checkpoint)
+
+
+def write_extract(start: date, end: date, out: Path, origin: str, checkpoint: AuditCheckpoint) -> int:
+    """Write the period's events with inclusion proofs to `checkpoint` (and a consistency proof from the
+    checkpoint before it) to `out`, atomically; return the number of events. Records nothing."""
+    low, high = day_bounds(start, end)
+    previous = db.session.execute(
+        select(AuditCheckpoint).where(AuditCheckpoint.id < checkpoint.id).order_by(AuditCheckpoint.id.desc()).limit(1)
+    ).scalar()
     leaves = [
         bytes(leaf)
         for leaf in db.session.execute(

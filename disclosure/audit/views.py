@@ -1,4 +1,8 @@
-"""Auditors browse and filter the log; the checkpoint page shows the signed head and offers "verify now"."""
+"""Auditors browse and filter the log; the checkpoint page shows the signed head and offers "verify now".
+
+An auditor can also export a period of the log as a signed, encrypted bundle (passphrase-only here: the
+passphrase is shown once on the response and never stored) and download it; both are audit-logged.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, render_template, request
+from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import false, func, select
+from wtforms import DateField, HiddenField, SubmitField
+from wtforms.validators import DataRequired, Optional, Regexp, ValidationError
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.cli import run_verification
@@ -18,6 +25,7 @@ from disclosure.audit.service import current_root, record
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.forms import ConfirmForm
 from disclosure.auth.models import User
+from disclosure.cases.service import CaseError
 from disclosure.extensions import db
 from disclosure.permissions import Permission
 
@@ -110,3 +118,59 @@ def checkpoint() -> Any:
         root=current_root(head) if head else None,
         latest=latest,
     )
+
+
+class AuditorBundleForm(FlaskForm):
+    """A period to export as a signed bundle (passphrase only); the report's form also names a checkpoint."""
+
+    start = DateField("From", validators=[DataRequired(message="Give the first day of the period.")])
+    end = DateField("To", validators=[DataRequired(message="Give the last day of the period.")])
+    checkpoint = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$", message="not a checkpoint number")])
+    submit = SubmitField("Export as signed bundle")
+
+    def validate_end(self, field: DateField) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+def bundle_built_page(bundle: Any, passphrase: str | None, download_endpoint: str, back: str, what: str) -> Any:
+    """The page after building an auditor's bundle: the passphrase, shown once, and the download link."""
+    return render_template(
+        "audit/bundle_built.html",
+        bundle=bundle,
+        passphrase=passphrase,
+        download_url=url_for(download_endpoint, public_id=bundle.public_id),
+        back=back,
+        what=what,
+    )
+
+
+@bp.route("/bundles", methods=["POST"])
+@requires(Permission.AUDIT_EXPORT)
+def build_bundle() -> Any:
+    from disclosure.production import bundles
+
+    form = AuditorBundleForm()
+    if not form.validate_on_submit():
+        messages = [m for errors in form.errors.values() for m in errors]
+        abort(400, description=" ".join(str(m) for m in messages) or "Give the period to export.")
+    try:
+        bundle, passphrase = bundles.build_audit_extract_bundle(
+            current_user, form.start.data, form.end.data, [], True, client_ip()
+        )
+    except CaseError as error:
+        db.session.rollback()
+        abort(400, description=str(error))
+    db.session.commit()
+    back = url_for("audit.events", start=form.start.data.isoformat(), end=form.end.data.isoformat())
+    return bundle_built_page(
+        bundle, passphrase, "audit.download_bundle", back, f"Audit log extract {form.start.data} to {form.end.data}"
+    )
+
+
+@bp.route("/bundles/<public_id>")
+@requires(Permission.AUDIT_EXPORT)
+def download_bundle(public_id: str) -> Any:
+    from disclosure.production import bundles
+
+    return bundles.auditor_bundle_download(current_user, public_id, "audit_extract", client_ip())

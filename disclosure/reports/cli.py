@@ -1,4 +1,4 @@
-"""`flask report transparency --from D --to D --format pdf|csv --out FILE`.
+"""`flask report transparency --from D --to D --format pdf|csv --out FILE` and `flask report bundle`.
 
 The command signs a new audit checkpoint (recorded as the report's), computes the report at it, and writes the
 file atomically: a temporary file beside the target, fsync, rename. Bad input exits non-zero with a message.
@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from disclosure.audit.cli import build_auditor_bundle_cli, recipient_options
 from disclosure.audit.service import SystemActor, require_schema
 from disclosure.extensions import db
 from disclosure.keyring import KeyMissing
@@ -20,7 +21,7 @@ from disclosure.reports import render, service
 from disclosure.reports.queries import resolve_checkpoint
 from disclosure.reports.transparency import ReportError
 
-report_cli = AppGroup("report", help="Export reports (transparency report as PDF or CSV).")
+report_cli = AppGroup("report", help="Export reports (transparency report as PDF or CSV, or a signed bundle).")
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -48,8 +49,13 @@ def write_atomically(path: Path, data: bytes) -> None:
 @click.option("--to", "raw_to", required=True, metavar="YYYY-MM-DD", help="Last day of the period (UTC).")
 @click.option("--format", "fmt", required=True, type=click.Choice(["pdf", "csv"]), help="Output format.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
-@click.option("--checkpoint", "checkpoint_id", type=int, default=None,
-              help="Compute at this existing checkpoint (id) instead of signing a new one.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_id",
+    type=int,
+    default=None,
+    help="Compute at this existing checkpoint (id) instead of signing a new one.",
+)
 def transparency_command(raw_from: str, raw_to: str, fmt: str, out: Path, checkpoint_id: int | None) -> None:
     """Compute the transparency report for a period and write it as PDF or CSV."""
     try:
@@ -74,5 +80,41 @@ def transparency_command(raw_from: str, raw_to: str, fmt: str, out: Path, checkp
         raise click.ClickException(str(error)) from error
     data = render.transparency_pdf(report, service.organisation()) if fmt == "pdf" else render.transparency_csv(report)
     write_atomically(out, data)
-    click.echo(f"wrote {out} ({len(data)} bytes): {report.total.count} requests from {start} to {end}, "
-               f"audit checkpoint {checkpoint.size} (id {checkpoint.id})")
+    click.echo(
+        f"wrote {out} ({len(data)} bytes): {report.total.count} requests from {start} to {end}, "
+        f"audit checkpoint {checkpoint.size} (id {checkpoint.id})"
+    )
+
+
+@report_cli.command("bundle")
+@click.option("--from", "raw_from", required=True, metavar="YYYY-MM-DD", help="First day of the period (UTC).")
+@click.option("--to", "raw_to", required=True, metavar="YYYY-MM-DD", help="Last day of the period (UTC).")
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .zip bundle to write."
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_id",
+    type=int,
+    default=None,
+    help="Compute at this existing checkpoint (id) instead of the bundle's new one.",
+)
+@recipient_options
+def bundle_command(
+    raw_from: str, raw_to: str, out: Path, checkpoint_id: int | None, certs: tuple[Path, ...], passphrase_only: bool
+) -> None:
+    """Export the transparency report (PDF and CSV) as a signed, encrypted bundle for an auditor."""
+    from disclosure.production import bundles
+
+    try:
+        start, end = service.parse_period(raw_from, raw_to)
+    except ReportError as error:
+        raise click.UsageError(str(error)) from error
+    build_auditor_bundle_cli(
+        lambda certificates: bundles.build_report_bundle(
+            SystemActor("flask report bundle"), start, end, certificates, passphrase_only, None, checkpoint_id
+        ),
+        certs,
+        passphrase_only,
+        out,
+    )

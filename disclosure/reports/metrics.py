@@ -16,10 +16,10 @@ from disclosure.workflow import OPEN_STATES, State
 
 DEFINITIONS = {
     "time_to_decision": "From the moment the process was received (received_at, as logged at intake) to the first "
-                        "recorded approval or rejection of the case. Requests for more information do not count as "
-                        "a decision. Cases not decided at the checkpoint are left out.",
+    "recorded approval or rejection of the case. Requests for more information do not count as "
+    "a decision. Cases not decided at the checkpoint are left out.",
     "time_to_disclosure": "From received_at to the moment a production bundle was marked delivered (the case became "
-                          "disclosed). Cases without a delivered bundle at the checkpoint are left out.",
+    "disclosed). Cases without a delivered bundle at the checkpoint are left out.",
     "percentiles": "Median and 90th percentile by the nearest-rank method over the cases that have the event.",
     "overdue_open": "Cases still open at the checkpoint whose due date had passed at the checkpoint's time.",
     "decided_late": "Cases whose first approval or rejection came after their due date.",
@@ -70,16 +70,21 @@ def _durations(pairs: Iterable[tuple[str, float]]) -> tuple[Durations, ...]:
     for process in sorted(groups):
         values = groups[process]
         median, p90 = nearest_rank(values, 50), nearest_rank(values, 90)
-        result.append(Durations(process, len(values), timedelta(seconds=median) if median is not None else None,
-                                timedelta(seconds=p90) if p90 is not None else None))
+        result.append(
+            Durations(
+                process,
+                len(values),
+                timedelta(seconds=median) if median is not None else None,
+                timedelta(seconds=p90) if p90 is not None else None,
+            )
+        )
     return tuple(result)
 
 
 def compute_metrics(times: Iterable[CaseTimes], as_of: datetime) -> OperationalMetrics:
     times = list(times)
     decision = ((t.process_type, (t.decided_at - t.received_at).total_seconds()) for t in times if t.decided_at)
-    disclosure = ((t.process_type, (t.disclosed_at - t.received_at).total_seconds()) for t in times
-                  if t.disclosed_at)
+    disclosure = ((t.process_type, (t.disclosed_at - t.received_at).total_seconds()) for t in times if t.disclosed_at)
     overdue = tuple(sorted(t.reference for t in times if State(t.state) in OPEN_STATES and t.due_at < as_of))
     late = tuple(sorted(t.reference for t in times if t.decided_at and t.decided_at > t.due_at))
     return OperationalMetrics(_durations(decision), _durations(disclosure), overdue, late)

@@ -56,8 +56,9 @@ def latest_checkpoint() -> AuditCheckpoint | None:
     return db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).scalar()
 
 
-def resolve_checkpoint(checkpoint_id: int | None = None, *, create_for: Any = None,
-                       ip: str | None = None) -> AuditCheckpoint:
+def resolve_checkpoint(
+    checkpoint_id: int | None = None, *, create_for: Any = None, ip: str | None = None
+) -> AuditCheckpoint:
     """The checkpoint named, or a new one made for `create_for` (the caller commits), or the latest."""
     if checkpoint_id is not None:
         found = db.session.get(AuditCheckpoint, checkpoint_id)
@@ -68,8 +69,10 @@ def resolve_checkpoint(checkpoint_id: int | None = None, *, create_for: Any = No
         return checkpoint_now(create_for, "report", ip)
     found = latest_checkpoint()
     if found is None:
-        raise ReportError("there is no audit checkpoint yet; make one (`flask audit checkpoint`) or compute the "
-                          "report from the command line, which makes one")
+        raise ReportError(
+            "there is no audit checkpoint yet; make one (`flask audit checkpoint`) or compute the "
+            "report from the command line, which makes one"
+        )
     return found
 
 
@@ -88,14 +91,15 @@ def _created_cases(start: date, end: date, size: int) -> list[Any]:
     which no index serves, and SQLite would run it as a nested loop.
     """
     low, high = _bounds(start, end)
-    created = (select(EVENT.subject,
-                      json_type(EVENT.body, "data", "request", "non_disclosure_order"),
-                      json_type(EVENT.body, "data", "request", "non_disclosure_order", "until"))
-               .where(EVENT.action == AuditAction.CASE_CREATE.value, EVENT.seq <= size))
+    created = select(
+        EVENT.subject,
+        json_type(EVENT.body, "data", "request", "non_disclosure_order"),
+        json_type(EVENT.body, "data", "request", "non_disclosure_order", "until"),
+    ).where(EVENT.action == AuditAction.CASE_CREATE.value, EVENT.seq <= size)
     orders = {subject: (ndo, until) for subject, ndo, until in db.session.execute(created)}
-    statement = (select(CASE.id, CASE.reference, CASE.process_type, CASE.regime, CASE.country, CASE.received_at,
-                        CASE.due_at)
-                 .where(CASE.received_at >= low, CASE.received_at < high))
+    statement = select(
+        CASE.id, CASE.reference, CASE.process_type, CASE.regime, CASE.country, CASE.received_at, CASE.due_at
+    ).where(CASE.received_at >= low, CASE.received_at < high)
     rows = []
     for row in db.session.execute(statement):
         order = orders.get(_subject(row.reference))
@@ -120,18 +124,28 @@ class CreatedCase:
 
 def _transitions(size: int, subjects: set[str] | None) -> dict[str, tuple[str, str]]:
     """Each case's last transition inside the checkpoint: subject → (from, to)."""
-    last = (select(EVENT.subject.label("subject"), func.max(EVENT.seq).label("seq"))
-            .where(EVENT.action == AuditAction.CASE_TRANSITION.value, EVENT.seq <= size)
-            .group_by(EVENT.subject).subquery())
-    statement = (select(EVENT.subject, json_text(EVENT.body, "data", "from"), json_text(EVENT.body, "data", "to"))
-                 .join(last, EVENT.seq == last.c.seq))
-    return {subject: (before, after) for subject, before, after in db.session.execute(statement)
-            if subjects is None or subject in subjects}
+    last = (
+        select(EVENT.subject.label("subject"), func.max(EVENT.seq).label("seq"))
+        .where(EVENT.action == AuditAction.CASE_TRANSITION.value, EVENT.seq <= size)
+        .group_by(EVENT.subject)
+        .subquery()
+    )
+    statement = select(EVENT.subject, json_text(EVENT.body, "data", "from"), json_text(EVENT.body, "data", "to")).join(
+        last, EVENT.seq == last.c.seq
+    )
+    return {
+        subject: (before, after)
+        for subject, before, after in db.session.execute(statement)
+        if subjects is None or subject in subjects
+    }
 
 
 def _produced(size: int) -> dict[str, set[str]]:
-    statement = (select(EVENT.subject, json_text(EVENT.body, "data", "category"))
-                 .where(EVENT.action == AuditAction.PRODUCTION_RECORD_ADDED.value, EVENT.seq <= size).distinct())
+    statement = (
+        select(EVENT.subject, json_text(EVENT.body, "data", "category"))
+        .where(EVENT.action == AuditAction.PRODUCTION_RECORD_ADDED.value, EVENT.seq <= size)
+        .distinct()
+    )
     produced: dict[str, set[str]] = defaultdict(set)
     for subject, category in db.session.execute(statement):
         produced[subject].add(category)
@@ -140,10 +154,16 @@ def _produced(size: int) -> dict[str, set[str]]:
 
 def _ndo_changes(size: int) -> dict[str, bool]:
     """Orders set or renewed after intake: subject → indefinite, the latest event inside the checkpoint winning."""
-    statement = (select(EVENT.subject, EVENT.action, json_text(EVENT.body, "data", "expires_on"),
-                        json_text(EVENT.body, "data", "diff", "expires_on", "to"))
-                 .where(EVENT.action.in_([AuditAction.NDO_SET.value, AuditAction.NDO_RENEW.value]),
-                        EVENT.seq <= size).order_by(EVENT.seq))
+    statement = (
+        select(
+            EVENT.subject,
+            EVENT.action,
+            json_text(EVENT.body, "data", "expires_on"),
+            json_text(EVENT.body, "data", "diff", "expires_on", "to"),
+        )
+        .where(EVENT.action.in_([AuditAction.NDO_SET.value, AuditAction.NDO_RENEW.value]), EVENT.seq <= size)
+        .order_by(EVENT.seq)
+    )
     latest: dict[str, bool] = {}
     for subject, action, set_to, renewed_to in db.session.execute(statement):
         value = set_to if action == AuditAction.NDO_SET.value else renewed_to
@@ -153,9 +173,11 @@ def _ndo_changes(size: int) -> dict[str, bool]:
 
 def _targets(start: date, end: date) -> dict[int, set[tuple[str, str]]]:
     low, high = _bounds(start, end)
-    statement = (select(TARGET.case_id, TARGET.kind, TARGET.normalized)
-                 .join(Case.__table__, CASE.id == TARGET.case_id)
-                 .where(CASE.received_at >= low, CASE.received_at < high))
+    statement = (
+        select(TARGET.case_id, TARGET.kind, TARGET.normalized)
+        .join(Case.__table__, CASE.id == TARGET.case_id)
+        .where(CASE.received_at >= low, CASE.received_at < high)
+    )
     targets: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for case_id, kind, normalized in db.session.execute(statement):
         targets[case_id].add((kind, normalized))
@@ -178,11 +200,21 @@ def load_case_facts(start: date, end: date, size: int) -> list[CaseFacts]:
         subject = _subject(row.reference)
         before, after = transitions.get(subject, (None, State.RECEIVED.value))
         indefinite = ndo_changes.get(subject, row.ndo == "object" and row.until == "null")
-        facts.append(CaseFacts(
-            id=row.id, reference=row.reference, process_type=row.process_type, regime=row.regime,
-            country=row.country, received_at=_aware(row.received_at), state=after, previous_state=before,
-            targets=frozenset(targets.get(row.id, ())), produced=frozenset(produced.get(subject, ())),
-            indefinite_ndo=indefinite))
+        facts.append(
+            CaseFacts(
+                id=row.id,
+                reference=row.reference,
+                process_type=row.process_type,
+                regime=row.regime,
+                country=row.country,
+                received_at=_aware(row.received_at),
+                state=after,
+                previous_state=before,
+                targets=frozenset(targets.get(row.id, ())),
+                produced=frozenset(produced.get(subject, ())),
+                indefinite_ndo=indefinite,
+            )
+        )
     return facts
 
 
@@ -191,10 +223,15 @@ def load_case_times(start: date, end: date, size: int) -> list[CaseTimes]:
     rows = _created_cases(start, end, size)
     transitions = _transitions(size, None)
     target = json_text(EVENT.body, "data", "to")
-    firsts = (select(EVENT.subject, target.label("to"), func.min(EVENT.ts))
-              .where(EVENT.action == AuditAction.CASE_TRANSITION.value, EVENT.seq <= size,
-                     target.in_([State.APPROVED.value, State.REJECTED.value, State.DISCLOSED.value]))
-              .group_by(EVENT.subject, target))
+    firsts = (
+        select(EVENT.subject, target.label("to"), func.min(EVENT.ts))
+        .where(
+            EVENT.action == AuditAction.CASE_TRANSITION.value,
+            EVENT.seq <= size,
+            target.in_([State.APPROVED.value, State.REJECTED.value, State.DISCLOSED.value]),
+        )
+        .group_by(EVENT.subject, target)
+    )
     decided: dict[str, datetime] = {}
     disclosed: dict[str, datetime] = {}
     for subject, to, moment in db.session.execute(firsts):
@@ -206,10 +243,17 @@ def load_case_times(start: date, end: date, size: int) -> list[CaseTimes]:
     times = []
     for row in rows:
         subject = _subject(row.reference)
-        times.append(CaseTimes(
-            reference=row.reference, process_type=row.process_type, received_at=_aware(row.received_at),
-            due_at=_aware(row.due_at), state=transitions.get(subject, (None, State.RECEIVED.value))[1],
-            decided_at=decided.get(subject), disclosed_at=disclosed.get(subject)))
+        times.append(
+            CaseTimes(
+                reference=row.reference,
+                process_type=row.process_type,
+                received_at=_aware(row.received_at),
+                due_at=_aware(row.due_at),
+                state=transitions.get(subject, (None, State.RECEIVED.value))[1],
+                decided_at=decided.get(subject),
+                disclosed_at=disclosed.get(subject),
+            )
+        )
     return times
 
 
@@ -218,7 +262,6 @@ def cases_by_reference(references: list[str]) -> list[Case]:
         return []
     rows = []
     for offset in range(0, len(references), 500):
-        chunk = references[offset:offset + 500]
+        chunk = references[offset : offset + 500]
         rows += list(db.session.execute(select(Case).where(Case.reference.in_(chunk))).scalars())
     return sorted(rows, key=lambda c: c.reference)
-

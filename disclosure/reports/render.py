@@ -51,20 +51,25 @@ def bar_chart(cells: Sequence[Cell], suppress_below: int | None = None, width: i
     counts = [c.count if suppress_below is None or c.count >= suppress_below else 0 for c in cells]
     top = max(counts, default=0) or 1
     height = max(row * len(cells), row)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="bar chart">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="bar chart">'
+    ]
     for index, (cell, count) in enumerate(zip(cells, counts, strict=True)):
         y = index * row
         length = round(bar_space * count / top)
         value = str(cell.count) if suppress_below is None else shown(cell.count, suppress_below)
         label = cell.label if len(cell.label) <= 34 else cell.label[:33] + "\u2026"
         parts.append(f'<text x="0" y="{y + 13}" font-size="11" fill="#1f2933">{escape(label)}</text>')
-        parts.append(f'<rect x="{label_width}" y="{y + gap // 2}" width="{length}" height="{row - gap}" '
-                     f'fill="#2f5d8a"><title>{escape(cell.label)}: {escape(value)}</title></rect>')
-        parts.append(f'<text x="{label_width + length + 4}" y="{y + 13}" font-size="11" fill="#1f2933">'
-                     f'{escape(value)}</text>')
+        parts.append(
+            f'<rect x="{label_width}" y="{y + gap // 2}" width="{length}" height="{row - gap}" '
+            f'fill="#2f5d8a"><title>{escape(cell.label)}: {escape(value)}</title></rect>'
+        )
+        parts.append(
+            f'<text x="{label_width + length + 4}" y="{y + 13}" font-size="11" fill="#1f2933">{escape(value)}</text>'
+        )
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 - every text and attribute above is escaped
 
 
 def _pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
@@ -74,13 +79,20 @@ def _pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
 def transparency_html(report: TransparencyReport, organisation: str) -> str:
     below = report.suppress_below
     charts = {s.key: bar_chart(s.cells, below) for s in report.sections if s.key in ("process", "outcome")}
-    return render_template("reports/transparency_pdf.html", report=report, rows=public_rows(report), charts=charts,
-                           organisation=organisation, generated_at=utcnow(), shown=shown, shown_share=shown_share,
-                           band=band)
+    return render_template(
+        "reports/transparency_pdf.html",
+        report=report,
+        rows=public_rows(report),
+        charts=charts,
+        organisation=organisation,
+        generated_at=utcnow(),
+        shown=shown,
+        shown_share=shown_share,
+        band=band,
+    )
 
 
-def transparency_pdf(report: TransparencyReport, organisation: str,
-                     fetcher: StaticOnlyFetcher | None = None) -> bytes:
+def transparency_pdf(report: TransparencyReport, organisation: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
     return _pdf(transparency_html(report, organisation), fetcher)
 
 
@@ -89,21 +101,31 @@ def breakable(text: str, every: int = 40, limit: int = 4000) -> str:
     text = text if len(text) <= limit else text[:limit] + "\u2026"
     words = []
     for word in text.split(" "):
-        words.append("\u200b".join(word[i:i + every] for i in range(0, len(word), every)) if len(word) > every else word)
+        words.append(
+            "\u200b".join(word[i : i + every] for i in range(0, len(word), every)) if len(word) > every else word
+        )
     return " ".join(words)
 
 
 def timeline_of(case: Case) -> list[dict[str, Any]]:
     """Every audit event about the case, oldest first, with its body's fields."""
-    rows = db.session.execute(select(AuditEvent).where(AuditEvent.subject == case.subject)
-                              .order_by(AuditEvent.seq)).scalars()
+    rows = db.session.execute(
+        select(AuditEvent).where(AuditEvent.subject == case.subject).order_by(AuditEvent.seq)
+    ).scalars()
     timeline = []
     for row in rows:
         body = json.loads(bytes(row.body))
         actor = body.get("actor") or {}
-        timeline.append({"seq": row.seq, "ts": row.ts, "action": row.action,
-                         "actor": actor.get("email") or actor.get("name") or "system", "outcome": body.get("outcome"),
-                         "data": breakable(json.dumps(body.get("data") or {}, sort_keys=True, ensure_ascii=False))})
+        timeline.append(
+            {
+                "seq": row.seq,
+                "ts": row.ts,
+                "action": row.action,
+                "actor": actor.get("email") or actor.get("name") or "system",
+                "outcome": body.get("outcome"),
+                "data": breakable(json.dumps(body.get("data") or {}, sort_keys=True, ensure_ascii=False)),
+            }
+        )
     return timeline
 
 
@@ -112,10 +134,14 @@ def dossier_context(case: Case) -> dict[str, Any]:
     from disclosure.review.models import Decision, Review
 
     reviews = list(db.session.execute(select(Review).where(Review.case_id == case.id).order_by(Review.id)).scalars())
-    decisions = list(db.session.execute(select(Decision).where(Decision.case_id == case.id)
-                                        .order_by(Decision.id)).scalars())
-    records = list(db.session.execute(select(ProductionRecord).where(ProductionRecord.case_id == case.id)
-                                      .order_by(ProductionRecord.id)).scalars())
+    decisions = list(
+        db.session.execute(select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)).scalars()
+    )
+    records = list(
+        db.session.execute(
+            select(ProductionRecord).where(ProductionRecord.case_id == case.id).order_by(ProductionRecord.id)
+        ).scalars()
+    )
     bundles = list(db.session.execute(select(Bundle).where(Bundle.case_id == case.id).order_by(Bundle.id)).scalars())
 
     def parsed(raw: str | None) -> Any:
@@ -125,10 +151,16 @@ def dossier_context(case: Case) -> dict[str, Any]:
             return raw
 
     return {
-        "case": case, "reviews": [(r, parsed(r.checklist_json), parsed(r.grounds_json)) for r in reviews],
-        "decisions": [(d, parsed(d.checklist_json), parsed(d.grounds_json), parsed(d.scope_json),
-                       parsed(d.reason_codes_json)) for d in decisions],
-        "records": records, "bundles": bundles, "timeline": timeline_of(case), "generated_at": utcnow(),
+        "case": case,
+        "reviews": [(r, parsed(r.checklist_json), parsed(r.grounds_json)) for r in reviews],
+        "decisions": [
+            (d, parsed(d.checklist_json), parsed(d.grounds_json), parsed(d.scope_json), parsed(d.reason_codes_json))
+            for d in decisions
+        ],
+        "records": records,
+        "bundles": bundles,
+        "timeline": timeline_of(case),
+        "generated_at": utcnow(),
     }
 
 

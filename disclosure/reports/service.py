@@ -37,8 +37,10 @@ def parse_period(raw_from: str | None, raw_to: str | None) -> tuple[date, date]:
 
 def report_settings() -> dict[str, int]:
     config = current_app.config
-    return {"nsl_band_width": int(config.get("REPORT_NSL_BAND", 250)),
-            "suppress_below": int(config.get("REPORT_SUPPRESS_BELOW", 5))}
+    return {
+        "nsl_band_width": int(config.get("REPORT_NSL_BAND", 250)),
+        "suppress_below": int(config.get("REPORT_SUPPRESS_BELOW", 5)),
+    }
 
 
 def transparency_report(start: date, end: date, checkpoint: AuditCheckpoint) -> TransparencyReport:

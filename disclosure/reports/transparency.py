@@ -200,8 +200,9 @@ def _refs(facts: Iterable[CaseFacts]) -> tuple[str, ...]:
     return tuple(sorted(f.reference for f in facts))
 
 
-def _grouped(prefix: str, facts: Sequence[CaseFacts], key_of: object, order: Sequence[str],
-             label_of: object) -> tuple[Cell, ...]:
+def _grouped(
+    prefix: str, facts: Sequence[CaseFacts], key_of: object, order: Sequence[str], label_of: object
+) -> tuple[Cell, ...]:
     groups: dict[str, list[CaseFacts]] = defaultdict(list)
     for fact in facts:
         groups[key_of(fact)].append(fact)  # type: ignore[operator]
@@ -216,8 +217,14 @@ def _label(enum: type, value: str) -> str:
         return value
 
 
-def compute_transparency(facts: Iterable[CaseFacts], start: date, end: date, checkpoint: CheckpointRef,
-                         nsl_band_width: int = 250, suppress_below: int = 5) -> TransparencyReport:
+def compute_transparency(
+    facts: Iterable[CaseFacts],
+    start: date,
+    end: date,
+    checkpoint: CheckpointRef,
+    nsl_band_width: int = 250,
+    suppress_below: int = 5,
+) -> TransparencyReport:
     """Count the cases received within [start, end] (inclusive days, UTC)."""
     if end < start:
         raise ReportError(f"the period ends ({end}) before it starts ({start})")
@@ -227,10 +234,10 @@ def compute_transparency(facts: Iterable[CaseFacts], start: date, end: date, che
     nsl = [f for f in in_period if f.process_type in NATIONAL_SECURITY]
     main = [f for f in in_period if f.process_type not in PRESERVATION | NATIONAL_SECURITY]
 
-    by_process = _grouped("process", main, lambda f: f.process_type, [p.value for p in ProcessType],
-                          lambda k: _label(ProcessType, k))
-    by_regime = _grouped("regime", main, lambda f: f.regime, [r.value for r in Regime],
-                         lambda k: _label(Regime, k))
+    by_process = _grouped(
+        "process", main, lambda f: f.process_type, [p.value for p in ProcessType], lambda k: _label(ProcessType, k)
+    )
+    by_regime = _grouped("regime", main, lambda f: f.regime, [r.value for r in Regime], lambda k: _label(Regime, k))
     by_country = _grouped("country", main, lambda f: f.country, [], lambda k: k)
     outcomes: dict[Outcome, list[CaseFacts]] = {o: [] for o in Outcome}
     for fact in main:
@@ -240,10 +247,16 @@ def compute_transparency(facts: Iterable[CaseFacts], start: date, end: date, che
     total = Cell("total", "Requests received (excluding preservation and national-security process)", _refs(main))
     accounts = {t for f in main for t in f.targets}
     account_cases = Cell("accounts", "Accounts specified", _refs(f for f in main if f.targets))
-    produced = Cell("produced", "Requests where some data was produced",
-                    _refs(outcomes[Outcome.CONTENT] + outcomes[Outcome.NON_CONTENT]))
-    ndo = Cell("ndo_indefinite", "Requests under an indefinite non-disclosure order",
-               _refs(f for f in main if f.indefinite_ndo))
+    produced = Cell(
+        "produced",
+        "Requests where some data was produced",
+        _refs(outcomes[Outcome.CONTENT] + outcomes[Outcome.NON_CONTENT]),
+    )
+    ndo = Cell(
+        "ndo_indefinite",
+        "Requests under an indefinite non-disclosure order",
+        _refs(f for f in main if f.indefinite_ndo),
+    )
     sections = (
         Section("process", "Requests by process type", by_process),
         Section("regime", "Requests by jurisdiction", by_regime),
@@ -251,18 +264,31 @@ def compute_transparency(facts: Iterable[CaseFacts], start: date, end: date, che
         Section("outcome", "Outcomes", by_outcome),
     )
     report = TransparencyReport(
-        start=start, end=end, checkpoint=checkpoint, total=total, sections=sections,
-        accounts=account_cases, accounts_count=len(accounts),
+        start=start,
+        end=end,
+        checkpoint=checkpoint,
+        total=total,
+        sections=sections,
+        accounts=account_cases,
+        accounts_count=len(accounts),
         produced_share=Share("produced_share", "Share of requests where some data was produced", produced, total),
         ndo_share=Share("ndo_share", "Share of requests under an indefinite non-disclosure order", ndo, total),
         preservation=Cell("preservation", "Preservation requests (counted apart)", _refs(preservation)),
         preservation_accounts=len({t for f in preservation for t in f.targets}),
         nsl=Cell("nsl", "National-security letters", _refs(nsl)),
         nsl_accounts=len({t for f in nsl for t in f.targets}),
-        nsl_band_width=nsl_band_width, suppress_below=suppress_below,
+        nsl_band_width=nsl_band_width,
+        suppress_below=suppress_below,
     )
-    for cell in (total, account_cases, produced, ndo, report.preservation, report.nsl,
-                 *(c for s in sections for c in s.cells)):
+    for cell in (
+        total,
+        account_cases,
+        produced,
+        ndo,
+        report.preservation,
+        report.nsl,
+        *(c for s in sections for c in s.cells),
+    ):
         report.cells[cell.key] = cell
     return report
 
@@ -287,7 +313,10 @@ def public_rows(report: TransparencyReport) -> list[tuple[str, str, str]]:
         ("Preservation", report.preservation.label, shown(report.preservation.count, below)),
         ("Preservation", "Accounts specified in preservation requests", shown(report.preservation_accounts, below)),
         ("National security", "National-security letters received", band(report.nsl.count, report.nsl_band_width)),
-        ("National security", "Accounts specified in national-security letters",
-         band(report.nsl_accounts, report.nsl_band_width)),
+        (
+            "National security",
+            "Accounts specified in national-security letters",
+            band(report.nsl_accounts, report.nsl_band_width),
+        ),
     ]
     return rows

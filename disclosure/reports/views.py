@@ -13,9 +13,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from disclosure.audit.models import AuditCheckpoint
+from disclosure.audit.views import AuditorBundleForm, bundle_built_page
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Case
+from disclosure.cases.service import CaseError
 from disclosure.extensions import db
 from disclosure.permissions import Permission
 from disclosure.reports import render, service
@@ -60,9 +62,22 @@ def transparency() -> Any:
     charts = {s.key: render.bar_chart(s.cells) for s in report.sections}
     checkpoints = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(20)).scalars()
     return render_template(
-        "reports/transparency.html", report=report, metrics=metrics, charts=charts, start=start, end=end,
-        args=_args(start, end, checkpoint), checkpoints=list(checkpoints), shown=shown, shown_share=shown_share,
-        band=band, humanize=humanize, definitions=DEFINITIONS, outcome_definitions=OUTCOME_DEFINITIONS)
+        "reports/transparency.html",
+        report=report,
+        metrics=metrics,
+        charts=charts,
+        start=start,
+        end=end,
+        args=_args(start, end, checkpoint),
+        checkpoints=list(checkpoints),
+        shown=shown,
+        shown_share=shown_share,
+        band=band,
+        humanize=humanize,
+        definitions=DEFINITIONS,
+        outcome_definitions=OUTCOME_DEFINITIONS,
+        bundle_form=AuditorBundleForm(formdata=None, start=start, end=end, checkpoint=str(checkpoint.id)),
+    )
 
 
 @bp.route("/reports/checkpoint", methods=["POST"])
@@ -72,8 +87,12 @@ def checkpoint() -> Any:
     made = resolve_checkpoint(create_for=current_user, ip=client_ip())
     db.session.commit()
     flash(f"Audit checkpoint {made.size} signed; the report below is computed at it.", "success")
-    return redirect(url_for("reports.transparency", **{"from": request.form.get("from", ""),
-                                                       "to": request.form.get("to", ""), "checkpoint": made.id}))
+    return redirect(
+        url_for(
+            "reports.transparency",
+            **{"from": request.form.get("from", ""), "to": request.form.get("to", ""), "checkpoint": made.id},
+        )
+    )
 
 
 @bp.route("/reports/transparency/cases")
@@ -85,8 +104,15 @@ def cell_cases() -> Any:
     if key not in report.cells:
         abort(404)
     cell = report.cells[key]
-    return render_template("reports/cases.html", cell=cell, cases=cases_by_reference(list(cell.references)),
-                           args=_args(start, end, checkpoint), start=start, end=end, checkpoint=checkpoint)
+    return render_template(
+        "reports/cases.html",
+        cell=cell,
+        cases=cases_by_reference(list(cell.references)),
+        args=_args(start, end, checkpoint),
+        start=start,
+        end=end,
+        checkpoint=checkpoint,
+    )
 
 
 @bp.route("/reports/transparency.csv")
@@ -119,3 +145,42 @@ def dossier(reference: str) -> Any:
     response = attachment_response([data], f"{case.reference}-dossier.pdf", len(data))
     response.mimetype = "application/pdf"
     return response
+
+
+@bp.route("/reports/transparency/bundle", methods=["POST"])
+@requires(Permission.REPORT_VIEW)
+def transparency_bundle() -> Any:
+    """The report for the period (at the checkpoint chosen) as PDF and CSV in a signed, passphrase-only bundle."""
+    from disclosure.production import bundles
+
+    form = AuditorBundleForm()
+    if not form.validate_on_submit():
+        messages = [m for errors in form.errors.values() for m in errors]
+        abort(400, description=" ".join(str(m) for m in messages) or "Give the period to export.")
+    checkpoint_id = int(form.checkpoint.data) if form.checkpoint.data else None
+    try:
+        bundle, passphrase = bundles.build_report_bundle(
+            current_user, form.start.data, form.end.data, [], True, client_ip(), checkpoint_id
+        )
+    except CaseError as error:
+        db.session.rollback()
+        abort(400, description=str(error))
+    db.session.commit()
+    args = {"from": form.start.data.isoformat(), "to": form.end.data.isoformat()}
+    if checkpoint_id is not None:
+        args["checkpoint"] = str(checkpoint_id)
+    return bundle_built_page(
+        bundle,
+        passphrase,
+        "reports.download_bundle",
+        url_for("reports.transparency", **args),
+        f"Transparency report {form.start.data} to {form.end.data}",
+    )
+
+
+@bp.route("/reports/bundles/<public_id>")
+@requires(Permission.REPORT_VIEW)
+def download_bundle(public_id: str) -> Any:
+    from disclosure.production import bundles
+
+    return bundles.auditor_bundle_download(current_user, public_id, "report", client_ip())

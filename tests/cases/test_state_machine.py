@@ -77,8 +77,15 @@ def test_random_staff_cannot_break_the_workflow(app):
             cases.apply_action(reviewer, case, Action.START_REVIEW, None, None)
             current = review.open_review(case)
             evaluation = review.evaluation_for(current)
-            review.save_worksheet(reviewer, current, {i.id: {"answer": "yes"} for i in evaluation.checklist},
-                                  {"stored_content": {"grounds": ["legal_process"]}}, "", None, None)
+            review.save_worksheet(
+                reviewer,
+                current,
+                {i.id: {"answer": "yes"} for i in evaluation.checklist},
+                {"stored_content": {"grounds": ["legal_process"]}},
+                "",
+                None,
+                None,
+            )
             scope = [review.ScopeEntry(t.kind, t.value, ("stored_content",), None, None) for t in case.targets]
             review.decide(reviewer, current, "approved", password=PASSWORD, ip=None, scope=scope)
             cases.apply_action(producer, case, Action.START_PRODUCTION, None, None)

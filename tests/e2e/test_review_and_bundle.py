@@ -96,9 +96,24 @@ def test_review_approval_then_bundle_for_a_recipient_that_opens_with_stock_tools
     from disclosure.production.bundles import pki_dir
 
     (tmp_path / "ca.pem").write_bytes(ca_pem(pki_dir(live_app.config)))
-    verified = subprocess.run([sys.executable, "-m", "disclosure.exports.bundle_cli", "verify", str(bundle), "--ca",
-                               str(tmp_path / "ca.pem"), "--key", str(tmp_path / "me.key"), "--cert",
-                               str(tmp_path / "me.pem")], capture_output=True, text=True, check=False)
+    verified = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "disclosure.exports.bundle_cli",
+            "verify",
+            str(bundle),
+            "--ca",
+            str(tmp_path / "ca.pem"),
+            "--key",
+            str(tmp_path / "me.key"),
+            "--cert",
+            str(tmp_path / "me.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
     # The recipient follows README.txt with stock tools only.

@@ -42,26 +42,55 @@ class Staff:
         current = review.open_review(case)
         actor = self.user(self.reviewer)
         evaluation = review.evaluation_for(current)
-        review.save_worksheet(actor, current, {i.id: {"answer": "yes"} for i in evaluation.checklist},
-                              {c.value: {"grounds": ["legal_process"] if "content" in c.value else ["law_requires"]}
-                               for c in case.categories}, "", None, None)
-        scope = [review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None)
-                 for t in case.targets]
-        review.decide(actor, current, outcome, password=PASSWORD, ip=None, scope=scope, reason_codes=["overbroad"],
-                      text="Reasons given.")
+        review.save_worksheet(
+            actor,
+            current,
+            {i.id: {"answer": "yes"} for i in evaluation.checklist},
+            {
+                c.value: {"grounds": ["legal_process"] if "content" in c.value else ["law_requires"]}
+                for c in case.categories
+            },
+            "",
+            None,
+            None,
+        )
+        scope = [
+            review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None)
+            for t in case.targets
+        ]
+        review.decide(
+            actor,
+            current,
+            outcome,
+            password=PASSWORD,
+            ip=None,
+            scope=scope,
+            reason_codes=["overbroad"],
+            text="Reasons given.",
+        )
         db.session.commit()
 
     def produce(self, case: Case, category: str) -> None:
         case = db.session.get(Case, case.id)
-        production.add_record(self.user(self.producer), case, case.targets[0].value, category, [b"responsive"],
-                              f"{category}.txt", None)
+        production.add_record(
+            self.user(self.producer), case, case.targets[0].value, category, [b"responsive"], f"{category}.txt", None
+        )
         db.session.commit()
 
     def deliver(self, case: Case) -> None:
         case = db.session.get(Case, case.id)
-        bundle = Bundle(public_id=secrets.token_hex(16), kind="production", case_id=case.id, filename="b.zip",
-                        sha256="0" * 64, size=1, file_count=1, checkpoint_size=1, built_by_id=self.producer.id,
-                        expires_at=utcnow() + timedelta(days=30))
+        bundle = Bundle(
+            public_id=secrets.token_hex(16),
+            kind="production",
+            case_id=case.id,
+            filename="b.zip",
+            sha256="0" * 64,
+            size=1,
+            file_count=1,
+            checkpoint_size=1,
+            built_by_id=self.producer.id,
+            expires_at=utcnow() + timedelta(days=30),
+        )
         db.session.add(bundle)
         db.session.flush()
         production.mark_delivered(self.user(self.producer), bundle, None)

@@ -18,9 +18,12 @@ HOSTILE = '<script>alert(1)</script></style><img src="file:///etc/passwd">'
 
 
 def _hostile_case(staff: Staff):
-    return build(staff, "content_closed", officer={"name": HOSTILE, "email": "x@example.gov", "phone": None,
-                                                   "badge": "</style>"},
-                 issuing_authority={"kind": "judge", "name": HOSTILE, "docket": "<b>1</b>"})
+    return build(
+        staff,
+        "content_closed",
+        officer={"name": HOSTILE, "email": "x@example.gov", "phone": None, "badge": "</style>"},
+        issuing_authority={"kind": "judge", "name": HOSTILE, "docket": "<b>1</b>"},
+    )
 
 
 def test_dossier_holds_facts_review_production_and_timeline(app, client, login_as):
@@ -58,8 +61,15 @@ def test_hostile_text_is_escaped_in_the_dossier_html_and_nothing_is_fetched(app)
         assert b"/JavaScript" not in pdf and b"/JS " not in pdf
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "http://example.org/a.png", "https://example.org/x.css",
-                                 "disclosure-static:/../../../etc/passwd"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://example.org/a.png",
+        "https://example.org/x.css",
+        "disclosure-static:/../../../etc/passwd",
+    ],
+)
 def test_the_pdf_fetcher_refuses_file_and_http(app, url):
     """A document asking for anything outside fails closed: the render stops and the URL is on the refused list."""
     from disclosure.pdf import RefusedURL
@@ -74,8 +84,10 @@ def test_the_pdf_fetcher_refuses_file_and_http(app, url):
 def test_the_pdf_fetcher_allows_our_static_files_and_data(app):
     with app.app_context():
         fetcher = StaticOnlyFetcher()
-        html = ('<html><head><link rel="stylesheet" href="disclosure-static:/css/disclosure.css"></head><body>'
-                '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">ok</body></html>')
+        html = (
+            '<html><head><link rel="stylesheet" href="disclosure-static:/css/disclosure.css"></head><body>'
+            '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">ok</body></html>'
+        )
         assert render._pdf(html, fetcher).startswith(b"%PDF-") and fetcher.refused == []
 
 
@@ -102,26 +114,53 @@ def test_cli_writes_csv_and_pdf(app, tmp_path):
         build(Staff(), "no_data")
     runner = app.test_cli_runner()
     out = tmp_path / "report.csv"
-    result = runner.invoke(args=["report", "transparency", "--from", "2026-07-01", "--to", "2026-12-31",
-                                 "--format", "csv", "--out", str(out)])
+    result = runner.invoke(
+        args=[
+            "report",
+            "transparency",
+            "--from",
+            "2026-07-01",
+            "--to",
+            "2026-12-31",
+            "--format",
+            "csv",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     rows = {(s, f): v for s, f, v in list(csv.reader(io.StringIO(out.read_text())))[1:]}
     assert rows[("Outcomes", "Rejected")] == "< 5"  # the default threshold
     assert rows[("Totals", "Requests received (excluding preservation and national-security process)")] == "< 5"
     assert "audit checkpoint" in result.output
     pdf = tmp_path / "report.pdf"
-    result = runner.invoke(args=["report", "transparency", "--from", "2026-07-01", "--to", "2026-12-31",
-                                 "--format", "pdf", "--out", str(pdf)])
+    result = runner.invoke(
+        args=[
+            "report",
+            "transparency",
+            "--from",
+            "2026-07-01",
+            "--to",
+            "2026-12-31",
+            "--format",
+            "pdf",
+            "--out",
+            str(pdf),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "Transparency report" in PdfReader(str(pdf)).pages[0].extract_text()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--from", "2026-02-30", "--to", "2026-06-30", "--format", "csv"], "YYYY-MM-DD"),
-    (["--from", "2026-06-30", "--to", "2026-01-01", "--format", "csv"], "before it starts"),
-    (["--from", "2026-01-01", "--to", "2026-06-30", "--format", "docx"], "docx"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2026-02-30", "--to", "2026-06-30", "--format", "csv"], "YYYY-MM-DD"),
+        (["--from", "2026-06-30", "--to", "2026-01-01", "--format", "csv"], "before it starts"),
+        (["--from", "2026-01-01", "--to", "2026-06-30", "--format", "docx"], "docx"),
+    ],
+)
 def test_cli_refuses_bad_input(app, tmp_path, args, message):
     out = tmp_path / "r.out"
     result = app.test_cli_runner().invoke(args=["report", "transparency", *args, "--out", str(out)])
@@ -130,7 +169,18 @@ def test_cli_refuses_bad_input(app, tmp_path, args, message):
 
 
 def test_cli_refuses_a_missing_folder(app, tmp_path):
-    result = app.test_cli_runner().invoke(args=["report", "transparency", "--from", "2026-01-01", "--to",
-                                                "2026-06-30", "--format", "csv", "--out",
-                                                str(tmp_path / "nope" / "r.csv")])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "report",
+            "transparency",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-06-30",
+            "--format",
+            "csv",
+            "--out",
+            str(tmp_path / "nope" / "r.csv"),
+        ]
+    )
     assert result.exit_code != 0 and "does not exist" in result.output

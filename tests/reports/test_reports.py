@@ -48,8 +48,10 @@ def _build_fixture(staff: Staff) -> dict[str, object]:
         overrides.setdefault("targets", [{"kind": "email", "value": value, "from": "2026-01-01", "to": "2026-06-30"}])
         case = build(staff, scenario, **overrides)
         references.setdefault(outcome, []).append(case.reference)
-    preservation = [build(staff, "received", process_type="preservation_request", categories=["account_records"]).reference
-                    for _ in range(2)]
+    preservation = [
+        build(staff, "received", process_type="preservation_request", categories=["account_records"]).reference
+        for _ in range(2)
+    ]
     nsl = [build(staff, "received", process_type="national_security_letter", categories=["subscriber_basic"]).reference]
     before = build(staff, "rejected", received_at=BEFORE).reference
     return {"outcomes": references, "preservation": preservation, "nsl": nsl, "before": before}
@@ -151,7 +153,9 @@ def test_csv_download_parses_with_the_expected_figures(app, client, login_as, bu
     assert values[("Outcomes", "No data found")] == "< 3"  # one case, suppressed
     assert values[("National security", "National-security letters received")] == "0\u2013249"
     assert values[("Preservation", "Preservation requests (counted apart)")] == "< 3"
-    assert values[("Totals", "Requests received (excluding preservation and national-security process)")] == str(len(SCENARIOS))
+    assert values[("Totals", "Requests received (excluding preservation and national-security process)")] == str(
+        len(SCENARIOS)
+    )
 
 
 def test_pdf_download_is_pdfa_and_holds_the_figures(app, client, login_as, built):
@@ -166,7 +170,9 @@ def test_pdf_download_is_pdfa_and_holds_the_figures(app, client, login_as, built
     with app.app_context():
         size = resolve_checkpoint(built["checkpoint"]).size
     assert str(size) in text
-    assert b"pdfaid:part" in response.data or "pdfaid" in str(reader.xmp_metadata and reader.xmp_metadata.rdf_root.toxml())
+    assert b"pdfaid:part" in response.data or "pdfaid" in str(
+        reader.xmp_metadata and reader.xmp_metadata.rdf_root.toxml()
+    )
 
 
 @pytest.mark.parametrize("role", ["intake", "reviewer", "producer", "admin"])
@@ -176,8 +182,13 @@ def test_only_auditors_see_reports(app, client, login_as, built, role):
         from disclosure.cases.models import Case
 
         reference = db.session.get(Case, 1).reference
-    for path in ("/reports/transparency", "/reports/transparency.csv", "/reports/transparency.pdf",
-                 "/reports/transparency/cases?cell=total", f"/cases/{reference}/dossier.pdf"):
+    for path in (
+        "/reports/transparency",
+        "/reports/transparency.csv",
+        "/reports/transparency.pdf",
+        "/reports/transparency/cases?cell=total",
+        f"/cases/{reference}/dossier.pdf",
+    ):
         assert client.get(path).status_code == 403, path
     assert client.post("/reports/checkpoint").status_code in (400, 403)
 
@@ -195,8 +206,9 @@ def test_auditor_can_sign_a_checkpoint_and_compute_at_it(app, client, login_as):
     with app.app_context():
         before = resolve_checkpoint().size
 
-    response = client.post("/reports/checkpoint", data={"csrf_token": csrf_from(page), "from": str(START),
-                                                         "to": str(END)})
+    response = client.post(
+        "/reports/checkpoint", data={"csrf_token": csrf_from(page), "from": str(START), "to": str(END)}
+    )
     assert response.status_code == 302 and "checkpoint=" in response.location
     assert client.get(response.location).status_code == 200
     with app.app_context():

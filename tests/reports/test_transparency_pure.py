@@ -25,30 +25,51 @@ from disclosure.workflow import State
 CHECKPOINT = CheckpointRef(1, 10, "ab" * 32, datetime(2026, 7, 1, tzinfo=UTC))
 
 
-def facts(reference: str, state: str, *, process: str = "search_warrant", previous: str | None = None,
-          produced: tuple[str, ...] = (), country: str = "US", targets: tuple[str, ...] = ("a",),
-          ndo: bool = False, day: date = date(2026, 3, 1)) -> CaseFacts:
-    return CaseFacts(id=hash(reference) % 10_000, reference=reference, process_type=process, regime="us_federal",
-                     country=country, received_at=datetime.combine(day, datetime.min.time(), UTC), state=state,
-                     previous_state=previous, targets=frozenset(("email", t) for t in targets),
-                     produced=frozenset(produced), indefinite_ndo=ndo)
+def facts(
+    reference: str,
+    state: str,
+    *,
+    process: str = "search_warrant",
+    previous: str | None = None,
+    produced: tuple[str, ...] = (),
+    country: str = "US",
+    targets: tuple[str, ...] = ("a",),
+    ndo: bool = False,
+    day: date = date(2026, 3, 1),
+) -> CaseFacts:
+    return CaseFacts(
+        id=hash(reference) % 10_000,
+        reference=reference,
+        process_type=process,
+        regime="us_federal",
+        country=country,
+        received_at=datetime.combine(day, datetime.min.time(), UTC),
+        state=state,
+        previous_state=previous,
+        targets=frozenset(("email", t) for t in targets),
+        produced=frozenset(produced),
+        indefinite_ndo=ndo,
+    )
 
 
-@pytest.mark.parametrize(("state", "previous", "produced", "expected"), [
-    ("received", None, (), Outcome.IN_PROCESS),
-    ("in_review", "received", (), Outcome.IN_PROCESS),
-    ("needs_info", "in_review", (), Outcome.IN_PROCESS),
-    ("approved", "in_review", (), Outcome.IN_PROCESS),
-    ("producing", "approved", ("stored_content",), Outcome.IN_PROCESS),
-    ("rejected", "in_review", (), Outcome.REJECTED),
-    ("closed", "rejected", (), Outcome.REJECTED),
-    ("closed", "approved", (), Outcome.NO_DATA),
-    ("disclosed", "producing", ("subscriber_basic",), Outcome.NON_CONTENT),
-    ("disclosed", "producing", ("subscriber_basic", "realtime_content"), Outcome.CONTENT),
-    ("closed", "disclosed", ("stored_content",), Outcome.CONTENT),
-    ("closed", "disclosed", ("account_records", "realtime_noncontent"), Outcome.NON_CONTENT),
-    ("withdrawn", "in_review", (), Outcome.WITHDRAWN),
-])
+@pytest.mark.parametrize(
+    ("state", "previous", "produced", "expected"),
+    [
+        ("received", None, (), Outcome.IN_PROCESS),
+        ("in_review", "received", (), Outcome.IN_PROCESS),
+        ("needs_info", "in_review", (), Outcome.IN_PROCESS),
+        ("approved", "in_review", (), Outcome.IN_PROCESS),
+        ("producing", "approved", ("stored_content",), Outcome.IN_PROCESS),
+        ("rejected", "in_review", (), Outcome.REJECTED),
+        ("closed", "rejected", (), Outcome.REJECTED),
+        ("closed", "approved", (), Outcome.NO_DATA),
+        ("disclosed", "producing", ("subscriber_basic",), Outcome.NON_CONTENT),
+        ("disclosed", "producing", ("subscriber_basic", "realtime_content"), Outcome.CONTENT),
+        ("closed", "disclosed", ("stored_content",), Outcome.CONTENT),
+        ("closed", "disclosed", ("account_records", "realtime_noncontent"), Outcome.NON_CONTENT),
+        ("withdrawn", "in_review", (), Outcome.WITHDRAWN),
+    ],
+)
 def test_outcome_of_each_end_state(state, previous, produced, expected):
     assert outcome_of(facts("X", state, previous=previous, produced=produced)) is expected
 
@@ -58,10 +79,17 @@ def test_every_state_has_an_outcome():
         outcome_of(facts("X", state.value, previous="approved"))
 
 
-@pytest.mark.parametrize(("count", "width", "expected"), [
-    (0, 250, "0\u2013249"), (249, 250, "0\u2013249"), (250, 250, "250\u2013499"), (17, 500, "0\u2013499"),
-    (999, 1000, "0\u2013999"), (1000, 1000, "1000\u20131999"),
-])
+@pytest.mark.parametrize(
+    ("count", "width", "expected"),
+    [
+        (0, 250, "0\u2013249"),
+        (249, 250, "0\u2013249"),
+        (250, 250, "250\u2013499"),
+        (17, 500, "0\u2013499"),
+        (999, 1000, "0\u2013999"),
+        (1000, 1000, "1000\u20131999"),
+    ],
+)
 def test_bands(count, width, expected):
     assert band(count, width) == expected
 
@@ -77,8 +105,9 @@ def test_small_counts_are_suppressed():
 
 def test_counts_shares_and_publication():
     built = [facts(f"R{i}", "closed", previous="rejected") for i in range(6)]
-    built += [facts(f"C{i}", "disclosed", produced=("stored_content",), targets=("shared",), ndo=True)
-              for i in range(2)]
+    built += [
+        facts(f"C{i}", "disclosed", produced=("stored_content",), targets=("shared",), ndo=True) for i in range(2)
+    ]
     built += [facts("N1", "closed", previous="disclosed", produced=("subscriber_basic",), country="DE")]
     built += [facts(f"P{i}", "preserved", process="preservation_request") for i in range(3)]
     built += [facts(f"S{i}", "received", process="national_security_letter") for i in range(7)]
@@ -122,8 +151,11 @@ def test_nearest_rank_percentiles_and_overdue():
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     hour = 3600
     from datetime import timedelta
-    times = [CaseTimes(f"D{i}", "subpoena", t0, t0 + timedelta(hours=10), "closed",
-                       decided_at=t0 + timedelta(hours=i)) for i in (2, 4, 12)]
+
+    times = [
+        CaseTimes(f"D{i}", "subpoena", t0, t0 + timedelta(hours=10), "closed", decided_at=t0 + timedelta(hours=i))
+        for i in (2, 4, 12)
+    ]
     times.append(CaseTimes("O", "subpoena", t0, t0 + timedelta(hours=1), "in_review"))
     metrics = compute_metrics(times, t0 + timedelta(days=1))
     row = metrics.time_to_decision[0]
