@@ -98,7 +98,8 @@ def recipient_options(command: Any) -> Any:
 def build_auditor_bundle_cli(build: Any, certs: tuple[Path, ...], passphrase_only: bool, out: Path) -> None:
     """Resolve the recipients, call build(certificates) for (bundle, passphrase), commit, copy out, report."""
     from disclosure.cases.service import CaseError
-    from disclosure.production import bundles
+    from disclosure.production import auditor_bundles as bundles
+    from disclosure.production.bundles import copy_out
 
     if bool(certs) == passphrase_only:
         raise click.UsageError("with --bundle give --recipient-cert PEM (one or more) or --passphrase-only, not both")
@@ -112,7 +113,7 @@ def build_auditor_bundle_cli(build: Any, certs: tuple[Path, ...], passphrase_onl
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     db.session.commit()
-    bundles.copy_out(bundle, out)
+    copy_out(bundle, out)
     click.echo(f"built {out}  {bundle.kind} bundle {bundle.public_id}  sha256 {bundle.sha256}  {bundle.size} bytes")
     if passphrase:
         click.echo(f"passphrase (shown once, deliver it separately): {passphrase}")
@@ -151,7 +152,7 @@ def export(start: date, end: date, out: Path, as_bundle: bool, certs: tuple[Path
         return
     if end < start:
         raise click.UsageError("--to is before --from: give the period's first day, then its last.")
-    from disclosure.production import bundles
+    from disclosure.production import auditor_bundles as bundles
 
     build_auditor_bundle_cli(
         lambda certificates: bundles.build_audit_extract_bundle(

@@ -148,7 +148,7 @@ def bundle_built_page(bundle: Any, passphrase: str | None, download_endpoint: st
 @bp.route("/bundles", methods=["POST"])
 @requires(Permission.AUDIT_EXPORT)
 def build_bundle() -> Any:
-    from disclosure.production import bundles
+    from disclosure.production import auditor_bundles as bundles
 
     form = AuditorBundleForm()
     if not form.validate_on_submit():
@@ -171,6 +171,6 @@ def build_bundle() -> Any:
 @bp.route("/bundles/<public_id>")
 @requires(Permission.AUDIT_EXPORT)
 def download_bundle(public_id: str) -> Any:
-    from disclosure.production import bundles
+    from disclosure.production import auditor_bundles as bundles
 
     return bundles.auditor_bundle_download(current_user, public_id, "audit_extract", client_ip())

@@ -104,7 +104,7 @@ def bundle_command(
     raw_from: str, raw_to: str, out: Path, checkpoint_id: int | None, certs: tuple[Path, ...], passphrase_only: bool
 ) -> None:
     """Export the transparency report (PDF and CSV) as a signed, encrypted bundle for an auditor."""
-    from disclosure.production import bundles
+    from disclosure.production import auditor_bundles as bundles
 
     try:
         start, end = service.parse_period(raw_from, raw_to)

@@ -151,7 +151,7 @@ def dossier(reference: str) -> Any:
 @requires(Permission.REPORT_VIEW)
 def transparency_bundle() -> Any:
     """The report for the period (at the checkpoint chosen) as PDF and CSV in a signed, passphrase-only bundle."""
-    from disclosure.production import bundles
+    from disclosure.production import auditor_bundles as bundles
 
     form = AuditorBundleForm()
     if not form.validate_on_submit():
@@ -181,6 +181,6 @@ def transparency_bundle() -> Any:
 @bp.route("/reports/bundles/<public_id>")
 @requires(Permission.REPORT_VIEW)
 def download_bundle(public_id: str) -> Any:
-    from disclosure.production import bundles
+    from disclosure.production import auditor_bundles as bundles
 
     return bundles.auditor_bundle_download(current_user, public_id, "report", client_ip())
