@@ -190,7 +190,7 @@ def moment(value: object, field: str) -> date:
     )
 
 
-def _instant(value: date, end: bool) -> datetime:
+def instant(value: date, end: bool) -> datetime:
     """A comparable instant: a whole date spans its day (UTC), a datetime is itself."""
     if isinstance(value, datetime):
         return value
@@ -200,5 +200,5 @@ def _instant(value: date, end: bool) -> datetime:
 
 def ordered(first: date | None, last: date | None, field: str, what: str) -> None:
     """Raise at `field` when a range ends before it starts."""
-    if first is not None and last is not None and _instant(first, False) > _instant(last, True):
+    if first is not None and last is not None and instant(first, False) > instant(last, True):
         raise RequestError(field, f"{what} is before its start; swap or correct the dates")

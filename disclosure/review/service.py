@@ -10,8 +10,7 @@ A decision is written once and never changed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -46,6 +45,7 @@ from disclosure.policy.vocabulary import (
 )
 from disclosure.review.models import Approval, Decision, Review
 from disclosure.review.policy_versions import current_version, policy_of
+from disclosure.review.scope import ScopeEntry, parse_scope
 from disclosure.workflow import Action, State, transition
 
 REJECTION_REASONS = {
@@ -68,25 +68,6 @@ class ReviewError(CaseError):
 
 class StepUpFailed(ReviewError):
     """The password re-entered to confirm a decision was wrong."""
-
-
-@dataclass(frozen=True)
-class ScopeEntry:
-    """One target with the categories and the period approved for it."""
-
-    kind: str
-    value: str
-    categories: tuple[str, ...]
-    start: str | None
-    end: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "target": {"kind": self.kind, "value": self.value},
-            "categories": list(self.categories),
-            "from": self.start,
-            "to": self.end,
-        }
 
 
 def request_of(case: Case) -> RequestDocument:
@@ -242,40 +223,6 @@ def step_up(actor: User, password: str, ip: str | None) -> None:
         db.session.add(SignInFailure(account_key=_account_key(actor.email), ip=ip))
         record(actor, AuditAction.REVIEW_STEP_UP_FAILED, subject=f"user:{actor.id}", ip=ip, outcome="failure")
         raise StepUpFailed("Your password was not correct; the decision was not recorded. Enter it again.")
-
-
-def parse_scope(case: Case, entries: list[ScopeEntry]) -> list[ScopeEntry]:
-    """Keep entries with categories; each must be a target of the case and within its requested period."""
-    by_target = {(t.kind, t.value): t for t in case.targets}
-    kept = []
-    for entry in entries:
-        if not entry.categories:
-            continue
-        target = by_target.get((entry.kind, entry.value))
-        if target is None:
-            raise ScopeError(f"{entry.value} is not a target of this case")
-        start = entry.start or target.date_from
-        end = entry.end or target.date_to
-        for value, field in ((start, "from"), (end, "to")):
-            if value:
-                moment(value, field)
-        if target.date_from and start and _instant(start) < _instant(target.date_from):
-            raise ScopeError(f"the period for {entry.value} starts before the requested period ({target.date_from})")
-        if target.date_to and end and _instant(end, True) > _instant(target.date_to, True):
-            raise ScopeError(f"the period for {entry.value} ends after the requested period ({target.date_to})")
-        if start and end and _instant(start) > _instant(end, True):
-            raise ScopeError(f"the period for {entry.value} ends before it starts")
-        kept.append(ScopeEntry(entry.kind, entry.value, tuple(sorted(set(entry.categories))), start, end))
-    return kept
-
-
-def _instant(raw: str, end: bool = False) -> datetime:
-    """A comparable instant: a whole date spans its day (UTC); a date-time is itself."""
-    value = moment(raw, "date")
-    if isinstance(value, datetime):
-        return value
-    start = datetime.combine(value, time.min, UTC)
-    return start + timedelta(days=1, microseconds=-1) if end else start
 
 
 def _check_approvable(review: Review, evaluation: Evaluation, scope: list[ScopeEntry]) -> None:

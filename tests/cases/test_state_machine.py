@@ -21,7 +21,8 @@ from disclosure.extensions import db
 from disclosure.review import service as review
 from disclosure.review.models import Decision
 from disclosure.workflow import Action, IllegalTransition, State
-from tests.factories import PASSWORD, make_case, make_user
+from tests.factories import make_case, make_user
+from tests.review.helpers import decide_in_full
 
 ROLES = ["intake", "reviewer", "reviewer", "producer", "auditor"]
 PRODUCED = {State.PRODUCING.value, State.DISCLOSED.value}
@@ -75,19 +76,7 @@ def test_random_staff_cannot_break_the_workflow(app):
             case = db.session.get(Case, self.cases[-1])
             reviewer, producer = db.session.get(User, staff[1]), db.session.get(User, staff[3])
             cases.apply_action(reviewer, case, Action.START_REVIEW, None, None)
-            current = review.open_review(case)
-            evaluation = review.evaluation_for(current)
-            review.save_worksheet(
-                reviewer,
-                current,
-                {i.id: {"answer": "yes"} for i in evaluation.checklist},
-                {"stored_content": {"grounds": ["legal_process"]}},
-                "",
-                None,
-                None,
-            )
-            scope = [review.ScopeEntry(t.kind, t.value, ("stored_content",), None, None) for t in case.targets]
-            review.decide(reviewer, current, "approved", password=PASSWORD, ip=None, scope=scope)
+            decide_in_full(reviewer, case, "approved", ("stored_content",))
             cases.apply_action(producer, case, Action.START_PRODUCTION, None, None)
             db.session.commit()
 
@@ -116,33 +105,7 @@ def test_random_staff_cannot_break_the_workflow(app):
             actor = db.session.get(User, staff[who])
             before = self.transitions()
             try:
-                evaluation = review.evaluation_for(current)
-                review.save_worksheet(
-                    actor,
-                    current,
-                    {i.id: {"answer": "yes"} for i in evaluation.checklist},
-                    {
-                        c.value: {"grounds": ["legal_process"] if "content" in c.value else ["law_requires"]}
-                        for c in case.categories
-                    },
-                    "",
-                    None,
-                    None,
-                )
-                scope = [
-                    review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None)
-                    for t in case.targets
-                ]
-                review.decide(
-                    actor,
-                    current,
-                    outcome,
-                    password=PASSWORD,
-                    ip=None,
-                    scope=scope,
-                    reason_codes=["overbroad"],
-                    text="Please clarify the date range.",
-                )
+                decide_in_full(actor, case, outcome)
                 db.session.commit()
                 assert self.transitions() == before + 1
             except (cases.CaseError, ValueError):

@@ -115,10 +115,26 @@ def test_review_approval_then_bundle_for_a_recipient_that_opens_with_stock_tools
         check=False,
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    opened = subprocess.run([sys.executable, "-m", "disclosure.exports.bundle_cli", "decrypt", str(bundle), "--ca",
-                             str(tmp_path / "ca.pem"), "--key", str(tmp_path / "me.key"), "--cert",
-                             str(tmp_path / "me.pem"), "--out", str(tmp_path / "decrypted")],
-                            capture_output=True, text=True, check=False)
+    opened = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "disclosure.exports.bundle_cli",
+            "decrypt",
+            str(bundle),
+            "--ca",
+            str(tmp_path / "ca.pem"),
+            "--key",
+            str(tmp_path / "me.key"),
+            "--cert",
+            str(tmp_path / "me.pem"),
+            "--out",
+            str(tmp_path / "decrypted"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert opened.returncode == 0, opened.stdout + opened.stderr
     assert (tmp_path / "decrypted" / "payload" / "mailbox.mbox").read_bytes() == MAIL
 

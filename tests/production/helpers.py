@@ -13,9 +13,8 @@ from sqlalchemy import select
 from disclosure.auth.models import User
 from disclosure.cases.models import Case
 from disclosure.extensions import db
-from disclosure.review import service as review
-from tests.factories import PASSWORD, make_user
-from tests.review.helpers import case_in_review
+from tests.factories import make_user
+from tests.review.helpers import case_in_review, decide_in_full
 
 
 def approved_case(categories: tuple[str, ...] = ("subscriber_basic", "stored_content"), **overrides: object) -> str:
@@ -23,20 +22,7 @@ def approved_case(categories: tuple[str, ...] = ("subscriber_basic", "stored_con
     reviewer = make_user("reviewer")
     reference = case_in_review(reviewer, **overrides)
     case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
-    current = review.open_review(case)
-    actor = db.session.get(User, reviewer.id)
-    evaluation = review.evaluation_for(current)
-    review.save_worksheet(
-        actor,
-        current,
-        {i.id: {"answer": "yes"} for i in evaluation.checklist},
-        {c: {"grounds": ["legal_process" if "content" in c else "law_requires"]} for c in categories},
-        "",
-        None,
-        None,
-    )
-    scope = [review.ScopeEntry(t.kind, t.value, categories, None, None) for t in case.targets]
-    review.decide(actor, current, "approved", password=PASSWORD, ip=None, scope=scope)
+    decide_in_full(db.session.get(User, reviewer.id), case, "approved", categories)
     db.session.commit()
     return reference
 

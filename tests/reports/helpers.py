@@ -13,9 +13,9 @@ from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.production import service as production
 from disclosure.production.models import Bundle
-from disclosure.review import service as review
 from disclosure.workflow import Action
-from tests.factories import PASSWORD, MadeUser, make_case, make_user
+from tests.factories import MadeUser, make_case, make_user
+from tests.review.helpers import decide_in_full
 
 
 class Staff:
@@ -39,35 +39,7 @@ class Staff:
 
     def decide(self, case: Case, outcome: str) -> None:
         case = db.session.get(Case, case.id)
-        current = review.open_review(case)
-        actor = self.user(self.reviewer)
-        evaluation = review.evaluation_for(current)
-        review.save_worksheet(
-            actor,
-            current,
-            {i.id: {"answer": "yes"} for i in evaluation.checklist},
-            {
-                c.value: {"grounds": ["legal_process"] if "content" in c.value else ["law_requires"]}
-                for c in case.categories
-            },
-            "",
-            None,
-            None,
-        )
-        scope = [
-            review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None)
-            for t in case.targets
-        ]
-        review.decide(
-            actor,
-            current,
-            outcome,
-            password=PASSWORD,
-            ip=None,
-            scope=scope,
-            reason_codes=["overbroad"],
-            text="Reasons given.",
-        )
+        decide_in_full(self.user(self.reviewer), case, outcome)
         db.session.commit()
 
     def produce(self, case: Case, category: str) -> None:

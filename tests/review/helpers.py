@@ -12,7 +12,7 @@ from disclosure.cases.models import Case
 from disclosure.extensions import db
 from disclosure.workflow import Action
 from tests.conftest import csrf_from
-from tests.factories import MadeUser, make_case, make_user
+from tests.factories import PASSWORD, MadeUser, make_case, make_user
 
 
 def case_in_review(reviewer: MadeUser | None = None, **overrides: Any) -> str:
@@ -46,3 +46,41 @@ def checklist_ids(app: Any, reference: str) -> list[str]:
     with app.app_context():
         case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
         return [item.id for item in evaluation_for(open_review(case)).checklist]
+
+
+def post_decision(client: FlaskClient, reference: str, **fields: Any) -> Any:
+    """Send the review form with "Record decision", the reviewer's password unless another is given."""
+    fields.setdefault("password", PASSWORD)
+    return client.post(f"/cases/{reference}/review", data=review_form(client, reference, decide="1", **fields))
+
+
+def decide_in_full(
+    actor: User, case: Case, outcome: str = "approved", categories: tuple[str, ...] | None = None
+) -> Any:
+    """Confirm every checklist element, cite the usual ground for each category, and decide for every target
+    (the categories given, or all requested). Raises what the review service raises; the caller commits."""
+    from disclosure.review import service as review
+
+    current = review.open_review(case)
+    chosen = categories or tuple(c.value for c in case.categories)
+    evaluation = review.evaluation_for(current)
+    review.save_worksheet(
+        actor,
+        current,
+        {item.id: {"answer": "yes"} for item in evaluation.checklist},
+        {c: {"grounds": ["legal_process" if "content" in c else "law_requires"]} for c in chosen},
+        "",
+        None,
+        None,
+    )
+    scope = [review.ScopeEntry(t.kind, t.value, chosen, None, None) for t in case.targets]
+    return review.decide(
+        actor,
+        current,
+        outcome,
+        password=PASSWORD,
+        ip=None,
+        scope=scope,
+        reason_codes=["overbroad"],
+        text="Reasons given.",
+    )

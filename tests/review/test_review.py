@@ -13,7 +13,7 @@ from disclosure.cases.models import Case, Document
 from disclosure.extensions import db
 from disclosure.review.models import Decision, Review
 from tests.factories import PASSWORD, make_case
-from tests.review.helpers import case_in_review, checklist_ids, confirm_all, review_form
+from tests.review.helpers import case_in_review, checklist_ids, confirm_all, post_decision, review_form
 
 SUBPOENA = {
     "process_type": "subpoena",
@@ -96,19 +96,14 @@ def test_emergency_content_has_no_ground_until_counsel_escalation_is_recorded(ap
         ),
     )
     assert first.status_code == 400 and "counsel" in first.get_data(as_text=True).lower()
-    escalated = client.post(
-        f"/cases/{reference}/review",
-        data=review_form(
-            client,
-            reference,
-            outcome="approved",
-            decide="1",
-            password=PASSWORD,
-            **items,
-            **grounds,
-            **scope,
-            counsel_note="Counsel (M. Okafor) approved disclosure of the last 24 h of mail: imminent threat to life.",
-        ),
+    escalated = post_decision(
+        client,
+        reference,
+        outcome="approved",
+        **items,
+        **grounds,
+        **scope,
+        counsel_note="Counsel (M. Okafor) approved disclosure of the last 24 h of mail: imminent threat to life.",
     )
     assert escalated.status_code == 302, escalated.get_data(as_text=True)[-3000:]
     assert decision_of(app, reference)[1] == "approved"
@@ -170,43 +165,24 @@ def test_approval_needs_every_checklist_element_and_a_ground(app, client, login_
         reference = case_in_review()
     items = checklist_ids(app, reference)
     partial = confirm_all(items[:-1])
-    response = client.post(
-        f"/cases/{reference}/review",
-        data=review_form(
-            client,
-            reference,
-            outcome="approved",
-            decide="1",
-            password=PASSWORD,
-            **partial,
-            **{"ground-stored_content": "legal_process", "scope-0-stored_content": "1"},
-        ),
+    response = post_decision(
+        client,
+        reference,
+        outcome="approved",
+        **partial,
+        **{"ground-stored_content": "legal_process", "scope-0-stored_content": "1"},
     )
     assert response.status_code == 400 and "confirm the checklist element" in response.get_data(as_text=True)
-    response = client.post(
-        f"/cases/{reference}/review",
-        data=review_form(
-            client,
-            reference,
-            outcome="approved",
-            decide="1",
-            password=PASSWORD,
-            **confirm_all(items),
-            **{"scope-0-stored_content": "1"},
-        ),
+    response = post_decision(
+        client, reference, outcome="approved", **confirm_all(items), **{"scope-0-stored_content": "1"}
     )
     assert response.status_code == 400 and "cite at least one ground" in response.get_data(as_text=True)
-    response = client.post(
-        f"/cases/{reference}/review",
-        data=review_form(
-            client,
-            reference,
-            outcome="approved",
-            decide="1",
-            password=PASSWORD,
-            **confirm_all(items),
-            **{"ground-stored_content": "legitimate_interests", "scope-0-stored_content": "1"},
-        ),
+    response = post_decision(
+        client,
+        reference,
+        outcome="approved",
+        **confirm_all(items),
+        **{"ground-stored_content": "legitimate_interests", "scope-0-stored_content": "1"},
     )
     assert response.status_code == 400 and "needs a written reason" in response.get_data(as_text=True)
     assert decision_of(app, reference)[1] is None
@@ -238,17 +214,12 @@ def test_rejection_needs_reasons_and_is_recorded_with_its_letter(app, client, lo
         data=review_form(client, reference, outcome="rejected", decide="1", password=PASSWORD),
     )
     assert response.status_code == 400 and "at least one reason" in response.get_data(as_text=True)
-    response = client.post(
-        f"/cases/{reference}/review",
-        data=review_form(
-            client,
-            reference,
-            outcome="rejected",
-            decide="1",
-            password=PASSWORD,
-            reason=["overbroad", "expired"],
-            text="The warrant names no date range for the content.",
-        ),
+    response = post_decision(
+        client,
+        reference,
+        outcome="rejected",
+        reason=["overbroad", "expired"],
+        text="The warrant names no date range for the content.",
     )
     assert response.status_code == 302
     assert decision_of(app, reference)[:2] == ("rejected", "rejected")
@@ -265,16 +236,8 @@ def test_needs_info_records_the_message_and_the_answer_starts_a_new_review(app, 
     login_as("reviewer")
     with app.app_context():
         reference = case_in_review()
-    response = client.post(
-        f"/cases/{reference}/review",
-        data=review_form(
-            client,
-            reference,
-            outcome="needs_info",
-            decide="1",
-            password=PASSWORD,
-            text="Please send the signed page 3 of the warrant.",
-        ),
+    response = post_decision(
+        client, reference, outcome="needs_info", text="Please send the signed page 3 of the warrant."
     )
     assert response.status_code == 302
     assert decision_of(app, reference)[:2] == ("needs_info", "needs_info")
