@@ -1,7 +1,8 @@
 """Benchmark: the transparency report over N synthetic cases (default 1M) and a one-page PDF.
 
-Seeds cases, targets and the audit events the report reads (case.create, the last case.transition, and
-production.record_added) with Core executemany, into a SQLite file and, when a server answers on 127.0.0.1:5432,
+Seeds cases, targets, the audit events the report depends on (case.create, the last case.transition, and
+production.record_added) and the case log state rows the log's projection writes beside them (from the same
+advance() the app uses) with Core executemany, into a SQLite file and, when a server answers on 127.0.0.1:5432,
 a PostgreSQL database; signs nothing (a checkpoint row is written directly at the log's size). Prints each figure
 with its ratio to DESIGN's anchor and ends with one JSON line.
 
@@ -93,8 +94,12 @@ def make_app(database_url: str, instance: Path):  # type: ignore[no-untyped-def]
 
 def seed(connection: sa.Connection, cases: int, rng: random.Random) -> int:
     """Insert the synthetic cases and their events; returns the audit log's size."""
+    from dataclasses import asdict
+
     from disclosure.audit.models import AuditCheckpoint, AuditEvent
     from disclosure.cases.models import Agency, Case, CaseTarget
+    from disclosure.reports.case_log import advance
+    from disclosure.reports.models import CaseLogState
 
     now = datetime(2026, 11, 1, tzinfo=UTC)
     user_id = _bench_user(connection)
@@ -108,7 +113,7 @@ def seed(connection: sa.Connection, cases: int, rng: random.Random) -> int:
     zero = bytes(32)
     for offset in range(0, cases, BATCH):
         count = min(BATCH, cases - offset)
-        case_rows, target_rows, events = [], [], []
+        case_rows, target_rows, events, states = [], [], [], []
         for i in range(offset + 1, offset + count + 1):
             regime, country = rng.choice(COUNTRIES)
             received = start + timedelta(seconds=rng.randrange(180 * 86400))
@@ -189,6 +194,14 @@ def seed(connection: sa.Connection, cases: int, rng: random.Random) -> int:
         connection.execute(sa.insert(Case.__table__), case_rows)
         connection.execute(sa.insert(CaseTarget.__table__), target_rows)
         connection.execute(sa.insert(AuditEvent.__table__), events)
+        # What the audit log's projection writes beside each case event (see disclosure.reports.case_log).
+        last: dict[str, object] = {}
+        for event in events:
+            reference = event["subject"][len("case:") :]
+            state = advance(last.get(reference), event["action"], event["ts"], json.loads(event["body"])["data"])  # type: ignore[arg-type]
+            last[reference] = state
+            states.append({"seq": event["seq"], "reference": reference, **asdict(state)})  # type: ignore[arg-type]
+        connection.execute(sa.insert(CaseLogState.__table__), states)
     connection.execute(
         sa.update(sa.table("audit_head", sa.column("id"), sa.column("size")))
         .where(sa.column("id") == 1)
@@ -275,25 +288,14 @@ def one_page_pdf(instance: Path) -> tuple[float, int]:
     from pypdf import PdfReader
 
     from disclosure.reports import render
-    from disclosure.reports.transparency import CaseFacts, CheckpointRef, compute_transparency
+    from disclosure.reports.transparency import CaseFacts, CheckpointRef, Profile, compute_transparency, tally
 
     app = make_app(f"sqlite:///{instance / 'pdf.db'}", instance)
-    facts = [
-        CaseFacts(
-            i,
-            f"DR-{i}",
-            "subpoena",
-            "us_federal",
-            "US",
-            datetime(2026, 2, 1, tzinfo=UTC),
-            "closed",
-            "rejected",
-            frozenset({("email", f"u{i}")}),
-        )
-        for i in range(40)
-    ]
+    profile = Profile("subpoena", "us_federal", "US", "closed", "rejected")
+    facts = [CaseFacts(f"DR-{i}", profile, frozenset({("email", f"u{i}")})) for i in range(40)]
     report = compute_transparency(
-        facts, date(2026, 1, 1), date(2026, 6, 30), CheckpointRef(1, 100, "ab" * 32, datetime(2026, 7, 1, tzinfo=UTC))
+        tally(facts),
+        date(2026, 1, 1), date(2026, 6, 30), CheckpointRef(1, 100, "ab" * 32, datetime(2026, 7, 1, tzinfo=UTC))
     )
     timings = []
     with app.test_request_context():

@@ -75,6 +75,7 @@ def _register_models() -> None:
     import disclosure.auth.models
     import disclosure.cases.models
     import disclosure.production.models
+    import disclosure.reports.case_log  # the case log state table and the projection that fills it
     import disclosure.review.models  # noqa: F401
 
 

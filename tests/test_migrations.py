@@ -79,3 +79,51 @@ def test_upgrade_matches_models(backend, tmp_path, instance):
                 db.create_all()
                 db.engine.dispose()
             wipe_postgres(url)
+
+
+def test_upgrade_fills_the_case_log_state_from_an_existing_log(backend, tmp_path, instance):
+    """A database from before revision 0006 gets each case's state folded from its events, as the app writes it."""
+    from flask_migrate import downgrade
+
+    from disclosure.reports.case_log import check, stored_rows
+    from tests.reports.helpers import Staff, build
+
+    if backend == "postgresql":
+        require_postgres()
+        from tests.conftest import _postgres_url
+
+        url = _postgres_url()
+        wipe = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with wipe.connect() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        wipe.dispose()
+    else:
+        url = f"sqlite:///{tmp_path / 'backfilled.db'}"
+    app = create_app(base_settings(instance, url))
+    try:
+        with app.app_context():
+            from disclosure.storage.keys import keyring_for_config
+
+            keyring_for_config(app.config).init()
+            upgrade()
+            staff = Staff()
+            for scenario in ("content", "rejected_closed", "no_data", "withdrawn"):
+                build(staff, scenario)
+            written = list(stored_rows(db.session.connection()))
+            db.session.commit()
+            downgrade(revision="0005")
+            upgrade()
+            backfilled = list(stored_rows(db.session.connection()))
+            assert len(written) >= 12 and backfilled == written
+            assert check(db.session.connection()) == (len(written), None)
+            db.session.rollback()
+            db.engine.dispose()
+    finally:
+        if backend == "postgresql":
+            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            engine.dispose()
+            with app.app_context():
+                db.create_all()
+                db.engine.dispose()

@@ -16,7 +16,7 @@ from sqlalchemy import Table, event, text
 from disclosure.audit.models import APPEND_ONLY, AuditCheckpoint, AuditEvent, AuditHead
 
 #: Every append-only table, in the order their triggers were introduced by the migrations.
-PROTECTED_TABLES = ("audit_event", "audit_checkpoint", "policy_version", "review_decision")
+PROTECTED_TABLES = ("audit_event", "audit_checkpoint", "policy_version", "review_decision", "case_log_state")
 
 POSTGRES_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$

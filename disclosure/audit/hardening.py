@@ -1,4 +1,4 @@
-"""PostgreSQL grants for the application role: append-only on the audit tables, read-write elsewhere."""
+"""PostgreSQL grants for the application role: append-only on the append-only tables, read-write elsewhere."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import Table
 
-APPEND_ONLY_TABLES = frozenset({"audit_event", "audit_checkpoint"})
+from disclosure.audit.ddl import PROTECTED_TABLES
+
+#: Every table the triggers make append-only (the log, checkpoints, policy versions, decisions, case log state).
+APPEND_ONLY_TABLES = frozenset(PROTECTED_TABLES)
 #: The head row is updated by every append, but never deleted.
 HEAD_TABLE = "audit_head"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,8 @@ from disclosure.audit.note import sign_checkpoint
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.keyring import KeyMissing, load_log_key, log_key_name
+
+Projection = Callable[[Connection, int, datetime, str, "str | None", dict[str, Any]], None]
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +212,27 @@ def record(
     frontier = encode_frontier(frontier_append(decode_frontier(head.frontier, head.size), head.size, leaf))
     statements = _append_statements(connection)
     statements.append(connection, seq, now, body, leaf, chain, str(action), actor_id, subject, frontier)
+    for project in _projections.get(str(action), ()):
+        project(connection, seq, now, str(action), subject, data or {})
     _checkpoint_if_due(session, connection, HeadState(seq, chain, frontier), action)
     return RecordedEvent(seq, now, body, leaf, chain)
+
+
+#: Derived tables kept in step with the log: action -> functions called with each such event, in its transaction.
+_projections: dict[str, list[Projection]] = {}
+_projection_names: set[str] = set()
+
+
+def register_projection(name: str, actions: Iterable[str], project: Projection) -> None:
+    """Have `project(connection, seq, ts, action, subject, data)` called for every new event with one of the actions.
+
+    A projection is derived data: it must be recomputable from the event bodies (and checked against them).
+    """
+    if name in _projection_names:
+        return
+    _projection_names.add(name)
+    for action in actions:
+        _projections.setdefault(action, []).append(project)
 
 
 def current_root(head: Any) -> bytes:

@@ -118,3 +118,35 @@ def bundle_command(
         passphrase_only,
         out,
     )
+
+
+@report_cli.command("check")
+@click.option(
+    "--checkpoint",
+    "checkpoint_id",
+    type=int,
+    default=None,
+    help="Check only the state rows up to this checkpoint (id); default: every row.",
+)
+def check_command(checkpoint_id: int | None) -> None:
+    """Recompute each case's log state from the signed event bodies and compare it with the stored rows.
+
+    Reports read the stored rows; this proves they say what the audit log says. Exit 0 when every row matches,
+    1 naming the first seq that differs. Run `flask audit verify` first: it proves the bodies themselves.
+    """
+    from disclosure.reports.case_log import check
+
+    require_schema()
+    size = None
+    if checkpoint_id is not None:
+        try:
+            size = resolve_checkpoint(checkpoint_id).size
+        except ReportError as error:
+            raise click.UsageError(f"--checkpoint: {error}") from error
+    checked, mismatch = check(db.session.connection(), size)
+    db.session.rollback()
+    if mismatch is not None:
+        click.echo(f"MISMATCH at seq {mismatch.seq}: {mismatch.what} ({checked} rows matched before it)", err=True)
+        raise SystemExit(1)
+    scope = f"up to audit checkpoint {size}" if size is not None else "in the whole log"
+    click.echo(f"consistent: {checked} case log state rows match the audit log {scope}")

@@ -1,7 +1,7 @@
 """Operational metrics (pure): time to decision and to disclosure by process type, and overdue counts.
 
 Definitions are stated in DEFINITIONS and shown with the figures, so nobody reads more into them than they say.
-Percentiles use the nearest-rank method on whole seconds; a case without the event is left out of that figure.
+Percentiles use the nearest-rank method on seconds; a case without the event is left out of that figure.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from disclosure.workflow import OPEN_STATES, State
+from datetime import timedelta
 
 DEFINITIONS = {
     "time_to_decision": "From the moment the process was received (received_at, as logged at intake) to the first "
@@ -27,14 +25,19 @@ DEFINITIONS = {
 
 
 @dataclass(frozen=True)
-class CaseTimes:
+class CaseDurations:
+    """One case's times as the metrics use them; the database computes them (see queries.load_case_durations)."""
+
     reference: str
     process_type: str
-    received_at: datetime
-    due_at: datetime
-    state: str
-    decided_at: datetime | None = None
-    disclosed_at: datetime | None = None
+    #: Seconds from received_at to the first approval or rejection, or None if not decided at the checkpoint.
+    to_decision: float | None = None
+    #: Seconds from received_at to the case becoming disclosed, or None.
+    to_disclosure: float | None = None
+    #: Still open at the checkpoint and past its due date at the checkpoint's time.
+    overdue_open: bool = False
+    #: First approved or rejected after its due date.
+    decided_late: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,12 +84,12 @@ def _durations(pairs: Iterable[tuple[str, float]]) -> tuple[Durations, ...]:
     return tuple(result)
 
 
-def compute_metrics(times: Iterable[CaseTimes], as_of: datetime) -> OperationalMetrics:
-    times = list(times)
-    decision = ((t.process_type, (t.decided_at - t.received_at).total_seconds()) for t in times if t.decided_at)
-    disclosure = ((t.process_type, (t.disclosed_at - t.received_at).total_seconds()) for t in times if t.disclosed_at)
-    overdue = tuple(sorted(t.reference for t in times if State(t.state) in OPEN_STATES and t.due_at < as_of))
-    late = tuple(sorted(t.reference for t in times if t.decided_at and t.decided_at > t.due_at))
+def compute_metrics(cases: Iterable[CaseDurations]) -> OperationalMetrics:
+    cases = list(cases)
+    decision = ((c.process_type, c.to_decision) for c in cases if c.to_decision is not None)
+    disclosure = ((c.process_type, c.to_disclosure) for c in cases if c.to_disclosure is not None)
+    overdue = tuple(sorted(c.reference for c in cases if c.overdue_open))
+    late = tuple(sorted(c.reference for c in cases if c.decided_late))
     return OperationalMetrics(_durations(decision), _durations(disclosure), overdue, late)
 
 

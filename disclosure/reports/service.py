@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import current_app
@@ -10,7 +10,7 @@ from flask import current_app
 from disclosure.audit.models import AuditCheckpoint
 from disclosure.clock import utcnow
 from disclosure.reports.metrics import OperationalMetrics, compute_metrics
-from disclosure.reports.queries import checkpoint_ref, load_case_facts, load_case_times
+from disclosure.reports.queries import cell_references, checkpoint_ref, load_case_durations, load_tally
 from disclosure.reports.transparency import ReportError, TransparencyReport, compute_transparency
 
 
@@ -44,18 +44,21 @@ def report_settings() -> dict[str, int]:
 
 
 def transparency_report(start: date, end: date, checkpoint: AuditCheckpoint) -> TransparencyReport:
-    facts = load_case_facts(start, end, checkpoint.size)
-    return compute_transparency(facts, start, end, checkpoint_ref(checkpoint), **report_settings())
+    counted = load_tally(start, end, checkpoint.size)
+    return compute_transparency(counted, start, end, checkpoint_ref(checkpoint), **report_settings())
+
+
+def cell_cases(start: date, end: date, checkpoint: AuditCheckpoint, key: str) -> list[str]:
+    """The references of the cases behind one cell of the report at the checkpoint."""
+    return cell_references(start, end, checkpoint.size, key)
 
 
 def operational_metrics(start: date, end: date, checkpoint: AuditCheckpoint) -> OperationalMetrics:
-    as_of = checkpoint.created_at
-    return compute_metrics(load_case_times(start, end, checkpoint.size), _aware(as_of))
+    as_of = _aware(checkpoint.created_at)
+    return compute_metrics(load_case_durations(start, end, checkpoint.size, as_of))
 
 
-def _aware(moment: Any) -> Any:
-    from datetime import UTC
-
+def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

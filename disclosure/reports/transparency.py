@@ -1,19 +1,21 @@
 """The transparency report: pure counting over per-case facts, kept apart from the queries that gather them.
 
-Every figure is a Cell holding the case references behind it, so an auditor can trace any number. The facts are
-taken as of one audit checkpoint (see disclosure.reports.queries), which makes a report reproducible: computed
-again at the same checkpoint, it gives the same cells. Preservation requests are counted apart; national-security
+Cases are counted by profile (process, jurisdiction, state at the checkpoint, what was produced, ...): cell_keys()
+says which cells a profile falls in, and is the one definition used both to count and to list the cases behind a
+cell, so an auditor can trace any number. The profiles are taken as of one audit checkpoint (see
+disclosure.reports.queries), which makes a report reproducible: computed again at the same checkpoint, it gives the
+same cells. Preservation requests are counted apart; national-security
 letters appear only as a band; public outputs show counts under the threshold as "< N".
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from functools import lru_cache
+from typing import Any
 
 from disclosure.policy.vocabulary import Category, ProcessType, Regime
 from disclosure.workflow import OPEN_STATES, State
@@ -58,38 +60,50 @@ OUTCOME_DEFINITIONS = {
 
 
 @dataclass(frozen=True)
-class CaseFacts:
-    """One case as the report sees it at the checkpoint."""
+class Profile:
+    """What the counting depends on: cases with equal profiles fall into the same cells."""
 
-    id: int
-    reference: str
     process_type: str
     regime: str
     country: str
-    received_at: datetime
-    #: The state derived from the last case.transition event at or before the checkpoint.
+    #: The state at the checkpoint (the "to" of the case's last transition in the log, or received).
     state: str
     #: The state that last transition left ("from"); tells a closed rejection from a closed approval.
     previous_state: str | None = None
-    #: The accounts named, as (kind, normalized value).
-    targets: frozenset[tuple[str, str]] = frozenset()
-    #: Categories of production records added at or before the checkpoint.
-    produced: frozenset[str] = frozenset()
+    has_targets: bool = True
+    #: Production records were added at or before the checkpoint, and whether any was content.
+    produced: bool = False
+    content: bool = False
     #: A non-disclosure order without an end date was in force at the checkpoint.
     indefinite_ndo: bool = False
 
 
 @dataclass(frozen=True)
+class CaseFacts:
+    """One case as the report sees it: its profile, and the accounts it names as (kind, normalized value)."""
+
+    reference: str
+    profile: Profile
+    targets: frozenset[tuple[str, str]] = frozenset()
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The period's cases at the checkpoint, as counts per profile, and the distinct accounts by kind of process."""
+
+    profiles: tuple[tuple[Profile, int], ...]
+    accounts: int = 0
+    preservation_accounts: int = 0
+    nsl_accounts: int = 0
+
+
+@dataclass(frozen=True)
 class Cell:
-    """A figure and the cases behind it."""
+    """A figure; the cases behind it are listed by `members` (or, from the database, per cell on request)."""
 
     key: str
     label: str
-    references: tuple[str, ...] = ()
-
-    @property
-    def count(self) -> int:
-        return len(self.references)
+    count: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,14 +164,12 @@ class ReportError(ValueError):
     """A report cannot be computed with the given period or settings."""
 
 
-def outcome_of(facts: CaseFacts) -> Outcome:
+def outcome_of(profile: Profile) -> Outcome:
     """The published outcome of one case, from its state at the checkpoint and what it produced."""
-    return _outcome(facts.state, facts.previous_state, bool(facts.produced), bool(facts.produced & CONTENT))
+    return _outcome(profile.state, profile.previous_state, profile.produced, profile.content)
 
 
-@lru_cache(maxsize=1024)
 def _outcome(state_id: str, previous: str | None, produced: bool, content: bool) -> Outcome:
-    # Cached: a million cases share a few dozen combinations, and enum lookups are not free.
     state = State(state_id)
     if state in OPEN_STATES:
         return Outcome.IN_PROCESS
@@ -196,18 +208,52 @@ def shown_share(share: Share, suppress_below: int) -> str:
     return f"{share.value * 100:.1f}%"
 
 
-def _refs(facts: Iterable[CaseFacts]) -> tuple[str, ...]:
-    return tuple(sorted(f.reference for f in facts))
+def process_class(process_type: str) -> str:
+    """Where a request is counted: preservation and national-security process apart from the main figures."""
+    if process_type in PRESERVATION:
+        return "preservation"
+    if process_type in NATIONAL_SECURITY:
+        return "nsl"
+    return "main"
 
 
-def _grouped(
-    prefix: str, facts: Sequence[CaseFacts], key_of: object, order: Sequence[str], label_of: object
-) -> tuple[Cell, ...]:
-    groups: dict[str, list[CaseFacts]] = defaultdict(list)
+def cell_keys(profile: Profile) -> tuple[str, ...]:
+    """Every cell a case with this profile is counted in: the one definition of a cell's cases."""
+    kind = process_class(profile.process_type)
+    if kind != "main":
+        return (kind,)
+    outcome = outcome_of(profile)
+    keys = [
+        "total",
+        f"process.{profile.process_type}",
+        f"regime.{profile.regime}",
+        f"country.{profile.country}",
+        f"outcome.{outcome.value}",
+    ]
+    if profile.has_targets:
+        keys.append("accounts")
+    if outcome in (Outcome.CONTENT, Outcome.NON_CONTENT):
+        keys.append("produced")
+    if profile.indefinite_ndo:
+        keys.append("ndo_indefinite")
+    return tuple(keys)
+
+
+def tally(facts: Iterable[CaseFacts]) -> Tally:
+    """Count per-case facts the way the database query does (used where the cases are at hand, e.g. tests)."""
+    profiles: Counter[Profile] = Counter()
+    accounts: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for fact in facts:
-        groups[key_of(fact)].append(fact)  # type: ignore[operator]
-    keys = [k for k in order if k in groups] + sorted(k for k in groups if k not in order)
-    return tuple(Cell(f"{prefix}.{k}", label_of(k), _refs(groups[k])) for k in keys)  # type: ignore[operator]
+        profiles[fact.profile] += 1
+        accounts[process_class(fact.profile.process_type)].update(fact.targets)
+    return Tally(
+        tuple(profiles.items()), len(accounts["main"]), len(accounts["preservation"]), len(accounts["nsl"])
+    )
+
+
+def members(facts: Iterable[CaseFacts], key: str) -> tuple[str, ...]:
+    """The references of the cases behind one cell, sorted."""
+    return tuple(sorted(f.reference for f in facts if key in cell_keys(f.profile)))
 
 
 def _label(enum: type, value: str) -> str:
@@ -217,46 +263,38 @@ def _label(enum: type, value: str) -> str:
         return value
 
 
+def _section_cells(prefix: str, counts: Counter[str], order: Sequence[str], label_of: Any) -> tuple[Cell, ...]:
+    present = {key.split(".", 1)[1] for key in counts if key.startswith(prefix + ".")}
+    keys = [k for k in order if k in present] + sorted(k for k in present if k not in order)
+    return tuple(Cell(f"{prefix}.{k}", label_of(k), counts[f"{prefix}.{k}"]) for k in keys)
+
+
 def compute_transparency(
-    facts: Iterable[CaseFacts],
+    counted: Tally,
     start: date,
     end: date,
     checkpoint: CheckpointRef,
     nsl_band_width: int = 250,
     suppress_below: int = 5,
 ) -> TransparencyReport:
-    """Count the cases received within [start, end] (inclusive days, UTC)."""
+    """The report for the cases received within [start, end] (inclusive days, UTC), from their tally."""
     if end < start:
         raise ReportError(f"the period ends ({end}) before it starts ({start})")
     band(0, nsl_band_width)  # validates the width
-    in_period = [f for f in facts if start <= f.received_at.date() <= end]
-    preservation = [f for f in in_period if f.process_type in PRESERVATION]
-    nsl = [f for f in in_period if f.process_type in NATIONAL_SECURITY]
-    main = [f for f in in_period if f.process_type not in PRESERVATION | NATIONAL_SECURITY]
+    counts: Counter[str] = Counter()
+    for profile, number in counted.profiles:
+        for key in cell_keys(profile):
+            counts[key] += number
 
-    by_process = _grouped(
-        "process", main, lambda f: f.process_type, [p.value for p in ProcessType], lambda k: _label(ProcessType, k)
-    )
-    by_regime = _grouped("regime", main, lambda f: f.regime, [r.value for r in Regime], lambda k: _label(Regime, k))
-    by_country = _grouped("country", main, lambda f: f.country, [], lambda k: k)
-    outcomes: dict[Outcome, list[CaseFacts]] = {o: [] for o in Outcome}
-    for fact in main:
-        outcomes[outcome_of(fact)].append(fact)
-    by_outcome = tuple(Cell(f"outcome.{o.value}", o.label, _refs(outcomes[o])) for o in Outcome)
+    by_process = _section_cells("process", counts, [p.value for p in ProcessType], lambda k: _label(ProcessType, k))
+    by_regime = _section_cells("regime", counts, [r.value for r in Regime], lambda k: _label(Regime, k))
+    by_country = _section_cells("country", counts, [], lambda k: k)
+    by_outcome = tuple(Cell(f"outcome.{o.value}", o.label, counts[f"outcome.{o.value}"]) for o in Outcome)
 
-    total = Cell("total", "Requests received (excluding preservation and national-security process)", _refs(main))
-    accounts = {t for f in main for t in f.targets}
-    account_cases = Cell("accounts", "Accounts specified", _refs(f for f in main if f.targets))
-    produced = Cell(
-        "produced",
-        "Requests where some data was produced",
-        _refs(outcomes[Outcome.CONTENT] + outcomes[Outcome.NON_CONTENT]),
-    )
-    ndo = Cell(
-        "ndo_indefinite",
-        "Requests under an indefinite non-disclosure order",
-        _refs(f for f in main if f.indefinite_ndo),
-    )
+    total = Cell("total", "Requests received (excluding preservation and national-security process)", counts["total"])
+    account_cases = Cell("accounts", "Requests naming at least one account", counts["accounts"])
+    produced = Cell("produced", "Requests where some data was produced", counts["produced"])
+    ndo = Cell("ndo_indefinite", "Requests under an indefinite non-disclosure order", counts["ndo_indefinite"])
     sections = (
         Section("process", "Requests by process type", by_process),
         Section("regime", "Requests by jurisdiction", by_regime),
@@ -270,13 +308,13 @@ def compute_transparency(
         total=total,
         sections=sections,
         accounts=account_cases,
-        accounts_count=len(accounts),
+        accounts_count=counted.accounts,
         produced_share=Share("produced_share", "Share of requests where some data was produced", produced, total),
         ndo_share=Share("ndo_share", "Share of requests under an indefinite non-disclosure order", ndo, total),
-        preservation=Cell("preservation", "Preservation requests (counted apart)", _refs(preservation)),
-        preservation_accounts=len({t for f in preservation for t in f.targets}),
-        nsl=Cell("nsl", "National-security letters", _refs(nsl)),
-        nsl_accounts=len({t for f in nsl for t in f.targets}),
+        preservation=Cell("preservation", "Preservation requests (counted apart)", counts["preservation"]),
+        preservation_accounts=counted.preservation_accounts,
+        nsl=Cell("nsl", "National-security letters", counts["nsl"]),
+        nsl_accounts=counted.nsl_accounts,
         nsl_band_width=nsl_band_width,
         suppress_below=suppress_below,
     )

@@ -26,6 +26,8 @@ from disclosure.reports.queries import cases_by_reference, resolve_checkpoint
 from disclosure.reports.transparency import OUTCOME_DEFINITIONS, ReportError, band, shown, shown_share
 
 bp = Blueprint("reports", __name__)
+#: The cases listed under one figure; a larger figure says how many are not shown.
+CELL_PAGE_LIMIT = 1000
 
 
 def _request_report() -> tuple[Any, Any, Any]:
@@ -104,10 +106,12 @@ def cell_cases() -> Any:
     if key not in report.cells:
         abort(404)
     cell = report.cells[key]
+    references = service.cell_cases(start, end, checkpoint, key)
     return render_template(
         "reports/cases.html",
         cell=cell,
-        cases=cases_by_reference(list(cell.references)),
+        cases=cases_by_reference(references[:CELL_PAGE_LIMIT]),
+        listed=min(len(references), CELL_PAGE_LIMIT),
         args=_args(start, end, checkpoint),
         start=start,
         end=end,

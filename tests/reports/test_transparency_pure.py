@@ -6,19 +6,22 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from disclosure.reports.metrics import CaseTimes, compute_metrics, nearest_rank
+from disclosure.reports.metrics import CaseDurations, compute_metrics, nearest_rank
 from disclosure.reports.render import bar_chart
 from disclosure.reports.transparency import (
     CaseFacts,
     Cell,
     CheckpointRef,
     Outcome,
+    Profile,
     ReportError,
     band,
     compute_transparency,
+    members,
     outcome_of,
     public_rows,
     shown,
+    tally,
 )
 from disclosure.workflow import State
 
@@ -35,21 +38,19 @@ def facts(
     country: str = "US",
     targets: tuple[str, ...] = ("a",),
     ndo: bool = False,
-    day: date = date(2026, 3, 1),
 ) -> CaseFacts:
-    return CaseFacts(
-        id=hash(reference) % 10_000,
-        reference=reference,
+    profile = Profile(
         process_type=process,
         regime="us_federal",
         country=country,
-        received_at=datetime.combine(day, datetime.min.time(), UTC),
         state=state,
         previous_state=previous,
-        targets=frozenset(("email", t) for t in targets),
-        produced=frozenset(produced),
+        has_targets=bool(targets),
+        produced=bool(produced),
+        content=bool(set(produced) & {"stored_content", "realtime_content"}),
         indefinite_ndo=ndo,
     )
+    return CaseFacts(reference, profile, frozenset(("email", t) for t in targets))
 
 
 @pytest.mark.parametrize(
@@ -71,12 +72,12 @@ def facts(
     ],
 )
 def test_outcome_of_each_end_state(state, previous, produced, expected):
-    assert outcome_of(facts("X", state, previous=previous, produced=produced)) is expected
+    assert outcome_of(facts("X", state, previous=previous, produced=produced).profile) is expected
 
 
 def test_every_state_has_an_outcome():
     for state in State:
-        outcome_of(facts("X", state.value, previous="approved"))
+        outcome_of(facts("X", state.value, previous="approved").profile)
 
 
 @pytest.mark.parametrize(
@@ -111,18 +112,24 @@ def test_counts_shares_and_publication():
     built += [facts("N1", "closed", previous="disclosed", produced=("subscriber_basic",), country="DE")]
     built += [facts(f"P{i}", "preserved", process="preservation_request") for i in range(3)]
     built += [facts(f"S{i}", "received", process="national_security_letter") for i in range(7)]
-    built += [facts("OUT", "received", day=date(2026, 7, 1))]
-    report = compute_transparency(built, date(2026, 1, 1), date(2026, 6, 30), CHECKPOINT, 250, 5)
+    built += [facts("NONE", "received", targets=())]
+    report = compute_transparency(tally(built), date(2026, 1, 1), date(2026, 6, 30), CHECKPOINT, 250, 5)
 
-    assert report.total.count == 9  # not preservation, not NSL, not out of the period
-    assert report.cell("outcome.rejected").references == tuple(f"R{i}" for i in range(6))
+    assert report.total.count == 10  # not preservation, not NSL
+    assert report.cell("outcome.rejected").count == 6
+    assert members(built, "outcome.rejected") == tuple(f"R{i}" for i in range(6))
     assert report.cell("outcome.content_produced").count == 2
-    assert report.cell("outcome.non_content_produced").references == ("N1",)
-    assert report.cell("country.DE").references == ("N1",) and report.cell("country.US").count == 8
+    assert members(built, "outcome.non_content_produced") == ("N1",)
+    assert members(built, "country.DE") == ("N1",) and report.cell("country.US").count == 9
     assert report.accounts_count == 2  # "a" and the one shared target
-    assert report.produced_share.value == pytest.approx(3 / 9)
-    assert report.ndo_share.part.references == ("C0", "C1")
+    assert report.accounts.count == 9 and "NONE" not in members(built, "accounts")
+    assert report.produced_share.value == pytest.approx(3 / 10)
+    assert members(built, "ndo_indefinite") == ("C0", "C1") and report.ndo_share.part.count == 2
     assert report.preservation.count == 3 and report.nsl.count == 7
+    assert members(built, "preservation") == ("P0", "P1", "P2")
+    # Every cell's members are exactly as many as its count: listing and counting agree.
+    for key, cell in report.cells.items():
+        assert len(members(built, key)) == cell.count, key
 
     published = {(section, label): value for section, label, value in public_rows(report)}
     assert published[("Outcomes", "Rejected")] == "6"
@@ -135,11 +142,11 @@ def test_counts_shares_and_publication():
 
 def test_a_period_that_ends_before_it_starts_is_refused():
     with pytest.raises(ReportError, match="before it starts"):
-        compute_transparency([], date(2026, 6, 30), date(2026, 1, 1), CHECKPOINT)
+        compute_transparency(tally([]), date(2026, 6, 30), date(2026, 1, 1), CHECKPOINT)
 
 
 def test_chart_escapes_labels_and_uses_no_style_or_script():
-    svg = bar_chart([Cell("x", "<script>alert(1)</script></style>", ("A", "B")), Cell("y", "ok", ())])
+    svg = bar_chart([Cell("x", "<script>alert(1)</script></style>", 2), Cell("y", "ok", 0)])
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "style=" not in svg and "</style>" not in svg
     assert 'width="0"' in svg  # the empty cell draws no bar
@@ -148,16 +155,13 @@ def test_chart_escapes_labels_and_uses_no_style_or_script():
 def test_nearest_rank_percentiles_and_overdue():
     assert nearest_rank([5, 1, 3, 2, 4], 50) == 3 and nearest_rank(list(range(1, 11)), 90) == 9
     assert nearest_rank([], 50) is None
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    hour = 3600
-    from datetime import timedelta
-
-    times = [
-        CaseTimes(f"D{i}", "subpoena", t0, t0 + timedelta(hours=10), "closed", decided_at=t0 + timedelta(hours=i))
-        for i in (2, 4, 12)
-    ]
-    times.append(CaseTimes("O", "subpoena", t0, t0 + timedelta(hours=1), "in_review"))
-    metrics = compute_metrics(times, t0 + timedelta(days=1))
-    row = metrics.time_to_decision[0]
-    assert (row.count, row.median.total_seconds(), row.p90.total_seconds()) == (3, 4 * hour, 12 * hour)
+    hour = 3600.0
+    cases = [CaseDurations(f"D{i}", "subpoena", to_decision=i * hour, decided_late=i > 10) for i in (2, 4, 12)]
+    cases.append(CaseDurations("O", "subpoena", overdue_open=True))
+    cases.append(CaseDurations("X", "search_warrant", to_decision=hour, to_disclosure=30 * hour))
+    metrics = compute_metrics(cases)
+    warrant, subpoena = metrics.time_to_decision
+    assert (subpoena.count, subpoena.median.total_seconds(), subpoena.p90.total_seconds()) == (3, 4 * hour, 12 * hour)
+    assert warrant.process_type == "search_warrant" and warrant.count == 1
+    assert [d.count for d in metrics.time_to_disclosure] == [1]  # only the case that was disclosed
     assert metrics.overdue_open == ("O",) and metrics.decided_late == ("D12",)
