@@ -50,6 +50,10 @@ class Base(DeclarativeBase):
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+#: Execution option for a connection that only reads (e.g. a report's queries running side by side).
+READ_ONLY = "disclosure_read_only"
+
+
 def configure_sqlite(engine: Engine) -> None:
     """Apply the SQLite settings and SQLAlchemy's documented pysqlite BEGIN IMMEDIATE recipe."""
 
@@ -67,5 +71,7 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Every transaction takes the write lock up front: audit appends stay serialized and a
-        # read transaction never fails to upgrade to a write half-way through a request.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # read transaction never fails to upgrade to a write half-way through a request. A connection
+        # opened with READ_ONLY never writes, so it reads beside a writer with a plain (deferred) BEGIN.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -173,5 +173,7 @@ def _difference(want: tuple[int, str, LogState], have: tuple[int, str, LogState]
     if want[1] != have[1]:
         return f"stored for case {have[1]}, but the event is about {want[1]}"
     wanted, held = asdict(want[2]), asdict(have[2])
-    fields = [f"{name} is {held[name]!r}, the log says {wanted[name]!r}" for name in wanted if wanted[name] != held[name]]
+    fields = [
+        f"{name} is {held[name]!r}, the log says {wanted[name]!r}" for name in wanted if wanted[name] != held[name]
+    ]
     return f"case {have[1]}: " + "; ".join(fields)

@@ -1,11 +1,11 @@
 """The case log state: what the audit log says each case looked like after each event that touched it.
 
 One row per case event the transparency report depends on (intake, transitions, production records, gag
-orders), written by the audit log's projection (disclosure.reports.case_log) in the same transaction as the event, with the event's seq as
-its key. A report "as of checkpoint N" reads each case's latest row with seq <= N: integer and short-string
-columns, no JSON to parse, so a report over a million cases is one grouped query. The rows are derived data:
-`flask report check` recomputes them from the signed event bodies and names the first that differs, and the
-database refuses UPDATE and DELETE on them as on the log itself.
+orders), written by the audit log's projection (disclosure.reports.case_log) in the same transaction as the
+event, with the event's seq as its key. A report "as of checkpoint N" reads each case's latest row with
+seq <= N: integer and short-string columns, no JSON to parse, so a report over a million cases is one grouped
+query. The rows are derived data: `flask report check` recomputes them from the signed event bodies and names
+the first that differs, and the database refuses UPDATE and DELETE on them as on the log itself.
 """
 
 from __future__ import annotations

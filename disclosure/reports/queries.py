@@ -8,6 +8,7 @@ report over a million cases returns a few hundred rows. The cases behind one cel
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -19,8 +20,8 @@ from sqlalchemy.sql.elements import UnaryExpression
 from disclosure.audit.models import AuditCheckpoint
 from disclosure.audit.service import checkpoint_now
 from disclosure.cases.models import Case, CaseTarget
+from disclosure.database import READ_ONLY
 from disclosure.extensions import db
-from disclosure.workflow import OPEN_STATES
 from disclosure.reports.metrics import CaseDurations
 from disclosure.reports.models import CaseLogState
 from disclosure.reports.transparency import (
@@ -33,11 +34,20 @@ from disclosure.reports.transparency import (
     Tally,
     cell_keys,
 )
+from disclosure.workflow import OPEN_STATES
 
 CASE = Case.__table__.c
 TARGET = CaseTarget.__table__.c
 LOG = CaseLogState.__table__.c
-STATE_COLUMNS = ("state", "previous_state", "produced", "content_produced", "indefinite_ndo", "decided_at", "disclosed_at")
+STATE_COLUMNS = (
+    "state",
+    "previous_state",
+    "produced",
+    "content_produced",
+    "indefinite_ndo",
+    "decided_at",
+    "disclosed_at",
+)
 
 
 def _postgres() -> bool:
@@ -95,11 +105,28 @@ def _states_at(size: int) -> Any:
     return latest.where(LOG.seq <= size).subquery("states")
 
 
-def _tune_for_one_big_query() -> None:
-    """PostgreSQL: sort in memory and skip JIT compilation (seconds of overhead on this query), for this transaction."""
-    if _postgres():
-        db.session.execute(text("SET LOCAL work_mem = '256MB'"))
-        db.session.execute(text("SET LOCAL jit = off"))
+def _run_side_by_side(*statements: Any) -> list[list[Any]]:
+    """Run read-only statements at once, each on its own connection, and return their rows in order.
+
+    Each statement reads a large part of the database and returns a few rows; on two cores, running them side by
+    side roughly halves the wait. They read only rows at or before the checkpoint, which never change, and the
+    cases and targets as committed. On PostgreSQL each sorts in memory and skips JIT compilation (seconds of
+    overhead on these queries), for its own transaction only.
+    """
+    engine = db.engine
+    postgres = _postgres()
+
+    def run(statement: Any) -> list[Any]:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+            if postgres:
+                connection.execute(text("SET LOCAL work_mem = '256MB'"))
+                connection.execute(text("SET LOCAL jit = off"))
+            rows = list(connection.execute(statement))
+            connection.rollback()
+            return rows
+
+    with ThreadPoolExecutor(max_workers=len(statements), thread_name_prefix="report") as pool:
+        return list(pool.map(run, statements))
 
 
 def _profile_columns(states: Any) -> list[Any]:
@@ -133,7 +160,6 @@ def _profile(row: Any) -> Profile:
 
 def load_tally(start: date, end: date, size: int) -> Tally:
     """The period's cases at the checkpoint of `size` events, counted per profile, and their distinct accounts."""
-    _tune_for_one_big_query()
     states = _states_at(size)
     per_case = (
         select(*_profile_columns(states))
@@ -142,13 +168,17 @@ def load_tally(start: date, end: date, size: int) -> Tally:
         .subquery("per_case")
     )
     grouped = select(*per_case.c, func.count().label("cases")).group_by(*per_case.c)
-    profiles = tuple((_profile(row), int(row.cases)) for row in db.session.execute(grouped))
-    accounts = _distinct_accounts(start, end, size)
+    profile_rows, account_rows = _run_side_by_side(grouped, _distinct_accounts(start, end, size))
+    profiles = tuple((_profile(row), int(row.cases)) for row in profile_rows)
+    accounts = {kind: int(count) for kind, count in account_rows}
     return Tally(profiles, accounts.get("main", 0), accounts.get("preservation", 0), accounts.get("nsl", 0))
 
 
-def _distinct_accounts(start: date, end: date, size: int) -> dict[str, int]:
-    """Distinct (kind, normalized value) targets of the period's cases, by kind of process (see process_class)."""
+def _distinct_accounts(start: date, end: date, size: int) -> Any:
+    """Distinct (kind, normalized value) targets of the period's cases, by kind of process (see process_class).
+
+    Rows of (kind of process, count).
+    """
     kind = case(
         (CASE.process_type.in_(PRESERVATION), "preservation"),
         (CASE.process_type.in_(NATIONAL_SECURITY), "nsl"),
@@ -163,8 +193,7 @@ def _distinct_accounts(start: date, end: date, size: int) -> dict[str, int]:
         .group_by(TARGET.normalized, TARGET.kind, kind)
         .subquery("accounts")
     )
-    statement = select(distinct.c.kind, func.count()).group_by(distinct.c.kind)
-    return {row[0]: int(row[1]) for row in db.session.execute(statement)}
+    return select(distinct.c.kind, func.count()).group_by(distinct.c.kind)
 
 
 def load_case_facts(start: date, end: date, size: int) -> list[CaseFacts]:
