@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 DEFINITIONS = {
     "time_to_decision": "From the moment the process was received (received_at, as logged at intake) to the first "
@@ -24,9 +25,9 @@ DEFINITIONS = {
 }
 
 
-@dataclass(frozen=True)
-class CaseDurations:
-    """One case's times as the metrics use them; the database computes them (see queries.load_case_durations)."""
+class CaseDurations(NamedTuple):
+    """One case's times as the metrics use them; the database computes them (see queries.durations_statement),
+    and its rows, labelled alike, are used as they come."""
 
     reference: str
     process_type: str

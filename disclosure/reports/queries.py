@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, extract, func, select, text
+from sqlalchemy import Float, and_, case, cast, exists, extract, func, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
@@ -22,12 +22,10 @@ from disclosure.audit.service import checkpoint_now
 from disclosure.cases.models import Case, CaseTarget
 from disclosure.database import READ_ONLY
 from disclosure.extensions import db
-from disclosure.reports.metrics import CaseDurations
 from disclosure.reports.models import CaseLogState
 from disclosure.reports.transparency import (
     NATIONAL_SECURITY,
     PRESERVATION,
-    CaseFacts,
     CheckpointRef,
     Profile,
     ReportError,
@@ -105,7 +103,7 @@ def _states_at(size: int) -> Any:
     return latest.where(LOG.seq <= size).subquery("states")
 
 
-def _run_side_by_side(*statements: Any) -> list[list[Any]]:
+def run_side_by_side(*statements: Any) -> list[list[Any]]:
     """Run read-only statements at once, each on its own connection, and return their rows in order.
 
     Each statement reads a large part of the database and returns a few rows; on two cores, running them side by
@@ -158,8 +156,8 @@ def _profile(row: Any) -> Profile:
     )
 
 
-def load_tally(start: date, end: date, size: int) -> Tally:
-    """The period's cases at the checkpoint of `size` events, counted per profile, and their distinct accounts."""
+def tally_statements(start: date, end: date, size: int) -> tuple[Any, Any]:
+    """The two statements behind a tally: cases per profile, and distinct accounts per kind of process."""
     states = _states_at(size)
     per_case = (
         select(*_profile_columns(states))
@@ -168,10 +166,18 @@ def load_tally(start: date, end: date, size: int) -> Tally:
         .subquery("per_case")
     )
     grouped = select(*per_case.c, func.count().label("cases")).group_by(*per_case.c)
-    profile_rows, account_rows = _run_side_by_side(grouped, _distinct_accounts(start, end, size))
+    return grouped, _distinct_accounts(start, end, size)
+
+
+def tally_from(profile_rows: list[Any], account_rows: list[Any]) -> Tally:
     profiles = tuple((_profile(row), int(row.cases)) for row in profile_rows)
     accounts = {kind: int(count) for kind, count in account_rows}
     return Tally(profiles, accounts.get("main", 0), accounts.get("preservation", 0), accounts.get("nsl", 0))
+
+
+def load_tally(start: date, end: date, size: int) -> Tally:
+    """The period's cases at the checkpoint of `size` events, counted per profile, and their distinct accounts."""
+    return tally_from(*run_side_by_side(*tally_statements(start, end, size)))
 
 
 def _distinct_accounts(start: date, end: date, size: int) -> Any:
@@ -196,57 +202,60 @@ def _distinct_accounts(start: date, end: date, size: int) -> Any:
     return select(distinct.c.kind, func.count()).group_by(distinct.c.kind)
 
 
-def load_case_facts(start: date, end: date, size: int) -> list[CaseFacts]:
-    """The period's cases one by one (without their targets): what lists the cases behind a cell."""
+#: Cells named after a case column ("process.subpoena"): only cases with that value can be in them.
+_CELL_COLUMNS = {"process": CASE.process_type, "regime": CASE.regime, "country": CASE.country}
+
+
+def cell_references(start: date, end: date, size: int, key: str) -> list[str]:
+    """The references of the period's cases behind one cell, sorted: cell_keys() decides, once per profile."""
     states = _states_at(size)
     statement = (
         select(CASE.reference, *_profile_columns(states))
         .select_from(states.join(Case.__table__, CASE.reference == states.c.reference))
         .where(_in_period(start, end))
     )
-    return [CaseFacts(row.reference, _profile(row)) for row in db.session.execute(statement)]
-
-
-def cell_references(start: date, end: date, size: int, key: str) -> list[str]:
-    return sorted(f.reference for f in load_case_facts(start, end, size) if key in cell_keys(f.profile))
+    prefix, _, value = key.partition(".")
+    if prefix in _CELL_COLUMNS and value:
+        statement = statement.where(_CELL_COLUMNS[prefix] == value)
+    in_cell: dict[tuple[Any, ...], bool] = {}
+    references = []
+    for row in db.session.execute(statement):
+        profile = tuple(row[1:])
+        member = in_cell.get(profile)
+        if member is None:
+            member = in_cell[profile] = key in cell_keys(_profile(row))
+        if member:
+            references.append(row[0])
+    references.sort()
+    return references
 
 
 def _seconds_between(earlier: Any, later: Any) -> Any:
     if _postgres():
-        return extract("epoch", later - earlier)
+        return cast(extract("epoch", later - earlier), Float)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def load_case_durations(start: date, end: date, size: int, as_of: datetime) -> list[CaseDurations]:
+def durations_statement(start: date, end: date, size: int, as_of: datetime) -> Any:
     """Each period case's time to decision and to disclosure, and whether it was overdue or late, at the checkpoint.
 
-    The database does the date arithmetic, so a million cases come back as numbers, not datetimes to convert.
+    The database does the date arithmetic, so a million cases come back as numbers, not datetimes to convert;
+    the rows carry CaseDurations' field names and are used as they are.
     """
     states = _states_at(size)
     open_states = [state.value for state in OPEN_STATES]
-    statement = (
+    return (
         select(
             CASE.reference,
             CASE.process_type,
-            _seconds_between(CASE.received_at, states.c.decided_at),
-            _seconds_between(CASE.received_at, states.c.disclosed_at),
-            and_(states.c.state.in_(open_states), CASE.due_at < as_of),
-            func.coalesce(states.c.decided_at > CASE.due_at, False),
+            _seconds_between(CASE.received_at, states.c.decided_at).label("to_decision"),
+            _seconds_between(CASE.received_at, states.c.disclosed_at).label("to_disclosure"),
+            and_(states.c.state.in_(open_states), CASE.due_at < as_of).label("overdue_open"),
+            func.coalesce(states.c.decided_at > CASE.due_at, False).label("decided_late"),
         )
         .select_from(states.join(Case.__table__, CASE.reference == states.c.reference))
         .where(_in_period(start, end))
     )
-    return [
-        CaseDurations(
-            reference,
-            process,
-            float(decision) if decision is not None else None,
-            float(disclosure) if disclosure is not None else None,
-            bool(overdue),
-            bool(late),
-        )
-        for reference, process, decision, disclosure, overdue, late in db.session.execute(statement)
-    ]
 
 
 def cases_by_reference(references: list[str]) -> list[Case]:

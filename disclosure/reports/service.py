@@ -8,8 +8,8 @@ from flask import current_app
 
 from disclosure.audit.models import AuditCheckpoint
 from disclosure.clock import utcnow
+from disclosure.reports import queries
 from disclosure.reports.metrics import OperationalMetrics, compute_metrics
-from disclosure.reports.queries import cell_references, checkpoint_ref, load_case_durations, load_tally
 from disclosure.reports.transparency import ReportError, TransparencyReport, compute_transparency
 
 
@@ -43,18 +43,28 @@ def report_settings() -> dict[str, int]:
 
 
 def transparency_report(start: date, end: date, checkpoint: AuditCheckpoint) -> TransparencyReport:
-    counted = load_tally(start, end, checkpoint.size)
-    return compute_transparency(counted, start, end, checkpoint_ref(checkpoint), **report_settings())
+    counted = queries.load_tally(start, end, checkpoint.size)
+    return compute_transparency(counted, start, end, queries.checkpoint_ref(checkpoint), **report_settings())
 
 
 def cell_cases(start: date, end: date, checkpoint: AuditCheckpoint, key: str) -> list[str]:
     """The references of the cases behind one cell of the report at the checkpoint."""
-    return cell_references(start, end, checkpoint.size, key)
+    return queries.cell_references(start, end, checkpoint.size, key)
 
 
-def operational_metrics(start: date, end: date, checkpoint: AuditCheckpoint) -> OperationalMetrics:
+def report_with_metrics(
+    start: date, end: date, checkpoint: AuditCheckpoint
+) -> tuple[TransparencyReport, OperationalMetrics]:
+    """The report and the metrics together, as the auditor's page shows them: their queries run side by side."""
     as_of = _aware(checkpoint.created_at)
-    return compute_metrics(load_case_durations(start, end, checkpoint.size, as_of))
+    *tally_rows, duration_rows = queries.run_side_by_side(
+        *queries.tally_statements(start, end, checkpoint.size),
+        queries.durations_statement(start, end, checkpoint.size, as_of),
+    )
+    report = compute_transparency(
+        queries.tally_from(*tally_rows), start, end, queries.checkpoint_ref(checkpoint), **report_settings()
+    )
+    return report, compute_metrics(duration_rows)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -59,8 +59,7 @@ def transparency() -> Any:
     if not has_checkpoint and "checkpoint" not in request.args:
         return render_template("reports/transparency.html", report=None, start=start, end=end)
     start, end, checkpoint = _request_report()
-    report = service.transparency_report(start, end, checkpoint)
-    metrics = service.operational_metrics(start, end, checkpoint)
+    report, metrics = service.report_with_metrics(start, end, checkpoint)
     charts = {s.key: render.bar_chart(s.cells) for s in report.sections}
     checkpoints = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(20)).scalars()
     return render_template(
