@@ -88,7 +88,6 @@ def upgrade():
     sa.Column('indefinite_ndo', sa.Boolean(), nullable=False),
     sa.Column('decided_at', sa.DateTime(), nullable=True),
     sa.Column('disclosed_at', sa.DateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['seq'], ['audit_event.seq'], name=op.f('fk_case_log_state_seq_audit_event')),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_case_log_state'))
     )
     with op.batch_alter_table('case_log_state', schema=None) as batch_op:
