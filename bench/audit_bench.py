@@ -5,11 +5,14 @@ synchronous=FULL, PostgreSQL with the head row locked FOR UPDATE). Their anchors
 same lock, insert, update and commit on the same database, and plain hashlib over the same bodies.
 Verification runs verify_log() over --events synthetic but valid events (bulk-loaded, with a signed
 checkpoint every 1,000 events as the app makes them); its anchor is plain hashlib doing the same leaf,
-chain and tree hashing. Every figure is the median of --rounds runs: the machine may be shared.
+chain and tree hashing. On SQLite verify_log splits a large log between processes, one per CPU
+(disclosure.audit.scan_worker); the rate in one process is measured too, for comparison. Every figure is
+the median of --rounds runs: the machine may be shared.
 DESIGN's budget: appends >= 2,000/s SQLite, >= 800/s PostgreSQL; verify >= 300k/s SQLite, >= 120k/s
 PostgreSQL.
 
     .venv/bin/python bench/audit_bench.py [--events 1000000] [--appends 5000] [--rounds 3] [--skip-postgres]
+                                          [--verify-only]
 
 PostgreSQL: DISCLOSURE_BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres)
 names a server and a database to connect to; the throwaway database disclosure_bench is created there and
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from disclosure import create_app
+from disclosure.audit import scan_worker
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.merkle import RootBuilder, encode_frontier
 from disclosure.audit.note import sign_checkpoint
@@ -132,7 +137,8 @@ def reset_log(app: Flask) -> None:
     with app.app_context(), db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
-            connection.execute(sa.text("TRUNCATE audit_event, audit_checkpoint"))
+            # CASCADE: tables derived from the log (the reports' case_log_state) refer to audit_event.
+            connection.execute(sa.text("TRUNCATE audit_event, audit_checkpoint CASCADE"))
         else:
             for table in ("audit_event", "audit_checkpoint"):
                 connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
@@ -235,6 +241,22 @@ def load_log(app: Flask, count: int) -> None:
         else:
             with db.engine.connect() as connection:
                 connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+@contextmanager
+def in_one_process() -> Iterator[None]:
+    """verify_log as on a machine with one CPU: no worker processes."""
+    available = scan_worker.available_cpus
+    scan_worker.available_cpus = lambda: 1
+    try:
+        yield
+    finally:
+        scan_worker.available_cpus = available
+
+
+def verify_parts(events: int) -> int:
+    """How many parts verify_log splits a SQLite log of this many events into on this machine."""
+    return len(scan_worker.split_points(events, scan_worker.available_cpus())) - 1
 
 
 def time_verify(app: Flask, count: int) -> float:
@@ -381,16 +403,30 @@ def with_postgres(work: Any) -> Any:
         admin.dispose()
 
 
-def run_backend(app: Flask, args: argparse.Namespace) -> tuple[float, float]:
-    appends = median_of("record() + commit", args.rounds, lambda: time_appends(app, args.appends))
+def run_backend(app: Flask, args: argparse.Namespace) -> tuple[float | None, float, float | None]:
+    """(append rate, verify rate, verify rate in one process: SQLite only, where verify_log splits the log)."""
+    appends = None
+    if not args.verify_only:
+        appends = median_of("record() + commit", args.rounds, lambda: time_appends(app, args.appends))
     load_started = time.perf_counter()
     load_log(app, args.events)
     print(f"  (loaded {args.events:,} valid events in {time.perf_counter() - load_started:.1f} s)", flush=True)
-    verify = median_of(f"verify_log over {args.events:,} events", args.rounds, lambda: time_verify(app, args.events))
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+    parts = verify_parts(args.events) if sqlite else 1
+    verify = median_of(
+        f"verify_log over {args.events:,} events{f', in {parts} processes' if parts > 1 else ''}",
+        args.rounds,
+        lambda: time_verify(app, args.events),
+    )
+    one_process = None
+    if sqlite and parts > 1:
+        with in_one_process():
+            one_process = median_of("  the same in one process", args.rounds, lambda: time_verify(app, args.events))
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-    return appends, verify
+    return appends, verify, one_process
 
 
 def main() -> None:
@@ -399,6 +435,7 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=5_000, help="appends timed per database (default 5,000)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per figure; the median is kept (default 3)")
     parser.add_argument("--skip-postgres", action="store_true", help="SQLite only (its figures are then null)")
+    parser.add_argument("--verify-only", action="store_true", help="skip the appends (their figures are then null)")
     args = parser.parse_args()
     if args.events < 1 or args.appends < 1 or args.rounds < 1:
         parser.error("--events, --appends and --rounds must be positive")
@@ -412,29 +449,36 @@ def main() -> None:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as folder:
         base = Path(folder)
-        raw_sqlite = median_of(
-            "raw sqlite3 appends, WAL, synchronous=FULL",
-            args.rounds,
-            lambda: raw_sqlite_appends(base, args.appends),
-        )
+        raw_sqlite = None
+        if not args.verify_only:
+            raw_sqlite = median_of(
+                "raw sqlite3 appends, WAL, synchronous=FULL",
+                args.rounds,
+                lambda: raw_sqlite_appends(base, args.appends),
+            )
         print("SQLite:", flush=True)
         sqlite_app = make_app(base / "sqlite", f"sqlite:///{base / 'bench.db'}")
-        figures["sqlite_append_per_s"], figures["sqlite_verify_per_s"] = run_backend(sqlite_app, args)
+        sqlite_figures = run_backend(sqlite_app, args)
+        figures["sqlite_append_per_s"], figures["sqlite_verify_per_s"] = sqlite_figures[:2]
+        figures["sqlite_verify_one_process_per_s"] = sqlite_figures[2]
+        figures["sqlite_verify_processes"] = verify_parts(args.events)
         figures["sqlite_append_vs_raw"] = ratio(figures["sqlite_append_per_s"], raw_sqlite)
         raw_postgres = None
         if args.skip_postgres:
             figures["postgres_append_per_s"] = figures["postgres_verify_per_s"] = None
         else:
 
-            def postgres(url: str) -> tuple[float, float, float]:
-                raw = median_of(
-                    "raw psycopg appends, head FOR UPDATE",
-                    args.rounds,
-                    lambda: raw_postgres_appends(url, args.appends),
-                )
+            def postgres(url: str) -> tuple[float | None, float | None, float]:
+                raw = None
+                if not args.verify_only:
+                    raw = median_of(
+                        "raw psycopg appends, head FOR UPDATE",
+                        args.rounds,
+                        lambda: raw_postgres_appends(url, args.appends),
+                    )
                 print("PostgreSQL:", flush=True)
                 app = make_app(base / "postgres", url)
-                return (raw, *run_backend(app, args))
+                return (raw, *run_backend(app, args)[:2])
 
             raw_postgres, figures["postgres_append_per_s"], figures["postgres_verify_per_s"] = with_postgres(postgres)
         figures["postgres_append_vs_raw"] = ratio(figures["postgres_append_per_s"], raw_postgres)
@@ -445,25 +489,32 @@ def main() -> None:
     figures["postgres_append_vs_hashlib"] = ratio(figures["postgres_append_per_s"], hashed_per_event)
     figures["hashlib_events_per_s"], figures["hashlib_msgs_per_s"] = hashed_per_event, hashed_per_message
     figures["raw_sqlite_append_per_s"], figures["raw_postgres_append_per_s"] = raw_sqlite, raw_postgres
-    figures["events"], figures["appends"] = args.events, args.appends
+    figures["events"], figures["appends"] = args.events, None if args.verify_only else args.appends
 
     print()
     hashed = {"hashlib": hashed_per_event}
-    report(
-        "SQLite append",
-        figures["sqlite_append_per_s"],
-        BUDGET["sqlite_append"],
-        {"raw sqlite3": raw_sqlite, **hashed},
-    )
-    if raw_postgres:
+    if figures["sqlite_append_per_s"] is not None:
+        report(
+            "SQLite append",
+            figures["sqlite_append_per_s"],
+            BUDGET["sqlite_append"],
+            {"raw sqlite3": raw_sqlite, **hashed},
+        )
+    if figures.get("postgres_append_per_s") is not None:
         report(
             "PostgreSQL append",
             figures["postgres_append_per_s"],
             BUDGET["postgres_append"],
             {"raw psycopg": raw_postgres, **hashed},
         )
-    report(f"SQLite verify @{args.events:,}", figures["sqlite_verify_per_s"], BUDGET["sqlite_verify"], hashed)
-    if raw_postgres:
+    one_process = figures["sqlite_verify_one_process_per_s"]
+    report(
+        f"SQLite verify @{args.events:,}",
+        figures["sqlite_verify_per_s"],
+        BUDGET["sqlite_verify"],
+        {**({"one process": one_process} if one_process else {}), **hashed},
+    )
+    if figures["postgres_verify_per_s"] is not None:
         report(
             f"PostgreSQL verify @{args.events:,}",
             figures["postgres_verify_per_s"],

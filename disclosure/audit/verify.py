@@ -5,48 +5,38 @@ checkpoints (files kept outside the database, or the copies in it) must verify w
 match the root recomputed at their size: a rewritten history or a truncated tail cannot hide from them.
 Everything is read from one snapshot (REPEATABLE READ on PostgreSQL, one deferred read transaction on SQLite),
 so appends committed while a verification runs can never look like tampering, and verification never takes
-SQLite's write lock.
+SQLite's write lock. Rows are checked by disclosure.audit.scan. The later parts of a large SQLite log are
+checked by worker processes (disclosure.audit.scan_worker) in snapshots of their own, over ranges that end at
+this snapshot's last seq; a worker only vouches for a part whose rows are all sound and that starts from the
+chain hash the part before it ended with, and whatever it does not vouch for is checked here, in this snapshot.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from disclosure.audit.canonical import GENESIS_CHAIN, chain_hash, leaf_hash
+from disclosure.audit import scan_worker
+from disclosure.audit.canonical import GENESIS_CHAIN
 from disclosure.audit.merkle import EMPTY_ROOT, FrontierError, decode_frontier, frontier_root
 from disclosure.audit.note import Checkpoint, NoteError, verify_checkpoint
+from disclosure.audit.scan import EVENTS_SQL, Finding, PartTree, Scan, Tree, as_bytes, combine
 
 #: Rows checked together: a power of two keeps batches aligned to perfect subtrees, and a batch this small
 #: stays in the CPU cache (measured: 512 rows verify a quarter faster than 2,048, far faster than 20,000).
 BATCH = 512
 #: Rows per round trip to PostgreSQL's server-side cursor, handed on BATCH at a time.
 POSTGRES_FETCH = 8_192
-_CHAIN_DOMAIN = b"disclosure-audit-v1\0"
-_SEQ_KEY = b'"seq":'
-_EVENTS_SQL = "SELECT seq, body, leaf_hash, chain_hash, action, subject FROM audit_event ORDER BY seq"
 _CHECKPOINTS_SQL = "SELECT id, note FROM audit_checkpoint ORDER BY id"
 _HEAD_SQL = "SELECT size, chain_tip, frontier FROM audit_head WHERE id = 1"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem: the seq it concerns (None for the log as a whole) and what is wrong."""
-
-    seq: int | None
-    problem: str
-
-    def __str__(self) -> str:
-        return f"seq {self.seq}: {self.problem}" if self.seq is not None else self.problem
+_LARGEST_SEQ_SQL = "SELECT max(seq) FROM audit_event"
 
 
 @dataclass
@@ -77,9 +67,10 @@ class GivenCheckpoint:
 class _Snapshot:
     """Raw DBAPI reads in one snapshot: the verify loop is hot, and an ORM row costs more than its hashes."""
 
-    def __init__(self, driver_connection: Any, dialect: str) -> None:
+    def __init__(self, driver_connection: Any, dialect: str, own: bool) -> None:
         self._raw = driver_connection
         self._postgres = dialect == "postgresql"
+        self._own = own
 
     def all(self, sql: str) -> list[tuple[Any, ...]]:
         cursor = self._raw.cursor()
@@ -89,13 +80,23 @@ class _Snapshot:
         finally:
             cursor.close()
 
-    def event_batches(self) -> Iterator[list[tuple[Any, ...]]]:
-        """(seq, body, leaf_hash, chain_hash, action, subject) in order of seq, BATCH rows at a time."""
+    def event_batches(self, after: int | None = None, upto: int | None = None) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows (see scan.Row) in order of seq, BATCH at a time: all of them, or those after and/or up to a seq."""
+        mark = "%s" if self._postgres else "?"
+        conditions: list[str] = []
+        parameters: list[int] = []
+        if after is not None:
+            conditions.append(f"seq > {mark}")
+            parameters.append(after)
+        if upto is not None:
+            conditions.append(f"seq <= {mark}")
+            parameters.append(upto)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         # PostgreSQL: a server-side cursor in binary, so a million rows never sit in memory at once and bytea
         # arrives as bytes rather than hex text. SQLite steps its cursor lazily anyway.
         cursor = self._raw.cursor(name="audit_verify", binary=True) if self._postgres else self._raw.cursor()
         try:
-            cursor.execute(_EVENTS_SQL)
+            cursor.execute(f"{EVENTS_SQL}{where} ORDER BY seq", parameters)
             if not self._postgres:
                 while rows := cursor.fetchmany(BATCH):
                     yield rows
@@ -106,6 +107,17 @@ class _Snapshot:
         finally:
             cursor.close()
 
+    def shareable_file(self) -> str | None:
+        """The SQLite database file, if worker processes may read parts of it: not when the caller's
+        transaction decides what is visible (it may hold uncommitted appends), nor for an in-memory database."""
+        if self._postgres or not self._own:
+            return None
+        files = {name: path for _seq, name, path in self.all("PRAGMA database_list")}
+        return files.get("main") or None
+
+    def largest_seq(self) -> int:
+        return int(self.all(_LARGEST_SEQ_SQL)[0][0] or 0)
+
 
 @contextmanager
 def _snapshot(connection: Connection) -> Iterator[_Snapshot]:
@@ -113,7 +125,7 @@ def _snapshot(connection: Connection) -> Iterator[_Snapshot]:
     raw = connection.connection.driver_connection
     if connection.in_transaction() or (dialect == "sqlite" and raw.in_transaction):
         # The caller's transaction decides what is visible; it may even hold uncommitted appends to check.
-        yield _Snapshot(raw, dialect)
+        yield _Snapshot(raw, dialect, own=False)
         return
     if dialect == "postgresql":
         # Under READ COMMITTED each statement sees newer commits: the head, read after the events, would run
@@ -122,110 +134,22 @@ def _snapshot(connection: Connection) -> Iterator[_Snapshot]:
         if raw.autocommit:
             raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                yield _Snapshot(raw, dialect)
+                yield _Snapshot(raw, dialect, own=True)
             finally:
                 raw.execute("ROLLBACK")
             return
         with connection.begin() as transaction:
             raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            yield _Snapshot(raw, dialect)
+            yield _Snapshot(raw, dialect, own=True)
             transaction.rollback()  # nothing was written; ending it releases the snapshot
         return
     # A deferred BEGIN, not the app's BEGIN IMMEDIATE: a WAL reader gets a stable snapshot and never blocks,
     # nor waits for, the writers (including the caller's own session, which may hold the write lock).
     raw.execute("BEGIN")
     try:
-        yield _Snapshot(raw, dialect)
+        yield _Snapshot(raw, dialect, own=True)
     finally:
         raw.execute("ROLLBACK")
-
-
-def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, str):  # a value stored as TEXT by hand: compare it as the bytes it claims to be
-        return value.encode("utf-8")
-    return b"" if value is None else bytes(value)
-
-
-def _body_seq(body: bytes) -> int | None:
-    # Canonical JSON sorts keys: top-level "seq" follows "data", so the last '"seq":' is the top-level one
-    # (inside strings a quote is escaped, so the pattern cannot occur there).
-    at = body.rfind(_SEQ_KEY)
-    if at < 0:
-        return None
-    end = body.find(b",", at)
-    try:
-        return int(body[at + 6 : end])
-    except ValueError:
-        return None
-
-
-class _ActionPrefixes(dict[Any, bytes]):
-    """action -> the bytes a canonical body must start with; computed once per distinct action."""
-
-    def __missing__(self, action: Any) -> bytes:
-        if not isinstance(action, str):
-            raise TypeError("action is not text")
-        prefix = self[action] = b'{"action":' + json.dumps(action, ensure_ascii=False).encode() + b","
-        return prefix
-
-
-class _SubjectLiterals(dict[Any, bytes]):
-    """subject -> its JSON literal as it appears in a canonical body; kept bounded, subjects are many."""
-
-    def __missing__(self, subject: Any) -> bytes:
-        if subject is not None and not isinstance(subject, str):
-            raise TypeError("subject is not text")
-        if len(self) > 100_000:
-            self.clear()
-        literal = self[subject] = json.dumps(subject, ensure_ascii=False).encode()
-        return literal
-
-
-class _IndexedFields:
-    """The byte patterns that tie the action and subject columns to the hashed body."""
-
-    def __init__(self) -> None:
-        self.actions = _ActionPrefixes()
-        self.subjects = _SubjectLiterals()
-
-    def match(self, body: bytes, seq: int, action: Any, subject: Any) -> bool:
-        try:
-            return body.startswith(self.actions[action]) and body.startswith(
-                _SEQ_SUBJECT % (seq, self.subjects[subject]), body.rfind(_SEQ_KEY)
-            )
-        except TypeError:
-            return False
-
-
-_SEQ_SUBJECT = b'"seq":%d,"subject":%s,'
-
-
-def _diagnose(
-    row: tuple[Any, ...], expected: int, previous: bytes, fields: _IndexedFields
-) -> tuple[Finding | None, bytes, bytes]:
-    """Check one row exactly and say what is wrong with it, in the order an auditor would want to know.
-
-    Returns (finding or None, the row's leaf hash, its chain hash) so that a sound row can be carried on with.
-    """
-    seq = row[0]
-    body, stored_leaf, stored_chain = _as_bytes(row[1]), _as_bytes(row[2]), _as_bytes(row[3])
-    action, subject = row[4], row[5]
-    if seq != expected:
-        return Finding(expected, f"row missing: the log jumps from seq {expected - 1} to seq {seq}"), b"", b""
-    body_seq = _body_seq(body)
-    leaf = leaf_hash(body)
-    if body_seq != seq and body_seq is not None and leaf == stored_leaf:
-        return Finding(seq, f"rows reordered: row {seq} holds the event recorded as seq {body_seq}"), b"", b""
-    if leaf != stored_leaf:
-        return Finding(seq, "body edited: its SHA-256 no longer matches the stored leaf hash"), b"", b""
-    if body_seq != seq:
-        return Finding(seq, f"body names seq {body_seq}, not {seq}"), b"", b""
-    if len(stored_chain) != 32 or chain_hash(previous, stored_leaf) != stored_chain:
-        return Finding(seq, "chain broken: the chain hash does not follow from the previous event"), b"", b""
-    if not fields.match(body, seq, action, subject):
-        problem = "index columns (action, subject) edited: they differ from the hashed body"
-        return Finding(seq, problem), b"", b""
-    return None, leaf, stored_chain
 
 
 def verify_log(
@@ -269,119 +193,50 @@ def _verify(
     return result
 
 
-class _Tree:
-    """RFC 6962 root of leaves appended in order; the stack is the frontier, as in merkle.RootBuilder.
-
-    Aligned runs are hashed level by level in list comprehensions: that is what keeps verification near the
-    pace of hashlib itself."""
-
-    __slots__ = ("size", "stack")
-
-    def __init__(self) -> None:
-        self.stack: list[bytes] = []
-        self.size = 0
-
-    def extend(self, leaves: list[bytes]) -> None:
-        sha256 = hashlib.sha256
-        at, count = 0, len(leaves)
-        while at < count:
-            size = self.size
-            # The widest perfect subtree starting here: aligned to the tree size, within the leaves left.
-            height = min((size & -size).bit_length() - 1 if size else 62, (count - at).bit_length() - 1)
-            if height < 4:
-                self._push(leaves[at], 0)
-                at += 1
-                continue
-            level = leaves[at : at + (1 << height)]
-            while len(level) > 1:
-                pairs = iter(level)
-                level = [sha256(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs, strict=True)]
-            self._push(level[0], height)
-            at += 1 << height
-
-    def _push(self, node: bytes, height: int) -> None:
-        # Binary addition of 2**height to the size: each carry merges two equal perfect subtrees.
-        stack, sha256 = self.stack, hashlib.sha256
-        carry = self.size >> height
-        while carry & 1:
-            node = sha256(b"\x01" + stack.pop() + node).digest()
-            carry >>= 1
-        stack.append(node)
-        self.size += 1 << height
-
-    def root(self) -> bytes:
-        return frontier_root(self.stack, self.size)
-
-
-def _scan(snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult) -> tuple[_Tree, bytes, dict[int, bytes]]:
+def _scan(snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult) -> tuple[Tree, bytes, dict[int, bytes]]:
     """Recompute every leaf and chain hash and the tree; stop at the first bad row.
 
-    Each batch is first checked whole, with the per-row work in comprehensions and C-level maps (this is what
-    keeps verification near the speed of hashlib itself); only a batch that fails, or holds something that
-    does not fit the fast comparison, is gone through row by row, to name the first bad seq.
+    Returns the tree of the rows found sound, the last chain hash, and the root at each wanted size reached.
     """
-    tree = _Tree()
-    roots_at: dict[int, bytes] = {0: tree.root()}
     marks = sorted(size for size in wanted_sizes if size > 0)
-    fields = _IndexedFields()
-    action_prefixes, subject_literals = fields.actions, fields.subjects
-    sha256, domain, seq_key = hashlib.sha256, _CHAIN_DOMAIN, _SEQ_KEY
-    previous = GENESIS_CHAIN
-    expected = 1
-    for rows in snapshot.event_batches():
-        count = len(rows)
-        try:
-            seqs, bodies, stored_leaves, stored_chains, actions, subjects = zip(*rows, strict=True)
-            leaves = [sha256(b"\x00" + body).digest() for body in bodies]
-            chain = previous
-            chains = [chain := sha256(domain + chain + leaf).digest() for leaf in leaves]
-            sound = (
-                seqs == tuple(range(expected, expected + count))
-                and leaves == list(stored_leaves)
-                and chains == list(stored_chains)
-                and all(map(bytes.startswith, bodies, map(action_prefixes.__getitem__, actions)))
-                and all(
-                    map(
-                        bytes.startswith,
-                        bodies,
-                        map(_SEQ_SUBJECT.__mod__, zip(seqs, map(subject_literals.__getitem__, subjects), strict=True)),
-                        map(bytes.rfind, bodies, repeat(seq_key)),
-                    )
-                )
-            )
-        except (TypeError, ValueError, AttributeError):  # a column stored by hand as another type
-            sound = False
-        if sound:
-            _extend(tree, leaves, marks, roots_at)
-            previous, expected = chains[-1], expected + count
-            continue
-        good: list[bytes] = []
-        finding = None
-        for row in rows:
-            finding, leaf, chain = _diagnose(row, expected, previous, fields)
-            if finding is not None:
-                break
-            good.append(leaf)
-            previous, expected = chain, expected + 1
-        _extend(tree, good, marks, roots_at)
-        if finding is not None:
-            result.findings.append(finding)
-            break
-    return tree, previous, roots_at
+    scan = Scan(1, GENESIS_CHAIN, PartTree(0, scan_worker.BLOCK, marks))
+    database = snapshot.shareable_file()
+    cuts = scan_worker.split_points(snapshot.largest_seq(), scan_worker.available_cpus()) if database else []
+    if database and len(cuts) > 2:
+        parts, chain_tip, finding = _scan_in_parts(snapshot, scan, database, cuts, marks)
+    else:
+        finding = scan.check(snapshot.event_batches())
+        parts, chain_tip = [scan.tree], scan.previous
+    if finding is not None:
+        result.findings.append(finding)
+    tree, roots_at = combine(parts)
+    roots_at[0] = EMPTY_ROOT
+    return tree, chain_tip, roots_at
 
 
-def _extend(tree: _Tree, leaves: list[bytes], marks: list[int], roots_at: dict[int, bytes]) -> None:
-    """Append a batch of leaves, taking the root at each checkpoint size that falls inside it."""
-    start = tree.size
-    end = start + len(leaves)
-    done = 0
-    while marks and marks[0] <= end:
-        size = marks.pop(0)
-        if size > start:
-            tree.extend(leaves[done : size - start])
-            done = size - start
-            roots_at[size] = tree.root()
-    tree.extend(leaves[done:])
+def _scan_in_parts(
+    snapshot: _Snapshot, scan: Scan, database: str, cuts: list[int], marks: list[int]
+) -> tuple[list[PartTree], bytes, Finding | None]:
+    """Check the first part here while workers check the others: (the parts' trees, the chain tip, a finding).
+
+    If any worker's part is not sound, or the parts do not join up, everything after the first part is checked
+    here after all, in this snapshot, so that the finding is named exactly as one scan in order of seq names it.
+    """
+    workers = scan_worker.start_workers(database, cuts, marks, BATCH)
+    try:
+        started = time.monotonic()
+        finding = scan.check(snapshot.event_batches(upto=cuts[1]))
+        own_seconds = time.monotonic() - started
+        joined = None if finding else scan_worker.join_parts(workers, scan.expected, scan.previous, own_seconds)
+    finally:
+        for worker in workers:
+            worker.stop()
+    if joined is not None:
+        trees, chain_tip = joined
+        return [scan.tree, *trees], chain_tip, None
+    if finding is None:
+        finding = scan.check(snapshot.event_batches(after=cuts[1]))
+    return [scan.tree], scan.previous, finding
 
 
 def _load_checkpoints(
@@ -416,7 +271,7 @@ def _check_head(snapshot: _Snapshot, result: VerifyResult, chain_tip: bytes) -> 
     if not rows:
         result.findings.append(Finding(None, "the head row is missing"))
         return
-    size, head_tip, head_frontier = rows[0][0], _as_bytes(rows[0][1]), _as_bytes(rows[0][2])
+    size, head_tip, head_frontier = rows[0][0], as_bytes(rows[0][1]), as_bytes(rows[0][2])
     if size > result.size:
         result.findings.append(
             Finding(result.size + 1, f"tail truncated: the head records {size} events, the table holds {result.size}")
