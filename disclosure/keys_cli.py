@@ -1,17 +1,37 @@
-"""`flask keys init`: create the organisation's keys under instance/keys/, or import existing ones."""
+"""`flask keys init|export-ca|revoke-signer|export-crl`: create the organisation's keys under instance/keys/
+(or import existing ones), hand out the CA certificate, and withdraw the bundle-signing certificate.
+
+Revoking writes the CA's revocation list and a new signing certificate while its audit event waits in the open
+transaction, then commits: a failed write rolls the event back, and the list is never missing an earlier entry.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from disclosure import keyring
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import SystemActor, record, require_schema
-from disclosure.exports.pki import PKIError, ca_pem, init_pki
+from disclosure.clock import utcnow
+from disclosure.exports.pki import (
+    REVOCATION_REASONS,
+    NoRevocationList,
+    PKIError,
+    apply_signer_revocation,
+    ca_pem,
+    init_pki,
+    prepare_signer_revocation,
+    serial_hex,
+    stored_crl,
+    write_file_atomically,
+)
 from disclosure.extensions import db
 from disclosure.production.bundles import pki_dir
 from disclosure.storage.keys import keyring_for_config
@@ -93,5 +113,123 @@ def export_ca(out: Path) -> None:
         pem = ca_pem(pki_dir(current_app.config))
     except PKIError as error:
         raise click.ClickException(f"{error} Run `flask keys init`.") from error
-    out.write_bytes(pem)
+    _write_out(out, pem, "the CA certificate")
     click.echo(f"wrote the CA certificate to {out}")
+
+
+def _write_out(out: Path, data: bytes, what: str) -> None:
+    """Write an --out file whole or not at all, with a message that says what to fix."""
+    try:
+        write_file_atomically(out, data)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot write {what} to {out}: {error.strerror or error}; give --out a path in a folder that exists "
+            "and that you can write to"
+        ) from error
+
+
+@keys_cli.command("revoke-signer")
+@click.option(
+    "--reason",
+    required=True,
+    type=click.Choice(list(REVOCATION_REASONS)),
+    help="Why the certificate is withdrawn (recorded in the revocation list and the audit log).",
+)
+@click.option("--yes", is_flag=True, help="Revoke without asking for confirmation.")
+def revoke_signer(reason: str, yes: bool) -> None:
+    """Revoke the bundle-signing certificate and issue a new one.
+
+    The CA's revocation list (instance/keys/pki/bundle-ca.crl.pem) keeps every earlier revocation and now also
+    lists the current certificate: bundles it signed fail verification against the list. New bundles are
+    signed with the new certificate. Publish the list with `flask keys export-crl`."""
+    folder = pki_dir(current_app.config)
+    org = str(current_app.config.get("ORGANISATION_NAME", "Disclosure"))
+    try:
+        preview = prepare_signer_revocation(folder, org, reason)
+    except PKIError as error:
+        raise click.ClickException(f"nothing revoked: {error}") from error
+    serial = serial_hex(preview.revoked.serial_number)
+    if not yes:
+        question = (
+            f"Revoke the bundle-signing certificate {preview.revoked.subject.rfc4514_string()}, serial {serial} "
+            f"(reason: {reason})? Every bundle it signed will fail verification against the revocation list"
+        )
+        try:
+            confirmed = click.confirm(question, default=False)
+        except click.Abort:
+            confirmed = False
+        if not confirmed:
+            raise click.ClickException("nothing revoked: not confirmed (answer y, or pass --yes)")
+    require_schema()  # from here the audit log's head row is locked: one revocation at a time
+    try:
+        plan = prepare_signer_revocation(folder, org, reason)
+    except PKIError as error:
+        db.session.rollback()
+        raise click.ClickException(f"nothing revoked: {error}") from error
+    if plan.revoked.serial_number != preview.revoked.serial_number:
+        db.session.rollback()
+        raise click.ClickException(
+            f"nothing revoked: the signing certificate changed while waiting for confirmation (it is now serial "
+            f"{serial_hex(plan.revoked.serial_number)}); run the command again"
+        )
+    record(
+        SystemActor("flask keys revoke-signer"),
+        AuditAction.KEYS_SIGNER_REVOKED,
+        subject="keys",
+        data={
+            "revoked_serial": serial,
+            "reason": plan.reason.name,
+            "new_serial": serial_hex(plan.cert.serial_number),
+        },
+    )
+    try:
+        lines = apply_signer_revocation(plan)
+    except OSError as error:
+        db.session.rollback()
+        raise click.ClickException(
+            f"could not write to {folder}: {error.strerror or error}. No audit event was recorded. Fix the "
+            "folder and run the command again: it finishes an interrupted revocation without listing the "
+            "certificate twice"
+        ) from error
+    try:
+        db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        raise click.ClickException(
+            f"the revocation is in place in {folder} (serial {serial} listed, a new signing certificate issued) but "
+            f"its audit event could not be committed ({error.__class__.__name__}); do not run the command again "
+            "(it would revoke the new certificate): tell the auditors, with this message"
+        ) from error
+    if plan.already_listed:
+        click.echo(f"serial {serial} was already in the revocation list (an earlier run stopped); finished it")
+    click.echo(f"revoked the bundle-signing certificate serial {serial} (reason: {plan.reason.name})")
+    for line in lines:
+        click.echo(line)
+    click.echo("publish the list to recipients: flask keys export-crl --out crl.pem")
+
+
+@keys_cli.command("export-crl")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the PEM.")
+def export_crl(out: Path) -> None:
+    """Write the CA's revocation list (PEM), which recipients give to `disclosure-bundle verify --crl`."""
+    try:
+        crl = stored_crl(pki_dir(current_app.config))
+    except NoRevocationList as error:
+        raise click.ClickException(
+            f"{error}. There is nothing to export until a signing certificate is revoked with "
+            "`flask keys revoke-signer`"
+        ) from error
+    except PKIError as error:
+        raise click.ClickException(str(error)) from error
+    _write_out(out, crl.public_bytes(serialization.Encoding.PEM), "the revocation list")
+    next_update = crl.next_update_utc or utcnow()
+    click.echo(
+        f"wrote the revocation list ({len(crl)} revoked certificate(s), next update due {next_update:%Y-%m-%d}) "
+        f"to {out}"
+    )
+    if next_update < utcnow() + dt.timedelta(days=7):
+        click.echo(
+            f"warning: the list's next update is due {next_update:%Y-%m-%d %H:%M} UTC; after that recipients' "
+            "checks refuse it as out of date",
+            err=True,
+        )

@@ -47,6 +47,7 @@ class AuditAction(StrEnum):
     AUDIT_VERIFIED = "audit.verified"
     AUDIT_EXPORTED = "audit.exported"
     KEYS_CREATED = "keys.created"
+    KEYS_SIGNER_REVOKED = "keys.signer_revoked"
     STORAGE_KEY_ROTATED = "storage.key_rotated"
     DEMO_SEEDED = "demo.seeded"
 

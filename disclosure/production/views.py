@@ -1,4 +1,5 @@
-"""Production pages: add records to an approved case, build and deliver bundles, recipients' certificates, the CA."""
+"""Production pages: add records to an approved case, build and deliver bundles, recipients' certificates, the CA
+and its revocation list."""
 
 from __future__ import annotations
 
@@ -228,4 +229,22 @@ def ca_certificate() -> Response:
 
     response = Response(ca_pem(bundles.pki_dir(current_app.config)), mimetype="application/x-pem-file")
     response.headers["Content-Disposition"] = 'attachment; filename="disclosure-ca.pem"'
+    return response
+
+
+@bp.route("/keys/crl.pem")
+@requires(Permission.ACCOUNT_SELF)
+def revocation_list() -> Any:
+    """The CA's revocation list (`flask keys export-crl`), once a bundle-signing certificate has been revoked."""
+    from cryptography.hazmat.primitives import serialization
+
+    from disclosure.errors import render_error
+    from disclosure.exports.pki import NoRevocationList, stored_crl
+
+    try:
+        crl = stored_crl(bundles.pki_dir(current_app.config))
+    except NoRevocationList:
+        return render_error(404, "No bundle-signing certificate has been revoked, so there is no revocation list yet.")
+    response = Response(crl.public_bytes(serialization.Encoding.PEM), mimetype="application/x-pem-file")
+    response.headers["Content-Disposition"] = 'attachment; filename="disclosure-crl.pem"'
     return response

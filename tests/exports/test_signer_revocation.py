@@ -1,0 +1,387 @@
+"""Withdrawing the bundle-signing certificate: `flask keys revoke-signer` and `flask keys export-crl`.
+
+What an operator and a recipient see: bundles signed before the revocation fail verification against the
+published list (with our command and with the bundle README's stock openssl commands), bundles built after it
+verify, the list keeps every earlier revocation, the audit log records each revocation once, and bad input
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+from cryptography import x509
+from flask import Flask
+from sqlalchemy import select
+
+from disclosure.audit.models import AuditEvent
+from disclosure.exports import pki
+from disclosure.exports.pki import CRL_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE, serial_hex
+from disclosure.extensions import db
+from disclosure.production.bundles import pki_dir
+from tests.exports.test_bundle_stock_tools import TOOLS, readme_commands, run_stock
+from tests.factories import make_user
+from tests.production.helpers import approved_case
+
+PRODUCER = "producer@example.org"
+MAIL = b"From: a@example.net\nSubject: the evidence\n\nMeet at noon.\n" * 50
+REVOKED = "keys.signer_revoked"
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+
+def flask(app: Flask, *args: str, input: str | None = None) -> Result:
+    return app.test_cli_runner().invoke(args=list(args), input=input)
+
+
+def recipient_verify(bundle: Path, ca: Path, crl: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`disclosure-bundle verify`, run the way a recipient runs it."""
+    extra = ["--crl", str(crl)] if crl is not None else []
+    return subprocess.run(
+        [sys.executable, "-m", "disclosure.exports.bundle_cli", "verify", str(bundle), "--ca", str(ca), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def signer_cert(app: Flask) -> x509.Certificate:
+    return x509.load_pem_x509_certificate((pki_dir(app.config) / SIGNER_CERT_FILE).read_bytes())
+
+
+def key_folder(app: Flask) -> dict[str, bytes]:
+    """Every file in the key folder, by name: to show that a refused command changed nothing."""
+    folder = pki_dir(app.config)
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())} if folder.exists() else {}
+
+
+def revocation_events(app: Flask) -> list[dict[str, Any]]:
+    with app.app_context():
+        bodies = db.session.execute(
+            select(AuditEvent.body).where(AuditEvent.action == REVOKED).order_by(AuditEvent.seq)
+        ).scalars()
+        return [json.loads(body) for body in bodies]
+
+
+def listed(crl_pem: bytes) -> dict[str, str | None]:
+    """serial (hex) -> CRL reason code name, as `openssl crl -text` would show them."""
+    crl = x509.load_pem_x509_crl(crl_pem)
+    found: dict[str, str | None] = {}
+    for entry in crl:
+        try:
+            reason: str | None = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.name
+        except x509.ExtensionNotFound:
+            reason = None
+        assert serial_hex(entry.serial_number) not in found, "a certificate listed twice"
+        found[serial_hex(entry.serial_number)] = reason
+    return found
+
+
+@pytest.fixture
+def reference(app: Flask, tmp_path: Path) -> str:
+    """An approved case holding one responsive record, and a producer who may bundle it."""
+    with app.app_context():
+        case_reference = approved_case(("stored_content",))
+        make_user("producer", email=PRODUCER)
+    records = tmp_path / "mailbox.mbox"
+    records.write_bytes(MAIL)
+    added = flask(
+        app,
+        *("production", "add", case_reference, str(records)),
+        *("--target", "user@example.net", "--category", "stored_content", "--as", PRODUCER),
+    )
+    assert added.exit_code == 0, added.output
+    return case_reference
+
+
+def build(app: Flask, reference: str, out: Path) -> Path:
+    built = flask(app, "bundle", "build", reference, "--passphrase-only", "--out", str(out), "--as", PRODUCER)
+    assert built.exit_code == 0, built.output
+    return out
+
+
+@pytest.fixture
+def ca(app: Flask, tmp_path: Path) -> Path:
+    out = tmp_path / "ca.pem"
+    assert flask(app, "keys", "export-ca", "--out", str(out)).exit_code == 0
+    return out
+
+
+# -- the operator's path end to end --------------------------------------------------------------------------
+
+
+def test_after_revocation_old_bundles_fail_against_the_list_and_new_ones_verify(app, reference, ca, tmp_path):
+    before = build(app, reference, tmp_path / "before.zip")
+    old = signer_cert(app)
+    old_key = (pki_dir(app.config) / SIGNER_KEY_FILE).read_bytes()
+
+    done = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
+    assert done.exit_code == 0, done.output
+    new = signer_cert(app)
+    assert new.serial_number != old.serial_number
+    assert f"revoked the bundle-signing certificate serial {serial_hex(old.serial_number)}" in done.output
+    assert f"serial {serial_hex(new.serial_number)}" in done.output
+    assert "flask keys export-crl" in done.output
+
+    # The revoked key is gone; the new one is private; the revoked certificate is kept for the record.
+    key_path = pki_dir(app.config) / SIGNER_KEY_FILE
+    assert key_path.read_bytes() != old_key and stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    archived = pki_dir(app.config) / f"bundle-signer-revoked-{serial_hex(old.serial_number)}.pem"
+    assert x509.load_pem_x509_certificate(archived.read_bytes()) == old
+
+    crl = tmp_path / "crl.pem"
+    exported = flask(app, "keys", "export-crl", "--out", str(crl))
+    assert exported.exit_code == 0, exported.output
+    assert "1 revoked certificate(s)" in exported.output and str(crl) in exported.output
+    assert crl.read_bytes() == (pki_dir(app.config) / CRL_FILE).read_bytes()
+    assert listed(crl.read_bytes()) == {serial_hex(old.serial_number): "key_compromise"}
+
+    after = build(app, reference, tmp_path / "after.zip")
+    refused = recipient_verify(before, ca, crl)
+    assert refused.returncode == 1
+    assert "the signer certificate" in refused.stderr and "was revoked on" in refused.stderr
+    accepted = recipient_verify(after, ca, crl)
+    assert accepted.returncode == 0, accepted.stderr
+    # Without the list the old signature still checks out: recipients must be given the list.
+    assert recipient_verify(before, ca).returncode == 0
+
+    events = revocation_events(app)
+    assert len(events) == 1
+    assert events[0]["actor"] == {"kind": "system", "name": "flask keys revoke-signer"}
+    assert events[0]["data"] == {
+        "revoked_serial": serial_hex(old.serial_number),
+        "reason": "key_compromise",
+        "new_serial": serial_hex(new.serial_number),
+    }
+    assert b"PRIVATE KEY" not in json.dumps(events[0]).encode() and old_key.decode() not in json.dumps(events[0])
+
+
+@pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in TOOLS) and os.environ.get("CI", "").lower() not in {"1", "true", "yes"},
+    reason="openssl, unzip, sha256sum and bash are needed (mandatory under CI=true)",
+)
+def test_the_readme_stock_openssl_revocation_check_agrees(app, reference, ca, tmp_path):
+    before = build(app, reference, tmp_path / "before.zip")
+    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    after = build(app, reference, tmp_path / "after.zip")
+    crl = tmp_path / "crl.pem"
+    assert flask(app, "keys", "export-crl", "--out", str(crl)).exit_code == 0
+
+    outcomes = {}
+    for bundle in (before, after):
+        folder = tmp_path / f"recipient-{bundle.stem}"
+        folder.mkdir()
+        shutil.copy(bundle, folder / "BUNDLE.zip")
+        shutil.copy(ca, folder / "ca.pem")
+        shutil.copy(crl, folder / "crl.pem")
+        optional = readme_commands(bundle, "      $ ")
+        assert any("-crl_check" in command for command in optional)
+        outcomes[bundle.stem] = run_stock(folder, readme_commands(bundle)[:3] + optional)
+    assert outcomes["before"].returncode != 0 and "certificate revoked" in outcomes["before"].stderr
+    assert outcomes["after"].returncode == 0 and "Verification successful" in outcomes["after"].stderr
+
+
+def test_the_list_is_cumulative(app, tmp_path):
+    first = signer_cert(app)
+    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    one = x509.load_pem_x509_crl((pki_dir(app.config) / CRL_FILE).read_bytes())
+    second = signer_cert(app)
+    assert flask(app, "keys", "revoke-signer", "--reason", "cessation_of_operation", "--yes").exit_code == 0
+    two = x509.load_pem_x509_crl((pki_dir(app.config) / CRL_FILE).read_bytes())
+    third = signer_cert(app)
+
+    crl = tmp_path / "crl.pem"
+    exported = flask(app, "keys", "export-crl", "--out", str(crl))
+    assert exported.exit_code == 0 and "2 revoked certificate(s)" in exported.output
+    assert listed(crl.read_bytes()) == {
+        serial_hex(first.serial_number): "superseded",
+        serial_hex(second.serial_number): "cessation_of_operation",
+    }
+    assert third.serial_number not in {first.serial_number, second.serial_number}
+    number = x509.CRLNumber
+    assert (
+        two.extensions.get_extension_for_class(number).value.crl_number
+        > one.extensions.get_extension_for_class(number).value.crl_number
+    )
+    assert [event["data"]["revoked_serial"] for event in revocation_events(app)] == [
+        serial_hex(first.serial_number),
+        serial_hex(second.serial_number),
+    ]
+
+
+def test_the_list_downloads_from_the_browser_beside_the_ca_certificate(app, client, login_as, tmp_path):
+    login_as("intake")
+    none_yet = client.get("/keys/crl.pem")
+    assert none_yet.status_code == 404
+    assert "no revocation list yet" in none_yet.get_data(as_text=True)
+
+    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    crl = tmp_path / "crl.pem"
+    assert flask(app, "keys", "export-crl", "--out", str(crl)).exit_code == 0
+    download = client.get("/keys/crl.pem")
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"] == 'attachment; filename="disclosure-crl.pem"'
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.get_data() == crl.read_bytes()
+
+    anonymous = app.test_client().get("/keys/crl.pem")
+    assert anonymous.status_code == 302 and "/sign-in" in anonymous.location
+
+
+# -- bad input changes nothing ---------------------------------------------------------------------------------
+
+
+def test_an_unknown_reason_is_refused_and_changes_nothing(app):
+    before = key_folder(app)
+    done = flask(app, "keys", "revoke-signer", "--reason", "lost_it", "--yes")
+    assert done.exit_code == 2
+    assert "'lost_it' is not one of 'key_compromise', 'superseded', 'cessation_of_operation'" in done.output
+    assert key_folder(app) == before and revocation_events(app) == []
+
+
+@pytest.mark.parametrize("answer", ["n\n", "", "maybe\n\n"])
+def test_without_confirmation_nothing_is_revoked(app, answer):
+    before = key_folder(app)
+    done = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", input=answer)
+    assert done.exit_code == 1
+    assert f"serial {serial_hex(signer_cert(app).serial_number)}" in done.output  # the question names it
+    assert "nothing revoked: not confirmed (answer y, or pass --yes)" in done.output
+    assert key_folder(app) == before and revocation_events(app) == []
+
+
+def test_a_confirmed_prompt_revokes(app):
+    old = signer_cert(app)
+    done = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", input="y\n")
+    assert done.exit_code == 0, done.output
+    assert listed((pki_dir(app.config) / CRL_FILE).read_bytes()) == {serial_hex(old.serial_number): "key_compromise"}
+    assert len(revocation_events(app)) == 1
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("everything", "does not exist; run `flask keys init`"),
+        (pki.CA_KEY_FILE, "is absent (e.g. the CA was imported without its key)"),
+        (SIGNER_CERT_FILE, "the bundle-signing certificate"),
+    ],
+)
+def test_missing_keys_are_named_and_nothing_is_written(app, tmp_path, missing, message):
+    folder = pki_dir(app.config)
+    if missing == "everything":
+        shutil.rmtree(folder)
+    else:
+        (folder / missing).unlink()
+    before = key_folder(app)
+    done = flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes")
+    assert done.exit_code == 1
+    assert "nothing revoked" in done.output and message in done.output
+    assert key_folder(app) == before and revocation_events(app) == []
+    if missing == "everything":
+        out = tmp_path / "crl.pem"
+        exported = flask(app, "keys", "export-crl", "--out", str(out))
+        assert exported.exit_code == 1 and "run `flask keys init`" in exported.output
+        assert not out.exists()
+
+
+def test_export_before_any_revocation_says_what_to_do(app, tmp_path):
+    out = tmp_path / "crl.pem"
+    done = flask(app, "keys", "export-crl", "--out", str(out))
+    assert done.exit_code == 1
+    assert "no bundle-signing certificate has been revoked" in done.output
+    assert "`flask keys revoke-signer`" in done.output
+    assert not out.exists()
+
+
+def _read_only_folder(tmp_path: Path) -> Path:
+    if os.geteuid() == 0:  # root writes through file modes; sysfs refuses new files to everyone
+        if not Path("/sys").is_dir():
+            pytest.skip("needs /sys (Linux) to refuse a write as root")
+        return Path("/sys")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    return folder
+
+
+@pytest.mark.parametrize("where", ["missing", "read-only"])
+def test_an_unwritable_out_folder_is_refused_and_nothing_is_half_written(app, tmp_path, where):
+    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    folder = tmp_path / "no" / "such" / "folder" if where == "missing" else _read_only_folder(tmp_path)
+    listing = sorted(os.listdir(folder)) if folder.exists() else None
+    out = folder / "crl.pem"
+    done = flask(app, "keys", "export-crl", "--out", str(out))
+    assert done.exit_code == 1
+    assert f"cannot write the revocation list to {out}" in done.output
+    assert "a folder that exists and that you can write to" in done.output
+    assert not out.exists()
+    assert (sorted(os.listdir(folder)) if folder.exists() else None) == listing
+
+
+def test_a_damaged_list_is_never_replaced_by_one_that_forgets_earlier_revocations(app, tmp_path):
+    assert flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes").exit_code == 0
+    crl_path = pki_dir(app.config) / CRL_FILE
+    crl_path.write_bytes(crl_path.read_bytes()[:200])
+    before = key_folder(app)
+    done = flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes")
+    assert done.exit_code == 1
+    assert "is not a PEM CRL; restore it from a backup" in done.output
+    assert key_folder(app) == before and len(revocation_events(app)) == 1
+    exported = flask(app, "keys", "export-crl", "--out", str(tmp_path / "crl.pem"))
+    assert exported.exit_code == 1 and "restore it from a backup" in exported.output
+
+
+def test_a_failed_write_records_nothing_and_running_again_finishes_the_revocation(app, monkeypatch):
+    old = signer_cert(app)
+    write = pki.write_file_atomically
+
+    def disk_full_at_the_key(path: Path, content: bytes, mode: int = 0o644) -> None:
+        if Path(path).name == SIGNER_KEY_FILE:
+            raise OSError(28, "No space left on device")
+        write(path, content, mode)
+
+    monkeypatch.setattr(pki, "write_file_atomically", disk_full_at_the_key)
+    failed = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
+    assert failed.exit_code == 1
+    assert "No space left on device" in failed.output and "No audit event was recorded" in failed.output
+    assert revocation_events(app) == []
+    assert signer_cert(app) == old  # the list was written, the signer not yet
+    assert serial_hex(old.serial_number) in listed((pki_dir(app.config) / CRL_FILE).read_bytes())
+
+    monkeypatch.setattr(pki, "write_file_atomically", write)
+    again = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
+    assert again.exit_code == 0, again.output
+    assert "was already in the revocation list (an earlier run stopped); finished it" in again.output
+    assert listed((pki_dir(app.config) / CRL_FILE).read_bytes()) == {serial_hex(old.serial_number): "key_compromise"}
+    assert signer_cert(app) != old
+    events = revocation_events(app)
+    assert len(events) == 1 and events[0]["data"]["revoked_serial"] == serial_hex(old.serial_number)
+
+
+def test_a_failed_commit_after_the_files_are_written_warns_not_to_run_again(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    old = signer_cert(app)
+
+    def lost_connection() -> None:
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(db.session, "commit", lost_connection)
+    done = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
+    monkeypatch.undo()
+    assert done.exit_code == 1
+    assert f"the revocation is in place in {pki_dir(app.config)} (serial {serial_hex(old.serial_number)}" in done.output
+    assert "do not run the command again (it would revoke the new certificate)" in done.output
+    assert revocation_events(app) == []
+    assert listed((pki_dir(app.config) / CRL_FILE).read_bytes()) == {serial_hex(old.serial_number): "key_compromise"}
+    assert signer_cert(app) != old
