@@ -137,9 +137,9 @@ def reset_log(app: Flask) -> None:
     with app.app_context(), db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
-            # CASCADE: tables derived from the log (the reports' case_log_state) refer to audit_event.
-            connection.execute(sa.text("TRUNCATE audit_event, audit_checkpoint CASCADE"))
+            connection.execute(sa.text("TRUNCATE audit_event, audit_checkpoint"))
         else:
+            connection.execute(sa.text("DROP TRIGGER IF EXISTS audit_head_no_shrink"))
             for table in ("audit_event", "audit_checkpoint"):
                 connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
                 connection.execute(sa.text(f"DELETE FROM {table}"))

@@ -43,9 +43,54 @@ def trigger_statements(dialect: str, table: str) -> list[str]:
     ]
 
 
+POSTGRES_HEAD_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_head_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'UPDATE' THEN
+        RAISE EXCEPTION 'audit_head is never removed: % refused', TG_OP;
+    END IF;
+    IF NEW.size < OLD.size THEN
+        RAISE EXCEPTION 'audit_head only grows: size % to % refused', OLD.size, NEW.size;
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+
+
+def head_trigger_statements(dialect: str) -> list[str]:
+    """The head row changes with every append, but is never deleted and its size never goes down.
+
+    Without this, an administrator could truncate the log's tail and rewind the head to match; verification
+    against a kept checkpoint would still catch it, but the database should refuse it in the first place.
+    """
+    if dialect == "postgresql":
+        return [
+            POSTGRES_HEAD_FUNCTION,
+            "CREATE TRIGGER audit_head_guard BEFORE UPDATE OR DELETE ON audit_head "
+            "FOR EACH ROW EXECUTE FUNCTION audit_head_guard()",
+            "CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_head_guard()",
+        ]
+    return [
+        "CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head "
+        "BEGIN SELECT RAISE(ABORT, 'audit_head is never removed: DELETE refused'); END",
+        "CREATE TRIGGER audit_head_no_shrink BEFORE UPDATE ON audit_head WHEN NEW.size < OLD.size "
+        "BEGIN SELECT RAISE(ABORT, 'audit_head only grows: a smaller size refused'); END",
+    ]
+
+
 def expected_trigger_names(dialect: str) -> set[str]:
     suffixes = ("no_change", "no_truncate") if dialect == "postgresql" else ("no_update", "no_delete")
-    return {f"{table}_{suffix}" for table in PROTECTED_TABLES for suffix in suffixes}
+    head = (
+        {"audit_head_guard", "audit_head_no_truncate"}
+        if dialect == "postgresql"
+        else {
+            "audit_head_no_delete",
+            "audit_head_no_shrink",
+        }
+    )
+    return {f"{table}_{suffix}" for table in PROTECTED_TABLES for suffix in suffixes} | head
 
 
 def _create_triggers(target: Table, connection: Any, **_kw: Any) -> None:
@@ -58,6 +103,8 @@ def _create_triggers(target: Table, connection: Any, **_kw: Any) -> None:
 
 def _create_head_row(target: Table, connection: Any, **_kw: Any) -> None:
     connection.execute(target.insert().values(id=1, size=0, chain_tip=bytes(32), frontier=b""))
+    for statement in head_trigger_statements(connection.dialect.name):
+        connection.execute(text(statement))
 
 
 def protect(model: type) -> None:

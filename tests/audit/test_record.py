@@ -333,3 +333,30 @@ def test_a_rolled_back_checkpoint_does_not_postpone_the_next_interval_checkpoint
     assert stored_checkpoints(app) == []
     append_events(app, 1)
     assert [(c.size, c.reason) for c in stored_checkpoints(app)] == [(1, "interval")]
+
+
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        ("DELETE FROM audit_head", "never removed"),
+        ("UPDATE audit_head SET size = 1", "only grows"),
+        ("UPDATE audit_head SET size = 0, chain_tip = :zero, frontier = :empty", "only grows"),
+    ],
+)
+def test_database_refuses_rewinding_the_head(app: Flask, backend: str, statement: str, refusal: str) -> None:
+    """Cutting the log's tail would mean lowering the head's size to match: the database refuses that too."""
+    append_events(app, 3)
+    with app.app_context():
+        before = tuple(db.session.execute(select(AuditHead.size, AuditHead.chain_tip)).one())
+    with (
+        app.app_context(),
+        pytest.raises(sa.exc.DBAPIError, match=refusal),
+        db.engine.begin() as connection,
+    ):
+        connection.execute(sa.text(statement), {"zero": bytes(32), "empty": b""})
+    with app.app_context():
+        assert tuple(db.session.execute(select(AuditHead.size, AuditHead.chain_tip)).one()) == before
+        assert before[0] == 3
+        record(SystemActor("tests"), AuditAction.AUDIT_VERIFIED, subject="after")
+        db.session.commit()
+        assert db.session.execute(select(AuditHead.size)).scalar_one() == 4  # appends still move it on

@@ -90,6 +90,7 @@ def tamper(app: Flask, backend: str, *statements: Statement) -> None:
             for table in ("audit_event", "audit_checkpoint"):
                 connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_update"))
                 connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
+            connection.execute(sa.text("DROP TRIGGER IF EXISTS audit_head_no_shrink"))
         for sql, params in statements:
             connection.execute(sa.text(sql), params)
 
