@@ -1,8 +1,11 @@
-"""`flask keys init|export-ca|revoke-signer|export-crl`: create the organisation's keys under instance/keys/
-(or import existing ones), hand out the CA certificate, and withdraw the bundle-signing certificate.
+"""`flask keys init|export-ca|revoke-signer|reissue-crl|export-crl`: create the organisation's keys under
+instance/keys/ (or import existing ones), hand out the CA certificate, withdraw the bundle-signing certificate and
+keep the CA's revocation list current.
 
-Revoking writes the CA's revocation list and a new signing certificate while its audit event waits in the open
-transaction, then commits: a failed write rolls the event back, and the list is never missing an earlier entry.
+Revoking and reissuing write the CA's revocation list (and, revoking, a new signing certificate) while their audit
+event waits in the open transaction, then commit: a failed write rolls the event back, and the list is never
+missing an earlier entry. Both hold the audit log's head row while they read and write the list, so they never
+overwrite each other's list.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from disclosure.exports.pki import (
     apply_signer_revocation,
     ca_pem,
     init_pki,
+    prepare_crl_reissue,
     prepare_signer_revocation,
     serial_hex,
     stored_crl,
+    write_crl,
     write_file_atomically,
 )
 from disclosure.extensions import db
@@ -206,6 +211,58 @@ def revoke_signer(reason: str, yes: bool) -> None:
     for line in lines:
         click.echo(line)
     click.echo("publish the list to recipients: flask keys export-crl --out crl.pem")
+    click.echo("keep it current before its next update: run `flask keys reissue-crl` from cron (e.g. weekly)")
+
+
+@keys_cli.command("reissue-crl")
+def reissue_crl() -> None:
+    """Sign the CA's revocation list again: the same revoked certificates, valid for 30 days from now.
+
+    The list expires 30 days after it is issued; after that every `disclosure-bundle verify --crl` refuses it
+    as out of date. Once a signing certificate has been revoked, run this from cron (e.g. weekly,
+    `0 3 * * 1 flask keys reissue-crl`) and publish the list again with `flask keys export-crl`; the /keys/crl.pem
+    download serves the new list at once. Exits 1, changing nothing, when no list exists, when the stored list is
+    not signed by the CA, or when the CA key is absent."""
+    folder = pki_dir(current_app.config)
+    require_schema()  # from here the audit log's head row is locked: revoke-signer cannot write the list meanwhile
+    try:
+        crl = prepare_crl_reissue(folder, now=utcnow())
+    except NoRevocationList as error:
+        db.session.rollback()
+        raise click.ClickException(
+            f"nothing reissued: {error}. There is no list to reissue until a signing certificate is revoked with "
+            "`flask keys revoke-signer`"
+        ) from error
+    except PKIError as error:
+        db.session.rollback()
+        raise click.ClickException(f"nothing reissued: {error}") from error
+    next_update = crl.next_update_utc or utcnow()
+    record(
+        SystemActor("flask keys reissue-crl"),
+        AuditAction.KEYS_CRL_REISSUED,
+        subject="keys",
+        data={"entries": len(crl), "next_update": next_update.isoformat()},
+    )
+    try:
+        path = write_crl(folder, crl)
+    except OSError as error:
+        db.session.rollback()
+        raise click.ClickException(
+            f"could not write the revocation list in {folder}: {error.strerror or error}. The stored list is "
+            "unchanged and no audit event was recorded; fix the folder and run the command again"
+        ) from error
+    try:
+        db.session.commit()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        raise click.ClickException(
+            f"the reissued revocation list is in place in {path} (next update due {next_update:%Y-%m-%d %H:%M} "
+            f"UTC) but its audit event could not be committed ({error.__class__.__name__}); tell the auditors, "
+            "with this message"
+        ) from error
+    click.echo(f"reissued the revocation list {path} ({len(crl)} revoked certificate(s), the same as before)")
+    click.echo(f"next update due {next_update:%Y-%m-%d %H:%M} UTC")
+    click.echo("publish it to recipients again: flask keys export-crl --out crl.pem")
 
 
 @keys_cli.command("export-crl")
@@ -230,6 +287,6 @@ def export_crl(out: Path) -> None:
     if next_update < utcnow() + dt.timedelta(days=7):
         click.echo(
             f"warning: the list's next update is due {next_update:%Y-%m-%d %H:%M} UTC; after that recipients' "
-            "checks refuse it as out of date",
+            "checks refuse it as out of date: run `flask keys reissue-crl` first, and from cron (e.g. weekly)",
             err=True,
         )

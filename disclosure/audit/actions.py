@@ -48,6 +48,7 @@ class AuditAction(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     KEYS_CREATED = "keys.created"
     KEYS_SIGNER_REVOKED = "keys.signer_revoked"
+    KEYS_CRL_REISSUED = "keys.crl_reissued"
     STORAGE_KEY_ROTATED = "storage.key_rotated"
     DEMO_SEEDED = "demo.seeded"
 

@@ -1,21 +1,23 @@
 """The bundle-signing PKI: an org CA, the bundle-signing certificate it issues, recipient-certificate checks.
 
 Layout of the key folder (normally instance/keys/pki/), every file created once and never overwritten,
-except where revoking the signer says otherwise:
+except where revoking the signer or reissuing the revocation list says otherwise:
 
     bundle-ca.pem           the org CA certificate (ECDSA P-256, CA:true, keyCertSign/cRLSign, 10 years)
     bundle-ca-key.pem       its private key (mode 0600); absent when an organisation imports a CA without it
     bundle-signer.pem       the signing certificate (ECDSA P-256, digitalSignature, EKU emailProtection, 2 y)
     bundle-signer-key.pem   its private key (mode 0600)
-    bundle-ca.crl.pem       the CA's revocation list, once a signing certificate has been revoked
+    bundle-ca.crl.pem       the CA's revocation list, once a signing certificate has been revoked (30 days)
     bundle-signer-revoked-<SERIAL>.pem   each revoked signing certificate, kept for the record
 
 The emailProtection extended key usage is what `openssl cms -verify` needs (its default purpose is S/MIME
 signing). issue_crl() makes the CA's revocation list; prepare_signer_revocation() and
 apply_signer_revocation() withdraw the signing certificate: the list is cumulative (an earlier revocation is
 never dropped), and the list, the signing key and its certificate are each replaced atomically (temporary
-file, fsync, rename); the revoked key is overwritten, never kept. The certificates themselves are made by
-pki_issue.py, and recipient certificates are checked by recipient_certs.py (its names are re-exported here).
+file, fsync, rename); the revoked key is overwritten, never kept. The list expires CRL_LIFETIME after issue:
+prepare_crl_reissue() and write_crl() sign it again with the same entries and fresh dates. The certificates
+themselves are made by pki_issue.py, and recipient certificates are checked by recipient_certs.py (its names
+are re-exported here).
 Pure: no Flask, no database.
 """
 
@@ -63,13 +65,16 @@ __all__ = [
     "ca_pem",
     "certificate_info",
     "check_recipient_certificate",
+    "has_revocation_list",
     "init_pki",
     "issue_crl",
     "load_signer",
+    "prepare_crl_reissue",
     "prepare_signer_revocation",
     "serial_hex",
     "stored_crl",
     "validate_signer",
+    "write_crl",
     "write_file_atomically",
 ]
 
@@ -439,13 +444,16 @@ def ca_pem(folder: Path) -> bytes:
     return _cert_pem(_load_cert_file(Path(folder) / CA_CERT_FILE, "the CA certificate"))
 
 
-def _ca_for_signing(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def _ca_for_signing(
+    folder: Path, without_key: str = "revoke the signing certificate with your own CA"
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The CA certificate and its private key; without_key says what to do instead when the key is absent."""
     ca_cert_path, ca_key_path = folder / CA_CERT_FILE, folder / CA_KEY_FILE
     ca_cert = _load_cert_file(ca_cert_path, "the CA certificate")
     if not ca_key_path.exists():
         raise PKIError(
             f"the CA private key {ca_key_path} is absent (e.g. the CA was imported without its key), so this "
-            "system cannot sign a revocation list; revoke the signing certificate with your own CA"
+            f"system cannot sign a revocation list; {without_key}"
         )
     ca_key = _load_key_file(ca_key_path, "the CA private key")
     if _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
@@ -496,7 +504,8 @@ def issue_crl(
     a reason): e.g. a leaked bundle-signing certificate. Recipients check it with `disclosure-bundle verify
     --crl crl.pem`, or with `openssl cms -verify … -CAfile ca-crl.pem -crl_check` where ca-crl.pem is the CA
     certificate followed by the list (`openssl cms` has no -CRLfile option). Nothing is stored here:
-    `flask keys revoke-signer` keeps the list at CRL_FILE; reissue it before next_update (now + lifetime)."""
+    `flask keys revoke-signer` keeps the list at CRL_FILE and `flask keys reissue-crl` signs it again before
+    its next_update (now + lifetime)."""
     folder = Path(folder)
     ca_cert, ca_key = _ca_for_signing(folder)
     crl = _sign_crl(ca_cert, ca_key, revoked, _utc(now), lifetime)
@@ -537,12 +546,25 @@ def stored_crl(folder: Path) -> x509.CertificateRevocationList:
     return crl
 
 
+def has_revocation_list(folder: Path) -> bool:
+    """Whether the CA has issued a revocation list (a signing certificate was revoked); not whether it is sound."""
+    return (Path(folder) / CRL_FILE).is_file()
+
+
 def _entry(revoked: x509.RevokedCertificate) -> Revocation:
     try:
         reason: x509.ReasonFlags | None = revoked.extensions.get_extension_for_class(x509.CRLReason).value.reason
     except x509.ExtensionNotFound:
         reason = None
     return Revocation(revoked.serial_number, revoked.revocation_date_utc, reason)
+
+
+def _next_crl_number(previous: x509.CertificateRevocationList) -> int:
+    """The least number the list issued after previous may carry (RFC 5280: CRL numbers only grow)."""
+    try:
+        return previous.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+    except x509.ExtensionNotFound:
+        return 0
 
 
 def prepare_signer_revocation(
@@ -577,10 +599,7 @@ def prepare_signer_revocation(
     if listed is None:
         listed = Revocation(current.serial_number, now, REVOCATION_REASONS[reason])
         entries.append(listed)
-    min_number = 0
-    if previous is not None:
-        with contextlib.suppress(x509.ExtensionNotFound):
-            min_number = previous.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+    min_number = 0 if previous is None else _next_crl_number(previous)
     crl = _sign_crl(ca_cert, ca_key, entries, now, CRL_LIFETIME, min_number)
     key, cert = make_signer(_org_name(org_name), ca_key, ca_cert, now)
     validate_signer(key, cert, ca_cert, now=now, where="the new bundle-signing certificate")
@@ -608,9 +627,9 @@ def apply_signer_revocation(plan: SignerReplacement) -> list[str]:
     if not archive.exists():
         _write_public_file(archive, _cert_pem(plan.revoked))
         lines.append(f"kept the revoked certificate as {archive}")
-    write_file_atomically(folder / CRL_FILE, plan.crl.public_bytes(serialization.Encoding.PEM), 0o644)
+    crl_path = write_crl(folder, plan.crl)
     lines.append(
-        f"wrote the revocation list {folder / CRL_FILE} ({len(plan.crl)} revoked certificate(s), "
+        f"wrote the revocation list {crl_path} ({len(plan.crl)} revoked certificate(s), "
         f"next update due {plan.crl.next_update_utc:%Y-%m-%d})"
     )
     write_file_atomically(folder / SIGNER_KEY_FILE, _key_pem(plan.key), 0o600)
@@ -621,3 +640,31 @@ def apply_signer_revocation(plan: SignerReplacement) -> list[str]:
         "its key replaced the revoked one"
     )
     return lines
+
+
+def prepare_crl_reissue(folder: Path, *, now: dt.datetime | None = None) -> x509.CertificateRevocationList:
+    """The stored revocation list signed again, in memory: the same entries (serial, revocation date, reason), a
+    this-update of now, a next update CRL_LIFETIME later and a higher CRL number; write_crl() stores it.
+
+    NoRevocationList when no signing certificate has been revoked; PKIError when the stored list is damaged or
+    not signed by the CA (it is never re-signed then: that would vouch for whatever it lists), when the CA key
+    is absent, or when the key folder is not writable. Reissuing an expired list is what this is for."""
+    folder = Path(folder)
+    now = _utc(now)
+    previous = stored_crl(folder)
+    ca_cert, ca_key = _ca_for_signing(
+        folder, "put the key back and run the command again, or reissue the list with your own CA"
+    )
+    _check_ca(ca_cert, f"the CA certificate {folder / CA_CERT_FILE}", now)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PKIError(f"the key folder {folder} is not writable; run the command as the user that owns it")
+    entries = [_entry(revoked) for revoked in previous]
+    return _sign_crl(ca_cert, ca_key, entries, now, CRL_LIFETIME, _next_crl_number(previous))
+
+
+def write_crl(folder: Path, crl: x509.CertificateRevocationList) -> Path:
+    """Replace the stored revocation list with crl atomically (a reader sees the old list or the new one);
+    return its path. OSError when the write fails, leaving the old list in place."""
+    path = Path(folder) / CRL_FILE
+    write_file_atomically(path, crl.public_bytes(serialization.Encoding.PEM), 0o644)
+    return path

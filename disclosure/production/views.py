@@ -52,6 +52,7 @@ def _bundle_or_404(public_id: str) -> Bundle:
 
 
 def _page(case: Case, status: int = 200, **forms: Any) -> Any:
+    from disclosure.exports.pki import has_revocation_list
     from disclosure.review.service import approved_scope
 
     certificates = (
@@ -74,6 +75,7 @@ def _page(case: Case, status: int = 200, **forms: Any) -> Any:
         build_form=forms.get("build_form") or BuildForm(),
         passphrase=forms.get("passphrase"),
         errors=forms.get("errors", []),
+        revocation_list=has_revocation_list(bundles.pki_dir(current_app.config)),
     ), status
 
 

@@ -1,13 +1,14 @@
-"""Withdrawing the bundle-signing certificate: `flask keys revoke-signer` and `flask keys export-crl`.
+"""Withdrawing the bundle-signing certificate: `flask keys revoke-signer`, `reissue-crl` and `export-crl`.
 
 What an operator and a recipient see: bundles signed before the revocation fail verification against the
 published list (with our command and with the bundle README's stock openssl commands), bundles built after it
-verify, the list keeps every earlier revocation, the audit log records each revocation once, and bad input
-changes nothing.
+verify, the list keeps every earlier revocation, a reissued list keeps every entry and is current again, the
+audit log records each revocation and reissue once, and bad input changes nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -20,8 +21,10 @@ from typing import Any
 import pytest
 from click.testing import Result
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from disclosure.audit.models import AuditEvent
 from disclosure.exports import pki
@@ -35,6 +38,7 @@ from tests.production.helpers import approved_case
 PRODUCER = "producer@example.org"
 MAIL = b"From: a@example.net\nSubject: the evidence\n\nMeet at noon.\n" * 50
 REVOKED = "keys.signer_revoked"
+REISSUED = "keys.crl_reissued"
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -66,12 +70,50 @@ def key_folder(app: Flask) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir())} if folder.exists() else {}
 
 
-def revocation_events(app: Flask) -> list[dict[str, Any]]:
+def revocation_events(app: Flask, action: str = REVOKED) -> list[dict[str, Any]]:
     with app.app_context():
         bodies = db.session.execute(
-            select(AuditEvent.body).where(AuditEvent.action == REVOKED).order_by(AuditEvent.seq)
+            select(AuditEvent.body).where(AuditEvent.action == action).order_by(AuditEvent.seq)
         ).scalars()
         return [json.loads(body) for body in bodies]
+
+
+def audit_size(app: Flask) -> int:
+    with app.app_context():
+        return db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+
+
+def stored_list(app: Flask) -> x509.CertificateRevocationList:
+    return x509.load_pem_x509_crl((pki_dir(app.config) / CRL_FILE).read_bytes())
+
+
+def entries(crl: x509.CertificateRevocationList) -> list[tuple[int, dt.datetime, str | None]]:
+    """Every entry as (serial, revocation date, reason), in serial order."""
+    found = []
+    for entry in crl:
+        try:
+            reason: str | None = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.name
+        except x509.ExtensionNotFound:
+            reason = None
+        found.append((entry.serial_number, entry.revocation_date_utc, reason))
+    return sorted(found)
+
+
+def crl_number(crl: x509.CertificateRevocationList) -> int:
+    return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+
+def age_the_list(app: Flask, days: int) -> x509.CertificateRevocationList:
+    """Sign the stored list again as if it had been issued `days` ago (same entries), as time passing would leave
+    it: with days > 30 its next update is past and recipients' checks refuse it."""
+    folder = pki_dir(app.config)
+    now = dt.datetime.now(dt.UTC)
+    old = [
+        pki.Revocation(serial, revoked_at, x509.ReasonFlags[reason] if reason else None)
+        for serial, revoked_at, reason in entries(stored_list(app))
+    ]
+    (folder / CRL_FILE).write_bytes(pki.issue_crl(folder, old, now=now - dt.timedelta(days=days)))
+    return stored_list(app)
 
 
 def listed(crl_pem: bytes) -> dict[str, str | None]:
@@ -385,3 +427,155 @@ def test_a_failed_commit_after_the_files_are_written_warns_not_to_run_again(app,
     assert revocation_events(app) == []
     assert listed((pki_dir(app.config) / CRL_FILE).read_bytes()) == {serial_hex(old.serial_number): "key_compromise"}
     assert signer_cert(app) != old
+
+
+# -- reissuing the list before it expires ----------------------------------------------------------------------
+
+
+def test_reissue_keeps_every_entry_and_moves_the_next_update_forward(app):
+    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    assert flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes").exit_code == 0
+    expired = age_the_list(app, 40)
+    now = dt.datetime.now(dt.UTC)
+    assert expired.next_update_utc is not None and expired.next_update_utc < now
+    signer = {name: data for name, data in key_folder(app).items() if name != CRL_FILE}
+
+    done = flask(app, "keys", "reissue-crl")
+    assert done.exit_code == 0, done.output
+    reissued = stored_list(app)
+    assert reissued.next_update_utc is not None
+    assert f"next update due {reissued.next_update_utc:%Y-%m-%d %H:%M} UTC" in done.output
+    assert "2 revoked certificate(s)" in done.output
+
+    # The same serials, revocation dates and reasons; fresh dates; a higher number; signed by the CA.
+    assert entries(reissued) == entries(expired) and len(reissued) == 2
+    assert {reason for _, _, reason in entries(reissued)} == {"superseded", "key_compromise"}
+    assert reissued.next_update_utc > expired.next_update_utc
+    assert now + dt.timedelta(days=29) < reissued.next_update_utc <= now + dt.timedelta(days=31)
+    assert now - dt.timedelta(minutes=10) < reissued.last_update_utc <= now
+    assert crl_number(reissued) > crl_number(expired)
+    ca_cert = x509.load_pem_x509_certificate((pki_dir(app.config) / pki.CA_CERT_FILE).read_bytes())
+    assert reissued.issuer == ca_cert.subject and reissued.is_signature_valid(ca_cert.public_key())
+
+    # Only the list changed; one audit event says what was reissued.
+    assert {name: data for name, data in key_folder(app).items() if name != CRL_FILE} == signer
+    events = revocation_events(app, REISSUED)
+    assert len(events) == 1
+    assert events[0]["actor"] == {"kind": "system", "name": "flask keys reissue-crl"}
+    assert events[0]["data"] == {"entries": 2, "next_update": reissued.next_update_utc.isoformat()}
+    assert len(revocation_events(app)) == 2
+
+    # Reissuing again (the next cron run) still keeps every entry and numbers the list higher.
+    again = flask(app, "keys", "reissue-crl")
+    assert again.exit_code == 0, again.output
+    assert entries(stored_list(app)) == entries(expired)
+    assert crl_number(stored_list(app)) > crl_number(reissued)
+    assert len(revocation_events(app, REISSUED)) == 2
+
+
+def test_a_reissued_list_still_fails_old_bundles_and_passes_new_ones(app, reference, ca, tmp_path):
+    before = build(app, reference, tmp_path / "before.zip")
+    assert flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes").exit_code == 0
+    after = build(app, reference, tmp_path / "after.zip")
+    age_the_list(app, 31)
+
+    stale = tmp_path / "stale.pem"
+    exported = flask(app, "keys", "export-crl", "--out", str(stale))
+    assert exported.exit_code == 0
+    assert "checks refuse it as out of date: run `flask keys reissue-crl`" in exported.output
+    for bundle in (before, after):  # the problem reissuing solves: an expired list fails every check
+        refused = recipient_verify(bundle, ca, stale)
+        assert refused.returncode == 1 and "is out of date" in refused.stderr
+
+    assert flask(app, "keys", "reissue-crl").exit_code == 0
+    crl = tmp_path / "crl.pem"
+    exported = flask(app, "keys", "export-crl", "--out", str(crl))
+    assert exported.exit_code == 0 and "warning" not in exported.output
+    assert crl.read_bytes() == (pki_dir(app.config) / CRL_FILE).read_bytes()
+    refused = recipient_verify(before, ca, crl)
+    assert refused.returncode == 1
+    assert "the signer certificate" in refused.stderr and "was revoked on" in refused.stderr
+    accepted = recipient_verify(after, ca, crl)
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def _forged_list(app: Flask) -> None:
+    """A list naming the CA as issuer but signed by another key, listing nothing: it would un-revoke."""
+    ca_cert = x509.load_pem_x509_certificate((pki_dir(app.config) / pki.CA_CERT_FILE).read_bytes())
+    now = dt.datetime.now(dt.UTC)
+    forged = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now)
+        .next_update(now + dt.timedelta(days=30))
+        .sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+    )
+    (pki_dir(app.config) / CRL_FILE).write_bytes(forged.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no list", "no bundle-signing certificate has been revoked"),
+        ("forged list", "is not signed by the CA"),
+        ("damaged list", "is not a PEM CRL; restore it from a backup"),
+        ("no CA key", "is absent (e.g. the CA was imported without its key)"),
+    ],
+)
+def test_a_refused_reissue_says_why_and_changes_nothing(app, case, message):
+    folder = pki_dir(app.config)
+    if case != "no list":
+        assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    if case == "forged list":
+        _forged_list(app)
+    elif case == "damaged list":
+        (folder / CRL_FILE).write_bytes((folder / CRL_FILE).read_bytes()[:200])
+    elif case == "no CA key":
+        (folder / pki.CA_KEY_FILE).unlink()
+    before, logged = key_folder(app), audit_size(app)
+
+    done = flask(app, "keys", "reissue-crl")
+    assert done.exit_code == 1
+    assert "nothing reissued" in done.output and message in done.output
+    if case == "no list":
+        assert "`flask keys revoke-signer`" in done.output
+    if case == "no CA key":
+        assert "put the key back and run the command again" in done.output
+    assert key_folder(app) == before
+    assert audit_size(app) == logged and revocation_events(app, REISSUED) == []
+
+
+def test_a_failed_reissue_write_keeps_the_old_list_and_records_nothing(app, monkeypatch):
+    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    before, logged = key_folder(app), audit_size(app)
+    write = pki.write_file_atomically
+
+    def disk_full_at_the_list(path: Path, content: bytes, mode: int = 0o644) -> None:
+        if Path(path).name == CRL_FILE:
+            raise OSError(28, "No space left on device")
+        write(path, content, mode)
+
+    monkeypatch.setattr(pki, "write_file_atomically", disk_full_at_the_list)
+    done = flask(app, "keys", "reissue-crl")
+    assert done.exit_code == 1
+    assert "No space left on device" in done.output and "no audit event was recorded" in done.output
+    assert key_folder(app) == before and audit_size(app) == logged
+
+
+def test_the_production_page_links_the_list_only_once_it_exists(app, client, login_as, reference):
+    login_as("producer")
+    page = client.get(f"/cases/{reference}/production")
+    assert page.status_code == 200
+    assert "Download our CA certificate" in page.get_data(as_text=True)
+    assert "/keys/crl.pem" not in page.get_data(as_text=True)
+    assert "revocation list" not in page.get_data(as_text=True)
+
+    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    linked = '<a href="/keys/crl.pem">Download our revocation list</a> — recipients check bundles against it.'
+    assert linked in client.get(f"/cases/{reference}/production").get_data(as_text=True)
+
+    assert flask(app, "keys", "reissue-crl").exit_code == 0
+    assert linked in client.get(f"/cases/{reference}/production").get_data(as_text=True)
+    download = client.get("/keys/crl.pem")
+    assert download.status_code == 200
+    assert download.get_data() == (pki_dir(app.config) / CRL_FILE).read_bytes()
