@@ -4,8 +4,9 @@ Appends go through the real code path (create_app, record(), one commit per even
 synchronous=FULL, PostgreSQL with the head row locked FOR UPDATE). Their anchors: a raw DBAPI loop doing the
 same lock, insert, update and commit on the same database, and plain hashlib over the same bodies.
 Verification runs verify_log() over --events synthetic but valid events (bulk-loaded, with a signed
-checkpoint every 1,000 events as the app makes them); its anchor is plain hashlib doing the same leaf,
-chain and tree hashing. On SQLite verify_log splits a large log between processes, one per CPU
+checkpoint every 1,000 events as the app makes them, and the action, subject, actor_id and ts columns it checks
+against each body stored as SQLAlchemy stores them); its anchor is plain hashlib doing the same leaf, chain
+and tree hashing, without those checks. On SQLite verify_log splits a large log between processes, one per CPU
 (disclosure.audit.scan_worker); the rate in one process is measured too, for comparison. Every figure is
 the median of --rounds runs: the machine may be shared.
 DESIGN's budget: appends >= 2,000/s SQLite, >= 800/s PostgreSQL; verify >= 300k/s SQLite, >= 120k/s
@@ -15,7 +16,7 @@ PostgreSQL.
                                           [--verify-only]
 
 PostgreSQL: DISCLOSURE_BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres)
-names a server and a database to connect to; the throwaway database disclosure_bench is created there and
+names a server and a database to connect to; the throwaway database disclosure_bench_audit is created there and
 dropped afterwards. The last line printed is one JSON object with all figures.
 """
 
@@ -58,7 +59,7 @@ BUDGET = {
     "sqlite_verify": 300_000,
     "postgres_verify": 120_000,
 }
-BENCH_DB = "disclosure_bench"
+BENCH_DB = "disclosure_bench_audit"
 CHAIN_DOMAIN = b"disclosure-audit-v1\0"
 CHECKPOINT_EVERY = 1_000
 ACTIONS = [str(action) for action in AuditAction]

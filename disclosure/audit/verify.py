@@ -1,6 +1,8 @@
 """Verification of the whole log without trusting the database: every hash, the chain, the tree, checkpoints.
 
-The first problem found is reported with the seq it concerns and what is wrong, in plain words. Given
+Each row's copies of body fields (action, subject, actor_id, ts: what the auditor's views filter on) must say
+exactly what its hashed body says, so that an edited column cannot hide an event from a filtered view. The
+first problem found is reported with the seq it concerns and what is wrong, in plain words. Given
 checkpoints (files kept outside the database, or the copies in it) must verify with the log key and must
 match the root recomputed at their size: a rewritten history or a truncated tail cannot hide from them.
 Everything is read from one snapshot (REPEATABLE READ on PostgreSQL, one deferred read transaction on SQLite),
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +72,7 @@ class _Snapshot:
 
     def __init__(self, driver_connection: Any, dialect: str, own: bool) -> None:
         self._raw = driver_connection
+        self._dialect = dialect
         self._postgres = dialect == "postgresql"
         self._own = own
 
@@ -96,14 +100,20 @@ class _Snapshot:
         # arrives as bytes rather than hex text. SQLite steps its cursor lazily anyway.
         cursor = self._raw.cursor(name="audit_verify", binary=True) if self._postgres else self._raw.cursor()
         try:
-            cursor.execute(f"{EVENTS_SQL}{where} ORDER BY seq", parameters)
+            cursor.execute(f"{EVENTS_SQL[self._dialect]}{where} ORDER BY seq", parameters)
             if not self._postgres:
                 while rows := cursor.fetchmany(BATCH):
                     yield rows
                 return
-            while rows := cursor.fetchmany(POSTGRES_FETCH):
-                for start in range(0, len(rows), BATCH):
-                    yield rows[start : start + BATCH]
+            # The next rows are fetched while these are checked, so that the server's work (reading them,
+            # formatting ts) overlaps with the hashing here: at 1M events, about 200k/s without, 260-295k/s with.
+            # Leaving the `with` waits for that fetch, so the cursor is never closed under it.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-fetch") as fetcher:
+                pending = fetcher.submit(cursor.fetchmany, POSTGRES_FETCH)
+                while rows := pending.result():
+                    pending = fetcher.submit(cursor.fetchmany, POSTGRES_FETCH)
+                    for start in range(0, len(rows), BATCH):
+                        yield rows[start : start + BATCH]
         finally:
             cursor.close()
 

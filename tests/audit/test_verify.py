@@ -14,7 +14,9 @@ import json
 import random
 import shutil
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
+from freezegun import freeze_time
 from sqlalchemy import select
 
 from disclosure import create_app
@@ -34,9 +37,11 @@ from disclosure.audit.verify import verify_log
 from disclosure.extensions import db
 from disclosure.keyring import log_key_name, log_public_key
 from tests.conftest import base_settings, csrf_from
+from tests.factories import make_user
 
 CHAIN_DOMAIN = b"disclosure-audit-v1\x00"
 Statement = tuple[str, dict[str, Any]]
+SYSTEM = SystemActor("test_verify")
 
 
 def leaf_of(body: bytes) -> bytes:
@@ -62,11 +67,11 @@ def frontier_of(leaves: Sequence[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def build_log(app: Flask, count: int, start: int = 0) -> None:
+def build_log(app: Flask, count: int, start: int = 0, actor: Any = SYSTEM) -> None:
     with app.app_context():
         for index in range(start, start + count):
             record(
-                SystemActor("test_verify"),
+                actor,
                 AuditAction.USER_ROLES_CHANGED if index % 2 else AuditAction.USER_CREATE,
                 subject=f"user:{index}",
                 data={"index": index, "note": f"event number {index}"},
@@ -379,6 +384,213 @@ def test_rows_appended_behind_the_heads_back_are_named(app: Flask) -> None:
     assert verify(app) == (1, "NOT intact: seq 5: rows appended behind the head's back (head size 4)\n")
 
 
+# -- The copied actor_id and ts columns: what the auditor's views filter on ----------------------------------
+
+ACTOR_ID = "index column actor_id edited: it differs from the hashed body"
+TS = "index column ts edited: it differs from the hashed body"
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A signed-in user as record() sees one: an id and an email (no row needed: actor_id is no foreign key)."""
+
+    id: int
+    email: str
+
+
+def build_log_by_everyone(app: Flask) -> tuple[int, int]:
+    """Events by two real users, the system and nobody signed in, in turn, after the users' own creation."""
+    with app.app_context():
+        first, second = make_user("intake"), make_user("auditor")
+        actors = [first, SystemActor("test_verify"), second, None]
+        for index in range(12):
+            record(
+                actors[index % 4],
+                AuditAction.USER_SIGN_IN_FAILED if actors[index % 4] is None else AuditAction.USER_SIGN_IN,
+                subject=f"user:{index}",
+                data={"index": index},
+                ip="192.0.2.1",
+            )
+            db.session.commit()
+    return first.id, second.id
+
+
+def stored_ts(app: Flask, seq: int) -> Any:
+    """The ts column as the database driver hands it over: text on SQLite, a naive datetime on PostgreSQL."""
+    with app.app_context():
+        return db.session.execute(sa.text("SELECT ts FROM audit_event WHERE seq = :seq"), {"seq": seq}).scalar_one()
+
+
+def shift_ts(app: Flask, backend: str, seq: int, delta: timedelta) -> Statement:
+    """Move one event's ts column, written as each database holds it (SQLite: SQLAlchemy's text)."""
+    if backend == "postgresql":
+        return ("UPDATE audit_event SET ts = ts + :delta WHERE seq = :seq", {"delta": delta, "seq": seq})
+    moved = datetime.fromisoformat(stored_ts(app, seq)) + delta
+    return ("UPDATE audit_event SET ts = :ts WHERE seq = :seq", {"ts": f"{moved:%Y-%m-%d %H:%M:%S.%f}", "seq": seq})
+
+
+def test_every_body_record_writes_goes_the_fast_way(app: Flask, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Users, the system and nobody signed in: every body record() writes fits the batch check, and none is gone
+    # through row by row (that is what keeps a million events at hashlib's pace). A new body version, say,
+    # would verify, but slowly: this is where it shows.
+    from disclosure.audit import scan
+
+    start = datetime.now(UTC).replace(microsecond=123_456, tzinfo=None) - timedelta(minutes=1)
+    with freeze_time(start, auto_tick_seconds=0.001):  # never a whole second (SQLite writes those apart)
+        build_log_by_everyone(app)
+    diagnosed: list[int] = []
+    diagnose = scan.diagnose
+
+    def recording_diagnose(row: Any, *args: Any) -> Any:
+        diagnosed.append(row[0])
+        return diagnose(row, *args)
+
+    monkeypatch.setattr(scan, "diagnose", recording_diagnose)
+    assert verify(app)[0] == 0
+    assert {(row.actor_id is None, json.loads(row.body)["actor"] is None) for row in events(app)} == {
+        (False, False),
+        (True, False),
+        (True, True),
+    }
+    assert diagnosed == []
+
+
+@pytest.mark.parametrize("batch", [4, 512])
+@pytest.mark.parametrize(
+    ("change", "finding"),
+    [
+        ("user's actor_id to the other user's", ACTOR_ID),
+        ("user's actor_id to NULL", ACTOR_ID),
+        ("system's actor_id to a user's", ACTOR_ID),
+        ("anonymous actor_id to a user's", ACTOR_ID),
+        ("ts one microsecond later", TS),
+        ("ts one microsecond earlier", TS),
+        ("ts one hour later", TS),
+        ("actor_id and ts", "index columns (actor_id, ts) edited: they differ from the hashed body"),
+    ],
+)
+def test_edited_actor_id_or_ts_is_named(
+    app: Flask, backend: str, monkeypatch: pytest.MonkeyPatch, batch: int, change: str, finding: str
+) -> None:
+    # An administrator who moves someone's event to another actor or out of a time range hides it from the
+    # auditor's filtered views; the body still says who and when. Batches of 4 put users seen before (whose
+    # bodies' beginnings the scan remembers) ahead of the edited row; one batch of 512 meets them all at once.
+    from disclosure.audit import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "BATCH", batch)
+    first, second = build_log_by_everyone(app)
+    rows = events(app)
+    by_first = [row.seq for row in rows if row.actor_id == first]
+    system = [row.seq for row in rows if json.loads(row.body)["actor"] == {"kind": "system", "name": "test_verify"}]
+    anonymous = [row.seq for row in rows if json.loads(row.body)["actor"] is None]
+    seq = {
+        "user's actor_id to the other user's": by_first[-1],
+        "user's actor_id to NULL": by_first[-2],
+        "system's actor_id to a user's": system[-1],
+        "anonymous actor_id to a user's": anonymous[-1],
+    }.get(change, by_first[-1])
+    before = rows[seq - 1]
+    moves = {
+        "ts one microsecond later": timedelta(microseconds=1),
+        "ts one microsecond earlier": timedelta(microseconds=-1),
+        "ts one hour later": timedelta(hours=1),
+        "actor_id and ts": timedelta(microseconds=1),
+    }
+    statements = [
+        shift_ts(app, backend, seq, moves[change])
+        if change in moves
+        else (
+            "UPDATE audit_event SET actor_id = :actor WHERE seq = :seq",
+            {"actor": None if change.endswith("NULL") else second, "seq": seq},
+        )
+    ]
+    if change == "actor_id and ts":
+        statements.append(("UPDATE audit_event SET actor_id = :actor WHERE seq = :seq", {"actor": second, "seq": seq}))
+    tamper(app, backend, *statements)
+
+    after = events(app)[seq - 1]
+    assert after.ts - before.ts == moves.get(change, timedelta(0)), "the edit moved the column as intended"
+    assert (after.body, after.leaf_hash, after.chain_hash) == (before.body, before.leaf_hash, before.chain_hash)
+    assert verify(app) == (1, f"NOT intact: seq {seq}: {finding}\n")
+
+
+def test_ts_of_the_same_instant_written_another_way_is_named_on_sqlite(app: Flask, backend: str) -> None:
+    # "2026-01-02T03:04:05.678901" is the same instant to a reader that parses it, but SQLite compares text, and
+    # a "T" sorts after every " ": a day's filter would no longer find the event.
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL stores a timestamp, not text")
+    build_log(app, 6)
+    before = stored_ts(app, 4)
+    tamper(app, backend, ("UPDATE audit_event SET ts = replace(ts, ' ', 'T') WHERE seq = 4", {}))
+    assert stored_ts(app, 4) == before.replace(" ", "T")
+    assert verify(app) == (1, f"NOT intact: seq 4: {TS}\n")
+
+
+def test_ts_is_read_without_a_time_zone_slip(app: Flask, backend: str) -> None:
+    # PostgreSQL's ts is a timestamp without time zone: a session in another zone reads the same instant, and an
+    # hour's shift is still an hour's shift there.
+    if backend != "postgresql":
+        pytest.skip("SQLite has no session time zone")
+    build_log(app, 6)
+    leaves = [leaf_of(bytes(row.body)) for row in events(app)]
+
+    def verify_in(zone: str) -> str:
+        with app.app_context(), db.engine.connect() as connection:
+            connection.exec_driver_sql(f"SET TIME ZONE '{zone}'")
+            return verify_log(connection, log_public_key(), log_key_name(), app.config["AUDIT_ORIGIN"]).summary()
+
+    for zone in ("Pacific/Chatham", "America/St_Johns", "UTC"):
+        assert verify_in(zone) == f"intact: 6 events, root {tree_root(leaves).hex()}", zone
+    tamper(app, backend, shift_ts(app, backend, 3, timedelta(hours=1)))
+    assert verify_in("Pacific/Chatham") == f"NOT intact: seq 3: {TS}"
+
+
+def at_a_whole_second() -> Any:
+    """The clock frozen at a whole second (its microseconds 0), a moment ago: no checkpoint falls due."""
+    return freeze_time(datetime.now(UTC).replace(microsecond=0, tzinfo=None) - timedelta(seconds=5))
+
+
+def test_an_event_at_a_whole_second_verifies(app: Flask, backend: str) -> None:
+    # Python's sqlite3 writes the datetime record() hands it without a fraction when the microseconds are 0, as
+    # "2026-01-02 03:04:05" (SQLAlchemy would write ".000000"): the same instant, and not an edit.
+    build_log(app, 3)
+    with at_a_whole_second():
+        second = datetime.now(UTC).replace(tzinfo=None)
+        build_log(app, 1, start=3)
+    build_log(app, 2, start=4)
+    assert json.loads(events(app)[3].body)["ts"] == f"{second:%Y-%m-%dT%H:%M:%S}.000000Z"
+    assert stored_ts(app, 4) == (f"{second:%Y-%m-%d %H:%M:%S}" if backend == "sqlite" else second)
+    leaves = [leaf_of(bytes(row.body)) for row in events(app)]
+    assert verify(app) == (0, f"intact: 6 events, root {tree_root(leaves).hex()}\n")
+
+    tamper(app, backend, shift_ts(app, backend, 4, timedelta(microseconds=1)))
+    assert verify(app) == (1, f"NOT intact: seq 4: {TS}\n")
+
+
+@pytest.mark.parametrize(
+    ("seq", "wrong"),
+    [(2, 41), (4, None), (6, 9), (8, 44), (12, 43)],
+    ids=["quote in the email", "backslash in the email", "email that spells an id", "non-ASCII email", "new email"],
+)
+def test_actors_of_every_shape_verify_and_their_ids_are_still_checked(
+    app: Flask, backend: str, seq: int, wrong: int | None
+) -> None:
+    # The scan reads a user's id from the body's bytes, after their email: emails that JSON escapes (one of them
+    # spelling out another id), and a user whose email changed.
+    emails = ['quote"d@example.org', "back\\slash@example.org", '","id":9,"kind":"user"}', "ünïcödé@example.org"]
+    with app.app_context():
+        for index, email in enumerate([*emails, "changed@example.org", "changed-again@example.org"]):
+            for _ in range(2):
+                record(Staff(40 + min(index, 4), email), AuditAction.USER_SIGN_IN, subject=f"user:{index}")
+        db.session.commit()
+    assert [row.actor_id for row in events(app)] == [40, 40, 41, 41, 42, 42, 43, 43, 44, 44, 44, 44]
+    leaves = [leaf_of(bytes(row.body)) for row in events(app)]
+    assert verify(app) == (0, f"intact: 12 events, root {tree_root(leaves).hex()}\n")
+
+    tamper(app, backend, ("UPDATE audit_event SET actor_id = :actor WHERE seq = :seq", {"actor": wrong, "seq": seq}))
+    assert verify(app) == (1, f"NOT intact: seq {seq}: {ACTOR_ID}\n")
+
+
 def test_verify_now_button_shows_intact_and_is_recorded(app: Flask, client: FlaskClient, login_as: Any) -> None:
     auditor = login_as("auditor")
     page = client.get("/audit/checkpoint")
@@ -452,10 +664,12 @@ def test_findings_and_checkpoints_across_batch_seams(
     app: Flask, backend: str, monkeypatch: pytest.MonkeyPatch, change: str | None, finding: str | None
 ) -> None:
     # Batches of 4 rows put seams everywhere: a sound batch goes the fast way, the bad one row by row, and
-    # checkpoints fall inside batches as well as on their edges.
+    # checkpoints fall inside batches as well as on their edges. On PostgreSQL rows come 6 at a time, the next 6
+    # fetched while these are checked: a finding stops the scan with a fetch still under way.
     from disclosure.audit import verify as verify_module
 
     monkeypatch.setattr(verify_module, "BATCH", 4)
+    monkeypatch.setattr(verify_module, "POSTGRES_FETCH", 6)
     build_log(app, 5)
     make_checkpoint(app)  # size 6
     build_log(app, 7, start=5)
@@ -579,15 +793,22 @@ OWN_PART = [(None, 8)]
 RECHECKED = [(None, 8), (8, None)]
 
 
-def build_log_with_checkpoints_in_every_part(app: Flask) -> None:
-    """20 events, parts (0, 8], (8, 12], (12, 20]; stored checkpoints at 1, 6, 10 and 15."""
+#: The user who acts in seqs 7-9 and 16-20 of the log in parts.
+STAFF = Staff(7, "staff@example.org")
+
+
+def build_log_with_checkpoints_in_every_part(app: Flask, whole_second_at_16: bool = False) -> None:
+    """20 events, parts (0, 8], (8, 12], (12, 20]; stored checkpoints at 1, 6, 10 and 15; STAFF acts in 7-9
+    and 16-20, the system in the others."""
     build_log(app, 5)
     make_checkpoint(app)
-    build_log(app, 3, start=5)
+    build_log(app, 3, start=5, actor=STAFF)
     make_checkpoint(app)
     build_log(app, 4, start=8)
     make_checkpoint(app)
-    build_log(app, 5, start=12)
+    with at_a_whole_second() if whole_second_at_16 else nullcontext():
+        build_log(app, 1, start=12, actor=STAFF)
+    build_log(app, 4, start=13, actor=STAFF)
 
 
 def swap(first: int, second: int) -> list[Statement]:
@@ -616,6 +837,12 @@ COLUMNS = "index columns (action, subject) edited: they differ from the hashed b
         ("chain:12", f"seq 12: {BROKEN}", RECHECKED),
         ("chain:13", f"seq 13: {BROKEN}", RECHECKED),
         ("subject:17", f"seq 17: {COLUMNS}", RECHECKED),
+        ("actor_null:8", f"seq 8: {ACTOR_ID}", OWN_PART),
+        ("actor_null:18", f"seq 18: {ACTOR_ID}", RECHECKED),
+        ("actor:11", f"seq 11: {ACTOR_ID}", RECHECKED),
+        ("ts:5", f"seq 5: {TS}", OWN_PART),
+        ("ts:9", f"seq 9: {TS}", RECHECKED),
+        ("ts_hour:19", f"seq 19: {TS}", RECHECKED),
         ("swap:7:10", "seq 7: rows reordered: row 7 holds the event recorded as seq 10", OWN_PART),
         ("swap:11:14", "seq 11: rows reordered: row 11 holds the event recorded as seq 14", RECHECKED),
         # Rewritten consistently, the workers' parts are sound: only their trees, combined, give it away.
@@ -644,6 +871,10 @@ def test_findings_in_any_part_are_named_as_by_one_scan(
         statements = rewrite_from(app, seq, body)
     elif kind == "swap":
         statements = swap(seq, int(seqs[1]))
+    elif kind.startswith("ts"):
+        statements = [
+            shift_ts(app, backend, seq, timedelta(hours=1) if kind == "ts_hour" else timedelta(microseconds=1))
+        ]
     else:
         statements = [
             {
@@ -651,6 +882,8 @@ def test_findings_in_any_part_are_named_as_by_one_scan(
                 "delete": ("DELETE FROM audit_event WHERE seq = :seq", {"seq": seq}),
                 "chain": ("UPDATE audit_event SET chain_hash = :no WHERE seq = :seq", {"no": bytes(32), "seq": seq}),
                 "subject": ("UPDATE audit_event SET subject = 'user:0' WHERE seq = :seq", {"seq": seq}),
+                "actor_null": ("UPDATE audit_event SET actor_id = NULL WHERE seq = :seq", {"seq": seq}),
+                "actor": ("UPDATE audit_event SET actor_id = :id WHERE seq = :seq", {"id": STAFF.id, "seq": seq}),
             }[kind]
         ]
     tamper(app, backend, *statements)
@@ -668,6 +901,20 @@ def test_an_intact_log_in_parts_gives_the_root_and_every_checkpoint_matches(
     leaves = [leaf_of(bytes(row.body)) for row in events(app)]
     assert verify(app) == (0, f"intact: 20 events, root {tree_root(leaves).hex()}\n")
     if backend == "sqlite":
+        assert (in_parts.workers, in_parts.reads) == (WORKERS, OWN_PART)
+    else:
+        assert (in_parts.workers, in_parts.reads) == ([], [(None, None)])
+
+
+def test_a_whole_second_in_a_workers_part_is_sound(app: Flask, backend: str, in_parts: Parts) -> None:
+    # Its ts column (SQLite's text without a fraction) does not fit the fast check: the worker checks that
+    # batch row by row and still vouches for its part, rather than leave the rest of the log to this process.
+    build_log_with_checkpoints_in_every_part(app, whole_second_at_16=True)
+    assert json.loads(events(app)[15].body)["ts"].endswith(".000000Z")
+    leaves = [leaf_of(bytes(row.body)) for row in events(app)]
+    assert verify(app) == (0, f"intact: 20 events, root {tree_root(leaves).hex()}\n")
+    if backend == "sqlite":
+        assert len(stored_ts(app, 16)) == len("2026-01-02 03:04:05")
         assert (in_parts.workers, in_parts.reads) == (WORKERS, OWN_PART)
     else:
         assert (in_parts.workers, in_parts.reads) == ([], [(None, None)])
