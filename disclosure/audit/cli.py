@@ -41,7 +41,8 @@ def run_verification(given: list[GivenCheckpoint]) -> VerifyResult:
     help="A checkpoint file kept outside the database; repeat for several.",
 )
 def verify(checkpoints: tuple[Path, ...]) -> None:
-    """Recompute every hash, the chain, the tree and the checkpoints. Exit 0 when intact, 1 when not."""
+    """Recompute every hash, the chain, the tree and the checkpoints, and check the copied columns (action, subject,
+    actor, time) against each hashed body. Exit 0 when intact, 1 naming the first bad seq when not."""
     given = []
     for path in checkpoints:
         try:

@@ -102,7 +102,10 @@ class _AppendStatements:
         # PostgreSQL: one round trip for both writes (a data-modifying WITH runs exactly once).
         self.writes = [f"WITH appended AS ({insert}) {update}"] if postgres else [insert, update]
         self.split = not postgres
-        processor = AuditEvent.__table__.c.ts.type.bind_processor(dialect)
+        # dialect_impl: the column type as this dialect stores it, so SQLite gets SQLAlchemy's own text form
+        # (always with microseconds; sqlite3's adapter drops ".000000" at a whole second, which sorts earlier).
+        ts_type = AuditEvent.__table__.c.ts.type
+        processor = ts_type.dialect_impl(dialect).bind_processor(dialect)
         self.timestamp = processor if processor is not None else (lambda value: value)
 
     def append(

@@ -360,3 +360,21 @@ def test_database_refuses_rewinding_the_head(app: Flask, backend: str, statement
         record(SystemActor("tests"), AuditAction.AUDIT_VERIFIED, subject="after")
         db.session.commit()
         assert db.session.execute(select(AuditHead.size)).scalar_one() == 4  # appends still move it on
+
+
+def test_an_event_at_a_whole_second_is_stored_in_the_same_text_form_as_any_other(app: Flask, backend: str) -> None:
+    """The auditor's time filter compares stored times: one at exactly midnight must not sort before midnight."""
+    from datetime import UTC, datetime
+
+    from freezegun import freeze_time
+
+    with app.app_context():
+        with freeze_time(datetime(2026, 3, 1, 0, 0, 0, tzinfo=UTC)):
+            record(SystemActor("tests"), AuditAction.AUDIT_VERIFIED, subject="midnight")
+        db.session.commit()
+        midnight = datetime(2026, 3, 1, tzinfo=UTC)
+        found = db.session.execute(select(AuditEvent.subject).where(AuditEvent.ts >= midnight)).scalars().all()
+        assert found == ["midnight"]
+        if backend == "sqlite":
+            stored = db.session.execute(sa.text("SELECT ts FROM audit_event WHERE subject = 'midnight'")).scalar_one()
+            assert stored == "2026-03-01 00:00:00.000000"

@@ -421,6 +421,11 @@ def stored_ts(app: Flask, seq: int) -> Any:
         return db.session.execute(sa.text("SELECT ts FROM audit_event WHERE seq = :seq"), {"seq": seq}).scalar_one()
 
 
+def legacy_whole_second(app: Flask, seq: int) -> Statement:
+    """SQLite: one event's ts as logs written before this version hold a whole second (no ".000000")."""
+    return ("UPDATE audit_event SET ts = :legacy WHERE seq = :seq", {"legacy": stored_ts(app, seq)[:19], "seq": seq})
+
+
 def shift_ts(app: Flask, backend: str, seq: int, delta: timedelta) -> Statement:
     """Move one event's ts column, written as each database holds it (SQLite: SQLAlchemy's text)."""
     if backend == "postgresql":
@@ -514,11 +519,10 @@ def test_edited_actor_id_or_ts_is_named(
     assert verify(app) == (1, f"NOT intact: seq {seq}: {finding}\n")
 
 
+@pytest.mark.backends("sqlite")
 def test_ts_of_the_same_instant_written_another_way_is_named_on_sqlite(app: Flask, backend: str) -> None:
     # "2026-01-02T03:04:05.678901" is the same instant to a reader that parses it, but SQLite compares text, and
     # a "T" sorts after every " ": a day's filter would no longer find the event.
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL stores a timestamp, not text")
     build_log(app, 6)
     before = stored_ts(app, 4)
     tamper(app, backend, ("UPDATE audit_event SET ts = replace(ts, ' ', 'T') WHERE seq = 4", {}))
@@ -526,11 +530,10 @@ def test_ts_of_the_same_instant_written_another_way_is_named_on_sqlite(app: Flas
     assert verify(app) == (1, f"NOT intact: seq 4: {TS}\n")
 
 
+@pytest.mark.backends("postgresql")
 def test_ts_is_read_without_a_time_zone_slip(app: Flask, backend: str) -> None:
     # PostgreSQL's ts is a timestamp without time zone: a session in another zone reads the same instant, and an
     # hour's shift is still an hour's shift there.
-    if backend != "postgresql":
-        pytest.skip("SQLite has no session time zone")
     build_log(app, 6)
     leaves = [leaf_of(bytes(row.body)) for row in events(app)]
 
@@ -551,15 +554,18 @@ def at_a_whole_second() -> Any:
 
 
 def test_an_event_at_a_whole_second_verifies(app: Flask, backend: str) -> None:
-    # Python's sqlite3 writes the datetime record() hands it without a fraction when the microseconds are 0, as
-    # "2026-01-02 03:04:05" (SQLAlchemy would write ".000000"): the same instant, and not an edit.
+    # Logs written before record() used SQLAlchemy's own text form hold an event at a whole second on SQLite as
+    # "2026-01-02 03:04:05" (sqlite3's adapter drops ".000000"): the same instant, and not an edit.
     build_log(app, 3)
     with at_a_whole_second():
         second = datetime.now(UTC).replace(tzinfo=None)
         build_log(app, 1, start=3)
     build_log(app, 2, start=4)
     assert json.loads(events(app)[3].body)["ts"] == f"{second:%Y-%m-%dT%H:%M:%S}.000000Z"
-    assert stored_ts(app, 4) == (f"{second:%Y-%m-%d %H:%M:%S}" if backend == "sqlite" else second)
+    assert stored_ts(app, 4) == (f"{second:%Y-%m-%d %H:%M:%S}.000000" if backend == "sqlite" else second)
+    if backend == "sqlite":
+        tamper(app, backend, legacy_whole_second(app, 4))
+        assert stored_ts(app, 4) == f"{second:%Y-%m-%d %H:%M:%S}"
     leaves = [leaf_of(bytes(row.body)) for row in events(app)]
     assert verify(app) == (0, f"intact: 6 events, root {tree_root(leaves).hex()}\n")
 
@@ -697,6 +703,7 @@ def test_subjects_that_json_escapes_do_not_pass_for_tampering(app: Flask) -> Non
     assert verify(app)[0] == 0
 
 
+@pytest.mark.backends("sqlite")
 def test_a_body_stored_as_text_by_hand_is_checked_as_its_bytes_and_the_scan_goes_on(
     app: Flask, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -704,8 +711,6 @@ def test_a_body_stored_as_text_by_hand_is_checked_as_its_bytes_and_the_scan_goes
     # count (else the head would seem to record more events than the table holds).
     from disclosure.audit import verify as verify_module
 
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL's bytea column holds bytes only")
     monkeypatch.setattr(verify_module, "BATCH", 4)
     build_log(app, 12)
     tamper(app, backend, ("UPDATE audit_event SET body = CAST(body AS TEXT) WHERE seq = 3", {}))
@@ -910,6 +915,8 @@ def test_a_whole_second_in_a_workers_part_is_sound(app: Flask, backend: str, in_
     # Its ts column (SQLite's text without a fraction) does not fit the fast check: the worker checks that
     # batch row by row and still vouches for its part, rather than leave the rest of the log to this process.
     build_log_with_checkpoints_in_every_part(app, whole_second_at_16=True)
+    if backend == "sqlite":
+        tamper(app, backend, legacy_whole_second(app, 16))
     assert json.loads(events(app)[15].body)["ts"].endswith(".000000Z")
     leaves = [leaf_of(bytes(row.body)) for row in events(app)]
     assert verify(app) == (0, f"intact: 20 events, root {tree_root(leaves).hex()}\n")
@@ -920,6 +927,7 @@ def test_a_whole_second_in_a_workers_part_is_sound(app: Flask, backend: str, in_
         assert (in_parts.workers, in_parts.reads) == ([], [(None, None)])
 
 
+@pytest.mark.backends("sqlite")
 @pytest.mark.parametrize("failure", ["no interpreter", "worker crashes", "worker stuck"])
 def test_workers_that_fail_leave_the_whole_check_to_this_process(
     app: Flask,
@@ -934,8 +942,6 @@ def test_workers_that_fail_leave_the_whole_check_to_this_process(
 
     from disclosure.audit import scan_worker
 
-    if backend != "sqlite":
-        pytest.skip("only SQLite logs are checked in parts")
     if failure == "no interpreter":
         monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
     elif failure == "worker crashes":
@@ -955,6 +961,7 @@ def test_workers_that_fail_leave_the_whole_check_to_this_process(
     assert "audit verification" in caplog.text and "worker" in caplog.text
 
 
+@pytest.mark.backends("sqlite")
 @pytest.mark.parametrize("change", ["append", "rewrite"])
 def test_changes_committed_before_the_workers_start_are_judged_as_of_the_snapshot(
     app: Flask, backend: str, in_parts: Parts, monkeypatch: pytest.MonkeyPatch, change: str
@@ -964,8 +971,6 @@ def test_changes_committed_before_the_workers_start_are_judged_as_of_the_snapsho
     # process's part ended with, so this process checks the rest itself, as of its own snapshot.
     from disclosure.audit import scan_worker
 
-    if backend != "sqlite":
-        pytest.skip("only SQLite logs are checked in parts")
     build_log_with_checkpoints_in_every_part(app)
     leaves = [leaf_of(bytes(row.body)) for row in events(app)]
     forged = json.loads(events(app)[7].body)
