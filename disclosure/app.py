@@ -53,10 +53,12 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     login_manager.session_protection = None  # the server-side session record does this job
 
     with app.app_context():
-        from disclosure.database import configure_sqlite
+        from disclosure.database import configure_postgres, configure_sqlite
 
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            configure_postgres(db.engine)
 
     _register_models()
     _register_web(app)

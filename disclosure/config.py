@@ -100,9 +100,6 @@ def load_settings(app: Flask, settings: Mapping[str, Any] | None) -> None:
     if settings:
         app.config.update(settings)
     apply_dev_mode(app.config)
-    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
-        # A server connection can go stale (restarts, idle timeouts); a SQLite file connection cannot.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_secret_key_file(instance_path)
     check_settings(app.config)

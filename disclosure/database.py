@@ -7,11 +7,13 @@ timeout, synchronous=FULL and BEGIN IMMEDIATE (the audit log's append lock).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -75,3 +77,32 @@ def configure_sqlite(engine: Engine) -> None:
         # opened with READ_ONLY never writes, so it reads beside a writer with a plain (deferred) BEGIN.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+#: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out again.
+IDLE_PING_SECONDS = 30.0
+
+
+def configure_postgres(engine: Engine) -> None:
+    """Ping a pooled connection before reuse only when it has sat idle: a server connection goes stale (restarts,
+    idle timeouts) while unused, and pinging one in constant use would add a round trip to every request (about a
+    quarter of an audit append). A dead connection is replaced: the pool retries the checkout with a new one.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as error:  # any failure means the connection cannot be used
+            raise DisconnectionError("stale connection; the pool replaces it") from error
+        finally:
+            if not dbapi_connection.closed and dbapi_connection.info.transaction_status != 0:
+                dbapi_connection.rollback()
