@@ -23,19 +23,15 @@ from disclosure import keyring
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import SystemActor, record, require_schema
 from disclosure.clock import utcnow
-from disclosure.exports.pki import (
+from disclosure.exports.pki import PKIError, ca_pem, init_pki, serial_hex, write_file_atomically
+from disclosure.exports.pki_revocation import (
     REVOCATION_REASONS,
     NoRevocationList,
-    PKIError,
     apply_signer_revocation,
-    ca_pem,
-    init_pki,
     prepare_crl_reissue,
     prepare_signer_revocation,
-    serial_hex,
     stored_crl,
     write_crl,
-    write_file_atomically,
 )
 from disclosure.extensions import db
 from disclosure.production.bundles import pki_dir

@@ -30,18 +30,38 @@ def check_constraints(connection: sa.Connection) -> dict[str, set[tuple[str, str
     }
 
 
-def test_upgrade_matches_models(backend, tmp_path, instance):
-    if backend == "postgresql":
-        require_postgres()
-        from tests.conftest import _postgres_url
+def empty_database(backend: str, tmp_path, name: str) -> str:
+    """A database with no schema at all: the shared PostgreSQL test database emptied, or a new SQLite file."""
+    if backend != "postgresql":
+        return f"sqlite:///{tmp_path / name}"
+    require_postgres()
+    from tests.conftest import _postgres_url
 
-        url = _postgres_url()
-        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-    else:
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    url = _postgres_url()
+    drop_schema(url)
+    return url
+
+
+def drop_schema(url: str) -> None:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def restore_shared_schema(backend: str, url: str, app) -> None:
+    """Leave the shared PostgreSQL test database as the other tests expect it: the metadata's schema."""
+    if backend != "postgresql":
+        return
+    drop_schema(url)
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    wipe_postgres(url)
+
+
+def test_upgrade_matches_models(backend, tmp_path, instance):
+    url = empty_database(backend, tmp_path, "migrated.db")
     app = create_app(base_settings(instance, url))
     try:
         with app.app_context():
@@ -56,12 +76,7 @@ def test_upgrade_matches_models(backend, tmp_path, instance):
                 assert [tuple(row) for row in head] == [(1, 0)]
             db.engine.dispose()
         # Alembic's comparison ignores CHECK constraints: compare them with a schema built from the models.
-        declared_url = url if backend == "postgresql" else f"sqlite:///{tmp_path / 'declared.db'}"
-        if backend == "postgresql":
-            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-            with engine.connect() as connection:
-                connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            engine.dispose()
+        declared_url = empty_database(backend, tmp_path, "declared.db")
         declared = create_app(base_settings(instance, declared_url))
         with declared.app_context():
             db.create_all()
@@ -69,16 +84,7 @@ def test_upgrade_matches_models(backend, tmp_path, instance):
                 assert check_constraints(connection) == migrated_checks
             db.engine.dispose()
     finally:
-        if backend == "postgresql":
-            # Leave the shared test database as the other tests expect it: the metadata's schema.
-            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-            with engine.connect() as connection:
-                connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            engine.dispose()
-            with app.app_context():
-                db.create_all()
-                db.engine.dispose()
-            wipe_postgres(url)
+        restore_shared_schema(backend, url, app)
 
 
 def test_upgrade_fills_the_case_log_state_from_an_existing_log(backend, tmp_path, instance):
@@ -88,17 +94,7 @@ def test_upgrade_fills_the_case_log_state_from_an_existing_log(backend, tmp_path
     from disclosure.reports.case_log import check, stored_rows
     from tests.reports.helpers import Staff, build
 
-    if backend == "postgresql":
-        require_postgres()
-        from tests.conftest import _postgres_url
-
-        url = _postgres_url()
-        wipe = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with wipe.connect() as connection:
-            connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        wipe.dispose()
-    else:
-        url = f"sqlite:///{tmp_path / 'backfilled.db'}"
+    url = empty_database(backend, tmp_path, "backfilled.db")
     app = create_app(base_settings(instance, url))
     try:
         with app.app_context():
@@ -119,11 +115,4 @@ def test_upgrade_fills_the_case_log_state_from_an_existing_log(backend, tmp_path
             db.session.rollback()
             db.engine.dispose()
     finally:
-        if backend == "postgresql":
-            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-            with engine.connect() as connection:
-                connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            engine.dispose()
-            with app.app_context():
-                db.create_all()
-                db.engine.dispose()
+        restore_shared_schema(backend, url, app)

@@ -52,7 +52,7 @@ def _bundle_or_404(public_id: str) -> Bundle:
 
 
 def _page(case: Case, status: int = 200, **forms: Any) -> Any:
-    from disclosure.exports.pki import has_revocation_list
+    from disclosure.exports.pki_revocation import has_revocation_list
     from disclosure.review.service import approved_scope
 
     certificates = (
@@ -241,7 +241,7 @@ def revocation_list() -> Any:
     from cryptography.hazmat.primitives import serialization
 
     from disclosure.errors import render_error
-    from disclosure.exports.pki import NoRevocationList, stored_crl
+    from disclosure.exports.pki_revocation import NoRevocationList, stored_crl
 
     try:
         crl = stored_crl(bundles.pki_dir(current_app.config))

@@ -135,7 +135,7 @@ def test_stock_openssl_catches_a_changed_tag_manifest(make_bundle, recipient, ca
 def test_readme_revocation_check_with_stock_openssl(
     make_bundle, recipient, ca_file, keys_dir, signer, tmp_path, revoked
 ) -> None:
-    from disclosure.exports.pki import issue_crl
+    from disclosure.exports.pki_revocation import issue_crl
 
     bundle, _ = make_bundle([recipient.cert])
     crl = issue_crl(keys_dir, [(signer.cert.serial_number, dt.datetime.now(dt.UTC))] if revoked else [])

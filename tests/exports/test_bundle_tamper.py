@@ -347,7 +347,7 @@ def test_decrypt_of_a_tampered_bundle_writes_nothing(make_bundle, recipient, ca_
 
 
 def test_revoked_signer(make_bundle, recipient, keys_dir, signer, ca_file, tmp_path) -> None:
-    from disclosure.exports.pki import issue_crl
+    from disclosure.exports.pki_revocation import issue_crl
 
     bundle, _ = make_bundle([recipient.cert])
     revoked = tmp_path / "revoked.pem"
@@ -362,7 +362,7 @@ def test_revoked_signer(make_bundle, recipient, keys_dir, signer, ca_file, tmp_p
 
 def test_revocation_lists_must_be_the_cas_and_current(make_bundle, recipient, keys_dir, signer, tmp_path) -> None:
     from disclosure.exports.bundle_cli import load_crls
-    from disclosure.exports.pki import issue_crl
+    from disclosure.exports.pki_revocation import issue_crl
 
     bundle, _ = make_bundle([recipient.cert])
     init_pki(tmp_path / "other", "Other")

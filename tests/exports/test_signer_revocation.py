@@ -27,8 +27,9 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from disclosure.audit.models import AuditEvent
-from disclosure.exports import pki
-from disclosure.exports.pki import CRL_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE, serial_hex
+from disclosure.exports import pki, pki_revocation
+from disclosure.exports.pki import SIGNER_CERT_FILE, SIGNER_KEY_FILE, serial_hex
+from disclosure.exports.pki_revocation import CRL_FILE
 from disclosure.extensions import db
 from disclosure.production.bundles import pki_dir
 from tests.exports.test_bundle_stock_tools import TOOLS, readme_commands, run_stock
@@ -109,10 +110,10 @@ def age_the_list(app: Flask, days: int) -> x509.CertificateRevocationList:
     folder = pki_dir(app.config)
     now = dt.datetime.now(dt.UTC)
     old = [
-        pki.Revocation(serial, revoked_at, x509.ReasonFlags[reason] if reason else None)
+        pki_revocation.Revocation(serial, revoked_at, x509.ReasonFlags[reason] if reason else None)
         for serial, revoked_at, reason in entries(stored_list(app))
     ]
-    (folder / CRL_FILE).write_bytes(pki.issue_crl(folder, old, now=now - dt.timedelta(days=days)))
+    (folder / CRL_FILE).write_bytes(pki_revocation.issue_crl(folder, old, now=now - dt.timedelta(days=days)))
     return stored_list(app)
 
 
@@ -385,14 +386,14 @@ def test_a_damaged_list_is_never_replaced_by_one_that_forgets_earlier_revocation
 
 def test_a_failed_write_records_nothing_and_running_again_finishes_the_revocation(app, monkeypatch):
     old = signer_cert(app)
-    write = pki.write_file_atomically
+    write = pki_revocation.write_file_atomically
 
     def disk_full_at_the_key(path: Path, content: bytes, mode: int = 0o644) -> None:
         if Path(path).name == SIGNER_KEY_FILE:
             raise OSError(28, "No space left on device")
         write(path, content, mode)
 
-    monkeypatch.setattr(pki, "write_file_atomically", disk_full_at_the_key)
+    monkeypatch.setattr(pki_revocation, "write_file_atomically", disk_full_at_the_key)
     failed = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
     assert failed.exit_code == 1
     assert "No space left on device" in failed.output and "No audit event was recorded" in failed.output
@@ -400,7 +401,7 @@ def test_a_failed_write_records_nothing_and_running_again_finishes_the_revocatio
     assert signer_cert(app) == old  # the list was written, the signer not yet
     assert serial_hex(old.serial_number) in listed((pki_dir(app.config) / CRL_FILE).read_bytes())
 
-    monkeypatch.setattr(pki, "write_file_atomically", write)
+    monkeypatch.setattr(pki_revocation, "write_file_atomically", write)
     again = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
     assert again.exit_code == 0, again.output
     assert "was already in the revocation list (an earlier run stopped); finished it" in again.output
@@ -548,14 +549,14 @@ def test_a_refused_reissue_says_why_and_changes_nothing(app, case, message):
 def test_a_failed_reissue_write_keeps_the_old_list_and_records_nothing(app, monkeypatch):
     assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
     before, logged = key_folder(app), audit_size(app)
-    write = pki.write_file_atomically
+    write = pki_revocation.write_file_atomically
 
     def disk_full_at_the_list(path: Path, content: bytes, mode: int = 0o644) -> None:
         if Path(path).name == CRL_FILE:
             raise OSError(28, "No space left on device")
         write(path, content, mode)
 
-    monkeypatch.setattr(pki, "write_file_atomically", disk_full_at_the_list)
+    monkeypatch.setattr(pki_revocation, "write_file_atomically", disk_full_at_the_list)
     done = flask(app, "keys", "reissue-crl")
     assert done.exit_code == 1
     assert "No space left on device" in done.output and "no audit event was recorded" in done.output
