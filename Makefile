@@ -33,8 +33,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/bundle_bench.py
 	$(BIN)/python bench/report_bench.py
 
+# ruff everywhere; mypy on the package, strict on the cores and every service (pyproject.toml says which).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info

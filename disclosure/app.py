@@ -78,11 +78,12 @@ def _register_models() -> None:
     import disclosure.cases.models
     import disclosure.production.models
     import disclosure.reports.case_log  # the case log state table and the projection that fills it
-    import disclosure.review.models  # noqa: F401
+    import disclosure.review.models
+    import disclosure.review.service  # noqa: F401  (opens a review round whenever a case enters review)
 
 
 def _register_web(app: Flask) -> None:
-    from disclosure import errors, hardening
+    from disclosure import errors, hardening, unit_of_work
     from disclosure.audit.views import bp as audit_bp
     from disclosure.auth.access import enforce_access
     from disclosure.auth.admin_views import bp as admin_bp
@@ -96,6 +97,7 @@ def _register_web(app: Flask) -> None:
 
     hardening.init_app(app)
     errors.init_app(app)
+    unit_of_work.init_app(app)
     app.before_request(enforce_access)
     for blueprint in (
         site_bp,
@@ -112,9 +114,10 @@ def _register_web(app: Flask) -> None:
 
     @app.context_processor
     def navigation() -> dict[str, Any]:
-        from disclosure.permissions import Permission
+        from disclosure.permissions import Permission, may_review
 
-        return {"Permission": Permission}
+        # Templates ask the same object rules the services enforce, never a copy of them.
+        return {"Permission": Permission, "may_review": may_review}
 
 
 def _register_cli(app: Flask) -> None:

@@ -1,12 +1,14 @@
-"""Who may do what: the roles, the permission vocabulary and the one table that grants them.
+"""Who may do what: the roles, the permission vocabulary, the one table that grants them, and the object rules.
 
 Pure: no Flask, no database. Every view declares one Permission; a role grants a fixed set of them; a user
-holds the union of their roles' grants. Anything not granted here is denied.
+holds the union of their roles' grants, and an operator at the command line holds OPERATOR_GRANTS. Anything not
+granted here is denied. The object rules (four eyes, distinct approvers, producing within the approved scope) are
+predicates over plain values, so that services, views and templates all ask the same question.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from enum import StrEnum
 
 
@@ -56,6 +58,8 @@ class Permission(StrEnum):
     AUDIT_EXPORT = "audit:export"
     #: The transparency report, operational metrics and case dossiers (auditors).
     REPORT_VIEW = "report:view"
+    #: Housekeeping of stored files and keys: purging expired bundles, rotating the storage key.
+    STORAGE_MAINTAIN = "storage:maintain"
 
 
 _EVERYONE = frozenset({Permission.ACCOUNT_SELF})
@@ -90,8 +94,28 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         Permission.POLICY_VIEW,
         Permission.POLICY_MANAGE,
         Permission.RECIPIENT_MANAGE,
+        Permission.STORAGE_MAINTAIN,
     },
 }
+
+#: What an operator may do from the command line without naming a person (`--as`): the system's own upkeep,
+#: reading for reports and exports. Everything that touches a case on its way to disclosure (logging it, deciding
+#: it, producing its records) needs a person who is accountable for it, so an operator holds none of that.
+OPERATOR_GRANTS: frozenset[Permission] = frozenset(
+    {
+        Permission.USER_VIEW,
+        Permission.USER_MANAGE,
+        Permission.POLICY_VIEW,
+        Permission.POLICY_MANAGE,
+        Permission.RECIPIENT_MANAGE,
+        Permission.AUDIT_VIEW,
+        Permission.AUDIT_VERIFY,
+        Permission.AUDIT_CHECKPOINT,
+        Permission.AUDIT_EXPORT,
+        Permission.REPORT_VIEW,
+        Permission.STORAGE_MAINTAIN,
+    }
+)
 
 #: Roles whose holders must sign in with a second factor.
 SECOND_FACTOR_ROLES = frozenset({Role.REVIEWER, Role.PRODUCER, Role.ADMIN})
@@ -105,9 +129,32 @@ def permissions_for(roles: Iterable[Role]) -> frozenset[Permission]:
     return granted
 
 
-def is_allowed(roles: Iterable[Role], permission: Permission) -> bool:
-    return permission in permissions_for(roles)
-
-
 def requires_second_factor(roles: Iterable[Role]) -> bool:
     return any(role in SECOND_FACTOR_ROLES for role in roles)
+
+
+# Object rules: who may act on this particular case, beyond what their roles grant.
+
+
+def may_review(actor_id: int | None, logged_by_id: int | None) -> bool:
+    """Four eyes: the person who logged a case never reviews, decides or is assigned to review it."""
+    return actor_id is not None and actor_id != logged_by_id
+
+
+def may_add_approval(actor_id: int | None, approver_ids: Collection[int]) -> bool:
+    """Where two approvals are required, each comes from a different reviewer."""
+    return actor_id is not None and actor_id not in approver_ids
+
+
+def approvals_complete(approver_ids: Collection[int], required: int) -> bool:
+    """The decision stands once `required` distinct reviewers have approved."""
+    return len(set(approver_ids)) >= required
+
+
+#: One approved grant: (target kind, target value) and the categories approved for it.
+ScopeGrant = tuple[tuple[str, str], Collection[str]]
+
+
+def within_scope(scope: Iterable[ScopeGrant], target: tuple[str, str], category: str) -> bool:
+    """A producer may attach a record only for a target and category that the standing approval covers."""
+    return any(granted_target == target and category in categories for granted_target, categories in scope)

@@ -6,7 +6,6 @@ user id, so a database copy alone does not yield anyone's second factor.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
@@ -69,8 +68,3 @@ def provisioning_uri(secret: str, email: str) -> str:
 def qr_svg_data_uri(uri: str) -> str:
     """The QR code as an SVG data: URI, rendered on the server (no script, allowed by img-src data:)."""
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
-
-
-def secret_fingerprint(secret: str) -> str:
-    """A short, non-secret label for the audit log, so resets can be told apart."""
-    return hashlib.sha256(secret.encode("ascii")).hexdigest()[:12]

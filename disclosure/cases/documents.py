@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
+from disclosure.services import ServiceError
+
 #: Pixel budget for images: an A4 page scanned at 600 dpi is about 35 million pixels.
 MAX_IMAGE_PIXELS = 60_000_000
 ACTIVE_PDF_KEYS = (
@@ -40,7 +42,7 @@ EXTENSIONS = {
 }
 
 
-class DocumentRejected(ValueError):
+class DocumentRejected(ServiceError):
     """The upload is not a document we accept; the message says why and what to send instead."""
 
 

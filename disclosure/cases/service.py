@@ -1,7 +1,8 @@
 """Case operations: log a request, edit it, move it through the workflow, assign it, attach documents and gag orders.
 
-Every function takes the acting user, checks the rule it owns (workflow, permissions, four eyes, the stale-form
-version), changes rows, writes exactly one audit event and flushes. The caller commits once.
+Every function takes the acting Actor, calls `require` for the permission it needs, checks the rule it owns (the
+stale-form version; four eyes through disclosure.permissions), changes rows, writes exactly one audit event and
+flushes. State changes go through disclosure.cases.lifecycle.move. The caller's unit of work commits once.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record
 from disclosure.auth.models import User
 from disclosure.cases.documents import inspect_document
+from disclosure.cases.lifecycle import check_version, flush, move
 from disclosure.cases.models import (
     Agency,
     Case,
@@ -29,40 +30,22 @@ from disclosure.cases.models import (
 )
 from disclosure.clock import utcnow
 from disclosure.extensions import db
-from disclosure.permissions import Permission
+from disclosure.permissions import Permission, may_review
 from disclosure.policy.deadlines import DeadlineError, calendar_for, compute_due
 from disclosure.policy.identifiers import canonical_identifier
 from disclosure.policy.loader import default_policy
-from disclosure.policy.request import RequestDocument
+from disclosure.policy.request import RequestDocument, to_json
 from disclosure.policy.vocabulary import TargetKind
+from disclosure.services import Actor, ServiceError, person, require
 from disclosure.storage.transactional import put_in_transaction
-from disclosure.workflow import DECIDED_STATES, Action, IllegalTransition, State, rule_for, transition
+from disclosure.workflow import Action, IllegalTransition, State
 
 #: Actions that only the review service may take: they need a recorded decision.
 DECISION_ACTIONS = frozenset({Action.APPROVE, Action.REJECT})
 
 
-class CaseError(ValueError):
+class CaseError(ServiceError):
     """A case operation was refused; the message says what to fix."""
-
-
-class StaleCase(CaseError):
-    """Someone else changed the case since the form was loaded."""
-
-    def __init__(self, case: Case) -> None:
-        super().__init__(
-            f"{case.reference} was changed by someone else while you were editing. Your input is "
-            "kept below: check the current version and save again."
-        )
-
-
-class NotPermitted(CaseError):
-    """The actor's roles or relation to the case do not allow this."""
-
-
-def require(actor: User, permission: Permission) -> None:
-    if not actor.can(permission):
-        raise NotPermitted("Your roles do not allow this.")
 
 
 def normalized_target(kind: str, value: str) -> str:
@@ -93,7 +76,7 @@ def next_reference(year: int) -> str:
     return f"DR-{year}-{counter.last:05d}"
 
 
-def find_or_create_agency(actor: Any, name: str, country: str, ip: str | None) -> Agency:
+def find_or_create_agency(actor: Actor, name: str, country: str, ip: str | None) -> Agency:
     name, country = " ".join(name.split()), country.strip().upper()
     agency = db.session.execute(
         select(Agency).where(Agency.name == name, Agency.country == country)
@@ -112,19 +95,12 @@ def find_or_create_agency(actor: Any, name: str, country: str, ip: str | None) -
     return agency
 
 
-def _request_summary(doc: RequestDocument) -> dict[str, Any]:
-    """The request as the audit log keeps it: ids and values, JSON-safe."""
-    from disclosure.policy.request import to_json
-
-    return to_json(doc)
-
-
 def log_request(
-    actor: Any, doc: RequestDocument, ip: str | None = None, summary: str = "", timezone: str = "UTC"
+    actor: Actor, doc: RequestDocument, ip: str | None = None, summary: str = "", timezone: str = "UTC"
 ) -> Case:
     """Log an incoming request (from the form or from `flask cases import`) as a new case in `received`."""
-    if isinstance(actor, User):
-        require(actor, Permission.CASE_CREATE)
+    require(actor, Permission.CASE_CREATE)
+    logger = person(actor)
     if doc.reference:
         if db.session.execute(select(Case.id).where(Case.reference == doc.reference)).first():
             raise CaseError(f"reference: {doc.reference} already exists; leave it empty to assign the next one.")
@@ -170,7 +146,7 @@ def log_request(
         timezone=timezone,
         summary=summary.strip(),
         state=State.RECEIVED.value,
-        created_by_id=getattr(actor, "id", None) or _system_user_id(),
+        created_by_id=logger.id,
     )
     case.targets = [
         CaseTarget(
@@ -197,14 +173,10 @@ def log_request(
         AuditAction.CASE_CREATE,
         subject=case.subject,
         ip=ip,
-        data={"request": _request_summary(doc), "due_at": due.at.isoformat(), "due": due.explanation},
+        data={"request": to_json(doc), "due_at": due.at.isoformat(), "due": due.explanation},
     )
     db.session.flush()
     return case
-
-
-def _system_user_id() -> int:
-    raise CaseError("A case must be logged by a person: pass the acting user.")
 
 
 @dataclass(frozen=True)
@@ -222,25 +194,12 @@ class CaseChanges:
     emergency: bool | None = None
 
 
-def _check_version(case: Case, expected_version: int | None) -> None:
-    if expected_version is not None and case.version_id != expected_version:
-        raise StaleCase(case)
-
-
-def _flush(case: Case) -> None:
-    try:
-        db.session.flush()
-    except StaleDataError as error:
-        db.session.rollback()
-        raise StaleCase(case) from error
-
-
 def update_case(
-    actor: User, case: Case, changes: CaseChanges, expected_version: int | None, ip: str | None
+    actor: Actor, case: Case, changes: CaseChanges, expected_version: int | None, ip: str | None
 ) -> dict[str, Any]:
     """Apply the changed fields; record one event with a from/to diff. Returns the diff (empty: nothing changed)."""
     require(actor, Permission.CASE_EDIT)
-    _check_version(case, expected_version)
+    check_version(case, expected_version)
     if not case.status.is_open:
         raise CaseError(f"{case.reference} is {case.status.label.lower()}; its facts can no longer change.")
     diff: dict[str, Any] = {}
@@ -253,7 +212,7 @@ def update_case(
             setattr(case, field, value)
     if diff:
         record(actor, AuditAction.CASE_UPDATE, subject=case.subject, ip=ip, data={"diff": diff})
-        _flush(case)
+        flush(case)
     return diff
 
 
@@ -262,46 +221,27 @@ def _jsonable(value: Any) -> Any:
 
 
 def apply_action(
-    actor: User, case: Case, action: Action, expected_version: int | None, ip: str | None, note: str = ""
+    actor: Actor, case: Case, action: Action, expected_version: int | None, ip: str | None, note: str = ""
 ) -> State:
     """Move the case by `action` (not approve or reject: those need the review's decision record)."""
     if action in DECISION_ACTIONS:
         raise IllegalTransition("Approve and reject are decided on the review page, with the checklist.")
-    rule = rule_for(action, case.track)
-    if rule is not None:
-        require(actor, rule.permission)
-    _check_version(case, expected_version)
-    before = case.status
-    after = transition(before, action, case.track)
-    if action is Action.START_REVIEW and case.created_by_id == actor.id:
-        raise NotPermitted("You logged this case, so another reviewer must review it (four eyes).")
-    case.state = after.value
+    check_version(case, expected_version)
+    after = move(actor, case, action, ip=ip, reason=note)
     if action is Action.START_REVIEW and case.assigned_to_id is None:
-        case.assigned_to_id = actor.id
-    data: dict[str, Any] = {"action": action.value, "from": before.value, "to": after.value}
-    if after is State.IN_REVIEW:
-        # Each entry into review starts a new review round under the current policy version.
-        from disclosure.review.service import begin_review
-
-        review = begin_review(case)
-        data.update(review=review.id, policy_sha256=review.policy_version.sha256)
-    if before in DECIDED_STATES and after is State.IN_REVIEW:
-        case.decided_by_id, case.decided_at = None, None
-    if note.strip():
-        data["note"] = note.strip()
-    record(actor, AuditAction.CASE_TRANSITION, subject=case.subject, ip=ip, data=data)
-    _flush(case)
+        case.assigned_to_id = person(actor).id
+        flush(case)
     return after
 
 
-def assign(actor: User, case: Case, assignee: User | None, expected_version: int | None, ip: str | None) -> None:
+def assign(actor: Actor, case: Case, assignee: User | None, expected_version: int | None, ip: str | None) -> None:
     """Assign the case to a reviewer (or claim it: assignee is the actor), or unassign it (None)."""
     require(actor, Permission.CASE_ASSIGN)
-    _check_version(case, expected_version)
+    check_version(case, expected_version)
     if assignee is not None:
         if not assignee.can(Permission.REVIEW_DECIDE):
             raise CaseError(f"{assignee.name} is not a reviewer; assign the case to someone who can review it.")
-        if assignee.id == case.created_by_id:
+        if not may_review(assignee.id, case.created_by_id):
             raise CaseError(f"{assignee.name} logged this case and cannot review it (four eyes).")
     before = case.assigned_to_id
     if before == (assignee.id if assignee else None):
@@ -314,10 +254,10 @@ def assign(actor: User, case: Case, assignee: User | None, expected_version: int
         ip=ip,
         data={"diff": {"assigned_to": {"from": before, "to": case.assigned_to_id}}},
     )
-    _flush(case)
+    flush(case)
 
 
-def add_document(actor: User, case: Case, kind: str, data: bytes, filename: str, ip: str | None) -> Document:
+def add_document(actor: Actor, case: Case, kind: str, data: bytes, filename: str, ip: str | None) -> Document:
     """Check the upload by its content, store it encrypted, record its SHA-256."""
     require(actor, Permission.DOCUMENT_UPLOAD)
     if kind not in {"legal_process", "correspondence"}:
@@ -332,7 +272,7 @@ def add_document(actor: User, case: Case, kind: str, data: bytes, filename: str,
         size=blob.size,
         sha256=blob.sha256,
         blob_name=blob.name,
-        uploaded_by_id=actor.id,
+        uploaded_by_id=person(actor).id,
     )
     db.session.add(document)
     db.session.flush()
@@ -353,7 +293,7 @@ def add_document(actor: User, case: Case, kind: str, data: bytes, filename: str,
     return document
 
 
-def record_download(actor: User, document: Document, ip: str | None) -> None:
+def record_download(actor: Actor, document: Document, ip: str | None) -> None:
     require(actor, Permission.DOCUMENT_DOWNLOAD)
     record(
         actor,
@@ -366,7 +306,7 @@ def record_download(actor: User, document: Document, ip: str | None) -> None:
 
 
 def set_gag_order(
-    actor: User, case: Case, basis: str, starts_on: date, expires_on: date | None, ip: str | None
+    actor: Actor, case: Case, basis: str, starts_on: date, expires_on: date | None, ip: str | None
 ) -> NonDisclosureOrder:
     require(actor, Permission.CASE_EDIT)
     if case.gag_order is not None:
@@ -390,12 +330,12 @@ def set_gag_order(
     return order
 
 
-def renew_gag_order(actor: User, order: NonDisclosureOrder, new_expiry: date | None, ip: str | None) -> None:
+def renew_gag_order(actor: Actor, order: NonDisclosureOrder, new_expiry: date | None, ip: str | None) -> None:
     require(actor, Permission.CASE_EDIT)
     if new_expiry is not None and order.expires_on is not None and new_expiry <= order.expires_on:
         raise CaseError("A renewal must end later than the current expiry.")
     previous = order.expires_on
-    order.renewals.append(NdoRenewal(previous_expiry=previous, new_expiry=new_expiry, renewed_by_id=actor.id))
+    order.renewals.append(NdoRenewal(previous_expiry=previous, new_expiry=new_expiry, renewed_by_id=person(actor).id))
     order.expires_on = new_expiry
     record(
         actor,
@@ -414,13 +354,13 @@ def renew_gag_order(actor: User, order: NonDisclosureOrder, new_expiry: date | N
     db.session.flush()
 
 
-def record_customer_notified(actor: User, order: NonDisclosureOrder, today: date, ip: str | None) -> None:
+def record_customer_notified(actor: Actor, order: NonDisclosureOrder, today: date, ip: str | None) -> None:
     require(actor, Permission.CASE_EDIT)
     if order.expires_on is None or order.expires_on >= today:
         raise CaseError("The non-disclosure order is still in force: the customer may not be told yet.")
     if order.customer_notified_at is not None:
         raise CaseError("The customer's notification is already recorded.")
     order.customer_notified_at = utcnow()
-    order.customer_notified_by_id = actor.id
+    order.customer_notified_by_id = person(actor).id
     record(actor, AuditAction.NDO_CUSTOMER_NOTIFIED, subject=order.case.subject, ip=ip)
     db.session.flush()

@@ -13,7 +13,6 @@ from disclosure.audit.models import AuditEvent
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.models import User
 from disclosure.cases import queries, service
-from disclosure.cases.documents import DocumentRejected
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.forms import (
     ActionForm,
@@ -28,15 +27,18 @@ from disclosure.cases.forms import (
 from disclosure.cases.models import Case, Document
 from disclosure.clock import utcnow
 from disclosure.extensions import db
-from disclosure.permissions import Permission
+from disclosure.permissions import Permission, may_review
 from disclosure.policy.request import RequestError, parse_request
+from disclosure.services import Stale
 from disclosure.storage.store import StorageError, store_for_app
-from disclosure.workflow import Action, IllegalTransition, available_actions
+from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
+from disclosure.workflow import Action, available_actions
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 
-def _case_or_404(reference: str) -> Case:
+def case_or_404(reference: str) -> Case:
+    """The case a page is about, by its reference; 404 when there is none."""
     return db.session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none() or abort(404)
 
 
@@ -127,25 +129,25 @@ def create() -> Any:
     form = IntakeForm()
     if form.validate_on_submit():
         try:
-            document = parse_request(form.request_document(), now=utcnow())
-            case = service.log_request(
-                current_user,
-                document,
-                client_ip(),
-                summary=form.summary.data or "",
-                timezone=form.timezone.data or "UTC",
-            )
-            upload = form.legal_process.data
-            if upload and upload.filename:
-                service.add_document(current_user, case, "legal_process", upload.read(), upload.filename, client_ip())
+            with attempt():
+                document = parse_request(form.request_document(), now=utcnow())
+                case = service.log_request(
+                    current_user,
+                    document,
+                    client_ip(),
+                    summary=form.summary.data or "",
+                    timezone=form.timezone.data or "UTC",
+                )
+                upload = form.legal_process.data
+                if upload and upload.filename:
+                    service.add_document(
+                        current_user, case, "legal_process", upload.read(), upload.filename, client_ip()
+                    )
         except RequestError as error:
-            db.session.rollback()
             _place_error(form, error)
-        except (service.CaseError, DocumentRejected) as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
+        except REFUSALS as error:
+            form.form_errors.append(message_for(error))
         else:
-            db.session.commit()
             flash(f"Logged {case.reference}. Due {case.due_at:%Y-%m-%d %H:%M} UTC.", "success")
             return redirect(url_for("cases.show", reference=case.reference))
     status = 400 if request.method == "POST" else 200
@@ -163,7 +165,9 @@ def _render_case(case: Case, **forms: Any) -> str:
     reviewers = db.session.execute(select(User).where(User.active.is_(True)).order_by(User.name)).scalars()
     assign_form = forms.pop("assign_form", None) or AssignForm(version=case.version_id)
     assign_form.assignee.choices = [("", "Nobody")] + [
-        (str(u.id), u.name) for u in reviewers if u.can(Permission.REVIEW_DECIDE) and u.id != case.created_by_id
+        (str(u.id), u.name)
+        for u in reviewers
+        if u.can(Permission.REVIEW_DECIDE) and may_review(u.id, case.created_by_id)
     ]
     if not forms.get("_keep_assignee"):
         assign_form.assignee.data = str(case.assigned_to_id or "")
@@ -188,13 +192,13 @@ def _render_case(case: Case, **forms: Any) -> str:
 @bp.route("/<reference>")
 @requires(Permission.CASE_VIEW)
 def show(reference: str) -> Any:
-    return _render_case(_case_or_404(reference))
+    return _render_case(case_or_404(reference))
 
 
 @bp.route("/<reference>/edit", methods=["GET", "POST"])
 @requires(Permission.CASE_EDIT)
 def edit(reference: str) -> Any:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     form = EditCaseForm(obj=case if request.method == "GET" else None)
     if request.method == "GET":
         form.version.data = str(case.version_id)
@@ -212,18 +216,16 @@ def edit(reference: str) -> Any:
             emergency=bool(form.emergency.data),
         )
         try:
-            diff = service.update_case(current_user, case, changes, _version(form.version.data), client_ip())
-        except service.StaleCase as error:
-            db.session.rollback()
+            with attempt():
+                diff = service.update_case(current_user, case, changes, _version(form.version.data), client_ip())
+        except Stale as error:
             conflict = True
             form.form_errors.append(str(error))
-            case = _case_or_404(reference)
+            case = case_or_404(reference)
             form.version.data = str(case.version_id)  # saving again, after a look, applies the user's input
-        except service.CaseError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
+        except REFUSALS as error:
+            form.form_errors.append(message_for(error))
         else:
-            db.session.commit()
             flash("Changes saved." if diff else "Nothing changed.", "success")
             return redirect(url_for("cases.show", reference=reference))
     status = 409 if conflict else (400 if request.method == "POST" else 200)
@@ -234,22 +236,20 @@ def edit(reference: str) -> Any:
 @requires(Permission.CASE_VIEW)
 def act(reference: str) -> Any:
     """Workflow moves; the service checks the permission each action needs."""
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
+    if form.action.data not in Action._value2member_map_:
+        abort(400)
     try:
-        action = Action(form.action.data)
-        after = service.apply_action(
-            current_user, case, action, _version(form.version.data), client_ip(), form.note.data or ""
-        )
-    except ValueError as error:  # CaseError, IllegalTransition and an unknown action all explain themselves
-        db.session.rollback()
-        message = str(error) if isinstance(error, service.CaseError | IllegalTransition) else "Unknown action."
-        flash(message, "error")
-        status = 403 if isinstance(error, service.NotPermitted) else 409
-        return _render_case(_case_or_404(reference)), status
-    db.session.commit()
+        with attempt():
+            action, version = Action(form.action.data), _version(form.version.data)
+            after = service.apply_action(current_user, case, action, version, client_ip(), form.note.data or "")
+    except REFUSALS as error:
+        flash(message_for(error), "error")
+        status = status_for(error)
+        return _render_case(case_or_404(reference)), 409 if status == 400 else status
     flash(f"{case.reference} is now {after.label.lower()}.", "success")
     return redirect(url_for("cases.show", reference=reference))
 
@@ -257,7 +257,7 @@ def act(reference: str) -> Any:
 @bp.route("/<reference>/assign", methods=["POST"])
 @requires(Permission.CASE_ASSIGN)
 def assign(reference: str) -> Any:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     form = AssignForm()
     form.assignee.choices = None  # validated by the service, not by a choice list
     form.assignee.validate_choice = False
@@ -268,12 +268,14 @@ def assign(reference: str) -> Any:
     if raw and assignee is None:
         abort(404)
     try:
-        service.assign(current_user, case, assignee, _version(form.version.data), client_ip())
-    except service.CaseError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _render_case(_case_or_404(reference), assign_form=form, _keep_assignee=True), 409
-    db.session.commit()
+        with attempt():
+            service.assign(current_user, case, assignee, _version(form.version.data), client_ip())
+    except REFUSALS as error:
+        flash(message_for(error), "error")
+        status = status_for(error)
+        return _render_case(case_or_404(reference), assign_form=form, _keep_assignee=True), (
+            409 if status == 400 else status
+        )
     flash(f"Assigned to {assignee.name}." if assignee else "Unassigned.", "success")
     return redirect(url_for("cases.show", reference=reference))
 
@@ -281,17 +283,17 @@ def assign(reference: str) -> Any:
 @bp.route("/<reference>/claim", methods=["POST"])
 @requires(Permission.REVIEW_DECIDE)
 def claim(reference: str) -> Any:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        service.assign(current_user, case, current_user, _version(form.version.data), client_ip())
-    except service.CaseError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _render_case(_case_or_404(reference)), 409
-    db.session.commit()
+        with attempt():
+            service.assign(current_user, case, current_user, _version(form.version.data), client_ip())
+    except REFUSALS as error:
+        flash(message_for(error), "error")
+        status = status_for(error)
+        return _render_case(case_or_404(reference)), 409 if status == 400 else status
     flash(f"You have claimed {case.reference}.", "success")
     return redirect(url_for("cases.show", reference=reference))
 
@@ -299,19 +301,18 @@ def claim(reference: str) -> Any:
 @bp.route("/<reference>/documents", methods=["POST"])
 @requires(Permission.DOCUMENT_UPLOAD)
 def upload(reference: str) -> Any:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     form = UploadForm()
     upload = form.file.data
     if form.validate_on_submit() and upload and upload.filename:
         try:
-            document = service.add_document(
-                current_user, case, form.kind.data, upload.read(), upload.filename, client_ip()
-            )
-        except (service.CaseError, DocumentRejected) as error:
-            db.session.rollback()
-            form.file.errors = [str(error)]
+            with attempt():
+                document = service.add_document(
+                    current_user, case, form.kind.data, upload.read(), upload.filename, client_ip()
+                )
+        except REFUSALS as error:
+            form.file.errors = [message_for(error)]
         else:
-            db.session.commit()
             flash(f"Uploaded {document.filename} (SHA-256 {document.sha256[:16]}…).", "success")
             return redirect(url_for("cases.show", reference=reference))
     elif form.validate_on_submit():
@@ -322,7 +323,7 @@ def upload(reference: str) -> Any:
 @bp.route("/<reference>/documents/<int:document_id>")
 @requires(Permission.DOCUMENT_DOWNLOAD)
 def download(reference: str, document_id: int) -> Response:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     document = db.session.get(Document, document_id)
     if document is None or document.case_id != case.id:
         abort(404)
@@ -334,30 +335,28 @@ def download(reference: str, document_id: int) -> Response:
         current_app.logger.error("document %s of %s failed its integrity check", document.id, case.reference)
         abort(500)
     service.record_download(current_user, document, client_ip())
-    db.session.commit()
     return attachment_response(chunks, document.filename, document.size)
 
 
 @bp.route("/<reference>/gag-order", methods=["POST"])
 @requires(Permission.CASE_EDIT)
 def set_gag_order(reference: str) -> Any:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     form = GagOrderForm()
     if form.validate_on_submit():
         try:
-            service.set_gag_order(
-                current_user,
-                case,
-                form.basis.data or "",
-                form.starts_on.data,
-                None if form.indefinite.data else form.expires_on.data,
-                client_ip(),
-            )
-        except service.CaseError as error:
-            db.session.rollback()
-            form.basis.errors = [str(error)]
+            with attempt():
+                service.set_gag_order(
+                    current_user,
+                    case,
+                    form.basis.data or "",
+                    form.starts_on.data,
+                    None if form.indefinite.data else form.expires_on.data,
+                    client_ip(),
+                )
+        except REFUSALS as error:
+            form.basis.errors = [message_for(error)]
         else:
-            db.session.commit()
             flash("Non-disclosure order recorded.", "success")
             return redirect(url_for("cases.show", reference=reference))
     return _render_case(case, gag_form=form), 400
@@ -366,20 +365,19 @@ def set_gag_order(reference: str) -> Any:
 @bp.route("/<reference>/gag-order/renew", methods=["POST"])
 @requires(Permission.CASE_EDIT)
 def renew_gag_order(reference: str) -> Any:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     if case.gag_order is None:
         abort(404)
     form = RenewGagOrderForm()
     if form.validate_on_submit() and (form.indefinite.data or form.expires_on.data):
         try:
-            service.renew_gag_order(
-                current_user, case.gag_order, None if form.indefinite.data else form.expires_on.data, client_ip()
-            )
-        except service.CaseError as error:
-            db.session.rollback()
-            form.expires_on.errors = [str(error)]
+            with attempt():
+                service.renew_gag_order(
+                    current_user, case.gag_order, None if form.indefinite.data else form.expires_on.data, client_ip()
+                )
+        except REFUSALS as error:
+            form.expires_on.errors = [message_for(error)]
         else:
-            db.session.commit()
             flash("Renewal recorded.", "success")
             return redirect(url_for("cases.show", reference=reference))
     elif request.method == "POST" and not form.errors:
@@ -390,15 +388,14 @@ def renew_gag_order(reference: str) -> Any:
 @bp.route("/<reference>/gag-order/customer-notified", methods=["POST"])
 @requires(Permission.CASE_EDIT)
 def customer_notified(reference: str) -> Any:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     if case.gag_order is None or not ActionForm().validate_on_submit():
         abort(404 if case.gag_order is None else 400)
     try:
-        service.record_customer_notified(current_user, case.gag_order, utcnow().date(), client_ip())
-    except service.CaseError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _render_case(_case_or_404(reference)), 409
-    db.session.commit()
+        with attempt():
+            service.record_customer_notified(current_user, case.gag_order, utcnow().date(), client_ip())
+    except REFUSALS as error:
+        flash(message_for(error), "error")
+        return _render_case(case_or_404(reference)), 409
     flash("Recorded that the customer was notified.", "success")
     return redirect(url_for("cases.show", reference=reference))

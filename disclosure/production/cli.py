@@ -8,13 +8,14 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from disclosure.audit.service import SystemActor, require_schema
+from disclosure.audit.service import require_schema
 from disclosure.auth.models import User
 from disclosure.cases.models import Case
-from disclosure.cases.service import CaseError
 from disclosure.extensions import db
 from disclosure.permissions import Permission
 from disclosure.production import bundles, service
+from disclosure.services import SystemActor
+from disclosure.unit_of_work import command
 
 production_cli = AppGroup("production", help="Attach responsive records to approved cases.")
 bundle_cli = AppGroup("bundle", help="Build and purge signed, encrypted export bundles.")
@@ -47,14 +48,10 @@ def add(reference: str, files: tuple[Path, ...], target: str, category: str, as_
     require_schema()
     actor, case = _actor(as_email, Permission.PRODUCTION_MANAGE), _case(reference)
     added = []
-    try:
+    with command("nothing added"):
         for path in files:
             with path.open("rb") as handle:
                 added.append(service.add_record(actor, case, target, category, handle, path.name, None))
-    except CaseError as error:
-        db.session.rollback()
-        raise click.ClickException(f"nothing added: {error}") from error
-    db.session.commit()
     for record in added:
         click.echo(f"{record.filename}  {record.size} bytes  sha256 {record.sha256}")
 
@@ -77,23 +74,27 @@ def build(reference: str, certs: tuple[Path, ...], passphrase_only: bool, out: P
     if bool(certs) == passphrase_only:
         raise click.UsageError("give --recipient-cert PEM (one or more) or --passphrase-only, not both or neither")
     actor, case = _actor(as_email, Permission.PRODUCTION_MANAGE), _case(reference)
-    try:
+    with command("no bundle built"):
         certificates = bundles.certificates_on_file(case, [path.read_bytes() for path in certs])
         bundle, passphrase = bundles.build_case_bundle(actor, case, certificates, passphrase_only, None)
-    except CaseError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from error
-    db.session.commit()
-    bundles.copy_out(bundle, out)
-    click.echo(f"built {out}  sha256 {bundle.sha256}  {bundle.size} bytes")
+    # The bundle is recorded: its passphrase is shown before anything else can fail, or it would be lost.
+    click.echo(f"built bundle {bundle.public_id} for {case.reference}  sha256 {bundle.sha256}  {bundle.size} bytes")
     if passphrase:
         click.echo(f"passphrase (shown once, deliver it separately): {passphrase}")
+    try:
+        bundles.copy_out(bundle, out)
+    except OSError as error:
+        raise click.ClickException(
+            f"the bundle is built and recorded, but copying it to {out} failed ({error.strerror}); download it "
+            "from the case's production page instead of building it again"
+        ) from error
+    click.echo(f"copied to {out}")
 
 
 @bundle_cli.command("purge")
 def purge() -> None:
     """Delete the files of expired bundles (their records stay)."""
     require_schema()
-    purged = service.purge_expired(SystemActor("flask bundle purge"))
-    db.session.commit()
+    with command("nothing purged"):
+        purged = service.purge_expired(SystemActor("flask bundle purge"))
     click.echo(f"purged {len(purged)} expired bundle(s)")

@@ -1,12 +1,12 @@
 """Production operations: add records inside the approved scope, manage recipient certificates, deliver, purge.
 
-Each function takes the acting user, checks its rule (scope, permission, state), changes rows, writes its audit
-event and flushes; the caller commits. Bundles are built in disclosure.production.bundles.
+Each function takes the acting Actor, calls `require`, checks its rule (scope through disclosure.permissions,
+state through disclosure.cases.lifecycle.move), changes rows, writes its audit event and flushes; the caller's
+unit of work commits. Bundles are built in disclosure.production.bundles.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -18,36 +18,38 @@ from sqlalchemy.orm import Session
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record
-from disclosure.auth.models import User
 from disclosure.cases.documents import safe_filename
+from disclosure.cases.lifecycle import move
 from disclosure.cases.models import Agency, Case, CaseTarget
-from disclosure.cases.service import CaseError, require
 from disclosure.clock import utcnow
 from disclosure.extensions import db
-from disclosure.permissions import Permission
+from disclosure.permissions import Permission, within_scope
 from disclosure.production.models import Bundle, ProductionRecord, RecipientCertificate
 from disclosure.review.service import approved_scope
+from disclosure.services import Actor, ServiceError, person, require
 from disclosure.storage.store import BlobTooLarge
 from disclosure.storage.transactional import put_in_transaction
-from disclosure.workflow import Action, State, transition
+from disclosure.workflow import Action, State
 
 #: Records can be attached while the approval stands and the bundle has not gone out.
 PRODUCIBLE_STATES = frozenset({State.APPROVED, State.PRODUCING})
 
 
-class OutsideScope(CaseError):
+class ProductionError(ServiceError):
+    """A production step was refused; the message says what to fix."""
+
+
+class OutsideScope(ProductionError):
     """A record is not covered by the case's approved scope."""
 
 
 def scope_allows(case: Case, target: CaseTarget, category: str) -> bool:
-    return any(
-        entry["target"] == {"kind": target.kind, "value": target.value} and category in entry["categories"]
-        for entry in approved_scope(case)
-    )
+    grants = [((e["target"]["kind"], e["target"]["value"]), e["categories"]) for e in approved_scope(case)]
+    return within_scope(grants, (target.kind, target.value), category)
 
 
 def add_record(
-    actor: Any,
+    actor: Actor,
     case: Case,
     target_value: str,
     category: str,
@@ -57,10 +59,10 @@ def add_record(
     max_bytes: int | None = None,
 ) -> ProductionRecord:
     """Store one responsive record (encrypted at rest) if the approved scope covers its target and category."""
-    if isinstance(actor, User):
-        require(actor, Permission.PRODUCTION_MANAGE)
+    require(actor, Permission.PRODUCTION_MANAGE)
+    producer = person(actor)
     if case.status not in PRODUCIBLE_STATES:
-        raise CaseError(
+        raise ProductionError(
             f"{case.reference} is {case.status.label.lower()}; records can be added only once it is "
             "approved and until its bundle is delivered."
         )
@@ -82,7 +84,9 @@ def add_record(
     try:
         blob = put_in_transaction(chunks, max_bytes=limit)
     except BlobTooLarge as error:
-        raise CaseError(f"{filename} is larger than the {limit // 1024**2} MiB a production file may be.") from error
+        raise ProductionError(
+            f"{filename} is larger than the {limit // 1024**2} MiB a production file may be."
+        ) from error
     production = ProductionRecord(
         case_id=case.id,
         target_id=target.id,
@@ -91,19 +95,11 @@ def add_record(
         size=blob.size,
         sha256=blob.sha256,
         blob_name=blob.name,
-        added_by_id=getattr(actor, "id", None) or case.decided_by_id,
+        added_by_id=producer.id,
     )
     db.session.add(production)
     if case.status is State.APPROVED:
-        before = case.status
-        case.state = transition(before, Action.START_PRODUCTION, case.track).value
-        record(
-            actor,
-            AuditAction.CASE_TRANSITION,
-            subject=case.subject,
-            ip=ip,
-            data={"action": Action.START_PRODUCTION.value, "from": before.value, "to": case.state},
-        )
+        move(actor, case, Action.START_PRODUCTION, ip=ip)
     db.session.flush()
     record(
         actor,
@@ -131,7 +127,7 @@ def records_of(case: Case) -> list[ProductionRecord]:
 
 
 def add_recipient_certificate(
-    actor: User, agency: Agency, label: str, pem: bytes, ip: str | None
+    actor: Actor, agency: Agency, label: str, pem: bytes, ip: str | None
 ) -> RecipientCertificate:
     from disclosure.exports.pki import CertificateError, check_recipient_certificate
 
@@ -139,12 +135,12 @@ def add_recipient_certificate(
     try:
         info = check_recipient_certificate(pem, utcnow())
     except CertificateError as error:
-        raise CaseError(str(error)) from error
+        raise ProductionError(str(error)) from error
     fingerprint = info.fingerprint_sha256.replace(":", "").lower()
     if db.session.execute(
         select(RecipientCertificate.id).where(RecipientCertificate.fingerprint == fingerprint)
     ).first():
-        raise CaseError("This certificate is already on file.")
+        raise ProductionError("This certificate is already on file.")
     certificate = RecipientCertificate(
         agency_id=agency.id,
         label=label.strip()[:200] or info.subject[:200],
@@ -152,7 +148,7 @@ def add_recipient_certificate(
         fingerprint=fingerprint,
         subject=info.subject[:500],
         not_after=info.not_after,
-        added_by_id=actor.id,
+        added_by_id=person(actor).id,
     )
     db.session.add(certificate)
     db.session.flush()
@@ -171,11 +167,11 @@ def add_recipient_certificate(
     return certificate
 
 
-def revoke_recipient_certificate(actor: User, certificate: RecipientCertificate, ip: str | None) -> None:
+def revoke_recipient_certificate(actor: Actor, certificate: RecipientCertificate, ip: str | None) -> None:
     require(actor, Permission.RECIPIENT_MANAGE)
     if certificate.revoked_at is not None:
-        raise CaseError("This certificate is already revoked.")
-    certificate.revoked_at, certificate.revoked_by_id = utcnow(), actor.id
+        raise ProductionError("This certificate is already revoked.")
+    certificate.revoked_at, certificate.revoked_by_id = utcnow(), person(actor).id
     record(
         actor,
         AuditAction.RECIPIENT_CERT_REVOKED,
@@ -186,41 +182,25 @@ def revoke_recipient_certificate(actor: User, certificate: RecipientCertificate,
     db.session.flush()
 
 
-def mark_delivered(actor: User, bundle: Bundle, ip: str | None) -> None:
+def mark_delivered(actor: Actor, bundle: Bundle, ip: str | None) -> None:
     """The bundle reached the requester: the case becomes disclosed."""
     require(actor, Permission.PRODUCTION_MANAGE)
     if bundle.delivered_at is not None:
-        raise CaseError("This bundle is already marked delivered.")
+        raise ProductionError("This bundle is already marked delivered.")
     if bundle.purged_at is not None:
-        raise CaseError("This bundle was purged; build a new one.")
+        raise ProductionError("This bundle was purged; build a new one.")
     case = bundle.case
     if case is None:
-        raise CaseError("Only production bundles are delivered to a requester.")
-    before = case.status
-    after = transition(before, Action.MARK_DISCLOSED, case.track)
-    bundle.delivered_at, bundle.delivered_by_id = utcnow(), actor.id
-    case.state = after.value
-    record(
-        actor,
-        AuditAction.CASE_TRANSITION,
-        subject=case.subject,
-        ip=ip,
-        data={
-            "action": Action.MARK_DISCLOSED.value,
-            "from": before.value,
-            "to": after.value,
-            "bundle": bundle.public_id,
-            "sha256": bundle.sha256,
-        },
-    )
-    db.session.flush()
+        raise ProductionError("Only production bundles are delivered to a requester.")
+    bundle.delivered_at, bundle.delivered_by_id = utcnow(), person(actor).id
+    move(actor, case, Action.MARK_DISCLOSED, ip=ip, bundle=bundle.public_id, sha256=bundle.sha256)
 
 
 def bundle_path(bundle: Bundle) -> Path:
     return Path(current_app.instance_path) / "bundles" / f"{bundle.public_id}.zip"
 
 
-def record_download(actor: User, bundle: Bundle, ip: str | None) -> None:
+def record_download(actor: Actor, bundle: Bundle, ip: str | None) -> None:
     require(actor, Permission.BUNDLE_DOWNLOAD)
     record(
         actor,
@@ -232,8 +212,9 @@ def record_download(actor: User, bundle: Bundle, ip: str | None) -> None:
     db.session.flush()
 
 
-def purge_expired(actor: Any, now: datetime | None = None) -> list[str]:
+def purge_expired(actor: Actor, now: datetime | None = None) -> list[str]:
     """Delete the files of expired bundles; their rows stay, with purged_at set, and each purge is recorded."""
+    require(actor, Permission.STORAGE_MAINTAIN)
     now = now or utcnow()
     purged = []
     expired = db.session.execute(select(Bundle).where(Bundle.expires_at <= now, Bundle.purged_at.is_(None))).scalars()
@@ -250,10 +231,6 @@ def purge_expired(actor: Any, now: datetime | None = None) -> list[str]:
         purged.append(bundle.public_id)
     db.session.flush()
     return purged
-
-
-def recipients_json(certificates: list[RecipientCertificate]) -> str:
-    return json.dumps(sorted(c.fingerprint for c in certificates))
 
 
 @event.listens_for(Session, "after_commit")

@@ -16,11 +16,12 @@ from wtforms.validators import Length, Optional
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Agency, Case
-from disclosure.cases.service import CaseError
+from disclosure.cases.views import case_or_404
 from disclosure.extensions import db
 from disclosure.permissions import Permission
 from disclosure.production import bundles, service
 from disclosure.production.models import Bundle, RecipientCertificate
+from disclosure.unit_of_work import REFUSALS, attempt, message_for
 
 bp = Blueprint("production", __name__)
 
@@ -41,10 +42,6 @@ class CertificateForm(FlaskForm):
     label = StringField("Label", validators=[Optional(), Length(max=200)])
     file = FileField("Certificate (PEM)")
     submit = SubmitField("Add certificate")
-
-
-def _case_or_404(reference: str) -> Case:
-    return db.session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none() or abort(404)
 
 
 def _bundle_or_404(public_id: str) -> Bundle:
@@ -82,31 +79,30 @@ def _page(case: Case, status: int = 200, **forms: Any) -> Any:
 @bp.route("/cases/<reference>/production")
 @requires(Permission.PRODUCTION_MANAGE)
 def case_production(reference: str) -> Any:
-    return _page(_case_or_404(reference))
+    return _page(case_or_404(reference))
 
 
 @bp.route("/cases/<reference>/production/records", methods=["POST"])
 @requires(Permission.PRODUCTION_MANAGE)
 def add_record(reference: str) -> Any:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     form = RecordForm()
     upload = form.file.data
     if not form.validate_on_submit() or not upload or not upload.filename:
         return _page(case, 400, record_form=form, errors=["Choose the target, the category and the file."])
     try:
-        production = service.add_record(
-            current_user,
-            case,
-            form.target.data or "",
-            form.category.data or "",
-            upload.stream,
-            upload.filename,
-            client_ip(),
-        )
-    except CaseError as error:
-        db.session.rollback()
-        return _page(_case_or_404(reference), 400, record_form=form, errors=[str(error)])
-    db.session.commit()
+        with attempt():
+            production = service.add_record(
+                current_user,
+                case,
+                form.target.data or "",
+                form.category.data or "",
+                upload.stream,
+                upload.filename,
+                client_ip(),
+            )
+    except REFUSALS as error:
+        return _page(case_or_404(reference), 400, record_form=form, errors=[message_for(error)])
     flash(f"Added {production.filename} (SHA-256 {production.sha256[:16]}…).", "success")
     return redirect(url_for("production.case_production", reference=reference))
 
@@ -114,7 +110,7 @@ def add_record(reference: str) -> Any:
 @bp.route("/cases/<reference>/production/bundles", methods=["POST"])
 @requires(Permission.PRODUCTION_MANAGE)
 def build(reference: str) -> Any:
-    case = _case_or_404(reference)
+    case = case_or_404(reference)
     form = BuildForm()
     if not form.validate_on_submit():
         abort(400)
@@ -125,15 +121,15 @@ def build(reference: str) -> Any:
         if c.agency_id == case.agency_id
     ]
     try:
-        bundle, passphrase = bundles.build_case_bundle(
-            current_user, case, certificates, bool(form.passphrase_only.data), client_ip()
-        )
-    except CaseError as error:
-        db.session.rollback()
-        return _page(_case_or_404(reference), 400, build_form=form, errors=[str(error)])
-    db.session.commit()
+        with attempt():
+            bundle, passphrase = bundles.build_case_bundle(
+                current_user, case, certificates, bool(form.passphrase_only.data), client_ip()
+            )
+    except REFUSALS as error:
+        return _page(case_or_404(reference), 400, build_form=form, errors=[message_for(error)])
     if passphrase:
-        # Shown once, on this response only; it is never stored.
+        # Shown once, on this response only; it is never stored. Should the commit fail, the error page
+        # replaces this response, so a passphrase is only ever shown for a bundle that was recorded.
         return _page(case, 200, passphrase=passphrase)
     flash(f"Bundle {bundle.filename} built (SHA-256 {bundle.sha256[:16]}…).", "success")
     return redirect(url_for("production.case_production", reference=reference))
@@ -148,7 +144,6 @@ def download(public_id: str) -> Response:
     if bundle.kind != "production" or bundle.purged_at is not None or not path.is_file():
         abort(404)
     service.record_download(current_user, bundle, client_ip())
-    db.session.commit()
 
     def chunks() -> Any:
         with path.open("rb") as handle:
@@ -165,12 +160,11 @@ def delivered(public_id: str) -> Any:
     if not BuildForm().validate_on_submit() or bundle.case is None:
         abort(400)
     try:
-        service.mark_delivered(current_user, bundle, client_ip())
-    except (CaseError, ValueError) as error:
-        db.session.rollback()
-        flash(str(error), "error")
+        with attempt():
+            service.mark_delivered(current_user, bundle, client_ip())
+    except REFUSALS as error:
+        flash(message_for(error), "error")
     else:
-        db.session.commit()
         flash(f"{bundle.case.reference} is now disclosed.", "success")
     return redirect(url_for("production.case_production", reference=bundle.case.reference))
 
@@ -184,12 +178,11 @@ def certificates(agency_id: int) -> Any:
     if form.validate_on_submit():
         data = form.file.data.read(64 * 1024) if form.file.data else b""
         try:
-            service.add_recipient_certificate(current_user, agency, form.label.data or "", data, client_ip())
-        except CaseError as error:
-            db.session.rollback()
-            errors.append(str(error))
+            with attempt():
+                service.add_recipient_certificate(current_user, agency, form.label.data or "", data, client_ip())
+        except REFUSALS as error:
+            errors.append(message_for(error))
         else:
-            db.session.commit()
             flash("Certificate added.", "success")
             return redirect(url_for("production.certificates", agency_id=agency_id))
     rows = (
@@ -213,12 +206,11 @@ def revoke(certificate_id: int) -> Any:
     if not BuildForm().validate_on_submit():
         abort(400)
     try:
-        service.revoke_recipient_certificate(current_user, certificate, client_ip())
-    except CaseError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+        with attempt():
+            service.revoke_recipient_certificate(current_user, certificate, client_ip())
+    except REFUSALS as error:
+        flash(message_for(error), "error")
     else:
-        db.session.commit()
         flash("Certificate revoked; it will not be offered for new bundles.", "success")
     return redirect(url_for("production.certificates", agency_id=certificate.agency_id))
 

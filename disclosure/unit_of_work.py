@@ -1,0 +1,112 @@
+"""One commit per request or command, in one place, so that a change and its audit event land together or not at all.
+
+A request commits once its response is ready, unless the response says something went wrong (4xx/5xx), in which case
+everything is rolled back. A view runs its service calls inside `attempt()`: a refusal (a ServiceError, an illegal
+transition, a request document or scope that does not hold) rolls back everything the call wrote and is re-raised for
+the view to show beside the form; a refusal that must itself stay on record (`ServiceError.on_record`) is written
+after the rollback and committed. Command-line commands use `command()` the same way. Services never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask import Flask, Response, g, session
+
+from disclosure.extensions import db
+from disclosure.policy.request_fields import RequestError
+from disclosure.policy.scope import ScopeError
+from disclosure.services import NotPermitted, ServiceError, Stale
+from disclosure.workflow import IllegalTransition
+
+#: What a service call may refuse with; anything else is a fault, not a refusal, and becomes the 500 page.
+REFUSALS = (ServiceError, IllegalTransition, RequestError, ScopeError)
+Refusal = ServiceError | IllegalTransition | RequestError | ScopeError
+
+_KEEP = "unit_of_work_keep"
+_SETTLED = "unit_of_work_settled"
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_settle)
+    app.teardown_request(_discard)
+
+
+def keep() -> None:
+    """What this request wrote so far records the refusal itself (an expired session, say): commit it anyway."""
+    setattr(g, _KEEP, True)
+
+
+def _settle(response: Response) -> Response:
+    if g.get(_SETTLED):
+        return response
+    setattr(g, _SETTLED, True)
+    if response.status_code >= 400 and not g.get(_KEEP):
+        db.session.rollback()
+        return response
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        # The page was about to say what happened; it did not happen, so it must not say so.
+        session.pop("_flashes", None)
+        raise
+    return response
+
+
+def _discard(error: BaseException | None) -> None:
+    # An exception that escaped the view (the 500 page): nothing it wrote may land.
+    if error is not None or not g.get(_SETTLED):
+        db.session.rollback()
+
+
+@contextmanager
+def attempt() -> Iterator[None]:
+    """Run service calls; a refusal rolls back all they wrote, records the refusal if it asks to be, and re-raises."""
+    try:
+        yield
+    except REFUSALS as error:
+        db.session.rollback()
+        on_record = error.on_record if isinstance(error, ServiceError) else None
+        if on_record is not None:
+            on_record()
+            db.session.flush()
+            keep()
+        raise
+
+
+def status_for(error: Refusal) -> int:
+    """The HTTP status a refused form answers with."""
+    if isinstance(error, NotPermitted):
+        return 403
+    if isinstance(error, Stale | IllegalTransition):
+        return 409
+    return 400
+
+
+def message_for(error: Refusal) -> str:
+    """The sentence shown to the person: what was refused and what to fix."""
+    if isinstance(error, RequestError):
+        return f"{error.field}: {error.message}"
+    if isinstance(error, ScopeError):
+        return f"Cannot approve: {error}."
+    return str(error)
+
+
+@contextmanager
+def command(nothing_done: str = "nothing was changed") -> Iterator[None]:
+    """A command-line command's unit of work: commit at the end, roll back on any error, refusals as clear exits."""
+    try:
+        yield
+    except REFUSALS as error:
+        db.session.rollback()
+        if isinstance(error, ServiceError) and error.on_record is not None:
+            error.on_record()
+            db.session.commit()
+        raise click.ClickException(f"{nothing_done}: {message_for(error)}") from error
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
