@@ -77,6 +77,7 @@ def next_reference(year: int) -> str:
 
 
 def find_or_create_agency(actor: Actor, name: str, country: str, ip: str | None) -> Agency:
+    require(actor, Permission.CASE_CREATE)
     name, country = " ".join(name.split()), country.strip().upper()
     agency = db.session.execute(
         select(Agency).where(Agency.name == name, Agency.country == country)
