@@ -14,12 +14,14 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from disclosure import unit_of_work
 from disclosure.audit.actions import AuditAction
-from disclosure.audit.service import SystemActor, record, require_schema
+from disclosure.audit.service import record, require_schema
 from disclosure.auth import service
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Role
+from disclosure.services import SystemActor
 
 demo_cli = AppGroup("demo", help="Demo data (never in production).")
 
@@ -43,25 +45,26 @@ def seed() -> None:
     require_schema()
     actor = SystemActor("flask demo seed")
     created = []
-    for role, name in DEMO_NAMES.items():
-        email = f"{role.value}@{DEMO_DOMAIN}"
-        if service.find_user(email) is not None:
-            continue
-        password = demo_password()
-        user = service.create_user(actor, email, name, [role.value], password, must_change_password=False)
-        user.demo_second_factor_exempt = True
-        created.append((email, password, role))
-    cases = seed_cases() if created else []
-    reviewer_password = next((pw for email, pw, role in created if role is Role.REVIEWER), None)
-    ready = approve_and_produce(cases[0], reviewer_password) if cases and reviewer_password else None
-    if created:
-        record(
-            actor,
-            AuditAction.DEMO_SEEDED,
-            subject="demo",
-            data={"users": [email for email, _, _ in created], "cases": cases, "ready_to_bundle": ready},
-        )
-    db.session.commit()
+    # All or nothing; the passwords are printed only once the accounts holding them are committed.
+    with unit_of_work.command("nothing seeded"):
+        for role, name in DEMO_NAMES.items():
+            email = f"{role.value}@{DEMO_DOMAIN}"
+            if service.find_user(email) is not None:
+                continue
+            password = demo_password()
+            user = service.create_user(actor, email, name, [role.value], password, must_change_password=False)
+            user.demo_second_factor_exempt = True
+            created.append((email, password, role))
+        cases = seed_cases() if created else []
+        reviewer_password = next((pw for email, pw, role in created if role is Role.REVIEWER), None)
+        ready = approve_and_produce(cases[0], reviewer_password) if cases and reviewer_password else None
+        if created:
+            record(
+                actor,
+                AuditAction.DEMO_SEEDED,
+                subject="demo",
+                data={"users": [email for email, _, _ in created], "cases": cases, "ready_to_bundle": ready},
+            )
     if not created:
         click.echo("demo data already present; nothing changed (passwords were printed when first seeded)")
         return
@@ -163,6 +166,7 @@ def approve_and_produce(reference: str, reviewer_password: str) -> str:
     from disclosure.cases.service import apply_action
     from disclosure.production.service import add_record
     from disclosure.review import service as review
+    from disclosure.review.scope import ScopeEntry
     from disclosure.workflow import Action
 
     case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
@@ -170,15 +174,15 @@ def approve_and_produce(reference: str, reviewer_password: str) -> str:
     producer = db.session.execute(select(User).where(User.email == f"producer@{DEMO_DOMAIN}")).scalar_one()
     apply_action(reviewer, case, Action.START_REVIEW, None, None)
     current = review.open_review(case)
+    if current is None:
+        raise RuntimeError(f"{reference}: starting the review opened no review round")
     evaluation = review.evaluation_for(current)
     answers = {item.id: {"answer": "yes", "note": "demo"} for item in evaluation.checklist}
     grounds = {
         c.value: {"grounds": ["legal_process" if "content" in c.value else "law_requires"]} for c in case.categories
     }
     review.save_worksheet(reviewer, current, answers, grounds, "", None, None)
-    scope = [
-        review.ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None) for t in case.targets
-    ]
+    scope = [ScopeEntry(t.kind, t.value, tuple(c.value for c in case.categories), None, None) for t in case.targets]
     review.decide(reviewer, current, "approved", password=reviewer_password, ip=None, scope=scope)
     add_record(producer, case, case.targets[0].value, "stored_content", [SAMPLE_MAILBOX.encode()], "mailbox.mbox", None)
     return reference

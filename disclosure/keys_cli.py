@@ -2,10 +2,11 @@
 instance/keys/ (or import existing ones), hand out the CA certificate, withdraw the bundle-signing certificate and
 keep the CA's revocation list current.
 
+Each command is one unit of work (disclosure.unit_of_work.command) run by an operator holding storage:maintain.
 Revoking and reissuing write the CA's revocation list (and, revoking, a new signing certificate) while their audit
 event waits in the open transaction, then commit: a failed write rolls the event back, and the list is never
 missing an earlier entry. Both hold the audit log's head row while they read and write the list, so they never
-overwrite each other's list.
+overwrite each other's list. A commit that fails after the files were written says so, and what to do.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from disclosure import keyring
+from disclosure import keyring, unit_of_work
 from disclosure.audit.actions import AuditAction
-from disclosure.audit.service import SystemActor, record, require_schema
+from disclosure.audit.service import record, require_schema
 from disclosure.clock import utcnow
 from disclosure.exports.pki import PKIError, ca_pem, init_pki, serial_hex, write_file_atomically
 from disclosure.exports.pki_revocation import (
@@ -33,11 +34,22 @@ from disclosure.exports.pki_revocation import (
     stored_crl,
     write_crl,
 )
-from disclosure.extensions import db
+from disclosure.permissions import Permission
 from disclosure.production.bundles import pki_dir
+from disclosure.services import NotPermitted, SystemActor, require
 from disclosure.storage.keys import keyring_for_config
 
 keys_cli = AppGroup("keys", help="Manage the organisation's signing keys.")
+
+
+def _operator(command: str) -> SystemActor:
+    """The operator running a command that changes keys, once allowed to: keys are upkeep (storage:maintain)."""
+    operator = SystemActor(command)
+    try:
+        require(operator, Permission.STORAGE_MAINTAIN)
+    except NotPermitted as error:
+        raise click.ClickException(f"nothing changed: {error}") from error
+    return operator
 
 
 @keys_cli.command("init")
@@ -73,6 +85,7 @@ def init(
 ) -> None:
     """Create the keys that are missing (audit-log key, storage key, org CA and bundle-signing certificate),
     or import the organisation's own; existing keys are never replaced."""
+    operator = _operator("flask keys init")
     require_schema()
     try:
         log_key = keyring.init_log_key(import_log_key)
@@ -95,13 +108,13 @@ def init(
     if not done:
         click.echo("all keys already exist; nothing changed")
         return
-    record(
-        SystemActor("flask keys init"),
-        AuditAction.KEYS_CREATED,
-        subject="keys",
-        data={"keys": sorted(done), "imported": sorted(["audit-log"] if import_log_key and log_key else [])},
-    )
-    db.session.commit()
+    with unit_of_work.command("keys created but not recorded"):
+        record(
+            operator,
+            AuditAction.KEYS_CREATED,
+            subject="keys",
+            data={"keys": sorted(done), "imported": sorted(["audit-log"] if import_log_key and log_key else [])},
+        )
     for line in done.values():
         click.echo(line)
 
@@ -143,6 +156,7 @@ def revoke_signer(reason: str, yes: bool) -> None:
     The CA's revocation list (instance/keys/pki/bundle-ca.crl.pem) keeps every earlier revocation and now also
     lists the current certificate: bundles it signed fail verification against the list. New bundles are
     signed with the new certificate. Publish the list with `flask keys export-crl`."""
+    operator = _operator("flask keys revoke-signer")
     folder = pki_dir(current_app.config)
     org = str(current_app.config.get("ORGANISATION_NAME", "Disclosure"))
     try:
@@ -162,40 +176,40 @@ def revoke_signer(reason: str, yes: bool) -> None:
         if not confirmed:
             raise click.ClickException("nothing revoked: not confirmed (answer y, or pass --yes)")
     require_schema()  # from here the audit log's head row is locked: one revocation at a time
+    written = False
     try:
-        plan = prepare_signer_revocation(folder, org, reason)
-    except PKIError as error:
-        db.session.rollback()
-        raise click.ClickException(f"nothing revoked: {error}") from error
-    if plan.revoked.serial_number != preview.revoked.serial_number:
-        db.session.rollback()
-        raise click.ClickException(
-            f"nothing revoked: the signing certificate changed while waiting for confirmation (it is now serial "
-            f"{serial_hex(plan.revoked.serial_number)}); run the command again"
-        )
-    record(
-        SystemActor("flask keys revoke-signer"),
-        AuditAction.KEYS_SIGNER_REVOKED,
-        subject="keys",
-        data={
-            "revoked_serial": serial,
-            "reason": plan.reason.name,
-            "new_serial": serial_hex(plan.cert.serial_number),
-        },
-    )
-    try:
-        lines = apply_signer_revocation(plan)
-    except OSError as error:
-        db.session.rollback()
-        raise click.ClickException(
-            f"could not write to {folder}: {error.strerror or error}. No audit event was recorded. Fix the "
-            "folder and run the command again: it finishes an interrupted revocation without listing the "
-            "certificate twice"
-        ) from error
-    try:
-        db.session.commit()
+        with unit_of_work.command("nothing revoked"):
+            try:
+                plan = prepare_signer_revocation(folder, org, reason)
+            except PKIError as error:
+                raise click.ClickException(f"nothing revoked: {error}") from error
+            if plan.revoked.serial_number != preview.revoked.serial_number:
+                raise click.ClickException(
+                    f"nothing revoked: the signing certificate changed while waiting for confirmation (it is now "
+                    f"serial {serial_hex(plan.revoked.serial_number)}); run the command again"
+                )
+            record(
+                operator,
+                AuditAction.KEYS_SIGNER_REVOKED,
+                subject="keys",
+                data={
+                    "revoked_serial": serial,
+                    "reason": plan.reason.name,
+                    "new_serial": serial_hex(plan.cert.serial_number),
+                },
+            )
+            try:
+                lines = apply_signer_revocation(plan)
+            except OSError as error:
+                raise click.ClickException(
+                    f"could not write to {folder}: {error.strerror or error}. No audit event was recorded. Fix the "
+                    "folder and run the command again: it finishes an interrupted revocation without listing the "
+                    "certificate twice"
+                ) from error
+            written = True  # from here only the commit can fail, and the files are already in place
     except SQLAlchemyError as error:
-        db.session.rollback()
+        if not written:
+            raise
         raise click.ClickException(
             f"the revocation is in place in {folder} (serial {serial} listed, a new signing certificate issued) but "
             f"its audit event could not be committed ({error.__class__.__name__}); do not run the command again "
@@ -219,38 +233,39 @@ def reissue_crl() -> None:
     `0 3 * * 1 flask keys reissue-crl`) and publish the list again with `flask keys export-crl`; the /keys/crl.pem
     download serves the new list at once. Exits 1, changing nothing, when no list exists, when the stored list is
     not signed by the CA, or when the CA key is absent."""
+    operator = _operator("flask keys reissue-crl")
     folder = pki_dir(current_app.config)
     require_schema()  # from here the audit log's head row is locked: revoke-signer cannot write the list meanwhile
+    written = False
     try:
-        crl = prepare_crl_reissue(folder, now=utcnow())
-    except NoRevocationList as error:
-        db.session.rollback()
-        raise click.ClickException(
-            f"nothing reissued: {error}. There is no list to reissue until a signing certificate is revoked with "
-            "`flask keys revoke-signer`"
-        ) from error
-    except PKIError as error:
-        db.session.rollback()
-        raise click.ClickException(f"nothing reissued: {error}") from error
-    next_update = crl.next_update_utc or utcnow()
-    record(
-        SystemActor("flask keys reissue-crl"),
-        AuditAction.KEYS_CRL_REISSUED,
-        subject="keys",
-        data={"entries": len(crl), "next_update": next_update.isoformat()},
-    )
-    try:
-        path = write_crl(folder, crl)
-    except OSError as error:
-        db.session.rollback()
-        raise click.ClickException(
-            f"could not write the revocation list in {folder}: {error.strerror or error}. The stored list is "
-            "unchanged and no audit event was recorded; fix the folder and run the command again"
-        ) from error
-    try:
-        db.session.commit()
+        with unit_of_work.command("nothing reissued"):
+            try:
+                crl = prepare_crl_reissue(folder, now=utcnow())
+            except NoRevocationList as error:
+                raise click.ClickException(
+                    f"nothing reissued: {error}. There is no list to reissue until a signing certificate is revoked "
+                    "with `flask keys revoke-signer`"
+                ) from error
+            except PKIError as error:
+                raise click.ClickException(f"nothing reissued: {error}") from error
+            next_update = crl.next_update_utc or utcnow()
+            record(
+                operator,
+                AuditAction.KEYS_CRL_REISSUED,
+                subject="keys",
+                data={"entries": len(crl), "next_update": next_update.isoformat()},
+            )
+            try:
+                path = write_crl(folder, crl)
+            except OSError as error:
+                raise click.ClickException(
+                    f"could not write the revocation list in {folder}: {error.strerror or error}. The stored list "
+                    "is unchanged and no audit event was recorded; fix the folder and run the command again"
+                ) from error
+            written = True  # from here only the commit can fail, and the new list is already in place
     except SQLAlchemyError as error:
-        db.session.rollback()
+        if not written:
+            raise
         raise click.ClickException(
             f"the reissued revocation list is in place in {path} (next update due {next_update:%Y-%m-%d %H:%M} "
             f"UTC) but its audit event could not be committed ({error.__class__.__name__}); tell the auditors, "

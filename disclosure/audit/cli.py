@@ -12,11 +12,14 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError
 
+from disclosure import unit_of_work
 from disclosure.audit.export import export_events
-from disclosure.audit.service import SystemActor, checkpoint_now, require_schema
+from disclosure.audit.service import checkpoint_now, require_schema
 from disclosure.audit.verify import GivenCheckpoint, VerifyResult, verify_log
 from disclosure.extensions import db
 from disclosure.keyring import KeyMissing, log_key_name, log_public_key
+from disclosure.permissions import Permission
+from disclosure.services import SystemActor, require
 
 audit_cli = AppGroup("audit", help="Verify, checkpoint and export the audit log.")
 
@@ -64,12 +67,13 @@ def verify(checkpoints: tuple[Path, ...]) -> None:
 def checkpoint() -> None:
     """Sign a checkpoint of the log now, store it, and write it to the checkpoint folder."""
     require_schema()
+    operator = SystemActor("flask audit checkpoint")
     try:
-        made = checkpoint_now(SystemActor("flask audit checkpoint"))
+        with unit_of_work.command("no checkpoint made"):
+            require(operator, Permission.AUDIT_CHECKPOINT)
+            made = checkpoint_now(operator)
     except KeyMissing as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from error
-    db.session.commit()
     click.echo(f"checkpoint: {made.size} events, root {made.root.hex()}")
     click.echo(made.note, nl=False)
 
@@ -97,8 +101,10 @@ def recipient_options(command: Any) -> Any:
 
 
 def build_auditor_bundle_cli(build: Any, certs: tuple[Path, ...], passphrase_only: bool, out: Path) -> None:
-    """Resolve the recipients, call build(certificates) for (bundle, passphrase), commit, copy out, report."""
-    from disclosure.cases.service import CaseError
+    """Resolve the recipients, call build(certificates) for (bundle, passphrase), commit, copy out, report.
+
+    The passphrase is printed only once the bundle and its audit event are committed.
+    """
     from disclosure.production import auditor_bundles as bundles
     from disclosure.production.bundles import copy_out
 
@@ -108,12 +114,11 @@ def build_auditor_bundle_cli(build: Any, certs: tuple[Path, ...], passphrase_onl
         raise click.UsageError(f"--out: the folder {out.parent} does not exist")
     require_schema()
     try:
-        certificates = bundles.auditor_recipients([path.read_bytes() for path in certs])
-        bundle, passphrase = build(certificates)
-    except (CaseError, KeyMissing) as error:
-        db.session.rollback()
+        with unit_of_work.command("no bundle built"):
+            certificates = bundles.auditor_recipients([path.read_bytes() for path in certs])
+            bundle, passphrase = build(certificates)
+    except KeyMissing as error:
         raise click.ClickException(str(error)) from error
-    db.session.commit()
     copy_out(bundle, out)
     click.echo(f"built {out}  {bundle.kind} bundle {bundle.public_id}  sha256 {bundle.sha256}  {bundle.size} bytes")
     if passphrase:
@@ -142,13 +147,12 @@ def export(start: date, end: date, out: Path, as_bundle: bool, certs: tuple[Path
             raise click.UsageError("--recipient-cert and --passphrase-only apply only with --bundle")
         require_schema()
         try:
-            count = export_events(
-                SystemActor("flask audit export"), start, end, out, str(current_app.config["AUDIT_ORIGIN"])
-            )
+            with unit_of_work.command("nothing exported"):
+                count = export_events(
+                    SystemActor("flask audit export"), start, end, out, str(current_app.config["AUDIT_ORIGIN"])
+                )
         except (ValueError, KeyMissing) as error:
-            db.session.rollback()
             raise click.ClickException(str(error)) from error
-        db.session.commit()
         click.echo(f"exported {count} events to {out}")
         return
     if end < start:
@@ -186,7 +190,7 @@ def harden_roles(app_role: str) -> None:
     statements = grant_statements(app_role, db.metadata.sorted_tables)
     if inspect(db.engine).has_table("alembic_version"):
         statements.append(f'GRANT SELECT ON TABLE alembic_version TO "{app_role}"')
-    for statement in statements:
-        db.session.execute(text(statement))
-    db.session.commit()
+    with unit_of_work.command("no privileges changed"):
+        for statement in statements:
+            db.session.execute(text(statement))
     click.echo(f"{app_role}: SELECT and INSERT only on the audit tables; read and write elsewhere")

@@ -25,9 +25,10 @@ from disclosure.audit.service import current_root, record
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.forms import ConfirmForm
 from disclosure.auth.models import User
-from disclosure.cases.service import CaseError
 from disclosure.extensions import db
 from disclosure.permissions import Permission
+from disclosure.services import ServiceError
+from disclosure.unit_of_work import attempt, message_for, status_for
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -106,7 +107,6 @@ def checkpoint() -> Any:
             outcome="success" if result.intact else "failure",
             data={"size": result.size, "summary": result.summary()},
         )
-        db.session.commit()
         flash(result.summary(), "success" if result.intact else "error")
     head = db.session.get(AuditHead, 1)
     latest = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).scalar()
@@ -120,7 +120,7 @@ def checkpoint() -> Any:
     )
 
 
-class AuditorBundleForm(FlaskForm):
+class AuditorBundleForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints: FlaskForm is Any
     """A period to export as a signed bundle (passphrase only); the report's form also names a checkpoint."""
 
     start = DateField("From", validators=[DataRequired(message="Give the first day of the period.")])
@@ -155,13 +155,12 @@ def build_bundle() -> Any:
         messages = [m for errors in form.errors.values() for m in errors]
         abort(400, description=" ".join(str(m) for m in messages) or "Give the period to export.")
     try:
-        bundle, passphrase = bundles.build_audit_extract_bundle(
-            current_user, form.start.data, form.end.data, [], True, client_ip()
-        )
-    except CaseError as error:
-        db.session.rollback()
-        abort(400, description=str(error))
-    db.session.commit()
+        with attempt():
+            bundle, passphrase = bundles.build_audit_extract_bundle(
+                current_user, form.start.data, form.end.data, [], True, client_ip()
+            )
+    except ServiceError as error:
+        abort(status_for(error), description=message_for(error))
     back = url_for("audit.events", start=form.start.data.isoformat(), end=form.end.data.isoformat())
     return bundle_built_page(
         bundle, passphrase, "audit.download_bundle", back, f"Audit log extract {form.start.data} to {form.end.data}"

@@ -13,10 +13,11 @@ from urllib.parse import unquote, urlsplit
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from disclosure import unit_of_work
 from disclosure.auth import service, sessions
 from disclosure.auth.models import User
 from disclosure.clock import utcnow
-from disclosure.extensions import db, login_manager
+from disclosure.extensions import login_manager
 from disclosure.permissions import Permission
 
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "auth.second_factor", "static", "site.health"})
@@ -55,13 +56,10 @@ def _load_user(user_id: str) -> User | None:
     if reason is not None:
         if record.ended_at is None:
             service.expire_session(record, reason)
-            # Session bookkeeping is its own unit of work, settled before the request's own.
-            db.session.commit()
+            unit_of_work.keep()  # the session's end is on record even though this request is refused
         g.session_ended = reason
         return None
     sessions.touch(record, now)
-    if db.session.dirty:
-        db.session.commit()
     g.user_session = record
     return record.user
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -14,6 +15,8 @@ from disclosure.auth.forms import ConfirmForm, TemporaryPasswordForm, UserCreate
 from disclosure.auth.models import User
 from disclosure.extensions import db
 from disclosure.permissions import Permission
+from disclosure.services import ServiceError
+from disclosure.unit_of_work import attempt, message_for, status_for
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -35,21 +38,20 @@ def create_user() -> Any:
     form = UserCreateForm()
     if form.validate_on_submit():
         try:
-            user = service.create_user(
-                current_user,
-                form.email.data or "",
-                form.name.data or "",
-                form.roles.data or [],
-                form.password.data or "",
-                ip=client_ip(),
-            )
-        except service.AccountError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
-            flash(f"Created {user.email}. They must change the temporary password when they sign in.", "success")
-            return redirect(url_for("admin.user", user_id=user.id))
+            with attempt():
+                user = service.create_user(
+                    current_user,
+                    form.email.data or "",
+                    form.name.data or "",
+                    form.roles.data or [],
+                    form.password.data or "",
+                    ip=client_ip(),
+                )
+        except ServiceError as error:
+            flash(message_for(error), "error")
+            return render_template("admin/user_new.html", form=form), status_for(error)
+        flash(f"Created {user.email}. They must change the temporary password when they sign in.", "success")
+        return redirect(url_for("admin.user", user_id=user.id))
     return render_template("admin/user_new.html", form=form)
 
 
@@ -67,15 +69,15 @@ def user(user_id: int) -> Any:
     )
 
 
-def _apply(user_id: int, change: Any, success: str) -> Any:
+def _apply(user_id: int, change: Callable[[User], object], success: str) -> Any:
+    """Run one change to the account; either way back to its page, which says what happened."""
     account = _user_or_404(user_id)
     try:
-        change(account)
-    except service.AccountError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+        with attempt():
+            change(account)
+    except ServiceError as error:
+        flash(message_for(error), "error")
     else:
-        db.session.commit()
         flash(success, "success")
     return redirect(url_for("admin.user", user_id=user_id))
 

@@ -8,10 +8,10 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from disclosure.audit.service import SystemActor
+from disclosure import unit_of_work
 from disclosure.auth import service
-from disclosure.extensions import db
 from disclosure.permissions import Role
+from disclosure.services import SystemActor
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 
@@ -51,12 +51,8 @@ def read_password() -> str:
 def create(email: str, name: str, roles: tuple[str, ...], temporary: bool) -> None:
     """Create a user. The password is read from standard input when it is not a terminal."""
     password = read_password()
-    try:
+    with unit_of_work.command("no user created"):
         user = service.create_user(
             SystemActor("flask users create"), email, name, roles, password, must_change_password=temporary
         )
-    except service.AccountError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from error
-    db.session.commit()
     click.echo(f"created user {user.id}: {user.email} ({', '.join(r.value for r in user.sorted_roles)})")

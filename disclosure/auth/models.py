@@ -15,7 +15,7 @@ from disclosure.permissions import Permission, Role, permissions_for, requires_s
 ROLE_VALUES = ", ".join(f"'{role.value}'" for role in Role)
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,7 +71,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         return requires_second_factor(self.roles) and not self.demo_second_factor_exempt
 
 
-class UserRole(db.Model):  # type: ignore[name-defined,misc]
+class UserRole(db.Model):  # type: ignore[name-defined]
     __tablename__ = "user_role"
     __table_args__ = (CheckConstraint(f"role IN ({ROLE_VALUES})", name="known_role"),)
 
@@ -81,7 +81,7 @@ class UserRole(db.Model):  # type: ignore[name-defined,misc]
     user: Mapped[User] = relationship(back_populates="role_rows")
 
 
-class UserSession(db.Model):  # type: ignore[name-defined,misc]
+class UserSession(db.Model):  # type: ignore[name-defined]
     """A signed-in session; the cookie holds only a random token whose SHA-256 is stored here."""
 
     __tablename__ = "user_session"
@@ -104,7 +104,7 @@ class UserSession(db.Model):  # type: ignore[name-defined,misc]
     user: Mapped[User] = relationship()
 
 
-class SignInFailure(db.Model):  # type: ignore[name-defined,misc]
+class SignInFailure(db.Model):  # type: ignore[name-defined]
     """One failed sign-in, kept for throttling; the audit log keeps the permanent record."""
 
     __tablename__ = "sign_in_failure"

@@ -49,6 +49,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     """
     usable = stored_hash is not None and len(password) <= MAX_LENGTH
     target = stored_hash if usable and stored_hash else _dummy_hash(current_app.config["PASSWORD_HASHER"])
+    matched: bool
     try:
         matched = _hasher().verify(target, password if usable else "x")
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -1,28 +1,27 @@
 """Account operations: sign-in, the second factor, passwords, and user administration.
 
-Each function takes the acting user explicitly, changes rows, writes its audit event and flushes; the caller
-commits once. Sign-in failures all look the same from outside (message, status and time); the audit log
-keeps the real reason.
+Each function takes the acting user explicitly, checks their permission, changes rows, writes its audit event and
+flushes; the caller's unit of work commits once. Sign-in runs before anyone is signed in, so it checks credentials
+instead of a permission. A failed sign-in is a refusal that stays on record (`SignInFailed.on_record`): it looks the
+same from outside whatever the reason (message, status and time), and the audit log keeps the real reason.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record
 from disclosure.auth import passwords, sessions, totp
 from disclosure.auth.models import SignInFailure, User, UserRole, UserSession
+from disclosure.auth.throttle import account_key, is_throttled, normalise_email
 from disclosure.clock import utcnow
 from disclosure.extensions import db
-from disclosure.permissions import Role
+from disclosure.permissions import Permission, Role
+from disclosure.services import Actor, ServiceError, require
 
 GENERIC_SIGN_IN_ERROR = (
     "Sign-in failed. Check your email address and password. After several failed attempts, "
@@ -30,59 +29,43 @@ GENERIC_SIGN_IN_ERROR = (
 )
 
 
-class AccountError(ValueError):
+SECOND_FACTOR_ERROR = "That code is not valid. Enter the code your app shows now; each code works once."
+
+
+class AccountError(ServiceError):
     """An account operation was refused; the message says what to fix."""
 
 
-class SignInOutcome(StrEnum):
-    OK = "ok"
+class FailureReason(StrEnum):
+    """Why a sign-in failed: kept in the audit log, never shown."""
+
     UNKNOWN_ACCOUNT = "unknown_account"
     BAD_PASSWORD = "bad_password"  # noqa: S105 - an outcome name
     DISABLED = "disabled"
     THROTTLED = "throttled"
+    SECOND_FACTOR = "second_factor"
 
 
-@dataclass(frozen=True)
-class SignInAttempt:
-    outcome: SignInOutcome
-    user: User | None
+class SignInFailed(AccountError):
+    """A password or code was not accepted; the failure is recorded (and counted) even though nothing else lands."""
 
-    @property
-    def ok(self) -> bool:
-        return self.outcome is SignInOutcome.OK
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def _account_key(email: str) -> str:
-    return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
+    def __init__(self, message: str, email: str, ip: str | None, user: User | None, reason: FailureReason) -> None:
+        super().__init__(message)
+        self.reason = reason
+        action = (
+            AuditAction.USER_SECOND_FACTOR_FAILED
+            if reason is FailureReason.SECOND_FACTOR
+            else AuditAction.USER_SIGN_IN_FAILED
+        )
+        self.on_record = lambda: _note_failure(email, ip, user, reason.value, action)
 
 
 def find_user(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
 
 
-def _recent_failures(**where: Any) -> int:
-    since = utcnow() - current_app.config["SIGN_IN_WINDOW"]
-    conditions = [getattr(SignInFailure, key) == value for key, value in where.items()]
-    return int(
-        db.session.execute(
-            select(func.count()).select_from(SignInFailure).where(SignInFailure.at >= since, *conditions)
-        ).scalar_one()
-    )
-
-
-def is_throttled(email: str, ip: str | None) -> bool:
-    config = current_app.config
-    if _recent_failures(account_key=_account_key(email)) >= config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"]:
-        return True
-    return ip is not None and _recent_failures(ip=ip) >= config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"]
-
-
 def _note_failure(email: str, ip: str | None, user: User | None, reason: str, action: AuditAction) -> None:
-    db.session.add(SignInFailure(account_key=_account_key(email), ip=ip))
+    db.session.add(SignInFailure(account_key=account_key(email), ip=ip))
     shown = normalise_email(email) if user is not None else None
     record(
         user,
@@ -94,42 +77,42 @@ def _note_failure(email: str, ip: str | None, user: User | None, reason: str, ac
     )
 
 
-def check_password(email: str, password: str, ip: str | None) -> SignInAttempt:
-    """First step of sign-in. Every path verifies one argon2 hash, so all failures take the same time."""
+def check_password(email: str, password: str, ip: str | None) -> User:
+    """First step of sign-in: the user whose password this is, or SignInFailed with the generic message.
+
+    Every path verifies one argon2 hash, so all failures take the same time.
+    """
     user = find_user(email) if len(email) <= 254 else None
     throttled = is_throttled(email, ip)
     matched = passwords.verify_password(user.password_hash if user else None, password)
     if throttled:
-        outcome = SignInOutcome.THROTTLED
+        reason = FailureReason.THROTTLED
     elif user is None:
-        outcome = SignInOutcome.UNKNOWN_ACCOUNT
+        reason = FailureReason.UNKNOWN_ACCOUNT
     elif not matched:
-        outcome = SignInOutcome.BAD_PASSWORD
+        reason = FailureReason.BAD_PASSWORD
     elif not user.active:
-        outcome = SignInOutcome.DISABLED
+        reason = FailureReason.DISABLED
     else:
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash_password(password)
-        return SignInAttempt(SignInOutcome.OK, user)
-    _note_failure(email, ip, user, outcome.value, AuditAction.USER_SIGN_IN_FAILED)
-    return SignInAttempt(outcome, None)
+        return user
+    raise SignInFailed(GENERIC_SIGN_IN_ERROR, email, ip, user, reason)
 
 
-def check_second_factor(user: User, code: str, ip: str | None) -> bool:
-    """Accept a TOTP code once; a wrong or replayed code counts as a sign-in failure."""
+def check_second_factor(user: User, code: str, ip: str | None) -> None:
+    """Accept a TOTP code once; a wrong or replayed code is a SignInFailed, counted like a wrong password."""
     if user.totp_secret_enc is None or is_throttled(user.email, ip) or not user.active:
-        _note_failure(user.email, ip, user, "second_factor", AuditAction.USER_SECOND_FACTOR_FAILED)
-        return False
+        raise SignInFailed(SECOND_FACTOR_ERROR, user.email, ip, user, FailureReason.SECOND_FACTOR)
     secret = totp.decrypt_secret(user.id, user.totp_secret_enc)
     step = totp.matching_step(secret, code, user.totp_last_step)
     if step is None:
-        _note_failure(user.email, ip, user, "second_factor", AuditAction.USER_SECOND_FACTOR_FAILED)
-        return False
+        raise SignInFailed(SECOND_FACTOR_ERROR, user.email, ip, user, FailureReason.SECOND_FACTOR)
     user.totp_last_step = step
     if user.totp_enrolled_at is None:
         user.totp_enrolled_at = utcnow()
         record(user, AuditAction.USER_SECOND_FACTOR_ENROLLED, subject=f"user:{user.id}", ip=ip)
-    return True
+    db.session.flush()
 
 
 def begin_enrolment(user: User) -> str:
@@ -144,7 +127,7 @@ def begin_enrolment(user: User) -> str:
 
 
 def complete_sign_in(user: User, ip: str | None, user_agent: str | None) -> UserSession:
-    db.session.execute(SignInFailure.__table__.delete().where(SignInFailure.account_key == _account_key(user.email)))
+    db.session.execute(SignInFailure.__table__.delete().where(SignInFailure.account_key == account_key(user.email)))
     user.last_sign_in_at = utcnow()
     opened = sessions.open_session(user, ip, user_agent)
     record(
@@ -154,6 +137,7 @@ def complete_sign_in(user: User, ip: str | None, user_agent: str | None) -> User
 
 
 def sign_out(user: User, current: UserSession | None, ip: str | None) -> None:
+    require(user, Permission.ACCOUNT_SELF)
     if current is not None:
         sessions.end_session(current, "sign_out")
     record(user, AuditAction.USER_SIGN_OUT, subject=f"user:{user.id}", ip=ip)
@@ -175,6 +159,7 @@ def expire_session(current: UserSession, reason: str) -> None:
 def change_own_password(
     user: User, current_password: str, new_password: str, current: UserSession | None, ip: str | None
 ) -> None:
+    require(user, Permission.ACCOUNT_SELF)
     if not passwords.verify_password(user.password_hash, current_password):
         raise AccountError("Your current password is not correct.")
     if passwords.verify_password(user.password_hash, new_password):
@@ -185,6 +170,7 @@ def change_own_password(
     record(
         user, AuditAction.USER_PASSWORD_CHANGED, subject=f"user:{user.id}", ip=ip, data={"other_sessions_ended": ended}
     )
+    db.session.flush()
 
 
 def _set_password(user: User, new_password: str) -> None:
@@ -207,7 +193,7 @@ def _roles(values: Iterable[str]) -> list[Role]:
 
 
 def create_user(
-    actor: Any,
+    actor: Actor,
     email: str,
     name: str,
     roles: Iterable[str],
@@ -215,6 +201,7 @@ def create_user(
     ip: str | None = None,
     must_change_password: bool = True,
 ) -> User:
+    require(actor, Permission.USER_MANAGE)
     email, name = normalise_email(email), name.strip()
     if not email or "@" not in email or len(email) > 254:
         raise AccountError("Enter a valid email address (at most 254 characters).")
@@ -238,7 +225,8 @@ def create_user(
     return user
 
 
-def set_roles(actor: User, user: User, roles: Iterable[str], ip: str | None) -> None:
+def set_roles(actor: Actor, user: User, roles: Iterable[str], ip: str | None) -> None:
+    require(actor, Permission.USER_MANAGE)
     new = _roles(roles)
     old = user.sorted_roles
     if new == old:
@@ -258,7 +246,8 @@ def set_roles(actor: User, user: User, roles: Iterable[str], ip: str | None) -> 
     db.session.flush()
 
 
-def set_active(actor: User, user: User, active: bool, ip: str | None) -> None:
+def set_active(actor: Actor, user: User, active: bool, ip: str | None) -> None:
+    require(actor, Permission.USER_MANAGE)
     if user.active == active:
         raise AccountError(f"The account is already {'enabled' if active else 'disabled'}.")
     if actor.id == user.id and not active:
@@ -275,8 +264,9 @@ def set_active(actor: User, user: User, active: bool, ip: str | None) -> None:
     db.session.flush()
 
 
-def reset_password(actor: User, user: User, temporary_password: str, ip: str | None) -> None:
+def reset_password(actor: Actor, user: User, temporary_password: str, ip: str | None) -> None:
     """Set a temporary password the user must change at their next sign-in."""
+    require(actor, Permission.USER_MANAGE)
     _set_password(user, temporary_password)
     user.must_change_password = True
     ended = sessions.end_all_sessions(user, "password_reset")
@@ -284,8 +274,9 @@ def reset_password(actor: User, user: User, temporary_password: str, ip: str | N
     db.session.flush()
 
 
-def reset_second_factor(actor: User, user: User, ip: str | None) -> None:
+def reset_second_factor(actor: Actor, user: User, ip: str | None) -> None:
     """Remove the user's TOTP secret; they enrol again at their next sign-in."""
+    require(actor, Permission.USER_MANAGE)
     if user.totp_secret_enc is None:
         raise AccountError("This account has no second factor to reset.")
     user.totp_secret_enc = None
@@ -298,7 +289,8 @@ def reset_second_factor(actor: User, user: User, ip: str | None) -> None:
     db.session.flush()
 
 
-def end_sessions(actor: User, user: User, ip: str | None) -> int:
+def end_sessions(actor: Actor, user: User, ip: str | None) -> int:
+    require(actor, Permission.USER_MANAGE)
     ended = sessions.end_all_sessions(user, "ended_by_admin")
     record(actor, AuditAction.USER_SESSIONS_ENDED, subject=f"user:{user.id}", ip=ip, data={"sessions_ended": ended})
     db.session.flush()

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from typing import Any, cast
 
 from flask import current_app, session
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from disclosure.auth.models import User, UserSession
 from disclosure.clock import utcnow
@@ -79,9 +80,10 @@ def end_all_sessions(user: User, reason: str, keep: UserSession | None = None) -
     )
     if keep is not None:
         statement = statement.where(UserSession.id != keep.id)
-    count = db.session.execute(statement).rowcount
+    # An UPDATE answers with a cursor result, which counts the rows it changed.
+    result = cast("CursorResult[Any]", db.session.execute(statement))
     db.session.flush()
-    return int(count or 0)
+    return int(result.rowcount or 0)
 
 
 def open_session_count(user: User) -> int:

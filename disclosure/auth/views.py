@@ -15,6 +15,8 @@ from disclosure.auth.models import User
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission
+from disclosure.services import ServiceError
+from disclosure.unit_of_work import attempt, message_for, status_for
 
 bp = Blueprint("auth", __name__)
 
@@ -22,7 +24,7 @@ PENDING_KEY = "pending_sign_in"
 
 
 def _after_sign_in_target(candidate: str | None) -> str:
-    return candidate if is_safe_next(candidate) else url_for("site.index")
+    return candidate if candidate is not None and is_safe_next(candidate) else url_for("site.index")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -32,12 +34,16 @@ def sign_in() -> Any:
     form = SignInForm(next=request.args.get("next", ""))
     error = None
     if form.validate_on_submit():
-        attempt = service.check_password(form.email.data or "", form.password.data or "", client_ip())
-        if attempt.ok and attempt.user is not None:
-            return _password_accepted(attempt.user, form.next.data)
-        db.session.commit()  # the failure and its audit event
-        error = service.GENERIC_SIGN_IN_ERROR
-        form.email.data = ""
+        try:
+            # A refusal rolls back all but its own record: the failure, counted for throttling, and its audit event.
+            with attempt():
+                user = service.check_password(form.email.data or "", form.password.data or "", client_ip())
+        except service.SignInFailed as failed:
+            error = message_for(failed)
+            form.email.data = ""
+        else:
+            return _password_accepted(user, form.next.data)
+    # Every failure answers 200 with the same page, so the status tells nothing about the account.
     return render_template("auth/sign_in.html", form=form, error=error)
 
 
@@ -46,10 +52,8 @@ def _password_accepted(user: User, next_target: str | None) -> Any:
     if user.second_factor_required:
         session.clear()
         session[PENDING_KEY] = {"user_id": user.id, "at": utcnow().isoformat(), "next": target}
-        db.session.commit()
         return redirect(url_for("auth.second_factor"))
     sign_in_user(user)
-    db.session.commit()
     return redirect(target)
 
 
@@ -72,17 +76,19 @@ def second_factor() -> Any:
         flash("Start again: enter your email address and password.", "info")
         return redirect(url_for("auth.sign_in"))
     enrolling = not user.has_second_factor
-    if enrolling and user.totp_secret_enc is None:
-        service.begin_enrolment(user)
-        db.session.commit()
     form = SecondFactorForm()
-    if form.validate_on_submit():
-        if service.check_second_factor(user, form.code.data or "", client_ip()):
-            sign_in_user(user)
-            db.session.commit()
+    if enrolling and user.totp_secret_enc is None:
+        # The secret is new: no code typed before this page showed it can match, so show it and check nothing.
+        service.begin_enrolment(user)
+    elif form.validate_on_submit():
+        try:
+            with attempt():
+                service.check_second_factor(user, form.code.data or "", client_ip())
+                sign_in_user(user)
+        except service.SignInFailed as failed:
+            form.code.errors = [message_for(failed)]
+        else:
             return redirect(_after_sign_in_target(pending.get("next")))
-        db.session.commit()
-        form.code.errors = ["That code is not valid. Enter the code your app shows now; each code works once."]
     enrolment = None
     if enrolling and user.totp_secret_enc is not None:
         secret = totp.decrypt_secret(user.id, user.totp_secret_enc)
@@ -97,7 +103,6 @@ def sign_out() -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         service.sign_out(current_user, g.get("user_session"), client_ip())
-        db.session.commit()
         logout_user()
         session.clear()
         flash("You have signed out.", "success")
@@ -110,18 +115,17 @@ def change_password() -> Any:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            service.change_own_password(
-                current_user,
-                form.current_password.data or "",
-                form.new_password.data or "",
-                g.get("user_session"),
-                client_ip(),
-            )
-        except service.AccountError as error:
-            db.session.rollback()
-            form.new_password.errors = [str(error)]
-        else:
-            db.session.commit()
-            flash("Your password has been changed. Your other sessions have been signed out.", "success")
-            return redirect(url_for("site.index"))
+            with attempt():
+                service.change_own_password(
+                    current_user,
+                    form.current_password.data or "",
+                    form.new_password.data or "",
+                    g.get("user_session"),
+                    client_ip(),
+                )
+        except ServiceError as error:
+            form.new_password.errors = [message_for(error)]
+            return render_template("auth/change_password.html", form=form), status_for(error)
+        flash("Your password has been changed. Your other sessions have been signed out.", "success")
+        return redirect(url_for("site.index"))
     return render_template("auth/change_password.html", form=form)

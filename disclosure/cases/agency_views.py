@@ -14,9 +14,10 @@ from wtforms.validators import InputRequired, Length
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases import agencies as service
 from disclosure.cases.models import Agency, AgencyContact, Case
-from disclosure.cases.service import CaseError
 from disclosure.extensions import db
 from disclosure.permissions import Permission
+from disclosure.services import ServiceError
+from disclosure.unit_of_work import attempt, message_for, status_for
 
 bp = Blueprint("agencies", __name__, url_prefix="/agencies")
 
@@ -59,17 +60,18 @@ def show(agency_id: int, contact_form: ContactForm | None = None) -> Any:
 def add_contact(agency_id: int) -> Any:
     agency = _agency_or_404(agency_id)
     form = ContactForm()
+    status = 400
     if form.validate_on_submit():
         try:
-            service.add_contact(current_user, agency, form.kind.data or "", form.value.data or "", client_ip())
-        except CaseError as error:
-            db.session.rollback()
-            form.value.errors = [str(error)]
+            with attempt():
+                service.add_contact(current_user, agency, form.kind.data or "", form.value.data or "", client_ip())
+        except ServiceError as error:
+            form.value.errors = [message_for(error)]
+            status = status_for(error)
         else:
-            db.session.commit()
             flash("Contact added. Verify it out of band before relying on it.", "success")
             return redirect(url_for("agencies.show", agency_id=agency_id))
-    return render_template("agencies/show.html", agency=agency, contact_form=form, verify_form=VerifyForm()), 400
+    return render_template("agencies/show.html", agency=agency, contact_form=form, verify_form=VerifyForm()), status
 
 
 @bp.route("/<int:agency_id>/contacts/<int:contact_id>/verify", methods=["POST"])
@@ -84,11 +86,10 @@ def verify_contact(agency_id: int, contact_id: int) -> Any:
         flash("Say how you verified the contact.", "error")
         return redirect(url_for("agencies.show", agency_id=agency_id))
     try:
-        service.verify_contact(current_user, contact, client_ip(), form.how.data or "")
-    except CaseError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+        with attempt():
+            service.verify_contact(current_user, contact, client_ip(), form.how.data or "")
+    except ServiceError as error:
+        flash(message_for(error), "error")
     else:
-        db.session.commit()
         flash("Contact marked verified.", "success")
     return redirect(url_for("agencies.show", agency_id=agency_id))

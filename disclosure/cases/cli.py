@@ -1,4 +1,7 @@
-"""`flask cases import FILE.json`: log one request or a list of them; a single bad record imports nothing."""
+"""`flask cases import FILE.json`: log one request or a list of them, as the intake user named with --as.
+
+The whole file is one unit of work: a single bad record imports nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,14 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from disclosure import unit_of_work
 from disclosure.audit.service import require_schema
 from disclosure.auth.models import User
 from disclosure.cases import service
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission
-from disclosure.policy.request import RequestError, parse_requests
+from disclosure.policy.request import parse_requests
 
 cases_cli = AppGroup("cases", help="Log and import legal process.")
 
@@ -38,16 +42,9 @@ def import_cases(path: Path, as_email: str, timezone: str) -> None:
         raise click.ClickException(f"cannot read {path}: {error.strerror}") from error
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise click.ClickException(f"{path} is not valid JSON: {error}") from error
-    try:
+    with unit_of_work.command("nothing imported"):
         documents = parse_requests(raw, now=utcnow())
         cases = [service.log_request(actor, document, None, timezone=timezone) for document in documents]
-    except RequestError as error:
-        db.session.rollback()
-        raise click.ClickException(f"nothing imported: {error.field}: {error.message}") from error
-    except service.CaseError as error:
-        db.session.rollback()
-        raise click.ClickException(f"nothing imported: {error}") from error
-    db.session.commit()
     for case in cases:
         click.echo(f"{case.reference}  {case.process.label}  due {case.due_at:%Y-%m-%d %H:%M} UTC")
     click.echo(f"imported {len(cases)} case{'s' if len(cases) != 1 else ''}")

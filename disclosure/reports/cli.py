@@ -13,13 +13,15 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from disclosure import unit_of_work
 from disclosure.audit.cli import build_auditor_bundle_cli, recipient_options
-from disclosure.audit.service import SystemActor, require_schema
+from disclosure.audit.service import require_schema
 from disclosure.extensions import db
 from disclosure.keyring import KeyMissing
 from disclosure.reports import render, service
 from disclosure.reports.queries import resolve_checkpoint
 from disclosure.reports.transparency import ReportError
+from disclosure.services import SystemActor
 
 report_cli = AppGroup("report", help="Export reports (transparency report as PDF or CSV, or a signed bundle).")
 
@@ -67,16 +69,16 @@ def transparency_command(raw_from: str, raw_to: str, fmt: str, out: Path, checkp
     require_schema()
     try:
         if checkpoint_id is None:
-            checkpoint = resolve_checkpoint(create_for=SystemActor("flask report transparency"))
-            db.session.commit()
-        else:
-            checkpoint = resolve_checkpoint(checkpoint_id)
-        report = service.transparency_report(start, end, checkpoint)
+            # Signed and committed on its own, so the log's head is not held while the report is computed.
+            with unit_of_work.command("no report written"):
+                checkpoint = resolve_checkpoint(create_for=SystemActor("flask report transparency"))
+        with unit_of_work.command("no report written"):
+            if checkpoint_id is not None:
+                checkpoint = resolve_checkpoint(checkpoint_id)
+            report = service.transparency_report(start, end, checkpoint)
     except KeyMissing as error:
-        db.session.rollback()
         raise click.ClickException("the audit log key is missing; run `flask keys init` first") from error
     except ReportError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from error
     data = render.transparency_pdf(report, service.organisation()) if fmt == "pdf" else render.transparency_csv(report)
     write_atomically(out, data)
@@ -143,8 +145,8 @@ def check_command(checkpoint_id: int | None) -> None:
             size = resolve_checkpoint(checkpoint_id).size
         except ReportError as error:
             raise click.UsageError(f"--checkpoint: {error}") from error
-    checked, mismatch = check(db.session.connection(), size)
-    db.session.rollback()
+    with unit_of_work.command("nothing checked"):
+        checked, mismatch = check(db.session.connection(), size)
     if mismatch is not None:
         click.echo(f"MISMATCH at seq {mismatch.seq}: {mismatch.what} ({checked} rows matched before it)", err=True)
         raise SystemExit(1)

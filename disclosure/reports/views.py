@@ -17,13 +17,14 @@ from disclosure.audit.views import AuditorBundleForm, bundle_built_page
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Case
-from disclosure.cases.service import CaseError
 from disclosure.extensions import db
 from disclosure.permissions import Permission
 from disclosure.reports import render, service
 from disclosure.reports.metrics import DEFINITIONS, humanize
 from disclosure.reports.queries import cases_by_reference, resolve_checkpoint
 from disclosure.reports.transparency import OUTCOME_DEFINITIONS, ReportError, band, shown, shown_share
+from disclosure.services import ServiceError
+from disclosure.unit_of_work import attempt, message_for, status_for
 
 bp = Blueprint("reports", __name__)
 #: The cases listed under one figure; a larger figure says how many are not shown.
@@ -86,14 +87,13 @@ def transparency() -> Any:
 def checkpoint() -> Any:
     """Sign the log's head now, so that the report can be pinned to it."""
     made = resolve_checkpoint(create_for=current_user, ip=client_ip())
-    db.session.commit()
     flash(f"Audit checkpoint {made.size} signed; the report below is computed at it.", "success")
-    return redirect(
-        url_for(
-            "reports.transparency",
-            **{"from": request.form.get("from", ""), "to": request.form.get("to", ""), "checkpoint": made.id},
-        )
-    )
+    args: dict[str, Any] = {
+        "from": request.form.get("from", ""),
+        "to": request.form.get("to", ""),
+        "checkpoint": made.id,
+    }
+    return redirect(url_for("reports.transparency", **args))
 
 
 @bp.route("/reports/transparency/cases")
@@ -162,13 +162,12 @@ def transparency_bundle() -> Any:
         abort(400, description=" ".join(str(m) for m in messages) or "Give the period to export.")
     checkpoint_id = int(form.checkpoint.data) if form.checkpoint.data else None
     try:
-        bundle, passphrase = bundles.build_report_bundle(
-            current_user, form.start.data, form.end.data, [], True, client_ip(), checkpoint_id
-        )
-    except CaseError as error:
-        db.session.rollback()
-        abort(400, description=str(error))
-    db.session.commit()
+        with attempt():
+            bundle, passphrase = bundles.build_report_bundle(
+                current_user, form.start.data, form.end.data, [], True, client_ip(), checkpoint_id
+            )
+    except ServiceError as error:
+        abort(status_for(error), description=message_for(error))
     args = {"from": form.start.data.isoformat(), "to": form.end.data.isoformat()}
     if checkpoint_id is not None:
         args["checkpoint"] = str(checkpoint_id)

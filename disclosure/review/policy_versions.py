@@ -1,24 +1,28 @@
-"""Policy versions: stored append-only with their SHA-256; the newest applies to reviews started after it."""
+"""Policy versions: stored append-only with their SHA-256; the newest applies to reviews started after it.
+
+Uploading a version takes policy:manage (an administrator, or an operator at the command line).
+"""
 
 from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from typing import Any
 
 from sqlalchemy import select
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record
 from disclosure.extensions import db
+from disclosure.permissions import Permission
 from disclosure.policy.loader import PolicyFileError, default_policy_bytes, load_policy
 from disclosure.policy.model import Policy
 from disclosure.review.models import PolicyVersion
+from disclosure.services import Actor, ServiceError, require
 
 MAX_POLICY_BYTES = 256 * 1024
 
 
-class PolicyUploadError(ValueError):
+class PolicyUploadError(ServiceError):
     """An uploaded policy file was refused; the message lists what to fix, by line and field."""
 
 
@@ -47,7 +51,8 @@ def policy_of(version: PolicyVersion) -> Policy:
     return _parsed(version.sha256, bytes(version.content))
 
 
-def upload_version(actor: Any, content: bytes, filename: str, ip: str | None) -> PolicyVersion:
+def upload_version(actor: Actor, content: bytes, filename: str, ip: str | None) -> PolicyVersion:
+    require(actor, Permission.POLICY_MANAGE)
     if len(content) > MAX_POLICY_BYTES:
         raise PolicyUploadError(f"The file is larger than {MAX_POLICY_BYTES // 1024} KiB; a policy file is small text.")
     try:

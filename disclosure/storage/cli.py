@@ -19,24 +19,28 @@ def app_store() -> BlobStore:
 @storage_cli.command("rotate-key")
 def rotate_key() -> None:
     """Create a new storage key and re-encrypt every blob under it; old keys stay until retired."""
+    from disclosure import unit_of_work
     from disclosure.audit.actions import AuditAction
-    from disclosure.audit.service import SystemActor, record, require_schema
-    from disclosure.extensions import db
+    from disclosure.audit.service import record, require_schema
+    from disclosure.permissions import Permission
+    from disclosure.services import SystemActor, require
 
+    operator = SystemActor("flask storage rotate-key")
     require_schema()
     store = app_store()
-    try:
-        rotation = store.rotate_key()
-    except StorageKeyError as error:
-        raise click.ClickException(str(error)) from error
-    record(
-        SystemActor("flask storage rotate-key"),
-        AuditAction.STORAGE_KEY_ROTATED,
-        subject="storage",
-        data={"new_key": rotation.key_id, "blobs": rotation.rotated, "corrupted": len(rotation.corrupted)},
-        outcome="failure" if rotation.corrupted else "success",
-    )
-    db.session.commit()
+    with unit_of_work.command("no key rotated"):
+        require(operator, Permission.STORAGE_MAINTAIN)
+        try:
+            rotation = store.rotate_key()
+        except StorageKeyError as error:
+            raise click.ClickException(str(error)) from error
+        record(
+            operator,
+            AuditAction.STORAGE_KEY_ROTATED,
+            subject="storage",
+            data={"new_key": rotation.key_id, "blobs": rotation.rotated, "corrupted": len(rotation.corrupted)},
+            outcome="failure" if rotation.corrupted else "success",
+        )
     click.echo(f"created storage key {rotation.key_id}; re-encrypted {rotation.rotated} blob(s) under it")
     if rotation.corrupted:
         for message in rotation.corrupted:

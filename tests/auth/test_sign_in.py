@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from disclosure.audit.models import AuditEvent
 from disclosure.auth import totp
-from disclosure.auth.models import User
+from disclosure.auth.models import SignInFailure, User
 from disclosure.auth.service import GENERIC_SIGN_IN_ERROR
 from disclosure.extensions import db
 from tests.conftest import csrf_from, fresh_csrf, sign_in
@@ -322,3 +322,67 @@ def test_admin_password_reset_forces_a_change_at_next_sign_in(app, client, login
     sign_in(fresh, user.email, "temporary passphrase 2026")
     response = fresh.get("/")
     assert response.status_code == 302 and response.location.endswith("/account/password")
+
+
+def wrong_code(secret: str) -> str:
+    """Six digits that no step the server accepts now (the window around the current one) would produce."""
+    totp_ = pyotp.TOTP(secret)
+    now = time.time()
+    valid = {totp_.at(now + offset) for offset in range(-120, 121, 30)}
+    return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in valid)
+
+
+def failures_on_record(app: Flask) -> int:
+    with app.app_context():
+        return len(db.session.execute(select(SignInFailure.id)).all())
+
+
+def test_refused_password_and_code_stay_on_record_and_count_towards_the_pause(app, client):
+    """A refusal rolls back what the request wrote; a failed sign-in must still be recorded and counted."""
+    app.config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"] = 3
+    with app.app_context():
+        user = make_user("admin")
+    response = sign_in(client, user.email, "wrong password entirely")
+    assert response.status_code == 200 and GENERIC_SIGN_IN_ERROR in response.get_data(as_text=True)
+    assert actions(app)[-1] == "user.sign_in_failed" and failures_on_record(app) == 1
+
+    for expected in (2, 3):
+        token = fresh_csrf(client)
+        assert (
+            "/sign-in/code"
+            in client.post("/sign-in", data={"email": user.email, "password": PASSWORD, "csrf_token": token}).location
+        )
+        page = client.get("/sign-in/code").get_data(as_text=True)
+        refused = client.post(
+            "/sign-in/code", data={"code": wrong_code(user.totp_secret), "csrf_token": csrf_from(page)}
+        )
+        assert refused.status_code == 200 and "That code is not valid" in refused.get_data(as_text=True)
+        assert actions(app)[-1] == "user.second_factor_failed" and failures_on_record(app) == expected
+        assert not signed_in(client)
+
+    # Three failures on record: the account is paused, so even the right password and code are refused.
+    assert sign_in(client, user.email, PASSWORD, user.totp_secret).status_code == 200
+    assert not signed_in(client)
+    assert actions(app)[-1] == "user.sign_in_failed"
+
+
+def test_a_refused_password_change_changes_nothing_and_records_nothing(app, client):
+    with app.app_context():
+        user = make_user("intake")
+        stored_hash = db.session.get(User, user.id).password_hash
+    sign_in(client, user.email, PASSWORD)
+    before = actions(app)
+    page = client.get("/account/password").get_data(as_text=True)
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_from(page),
+            "current_password": "not my password at all",
+            "new_password": "a completely new passphrase",
+            "confirm": "a completely new passphrase",
+        },
+    )
+    assert response.status_code == 400 and "Your current password is not correct." in response.get_data(as_text=True)
+    assert actions(app) == before
+    with app.app_context():
+        assert db.session.get(User, user.id).password_hash == stored_hash
