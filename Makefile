@@ -29,6 +29,7 @@ test: $(STAMP)
 # Each benchmark prints its figures with their ratios to DESIGN's anchors and ends with one JSON line.
 bench: $(STAMP)
 	$(BIN)/python bench/audit_bench.py
+	$(BIN)/python bench/proof_bench.py
 	$(BIN)/python bench/cases_bench.py
 	$(BIN)/python bench/bundle_bench.py
 	$(BIN)/python bench/report_bench.py

@@ -46,12 +46,13 @@ from flask import Flask
 from disclosure import create_app
 from disclosure.audit import scan_worker
 from disclosure.audit.actions import AuditAction
-from disclosure.audit.merkle import RootBuilder, encode_frontier
-from disclosure.audit.note import sign_checkpoint
 from disclosure.audit.service import SystemActor, record
 from disclosure.audit.verify import verify_log
 from disclosure.extensions import db
 from disclosure.keyring import init_log_key, load_log_key, log_key_name, log_public_key
+from disclosure_proofs.merkle import RootBuilder, encode_frontier
+from disclosure_proofs.note import sign_checkpoint
+from disclosure_proofs.tiles import TileBuilder
 
 BUDGET = {
     "sqlite_append": 2_000,
@@ -138,10 +139,10 @@ def reset_log(app: Flask) -> None:
     with app.app_context(), db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
-            connection.execute(sa.text("TRUNCATE audit_event, audit_checkpoint"))
+            connection.execute(sa.text("TRUNCATE audit_event, audit_checkpoint, audit_tile"))
         else:
             connection.execute(sa.text("DROP TRIGGER IF EXISTS audit_head_no_shrink"))
-            for table in ("audit_event", "audit_checkpoint"):
+            for table in ("audit_event", "audit_checkpoint", "audit_tile"):
                 connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
                 connection.execute(sa.text(f"DELETE FROM {table}"))
         connection.execute(
@@ -186,9 +187,10 @@ def time_appends(app: Flask, count: int) -> float:
 
 
 def load_log(app: Flask, count: int) -> None:
-    """Bulk-load a valid log of count events, a signed checkpoint every CHECKPOINT_EVERY; set the head."""
+    """Bulk-load a valid log of count events, a signed checkpoint every CHECKPOINT_EVERY, its tiles; set the head."""
     reset_log(app)
     builder = RootBuilder()
+    tiles = TileBuilder()
     checkpoints = []
     with app.app_context():
         key, name, origin = load_log_key(), log_key_name(), str(app.config["AUDIT_ORIGIN"])
@@ -213,6 +215,12 @@ def load_log(app: Flask, count: int) -> None:
                         "(seq, ts, body, leaf_hash, chain_hash, action, actor_id, subject) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [(r[0], r[1].isoformat(sep=" ", timespec="microseconds"), *r[2:]) for r in rows],
+                    )
+                made = tiles.extend([row[3] for row in rows])
+                if made:
+                    connection.execute(
+                        sa.insert(db.metadata.tables["audit_tile"]),
+                        [{"level": t.level, "index": t.index, "hashes": t.hashes, "root": t.root} for t in made],
                     )
                 for row in rows:
                     builder.append(row[3])

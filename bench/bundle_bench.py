@@ -96,7 +96,7 @@ def _prepare(work: Path, size_mb: int, count: int) -> None:
     from cryptography.x509.oid import NameOID
 
     sys.path.insert(0, str(ROOT))
-    from disclosure.audit.note import sign_checkpoint
+    from disclosure_proofs.note import sign_checkpoint
     from disclosure.exports.pki import init_pki
 
     init_pki(work / "keys", "Bench Org")

@@ -1,7 +1,7 @@
 """Database-side guards for append-only tables: triggers that refuse UPDATE, DELETE and TRUNCATE; the audit head row.
 
-The audit log's two tables are protected here; other append-only records (policy versions, review decisions)
-call protect() on their model.
+The audit log's tables (events, checkpoints, tiles) are protected here; other append-only records (policy
+versions, review decisions) call protect() on their model.
 
 The same statements are created by `db.create_all()` (the metadata's after_create events, below) and by the
 Alembic migration, which carries a literal copy; the models-match-migrations test compares the two.
@@ -13,10 +13,17 @@ from typing import Any
 
 from sqlalchemy import Table, event, text
 
-from disclosure.audit.models import APPEND_ONLY, AuditCheckpoint, AuditEvent, AuditHead
+from disclosure.audit.models import APPEND_ONLY, AuditCheckpoint, AuditEvent, AuditHead, AuditTile
 
 #: Every append-only table, in the order their triggers were introduced by the migrations.
-PROTECTED_TABLES = ("audit_event", "audit_checkpoint", "policy_version", "review_decision", "case_log_state")
+PROTECTED_TABLES = (
+    "audit_event",
+    "audit_checkpoint",
+    "policy_version",
+    "review_decision",
+    "case_log_state",
+    "audit_tile",
+)
 
 POSTGRES_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -116,6 +123,6 @@ def protect(model: type) -> None:
     APPEND_ONLY.add(model)
 
 
-for _model in (AuditEvent, AuditCheckpoint):
+for _model in (AuditEvent, AuditCheckpoint, AuditTile):
     protect(_model)
 event.listen(AuditHead.__table__, "after_create", _create_head_row)

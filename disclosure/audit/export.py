@@ -1,8 +1,9 @@
 """Audit extracts: the events of a period as JSON Lines, each with its inclusion proof, under a fresh checkpoint.
 
 Line 1 is a header with the signed checkpoint (which the proofs lead to) and a consistency proof from the
-previous checkpoint; then one line per event with its body exactly as hashed. The file is written to a
-temporary name and renamed into place only when complete.
+previous checkpoint; then one line per event with its body exactly as hashed. Proofs come from the stored tiles
+(disclosure.audit.merkle), so memory does not grow with the log. The file is written to a temporary name and
+renamed into place only when complete.
 """
 
 from __future__ import annotations
@@ -17,55 +18,12 @@ from typing import Any
 from sqlalchemy import select
 
 from disclosure.audit.actions import AuditAction
-from disclosure.audit.merkle import consistency_proof, node_hash
+from disclosure.audit.merkle import stored_tree
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
 from disclosure.audit.service import checkpoint_now, record
 from disclosure.extensions import db
 
 FORMAT = "disclosure-audit-extract/1"
-
-
-#: Subtrees at least this many leaves wide are hashed once per export and remembered; smaller ones are cheap
-#: to redo. Without the memory every proof rehashes the whole tree: hours for a day's events in a big log.
-MEMO_MIN_WIDTH = 32
-
-
-class ProofBuilder:
-    """RFC 9162 inclusion proofs for many leaves of one tree, each large subtree hashed only once."""
-
-    def __init__(self, leaves: list[bytes]) -> None:
-        self._leaves = leaves
-        self._memo: dict[tuple[int, int], bytes] = {}
-
-    def _subtree(self, lo: int, hi: int) -> bytes:
-        width = hi - lo
-        if width == 1:
-            return self._leaves[lo]
-        cached = self._memo.get((lo, hi))
-        if cached is not None:
-            return cached
-        split = 1 << ((width - 1).bit_length() - 1)
-        digest = node_hash(self._subtree(lo, lo + split), self._subtree(lo + split, hi))
-        if width >= MEMO_MIN_WIDTH:
-            self._memo[(lo, hi)] = digest
-        return digest
-
-    def inclusion_proof(self, index: int) -> list[bytes]:
-        """PATH(index, D[n]), deepest sibling first, as disclosure.audit.merkle.inclusion_proof returns it."""
-        if not 0 <= index < len(self._leaves):
-            raise ValueError(f"leaf index {index} outside tree of size {len(self._leaves)}")
-        path: list[bytes] = []
-        lo, hi = 0, len(self._leaves)
-        while hi - lo > 1:
-            split = 1 << ((hi - lo - 1).bit_length() - 1)
-            if index < lo + split:
-                path.append(self._subtree(lo + split, hi))
-                hi = lo + split
-            else:
-                path.append(self._subtree(lo, lo + split))
-                lo += split
-        path.reverse()
-        return path
 
 
 def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -95,12 +53,7 @@ def write_extract(start: date, end: date, out: Path, origin: str, checkpoint: Au
     previous = db.session.execute(
         select(AuditCheckpoint).where(AuditCheckpoint.id < checkpoint.id).order_by(AuditCheckpoint.id.desc()).limit(1)
     ).scalar()
-    leaves = [
-        bytes(leaf)
-        for leaf in db.session.execute(
-            select(AuditEvent.leaf_hash).where(AuditEvent.seq <= checkpoint.size).order_by(AuditEvent.seq)
-        ).scalars()
-    ]
+    proofs = stored_tree(db.session.connection(), checkpoint.size, bytes(checkpoint.root))
     events = db.session.execute(
         select(AuditEvent)
         .where(AuditEvent.ts >= low, AuditEvent.ts < high, AuditEvent.seq <= checkpoint.size)
@@ -116,9 +69,8 @@ def write_extract(start: date, end: date, out: Path, origin: str, checkpoint: Au
         "root": checkpoint.root.hex(),
         "checkpoint": checkpoint.note,
         "previous_checkpoint": previous.note if previous else None,
-        "consistency_proof": [h.hex() for h in consistency_proof(leaves, previous.size)] if previous else [],
+        "consistency_proof": [h.hex() for h in proofs.consistency_proof(previous.size)] if previous else [],
     }
-    proofs = ProofBuilder(leaves)
     out.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     count = 0
@@ -132,7 +84,7 @@ def write_extract(start: date, end: date, out: Path, origin: str, checkpoint: Au
                     "body": event.body.decode("utf-8"),
                     "leaf_hash": event.leaf_hash.hex(),
                     "chain_hash": event.chain_hash.hex(),
-                    "inclusion_proof": [h.hex() for h in proofs.inclusion_proof(event.seq - 1)],
+                    "inclusion_proof": [h.hex() for h in proofs.inclusion_proof(event.seq, bytes(event.leaf_hash))],
                 }
                 handle.write(json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n")
                 count += 1

@@ -1,330 +1,117 @@
-"""RFC 6962 / RFC 9162 Merkle tree over audit leaf hashes: roots, frontiers and proofs.
+"""The audit log's Merkle tree as the database stores it: full tiles filled on append, proofs read from them.
 
-Inputs are 32-byte leaf hashes (already SHA-256(0x00 || body)); interior nodes are
-SHA-256(0x01 || left || right) and the empty tree's root is SHA-256(b"").
-Verifiers follow RFC 9162 sections 2.1.3.2 and 2.1.4.2 step by step and never raise
-on bad proof data: they return False. Generators raise ProofError on impossible requests.
+The tree's rules (RFC 9162, tiles) are disclosure_proofs'; this module only reads and writes the audit_tile and
+audit_event rows. Invariants: a tile is written by record(), in the transaction of the append that fills it, so
+the stored tiles always match the log; a proof is built from O(log n) stored rows, never from every leaf, and is
+checked against the tree's root before it is handed out.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = [
-    "EMPTY_ROOT",
-    "HASH_SIZE",
-    "FrontierError",
-    "ProofError",
-    "RootBuilder",
-    "consistency_proof",
-    "decode_frontier",
-    "encode_frontier",
-    "frontier_append",
-    "frontier_root",
-    "inclusion_proof",
-    "node_hash",
-    "root_from_leaves",
-    "verify_consistency",
-    "verify_inclusion",
-]
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
-HASH_SIZE: Final[int] = 32
-EMPTY_ROOT: Final[bytes] = hashlib.sha256(b"").digest()
+from disclosure_proofs.merkle import ProofError, fold_perfect, verify_inclusion
+from disclosure_proofs.tiles import TILE_WIDTH, TileTree, tiles_completed_at
 
-_sha256 = hashlib.sha256  # bound once: node hashing is the hot loop when re-verifying a log
+__all__ = ["StoredTiles", "TreeProofs", "fill_tiles", "stored_tree"]
+
+_LEAVES = "SELECT leaf_hash FROM audit_event WHERE seq > ? AND seq <= ? ORDER BY seq"
+_TILE = 'SELECT hashes FROM audit_tile WHERE level = ? AND "index" = ?'
+_ROOTS = 'SELECT "index", root FROM audit_tile WHERE level = ? AND "index" >= ? AND "index" < ? ORDER BY "index"'
+_INSERT = 'INSERT INTO audit_tile (level, "index", hashes, root) VALUES (?, ?, ?, ?)'
 
 
-class ProofError(ValueError):
-    """A proof or root was requested for an index or size outside the tree."""
+class StoredTiles:
+    """disclosure_proofs.tiles.TileSource over the audit tables, on one connection (and its transaction).
 
-
-class FrontierError(ValueError):
-    """A frontier does not have the shape its tree size requires."""
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """RFC 6962 interior node: SHA-256(0x01 || left || right)."""
-    return _sha256(b"\x01" + left + right).digest()
-
-
-def _split(n: int) -> int:
-    """Largest power of two strictly less than n (n >= 2), the RFC 6962 split point k."""
-    return 1 << ((n - 1).bit_length() - 1)
-
-
-def _check_leaves(leaves: Sequence[bytes]) -> None:
-    for i, leaf in enumerate(leaves):
-        if len(leaf) != HASH_SIZE:
-            raise ProofError(f"leaf {i} is {len(leaf)} bytes, expected {HASH_SIZE}")
-
-
-def _mth(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
-    """MTH(D[lo:hi]) for hi > lo, by the RFC 6962 recursive definition."""
-    n = hi - lo
-    if n == 1:
-        return leaves[lo]
-    k = _split(n)
-    return node_hash(_mth(leaves, lo, lo + k), _mth(leaves, lo + k, hi))
-
-
-def root_from_leaves(leaves: Sequence[bytes]) -> bytes:
-    """Reference Merkle Tree Hash of leaf hashes (RFC 9162 section 2.1.1)."""
-    _check_leaves(leaves)
-    if not leaves:
-        return EMPTY_ROOT
-    # Recursion depth is only log2(n); each node is hashed exactly once.
-    return _mth(leaves, 0, len(leaves))
-
-
-# -- Frontier (compact range) ---------------------------------------------------------
-# The frontier of a tree of size n lists the roots of its maximal perfect subtrees,
-# largest (leftmost) first: one per set bit of n. It is all that is needed to append
-# further leaves and to compute the root, so the log persists it instead of every node.
-
-
-def _check_frontier(frontier: Sequence[bytes], size: int) -> None:
-    if size < 0:
-        raise FrontierError(f"negative tree size {size}")
-    if len(frontier) != size.bit_count():
-        raise FrontierError(f"size {size} needs {size.bit_count()} frontier hashes, got {len(frontier)}")
-    for h in frontier:
-        if len(h) != HASH_SIZE:
-            raise FrontierError(f"frontier hash is {len(h)} bytes, expected {HASH_SIZE}")
-
-
-def frontier_append(frontier: Sequence[bytes], size: int, leaf: bytes) -> list[bytes]:
-    """Return the frontier of the tree of size + 1 obtained by appending leaf."""
-    _check_frontier(frontier, size)
-    if len(leaf) != HASH_SIZE:
-        raise FrontierError(f"leaf is {len(leaf)} bytes, expected {HASH_SIZE}")
-    new = [*frontier, leaf]
-    # Each trailing 1 bit of size is a perfect subtree the same height as the carry:
-    # merge them exactly as binary addition carries.
-    s = size
-    while s & 1:
-        right = new.pop()
-        new[-1] = node_hash(new[-1], right)
-        s >>= 1
-    return new
-
-
-def frontier_root(frontier: Sequence[bytes], size: int) -> bytes:
-    """RFC 6962 root of the tree described by frontier."""
-    _check_frontier(frontier, size)
-    if size == 0:
-        return EMPTY_ROOT
-    # MTH splits at the largest power of two, which is exactly frontier[0]; the right
-    # side recurses on the remaining subtrees, hence a right-to-left fold.
-    acc = frontier[-1]
-    for h in reversed(frontier[:-1]):
-        acc = node_hash(h, acc)
-    return acc
-
-
-def encode_frontier(frontier: Sequence[bytes]) -> bytes:
-    """Concatenate the frontier hashes for storage."""
-    for h in frontier:
-        if len(h) != HASH_SIZE:
-            raise FrontierError(f"frontier hash is {len(h)} bytes, expected {HASH_SIZE}")
-    return b"".join(frontier)
-
-
-def decode_frontier(data: bytes, size: int) -> list[bytes]:
-    """Split stored frontier bytes, checking they match the tree size."""
-    if size < 0:
-        raise FrontierError(f"negative tree size {size}")
-    if len(data) != HASH_SIZE * size.bit_count():
-        raise FrontierError(f"size {size} needs {HASH_SIZE * size.bit_count()} frontier bytes, got {len(data)}")
-    return [bytes(data[i : i + HASH_SIZE]) for i in range(0, len(data), HASH_SIZE)]
-
-
-class RootBuilder:
-    """Streaming root computation: append leaf hashes in order, read .root() at any time."""
-
-    __slots__ = ("_size", "_stack")
-
-    def __init__(self) -> None:
-        self._stack: list[bytes] = []  # the frontier, largest subtree first
-        self._size = 0
-
-    @classmethod
-    def from_frontier(cls, frontier: Sequence[bytes], size: int) -> RootBuilder:
-        """Resume from a stored frontier."""
-        _check_frontier(frontier, size)
-        builder = cls()
-        builder._stack = list(frontier)
-        builder._size = size
-        return builder
-
-    @property
-    def size(self) -> int:
-        """Number of leaves appended so far."""
-        return self._size
-
-    @property
-    def frontier(self) -> list[bytes]:
-        """A copy of the current frontier (see encode_frontier)."""
-        return list(self._stack)
-
-    def append(self, leaf: bytes) -> None:
-        """Append one 32-byte leaf hash."""
-        self.extend((leaf,))
-
-    def extend(self, leaves: Iterable[bytes]) -> None:
-        """Append leaf hashes in order; the loop is inlined because it runs per leaf."""
-        stack = self._stack
-        pop, push, sha = stack.pop, stack.append, _sha256
-        size = self._size
-        try:
-            for leaf in leaves:
-                if len(leaf) != HASH_SIZE:
-                    raise FrontierError(f"leaf {size} is {len(leaf)} bytes, expected {HASH_SIZE}")
-                s = size
-                while s & 1:
-                    leaf = sha(b"\x01" + pop() + leaf).digest()
-                    s >>= 1
-                push(leaf)
-                size += 1
-        finally:
-            # Leaves before a bad one stay appended, and size must agree with the stack.
-            self._size = size
-
-    def root(self) -> bytes:
-        """RFC 6962 root of the leaves appended so far."""
-        return frontier_root(self._stack, self._size)
-
-
-# -- Inclusion proofs (RFC 9162 section 2.1.3) ----------------------------------------
-
-
-def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
-    """PATH(index, D[n]): sibling hashes from the leaf up to the root."""
-    _check_leaves(leaves)
-    n = len(leaves)
-    if not 0 <= index < n:
-        raise ProofError(f"leaf index {index} outside tree of size {n}")
-    # Walk down from the root; the sibling subtrees are disjoint, so the total
-    # hashing is at most n - 1 node hashes.
-    path: list[bytes] = []
-    lo, hi, m = 0, n, index
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if m < k:
-            path.append(_mth(leaves, lo + k, hi))
-            hi = lo + k
-        else:
-            path.append(_mth(leaves, lo, lo + k))
-            lo, m = lo + k, m - k
-    path.reverse()  # PATH lists the deepest sibling first
-    return path
-
-
-def verify_inclusion(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
-    """RFC 9162 section 2.1.3.2: does proof show leaf_hash at index in the tree (size, root)?"""
-    if len(leaf_hash) != HASH_SIZE or len(root) != HASH_SIZE:
-        return False
-    if any(len(p) != HASH_SIZE for p in proof):
-        return False
-    # 1. leaf_index >= tree_size fails (negative values are simply invalid here).
-    if index < 0 or index >= size:
-        return False
-    # 2-3.
-    fn, sn = index, size - 1
-    r = leaf_hash
-    # 4.
-    for p in proof:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    # 5.
-    return sn == 0 and r == root
-
-
-# -- Consistency proofs (RFC 9162 section 2.1.4) --------------------------------------
-
-
-def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
-    """PROOF(old_size, D[n]) for 0 < old_size <= n; empty when old_size == n."""
-    _check_leaves(leaves)
-    n = len(leaves)
-    if not 0 < old_size <= n:
-        # RFC 9162 defines PROOF only for 0 < m < n; m == n is trivially the empty proof.
-        # m == 0 is refused here: verify_consistency accepts it with an empty proof.
-        raise ProofError(f"no consistency proof from size {old_size} to size {n}")
-    # SUBPROOF(m, D[lo:hi], b), unrolled. Hashed subtrees are disjoint, so this is O(n).
-    proof: list[bytes] = []
-    lo, hi, m, have_root = 0, n, old_size, True
-    while m != hi - lo:
-        k = _split(hi - lo)
-        if m <= k:
-            proof.append(_mth(leaves, lo + k, hi))
-            hi = lo + k
-        else:
-            proof.append(_mth(leaves, lo, lo + k))
-            lo, m, have_root = lo + k, m - k, False
-    if not have_root:
-        # The old tree's root is not a node of this subtree, so the verifier needs it.
-        proof.append(_mth(leaves, lo, hi))
-    proof.reverse()  # SUBPROOF appends on the way back up, so the deepest node is first
-    return proof
-
-
-def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
-    """RFC 9162 section 2.1.4.2: is (new_size, new_root) an append-only extension of the old head?
-
-    Edge cases outside the RFC's 0 < first < second (same choice as Sigsum):
-    equal sizes are consistent iff the roots are equal and the proof is empty;
-    old_size 0 is consistent iff the proof is empty and old_root is the empty-tree root.
+    Reads run as DBAPI SQL on the connection's driver connection: a proof is a handful of tiny reads, and
+    SQLAlchemy's per-statement machinery would cost more than the reads themselves.
     """
-    if len(old_root) != HASH_SIZE or len(new_root) != HASH_SIZE:
-        return False
-    if any(len(c) != HASH_SIZE for c in proof):
-        return False
-    if old_size < 0 or new_size < old_size:
-        return False
-    if old_size == new_size:
-        return not proof and old_root == new_root
-    if old_size == 0:
-        # Every tree extends the empty tree; insisting on its real root rejects bogus heads.
-        return not proof and old_root == EMPTY_ROOT
-    # 1.
-    if not proof:
-        return False
-    path = list(proof)
-    # 2. A power-of-two old tree is itself a node of the new tree, so its root seeds the path.
-    if old_size & (old_size - 1) == 0:
-        path.insert(0, old_root)
-    # 3.
-    fn, sn = old_size - 1, new_size - 1
-    # 4.
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    # 5.
-    fr = sr = path[0]
-    # 6.
-    for c in path[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._postgres = connection.dialect.name == "postgresql"
+
+    def _rows(self, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+        if self._postgres:
+            sql = sql.replace("?", "%s")
+        return list(_execute(self.connection, sql, parameters).fetchall())
+
+    def full_tile(self, level: int, index: int) -> bytes | None:
+        rows = self._rows(_TILE, (level, index))
+        return bytes(rows[0][0]) if rows else None
+
+    def tile_roots(self, level: int, start: int, stop: int) -> Mapping[int, bytes]:
+        return {int(index): bytes(root) for index, root in self._rows(_ROOTS, (level, start, stop))}
+
+    def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
+        # Leaf i is the event of seq i + 1.
+        return [bytes(row[0]) for row in self._rows(_LEAVES, (start, stop))]
+
+    def insert(self, level: int, index: int, hashes: bytes, root: bytes) -> None:
+        sql = _INSERT.replace("?", "%s") if self._postgres else _INSERT
+        _execute(self.connection, sql, (level, index, hashes, root))
+
+
+def _execute(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> Any:
+    """Run DBAPI SQL on the connection's driver connection; errors come out as SQLAlchemy's, as from Core."""
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the connection to the database is closed")
+    try:
+        return driver.execute(sql, parameters)
+    except dbapi_error as error:
+        raise DBAPIError.instance(sql, parameters, error, dbapi_error) from error
+
+
+def fill_tiles(connection: Connection, size: int, leaf: bytes) -> None:
+    """Store the tiles that the leaf making the log `size` big fills (none unless size is a multiple of 256).
+
+    Called by record() after its insert, under the append lock. Level 0 takes the 255 leaf hashes before this
+    one; each level above takes the roots of the 255 tiles before the one just stored: one select and one
+    insert per level, once every 256 appends.
+    """
+    root = leaf
+    tiles = StoredTiles(connection)
+    for level, index in tiles_completed_at(size):
+        first = index * TILE_WIDTH
+        if level == 0:
+            before = list(tiles.leaf_hashes(first, first + TILE_WIDTH - 1))
         else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    # 7.
-    return fr == old_root and sr == new_root and sn == 0
+            roots = tiles.tile_roots(level - 1, first, first + TILE_WIDTH - 1)
+            before = [roots[number] for number in range(first, first + TILE_WIDTH - 1)]
+        nodes = [*before, root]
+        if len(nodes) != TILE_WIDTH:
+            raise RuntimeError(f"audit tile at level {level}, index {index}: the rows below it are incomplete")
+        root = fold_perfect(nodes)
+        tiles.insert(level, index, b"".join(nodes), root)
+
+
+class TreeProofs:
+    """Inclusion and consistency proofs for the tree of the log's first `size` events, from stored tiles."""
+
+    def __init__(self, connection: Connection, size: int, root: bytes | None = None) -> None:
+        self.tree = TileTree(StoredTiles(connection), size)
+        self.size = size
+        self.root = root if root is not None else self.tree.root()
+
+    def inclusion_proof(self, seq: int, leaf: bytes) -> list[bytes]:
+        """The proof that the event of `seq` (with leaf hash `leaf`) is in the tree; checked before it is returned."""
+        proof = self.tree.inclusion_proof(seq - 1)
+        if not verify_inclusion(leaf, seq - 1, self.size, proof, self.root):
+            raise ProofError(f"the stored tree gives no valid proof for seq {seq}: run `flask audit verify`")
+        return proof
+
+    def consistency_proof(self, old_size: int) -> list[bytes]:
+        """PROOF(old_size, D[size]) for 0 < old_size <= size."""
+        return self.tree.consistency_proof(old_size)
+
+
+def stored_tree(connection: Connection, size: int, root: bytes | None = None) -> TreeProofs:
+    """Proofs to the tree of size `size` (a checkpoint's, with its signed root when given)."""
+    return TreeProofs(connection, size, root)

@@ -1,8 +1,9 @@
-"""The audit tables: append-only events, the head row that keeps the tree's frontier, and signed checkpoints.
+"""The audit tables: append-only events, the head row that keeps the tree's frontier, the tree's full tiles,
+and signed checkpoints.
 
-The database refuses UPDATE and DELETE on events and checkpoints (triggers from disclosure.audit.ddl and the
-migration); an ORM listener refuses them earlier with a clear error. The head row is derived state:
-`flask audit verify` recomputes it from the events and reports any difference.
+The database refuses UPDATE and DELETE on events, tiles and checkpoints (triggers from disclosure.audit.ddl and
+the migration); an ORM listener refuses them earlier with a clear error. The head row and the tiles are derived
+state: `flask audit verify` recomputes them from the events and reports any difference.
 """
 
 from __future__ import annotations
@@ -53,6 +54,27 @@ class AuditHead(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class AuditTile(db.Model):  # type: ignore[name-defined,misc]
+    """A full tile of the Merkle tree (disclosure_proofs.tiles), stored by record() when its last node exists."""
+
+    __tablename__ = "audit_tile"
+    __table_args__ = (
+        CheckConstraint("level >= 0", name="level"),
+        CheckConstraint('"index" >= 0', name="index"),
+        CheckConstraint("length(hashes) = 8192", name="full"),
+        CheckConstraint("length(root) = 32", name="root_size"),
+    )
+
+    #: Tile level L: its hashes are the nodes of height 8*L (level 0: the leaf hashes).
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: Tile N holds the nodes numbered 256*N to 256*N+255 of its height.
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: The 256 node hashes, concatenated (8,192 bytes).
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The tile's own root: the node of height 8*(L+1) numbered N, so partial tiles above need no rehashing.
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
 class AuditCheckpoint(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "audit_checkpoint"
 
@@ -67,7 +89,7 @@ class AuditCheckpoint(db.Model):  # type: ignore[name-defined,misc]
 
 
 #: Models whose rows are never changed or deleted; disclosure.audit.ddl.protect() adds to it.
-APPEND_ONLY: set[type] = {AuditEvent, AuditCheckpoint}
+APPEND_ONLY: set[type] = {AuditEvent, AuditCheckpoint, AuditTile}
 
 
 class AppendOnlyViolation(RuntimeError):

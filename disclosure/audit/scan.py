@@ -18,7 +18,7 @@ from itertools import repeat
 from typing import Any
 
 from disclosure.audit.canonical import chain_hash, leaf_hash
-from disclosure.audit.merkle import frontier_root
+from disclosure_proofs.merkle import frontier_root
 
 Row = tuple[Any, ...]
 
@@ -304,7 +304,7 @@ def diagnose(row: Row, expected: int, previous: bytes, fields: IndexedFields) ->
 
 
 class Tree:
-    """RFC 6962 root of leaves appended in order; the stack is the frontier, as in merkle.RootBuilder.
+    """RFC 6962 root of leaves appended in order; the stack is the frontier, as in disclosure_proofs.merkle.RootBuilder.
 
     Aligned runs are hashed level by level in list comprehensions: that is what keeps verification near the
     pace of hashlib itself."""

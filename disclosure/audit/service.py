@@ -1,8 +1,9 @@
 """`record()` is the one way to write the audit log; checkpoints are signed here too.
 
 A service calls record() inside the transaction of the change it records and never commits; the request
-commits once, so the change and its event land together or not at all. Appends are serialized by the head
-row: SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE (disclosure.database) on SQLite.
+commits once, so the change and its event land together or not at all; so do the tree's frontier (in the head
+row) and its full tiles (audit_tile, once every 256 appends). Appends are serialized by the head row:
+SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE (disclosure.database) on SQLite.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from sqlalchemy.orm import Session
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.canonical import canonical_json, chain_hash, leaf_hash
-from disclosure.audit.merkle import decode_frontier, encode_frontier, frontier_append, frontier_root
+from disclosure.audit.merkle import fill_tiles
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
-from disclosure.audit.note import sign_checkpoint
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.keyring import KeyMissing, load_log_key, log_key_name
+from disclosure_proofs.merkle import decode_frontier, encode_frontier, frontier_append, frontier_root
+from disclosure_proofs.note import sign_checkpoint
+from disclosure_proofs.tiles import TILE_WIDTH
 
 Projection = Callable[[Connection, int, datetime, str, "str | None", dict[str, Any]], None]
 
@@ -215,6 +218,8 @@ def record(
     frontier = encode_frontier(frontier_append(decode_frontier(head.frontier, head.size), head.size, leaf))
     statements = _append_statements(connection)
     statements.append(connection, seq, now, body, leaf, chain, str(action), actor_id, subject, frontier)
+    if seq % TILE_WIDTH == 0:  # this leaf fills a tile: stored with it, so proofs never need every leaf
+        fill_tiles(connection, seq, leaf)
     for project in _projections.get(str(action), ()):
         project(connection, seq, now, str(action), subject, data or {})
     _checkpoint_if_due(session, connection, HeadState(seq, chain, frontier), action)

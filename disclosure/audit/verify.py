@@ -4,7 +4,8 @@ Each row's copies of body fields (action, subject, actor_id, ts: what the audito
 exactly what its hashed body says, so that an edited column cannot hide an event from a filtered view. The
 first problem found is reported with the seq it concerns and what is wrong, in plain words. Given
 checkpoints (files kept outside the database, or the copies in it) must verify with the log key and must
-match the root recomputed at their size: a rewritten history or a truncated tail cannot hide from them.
+match the root recomputed at their size: a rewritten history or a truncated tail cannot hide from them. The
+stored tiles (audit_tile), which bundles' proofs are read from, must be exactly the recomputed tree's.
 Everything is read from one snapshot (REPEATABLE READ on PostgreSQL, one deferred read transaction on SQLite),
 so appends committed while a verification runs can never look like tampering, and verification never takes
 SQLite's write lock. Rows are checked by disclosure.audit.scan. The later parts of a large SQLite log are
@@ -28,9 +29,10 @@ from sqlalchemy.exc import DBAPIError
 
 from disclosure.audit import scan_worker
 from disclosure.audit.canonical import GENESIS_CHAIN
-from disclosure.audit.merkle import EMPTY_ROOT, FrontierError, decode_frontier, frontier_root
-from disclosure.audit.note import Checkpoint, NoteError, verify_checkpoint
 from disclosure.audit.scan import EVENTS_SQL, Finding, PartTree, Scan, Tree, as_bytes, combine
+from disclosure_proofs.merkle import EMPTY_ROOT, FrontierError, decode_frontier, frontier_root
+from disclosure_proofs.note import Checkpoint, NoteError, verify_checkpoint
+from disclosure_proofs.tiles import TILE_HEIGHT, TILE_WIDTH, TileBuilder, full_tiles
 
 #: Rows checked together: a power of two keeps batches aligned to perfect subtrees, and a batch this small
 #: stays in the CPU cache (measured: 512 rows verify a quarter faster than 2,048, far faster than 20,000).
@@ -40,6 +42,13 @@ POSTGRES_FETCH = 8_192
 _CHECKPOINTS_SQL = "SELECT id, note FROM audit_checkpoint ORDER BY id"
 _HEAD_SQL = "SELECT size, chain_tip, frontier FROM audit_head WHERE id = 1"
 _LARGEST_SEQ_SQL = "SELECT max(seq) FROM audit_event"
+_TILE_EXTENT_SQL = 'SELECT level, max("index") FROM audit_tile GROUP BY level ORDER BY level'
+_TILE_LEAVES_SQL = "SELECT leaf_hash FROM audit_event WHERE seq > ? AND seq <= ? ORDER BY seq"
+_TILES_SQL = (
+    'SELECT "index", hashes, root FROM audit_tile WHERE level = ? AND "index" >= ? AND "index" < ? ORDER BY "index"'
+)
+#: Leaves read at a time when checking the tiles: a multiple of the tile width.
+TILE_CHECK_LEAVES = 64 * TILE_WIDTH
 
 
 @dataclass
@@ -114,6 +123,17 @@ class _Snapshot:
                     pending = fetcher.submit(cursor.fetchmany, POSTGRES_FETCH)
                     for start in range(0, len(rows), BATCH):
                         yield rows[start : start + BATCH]
+        finally:
+            cursor.close()
+
+    def rows(self, sql: str, parameters: tuple[int, ...]) -> list[tuple[Any, ...]]:
+        """The rows of sql, its "?" marks bound to parameters."""
+        if self._postgres:
+            sql = sql.replace("?", "%s")
+        cursor = self._raw.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            return list(cursor.fetchall())
         finally:
             cursor.close()
 
@@ -198,6 +218,8 @@ def _verify(
         result.root = tree.root()
         if not result.findings:
             _check_head(snapshot, result, chain_tip)
+        if not result.findings:
+            _check_tiles(snapshot, result)
     if not result.findings:
         _check_against_checkpoints(checkpoints, roots_at, result)
     return result
@@ -297,6 +319,49 @@ def _check_head(snapshot: _Snapshot, result: VerifyResult, chain_tip: bytes) -> 
             head_root = None
         if head_root != result.root:
             result.findings.append(Finding(None, "the head's tree frontier differs from the recomputed tree"))
+
+
+def _tile_label(level: int, index: int) -> str:
+    width = TILE_WIDTH << (TILE_HEIGHT * level)
+    return f"tile level {level}, index {index} (events {index * width + 1} to {(index + 1) * width})"
+
+
+def _check_tiles(snapshot: _Snapshot, result: VerifyResult) -> None:
+    """Recompute every full tile from the leaf hashes (which the scan found sound) and compare the stored ones.
+
+    Reads the leaf hashes again, TILE_CHECK_LEAVES at a time, and hashes each tile once: memory is one partial
+    tile per level. The first tile that is missing, extra or different is reported with its level and index.
+    """
+    expected = full_tiles(result.size)
+    for level, largest in snapshot.all(_TILE_EXTENT_SQL):
+        allowed = expected[level] if level < len(expected) else 0
+        if largest is not None and largest >= allowed:
+            problem = f"{_tile_label(level, largest)} is stored, but the log of {result.size} events has no such tile"
+            result.findings.append(Finding(None, problem))
+            return
+    builder = TileBuilder()
+    covered = expected[0] * TILE_WIDTH if expected else 0
+    for start in range(0, covered, TILE_CHECK_LEAVES):
+        stop = min(start + TILE_CHECK_LEAVES, covered)
+        leaves = [as_bytes(row[0]) for row in snapshot.rows(_TILE_LEAVES_SQL, (start, stop))]
+        level_zero = {
+            int(index): (as_bytes(hashes), as_bytes(root))
+            for index, hashes, root in snapshot.rows(_TILES_SQL, (0, start // TILE_WIDTH, stop // TILE_WIDTH))
+        }
+        for tile in builder.extend(leaves):
+            if tile.level == 0:
+                stored = level_zero.get(tile.index)
+            else:
+                found = snapshot.rows(_TILES_SQL, (tile.level, tile.index, tile.index + 1))
+                stored = (as_bytes(found[0][1]), as_bytes(found[0][2])) if found else None
+            if stored is None:
+                problem = f"{_tile_label(tile.level, tile.index)} is missing from the stored tree"
+            elif stored != (tile.hashes, tile.root):
+                problem = f"{_tile_label(tile.level, tile.index)} differs from the recomputed tree"
+            else:
+                continue
+            result.findings.append(Finding(None, problem))
+            return
 
 
 def _check_against_checkpoints(

@@ -1,5 +1,5 @@
-"""Export bundles (format disclosure-bundle/1): the signing PKI, the builder and the stand-alone verifier.
+"""Export bundles (format disclosure-bundle/1): the signing PKI and the builder.
 
-Nothing is imported here on purpose: `disclosure.exports.bundle_cli` must stay importable with only the
-standard library and `cryptography`.
+The recipient's side (the format's names, the verifier and the `disclosure-bundle` command) lives in the
+top-level package disclosure_proofs, which needs only the standard library and `cryptography`.
 """

@@ -15,7 +15,7 @@ Payload files stream through in 1 MiB chunks (read, hash the plaintext, AES-CTR 
 hash the ciphertext, CRC and write into the ZIP), so memory does not grow with the production. The ZIP is
 written to a temporary file beside the destination, hashed as it is written, fsynced, and renamed into place
 only when complete (the streaming is bundle_stream.py, the README text bundle_readme.py; the format's names
-and limits are bundle_format.py, shared with the verifier). Pure: no Flask, no database.
+and limits are disclosure_proofs.bundle_format, shared with the verifier). Pure: no Flask, no database.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from disclosure.exports import bundle_format as fmt
-from disclosure.exports.audit_proofs import parse_checkpoint_note
 from disclosure.exports.bundle_readme import readme_text
 from disclosure.exports.bundle_stream import TrailingHasher, Worker, encrypt_into_zip, zip_info
-from disclosure.exports.cms_verify import SignatureProblem, verify_detached_signature
-from disclosure.exports.openssl_enc import ENC_HEADER_SIZE, openssl_encrypt_bytes
 from disclosure.exports.pki import PKIError, Signer, validate_signer
+from disclosure_proofs import bundle_format as fmt
+from disclosure_proofs.cms import SignatureProblem, verify_detached_signature
+from disclosure_proofs.note import read_unverified_checkpoint
+from disclosure_proofs.openssl_enc import ENC_HEADER_SIZE, openssl_encrypt_bytes
 
 __all__ = [
     "BuildResult",
@@ -235,7 +235,7 @@ def build_bundle(
             f"bag name {bag_name!r} must be letters, digits, '.', '_' and '-', starting with one of the first two"
         )
     try:
-        checkpoint = parse_checkpoint_note(checkpoint_note)
+        checkpoint = read_unverified_checkpoint(checkpoint_note)
     except ValueError as error:
         raise BundleError(f"the checkpoint is not a signed checkpoint note: {error}") from None
     for cert in recipients:

@@ -7,7 +7,7 @@ must keep them runnable against a bundle that bundle.py builds.
 
 from __future__ import annotations
 
-from disclosure.exports.bundle_format import FORMAT
+from disclosure_proofs.bundle_format import FORMAT
 
 
 def readme_text(bag_name: str, mode: str, example_file: str | None) -> str:

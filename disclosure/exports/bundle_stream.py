@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from disclosure.exports.bundle_format import CHUNK
-from disclosure.exports.openssl_enc import ENC_HEADER_SIZE, ENC_MAGIC, SALT_SIZE, aes_ctr
+from disclosure_proofs.bundle_format import CHUNK
+from disclosure_proofs.openssl_enc import ENC_HEADER_SIZE, ENC_MAGIC, SALT_SIZE, aes_ctr
 
 __all__ = ["TrailingHasher", "Worker", "encrypt_into_zip", "zip_info"]
 

@@ -24,7 +24,6 @@ from sqlalchemy import select
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.export import write_extract
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
-from disclosure.audit.note import vkey_string
 from disclosure.audit.service import checkpoint_now, record
 from disclosure.auth.models import User
 from disclosure.cases.service import CaseError, require
@@ -43,6 +42,7 @@ from disclosure.production.bundles import (
 )
 from disclosure.production.models import Bundle, RecipientCertificate
 from disclosure.production.service import bundle_path
+from disclosure_proofs.note import vkey_string
 
 
 @dataclass(frozen=True)

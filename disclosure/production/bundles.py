@@ -23,9 +23,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from disclosure.audit.actions import AuditAction
-from disclosure.audit.export import ProofBuilder
+from disclosure.audit.merkle import stored_tree
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
-from disclosure.audit.note import vkey_string
 from disclosure.audit.service import checkpoint_now, record
 from disclosure.auth.models import User
 from disclosure.cases.models import Case
@@ -39,6 +38,7 @@ from disclosure.production.service import bundle_path, records_of
 from disclosure.review.service import approved_scope
 from disclosure.storage.store import store_for_app
 from disclosure.workflow import State
+from disclosure_proofs.note import vkey_string
 
 DEFAULT_RETENTION = timedelta(days=30)
 
@@ -73,14 +73,11 @@ def _events_with_proofs(case: Case, size: int) -> list[dict[str, Any]]:
 
 
 def events_with_proofs(condition: Any, size: int) -> list[dict[str, Any]]:
-    """The events matching `condition` within the first `size`, each with its inclusion proof to that tree."""
-    leaves = [
-        bytes(leaf)
-        for leaf in db.session.execute(
-            select(AuditEvent.leaf_hash).where(AuditEvent.seq <= size).order_by(AuditEvent.seq)
-        ).scalars()
-    ]
-    proofs = ProofBuilder(leaves)
+    """The events matching `condition` within the first `size`, each with its inclusion proof to that tree.
+
+    The proofs are read from the stored tiles (disclosure.audit.merkle): a few rows per proof, whatever the size
+    of the log."""
+    proofs = stored_tree(db.session.connection(), size)
     events = db.session.execute(
         select(AuditEvent).where(condition, AuditEvent.seq <= size).order_by(AuditEvent.seq)
     ).scalars()
@@ -89,7 +86,7 @@ def events_with_proofs(condition: Any, size: int) -> list[dict[str, Any]]:
             "seq": event.seq,
             "body": event.body.decode("utf-8"),
             "leaf_hash": event.leaf_hash.hex(),
-            "inclusion_proof": [node.hex() for node in proofs.inclusion_proof(event.seq - 1)],
+            "inclusion_proof": [node.hex() for node in proofs.inclusion_proof(event.seq, bytes(event.leaf_hash))],
         }
         for event in events
     ]

@@ -1,52 +1,40 @@
-"""The export's proof builder: the reference's proofs, without rehashing the whole tree for every event."""
+"""The audit extract's proofs come from the stored tiles and lead to its checkpoint (both databases)."""
 
 from __future__ import annotations
 
-import hashlib
+import base64
+import json
+from datetime import timedelta
+from pathlib import Path
 
-import pytest
+from flask import Flask
 
-from disclosure.audit import export
-from disclosure.audit.merkle import inclusion_proof, node_hash
-
-
-def leaves_of(count: int) -> list[bytes]:
-    return [hashlib.sha256(b"\x00" + str(index).encode()).digest() for index in range(count)]
-
-
-@pytest.mark.parametrize("memo_min_width", [2, 3, export.MEMO_MIN_WIDTH])
-def test_proofs_match_the_reference_for_every_size_and_index(
-    monkeypatch: pytest.MonkeyPatch, memo_min_width: int
-) -> None:
-    # Small widths make the remembered subtrees take part even in small trees.
-    monkeypatch.setattr(export, "MEMO_MIN_WIDTH", memo_min_width)
-    for size in range(1, 70):
-        leaves = leaves_of(size)
-        builder = export.ProofBuilder(leaves)
-        # Out of order on purpose: a proof must not depend on which were asked for before it.
-        for index in [*range(size - 1, -1, -2), *range(0, size, 2)]:
-            assert builder.inclusion_proof(index) == inclusion_proof(leaves, index), (size, index)
+from disclosure.audit.actions import AuditAction
+from disclosure.audit.export import export_events
+from disclosure.audit.service import record
+from disclosure.clock import utcnow
+from disclosure.extensions import db
+from disclosure_proofs.merkle import verify_consistency, verify_inclusion
 
 
-def test_proofs_for_many_events_hash_each_large_subtree_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = 0
-
-    def counting_node_hash(left: bytes, right: bytes) -> bytes:
-        nonlocal calls
-        calls += 1
-        return node_hash(left, right)
-
-    monkeypatch.setattr(export, "node_hash", counting_node_hash)
-    size = 5_000
-    builder = export.ProofBuilder(leaves_of(size))
-    proofs = 200
-    for index in range(0, size, size // proofs):
-        builder.inclusion_proof(index)
-    # Rebuilding the tree per proof would take about proofs * size hashes (a million here); the builder hashes
-    # the tree once, plus per proof the few subtrees too small to remember.
-    assert calls < size + proofs * 2 * export.MEMO_MIN_WIDTH
-
-
-def test_out_of_range_index_is_refused() -> None:
-    with pytest.raises(ValueError, match="outside tree of size 3"):
-        export.ProofBuilder(leaves_of(3)).inclusion_proof(3)
+def test_every_event_of_a_300_event_extract_carries_a_proof_to_the_checkpoint(app: Flask, tmp_path: Path) -> None:
+    with app.app_context():
+        for index in range(300):
+            record(None, AuditAction.USER_SIGN_IN, subject="audit-test", data={"n": index})
+        db.session.commit()
+        today = utcnow().date()
+        out = tmp_path / "extract.jsonl"
+        count = export_events(None, today - timedelta(days=1), today + timedelta(days=1), out, "test/audit")
+        db.session.commit()
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    header, events = lines[0], lines[1:]
+    assert count == len(events) >= 300
+    size, root = header["tree_size"], bytes.fromhex(header["root"])
+    for event in events:
+        proof = [bytes.fromhex(node) for node in event["inclusion_proof"]]
+        assert verify_inclusion(bytes.fromhex(event["leaf_hash"]), event["seq"] - 1, size, proof, root), event["seq"]
+    if header["previous_checkpoint"]:
+        _origin, old_size, old_root = header["previous_checkpoint"].split("\n")[:3]
+        old_size, old_root = int(old_size), base64.b64decode(old_root)
+        proof = [bytes.fromhex(node) for node in header["consistency_proof"]]
+        assert verify_consistency(old_size, size, old_root, root, proof)

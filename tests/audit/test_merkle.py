@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from disclosure.audit.merkle import (
+from disclosure_proofs.merkle import (
     EMPTY_ROOT,
     FrontierError,
     ProofError,

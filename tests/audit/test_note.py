@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from disclosure.audit.note import (
+from disclosure_proofs.note import (
     MAX_SIGNATURES,
     Checkpoint,
     CheckpointOriginError,

@@ -31,11 +31,11 @@ from sqlalchemy import select
 from disclosure import create_app
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.models import AuditEvent
-from disclosure.audit.note import key_id, sign_checkpoint
 from disclosure.audit.service import SystemActor, checkpoint_file_name, record
 from disclosure.audit.verify import verify_log
 from disclosure.extensions import db
 from disclosure.keyring import log_key_name, log_public_key
+from disclosure_proofs.note import key_id, sign_checkpoint
 from tests.conftest import base_settings, csrf_from
 from tests.factories import make_user
 
@@ -638,8 +638,8 @@ def test_verify_now_is_refused_to_roles_without_audit_verify(app: Flask, client:
 
 
 def test_tree_matches_the_reference_for_every_size_and_any_batching() -> None:
-    from disclosure.audit.merkle import RootBuilder
     from disclosure.audit.scan import Tree
+    from disclosure_proofs.merkle import RootBuilder
 
     rng = random.Random(6962)
     leaves = [hashlib.sha256(b"\x00" + str(index).encode()).digest() for index in range(300)]
@@ -723,8 +723,8 @@ def test_a_body_stored_as_text_by_hand_is_checked_as_its_bytes_and_the_scan_goes
 
 
 def test_parts_checked_apart_combine_into_the_tree_and_its_roots_at_every_mark() -> None:
-    from disclosure.audit.merkle import RootBuilder
     from disclosure.audit.scan import PartTree, combine
+    from disclosure_proofs.merkle import RootBuilder
 
     rng = random.Random(9162)
     leaves = [hashlib.sha256(b"\x00" + str(index).encode()).digest() for index in range(140)]

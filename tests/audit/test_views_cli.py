@@ -23,14 +23,14 @@ from sqlalchemy import select
 
 from disclosure import create_app
 from disclosure.audit.actions import AuditAction
-from disclosure.audit.merkle import inclusion_proof, verify_consistency, verify_inclusion
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
-from disclosure.audit.note import verify_checkpoint
 from disclosure.audit.service import SystemActor, record
 from disclosure.audit.verify import verify_log
 from disclosure.auth.models import User
 from disclosure.extensions import db
 from disclosure.keyring import LOG_KEY_FILE, log_key_name, log_public_key
+from disclosure_proofs.merkle import inclusion_proof, verify_consistency, verify_inclusion
+from disclosure_proofs.note import verify_checkpoint
 from tests.conftest import base_settings
 from tests.factories import make_user
 

@@ -19,12 +19,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from disclosure.audit import canonical, merkle, note
-from disclosure.exports import bundle_cli
+from disclosure.audit import canonical
 from disclosure.exports.bundle import BuildResult, PayloadFile, build_bundle
 from disclosure.exports.pki import Signer, ca_pem, init_pki, load_signer
+from disclosure_proofs import merkle, note
 
-CLI = Path(bundle_cli.__file__).resolve()
 LOG_ORIGIN = "disclosure.example/audit"
 NOW = dt.datetime.now(dt.UTC)
 
@@ -207,9 +206,13 @@ def make_bundle(tmp_path: Path, signer: Signer, audit: Audit) -> Callable[..., t
 
 
 def run_cli(*args: str | os.PathLike[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run bundle_cli.py as a stand-alone script, as a recipient would."""
+    """Run the stand-alone verifier (the `disclosure-bundle` console script's module), as a recipient would."""
     return subprocess.run(
-        [sys.executable, str(CLI), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120
+        [sys.executable, "-m", "disclosure_proofs.bundle_cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 

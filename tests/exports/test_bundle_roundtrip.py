@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from disclosure.exports import bundle_cli
 from disclosure.exports.bundle import BundleError, PayloadFile, build_bundle, safe_file_name
-from disclosure.exports.bundle_cli import BundleInvalid, Credentials, UsageProblem, verify_bundle
+from disclosure_proofs import bundle_cli
+from disclosure_proofs.bundle_cli import BundleInvalid, Credentials, UsageProblem, verify_bundle
 from tests.exports.conftest import DEFAULT_FILES, memory_file, read_zip, run_cli
 
 
@@ -226,7 +226,7 @@ def test_audit_proofs_are_checked(make_bundle, recipient, audit, signer) -> None
 def test_checkpoint_signature_checked_with_the_log_key(make_bundle, recipient, audit, signer) -> None:
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
-    from disclosure.audit import note
+    from disclosure_proofs import note
 
     creds = Credentials(key=recipient.key, cert=recipient.cert)
     other = note.vkey_string("disclosure.example/audit", ed25519.Ed25519PrivateKey.generate().public_key())

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from disclosure.exports import bundle_cli
-from disclosure.exports.bundle_cli import BundleInvalid, Credentials, SignatureProblem, verify_bundle
 from disclosure.exports.pki import init_pki, load_signer
+from disclosure_proofs import bundle_cli
+from disclosure_proofs.bundle_cli import BundleInvalid, Credentials, SignatureProblem, verify_bundle
 from tests.exports.conftest import NOW, read_zip, run_cli, write_zip
 
 Entries = dict[str, bytes]
@@ -361,8 +361,8 @@ def test_revoked_signer(make_bundle, recipient, keys_dir, signer, ca_file, tmp_p
 
 
 def test_revocation_lists_must_be_the_cas_and_current(make_bundle, recipient, keys_dir, signer, tmp_path) -> None:
-    from disclosure.exports.bundle_cli import load_crls
     from disclosure.exports.pki_revocation import issue_crl
+    from disclosure_proofs.bundle_cli import load_crls
 
     bundle, _ = make_bundle([recipient.cert])
     init_pki(tmp_path / "other", "Other")

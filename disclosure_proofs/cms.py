@@ -4,7 +4,7 @@ Accepted: one DER CMS SignedData, detached, one signer with signed attributes, E
 signer certificate issued directly by a given CA, valid now, usable for signing, and not revoked when the CA's
 revocation lists are given. Invariants: the .p7s is hostile input, so every error becomes SignatureProblem
 (never a crash), and every byte of it is checked, unsigned parts included, so no byte can change unnoticed.
-Standard library and `cryptography` only: the stand-alone verifier loads this module (see bundle_cli.py).
+cryptography has no CMS verify API: this is the verifier, over disclosure_proofs.der.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ ECDSA_SHA256_ALGORITHM = bytes([0x30, 0x0A, 0x06, 0x08]) + OID_ECDSA_SHA256
 
 @dataclass(frozen=True)
 class SignatureInfo:
+    """Who signed, under which CA, and when the signature says it was made."""
+
     signer_subject: str
     signer_fingerprint: str
     ca_subject: str
@@ -62,7 +64,7 @@ class SignatureInfo:
 
 
 class SignatureProblem(Exception):
-    pass
+    """The detached signature is missing, malformed, untrusted or does not verify."""
 
 
 def _describe(cert: x509.Certificate) -> str:
@@ -133,11 +135,12 @@ def _check_revocation(
     now: dt.datetime,
 ) -> None:
     """With revocation lists given, one of them must be the issuing CA's, current, and not list cert."""
-    usable = []
+    usable: list[x509.CertificateRevocationList] = []
     for crl in crls:
         if crl.issuer != issuer.subject:
             continue
         try:
+            # The CA may hold any key type; a type is_signature_valid cannot take raises TypeError below.
             valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
         except (TypeError, ValueError, UnsupportedAlgorithm):
             valid = False

@@ -1,8 +1,7 @@
-"""A minimal DER reader: just enough of X.690 to walk a CMS SignedData (cms_verify.py) byte for byte.
+"""A minimal DER reader: just enough of X.690 to walk a CMS SignedData (disclosure_proofs.cms) byte for byte.
 
 Invariants: strict DER only (definite, minimal lengths; low tag numbers); every element must lie inside its
-container, so hostile input raises DerError and never reads out of bounds. Standard library only: the
-stand-alone verifier loads this module (see bundle_cli.py).
+container, so hostile input raises DerError and never reads out of bounds. Standard library only.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import datetime as dt
 
 
 class DerError(ValueError):
-    pass
+    """The bytes are not the strict DER this reader accepts."""
 
 
 class DerNode:
@@ -37,6 +36,7 @@ class DerNode:
 
 
 def parse_one(buf: bytes, pos: int, end: int) -> DerNode:
+    """The element starting at pos, which must end by end."""
     start = pos
     if pos >= end:
         raise DerError("truncated element")
@@ -66,7 +66,8 @@ def parse_one(buf: bytes, pos: int, end: int) -> DerNode:
 
 
 def parse_all(buf: bytes, pos: int, end: int) -> list[DerNode]:
-    nodes = []
+    """The elements filling buf[pos:end] exactly."""
+    nodes: list[DerNode] = []
     while pos < end:
         node = parse_one(buf, pos, end)
         nodes.append(node)
@@ -100,12 +101,14 @@ TAG_SEQUENCE, TAG_SET, TAG_INTEGER, TAG_OCTETS, TAG_OID, TAG_UTCTIME, TAG_GENTIM
 
 
 def expect(node: DerNode, tag: int, what: str) -> DerNode:
+    """node, if its tag is tag; else DerError naming what was expected."""
     if node.tag != tag:
         raise DerError(f"{what}: expected tag 0x{tag:02x}, found 0x{node.tag:02x}")
     return node
 
 
 def der_time(node: DerNode) -> dt.datetime | None:
+    """A UTCTime or GeneralizedTime in UTC, or None if node is neither or malformed."""
     try:
         text = node.content.decode("ascii")
         if node.tag == TAG_UTCTIME:

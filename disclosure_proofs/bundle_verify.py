@@ -1,13 +1,12 @@
 """The recipient side of disclosure-bundle/1: verify a bundle and, given a key or passphrase, decrypt it.
 
-verify_bundle() checks, in order: the ZIP's shape (bag_reader), the detached CMS signature (cms_verify), the
-signed manifests and bag-info (bag_reader); then, with credentials, the passphrase (key.p7m, or given), the
-inner manifest against the payload files, the audit checkpoint and inclusion proofs (audit_proofs), and each
-payload file's plaintext size and SHA-256. decrypt_bundle() does the same and writes the plaintext out.
+verify_bundle() checks, in order: the ZIP's shape (bag), the detached CMS signature (cms), the signed
+manifests and bag-info (bag); then, with credentials, the passphrase (key.p7m, or given), the inner manifest
+against the payload files, the audit checkpoint (note) and inclusion proofs (merkle), and each payload file's
+plaintext size and SHA-256. decrypt_bundle() does the same and writes the plaintext out.
 
 Invariants: nothing is trusted before the signature and the manifests verify; every failure is BundleInvalid
 (where and what) or UsageProblem; decrypt_bundle writes all files or none and never replaces an existing one.
-Standard library and `cryptography` only: the stand-alone verifier loads this module (see bundle_cli.py).
 """
 
 from __future__ import annotations
@@ -29,8 +28,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from .audit_proofs import CheckpointInfo, parse_checkpoint_note, verify_checkpoint_signature, verify_inclusion
-from .bag_reader import Bag, check_manifests, check_structure, parse_manifest
+from .bag import Bag, check_manifests, check_structure, parse_manifest
 from .bundle_format import (
     CHECKPOINT,
     FORMAT,
@@ -49,7 +47,9 @@ from .bundle_format import (
     BundleInvalid,
     UsageProblem,
 )
-from .cms_verify import SignatureInfo, SignatureProblem, verify_detached_signature
+from .cms import SignatureInfo, SignatureProblem, verify_detached_signature
+from .merkle import verify_inclusion
+from .note import Checkpoint, CheckpointSignatureError, read_unverified_checkpoint, verify_checkpoint_with_vkey
 from .openssl_enc import ENC_HEADER_SIZE, ENC_MAGIC, aes_ctr, openssl_decrypt_bytes, read_passphrase_line
 
 
@@ -64,6 +64,8 @@ class Credentials:
 
 @dataclass
 class VerifyReport:
+    """What verification found: the signer, the files checked and, with credentials, the contents and proofs."""
+
     bag: str
     mode: str  # "recipients" or "passphrase-only"
     signature: SignatureInfo
@@ -71,12 +73,13 @@ class VerifyReport:
     byte_count: int = 0
     decrypted: bool = False
     payload_files: int = 0
-    checkpoint: CheckpointInfo | None = None
+    checkpoint: Checkpoint | None = None
     checkpoint_signature_checked: bool = False
     events_checked: int = 0
     inner: dict[str, Any] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
+        """The report as the command prints it."""
         sig = self.signature
         when = f", signed {sig.signing_time:%Y-%m-%d %H:%M} UTC" if sig.signing_time else ""
         out = [
@@ -146,7 +149,7 @@ def _inner_manifest(bag: Bag, mode: str, creds: Credentials, passphrase: bytes, 
     files = inner.get("files")
     if not isinstance(files, list):
         raise BundleInvalid(rel, "has no file list")
-    listed = set()
+    listed: set[str] = set()
     for entry in files:
         if not (
             isinstance(entry, dict)
@@ -178,7 +181,7 @@ def _check_audit(bag: Bag, inner: dict[str, Any], log_vkey: str | None, report: 
     note_bytes = bag.read(CHECKPOINT, MAX_SMALL)
     try:
         note = note_bytes.decode("utf-8")
-        checkpoint = parse_checkpoint_note(note)
+        checkpoint = read_unverified_checkpoint(note)
     except (UnicodeDecodeError, ValueError) as error:
         raise BundleInvalid(CHECKPOINT, f"not a signed checkpoint ({error})") from None
     report.checkpoint = checkpoint
@@ -188,9 +191,15 @@ def _check_audit(bag: Bag, inner: dict[str, Any], log_vkey: str | None, report: 
         if not isinstance(vkey, str):
             raise BundleInvalid(INNER_P7M if report.mode == "recipients" else INNER_ENC, "log_vkey is not a string")
         try:
-            verify_checkpoint_signature(note, vkey)
+            signed = verify_checkpoint_with_vkey(note, vkey)
+        except CheckpointSignatureError as error:
+            raise BundleInvalid(
+                CHECKPOINT, f"the checkpoint carries no signature by the log key that verifies ({error})"
+            ) from None
         except ValueError as error:
             raise BundleInvalid(CHECKPOINT, str(error)) from None
+        if signed != checkpoint:  # cannot happen: both read the same text; kept so that only signed data counts
+            raise BundleInvalid(CHECKPOINT, "the signed checkpoint differs from the one read")
         report.checkpoint_signature_checked = True
     events = metadata.get("audit_events") or []
     where = INNER_P7M if report.mode == "recipients" else INNER_ENC
@@ -362,6 +371,7 @@ def _write_out(bag: Bag, inner: dict[str, Any], passphrase: bytes, manifest: dic
 
 
 def load_trust_anchors(pem: bytes) -> list[x509.Certificate]:
+    """The CA certificates (PEM) a bundle's signer must be issued by."""
     try:
         anchors = x509.load_pem_x509_certificates(pem)
     except ValueError as error:

@@ -4,15 +4,15 @@ A file is b"Salted__", an 8-byte random salt, then the AES-256-CTR ciphertext; P
 passphrase and salt gives the key and the IV. The bundle's payload files and a passphrase-only bundle's inner
 manifest use it, so stock OpenSSL opens them.
 
-Invariants: every salt is fresh (secrets.token_bytes); key and IV come only from derive_key_iv. Standard
-library and `cryptography` only: the stand-alone verifier loads this module (see bundle_cli.py).
+Invariants: every salt is fresh (secrets.token_bytes); key and IV come only from derive_key_iv. The builder
+(disclosure.exports) and the verifier (bundle_verify) share it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any, Final
+from typing import Final
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -30,7 +30,7 @@ def derive_key_iv(passphrase: bytes, salt: bytes) -> tuple[bytes, bytes]:
     return material[:KEY_SIZE], material[KEY_SIZE:]
 
 
-def aes_ctr(passphrase: bytes, salt: bytes) -> Any:
+def aes_ctr(passphrase: bytes, salt: bytes) -> Cipher[modes.CTR]:
     """The AES-256-CTR cipher for passphrase and salt (call .encryptor() or .decryptor() on it)."""
     key, iv = derive_key_iv(passphrase, salt)
     return Cipher(algorithms.AES(key), modes.CTR(iv))

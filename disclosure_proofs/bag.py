@@ -4,7 +4,7 @@ the payload manifest, bagit.txt and bag-info.txt's Payload-Oxum.
 Invariants: a Bag holds only a ZIP that passed the shape checks (stored entries, safe unique names, no links,
 no comment or prefix, exactly one safely named bag folder); reads are bounded by a size limit; every failure
 is BundleInvalid naming the file in the bag (UsageProblem when the ZIP itself is missing). Standard library
-only: the stand-alone verifier loads this module (see bundle_cli.py).
+only.
 """
 
 from __future__ import annotations
@@ -98,12 +98,15 @@ class Bag:
             raise BundleInvalid(self.root, "unsafe bag folder name")
 
     def close(self) -> None:
+        """Close the ZIP file."""
         self.zip.close()
 
     def has(self, rel: str) -> bool:
+        """Whether the bag holds the file rel (a path inside the bag folder)."""
         return rel in self.files
 
     def read(self, rel: str, limit: int) -> bytes:
+        """The whole file rel, refused when larger than limit."""
         info = self.files.get(rel)
         if info is None:
             raise BundleInvalid(rel, "missing from the bundle")
@@ -115,6 +118,7 @@ class Bag:
             raise BundleInvalid(rel, f"damaged inside the ZIP ({error})") from None
 
     def chunks(self, rel: str) -> Iterator[bytes]:
+        """The file rel in bounded chunks."""
         info = self.files[rel]
         try:
             with self.zip.open(info) as handle:
@@ -124,6 +128,7 @@ class Bag:
             raise BundleInvalid(rel, f"damaged inside the ZIP ({error})") from None
 
     def sha256(self, rel: str) -> str:
+        """The hex SHA-256 of the file rel, read in chunks."""
         digest = hashlib.sha256()
         for chunk in self.chunks(rel):
             digest.update(chunk)
@@ -134,6 +139,7 @@ _MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  ([A-Za-z0-9._/-]+)")
 
 
 def parse_manifest(data: bytes, which: str) -> dict[str, str]:
+    """path -> hex SHA-256 from a BagIt manifest, strictly ("<sha256>  <path>" lines, no repeats)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -155,12 +161,13 @@ def parse_manifest(data: bytes, which: str) -> dict[str, str]:
 
 
 def parse_bag_info(data: bytes) -> dict[str, str]:
+    """Label -> value from bag-info.txt (continuation lines joined; the first of a repeated label kept)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise BundleInvalid(BAG_INFO, "not UTF-8") from None
     fields: dict[str, str] = {}
-    label = None
+    label: str | None = None
     for number, line in enumerate(text.splitlines(), 1):
         if line[:1] in (" ", "\t") and label is not None:
             fields[label] += " " + line.strip()
@@ -174,7 +181,7 @@ def parse_bag_info(data: bytes) -> dict[str, str]:
 
 def check_structure(bag: Bag) -> tuple[str, list[str]]:
     """Check which files exist under data/; return the mode and the payload paths."""
-    payload = []
+    payload: list[str] = []
     for rel in bag.files:
         if not rel.startswith("data/"):
             continue
@@ -203,6 +210,8 @@ def check_structure(bag: Bag) -> tuple[str, list[str]]:
 
 
 def check_manifests(bag: Bag, tagmanifest: bytes) -> tuple[int, int]:
+    """Check every file against the tag manifest and the payload manifest, bagit.txt and the Payload-Oxum;
+    return (files checked, payload bytes)."""
     tags = parse_manifest(tagmanifest, TAGMANIFEST)
     for rel in tags:
         if "/" in rel or rel in (TAGMANIFEST, SIGNATURE):

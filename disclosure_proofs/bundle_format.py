@@ -1,9 +1,8 @@
 """The disclosure-bundle/1 format as builder and verifier both see it: file names, size limits, the name rule,
 and the two ways a verification fails.
 
-Invariants: the builder (bundle.py) and the verifier (bundle_cli.py and the modules it loads) take every name
-and limit from here, so they cannot drift apart. Standard library only: the stand-alone verifier loads this
-module (see bundle_cli.py), so it must never import the disclosure package, Flask or SQLAlchemy.
+Invariants: the builder (disclosure.exports.bundle) and the verifier (bundle_verify and the modules it uses)
+take every name and limit from here, so they cannot drift apart. Standard library only.
 """
 
 from __future__ import annotations

@@ -32,10 +32,12 @@ __all__ = [
     "parse_checkpoint",
     "parse_signer_key",
     "parse_vkey",
+    "read_unverified_checkpoint",
     "sign_checkpoint",
     "sign_note",
     "signer_key_string",
     "verify_checkpoint",
+    "verify_checkpoint_with_vkey",
     "verify_note",
     "vkey_string",
 ]
@@ -307,3 +309,19 @@ def verify_checkpoint(
     if expected_origin is not None and cp.origin != expected_origin:
         raise CheckpointOriginError(f"checkpoint is for origin {cp.origin!r}, expected {expected_origin!r}")
     return cp
+
+
+def read_unverified_checkpoint(note: str | bytes) -> Checkpoint:
+    """The checkpoint a signed note claims, parsed strictly but *without* checking any signature.
+
+    Only for showing what a note says, or checking proofs against it when no log key is at hand: callers
+    must say that the signature was not checked.
+    """
+    text, _signatures = _split_note(note)
+    return parse_checkpoint(text)
+
+
+def verify_checkpoint_with_vkey(note: str | bytes, vkey: str, *, expected_origin: str | None = None) -> Checkpoint:
+    """verify_checkpoint with the key given as a verifier key string "<name>+<hex key ID>+<base64 key>"."""
+    name, public_key = parse_vkey(vkey.strip())
+    return verify_checkpoint(note, public_key, name, expected_origin=expected_origin)
