@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pyotp
 
-from disclosure.audit.service import SystemActor
 from disclosure.auth import service, totp
 from disclosure.clock import utcnow
 from disclosure.extensions import db
+from disclosure.services import SystemActor
 
 _counter = itertools.count(1)
 PASSWORD = "correct horse battery staple"

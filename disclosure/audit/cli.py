@@ -157,10 +157,10 @@ def export(start: date, end: date, out: Path, as_bundle: bool, certs: tuple[Path
         return
     if end < start:
         raise click.UsageError("--to is before --from: give the period's first day, then its last.")
-    from disclosure.production import auditor_bundles as bundles
+    from disclosure.audit.extract_bundle import build_audit_extract_bundle
 
     build_auditor_bundle_cli(
-        lambda certificates: bundles.build_audit_extract_bundle(
+        lambda certificates: build_audit_extract_bundle(
             SystemActor("flask audit export --bundle"), start, end, certificates, passphrase_only, None
         ),
         certs,

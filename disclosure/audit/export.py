@@ -13,7 +13,6 @@ import os
 import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -22,6 +21,8 @@ from disclosure.audit.merkle import stored_tree
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
 from disclosure.audit.service import checkpoint_now, record
 from disclosure.extensions import db
+from disclosure.permissions import Permission
+from disclosure.services import Actor, ServiceError, require
 
 FORMAT = "disclosure-audit-extract/1"
 
@@ -31,10 +32,11 @@ def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time.min, UTC), datetime.combine(end + timedelta(days=1), time.min, UTC)
 
 
-def export_events(actor: Any, start: date, end: date, out: Path, origin: str, ip: str | None = None) -> int:
+def export_events(actor: Actor, start: date, end: date, out: Path, origin: str, ip: str | None = None) -> int:
     """Write the extract and return the number of events in it. The caller commits."""
+    require(actor, Permission.AUDIT_EXPORT)
     if end < start:
-        raise ValueError("--to is before --from: give the period's first day, then its last.")
+        raise ServiceError("--to is before --from: give the period's first day, then its last.")
     record(
         actor,
         AuditAction.AUDIT_EXPORTED,
@@ -42,7 +44,7 @@ def export_events(actor: Any, start: date, end: date, out: Path, origin: str, ip
         data={"from": start.isoformat(), "to": end.isoformat(), "file": out.name},
         ip=ip,
     )
-    checkpoint = checkpoint_now(actor, reason="export", ip=ip)
+    checkpoint = checkpoint_now(actor, reason="export", ip=ip, permission=Permission.AUDIT_EXPORT)
     return write_extract(start, end, out, origin, checkpoint)
 
 

@@ -29,6 +29,8 @@ from disclosure.audit.models import AuditCheckpoint, AuditEvent
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.keyring import KeyMissing, load_log_key, log_key_name
+from disclosure.permissions import Permission
+from disclosure.services import Actor, SystemActor, require
 from disclosure_proofs.merkle import decode_frontier, encode_frontier, frontier_append, frontier_root
 from disclosure_proofs.note import sign_checkpoint
 from disclosure_proofs.tiles import TILE_WIDTH
@@ -42,14 +44,7 @@ BODY_VERSION = 1
 PENDING_NOTES = "pending_checkpoint_notes"
 
 
-@dataclass(frozen=True)
-class SystemActor:
-    """An actor that is not a signed-in user: a CLI command or a scheduled job."""
-
-    name: str
-
-
-def _actor_fields(actor: Any) -> tuple[dict[str, Any] | None, int | None]:
+def _actor_fields(actor: Actor | None) -> tuple[dict[str, Any] | None, int | None]:
     if actor is None:
         return None, None
     if isinstance(actor, SystemActor):
@@ -186,7 +181,7 @@ def require_schema() -> None:
 
 
 def record(
-    actor: Any,
+    actor: Actor | None,
     action: AuditAction,
     subject: str | None = None,
     data: dict[str, Any] | None = None,
@@ -294,8 +289,15 @@ def create_checkpoint(session: Session, head: HeadState, reason: str) -> AuditCh
     return checkpoint
 
 
-def checkpoint_now(actor: Any, reason: str = "manual", ip: str | None = None) -> AuditCheckpoint:
-    """Record the request for a checkpoint, then sign the head that includes that event."""
+def checkpoint_now(
+    actor: Actor, reason: str = "manual", ip: str | None = None, *, permission: Permission = Permission.AUDIT_CHECKPOINT
+) -> AuditCheckpoint:
+    """Record the request for a checkpoint, then sign the head that includes that event.
+
+    An export or a report signs the checkpoint it carries under its own permission (`permission`), since pinning
+    what it shows to the log changes nothing; asked for on its own, a checkpoint needs audit:checkpoint.
+    """
+    require(actor, permission)
     record(actor, AuditAction.AUDIT_CHECKPOINT, subject="audit", data={"reason": reason}, ip=ip)
     return create_checkpoint(db.session, lock_head(db.session), reason)
 

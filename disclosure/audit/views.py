@@ -148,7 +148,7 @@ def bundle_built_page(bundle: Any, passphrase: str | None, download_endpoint: st
 @bp.route("/bundles", methods=["POST"])
 @requires(Permission.AUDIT_EXPORT)
 def build_bundle() -> Any:
-    from disclosure.production import auditor_bundles as bundles
+    from disclosure.audit.extract_bundle import build_audit_extract_bundle
 
     form = AuditorBundleForm()
     if not form.validate_on_submit():
@@ -156,7 +156,7 @@ def build_bundle() -> Any:
         abort(400, description=" ".join(str(m) for m in messages) or "Give the period to export.")
     try:
         with attempt():
-            bundle, passphrase = bundles.build_audit_extract_bundle(
+            bundle, passphrase = build_audit_extract_bundle(
                 current_user, form.start.data, form.end.data, [], True, client_ip()
             )
     except ServiceError as error:
@@ -170,6 +170,15 @@ def build_bundle() -> Any:
 @bp.route("/bundles/<public_id>")
 @requires(Permission.AUDIT_EXPORT)
 def download_bundle(public_id: str) -> Any:
-    from disclosure.production import auditor_bundles as bundles
+    return send_auditor_bundle(public_id, "audit_extract")
 
-    return bundles.auditor_bundle_download(current_user, public_id, "audit_extract", client_ip())
+
+def send_auditor_bundle(public_id: str, kind: str) -> Any:
+    """Stream an auditor's bundle of `kind` after recording the download; 404 for any other bundle."""
+    from disclosure.cases.downloads import file_attachment
+    from disclosure.production.auditor_bundles import find_auditor_bundle, record_auditor_download
+    from disclosure.production.service import bundle_path
+
+    bundle = find_auditor_bundle(public_id, kind) or abort(404)
+    record_auditor_download(current_user, bundle, client_ip())
+    return file_attachment(bundle_path(bundle), bundle.filename, bundle.size)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 from flask import Response
@@ -26,3 +27,14 @@ def attachment_response(chunks: Iterable[bytes], filename: str, size: int | None
     if size is not None:
         response.headers["Content-Length"] = str(size)
     return response
+
+
+def file_attachment(path: Path, filename: str, size: int) -> Response:
+    """A stored file (a bundle) as an attachment, streamed in 1 MiB blocks."""
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as handle:
+            while block := handle.read(1024 * 1024):
+                yield block
+
+    return attachment_response(chunks(), filename, size)

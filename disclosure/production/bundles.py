@@ -190,7 +190,7 @@ def build_case_bundle(
             "records": [r.id for r in records],
         },
     )
-    checkpoint = checkpoint_now(actor, reason="export", ip=ip)
+    checkpoint = checkpoint_now(actor, reason="export", ip=ip, permission=Permission.PRODUCTION_MANAGE)
     store = store_for_app(current_app.config, current_app.instance_path)
     files = [PayloadFile(name=r.filename, open=lambda name=r.blob_name: store.open(name), size=r.size) for r in records]
     metadata = {

@@ -14,7 +14,7 @@ from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional
 
 from disclosure.auth.access import client_ip, requires
-from disclosure.cases.downloads import attachment_response
+from disclosure.cases.downloads import file_attachment
 from disclosure.cases.models import Agency, Case
 from disclosure.cases.views import case_or_404
 from disclosure.extensions import db
@@ -144,13 +144,7 @@ def download(public_id: str) -> Response:
     if bundle.kind != "production" or bundle.purged_at is not None or not path.is_file():
         abort(404)
     service.record_download(current_user, bundle, client_ip())
-
-    def chunks() -> Any:
-        with path.open("rb") as handle:
-            while block := handle.read(1024 * 1024):
-                yield block
-
-    return attachment_response(chunks(), bundle.filename, bundle.size)
+    return file_attachment(path, bundle.filename, bundle.size)
 
 
 @bp.route("/bundles/<public_id>/delivered", methods=["POST"])

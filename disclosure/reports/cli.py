@@ -106,14 +106,14 @@ def bundle_command(
     raw_from: str, raw_to: str, out: Path, checkpoint_id: int | None, certs: tuple[Path, ...], passphrase_only: bool
 ) -> None:
     """Export the transparency report (PDF and CSV) as a signed, encrypted bundle for an auditor."""
-    from disclosure.production import auditor_bundles as bundles
+    from disclosure.reports.bundle import build_report_bundle
 
     try:
         start, end = service.parse_period(raw_from, raw_to)
     except ReportError as error:
         raise click.UsageError(str(error)) from error
     build_auditor_bundle_cli(
-        lambda certificates: bundles.build_report_bundle(
+        lambda certificates: build_report_bundle(
             SystemActor("flask report bundle"), start, end, certificates, passphrase_only, None, checkpoint_id
         ),
         certs,

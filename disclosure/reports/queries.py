@@ -22,6 +22,7 @@ from disclosure.audit.service import checkpoint_now
 from disclosure.cases.models import Case, CaseTarget
 from disclosure.database import READ_ONLY
 from disclosure.extensions import db
+from disclosure.permissions import Permission
 from disclosure.reports.models import CaseLogState
 from disclosure.reports.transparency import (
     NATIONAL_SECURITY,
@@ -70,7 +71,7 @@ def resolve_checkpoint(
             raise ReportError(f"there is no audit checkpoint {checkpoint_id}")
         return found
     if create_for is not None:
-        return checkpoint_now(create_for, "report", ip)
+        return checkpoint_now(create_for, "report", ip, permission=Permission.REPORT_VIEW)
     found = latest_checkpoint()
     if found is None:
         raise ReportError(

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from disclosure.audit.models import AuditCheckpoint
-from disclosure.audit.views import AuditorBundleForm, bundle_built_page
+from disclosure.audit.views import AuditorBundleForm, bundle_built_page, send_auditor_bundle
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Case
@@ -154,7 +154,7 @@ def dossier(reference: str) -> Any:
 @requires(Permission.REPORT_VIEW)
 def transparency_bundle() -> Any:
     """The report for the period (at the checkpoint chosen) as PDF and CSV in a signed, passphrase-only bundle."""
-    from disclosure.production import auditor_bundles as bundles
+    from disclosure.reports.bundle import build_report_bundle
 
     form = AuditorBundleForm()
     if not form.validate_on_submit():
@@ -163,7 +163,7 @@ def transparency_bundle() -> Any:
     checkpoint_id = int(form.checkpoint.data) if form.checkpoint.data else None
     try:
         with attempt():
-            bundle, passphrase = bundles.build_report_bundle(
+            bundle, passphrase = build_report_bundle(
                 current_user, form.start.data, form.end.data, [], True, client_ip(), checkpoint_id
             )
     except ServiceError as error:
@@ -183,6 +183,4 @@ def transparency_bundle() -> Any:
 @bp.route("/reports/bundles/<public_id>")
 @requires(Permission.REPORT_VIEW)
 def download_bundle(public_id: str) -> Any:
-    from disclosure.production import auditor_bundles as bundles
-
-    return bundles.auditor_bundle_download(current_user, public_id, "report", client_ip())
+    return send_auditor_bundle(public_id, "report")

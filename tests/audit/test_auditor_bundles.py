@@ -142,8 +142,8 @@ def test_a_tampered_extract_bundle_fails_verification(app, client, login_as, tmp
 
 @pytest.mark.parametrize("role", ["intake", "reviewer", "producer", "admin"])
 def test_only_auditors_build_and_download_extract_bundles(app, client, login_as, tmp_path, role):
-    from disclosure.audit.service import SystemActor
-    from disclosure.production.auditor_bundles import build_audit_extract_bundle
+    from disclosure.audit.extract_bundle import build_audit_extract_bundle
+    from disclosure.services import SystemActor
 
     today = utcnow().date()
     with app.app_context():
@@ -163,8 +163,8 @@ def test_only_auditors_build_and_download_extract_bundles(app, client, login_as,
 
 
 def test_an_auditor_cannot_fetch_another_kind_through_the_extract_route(app, client, login_as):
-    from disclosure.audit.service import SystemActor
-    from disclosure.production.auditor_bundles import build_report_bundle
+    from disclosure.reports.bundle import build_report_bundle
+    from disclosure.services import SystemActor
 
     today = utcnow().date()
     with app.app_context():

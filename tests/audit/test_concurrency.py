@@ -20,10 +20,11 @@ from sqlalchemy import select
 from disclosure import create_app
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
-from disclosure.audit.service import SystemActor, checkpoint_file_name, record
+from disclosure.audit.service import checkpoint_file_name, record
 from disclosure.audit.verify import verify_log
 from disclosure.extensions import db
 from disclosure.keyring import init_log_key, log_key_name, log_public_key
+from disclosure.services import SystemActor
 from tests.conftest import POSTGRES_ADMIN_URL, POSTGRES_TEST_DB, base_settings, require_postgres
 
 # Beside the suite's own test database, and named after it, so that runs kept apart by DISCLOSURE_TEST_PG_DB

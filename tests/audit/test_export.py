@@ -14,6 +14,7 @@ from disclosure.audit.export import export_events
 from disclosure.audit.service import record
 from disclosure.clock import utcnow
 from disclosure.extensions import db
+from disclosure.services import SystemActor
 from disclosure_proofs.merkle import verify_consistency, verify_inclusion
 
 
@@ -24,7 +25,8 @@ def test_every_event_of_a_300_event_extract_carries_a_proof_to_the_checkpoint(ap
         db.session.commit()
         today = utcnow().date()
         out = tmp_path / "extract.jsonl"
-        count = export_events(None, today - timedelta(days=1), today + timedelta(days=1), out, "test/audit")
+        operator = SystemActor("flask audit export")
+        count = export_events(operator, today - timedelta(days=1), today + timedelta(days=1), out, "test/audit")
         db.session.commit()
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     header, events = lines[0], lines[1:]

@@ -19,9 +19,10 @@ from sqlalchemy import select
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.models import AppendOnlyViolation, AuditCheckpoint, AuditEvent, AuditHead
-from disclosure.audit.service import SystemActor, checkpoint_file_name, record
+from disclosure.audit.service import checkpoint_file_name, record
 from disclosure.extensions import db
 from disclosure.keyring import log_key_name, log_public_key
+from disclosure.services import SystemActor
 from disclosure_proofs.note import verify_checkpoint
 from tests.conftest import sign_in
 from tests.factories import PASSWORD, make_user

@@ -24,11 +24,12 @@ from sqlalchemy import select
 from disclosure import create_app
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
-from disclosure.audit.service import SystemActor, record
+from disclosure.audit.service import record
 from disclosure.audit.verify import verify_log
 from disclosure.auth.models import User
 from disclosure.extensions import db
 from disclosure.keyring import LOG_KEY_FILE, log_key_name, log_public_key
+from disclosure.services import SystemActor
 from disclosure_proofs.merkle import inclusion_proof, verify_consistency, verify_inclusion
 from disclosure_proofs.note import verify_checkpoint
 from tests.conftest import base_settings

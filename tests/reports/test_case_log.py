@@ -10,12 +10,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from disclosure.audit.service import SystemActor, checkpoint_now
+from disclosure.audit.service import checkpoint_now
 from disclosure.cases import service as cases
 from disclosure.cases.models import Case
 from disclosure.extensions import db
 from disclosure.reports.case_log import LogState, advance, check
 from disclosure.reports.models import CaseLogState
+from disclosure.services import SystemActor
 from tests.reports.helpers import Staff, build
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)

@@ -95,8 +95,9 @@ def test_the_transparency_pdf_asks_for_nothing_outside(app):
     with app.app_context():
         from datetime import date
 
-        from disclosure.audit.service import SystemActor, checkpoint_now
+        from disclosure.audit.service import checkpoint_now
         from disclosure.reports import service
+        from disclosure.services import SystemActor
 
         build(Staff(), "rejected")
         checkpoint = checkpoint_now(SystemActor("tests"), "report")

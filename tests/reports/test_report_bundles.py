@@ -77,8 +77,8 @@ def test_auditor_exports_the_report_as_a_bundle_holding_the_apps_pdf_and_csv(app
 
 @pytest.mark.parametrize("role", ["intake", "reviewer", "producer", "admin"])
 def test_only_auditors_build_and_download_report_bundles(app, client, login_as, role):
-    from disclosure.audit.service import SystemActor
-    from disclosure.production.auditor_bundles import build_report_bundle
+    from disclosure.reports.bundle import build_report_bundle
+    from disclosure.services import SystemActor
 
     with app.app_context():
         bundle, _ = build_report_bundle(SystemActor("tests"), START, END, [], True, None)
@@ -97,8 +97,8 @@ def test_only_auditors_build_and_download_report_bundles(app, client, login_as, 
 
 
 def test_a_report_bundle_is_not_served_by_the_extract_route_nor_the_reverse(app, client, login_as):
-    from disclosure.audit.service import SystemActor
-    from disclosure.production.auditor_bundles import build_audit_extract_bundle
+    from disclosure.audit.extract_bundle import build_audit_extract_bundle
+    from disclosure.services import SystemActor
 
     with app.app_context():
         bundle, _ = build_audit_extract_bundle(SystemActor("tests"), START, END, [], True, None)

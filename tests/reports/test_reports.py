@@ -12,10 +12,11 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
-from disclosure.audit.service import SystemActor, checkpoint_now
+from disclosure.audit.service import checkpoint_now
 from disclosure.extensions import db
 from disclosure.reports import service
 from disclosure.reports.queries import resolve_checkpoint
+from disclosure.services import SystemActor
 from tests.reports.helpers import Staff, build
 
 START, END = date(2026, 7, 1), date(2026, 12, 31)
