@@ -78,7 +78,8 @@ class InMemoryUploadRequest(Request):
 def init_app(app: Flask) -> None:
     app.request_class = InMemoryUploadRequest
     # The development server names itself and its Python version in a Server header of its own; say less.
-    WSGIRequestHandler.server_version = "Disclosure"
+    # werkzeug's stubs type it as a property; http.server reads a plain class attribute.
+    WSGIRequestHandler.server_version = "Disclosure"  # type: ignore[method-assign,assignment]
     WSGIRequestHandler.sys_version = ""
     app.before_request(assign_request_id)
     app.before_request(refuse_foreign_hosts_in_dev_mode)

@@ -9,7 +9,7 @@ from wtforms.validators import Length, Optional, ValidationError
 from disclosure.audit.actions import AuditAction
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
     actor = StringField("Actor (email or user id)", validators=[Optional(), Length(max=254)])
     action = SelectField(
         "Action",

@@ -133,7 +133,9 @@ def _execute(connection: Connection, sql: str, parameters: tuple[Any, ...] = ())
     """Run DBAPI SQL on the connection's driver connection; errors come out as SQLAlchemy's, as from Core."""
     dbapi_error = connection.dialect.loaded_dbapi.Error
     try:
-        return connection.connection.driver_connection.execute(sql, parameters)
+        driver = connection.connection.driver_connection
+        assert driver is not None  # a live connection always has its driver's
+        return driver.execute(sql, parameters)
     except dbapi_error as error:
         raise DBAPIError.instance(sql, parameters, error, dbapi_error) from error
 
@@ -174,7 +176,7 @@ def require_schema() -> None:
     import click
 
     try:
-        lock_head(db.session)
+        lock_head(db.session())
     except (DBAPIError, RuntimeError) as error:
         db.session.rollback()
         raise click.ClickException("The database has no schema yet; run `flask db upgrade` first.") from error
@@ -189,7 +191,7 @@ def record(
     outcome: str = "success",
 ) -> RecordedEvent:
     """Append one event in the current transaction and return it. Never put secrets in data."""
-    session = db.session
+    session = db.session()
     connection = session.connection()
     head = _lock_head(connection)
     now = utcnow()
@@ -299,7 +301,7 @@ def checkpoint_now(
     """
     require(actor, permission)
     record(actor, AuditAction.AUDIT_CHECKPOINT, subject="audit", data={"reason": reason}, ip=ip)
-    return create_checkpoint(db.session, lock_head(db.session), reason)
+    return create_checkpoint(db.session(), lock_head(db.session()), reason)
 
 
 def checkpoint_file_name(size: int) -> str:

@@ -105,6 +105,8 @@ def _active_content(reader: PdfReader, data: bytes) -> list[str]:
     stack = [root]
     while stack:
         item = stack.pop()
+        if item is None:
+            continue
         try:
             item = item.get_object() if hasattr(item, "get_object") else item
         except Exception:  # noqa: S112 - a broken reference is not active content

@@ -33,7 +33,7 @@ def _values(enum: type) -> str:
 PRESERVATION_PROCESSES = frozenset({ProcessType.PRESERVATION_REQUEST, ProcessType.EU_PRESERVATION_ORDER})
 
 
-class Agency(db.Model):  # type: ignore[name-defined,misc]
+class Agency(db.Model):  # type: ignore[name-defined]
     __tablename__ = "agency"
     __table_args__ = (UniqueConstraint("name", "country", name="name_country"),)
 
@@ -48,7 +48,7 @@ class Agency(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class AgencyContact(db.Model):  # type: ignore[name-defined,misc]
+class AgencyContact(db.Model):  # type: ignore[name-defined]
     """A way to reach an agency; verified ones are the channels used to confirm a request out of band."""
 
     __tablename__ = "agency_contact"
@@ -64,7 +64,7 @@ class AgencyContact(db.Model):  # type: ignore[name-defined,misc]
     agency: Mapped[Agency] = relationship(back_populates="contacts")
 
 
-class ReferenceCounter(db.Model):  # type: ignore[name-defined,misc]
+class ReferenceCounter(db.Model):  # type: ignore[name-defined]
     """The last reference number handed out per year (DR-2026-00042); read and bumped under a row lock."""
 
     __tablename__ = "reference_counter"
@@ -73,7 +73,7 @@ class ReferenceCounter(db.Model):  # type: ignore[name-defined,misc]
     last: Mapped[int] = mapped_column(default=0)
 
 
-class Case(db.Model):  # type: ignore[name-defined,misc]
+class Case(db.Model):  # type: ignore[name-defined]
     __tablename__ = "case_file"
     __table_args__ = (
         CheckConstraint(f"state IN ({_values(State)})", name="known_state"),
@@ -179,7 +179,7 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
         return f"case:{self.reference}"
 
 
-class CaseTarget(db.Model):  # type: ignore[name-defined,misc]
+class CaseTarget(db.Model):  # type: ignore[name-defined]
     __tablename__ = "case_target"
     __table_args__ = (
         CheckConstraint(f"kind IN ({_values(TargetKind)})", name="known_kind"),
@@ -205,7 +205,7 @@ class CaseTarget(db.Model):  # type: ignore[name-defined,misc]
         return TargetKind(self.kind)
 
 
-class CaseCategory(db.Model):  # type: ignore[name-defined,misc]
+class CaseCategory(db.Model):  # type: ignore[name-defined]
     __tablename__ = "case_category"
     __table_args__ = (CheckConstraint(f"category IN ({_values(Category)})", name="known_category"),)
 
@@ -215,7 +215,7 @@ class CaseCategory(db.Model):  # type: ignore[name-defined,misc]
     case: Mapped[Case] = relationship(back_populates="category_rows")
 
 
-class Document(db.Model):  # type: ignore[name-defined,misc]
+class Document(db.Model):  # type: ignore[name-defined]
     __tablename__ = "case_document"
     __table_args__ = (
         CheckConstraint("kind IN ('legal_process', 'correspondence', 'response_letter')", name="known_kind"),
@@ -240,7 +240,7 @@ class Document(db.Model):  # type: ignore[name-defined,misc]
     uploaded_by: Mapped[User] = relationship()
 
 
-class NonDisclosureOrder(db.Model):  # type: ignore[name-defined,misc]
+class NonDisclosureOrder(db.Model):  # type: ignore[name-defined]
     """A gag order attached to a case: the customer may not be told until it expires (if ever)."""
 
     __tablename__ = "non_disclosure_order"
@@ -269,7 +269,7 @@ class NonDisclosureOrder(db.Model):  # type: ignore[name-defined,misc]
         return self.expires_on is None
 
 
-class NdoRenewal(db.Model):  # type: ignore[name-defined,misc]
+class NdoRenewal(db.Model):  # type: ignore[name-defined]
     __tablename__ = "ndo_renewal"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -54,9 +54,9 @@ class Regime(LabelledEnum):
     OTHER = "other"
 
 
-Regime._labels = {
+Regime._labels = {  # type: ignore[attr-defined]  # an enum's labels, set once beside it
     "us_federal": "United States, federal",
-    "us_state": "United States, state",  # type: ignore[attr-defined]
+    "us_state": "United States, state",
     "eu": "European Union",
     "uk": "United Kingdom",
     "other": "Other",

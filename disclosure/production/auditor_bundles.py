@@ -13,6 +13,7 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,9 @@ def _payload(files: Sequence[FileSpec]) -> list[Any]:
     for name, content in files:
         if isinstance(content, Path):
             size = content.stat().st_size
-            payload.append(PayloadFile(name=name, open=lambda path=content: path.open("rb"), size=size))
+            payload.append(PayloadFile(name=name, open=partial(content.open, "rb"), size=size))
         else:
-            payload.append(PayloadFile(name=name, open=lambda data=content: io.BytesIO(data), size=len(content)))
+            payload.append(PayloadFile(name=name, open=partial(io.BytesIO, content), size=len(content)))
     return payload
 
 

@@ -15,6 +15,7 @@ import secrets
 import shutil
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,6 @@ from disclosure.audit.models import AuditCheckpoint, AuditEvent
 from disclosure.audit.service import checkpoint_now, record
 from disclosure.auth.models import User
 from disclosure.cases.models import Case
-from disclosure.cases.service import CaseError, require
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.keyring import log_key_name, log_public_key
@@ -36,6 +36,7 @@ from disclosure.permissions import Permission
 from disclosure.production.models import Bundle, RecipientCertificate
 from disclosure.production.service import bundle_path, records_of
 from disclosure.review.service import approved_scope
+from disclosure.services import ServiceError, require
 from disclosure.storage.store import store_for_app
 from disclosure.workflow import State
 from disclosure_proofs.note import vkey_string
@@ -56,12 +57,12 @@ def certificates_on_file(case: Case, pems: list[bytes]) -> list[RecipientCertifi
         try:
             fingerprint = x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
         except ValueError as error:
-            raise CaseError("a --recipient-cert file is not a PEM certificate") from error
+            raise ServiceError("a --recipient-cert file is not a PEM certificate") from error
         certificate = db.session.execute(
             select(RecipientCertificate).where(RecipientCertificate.fingerprint == fingerprint)
         ).scalar_one_or_none()
         if certificate is None or certificate.agency_id != case.agency_id:
-            raise CaseError(
+            raise ServiceError(
                 f"certificate {fingerprint[:16]}… is not on file for {case.agency.name}; an administrator adds it first"
             )
         found.append(certificate)
@@ -98,16 +99,18 @@ def load_bundle_signer() -> Any:
     try:
         return load_signer(pki_dir(current_app.config))
     except PKIError as error:
-        raise CaseError(f"{error} Run `flask keys init`.") from error
+        raise ServiceError(f"{error} Run `flask keys init`.") from error
 
 
 def check_recipients(certificates: Sequence[Any], passphrase_only: bool) -> None:
     if passphrase_only == bool(certificates):
-        raise CaseError("Choose recipient certificates, or passphrase only (not both).")
+        raise ServiceError("Choose recipient certificates, or passphrase only (not both).")
     now = utcnow()
     for certificate in certificates:
         if not certificate.usable(now):
-            raise CaseError(f"The certificate “{certificate.label}” is revoked or expired; it cannot receive bundles.")
+            raise ServiceError(
+                f"The certificate “{certificate.label}” is revoked or expired; it cannot receive bundles."
+            )
 
 
 def store_bundle(
@@ -141,7 +144,7 @@ def store_bundle(
             bag_info=bag_info,
         )
     except BundleError as error:
-        raise CaseError(f"The bundle could not be built: {error}") from error
+        raise ServiceError(f"The bundle could not be built: {error}") from error
     db.session.info.setdefault("delete_after_rollback", []).append(out)
     retention = timedelta(days=int(current_app.config.get("BUNDLE_RETENTION_DAYS", DEFAULT_RETENTION.days)))
     bundle = Bundle(
@@ -170,10 +173,10 @@ def build_case_bundle(
 
     require(actor, Permission.PRODUCTION_MANAGE)
     if case.status is not State.PRODUCING:
-        raise CaseError(f"{case.reference} is {case.status.label.lower()}; a bundle is built while producing.")
+        raise ServiceError(f"{case.reference} is {case.status.label.lower()}; a bundle is built while producing.")
     records = records_of(case)
     if not records:
-        raise CaseError("Add the responsive records before building the bundle.")
+        raise ServiceError("Add the responsive records before building the bundle.")
     check_recipients(certificates, passphrase_only)
     signer = load_bundle_signer()
     public_id = secrets.token_hex(8)
@@ -192,7 +195,7 @@ def build_case_bundle(
     )
     checkpoint = checkpoint_now(actor, reason="export", ip=ip, permission=Permission.PRODUCTION_MANAGE)
     store = store_for_app(current_app.config, current_app.instance_path)
-    files = [PayloadFile(name=r.filename, open=lambda name=r.blob_name: store.open(name), size=r.size) for r in records]
+    files = [PayloadFile(name=r.filename, open=partial(store.open, r.blob_name), size=r.size) for r in records]
     metadata = {
         "format": "disclosure-bundle/1",
         "case": {

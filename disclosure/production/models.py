@@ -19,7 +19,7 @@ from disclosure.extensions import db
 from disclosure.policy.vocabulary import Category
 
 
-class ProductionRecord(db.Model):  # type: ignore[name-defined,misc]
+class ProductionRecord(db.Model):  # type: ignore[name-defined]
     __tablename__ = "production_record"
     __table_args__ = (
         CheckConstraint("category IN (" + ", ".join(f"'{c.value}'" for c in Category) + ")", name="known_category"),
@@ -43,7 +43,7 @@ class ProductionRecord(db.Model):  # type: ignore[name-defined,misc]
     added_by: Mapped[User] = relationship()
 
 
-class RecipientCertificate(db.Model):  # type: ignore[name-defined,misc]
+class RecipientCertificate(db.Model):  # type: ignore[name-defined]
     """An agency's RSA certificate that bundles are encrypted to."""
 
     __tablename__ = "recipient_certificate"
@@ -67,7 +67,7 @@ class RecipientCertificate(db.Model):  # type: ignore[name-defined,misc]
         return self.revoked_at is None and self.not_after > now
 
 
-class Bundle(db.Model):  # type: ignore[name-defined,misc]
+class Bundle(db.Model):  # type: ignore[name-defined]
     __tablename__ = "bundle"
     __table_args__ = (
         CheckConstraint("kind IN ('production', 'audit_extract', 'report')", name="known_kind"),

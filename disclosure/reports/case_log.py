@@ -117,6 +117,10 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def expected_rows(connection: Connection, size: int | None = None) -> Iterator[tuple[int, str, LogState]]:
     """The rows the projection should hold, recomputed from the signed event bodies, in seq order."""
     event = AuditEvent.__table__.c
@@ -131,7 +135,7 @@ def expected_rows(connection: Connection, size: int | None = None) -> Iterator[t
         reference = reference_of(subject)
         if reference is None:
             continue
-        after = advance(states.get(reference), action, _aware(ts), json.loads(bytes(body)).get("data") or {})
+        after = advance(states.get(reference), action, _as_utc(ts), json.loads(bytes(body)).get("data") or {})
         if after is not None:
             states[reference] = after
             yield seq, reference, after

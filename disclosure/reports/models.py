@@ -19,7 +19,7 @@ from disclosure.audit.ddl import protect
 from disclosure.extensions import db
 
 
-class CaseLogState(db.Model):  # type: ignore[name-defined,misc]
+class CaseLogState(db.Model):  # type: ignore[name-defined]
     __tablename__ = "case_log_state"
     __table_args__ = (Index("ix_case_log_state_reference_seq", "reference", "seq"),)
 

@@ -258,7 +258,7 @@ def members(facts: Iterable[CaseFacts], key: str) -> tuple[str, ...]:
 
 def _label(enum: type, value: str) -> str:
     try:
-        return enum(value).label  # type: ignore[no-any-return]
+        return str(enum(value).label)
     except ValueError:
         return value
 
