@@ -144,19 +144,10 @@ def dossier_context(case: Case) -> dict[str, Any]:
     )
     bundles = list(db.session.execute(select(Bundle).where(Bundle.case_id == case.id).order_by(Bundle.id)).scalars())
 
-    def parsed(raw: str | None) -> Any:
-        try:
-            return json.loads(raw or "null")
-        except ValueError:
-            return raw
-
     return {
         "case": case,
-        "reviews": [(r, parsed(r.checklist_json), parsed(r.grounds_json)) for r in reviews],
-        "decisions": [
-            (d, parsed(d.checklist_json), parsed(d.grounds_json), parsed(d.scope_json), parsed(d.reason_codes_json))
-            for d in decisions
-        ],
+        "reviews": [(r, r.checklist, r.grounds) for r in reviews],
+        "decisions": [(d, d.checklist, d.grounds, d.scope, d.reason_codes) for d in decisions],
         "records": records,
         "bundles": bundles,
         "timeline": timeline_of(case),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import current_app, render_template
@@ -15,29 +14,29 @@ from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.pdf import render_pdf
 from disclosure.policy.vocabulary import Category
-from disclosure.review.models import Decision
+from disclosure.review.models import Decision, Outcome
 from disclosure.review.service import REJECTION_REASONS
 from disclosure.storage.transactional import put_in_transaction
 
 TITLES = {
-    "approved": "Response to legal process",
-    "rejected": "Response to legal process: objection",
-    "needs_info": "Request for clarification",
+    Outcome.APPROVED: "Response to legal process",
+    Outcome.REJECTED: "Response to legal process: objection",
+    Outcome.NEEDS_INFO: "Request for clarification",
 }
 
 
 def letter_html(decision: Decision) -> str:
     case = decision.review.case
-    scope = json.loads(decision.scope_json or "[]")
-    for entry in scope:
-        entry["labels"] = [Category(c).label for c in entry["categories"]]
+    scope: list[dict[str, Any]] = [
+        {**entry.to_json(), "labels": [Category(c).label for c in entry.categories]} for entry in decision.scope or ()
+    ]
     return render_template(
-        f"letters/{decision.outcome}.html",
+        f"letters/{decision.outcome.value}.html",
         case=case,
         decision=decision,
         scope=scope,
         title=TITLES[decision.outcome],
-        reasons=[REJECTION_REASONS[c] for c in json.loads(decision.reason_codes_json)],
+        reasons=[REJECTION_REASONS[c] for c in decision.reason_codes],
         today=utcnow().date(),
         organisation=current_app.config.get("ORGANISATION_NAME", "The Provider's Legal Department"),
     )
@@ -48,7 +47,7 @@ def create_letter(actor: User, decision: Decision, ip: str | None) -> Document:
     case = decision.review.case
     data = render_pdf(letter_html(decision))
     blob = put_in_transaction([data], max_bytes=len(data))
-    name = f"{case.reference}-{decision.outcome.replace('_', '-')}-letter.pdf"
+    name = f"{case.reference}-{decision.outcome.value.replace('_', '-')}-letter.pdf"
     document = Document(
         case_id=case.id,
         kind="response_letter",
@@ -69,7 +68,3 @@ def create_letter(actor: User, decision: Decision, ip: str | None) -> Document:
         data={"document": document.id, "decision": decision.id, "sha256": blob.sha256, "filename": name},
     )
     return document
-
-
-def describe(document: Document) -> dict[str, Any]:
-    return {"filename": document.filename, "sha256": document.sha256}

@@ -6,6 +6,7 @@ period inside the requested one. What the policy lets a reviewer approve is chec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,19 @@ class ScopeEntry:
     start: str | None
     end: str | None
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
+        """The stored and audited shape, which production and the bundle manifest read too."""
         return {
             "target": {"kind": self.kind, "value": self.value},
             "categories": list(self.categories),
             "from": self.start,
             "to": self.end,
         }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ScopeEntry:
+        target = raw["target"]
+        return cls(target["kind"], target["value"], tuple(raw["categories"]), raw.get("from"), raw.get("to"))
 
 
 def _at(raw: str, end: bool = False) -> Any:

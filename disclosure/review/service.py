@@ -9,7 +9,7 @@ A decision is written once and never changed.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -19,15 +19,15 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from disclosure.audit.actions import AuditAction
-from disclosure.audit.canonical import canonical_json
 from disclosure.audit.service import record
 from disclosure.auth import passwords
 from disclosure.auth.models import SignInFailure, User
+from disclosure.auth.throttle import account_key, is_throttled
+from disclosure.cases.lifecycle import move, on_entering
 from disclosure.cases.models import Case
-from disclosure.cases.service import CaseError, NotPermitted, StaleCase, require
 from disclosure.clock import utcnow
 from disclosure.extensions import db
-from disclosure.permissions import Permission
+from disclosure.permissions import Permission, approvals_complete, may_add_approval, may_review
 from disclosure.policy.engine import evaluate
 from disclosure.policy.findings import COUNSEL_ESCALATION, Evaluation
 from disclosure.policy.request import Agency, IssuingAuthority, Jurisdiction, Officer, RequestDocument, Target
@@ -43,10 +43,24 @@ from disclosure.policy.vocabulary import (
     TargetKind,
     Verdict,
 )
-from disclosure.review.models import Approval, Decision, Review
+from disclosure.review.models import (
+    Answer,
+    Approval,
+    ChecklistAnswer,
+    Citation,
+    Decision,
+    Outcome,
+    Review,
+    ReviewStatus,
+    Scope,
+    encode_checklist,
+    encode_grounds,
+    encode_scope,
+)
 from disclosure.review.policy_versions import current_version, policy_of
 from disclosure.review.scope import ScopeEntry, parse_scope
-from disclosure.workflow import Action, State, transition
+from disclosure.services import Actor, NotPermitted, Person, ServiceError, Stale, person, require
+from disclosure.workflow import Action, State
 
 REJECTION_REASONS = {
     "invalid_process": "The process is not valid or not enforceable against us",
@@ -59,10 +73,9 @@ REJECTION_REASONS = {
     "no_policy_ground": "No ground in our privacy policy permits the disclosure",
     "no_account": "No account with us matches the identifiers",
 }
-ANSWERS = ("yes", "no", "na")
 
 
-class ReviewError(CaseError):
+class ReviewError(ServiceError):
     """A review step was refused; the message says what to fix."""
 
 
@@ -105,7 +118,9 @@ def request_of(case: Case) -> RequestDocument:
 def open_review(case: Case) -> Review | None:
     return (
         db.session.execute(
-            select(Review).where(Review.case_id == case.id, Review.status == "open").order_by(Review.id.desc())
+            select(Review)
+            .where(Review.case_id == case.id, Review.status == ReviewStatus.OPEN)
+            .order_by(Review.id.desc())
         )
         .scalars()
         .first()
@@ -120,71 +135,77 @@ def begin_review(case: Case) -> Review:
     return review
 
 
+def _open_round(case: Case) -> dict[str, Any]:
+    # Each entry into review starts a new round under the current policy version; its event names both.
+    review = begin_review(case)
+    return {"review": review.id, "policy_sha256": review.policy_version.sha256}
+
+
+on_entering(State.IN_REVIEW, _open_round)
+
+
 def evaluation_for(review: Review, today: date | None = None) -> Evaluation:
     return evaluate(request_of(review.case), policy_of(review.policy_version), today or utcnow().date())
 
 
-def checklist(review: Review) -> dict[str, dict[str, Any]]:
-    return dict(json.loads(review.checklist_json))
-
-
-def grounds(review: Review) -> dict[str, dict[str, Any]]:
-    return dict(json.loads(review.grounds_json))
-
-
-def _check_reviewer(actor: User, review: Review) -> None:
+def _check_reviewer(actor: Actor, review: Review) -> None:
     require(actor, Permission.REVIEW_DECIDE)
-    if review.case.created_by_id == actor.id:
+    if not may_review(actor.id, review.case.created_by_id):
         raise NotPermitted("You logged this case, so another reviewer must review it (four eyes).")
-    if review.status != "open":
+    if review.status != ReviewStatus.OPEN:
         raise ReviewError("This review is decided and can no longer change; a reopened case gets a new review.")
 
 
 def save_worksheet(
-    actor: User,
+    actor: Actor,
     review: Review,
-    answers: dict[str, dict[str, str]],
-    cited: dict[str, dict[str, Any]],
+    answers: Mapping[str, Mapping[str, str]],
+    cited: Mapping[str, Mapping[str, Any]],
     counsel_note: str,
     expected_version: int | None,
     ip: str | None,
 ) -> bool:
-    """Store checklist answers, cited grounds and counsel's note; one event with the diff. True if anything changed."""
+    """Store checklist answers, cited grounds and counsel's note; one event with the diff. True if anything changed.
+
+    `answers` maps checklist element ids to {"answer": yes|no|na|"", "note": str}; `cited` maps requested
+    categories to {"grounds": [ground ids], "reason": str}, as the form (or a script) gives them.
+    """
     _check_reviewer(actor, review)
     if expected_version is not None and expected_version != review.version_id:
-        raise StaleCase(review.case)
+        raise Stale(review.case.reference)
     evaluation = evaluation_for(review)
     known_items = {item.id for item in evaluation.checklist}
-    new_answers = {}
+    new_answers: dict[str, ChecklistAnswer] = {}
     for item_id, answer in answers.items():
         if item_id not in known_items:
             raise ReviewError(f"Unknown checklist element {item_id!r}; reload the review page.")
-        if answer.get("answer") not in (*ANSWERS, ""):
+        given = answer.get("answer") or ""
+        if given and given not in Answer._value2member_map_:
             raise ReviewError("Answer each checklist element with yes, no or not applicable.")
-        if answer.get("answer"):
-            new_answers[item_id] = {
-                "answer": answer["answer"],
-                "note": answer.get("note", "").strip()[:2000],
-                "by": actor.id,
-            }
+        if given:
+            note = answer.get("note", "").strip()[:2000]
+            new_answers[item_id] = ChecklistAnswer(Answer(given), note, person(actor).id)
     requested = {c.value for c in review.case.categories}
-    new_grounds = {}
+    new_grounds: dict[str, Citation] = {}
     for category, citation in cited.items():
         if category not in requested:
             raise ReviewError(f"{category} was not requested; cite grounds only for requested data.")
-        chosen = sorted({Ground(g).value for g in citation.get("grounds", [])})
-        if chosen or citation.get("reason", "").strip():
-            new_grounds[category] = {"grounds": chosen, "reason": citation.get("reason", "").strip()[:2000]}
+        if unknown := [g for g in citation.get("grounds", []) if g not in Ground._value2member_map_]:
+            raise ReviewError(f"Unknown ground {unknown[0]!r}; choose from the policy's grounds.")
+        chosen = tuple(sorted({Ground(g) for g in citation.get("grounds", [])}))
+        reason = citation.get("reason", "").strip()[:2000]
+        if chosen or reason:
+            new_grounds[category] = Citation(chosen, reason)
     diff: dict[str, Any] = {}
-    old_answers, old_grounds = checklist(review), grounds(review)
+    old_answers, old_grounds = review.checklist, review.grounds
     for item_id in sorted(set(old_answers) | set(new_answers)):
-        before = old_answers.get(item_id, {}).get("answer")
-        after = new_answers.get(item_id, {}).get("answer")
+        before = _answer_of(old_answers.get(item_id))
+        after = _answer_of(new_answers.get(item_id))
         if before != after:
             diff[f"checklist.{item_id}"] = {"from": before, "to": after}
     for category in sorted(set(old_grounds) | set(new_grounds)):
-        before_g = old_grounds.get(category, {}).get("grounds")
-        after_g = new_grounds.get(category, {}).get("grounds")
+        before_g = _grounds_of(old_grounds.get(category))
+        after_g = _grounds_of(new_grounds.get(category))
         if before_g != after_g:
             diff[f"grounds.{category}"] = {"from": before_g, "to": after_g}
     counsel_note = counsel_note.strip()[:4000]
@@ -193,8 +214,8 @@ def save_worksheet(
     notes_changed = new_answers != old_answers or new_grounds != old_grounds
     if not diff and not notes_changed:
         return False
-    review.checklist_json = json.dumps(new_answers, sort_keys=True)
-    review.grounds_json = json.dumps(new_grounds, sort_keys=True)
+    review.checklist = new_answers
+    review.grounds = new_grounds
     review.counsel_note = counsel_note
     record(
         actor,
@@ -207,99 +228,115 @@ def save_worksheet(
     return True
 
 
+def _answer_of(answer: ChecklistAnswer | None) -> str | None:
+    """The answer as the worksheet event's diff shows it (a plain string: audit bodies refuse enum types)."""
+    return None if answer is None else answer.answer.value
+
+
+def _grounds_of(citation: Citation | None) -> list[str] | None:
+    return None if citation is None else [g.value for g in citation.grounds]
+
+
 def _flush(review: Review) -> None:
     try:
         db.session.flush()
     except (StaleDataError, IntegrityError) as error:
-        db.session.rollback()
-        raise StaleCase(review.case) from error
+        raise Stale(review.case.reference) from error
 
 
-def step_up(actor: User, password: str, ip: str | None) -> None:
-    """Deciding needs the password again; a wrong one counts toward the account's sign-in throttle."""
-    from disclosure.auth.service import _account_key, is_throttled
+def step_up(actor: Person, password: str, ip: str | None) -> None:
+    """Deciding needs the password again; a wrong one counts toward the account's sign-in throttle.
 
-    if is_throttled(actor.email, ip) or not passwords.verify_password(actor.password_hash, password):
-        db.session.add(SignInFailure(account_key=_account_key(actor.email), ip=ip))
-        record(actor, AuditAction.REVIEW_STEP_UP_FAILED, subject=f"user:{actor.id}", ip=ip, outcome="failure")
-        raise StepUpFailed("Your password was not correct; the decision was not recorded. Enter it again.")
+    The failed attempt stays on record (the unit of work writes it once the refused decision is rolled back).
+    """
+    stored = actor.password_hash if isinstance(actor, User) else None
+    if stored is None or is_throttled(actor.email, ip) or not passwords.verify_password(stored, password):
+
+        def record_failure() -> None:
+            db.session.add(SignInFailure(account_key=account_key(actor.email), ip=ip))
+            record(actor, AuditAction.REVIEW_STEP_UP_FAILED, subject=f"user:{actor.id}", ip=ip, outcome="failure")
+
+        refusal = StepUpFailed("Your password was not correct; the decision was not recorded. Enter it again.")
+        refusal.on_record = record_failure
+        raise refusal
 
 
-def _check_approvable(review: Review, evaluation: Evaluation, scope: list[ScopeEntry]) -> None:
+def _check_approvable(review: Review, evaluation: Evaluation, scope: Scope) -> None:
     if not scope:
         raise ScopeError("approve at least one category for at least one target, or reject the request")
     approved = {Category(c) for entry in scope for c in entry.categories}
     escalated = bool(review.counsel_note.strip())
     check_scope(review.case.categories, approved, evaluation, counsel_escalation=escalated)
-    answers = checklist(review)
+    answers = review.checklist
     for item in evaluation.checklist:
         if item is COUNSEL_ESCALATION or item.id == COUNSEL_ESCALATION.id:
             needed = any(
-                evaluation.finding(c) and evaluation.finding(c).verdict is Verdict.NO_POLICY_GROUND  # type: ignore[union-attr]
+                (finding := evaluation.finding(c)) is not None and finding.verdict is Verdict.NO_POLICY_GROUND
                 for c in approved
             )
             if not needed:
                 continue
-        answer = answers.get(item.id, {})
-        if answer.get("answer") == "yes" or (answer.get("answer") == "na" and answer.get("note")):
+        answer = answers.get(item.id)
+        if answer is not None and (answer.answer is Answer.YES or (answer.answer is Answer.NA and answer.note)):
             continue
-        if answer.get("answer") == "na":
+        if answer is not None and answer.answer is Answer.NA:
             raise ScopeError(f"“{item.label}” is marked not applicable: add a note saying why")
         raise ScopeError(f"confirm the checklist element “{item.label}” before approving")
-    cited = grounds(review)
+    cited = review.grounds
     policy = policy_of(review.policy_version)
     for category in sorted(approved):
-        citation = cited.get(category.value, {})
+        citation = cited.get(category.value)
         check_grounds(
-            category, [Ground(g) for g in citation.get("grounds", [])], policy, written_reason=citation.get("reason")
+            category,
+            list(citation.grounds) if citation else [],
+            policy,
+            written_reason=citation.reason if citation else None,
         )
 
 
 def decide(
-    actor: User,
+    actor: Actor,
     review: Review,
-    outcome: str,
+    outcome: Outcome | str,
     *,
     password: str,
     ip: str | None,
-    scope: list[ScopeEntry] | None = None,
-    reason_codes: list[str] | None = None,
+    scope: Sequence[ScopeEntry] | None = None,
+    reason_codes: Sequence[str] | None = None,
     text: str = "",
     expected_version: int | None = None,
 ) -> Decision | Approval:
     """Approve, reject or ask for more. Returns the Decision, or the first Approval where two are required."""
     _check_reviewer(actor, review)
-    step_up(actor, password, ip)
+    step_up(person(actor), password, ip)
     case = review.case
     if expected_version is not None and expected_version != review.version_id:
-        raise StaleCase(case)
+        raise Stale(case.reference)
     if case.status is not State.IN_REVIEW:
         raise ReviewError(f"{case.reference} is {case.status.label.lower()}, not in review.")
+    if outcome not in Outcome._value2member_map_:
+        raise ReviewError("Choose approve, reject, or ask for more information.")
+    outcome = Outcome(outcome)
     evaluation = evaluation_for(review)
     text = text.strip()
-    if outcome == "approved":
-        entries = parse_scope(case, scope or [])
+    if outcome is Outcome.APPROVED:
+        entries: Scope = tuple(parse_scope(case, list(scope or [])))
         pending = review.approvals
         if pending:
-            first = json.loads(pending[0].scope_json)
-            entries_json = [e.as_json() for e in entries] if entries else first
-            if entries and entries_json != first:
+            first = pending[0].scope
+            if entries and entries != first:
                 raise ScopeError(
                     "the second approval must confirm the first reviewer's scope exactly; to change "
                     "it, ask for more information or reject"
                 )
-            entries = [
-                ScopeEntry(e["target"]["kind"], e["target"]["value"], tuple(e["categories"]), e["from"], e["to"])
-                for e in first
-            ]
+            entries = first
         _check_approvable(review, evaluation, entries)
-        if any(a.reviewer_id == actor.id for a in pending):
+        if not may_add_approval(actor.id, [a.reviewer_id for a in pending]):
             raise ReviewError("You have already approved; a different reviewer must give the second approval.")
-        scope_json = json.dumps([e.as_json() for e in entries], sort_keys=True)
-        approval = Approval(review_id=review.id, reviewer_id=actor.id, scope_json=scope_json)
+        approval = Approval(review_id=review.id, reviewer_id=person(actor).id, scope=entries)
         db.session.add(approval)
         review.approvals.append(approval)
-        if len(review.approvals) < evaluation.approvals_required:
+        if not approvals_complete([a.reviewer_id for a in review.approvals], evaluation.approvals_required):
             record(
                 actor,
                 AuditAction.REVIEW_APPROVAL_RECORDED,
@@ -309,87 +346,83 @@ def decide(
                     "review": review.id,
                     "approvals": len(review.approvals),
                     "required": evaluation.approvals_required,
-                    "scope": json.loads(scope_json),
+                    "scope": encode_scope(entries),
                 },
             )
             # Bump the review's version, so that a parallel "first" approval conflicts instead of also passing.
             flag_modified(review, "counsel_note")
             _flush(review)
             return approval
-        return _write_decision(actor, review, evaluation, "approved", ip, scope_json=scope_json, text=text)
-    if outcome == "rejected":
+        return _write_decision(actor, review, evaluation, outcome, ip, scope=entries, text=text)
+    if outcome is Outcome.REJECTED:
         codes = sorted(set(reason_codes or []))
         if not codes:
             raise ReviewError("Choose at least one reason for the rejection.")
         if unknown := [c for c in codes if c not in REJECTION_REASONS]:
             raise ReviewError(f"Unknown reason {unknown[0]!r}; choose from the list.")
-        return _write_decision(actor, review, evaluation, "rejected", ip, reason_codes=codes, text=text)
-    if outcome == "needs_info":
-        if not text:
-            raise ReviewError("Write the message to the requester: what is missing or unclear.")
-        return _write_decision(actor, review, evaluation, "needs_info", ip, text=text)
-    raise ReviewError("Choose approve, reject, or ask for more information.")
+        return _write_decision(actor, review, evaluation, outcome, ip, reason_codes=codes, text=text)
+    if not text:
+        raise ReviewError("Write the message to the requester: what is missing or unclear.")
+    return _write_decision(actor, review, evaluation, outcome, ip, text=text)
 
 
-ACTION_FOR_OUTCOME = {"approved": Action.APPROVE, "rejected": Action.REJECT, "needs_info": Action.REQUEST_INFO}
+ACTION_FOR_OUTCOME = {
+    Outcome.APPROVED: Action.APPROVE,
+    Outcome.REJECTED: Action.REJECT,
+    Outcome.NEEDS_INFO: Action.REQUEST_INFO,
+}
 
 
 def _write_decision(
-    actor: User,
+    actor: Actor,
     review: Review,
     evaluation: Evaluation,
-    outcome: str,
+    outcome: Outcome,
     ip: str | None,
     *,
-    scope_json: str | None = None,
+    scope: Scope | None = None,
     reason_codes: list[str] | None = None,
     text: str = "",
 ) -> Decision:
     case = review.case
-    before = case.status
-    after = transition(before, ACTION_FOR_OUTCOME[outcome], case.track)
+    engine = evaluation.as_json()
     decision = Decision(
         review_id=review.id,
         case_id=case.id,
         outcome=outcome,
-        decided_by_id=actor.id,
-        scope_json=scope_json,
-        reason_codes_json=json.dumps(reason_codes or []),
+        decided_by_id=person(actor).id,
+        scope=scope,
+        reason_codes=reason_codes or [],
         text=text,
         policy_sha256=review.policy_version.sha256,
-        engine_json=canonical_json(evaluation.as_json()).decode(),
-        checklist_json=review.checklist_json,
-        grounds_json=review.grounds_json,
+        engine=engine,
+        checklist=review.checklist,
+        grounds=review.grounds,
         counsel_note=review.counsel_note,
-        approvers_json=json.dumps([a.reviewer_id for a in review.approvals]),
     )
     db.session.add(decision)
-    review.status = "decided"
-    case.state = after.value
-    if after in {State.APPROVED, State.REJECTED}:
-        case.decided_by_id, case.decided_at = actor.id, utcnow()
-    data: dict[str, Any] = {
-        "action": ACTION_FOR_OUTCOME[outcome].value,
-        "from": before.value,
-        "to": after.value,
+    review.status = ReviewStatus.DECIDED
+    # The transition event's data, key for key as before the columns were typed: the log is signed and
+    # reports read it. Values are plain JSON (the audit encoder refuses enum members).
+    facts: dict[str, Any] = {
         "review": review.id,
-        "outcome": outcome,
+        "outcome": outcome.value,
         "policy_sha256": decision.policy_sha256,
-        "engine": evaluation.as_json(),
-        "checklist": json.loads(review.checklist_json),
-        "grounds": json.loads(review.grounds_json),
+        "engine": engine,
+        "checklist": encode_checklist(review.checklist),
+        "grounds": encode_grounds(review.grounds),
     }
-    if scope_json:
-        data["scope"] = json.loads(scope_json)
+    if scope is not None:
+        facts["scope"] = encode_scope(scope)
     if reason_codes:
-        data["reason_codes"] = reason_codes
+        facts["reason_codes"] = reason_codes
     if text:
-        data["text"] = text
+        facts["text"] = text
     if review.counsel_note:
-        data["counsel_note"] = review.counsel_note
+        facts["counsel_note"] = review.counsel_note
     if len(review.approvals) > 1:
-        data["approvers"] = [a.reviewer_id for a in review.approvals]
-    record(actor, AuditAction.CASE_TRANSITION, subject=case.subject, ip=ip, data=data)
+        facts["approvers"] = [a.reviewer_id for a in review.approvals]
+    move(actor, case, ACTION_FOR_OUTCOME[outcome], ip=ip, **facts)
     _flush(review)
     return decision
 
@@ -399,12 +432,13 @@ def decisions_of(case: Case) -> list[Decision]:
 
 
 def approved_scope(case: Case) -> list[dict[str, Any]]:
-    """The scope of the case's standing approval (the latest decision, if it approved)."""
+    """The scope of the case's standing approval (the latest decision, if it approved), in the stored JSON shape:
+    [{"target": {"kind", "value"}, "categories": [...], "from", "to"}] (production and bundle manifests read it)."""
     latest = decisions_of(case)[-1:]
     if (
         not latest
-        or latest[0].outcome != "approved"
+        or latest[0].outcome is not Outcome.APPROVED
         or case.status not in {State.APPROVED, State.PRODUCING, State.DISCLOSED, State.CLOSED}
     ):
         return []
-    return list(json.loads(latest[0].scope_json or "[]"))
+    return encode_scope(latest[0].scope or ())

@@ -60,9 +60,9 @@ def test_review_approval_then_bundle_for_a_recipient_that_opens_with_stock_tools
     page.screenshot(path=str(screenshots / "review.png"), full_page=True)
     for radio in page.locator("input[type=radio][value=yes]").all():
         radio.check()
-    page.locator("input[name=ground-stored_content][value=legal_process]").check()
+    page.get_by_role("group", name="Stored content", exact=True).locator("input[value=legal_process]").check()
     page.locator("input[name=outcome][value=approved]").check()
-    page.locator("input[name=scope-0-stored_content]").check()
+    page.get_by_label("Stored content for user@example.net").check()
     page.get_by_label("Your password, to confirm the decision").fill(reviewer.password)
     page.get_by_role("button", name="Record decision").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Approved")

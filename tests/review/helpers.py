@@ -24,18 +24,43 @@ def case_in_review(reviewer: MadeUser | None = None, **overrides: Any) -> str:
     return case.reference
 
 
-def review_form(client: FlaskClient, reference: str, **fields: Any) -> dict[str, Any]:
-    page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
+def review_form(
+    client: FlaskClient,
+    reference: str,
+    *,
+    checks: dict[str, str] | None = None,
+    grounds: dict[str, str | list[str]] | None = None,
+    reasons: dict[str, str] | None = None,
+    scope: dict[int, list[str]] | None = None,
+    dates: dict[int, tuple[str, str]] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The review page's form as a browser would send it: its hidden row keys and the current version, with
+    checklist answers by element id, grounds and written reasons by category, and scope categories and
+    periods by target row; `fields` adds or overrides anything else by its name (outcome, reason, text, …)."""
     import re
 
-    version = re.search(r'name="version" value="(\d+)"', page)
-    data: dict[str, Any] = {"csrf_token": csrf_from(page), "version": version.group(1) if version else ""}
+    page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
+    hidden = dict(re.findall(r'<input id="([\w-]+)" name="[\w-]+" type="hidden" value="([^"]*)"', page))
+    data: dict[str, Any] = {"csrf_token": csrf_from(page)}
+    data.update({name: value for name, value in hidden.items() if name != "csrf_token"})
+    rows = {value: name.rsplit("-", 1)[0] for name, value in hidden.items() if re.fullmatch(r"\w+-\d+-\w+", name)}
+    for item, answer in (checks or {}).items():
+        data[f"{rows[item]}-answer"] = answer
+    for category, chosen in (grounds or {}).items():
+        data[f"{rows[category]}-grounds"] = chosen
+    for category, reason in (reasons or {}).items():
+        data[f"{rows[category]}-reason"] = reason
+    for index, categories in (scope or {}).items():
+        data[f"scope-{index}-categories"] = categories
+    for index, (start, end) in (dates or {}).items():
+        data[f"scope-{index}-start"], data[f"scope-{index}-end"] = start, end
     data.update(fields)
     return data
 
 
 def confirm_all(items: list[str]) -> dict[str, str]:
-    return {f"check-{item}": "yes" for item in items}
+    return {item: "yes" for item in items}
 
 
 def checklist_ids(app: Any, reference: str) -> list[str]:

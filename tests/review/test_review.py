@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 
 from pypdf import PdfReader
 from sqlalchemy import func, select, text
@@ -39,7 +38,7 @@ def decision_of(app, reference):
         return (
             case.state,
             (row.outcome if row else None),
-            (json.loads(row.scope_json) if row and row.scope_json else None),
+            ([entry.to_json() for entry in row.scope] if row and row.scope else None),
         )
 
 
@@ -50,16 +49,16 @@ def test_subpoena_for_content_exceeds_process_and_only_subscriber_data_can_be_ap
     page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
     assert "exceeds_process" in page and "cannot be approved (exceeds_process)" in page
     items = confirm_all(checklist_ids(app, reference))
-    grounds = {"ground-subscriber_basic": "law_requires", "ground-stored_content": "legal_process"}
+    grounds = {"subscriber_basic": "law_requires", "stored_content": "legal_process"}
     forced = review_form(
         client,
         reference,
         outcome="approved",
         decide="1",
         password=PASSWORD,
-        **items,
-        **grounds,
-        **{"scope-0-subscriber_basic": "1", "scope-0-stored_content": "1"},
+        checks=items,
+        grounds=grounds,
+        scope={0: ["subscriber_basic", "stored_content"]},
     )
     response = client.post(f"/cases/{reference}/review", data=forced)
     assert response.status_code == 400 and "stored_content cannot be approved" in response.get_data(as_text=True)
@@ -70,9 +69,9 @@ def test_subpoena_for_content_exceeds_process_and_only_subscriber_data_can_be_ap
         outcome="approved",
         decide="1",
         password=PASSWORD,
-        **items,
-        **grounds,
-        **{"scope-0-subscriber_basic": "1"},
+        checks=items,
+        grounds=grounds,
+        scope={0: ["subscriber_basic"]},
     )
     assert client.post(f"/cases/{reference}/review", data=ok).status_code == 302
     state, outcome, scope = decision_of(app, reference)
@@ -87,12 +86,19 @@ def test_emergency_content_has_no_ground_until_counsel_escalation_is_recorded(ap
     page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
     assert "no_policy_ground" in page and "Counsel" in page
     items = confirm_all(checklist_ids(app, reference))
-    grounds = {"ground-subscriber_basic": "harm_or_rights", "ground-stored_content": "legal_process"}
-    scope = {"scope-0-stored_content": "1"}
+    grounds = {"subscriber_basic": "harm_or_rights", "stored_content": "legal_process"}
+    scope = {0: ["stored_content"]}
     first = client.post(
         f"/cases/{reference}/review",
         data=review_form(
-            client, reference, outcome="approved", decide="1", password=PASSWORD, **items, **grounds, **scope
+            client,
+            reference,
+            outcome="approved",
+            decide="1",
+            password=PASSWORD,
+            checks=items,
+            grounds=grounds,
+            scope=scope,
         ),
     )
     assert first.status_code == 400 and "counsel" in first.get_data(as_text=True).lower()
@@ -100,9 +106,9 @@ def test_emergency_content_has_no_ground_until_counsel_escalation_is_recorded(ap
         client,
         reference,
         outcome="approved",
-        **items,
-        **grounds,
-        **scope,
+        checks=items,
+        grounds=grounds,
+        scope=scope,
         counsel_note="Counsel (M. Okafor) approved disclosure of the last 24 h of mail: imminent threat to life.",
     )
     assert escalated.status_code == 302, escalated.get_data(as_text=True)[-3000:]
@@ -120,15 +126,10 @@ def test_a_warrant_approved_by_another_reviewer_gets_a_letter_naming_the_scope(a
         outcome="approved",
         decide="1",
         password=PASSWORD,
-        **items,
-        **{
-            "ground-subscriber_basic": "law_requires",
-            "ground-stored_content": "legal_process",
-            "scope-0-stored_content": "1",
-            "scope-0-subscriber_basic": "1",
-            "from-0": "2026-02-01",
-            "to-0": "2026-03-31",
-        },
+        checks=items,
+        grounds={"subscriber_basic": "law_requires", "stored_content": "legal_process"},
+        scope={0: ["stored_content", "subscriber_basic"]},
+        dates={0: ("2026-02-01", "2026-03-31")},
     )
     response = client.post(f"/cases/{reference}/review", data=data)
     assert response.status_code == 302
@@ -152,8 +153,10 @@ def test_the_approved_period_cannot_be_wider_than_the_request(app, client, login
         outcome="approved",
         decide="1",
         password=PASSWORD,
-        **items,
-        **{"ground-stored_content": "legal_process", "scope-0-stored_content": "1", "from-0": "2025-06-01"},
+        checks=items,
+        grounds={"stored_content": "legal_process"},
+        scope={0: ["stored_content"]},
+        dates={0: ("2025-06-01", "")},
     )
     response = client.post(f"/cases/{reference}/review", data=data)
     assert response.status_code == 400 and "starts before the requested period" in response.get_data(as_text=True)
@@ -169,20 +172,22 @@ def test_approval_needs_every_checklist_element_and_a_ground(app, client, login_
         client,
         reference,
         outcome="approved",
-        **partial,
-        **{"ground-stored_content": "legal_process", "scope-0-stored_content": "1"},
+        checks=partial,
+        grounds={"stored_content": "legal_process"},
+        scope={0: ["stored_content"]},
     )
     assert response.status_code == 400 and "confirm the checklist element" in response.get_data(as_text=True)
     response = post_decision(
-        client, reference, outcome="approved", **confirm_all(items), **{"scope-0-stored_content": "1"}
+        client, reference, outcome="approved", checks=confirm_all(items), scope={0: ["stored_content"]}
     )
     assert response.status_code == 400 and "cite at least one ground" in response.get_data(as_text=True)
     response = post_decision(
         client,
         reference,
         outcome="approved",
-        **confirm_all(items),
-        **{"ground-stored_content": "legitimate_interests", "scope-0-stored_content": "1"},
+        checks=confirm_all(items),
+        grounds={"stored_content": "legitimate_interests"},
+        scope={0: ["stored_content"]},
     )
     assert response.status_code == 400 and "needs a written reason" in response.get_data(as_text=True)
     assert decision_of(app, reference)[1] is None
@@ -276,7 +281,7 @@ def test_the_person_who_logged_the_case_cannot_decide_it(app, client, login_as):
         f"/cases/{reference}/review",
         data=review_form(client, reference, outcome="rejected", decide="1", password=PASSWORD, reason="overbroad"),
     )
-    assert response.status_code == 400 and "another reviewer must review it" in response.get_data(as_text=True)
+    assert response.status_code == 403 and "another reviewer must review it" in response.get_data(as_text=True)
     assert decision_of(app, reference)[1] is None
 
 
@@ -299,3 +304,35 @@ def test_a_decision_is_immutable_in_the_database(app, client, login_as, backend)
             db.session.execute(text("DELETE FROM review_decision"))
         db.session.rollback()
         assert db.session.execute(select(Decision.outcome)).scalar_one() == "rejected"
+
+
+def test_a_field_error_is_shown_beside_its_field_and_nothing_is_saved(app, client, login_as):
+    login_as("reviewer")
+    with app.app_context():
+        reference = case_in_review()
+    items = checklist_ids(app, reference)
+    data = review_form(client, reference, save="1", checks={items[0]: "na"}, reasons={"stored_content": "x" * 2001})
+    response = client.post(f"/cases/{reference}/review", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Some fields need attention" in page
+    reason_field = page.index('name="grounds-1-reason"')
+    assert 'aria-invalid="true"' in page[page.rindex("<input", 0, reason_field) : reason_field + 200]
+    assert '<ul class="errors"><li>Field cannot be longer than 2000 characters.</li></ul>' in page[reason_field:]
+    assert '<input checked id="checklist-0-answer-2" name="checklist-0-answer" type="radio" value="na">' in page
+    with app.app_context():
+        case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+        assert db.session.execute(select(Review.checklist).where(Review.case_id == case.id)).scalar_one() == {}
+
+
+def test_a_form_for_other_rows_is_refused_and_the_stored_worksheet_shown(app, client, login_as):
+    login_as("reviewer")
+    with app.app_context():
+        reference = case_in_review()
+    items = checklist_ids(app, reference)
+    saved = review_form(client, reference, save="1", checks={items[0]: "yes"})
+    assert client.post(f"/cases/{reference}/review", data=saved).status_code == 302
+    data = review_form(client, reference, save="1", **{"checklist-0-item": "someone_elses_element"})
+    response = client.post(f"/cases/{reference}/review", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409 and "changed since this page was loaded" in page
+    assert f'value="{items[0]}"' in page and "someone_elses_element" not in page

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from disclosure.cases.models import Case
 from disclosure.extensions import db
 from disclosure.review import service
 from disclosure.review.models import Decision
+from disclosure.services import ServiceError
 from tests.factories import PASSWORD, make_user
 from tests.review.helpers import case_in_review
 
@@ -72,7 +72,7 @@ def test_a_wiretap_needs_two_distinct_reviewers(app):
     assert approve(app, review_id, second, reference) == "Decision"
     with app.app_context():
         decision = db.session.execute(select(Decision)).scalar_one()
-        assert decision.outcome == "approved" and sorted(json.loads(decision.approvers_json)) == sorted([first, second])
+        assert decision.outcome == "approved" and sorted(decision.approvers) == sorted([first, second])
         assert db.session.execute(select(Case.state).where(Case.reference == reference)).scalar_one() == "approved"
 
 
@@ -87,7 +87,7 @@ def test_parallel_approvals_give_exactly_one_decision(app, backend):
         barrier.wait()
         try:
             outcomes.append(approve(app, review_id, reviewer_id, reference))
-        except service.CaseError as error:
+        except ServiceError as error:
             outcomes.append(type(error).__name__)
         except Exception as error:
             outcomes.append(f"error:{type(error).__name__}")
