@@ -46,10 +46,11 @@ from flask import Flask
 from disclosure import create_app
 from disclosure.audit import scan_worker
 from disclosure.audit.actions import AuditAction
-from disclosure.audit.service import SystemActor, record
+from disclosure.audit.service import record
 from disclosure.audit.verify import verify_log
 from disclosure.extensions import db
 from disclosure.keyring import init_log_key, load_log_key, log_key_name, log_public_key
+from disclosure.services import SystemActor
 from disclosure_proofs.merkle import RootBuilder, encode_frontier
 from disclosure_proofs.note import sign_checkpoint
 from disclosure_proofs.tiles import TileBuilder

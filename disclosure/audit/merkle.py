@@ -3,7 +3,8 @@
 The tree's rules (RFC 9162, tiles) are disclosure_proofs'; this module only reads and writes the audit_tile and
 audit_event rows. Invariants: a tile is written by record(), in the transaction of the append that fills it, so
 the stored tiles always match the log; a proof is built from O(log n) stored rows, never from every leaf, and is
-checked against the tree's root before it is handed out.
+checked before it is handed out against a root that does not come from the tiles (a checkpoint's, or the head's),
+so that a forged tile refuses proofs rather than hands out wrong ones. `flask audit verify` names the tile.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from disclosure_proofs.merkle import ProofError, fold_perfect, verify_inclusion
+from disclosure_proofs.merkle import (
+    FrontierError,
+    ProofError,
+    decode_frontier,
+    fold_perfect,
+    frontier_root,
+    verify_consistency,
+    verify_inclusion,
+)
 from disclosure_proofs.tiles import TILE_WIDTH, TileTree, tiles_completed_at
 
 __all__ = ["StoredTiles", "TreeProofs", "fill_tiles", "stored_tree"]
@@ -23,6 +32,8 @@ _LEAVES = "SELECT leaf_hash FROM audit_event WHERE seq > ? AND seq <= ? ORDER BY
 _TILE = 'SELECT hashes FROM audit_tile WHERE level = ? AND "index" = ?'
 _ROOTS = 'SELECT "index", root FROM audit_tile WHERE level = ? AND "index" >= ? AND "index" < ? ORDER BY "index"'
 _INSERT = 'INSERT INTO audit_tile (level, "index", hashes, root) VALUES (?, ?, ?, ?)'
+_CHECKPOINT_ROOT = "SELECT root FROM audit_checkpoint WHERE size = ? ORDER BY id DESC LIMIT 1"
+_HEAD = "SELECT size, frontier FROM audit_head WHERE id = 1"
 
 
 class StoredTiles:
@@ -51,6 +62,20 @@ class StoredTiles:
     def leaf_hashes(self, start: int, stop: int) -> Sequence[bytes]:
         # Leaf i is the event of seq i + 1.
         return [bytes(row[0]) for row in self._rows(_LEAVES, (start, stop))]
+
+    def root_kept_apart(self, size: int) -> bytes | None:
+        """The root of the tree of `size` as kept apart from the tiles: a stored checkpoint's of that size, or
+        the head's if the log is that size now; None if neither is."""
+        rows = self._rows(_CHECKPOINT_ROOT, (size,))
+        if rows:
+            return bytes(rows[0][0])
+        rows = self._rows(_HEAD, ())
+        if not rows or rows[0][0] != size:
+            return None
+        try:
+            return frontier_root(decode_frontier(bytes(rows[0][1]), size), size)
+        except FrontierError:
+            return None
 
     def insert(self, level: int, index: int, hashes: bytes, root: bytes) -> None:
         sql = _INSERT.replace("?", "%s") if self._postgres else _INSERT
@@ -93,11 +118,16 @@ def fill_tiles(connection: Connection, size: int, leaf: bytes) -> None:
 
 
 class TreeProofs:
-    """Inclusion and consistency proofs for the tree of the log's first `size` events, from stored tiles."""
+    """Inclusion and consistency proofs for the tree of the log's first `size` events, from stored tiles, each
+    checked against `root` before it is returned: the root given (a checkpoint's signed root), else the one kept
+    apart from the tiles (StoredTiles.root_kept_apart); only for a size that neither knows, the tiles' own."""
 
     def __init__(self, connection: Connection, size: int, root: bytes | None = None) -> None:
-        self.tree = TileTree(StoredTiles(connection), size)
+        tiles = StoredTiles(connection)
+        self.tree = TileTree(tiles, size)
         self.size = size
+        if root is None:
+            root = tiles.root_kept_apart(size)
         self.root = root if root is not None else self.tree.root()
 
     def inclusion_proof(self, seq: int, leaf: bytes) -> list[bytes]:
@@ -108,8 +138,13 @@ class TreeProofs:
         return proof
 
     def consistency_proof(self, old_size: int) -> list[bytes]:
-        """PROOF(old_size, D[size]) for 0 < old_size <= size."""
-        return self.tree.consistency_proof(old_size)
+        """PROOF(old_size, D[size]) for 0 < old_size <= size; checked before it is returned. The old root comes
+        from the tiles: a proof that leads to the (trusted) new root proves it too."""
+        proof = self.tree.consistency_proof(old_size)
+        old_root = TileTree(self.tree.source, old_size).root()
+        if not verify_consistency(old_size, self.size, old_root, self.root, proof):
+            raise ProofError(f"the stored tree gives no valid proof from size {old_size}: run `flask audit verify`")
+        return proof
 
 
 def stored_tree(connection: Connection, size: int, root: bytes | None = None) -> TreeProofs:

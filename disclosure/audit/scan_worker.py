@@ -3,11 +3,11 @@
 verify_log checks the first part itself while each worker (`python -m disclosure.audit.scan_worker`) checks a
 range of seq in a read transaction of its own on the same database file: every leaf and chain hash, the seqs,
 the copied columns (action, subject, actor_id, ts) against the body, and its part of the tree. A worker only
-ever answers "every row of my part is sound, and here is its tree" or "not sound". Its range ends at the largest
-seq in the parent's snapshot, so appends committed meanwhile never reach it. The parent checks that the parts
-join up (each starts from the chain hash the one before ended with); if any part is not sound, it checks
-everything after its own part itself, in its own snapshot, so findings are always named by one exact scan in
-order of seq.
+ever answers "every row of my part is sound, and here is its tree" (with the roots and leaf digests of the tiles
+in it, for the tile check) or "not sound". Its range ends at the largest seq in the parent's snapshot, so
+appends committed meanwhile never reach it. The parent checks that the parts join up (each starts from the
+chain hash the one before ended with); if any part is not sound, it checks everything after its own part
+itself, in its own snapshot, so findings are always named by one exact scan in order of seq.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from disclosure.audit.scan import EVENTS_SQL, PartTree, Scan, Tree
+from disclosure.audit.scan import EVENTS_SQL, PartTree, Scan, TileDigests, Tree
+from disclosure_proofs.merkle import HASH_SIZE
+from disclosure_proofs.tiles import TILE_WIDTH
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,7 @@ class Worker:
             log.warning("audit verification worker failed (exit %s); checking its part here", process.returncode)
             return None
         try:
-            return _decode(json.loads(output), self.after, self.block)
+            return _decode(json.loads(output), self.after, self.upto, self.block)
         except (ValueError, KeyError, TypeError) as error:
             log.warning("audit verification worker answered nonsense (%s); checking its part here", error)
             return None
@@ -150,17 +152,23 @@ def join_parts(
 
 
 def _encode(scan: Scan, start_chain: bytes) -> dict[str, Any]:
-    tree = scan.tree
+    tree, tiles = scan.tree, scan.tree.tile_digests
     return {
         "start_chain": start_chain.hex(),
         "end_chain": scan.previous.hex(),
         "blocks": [node.hex() for node in tree.blocks],
         "current": {"size": tree.current.size, "stack": [node.hex() for node in tree.current.stack]},
         "at_marks": [[size, whole, [node.hex() for node in nodes]] for size, (whole, nodes) in tree.at_marks.items()],
+        "tiles": {
+            "roots": tree.tile_roots.hex(),
+            "head": [leaf.hex() for leaf in tiles.head],
+            "digests": tiles.digests.hex(),
+            "tail": [leaf.hex() for leaf in tiles.tail],
+        },
     }
 
 
-def _decode(answer: dict[str, Any], after: int, block: int) -> SoundPart | None:
+def _decode(answer: dict[str, Any], after: int, upto: int, block: int) -> SoundPart | None:
     if not answer.get("sound"):
         return None
     tree = PartTree(after, block, ())
@@ -170,6 +178,20 @@ def _decode(answer: dict[str, Any], after: int, block: int) -> SoundPart | None:
     tree.at_marks = {
         int(size): (int(whole), [bytes.fromhex(node) for node in nodes]) for size, whole, nodes in answer["at_marks"]
     }
+    tiles = answer["tiles"]
+    tree.tile_roots[:] = bytes.fromhex(tiles["roots"])
+    tree.tile_digests = TileDigests.restored(
+        after,
+        [bytes.fromhex(leaf) for leaf in tiles["head"]],
+        bytes.fromhex(tiles["digests"]),
+        [bytes.fromhex(leaf) for leaf in tiles["tail"]],
+    )
+    # A sound part of these leaves lists each of its full tiles once (their roots only if blocks hold tiles).
+    head = min(-after % TILE_WIDTH, upto - after)
+    whole, tail = divmod(upto - after - head, TILE_WIDTH)
+    found = (len(tree.tile_roots), len(tree.tile_digests.digests), len(tree.tile_digests.tail))
+    if found != ((whole if block >= TILE_WIDTH else 0) * HASH_SIZE, whole * HASH_SIZE, tail):
+        raise ValueError(f"its tiles {found} do not fit the part {after}..{upto}")
     return SoundPart(bytes.fromhex(answer["start_chain"]), bytes.fromhex(answer["end_chain"]), tree)
 
 

@@ -5,7 +5,9 @@ exactly what its hashed body says, so that an edited column cannot hide an event
 first problem found is reported with the seq it concerns and what is wrong, in plain words. Given
 checkpoints (files kept outside the database, or the copies in it) must verify with the log key and must
 match the root recomputed at their size: a rewritten history or a truncated tail cannot hide from them. The
-stored tiles (audit_tile), which bundles' proofs are read from, must be exactly the recomputed tree's.
+stored tiles (audit_tile), which bundles' proofs are read from, must be exactly the recomputed tree's: the scan
+notes each full level-0 tile's root and the digest of its leaf hashes as it goes, so the check reads no leaf
+again (see _check_tiles).
 Everything is read from one snapshot (REPEATABLE READ on PostgreSQL, one deferred read transaction on SQLite),
 so appends committed while a verification runs can never look like tampering, and verification never takes
 SQLite's write lock. Rows are checked by disclosure.audit.scan. The later parts of a large SQLite log are
@@ -16,10 +18,11 @@ chain hash the part before it ended with, and whatever it does not vouch for is 
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +32,17 @@ from sqlalchemy.exc import DBAPIError
 
 from disclosure.audit import scan_worker
 from disclosure.audit.canonical import GENESIS_CHAIN
-from disclosure.audit.scan import EVENTS_SQL, Finding, PartTree, Scan, Tree, as_bytes, combine
-from disclosure_proofs.merkle import EMPTY_ROOT, FrontierError, decode_frontier, frontier_root
+from disclosure.audit.scan import EVENTS_SQL, Finding, PartTree, Scan, Tree, as_bytes, combine, join_digests
+from disclosure_proofs.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    FrontierError,
+    decode_frontier,
+    fold_perfect,
+    frontier_root,
+)
 from disclosure_proofs.note import Checkpoint, NoteError, verify_checkpoint
-from disclosure_proofs.tiles import TILE_HEIGHT, TILE_WIDTH, TileBuilder, full_tiles
+from disclosure_proofs.tiles import TILE_BYTES, TILE_HEIGHT, TILE_WIDTH, split_hashes
 
 #: Rows checked together: a power of two keeps batches aligned to perfect subtrees, and a batch this small
 #: stays in the CPU cache (measured: 512 rows verify a quarter faster than 2,048, far faster than 20,000).
@@ -42,13 +52,14 @@ POSTGRES_FETCH = 8_192
 _CHECKPOINTS_SQL = "SELECT id, note FROM audit_checkpoint ORDER BY id"
 _HEAD_SQL = "SELECT size, chain_tip, frontier FROM audit_head WHERE id = 1"
 _LARGEST_SEQ_SQL = "SELECT max(seq) FROM audit_event"
-_TILE_EXTENT_SQL = 'SELECT level, max("index") FROM audit_tile GROUP BY level ORDER BY level'
-_TILE_LEAVES_SQL = "SELECT leaf_hash FROM audit_event WHERE seq > ? AND seq <= ? ORDER BY seq"
-_TILES_SQL = (
-    'SELECT "index", hashes, root FROM audit_tile WHERE level = ? AND "index" >= ? AND "index" < ? ORDER BY "index"'
-)
-#: Leaves read at a time when checking the tiles: a multiple of the tile width.
-TILE_CHECK_LEAVES = 64 * TILE_WIDTH
+#: Every stored tile in order, with its root and its hashes' SHA-256: PostgreSQL hashes them where they lie (so
+#: 32 bytes per tile cross the wire, not 8 KB), SQLite hands over the blob to hash here.
+_TILES_SQL = {
+    "sqlite": 'SELECT level, "index", root, hashes FROM audit_tile ORDER BY level, "index"',
+    "postgresql": 'SELECT level, "index", root, sha256(hashes) FROM audit_tile ORDER BY level, "index"',
+}
+#: Tile rows per fetch.
+TILE_FETCH = 1_024
 
 
 @dataclass
@@ -137,6 +148,19 @@ class _Snapshot:
         finally:
             cursor.close()
 
+    def tiles(self) -> Generator[tuple[int, int, bytes, bytes], None, None]:
+        """Every stored tile in order of (level, index): (level, index, root, SHA-256 of its hashes)."""
+        cursor = self._raw.cursor(name="audit_verify_tiles", binary=True) if self._postgres else self._raw.cursor()
+        sha256 = hashlib.sha256
+        try:
+            cursor.execute(_TILES_SQL[self._dialect])
+            while rows := cursor.fetchmany(TILE_FETCH):
+                for level, index, root, hashes in rows:
+                    digest = as_bytes(hashes) if self._postgres else sha256(as_bytes(hashes)).digest()
+                    yield int(level), int(index), as_bytes(root), digest
+        finally:
+            cursor.close()
+
     def shareable_file(self) -> str | None:
         """The SQLite database file, if worker processes may read parts of it: not when the caller's
         transaction decides what is visible (it may hold uncommitted appends), nor for an in-memory database."""
@@ -153,6 +177,8 @@ class _Snapshot:
 def _snapshot(connection: Connection) -> Iterator[_Snapshot]:
     dialect = connection.dialect.name
     raw = connection.connection.driver_connection
+    if raw is None:  # the pool detached it: SQLAlchemy's own error for a closed connection would say no more
+        raise RuntimeError("the connection to the database is closed")
     if connection.in_transaction() or (dialect == "sqlite" and raw.in_transaction):
         # The caller's transaction decides what is visible; it may even hold uncommitted appends to check.
         yield _Snapshot(raw, dialect, own=False)
@@ -213,22 +239,34 @@ def _verify(
         if result.findings:
             result.root = EMPTY_ROOT
             return result
-        tree, chain_tip, roots_at = _scan(snapshot, {cp.size for _label, cp in checkpoints}, result)
+        tree, chain_tip, roots_at, tiles = _scan(snapshot, {cp.size for _label, cp in checkpoints}, result)
         result.size = tree.size
         result.root = tree.root()
         if not result.findings:
             _check_head(snapshot, result, chain_tip)
         if not result.findings:
-            _check_tiles(snapshot, result)
+            _check_tiles(snapshot, result, tiles)
     if not result.findings:
         _check_against_checkpoints(checkpoints, roots_at, result)
     return result
 
 
-def _scan(snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult) -> tuple[Tree, bytes, dict[int, bytes]]:
+@dataclass(frozen=True)
+class LevelZero:
+    """What the scan noted of the full level-0 tiles, in order of index: their roots and the SHA-256 of their
+    256 leaf hashes concatenated (as a tile's `hashes` holds them), 32 bytes each."""
+
+    roots: bytes
+    digests: bytes
+
+
+def _scan(
+    snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult
+) -> tuple[Tree, bytes, dict[int, bytes], LevelZero]:
     """Recompute every leaf and chain hash and the tree; stop at the first bad row.
 
-    Returns the tree of the rows found sound, the last chain hash, and the root at each wanted size reached.
+    Returns the tree of the rows found sound, the last chain hash, the root at each wanted size reached, and
+    the level-0 tiles seen.
     """
     marks = sorted(size for size in wanted_sizes if size > 0)
     scan = Scan(1, GENESIS_CHAIN, PartTree(0, scan_worker.BLOCK, marks))
@@ -243,7 +281,7 @@ def _scan(snapshot: _Snapshot, wanted_sizes: set[int], result: VerifyResult) -> 
         result.findings.append(finding)
     tree, roots_at = combine(parts)
     roots_at[0] = EMPTY_ROOT
-    return tree, chain_tip, roots_at
+    return tree, chain_tip, roots_at, LevelZero(bytes(tree.tile_roots or b""), join_digests(parts))
 
 
 def _scan_in_parts(
@@ -326,42 +364,53 @@ def _tile_label(level: int, index: int) -> str:
     return f"tile level {level}, index {index} (events {index * width + 1} to {(index + 1) * width})"
 
 
-def _check_tiles(snapshot: _Snapshot, result: VerifyResult) -> None:
-    """Recompute every full tile from the leaf hashes (which the scan found sound) and compare the stored ones.
+def _expected_tiles(level_zero: LevelZero) -> Iterator[tuple[int, int, bytes, bytes]]:
+    """Every full tile of the recomputed tree in order of (level, index): (level, index, root, SHA-256 of hashes).
 
-    Reads the leaf hashes again, TILE_CHECK_LEAVES at a time, and hashes each tile once: memory is one partial
-    tile per level. The first tile that is missing, extra or different is reported with its level and index.
+    Level 0 is as the scan noted it. A tile above holds the roots of the 256 tiles below it, so its root and
+    digest come from those: 256 hashes per 65,536 leaves, nothing to read.
     """
-    expected = full_tiles(result.size)
-    for level, largest in snapshot.all(_TILE_EXTENT_SQL):
-        allowed = expected[level] if level < len(expected) else 0
-        if largest is not None and largest >= allowed:
-            problem = f"{_tile_label(level, largest)} is stored, but the log of {result.size} events has no such tile"
-            result.findings.append(Finding(None, problem))
-            return
-    builder = TileBuilder()
-    covered = expected[0] * TILE_WIDTH if expected else 0
-    for start in range(0, covered, TILE_CHECK_LEAVES):
-        stop = min(start + TILE_CHECK_LEAVES, covered)
-        leaves = [as_bytes(row[0]) for row in snapshot.rows(_TILE_LEAVES_SQL, (start, stop))]
-        level_zero = {
-            int(index): (as_bytes(hashes), as_bytes(root))
-            for index, hashes, root in snapshot.rows(_TILES_SQL, (0, start // TILE_WIDTH, stop // TILE_WIDTH))
-        }
-        for tile in builder.extend(leaves):
-            if tile.level == 0:
-                stored = level_zero.get(tile.index)
+    roots, digests, level, sha256 = level_zero.roots, level_zero.digests, 0, hashlib.sha256
+    while roots:
+        for index, at in enumerate(range(0, len(roots), HASH_SIZE)):
+            yield level, index, roots[at : at + HASH_SIZE], digests[at : at + HASH_SIZE]
+        below = [roots[at : at + TILE_BYTES] for at in range(0, len(roots) - TILE_BYTES + 1, TILE_BYTES)]
+        roots = b"".join(fold_perfect(split_hashes(hashes)) for hashes in below)
+        digests = b"".join(sha256(hashes).digest() for hashes in below)
+        level += 1
+
+
+def _check_tiles(snapshot: _Snapshot, result: VerifyResult, level_zero: LevelZero) -> None:
+    """Compare the stored tiles with the recomputed tree's, in order of (level, index), reading no leaf again.
+
+    A stored root must be the recomputed tree's node; a stored tile's hashes must have the SHA-256 of the nodes
+    below it (at level 0, of the leaf hashes the scan recomputed; above, of the roots of the tiles below): equal
+    digests mean equal hashes, as equal leaf hashes mean equal bodies. One pass over (level, index, root, digest)
+    rows, in the order of the primary key; memory is 64 bytes per level-0 tile. The first tile that is missing,
+    extra or different is reported with its level and index.
+    """
+    full = result.size // TILE_WIDTH
+    if len(level_zero.roots) != full * HASH_SIZE or len(level_zero.digests) != full * HASH_SIZE:
+        raise RuntimeError(f"the scan noted {len(level_zero.roots) // HASH_SIZE} tiles of a log of {result.size}")
+    with closing(snapshot.tiles()) as stored:
+        found = next(stored, None)
+        for level, index, root, digest in _expected_tiles(level_zero):
+            if found is not None and found[:2] < (level, index):
+                break  # stored, but not in the tree
+            if found is None or found[:2] > (level, index):
+                problem = f"{_tile_label(level, index)} is missing from the stored tree"
+            elif found[2] != root:
+                problem = f"{_tile_label(level, index)} differs from the recomputed tree: its root"
+            elif found[3] != digest:
+                problem = f"{_tile_label(level, index)} differs from the recomputed tree: its hashes"
             else:
-                found = snapshot.rows(_TILES_SQL, (tile.level, tile.index, tile.index + 1))
-                stored = (as_bytes(found[0][1]), as_bytes(found[0][2])) if found else None
-            if stored is None:
-                problem = f"{_tile_label(tile.level, tile.index)} is missing from the stored tree"
-            elif stored != (tile.hashes, tile.root):
-                problem = f"{_tile_label(tile.level, tile.index)} differs from the recomputed tree"
-            else:
+                found = next(stored, None)
                 continue
             result.findings.append(Finding(None, problem))
             return
+        if found is not None:
+            problem = f"{_tile_label(*found[:2])} is stored, but the log of {result.size} events has no such tile"
+            result.findings.append(Finding(None, problem))
 
 
 def _check_against_checkpoints(

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
+import random
 
 import pytest
 import sqlalchemy as sa
@@ -125,14 +128,37 @@ def test_a_proof_that_does_not_lead_to_the_root_is_never_handed_out(app: Flask) 
             proofs.inclusion_proof(2, hashes[1])
 
 
-def tamper_tile(app: Flask, backend: str, sql: str) -> None:
+def test_a_forged_tile_gives_no_proof_even_with_a_root_forged_to_match(app: Flask, backend: str) -> None:
+    """Proofs are checked against a root kept apart from the tiles (the head's here), not the tiles' own."""
+    with app.app_context():
+        append(600)
+        hashes = leaves()
+    forged = [hashes[1], hashes[0], *hashes[2:256]]
+    tamper_tile(
+        app,
+        backend,
+        'UPDATE audit_tile SET hashes = :hashes, root = :root WHERE level = 0 AND "index" = 0',
+        {"hashes": b"".join(forged), "root": merkle.fold_perfect(forged)},
+    )
+    with app.app_context():
+        proofs = stored_tree(db.session.connection(), 600)
+        assert proofs.root == merkle.root_from_leaves(hashes)
+        with pytest.raises(merkle.ProofError, match="seq 300"):
+            proofs.inclusion_proof(300, hashes[299])
+        with pytest.raises(merkle.ProofError, match="from size 100"):
+            proofs.consistency_proof(100)
+    code, output = verify(app)
+    assert code == 1 and "tile level 0, index 0 (events 1 to 256) differs from the recomputed tree: its root" in output
+
+
+def tamper_tile(app: Flask, backend: str, sql: str, parameters: dict[str, object] | None = None) -> None:
     with app.app_context(), db.engine.begin() as connection:
         if backend == "postgresql":
             connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
         else:
             connection.execute(sa.text("DROP TRIGGER IF EXISTS audit_tile_no_update"))
             connection.execute(sa.text("DROP TRIGGER IF EXISTS audit_tile_no_delete"))
-        connection.execute(sa.text(sql))
+        connection.execute(sa.text(sql), parameters or {})
 
 
 def verify(app: Flask) -> tuple[int, str]:
@@ -157,7 +183,7 @@ def verify(app: Flask) -> tuple[int, str]:
             "tile level 0, index 1 (events 257 to 512) is missing from the stored tree",
         ),
         (
-            "INSERT INTO audit_tile (level, \"index\", hashes, root) SELECT level, 2, hashes, root FROM audit_tile "
+            'INSERT INTO audit_tile (level, "index", hashes, root) SELECT level, 2, hashes, root FROM audit_tile '
             'WHERE level = 0 AND "index" = 0',
             "tile level 0, index 2 (events 513 to 768) is stored, but the log of 600 events has no such tile",
         ),
@@ -176,19 +202,92 @@ def test_verify_reports_a_tampered_tile_with_its_level_and_index(
     assert code == 1 and message in output, output
 
 
-def test_tampered_upper_tile_is_reported(app: Flask, backend: str) -> None:
-    """The tile check alone (the seeded bodies are not canonical, so the row scan is left out here)."""
+def check_tiles_alone(app: Flask, hashes: list[bytes]) -> list[str]:
+    """The tile check alone, given the leaf hashes as the scan would (the seeded bodies are not canonical, so the
+    row scan is left out): what it finds."""
     from disclosure.audit import verify as verify_module
+    from disclosure.audit.scan import PartTree, join_digests
 
-    with app.app_context():
-        seed_events(65_537)
-    tamper_tile(app, backend, 'UPDATE audit_tile SET root = substr(hashes, 1, 32) WHERE level = 1 AND "index" = 0')
+    part = PartTree(0, 8_192, ())
+    for start in range(0, len(hashes), 512):
+        part.extend(hashes[start : start + 512])
+    level_zero = verify_module.LevelZero(bytes(part.tile_roots), join_digests([part]))
     with app.app_context(), db.engine.connect() as connection, verify_module._snapshot(connection) as snapshot:
-        result = verify_module.VerifyResult(size=65_537)
-        verify_module._check_tiles(snapshot, result)
-    assert [str(f) for f in result.findings] == [
-        "tile level 1, index 0 (events 1 to 65536) differs from the recomputed tree"
-    ]
+        result = verify_module.VerifyResult(size=len(hashes))
+        verify_module._check_tiles(snapshot, result, level_zero)
+    return [str(f) for f in result.findings]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            'UPDATE audit_tile SET root = substr(hashes, 1, 32) WHERE level = 1 AND "index" = 0',
+            "tile level 1, index 0 (events 1 to 65536) differs from the recomputed tree: its root",
+        ),
+        (
+            # Another tile's hashes in the upper tile; its root left as it was.
+            'UPDATE audit_tile SET hashes = (SELECT hashes FROM audit_tile WHERE level = 0 AND "index" = 0) '
+            'WHERE level = 1 AND "index" = 0',
+            "tile level 1, index 0 (events 1 to 65536) differs from the recomputed tree: its hashes",
+        ),
+        (
+            'UPDATE audit_tile SET root = substr(hashes, 1, 32) WHERE level = 0 AND "index" = 255',
+            "tile level 0, index 255 (events 65281 to 65536) differs from the recomputed tree: its root",
+        ),
+        (
+            'DELETE FROM audit_tile WHERE level = 1 AND "index" = 0',
+            "tile level 1, index 0 (events 1 to 65536) is missing from the stored tree",
+        ),
+    ],
+    ids=["root", "hashes", "last-below", "missing"],
+)
+def test_tampered_upper_tile_is_reported(app: Flask, backend: str, sql: str, message: str) -> None:
+    with app.app_context():
+        hashes = seed_events(65_537)
+    assert check_tiles_alone(app, hashes) == []
+    tamper_tile(app, backend, sql)
+    assert check_tiles_alone(app, hashes) == [message]
+
+
+def test_the_scan_notes_every_tile_however_its_leaves_arrive() -> None:
+    """Tile roots and digests from parts of any block size, fed in batches of any width, cut by checkpoints."""
+    from disclosure.audit import scan_worker
+    from disclosure.audit.scan import PartTree, Scan, combine, join_digests
+
+    def scanned(part: PartTree) -> Scan:
+        return Scan(part.size + 1, bytes(32), part)
+
+    rng = random.Random(6962)
+    hashes = [hashlib.sha256(b"%d" % index).digest() for index in range(3 * 256 + 100)]
+    tiles = [t for t in TileBuilder().extend(hashes) if t.level == 0]
+    for block in (4, 64, 256, 512):
+        for _ in range(12):
+            cuts = sorted({0, len(hashes), *(rng.randrange(len(hashes)) // block * block for _ in range(3))})
+            marks = {rng.randrange(1, len(hashes)) for _ in range(4)}
+            parts = []
+            for start, end in itertools.pairwise(cuts):
+                part, at = PartTree(start, block, marks), start
+                while at < end:
+                    width = rng.choice([1, 7, 64, 255, 256, 512, 700])
+                    part.extend(hashes[at : min(end, at + width)])
+                    at = min(end, at + width)
+                parts.append(part)
+            # As worker processes report their parts, too.
+            reported = [
+                scan_worker._decode(
+                    json.loads(json.dumps({"sound": True, **scan_worker._encode(scanned(part), bytes(32))})),
+                    start,
+                    end,
+                    block,
+                )
+                for part, (start, end) in zip(parts, itertools.pairwise(cuts), strict=True)
+            ]
+            assert all(part is not None for part in reported)
+            for found in (parts, [part.tree for part in reported if part is not None]):
+                tree, _roots_at = combine(found)
+                assert bytes(tree.tile_roots or b"") == b"".join(t.root for t in tiles), (block, cuts)
+                assert join_digests(found) == b"".join(hashlib.sha256(t.hashes).digest() for t in tiles), (block, cuts)
 
 
 def test_the_migration_backfills_tiles_for_an_existing_log(backend: str, tmp_path, instance) -> None:
