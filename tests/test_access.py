@@ -7,25 +7,39 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from werkzeug.routing import Rule
 
 from disclosure.auth.access import PUBLIC_ENDPOINTS, required_permission
 from disclosure.permissions import GRANTS, Permission, Role
 from tests.conftest import csrf_from
 
-SAMPLE_ARGUMENTS = {"integer": "999999", "unicode": "x", "path": "x"}
+#: werkzeug's rule syntax, <converter(arguments):name> with the converter optional, as its documentation gives it.
+RULE_ARGUMENT = re.compile(r"<(?:(?P<converter>[A-Za-z_]\w*)(?:\((?P<options>[^)]*)\))?:)?(?P<name>[A-Za-z_]\w*)>")
+#: A value for each converter the app uses, chosen to name nothing that exists (no row has id 999999).
+SAMPLE_VALUES: dict[str, Any] = {"int": 999999, "default": "x", "string": "x", "path": "x"}
+
+
+def sample_values(rule: Rule) -> dict[str, Any]:
+    """A value for each of the rule's arguments, chosen by the converter its URL pattern names."""
+    values: dict[str, Any] = {}
+    for match in RULE_ARGUMENT.finditer(rule.rule):
+        converter = match["converter"] or "default"
+        assert converter in SAMPLE_VALUES, f"{rule.rule}: add a sample value for the {converter!r} converter"
+        values[match["name"]] = SAMPLE_VALUES[converter]
+    assert set(values) == rule.arguments, rule.rule
+    return values
 
 
 def routes(app: Flask) -> list[tuple[str, str, str]]:
-    """(endpoint, method, url) for every rule, with sample values for its arguments."""
+    """(endpoint, method, url) for every rule, with sample values for its arguments, each url checked to reach it."""
+    adapter = app.url_map.bind("localhost")
     found = []
     for rule in app.url_map.iter_rules():
-        url = rule.rule
-        for name, converter in rule._converters.items():
-            kind = type(converter).__name__.replace("Converter", "").lower()
-            url = re.sub(rf"<(?:[^:<>]+:)?{name}>", SAMPLE_ARGUMENTS.get(kind, "x"), url)
-        if rule.endpoint == "static":
-            url = "/static/css/disclosure.css"
+        values = {"filename": "css/disclosure.css"} if rule.endpoint == "static" else sample_values(rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            url = adapter.build(rule.endpoint, values, method=method)
+            matched, _ = adapter.match(url, method=method, return_rule=True)
+            assert matched is rule, (rule.rule, method, url)
             found.append((rule.endpoint, method, url))
     return found
 

@@ -104,6 +104,8 @@ def upgrade():
 
 
 def downgrade():
+    # 0002 has no response letters: keep each one, filed as correspondence, so that the narrower check accepts it.
+    op.execute("UPDATE case_document SET kind = 'correspondence' WHERE kind = 'response_letter'")
     with op.batch_alter_table("case_document") as batch_op:
         batch_op.drop_constraint(op.f("ck_case_document_known_kind"), type_="check")
         batch_op.create_check_constraint("known_kind", "kind IN ('legal_process', 'correspondence')")

@@ -75,9 +75,28 @@ def test_outcome_of_each_end_state(state, previous, produced, expected):
     assert outcome_of(facts("X", state, previous=previous, produced=produced).profile) is expected
 
 
-def test_every_state_has_an_outcome():
+def test_every_state_and_history_has_one_outcome_and_only_records_count_as_produced():
+    """Every (state, previous state, what was produced) gets an outcome; none overstates what was disclosed."""
+    histories = [None, *(state.value for state in State)]
+    productions: list[tuple[str, ...]] = [(), ("subscriber_basic",), ("account_records", "stored_content")]
+    reached: set[Outcome] = set()
     for state in State:
-        outcome_of(facts("X", state.value, previous="approved").profile)
+        for previous in histories:
+            for produced in productions:
+                outcome = outcome_of(facts("X", state.value, previous=previous, produced=produced).profile)
+                where = (state, previous, produced, outcome)
+                reached.add(outcome)
+                counted_as_produced = outcome in {Outcome.CONTENT, Outcome.NON_CONTENT}
+                assert counted_as_produced == (bool(produced) and state in {State.DISCLOSED, State.CLOSED}), where
+                assert (outcome is Outcome.CONTENT) == (counted_as_produced and "stored_content" in produced), where
+                assert (outcome is Outcome.WITHDRAWN) == (state is State.WITHDRAWN), where
+                if state.is_open:
+                    assert outcome is Outcome.IN_PROCESS, where
+                if outcome is Outcome.REJECTED:
+                    assert state is State.REJECTED or (state is State.CLOSED and previous == "rejected"), where
+                if outcome is Outcome.NO_DATA:
+                    assert state is State.CLOSED and not produced and previous != "rejected", where
+    assert reached == set(Outcome)  # every published row can be reached
 
 
 @pytest.mark.parametrize(

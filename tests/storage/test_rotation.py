@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.cobblestone import Cobblestone256Encryptor
@@ -108,27 +110,130 @@ def test_a_corrupted_blob_is_reported_and_left_alone(store: BlobStore, keyring: 
     assert files_under(store.root / ".tmp") == []
 
 
-def test_rotation_never_brings_back_a_blob_deleted_meanwhile(store: BlobStore) -> None:
-    """A delete that lands while the blob is being re-encrypted wins: the blob stays deleted."""
-    big = store.put([os.urandom(64 * CHUNK_SIZE)], max_bytes=10**9)
-    errors: list[BaseException] = []
+class Worker(threading.Thread):
+    """Runs one store call in a thread, keeping its result or error; `done` is set when it has returned."""
 
-    def rotate() -> None:
+    def __init__(self, work: Callable[[], object]) -> None:
+        super().__init__(daemon=True)
+        self.work = work
+        self.results: list[object] = []
+        self.errors: list[BaseException] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
         try:
-            store.rotate()
+            self.results.append(self.work())
         except BaseException as error:
-            errors.append(error)
+            self.errors.append(error)
+        finally:
+            self.done.set()
 
-    worker = threading.Thread(target=rotate)
-    worker.start()
-    deadline = time.monotonic() + 20
-    while not store.temporary_files() and worker.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.0005)
-    assert store.temporary_files(), "the rotation finished before the test could interleave a delete"
-    assert store.delete(big.name) is True
-    worker.join(30)
-    assert not worker.is_alive() and errors == []
-    assert not store.exists(big.name)
+
+def wait_for(event: threading.Event, other: Worker) -> None:
+    """Wait until event is set; give up as soon as the other worker returned, so a broken lock fails an assert."""
+    while not event.wait(0.01):
+        if other.done.is_set():
+            return
+
+
+def is_file_at(path: Path, descriptor: int) -> bool:
+    try:
+        return os.path.samestat(os.fstat(descriptor), path.stat())
+    except FileNotFoundError:
+        return False
+
+
+def on_blob_lock(
+    monkeypatch: pytest.MonkeyPatch,
+    path: Path,
+    before: dict[threading.Thread, Callable[[], None]],
+    after: dict[threading.Thread, Callable[[], None]],
+) -> None:
+    """Call a thread's hook just before it asks for the exclusive lock on the file at path, or just after it got it."""
+    real_flock = store_module.fcntl.flock
+
+    def flock(descriptor: int, operation: int) -> None:
+        me = threading.current_thread()
+        on_blob = operation == fcntl.LOCK_EX and is_file_at(path, descriptor)
+        if on_blob and me in before:
+            before[me]()
+        real_flock(descriptor, operation)
+        if on_blob and me in after:
+            after[me]()
+
+    monkeypatch.setattr(store_module.fcntl, "flock", flock)
+
+
+def test_a_delete_that_lands_during_re_encryption_is_not_undone(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rotation holds the blob's lock and is writing the new file when the delete comes: the delete wins.
+
+    The interleaving is forced, not raced for: the rotation pauses with its temporary file open until the delete
+    has opened the blob and is about to wait for its lock.
+    """
+    blob = store.put([os.urandom(3 * CHUNK_SIZE)], max_bytes=10**9)
+    path = store.path(blob.name)
+    reencrypting = threading.Event()
+    delete_waits = threading.Event()
+    rotator = Worker(store.rotate)
+    deleter = Worker(lambda: store.delete(blob.name))
+    real_encryptor = Cobblestone256Encryptor
+
+    class Pausing:
+        def __init__(self, key: bytes, context: bytes) -> None:
+            reencrypting.set()
+            wait_for(delete_waits, deleter)
+            self.inner = real_encryptor(key, context)
+
+        def update_into(self, data: bytes, buffer: bytearray) -> int:
+            return self.inner.update_into(data, buffer)
+
+        def finalize(self) -> bytes:
+            return self.inner.finalize()
+
+    monkeypatch.setattr(store_module, "Cobblestone256Encryptor", Pausing)
+    on_blob_lock(monkeypatch, path, before={deleter: delete_waits.set}, after={})
+    rotator.start()
+    assert reencrypting.wait(10)
+    assert len(store.temporary_files()) == 1  # the new ciphertext is being written, not yet in place
+    deleter.start()
+    rotator.join(30)
+    deleter.join(30)
+    assert rotator.done.is_set() and deleter.done.is_set()
+    assert rotator.errors == [] and deleter.errors == []
+    assert rotator.results == [1] and deleter.results == [True]
+    assert not store.exists(blob.name)
+    assert files_under(store.root) == []
+
+
+def test_a_rotation_that_reaches_a_blob_being_deleted_does_not_bring_it_back(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delete holds the blob's lock when the rotation, which listed the blob, opens it and waits: it stays gone."""
+    blob = store.put([b"to be deleted"], max_bytes=100)
+    path = store.path(blob.name)
+    delete_holds = threading.Event()
+    rotation_waits = threading.Event()
+    rotator = Worker(store.rotate)
+    deleter = Worker(lambda: store.delete(blob.name))
+
+    def hold_until_the_rotation_waits() -> None:
+        delete_holds.set()
+        wait_for(rotation_waits, rotator)
+
+    on_blob_lock(
+        monkeypatch, path, before={rotator: rotation_waits.set}, after={deleter: hold_until_the_rotation_waits}
+    )
+    deleter.start()
+    assert delete_holds.wait(10)
+    rotator.start()
+    deleter.join(30)
+    rotator.join(30)
+    assert rotator.done.is_set() and deleter.done.is_set()
+    assert rotator.errors == [] and deleter.errors == []
+    assert deleter.results == [True] and rotator.results == [0]
+    assert not store.exists(blob.name)
     assert files_under(store.root) == []
 
 
