@@ -126,7 +126,7 @@ def _register_cli(app: Flask) -> None:
     from disclosure.cases.cli import cases_cli
     from disclosure.demo import demo_cli
     from disclosure.keys_cli import keys_cli
-    from disclosure.policy.cli import policy_cli
+    from disclosure.policy_cli import policy_cli
     from disclosure.production.cli import bundle_cli, production_cli
     from disclosure.reports.cli import report_cli
     from disclosure.storage.cli import storage_cli

@@ -119,7 +119,7 @@ SEEDS: list[Seed] = [
     Seed("review_decision", [{
         "review_id": 1, "case_id": 1, "outcome": "needs_info", "decided_by_id": 1, "decided_at": AT,
         "scope_json": None, "reason_codes_json": "[]", "text": "Send the signed copy.", "policy_sha256": "ef" * 32,
-        "engine_json": '{"approvals_required": 1}', "checklist_json": "{}", "grounds_json": "{}",
+        "engine_json": '{"approvals_required":1}', "checklist_json": "{}", "grounds_json": "{}",
         "counsel_note": "", "approvers_json": "[]",
     }]),
     # Revision 0003 lets a case hold its response letter; below it, the letter is kept as correspondence.

@@ -67,7 +67,10 @@ def test_a_move_writes_exactly_one_transition_event(app) -> None:
         rows = db.session.execute(select(AuditEvent).where(AuditEvent.seq > before)).scalars().all()
         assert [row.action for row in rows] == ["case.transition"]
         body = json.loads(rows[0].body)
-        assert body["data"] == {"action": "start_review", "from": "received", "to": "in_review", "note": "urgent"}
+        data = body["data"]
+        # Entering review opens a review round (the review package's entry step), named in the same one event.
+        assert data.pop("review") > 0 and len(data.pop("policy_sha256")) == 64
+        assert data == {"action": "start_review", "from": "received", "to": "in_review", "note": "urgent"}
         assert body["actor"]["id"] == reviewer.id and body["ip"] == "192.0.2.9"
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 import disclosure.policy
-from disclosure.policy.cli import policy_cli
 from disclosure.policy.loader import default_policy
+from disclosure.policy_cli import policy_cli
 from tests.policy.factories import request_json
 
 EXAMPLES = Path(disclosure.policy.__file__).with_name("examples")
