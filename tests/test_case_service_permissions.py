@@ -20,6 +20,7 @@ from disclosure.extensions import db
 from disclosure.production import bundles
 from disclosure.production import service as production
 from disclosure.production.models import Bundle, RecipientCertificate
+from disclosure.review import letters
 from disclosure.review import service as review
 from disclosure.services import NotPermitted, SystemActor
 from disclosure.workflow import Action
@@ -88,6 +89,7 @@ CALLS: dict[str, Call] = {
     "record the customer notified": lambda a, o: cases.record_customer_notified(a, o["order"], date(2030, 1, 1), None),
     "save a worksheet": lambda a, o: review.save_worksheet(a, o["review"], {}, {}, "", None, None),
     "decide": lambda a, o: review.decide(a, o["review"], "needs_info", password=PASSWORD, ip=None, text="more"),
+    "write a decision letter": lambda a, o: letters.create_letter(a, review.decisions_of(o["approved"])[-1], None),
     "add a record": lambda a, o: production.add_record(
         a, o["approved"], o["approved"].targets[0].value, "subscriber_basic", [b"x"], "x.txt", None
     ),

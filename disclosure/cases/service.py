@@ -264,19 +264,7 @@ def add_document(actor: Actor, case: Case, kind: str, data: bytes, filename: str
     if kind not in {"legal_process", "correspondence"}:
         raise CaseError("Choose whether the document is the legal process or correspondence.")
     inspected = inspect_document(data, filename)
-    blob = put_in_transaction([data], max_bytes=len(data))
-    document = Document(
-        case_id=case.id,
-        kind=kind,
-        filename=inspected.filename,
-        content_type=inspected.content_type,
-        size=blob.size,
-        sha256=blob.sha256,
-        blob_name=blob.name,
-        uploaded_by_id=person(actor).id,
-    )
-    db.session.add(document)
-    db.session.flush()
+    document = file_document(actor, case, kind, data, inspected.filename, inspected.content_type)
     record(
         actor,
         AuditAction.DOCUMENT_UPLOAD,
@@ -291,6 +279,24 @@ def add_document(actor: Actor, case: Case, kind: str, data: bytes, filename: str
             "sha256": document.sha256,
         },
     )
+    return document
+
+
+def file_document(actor: Actor, case: Case, kind: str, data: bytes, filename: str, content_type: str) -> Document:
+    """Store `data` encrypted with the case as a document of `kind` (the caller checked and records it)."""
+    blob = put_in_transaction([data], max_bytes=len(data))
+    document = Document(
+        case_id=case.id,
+        kind=kind,
+        filename=filename,
+        content_type=content_type,
+        size=blob.size,
+        sha256=blob.sha256,
+        blob_name=blob.name,
+        uploaded_by_id=person(actor).id,
+    )
+    db.session.add(document)
+    db.session.flush()
     return document
 
 

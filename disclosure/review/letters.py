@@ -8,15 +8,15 @@ from flask import current_app, render_template
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record
-from disclosure.auth.models import User
 from disclosure.cases.models import Document
+from disclosure.cases.service import file_document
 from disclosure.clock import utcnow
-from disclosure.extensions import db
 from disclosure.pdf import render_pdf
+from disclosure.permissions import Permission
 from disclosure.policy.vocabulary import Category
 from disclosure.review.models import Decision, Outcome
 from disclosure.review.service import REJECTION_REASONS
-from disclosure.storage.transactional import put_in_transaction
+from disclosure.services import Actor, require
 
 TITLES = {
     Outcome.APPROVED: "Response to legal process",
@@ -42,29 +42,18 @@ def letter_html(decision: Decision) -> str:
     )
 
 
-def create_letter(actor: User, decision: Decision, ip: str | None) -> Document:
+def create_letter(actor: Actor, decision: Decision, ip: str | None) -> Document:
     """Render the decision's letter, store it encrypted with the case, and record it."""
+    require(actor, Permission.REVIEW_DECIDE)
     case = decision.review.case
     data = render_pdf(letter_html(decision))
-    blob = put_in_transaction([data], max_bytes=len(data))
     name = f"{case.reference}-{decision.outcome.value.replace('_', '-')}-letter.pdf"
-    document = Document(
-        case_id=case.id,
-        kind="response_letter",
-        filename=name,
-        content_type="application/pdf",
-        size=blob.size,
-        sha256=blob.sha256,
-        blob_name=blob.name,
-        uploaded_by_id=actor.id,
-    )
-    db.session.add(document)
-    db.session.flush()
+    document = file_document(actor, case, "response_letter", data, name, "application/pdf")
     record(
         actor,
         AuditAction.LETTER_CREATED,
         subject=case.subject,
         ip=ip,
-        data={"document": document.id, "decision": decision.id, "sha256": blob.sha256, "filename": name},
+        data={"document": document.id, "decision": decision.id, "sha256": document.sha256, "filename": name},
     )
     return document
