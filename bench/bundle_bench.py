@@ -96,8 +96,8 @@ def _prepare(work: Path, size_mb: int, count: int) -> None:
     from cryptography.x509.oid import NameOID
 
     sys.path.insert(0, str(ROOT))
-    from disclosure_proofs.note import sign_checkpoint
     from disclosure.exports.pki import init_pki
+    from disclosure_proofs.note import sign_checkpoint
 
     init_pki(work / "keys", "Bench Org")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
