@@ -31,10 +31,11 @@ from sqlalchemy import select
 from disclosure import create_app
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.models import AuditEvent
-from disclosure.audit.service import SystemActor, checkpoint_file_name, record
+from disclosure.audit.service import checkpoint_file_name, record
 from disclosure.audit.verify import verify_log
 from disclosure.extensions import db
 from disclosure.keyring import log_key_name, log_public_key
+from disclosure.services import SystemActor
 from disclosure_proofs.note import key_id, sign_checkpoint
 from tests.conftest import base_settings, csrf_from
 from tests.factories import make_user
