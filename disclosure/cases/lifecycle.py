@@ -45,10 +45,11 @@ def check_version(case: Case, expected_version: int | None) -> None:
 
 def flush(case: Case) -> None:
     """Flush, turning a lost optimistic-locking race into the "changed by someone else" refusal."""
+    reference = case.reference  # read now: after a failed flush the session loads nothing until rolled back
     try:
         db.session.flush()
     except StaleDataError as error:
-        raise Stale(case.reference) from error
+        raise Stale(reference) from error
 
 
 def next_state(case: Case, action: Action) -> State:

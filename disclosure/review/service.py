@@ -238,10 +238,11 @@ def _grounds_of(citation: Citation | None) -> list[str] | None:
 
 
 def _flush(review: Review) -> None:
+    reference = review.case.reference  # read now: after a failed flush the session loads nothing until rolled back
     try:
         db.session.flush()
     except (StaleDataError, IntegrityError) as error:
-        raise Stale(review.case.reference) from error
+        raise Stale(reference) from error
 
 
 def step_up(actor: Person, password: str, ip: str | None) -> None:
