@@ -24,7 +24,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from disclosure.audit.scan import EVENTS_SQL, PartTree, Scan, TileDigests, Tree
+from disclosure.audit.scan import EVENTS_SQL, Scan
+from disclosure.audit.scan_tree import PartTree, TileDigests, Tree
 from disclosure_proofs.merkle import HASH_SIZE
 from disclosure_proofs.tiles import TILE_WIDTH
 

@@ -178,7 +178,7 @@ def require_schema() -> None:
     try:
         lock_head(db.session())
     except (DBAPIError, RuntimeError) as error:
-        db.session.rollback()
+        # The command ends here; its app context discards the failed transaction.
         raise click.ClickException("The database has no schema yet; run `flask db upgrade` first.") from error
 
 

@@ -32,7 +32,8 @@ from sqlalchemy.exc import DBAPIError
 
 from disclosure.audit import scan_worker
 from disclosure.audit.canonical import GENESIS_CHAIN
-from disclosure.audit.scan import EVENTS_SQL, Finding, PartTree, Scan, Tree, as_bytes, combine, join_digests
+from disclosure.audit.scan import EVENTS_SQL, Finding, Scan, as_bytes
+from disclosure.audit.scan_tree import PartTree, Tree, combine, join_digests
 from disclosure_proofs.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,

@@ -206,7 +206,7 @@ def check_tiles_alone(app: Flask, hashes: list[bytes]) -> list[str]:
     """The tile check alone, given the leaf hashes as the scan would (the seeded bodies are not canonical, so the
     row scan is left out): what it finds."""
     from disclosure.audit import verify as verify_module
-    from disclosure.audit.scan import PartTree, join_digests
+    from disclosure.audit.scan_tree import PartTree, join_digests
 
     part = PartTree(0, 8_192, ())
     for start in range(0, len(hashes), 512):
@@ -253,7 +253,8 @@ def test_tampered_upper_tile_is_reported(app: Flask, backend: str, sql: str, mes
 def test_the_scan_notes_every_tile_however_its_leaves_arrive() -> None:
     """Tile roots and digests from parts of any block size, fed in batches of any width, cut by checkpoints."""
     from disclosure.audit import scan_worker
-    from disclosure.audit.scan import PartTree, Scan, combine, join_digests
+    from disclosure.audit.scan import Scan
+    from disclosure.audit.scan_tree import PartTree, combine, join_digests
 
     def scanned(part: PartTree) -> Scan:
         return Scan(part.size + 1, bytes(32), part)

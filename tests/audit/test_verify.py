@@ -639,7 +639,7 @@ def test_verify_now_is_refused_to_roles_without_audit_verify(app: Flask, client:
 
 
 def test_tree_matches_the_reference_for_every_size_and_any_batching() -> None:
-    from disclosure.audit.scan import Tree
+    from disclosure.audit.scan_tree import Tree
     from disclosure_proofs.merkle import RootBuilder
 
     rng = random.Random(6962)
@@ -724,7 +724,7 @@ def test_a_body_stored_as_text_by_hand_is_checked_as_its_bytes_and_the_scan_goes
 
 
 def test_parts_checked_apart_combine_into_the_tree_and_its_roots_at_every_mark() -> None:
-    from disclosure.audit.scan import PartTree, combine
+    from disclosure.audit.scan_tree import PartTree, combine
     from disclosure_proofs.merkle import RootBuilder
 
     rng = random.Random(9162)
@@ -749,7 +749,7 @@ def test_parts_checked_apart_combine_into_the_tree_and_its_roots_at_every_mark()
 
 
 def test_a_part_must_start_on_a_block() -> None:
-    from disclosure.audit.scan import PartTree
+    from disclosure.audit.scan_tree import PartTree
 
     with pytest.raises(ValueError, match="multiple of the block size"):
         PartTree(6, 4, ())
