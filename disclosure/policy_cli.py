@@ -1,8 +1,9 @@
 """`flask policy check REQUEST.json`: evaluate a request document against the default policy.
 
 Prints the evaluation as JSON (indent 2, sorted keys) and exits 0; a list of documents gives a list of
-evaluations. An unreadable file, invalid JSON or a malformed request exits 2 with `error: …` on stderr naming
-the bad field. Needs no application context: the engine is pure.
+evaluations. An unreadable file, input that `json_input` refuses (over 1 MiB, not UTF-8, nested over 32 deep,
+not strict JSON) or a malformed request exits 2 with `error: …` on stderr naming the bad field or position;
+no input ends in a traceback. Needs no application context: the engine is pure.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask.cli import AppGroup
 
 from disclosure.clock import utcnow
 from disclosure.policy.engine import evaluate
+from disclosure.policy.json_input import JsonInputError, read_json_document
 from disclosure.policy.loader import default_policy
 from disclosure.policy.request import RequestError, parse_requests
 
@@ -27,7 +29,10 @@ _USAGE_ERROR = 2
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    # A message can quote the document (a key is a field's name): a newline or a terminal escape from it
+    # must not break the one error line or reach the terminal, so unprintable characters are escaped.
+    shown = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in message)
+    click.echo(f"error: {shown}", err=True)
     raise SystemExit(_USAGE_ERROR)
 
 
@@ -43,15 +48,11 @@ def check(request_file: str, today: datetime | None) -> None:
     """Evaluate REQUEST.json (one request document, or a list of them) and print the evaluation as JSON."""
     try:
         with click.open_file(request_file, "rb") as stream:
-            data = stream.read()
+            obj = read_json_document(stream, source=request_file)
     except OSError as exc:
         _fail(f"cannot read {request_file}: {exc.strerror or exc}")
-    try:
-        obj = json.loads(data)
-    except UnicodeDecodeError:
-        _fail(f"{request_file} is not UTF-8 text")
-    except json.JSONDecodeError as exc:
-        _fail(f"{request_file} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}")
+    except JsonInputError as exc:
+        _fail(str(exc))
     try:
         documents = parse_requests(obj)
     except RequestError as exc:

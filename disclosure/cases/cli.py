@@ -5,7 +5,6 @@ The whole file is one unit of work: a single bad record imports nothing.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -19,6 +18,7 @@ from disclosure.cases import service
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission
+from disclosure.policy.json_input import JsonInputError, read_json_document
 from disclosure.policy.request import parse_requests
 
 cases_cli = AppGroup("cases", help="Log and import legal process.")
@@ -37,11 +37,12 @@ def import_cases(path: Path, as_email: str, timezone: str) -> None:
     if not actor.can(Permission.CASE_CREATE):
         raise click.BadParameter(f"{as_email} may not log cases (needs the intake role)", param_hint="--as")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as stream:
+            raw = read_json_document(stream, source=str(path))
     except OSError as error:
         raise click.ClickException(f"cannot read {path}: {error.strerror}") from error
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise click.ClickException(f"{path} is not valid JSON: {error}") from error
+    except JsonInputError as error:
+        raise click.ClickException(str(error)) from error
     with unit_of_work.command("nothing imported"):
         documents = parse_requests(raw, now=utcnow())
         cases = [service.log_request(actor, document, None, timezone=timezone) for document in documents]

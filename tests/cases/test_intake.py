@@ -129,3 +129,20 @@ def test_import_refuses_bad_files_and_users_clearly(app, tmp_path):
     assert result.exit_code != 0 and "may not log cases" in result.output
     result = runner.invoke(args=["cases", "import", str(tmp_path / "missing.json"), "--as", "clerk@example.org"])
     assert result.exit_code != 0 and "cannot read" in result.output
+
+
+def test_import_has_the_input_limits_of_policy_check(app, tmp_path):
+    # Deep nesting was a RecursionError traceback; now it, like UTF-16, is refused saying what to fix.
+    with app.app_context():
+        make_user("intake", email="clerk@example.org")
+    runner = app.test_cli_runner()
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    result = runner.invoke(args=["cases", "import", str(deep), "--as", "clerk@example.org"])
+    assert result.exit_code == 1 and "nested too deeply" in result.output, result.output
+    utf16 = tmp_path / "utf16.json"
+    utf16.write_bytes(json.dumps(request_document()).encode("utf-16"))
+    result = runner.invoke(args=["cases", "import", str(utf16), "--as", "clerk@example.org"])
+    assert result.exit_code == 1 and "save it as UTF-8" in result.output, result.output
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Case)).scalar_one() == 0

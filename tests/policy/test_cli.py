@@ -116,4 +116,7 @@ def test_not_utf8_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "latin1.json"
     path.write_bytes(b'{"name": "\xe9"}')
     result = check(str(path))
-    assert (result.exit_code, result.stderr.strip()) == (2, f"error: {path} is not UTF-8 text")
+    assert (result.exit_code, result.stderr.strip()) == (
+        2,
+        f"error: {path} is not UTF-8 text: byte 0xe9 at offset 10; save it as UTF-8 (without a byte order mark)",
+    )
