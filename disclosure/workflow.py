@@ -41,6 +41,7 @@ class Action(StrEnum):
     REQUESTER_ANSWERED = "requester_answered"
     APPROVE = "approve"
     REJECT = "reject"
+    NO_RECORDS = "no_records"
     REOPEN = "reopen"
     START_PRODUCTION = "start_production"
     MARK_DISCLOSED = "mark_disclosed"
@@ -61,6 +62,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.REQUESTER_ANSWERED: "Requester answered",
     Action.APPROVE: "Approve",
     Action.REJECT: "Reject",
+    Action.NO_RECORDS: "Record that no records are held",
     Action.REOPEN: "Reopen for a new review",
     Action.START_PRODUCTION: "Start production",
     Action.MARK_DISCLOSED: "Mark disclosed",
@@ -108,6 +110,9 @@ TRANSITIONS: dict[Action, Transition] = {
         _t(Action.REQUESTER_ANSWERED, {State.NEEDS_INFO}, State.IN_REVIEW, Permission.CASE_EDIT),
         _t(Action.APPROVE, {State.IN_REVIEW}, State.APPROVED, Permission.REVIEW_DECIDE),
         _t(Action.REJECT, {State.IN_REVIEW}, State.REJECTED, Permission.REVIEW_DECIDE),
+        # A finding that no account or data is held for the targets: nothing will be produced, so the case is
+        # finished; the "no records" letter has answered the requester.
+        _t(Action.NO_RECORDS, {State.IN_REVIEW}, State.CLOSED, Permission.REVIEW_DECIDE),
         _t(Action.REOPEN, {State.APPROVED, State.REJECTED}, State.IN_REVIEW, Permission.REVIEW_DECIDE),
         _t(Action.START_PRODUCTION, {State.APPROVED}, State.PRODUCING, Permission.PRODUCTION_MANAGE),
         _t(Action.MARK_DISCLOSED, {State.PRODUCING}, State.DISCLOSED, Permission.PRODUCTION_MANAGE),

@@ -16,6 +16,7 @@ EXPECTED_DISCLOSURE = {
     (S.IN_REVIEW, A.REQUEST_INFO): S.NEEDS_INFO,
     (S.IN_REVIEW, A.APPROVE): S.APPROVED,
     (S.IN_REVIEW, A.REJECT): S.REJECTED,
+    (S.IN_REVIEW, A.NO_RECORDS): S.CLOSED,
     (S.IN_REVIEW, A.WITHDRAW): S.WITHDRAWN,
     (S.NEEDS_INFO, A.REQUESTER_ANSWERED): S.IN_REVIEW,
     (S.NEEDS_INFO, A.WITHDRAW): S.WITHDRAWN,
@@ -64,7 +65,7 @@ def test_only_review_reaches_a_decision_and_nothing_is_produced_unreviewed():
         state = frontier.pop()
         for action in available_actions(state, Track.DISCLOSURE):
             target = transition(state, action, Track.DISCLOSURE)
-            if action in {A.APPROVE, A.REJECT}:
+            if action in {A.APPROVE, A.REJECT, A.NO_RECORDS}:
                 assert state is S.IN_REVIEW
             if target not in reachable_from_received:
                 reachable_from_received.add(target)
@@ -79,6 +80,7 @@ def test_decisions_need_the_review_permission_and_production_the_producer_one():
 
     assert TRANSITIONS[A.APPROVE].permission is Permission.REVIEW_DECIDE
     assert TRANSITIONS[A.REJECT].permission is Permission.REVIEW_DECIDE
+    assert TRANSITIONS[A.NO_RECORDS].permission is Permission.REVIEW_DECIDE
     assert TRANSITIONS[A.MARK_DISCLOSED].permission is Permission.PRODUCTION_MANAGE
 
 

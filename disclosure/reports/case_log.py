@@ -20,7 +20,7 @@ from disclosure.audit.models import AuditEvent
 from disclosure.audit.service import register_projection
 from disclosure.reports.models import CaseLogState
 from disclosure.reports.transparency import CONTENT
-from disclosure.workflow import State
+from disclosure.workflow import Action, State
 
 PROJECTED_ACTIONS = frozenset(
     {
@@ -32,6 +32,8 @@ PROJECTED_ACTIONS = frozenset(
     }
 )
 DECISIONS = frozenset({State.APPROVED.value, State.REJECTED.value})
+#: A decision whose state is not a decided one: finding that no records are held closes the case from review.
+NO_RECORDS = Action.NO_RECORDS.value
 SUBJECT_PREFIX = "case:"
 TABLE = CaseLogState.__table__
 COLUMNS = TABLE.c
@@ -47,7 +49,7 @@ class LogState:
     content_produced: bool = False
     #: A non-disclosure order without an end date is in force.
     indefinite_ndo: bool = False
-    #: The first approval or rejection, and the first time the case became disclosed.
+    #: The first decision (approval, rejection, or no records held), and the first time the case became disclosed.
     decided_at: datetime | None = None
     disclosed_at: datetime | None = None
 
@@ -63,7 +65,7 @@ def advance(before: LogState | None, action: str, ts: datetime, data: Mapping[st
     if action == AuditAction.CASE_TRANSITION.value:
         to = data.get("to")
         changes = {"state": to, "previous_state": data.get("from")}
-        if to in DECISIONS and before.decided_at is None:
+        if (to in DECISIONS or data.get("action") == NO_RECORDS) and before.decided_at is None:
             changes["decided_at"] = ts
         if to == State.DISCLOSED.value and before.disclosed_at is None:
             changes["disclosed_at"] = ts

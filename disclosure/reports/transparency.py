@@ -51,7 +51,8 @@ OUTCOME_LABELS = {
 
 OUTCOME_DEFINITIONS = {
     Outcome.REJECTED: "the latest decision rejected the request (the case is rejected, or was closed from rejected)",
-    Outcome.NO_DATA: "approved, then closed without any production record",
+    Outcome.NO_DATA: "the reviewer found no records held for the identifiers (closed from review), or the request "
+    "was approved and then closed without any production record",
     Outcome.NON_CONTENT: "records were produced (bundle delivered, or closed with records), none of them content",
     Outcome.CONTENT: "records were produced and at least one is stored or real-time content",
     Outcome.IN_PROCESS: "the case is still open (received, in review, needs information, approved, producing)",
@@ -180,6 +181,7 @@ def _outcome(state_id: str, previous: str | None, produced: bool, content: bool)
     if state is State.REJECTED or (state is State.CLOSED and previous == State.REJECTED.value):
         return Outcome.REJECTED
     if state is State.CLOSED:
+        # Closed from review (a "no records held" finding), or closed after an approval without production.
         return Outcome.NO_DATA
     # Disclosed without any record cannot happen through the services; it is not counted as produced
     # (that would overstate) but with the cases still being worked on.

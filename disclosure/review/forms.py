@@ -39,6 +39,7 @@ OUTCOME_CHOICES = [
     SelectChoice(Outcome.APPROVED.value, "Approve (possibly narrowed)"),
     SelectChoice(Outcome.REJECTED.value, "Reject"),
     SelectChoice(Outcome.NEEDS_INFO.value, "Ask the requester for more"),
+    SelectChoice(Outcome.NO_RECORDS.value, "No records held: no account or data for the identifiers"),
 ]
 
 
@@ -81,6 +82,7 @@ class ReviewForm(FlaskForm):
     text = TextAreaField(
         "Reasons in your words, or the message to the requester", validators=[Optional(), Length(max=5000)]
     )
+    searched = TextAreaField("If no records are held: what was searched", validators=[Optional(), Length(max=2000)])
     password = PasswordField("Your password, to confirm the decision")
     save = SubmitField("Save worksheet")
     decide = SubmitField("Record decision")
@@ -117,6 +119,23 @@ class ReviewForm(FlaskForm):
             for e in self.grounds
         }
         return answers, cited
+
+    def decision_text(self) -> str:
+        """The text `decide()` records for the chosen outcome: what was searched, or the reasons or message."""
+        chosen = self.searched if self.outcome.data == Outcome.NO_RECORDS.value else self.text
+        return chosen.data or ""
+
+    def place_refusal(self, argument: str | None, message: str) -> bool:
+        """Show a refusal of `decide(argument=…)` beside the field it came from; False if it has none."""
+        fields = {
+            "outcome": self.outcome,
+            "text": self.searched if self.outcome.data == Outcome.NO_RECORDS.value else self.text,
+        }
+        field = fields.get(argument or "")
+        if field is None:
+            return False
+        field.errors = [*field.errors, message]
+        return True
 
     def scope_entries(self) -> list[ScopeEntry]:
         return [

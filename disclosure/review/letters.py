@@ -1,4 +1,5 @@
-"""Response letters (approval cover letter, rejection, request for clarification) as PDFs stored with the case."""
+"""Response letters (approval cover letter, rejection, request for clarification, no records held) as PDFs stored
+with the case."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ TITLES = {
     Outcome.APPROVED: "Response to legal process",
     Outcome.REJECTED: "Response to legal process: objection",
     Outcome.NEEDS_INFO: "Request for clarification",
+    Outcome.NO_RECORDS: "Response to legal process: no records held",
 }
 
 

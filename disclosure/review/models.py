@@ -45,6 +45,8 @@ class Outcome(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     NEEDS_INFO = "needs_info"
+    #: The reviewer found no account and no data for the request's identifiers: nothing to produce.
+    NO_RECORDS = "no_records"
 
     @property
     def label(self) -> str:
@@ -55,6 +57,7 @@ _OUTCOME_LABELS = {
     Outcome.APPROVED: "Approved",
     Outcome.REJECTED: "Rejected",
     Outcome.NEEDS_INFO: "More information requested",
+    Outcome.NO_RECORDS: "No records held",
 }
 
 
@@ -269,6 +272,7 @@ class Decision(db.Model):  # type: ignore[name-defined]
             name="reasons_only_when_rejected",
         ),
         CheckConstraint("outcome != 'needs_info' OR text != ''", name="needs_info_has_a_message"),
+        CheckConstraint("outcome != 'no_records' OR text != ''", name="no_records_says_what_was_searched"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -282,7 +286,7 @@ class Decision(db.Model):  # type: ignore[name-defined]
     scope: Mapped[Scope | None] = mapped_column(SCOPE, default=None)
     #: Rejection reason codes (rejections only): keys of review.service.REJECTION_REASONS, a short list read whole.
     reason_codes: Mapped[list[str]] = mapped_column(_document(), default=list)
-    #: The reviewer's free text: the reasons, or the message to the requester.
+    #: The reviewer's free text: the reasons, the message to the requester, or (no records) what was searched.
     text: Mapped[str] = mapped_column(Text, default="")
     policy_sha256: Mapped[str] = mapped_column(String(64))
     #: The engine's output at decision time (DESIGN's shape), a frozen snapshot kept as the engine wrote it and

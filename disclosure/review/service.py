@@ -3,8 +3,9 @@
 Rules kept here and nowhere else: a reviewer never reviews a case they logged; deciding needs the password
 again (step-up); approving needs every required checklist element confirmed, a cited ground for each approved
 category, and a scope no wider than the request that never includes what the engine marks exceeds_process
-(nor no_policy_ground without counsel's recorded escalation); interception orders need two distinct reviewers.
-A decision is written once and never changed.
+(nor no_policy_ground without counsel's recorded escalation); interception orders need two distinct reviewers;
+finding that no records are held needs identifiers to have searched for and a note of what was searched, and
+only that decision closes a case from review. A decision is written once and never changed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -60,7 +61,7 @@ from disclosure.review.models import (
 from disclosure.review.policy_versions import current_version, policy_of
 from disclosure.review.scope import ScopeEntry, parse_scope
 from disclosure.services import Actor, NotPermitted, Person, ServiceError, Stale, person, require
-from disclosure.workflow import Action, State
+from disclosure.workflow import Action, IllegalTransition, State
 
 REJECTION_REASONS = {
     "invalid_process": "The process is not valid or not enforceable against us",
@@ -76,7 +77,15 @@ REJECTION_REASONS = {
 
 
 class ReviewError(ServiceError):
-    """A review step was refused; the message says what to fix."""
+    """A review step was refused; the message says what to fix.
+
+    `field` names the `decide()` argument the refusal is about (None: the decision as a whole), so that a form
+    can show the message beside its field.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StepUpFailed(ReviewError):
@@ -142,6 +151,22 @@ def _open_round(case: Case) -> dict[str, Any]:
 
 
 on_entering(State.IN_REVIEW, _open_round)
+
+
+def _closing_from_review(case: Case) -> dict[str, Any]:
+    # A case leaves review for closed only by a no-records decision on its current round, written just before
+    # the move (so four eyes, the step-up, the note and the letter all applied). The case page's generic
+    # workflow buttons reach move() too; this refuses them the shortcut.
+    if case.status is not State.IN_REVIEW:
+        return {}
+    current = db.session.execute(select(func.max(Review.id)).where(Review.case_id == case.id)).scalar_one()
+    outcome = db.session.execute(select(Decision.outcome).where(Decision.review_id == current)).scalar_one_or_none()
+    if outcome is not Outcome.NO_RECORDS:
+        raise IllegalTransition("“No records held” is recorded on the review page, with a note of what was searched.")
+    return {}
+
+
+on_entering(State.CLOSED, _closing_from_review)
 
 
 def evaluation_for(review: Review, today: date | None = None) -> Evaluation:
@@ -307,7 +332,8 @@ def decide(
     text: str = "",
     expected_version: int | None = None,
 ) -> Decision | Approval:
-    """Approve, reject or ask for more. Returns the Decision, or the first Approval where two are required."""
+    """Approve, reject, ask for more, or find that no records are held. Returns the Decision, or the first Approval
+    where two are required. `text` is the reasons, the message to the requester, or what was searched."""
     _check_reviewer(actor, review)
     step_up(person(actor), password, ip)
     case = review.case
@@ -316,7 +342,7 @@ def decide(
     if case.status is not State.IN_REVIEW:
         raise ReviewError(f"{case.reference} is {case.status.label.lower()}, not in review.")
     if outcome not in Outcome._value2member_map_:
-        raise ReviewError("Choose approve, reject, or ask for more information.")
+        raise ReviewError("Choose approve, reject, ask for more information, or no records held.", field="outcome")
     outcome = Outcome(outcome)
     evaluation = evaluation_for(review)
     text = text.strip()
@@ -362,6 +388,20 @@ def decide(
         if unknown := [c for c in codes if c not in REJECTION_REASONS]:
             raise ReviewError(f"Unknown reason {unknown[0]!r}; choose from the list.")
         return _write_decision(actor, review, evaluation, outcome, ip, reason_codes=codes, text=text)
+    if outcome is Outcome.NO_RECORDS:
+        if not case.targets:
+            raise ReviewError(
+                "The request names no identifier, so there was nothing to search for: reject it instead "
+                "(no specific identifier of an account).",
+                field="outcome",
+            )
+        if not text:
+            raise ReviewError(
+                "Say what was searched before recording that no records are held: which systems, for which "
+                "identifiers (for example: mail, hosting and billing systems for both addresses; no account).",
+                field="text",
+            )
+        return _write_decision(actor, review, evaluation, outcome, ip, text=text)
     if not text:
         raise ReviewError("Write the message to the requester: what is missing or unclear.")
     return _write_decision(actor, review, evaluation, outcome, ip, text=text)
@@ -371,6 +411,7 @@ ACTION_FOR_OUTCOME = {
     Outcome.APPROVED: Action.APPROVE,
     Outcome.REJECTED: Action.REJECT,
     Outcome.NEEDS_INFO: Action.REQUEST_INFO,
+    Outcome.NO_RECORDS: Action.NO_RECORDS,
 }
 
 

@@ -55,7 +55,7 @@ def review(reference: str) -> Any:
                             ip=client_ip(),
                             scope=form.scope_entries(),
                             reason_codes=form.reason.data or [],
-                            text=form.text.data or "",
+                            text=form.decision_text(),
                         )
                         if isinstance(result, Decision):
                             letters.create_letter(current_user, result, client_ip())
@@ -63,6 +63,11 @@ def review(reference: str) -> Any:
                 # The failed attempt is on record (the unit of work keeps it); nothing else changed.
                 errors.append(str(error))
                 status = 403
+            except service.ReviewError as error:
+                # Beside the field it is about, where it has one (the note of what was searched, say).
+                if not form.place_refusal(error.field, str(error)):
+                    errors.append(str(error))
+                status = status_for(error)
             except REFUSALS as error:
                 errors.append(message_for(error))
                 status = status_for(error)

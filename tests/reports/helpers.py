@@ -84,6 +84,9 @@ def build(staff: Staff, scenario: str, **overrides: Any) -> Case:
     staff.act(case, Action.START_REVIEW)
     if scenario == "in_review":
         return case
+    if scenario == "no_records":
+        staff.decide(case, "no_records")
+        return case
     if scenario.startswith("rejected"):
         staff.decide(case, "rejected")
         if scenario == "rejected_closed":

@@ -39,6 +39,24 @@ def test_the_fold_follows_a_case_from_intake_to_disclosure():
     assert reopened.decided_at == T0 + timedelta(days=2)  # the first decision counts
 
 
+def test_finding_no_records_is_the_decision_time_and_not_a_production():
+    created = advance(None, "case.create", T0, {"request": {"non_disclosure_order": None}})
+    reviewed = advance(
+        created, "case.transition", T0, {"action": "start_review", "from": "received", "to": "in_review"}
+    )
+    found = {"action": "no_records", "from": "in_review", "to": "closed", "outcome": "no_records"}
+    closed = advance(reviewed, "case.transition", T0 + timedelta(days=3), found)
+    assert closed is not None
+    assert (closed.state, closed.previous_state, closed.decided_at) == ("closed", "in_review", T0 + timedelta(days=3))
+    assert not closed.produced and closed.disclosed_at is None
+    # Closing after an approval is not a decision of its own: the approval's time stands.
+    approved = advance(reviewed, "case.transition", T0, {"action": "approve", "from": "in_review", "to": "approved"})
+    later = advance(
+        approved, "case.transition", T0 + timedelta(days=9), {"action": "close", "from": "approved", "to": "closed"}
+    )
+    assert later is not None and later.decided_at == T0
+
+
 def test_the_fold_reads_gag_orders_at_intake_and_later():
     indefinite = {"request": {"non_disclosure_order": {"basis": "2705(b)", "until": None}}}
     dated = {"request": {"non_disclosure_order": {"basis": "2705(b)", "until": "2027-01-01"}}}

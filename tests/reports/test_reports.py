@@ -32,6 +32,7 @@ SCENARIOS = [
     ("rejected_closed", {}, "rejected"),
     ("rejected", {"jurisdiction": {"regime": "eu", "country": "DE", "region": None}}, "rejected"),
     ("no_data", {}, "no_data_found"),
+    ("no_records", {}, "no_data_found"),  # the reviewer found no records held: closed from review
     ("noncontent", {}, "non_content_produced"),
     ("noncontent_closed", {"categories": ["subscriber_basic"], "process_type": "subpoena"}, "non_content_produced"),
     ("content", {}, "content_produced"),
@@ -159,7 +160,7 @@ def test_csv_download_parses_with_the_expected_figures(app, client, login_as, bu
     values = {(s, f): v for s, f, v in rows[1:]}
     rejected = len(built["outcomes"]["rejected"])
     assert values[("Outcomes", "Rejected")] == str(rejected)
-    assert values[("Outcomes", "No data found")] == "< 3"  # one case, suppressed
+    assert values[("Outcomes", "No data found")] == "< 3"  # two cases, suppressed
     assert values[("National security", "National-security letters received")] == "0\u2013249"
     assert values[("Preservation", "Preservation requests (counted apart)")] == "< 3"
     assert values[("Totals", "Requests received (excluding preservation and national-security process)")] == str(

@@ -64,6 +64,7 @@ def facts(
         ("rejected", "in_review", (), Outcome.REJECTED),
         ("closed", "rejected", (), Outcome.REJECTED),
         ("closed", "approved", (), Outcome.NO_DATA),
+        ("closed", "in_review", (), Outcome.NO_DATA),  # the reviewer found no records held
         ("disclosed", "producing", ("subscriber_basic",), Outcome.NON_CONTENT),
         ("disclosed", "producing", ("subscriber_basic", "realtime_content"), Outcome.CONTENT),
         ("closed", "disclosed", ("stored_content",), Outcome.CONTENT),
