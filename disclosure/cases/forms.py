@@ -1,7 +1,9 @@
 """Forms for logging a request, editing a case, moving it, attaching documents and gag orders, and filtering lists.
 
 The intake form is turned into the JSON request document and validated by disclosure.policy.request, the same
-path `flask cases import` takes, so the form and the import can never disagree on what is valid.
+path `flask cases import` takes, so the form and the import can never disagree on what is valid. The form checks
+its fields first, all in one pass, so that several mistakes are shown together and in the form's words; the
+parser then refuses whatever the form let through.
 """
 
 from __future__ import annotations
@@ -29,10 +31,21 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from disclosure.policy.vocabulary import AuthorityKind, Category, ProcessType, ReceivedVia, Regime, TargetKind
+from disclosure.policy.vocabulary import (
+    Agreement,
+    AuthorityKind,
+    Category,
+    ListedOffence,
+    OfficialLevel,
+    ProcessType,
+    ReceivedVia,
+    Regime,
+    TargetKind,
+    VoluntaryBasis,
+)
 from disclosure.workflow import State
 
 TIMEZONES = [
@@ -51,6 +64,21 @@ TIMEZONES = [
     "Australia/Sydney",
 ]
 TARGET_ROWS = 4
+#: Process types that may invoke an executive agreement; the request parser allows the same ones (a test
+#: enumerates every process type to hold the two together).
+AGREEMENT_PROCESSES = frozenset(
+    {
+        ProcessType.AGREEMENT_ORDER,
+        ProcessType.FOREIGN_ORDER,
+        ProcessType.UK_IPA_COMMUNICATIONS_DATA,
+        ProcessType.UK_IPA_INTERCEPTION_WARRANT,
+    }
+)
+#: The longest penalty a request document can state, in years; it also stands for life imprisonment.
+MAX_PENALTY_YEARS = 100
+PENALTY_MESSAGE = (
+    f"Give the maximum penalty as a whole number of years from 0 to {MAX_PENALTY_YEARS} ({MAX_PENALTY_YEARS} for life)."
+)
 
 
 def choices(enum: Any, blank: str | None = None) -> list[SelectChoice]:
@@ -98,7 +126,12 @@ class IntakeForm(FlaskForm):
         choices=choices(AuthorityKind, "Choose…"),
         validators=[InputRequired("Choose who issued the process.")],
     )
-    authority_name = StringField("Judge, court or prosecutor", validators=[InputRequired(), Length(max=300)])
+    authority_name = StringField(
+        "Issuer's name",
+        validators=[InputRequired(), Length(max=300)],
+        description="The judge, court, prosecutor, agency or attorney as the document names them; "
+        "for a voluntary disclosure, the team that decided it.",
+    )
     docket = StringField("Docket or case number", validators=[Optional(), Length(max=100)])
     agency_name = StringField(
         "Requesting agency", validators=[InputRequired(), Length(max=200)], render_kw={"list": "agency-names"}
@@ -107,7 +140,11 @@ class IntakeForm(FlaskForm):
         "Agency country (two letters)",
         validators=[InputRequired(), Regexp(r"^[A-Za-z]{2}$", message="Use the two-letter country code, e.g. US.")],
     )
-    officer_name = StringField("Officer", validators=[InputRequired(), Length(max=200)])
+    officer_name = StringField(
+        "Officer",
+        validators=[Length(max=200)],
+        description="Leave it empty only for a voluntary disclosure with no requesting officer.",
+    )
     officer_badge = StringField("Badge", validators=[Optional(), Length(max=50)])
     officer_email = EmailField("Officer email", validators=[Optional(), Length(max=254)])
     officer_phone = StringField("Officer phone", validators=[Optional(), Length(max=50)])
@@ -148,13 +185,143 @@ class IntakeForm(FlaskForm):
     ndo_starts_on = DateField("Order starts", validators=[Optional()])
     ndo_until = DateField("Order expires", validators=[Optional()])
     ndo_indefinite = BooleanField("The order is indefinite")
+    validator_kind = SelectField(
+        "Validated by",
+        choices=choices(AuthorityKind, "Not validated"),
+        default="",
+        description="EU orders from police or an agency need a judge, court or prosecutor's validation "
+        "(Reg. 2023/1543 Art. 4); a UK warrant needs a Judicial Commissioner's approval (choose “Judge”).",
+    )
+    validator_name = StringField("Validator's name", validators=[Length(max=300)])
+    official_level = SelectField(
+        "Signed by (national security letters)",
+        choices=choices(OfficialLevel, "Not stated"),
+        default="",
+        description="Only the officials 18 USC 2709(b) names may sign a national security letter.",
+    )
+    offence_description = StringField(
+        "Offence",
+        validators=[Length(max=300)],
+        description="EU orders for traffic or content data need an offence punishable by at least 3 years "
+        "or one Art. 5(4) lists.",
+    )
+    offence_penalty = IntegerField(
+        "Maximum penalty (years)",
+        validators=[Optional()],
+        invalid_value_message=PENALTY_MESSAGE,
+        render_kw={"min": 0, "max": MAX_PENALTY_YEARS, "inputmode": "numeric"},
+    )
+    offence_listed = SelectField(
+        "Offence listed in Art. 5(4)", choices=choices(ListedOffence, "Not listed"), default=""
+    )
+    voluntary_basis = SelectField(
+        "Voluntary basis",
+        choices=choices(VoluntaryBasis, "None (legal process)"),
+        default="",
+        description="Only for a voluntary disclosure, and required for one: why we disclose when no legal "
+        "process compels us.",
+    )
+    agreement = SelectField(
+        "Executive agreement",
+        choices=choices(Agreement, "None"),
+        default="",
+        description="Only for a foreign order, an order under an executive agreement, or a UK Investigatory "
+        "Powers Act authorisation or warrant: the agreement it says it is made under.",
+    )
     summary = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     legal_process = FileField("The legal process (PDF or scan)")
     submit = SubmitField("Log request")
 
+    @property
+    def is_voluntary(self) -> bool:
+        return self.process_type.data == ProcessType.VOLUNTARY_DISCLOSURE
+
+    def _process_label(self) -> str:
+        try:
+            return f"“{ProcessType(self.process_type.data).label}”"
+        except ValueError:
+            return "this kind of process"
+
+    def validate_officer_name(self, field: StringField) -> None:
+        if (field.data or "").strip():
+            return
+        if not self.is_voluntary:
+            raise ValidationError("Give the requesting officer's name (only a voluntary disclosure may have none).")
+        if any((f.data or "").strip() for f in (self.officer_badge, self.officer_email, self.officer_phone)):
+            raise ValidationError("Give the officer's name too, or clear their badge, email and phone.")
+
+    def validate_validator_kind(self, field: SelectField) -> None:
+        if not field.data and (self.validator_name.data or "").strip():
+            raise ValidationError("Choose who validated the order, or clear the validator's name.")
+
+    def validate_validator_name(self, field: StringField) -> None:
+        if self.validator_kind.data and not (field.data or "").strip():
+            raise ValidationError("Give the name of the judge, court or other authority that validated the order.")
+
+    def validate_offence_description(self, field: StringField) -> None:
+        penalty_typed = bool((self.offence_penalty.raw_data or [""])[0].strip())
+        if not (field.data or "").strip() and (penalty_typed or self.offence_listed.data):
+            raise ValidationError("Describe the offence as the order states it, or clear its penalty and listing.")
+
+    def validate_offence_penalty(self, field: IntegerField) -> None:
+        if field.data is not None and not 0 <= field.data <= MAX_PENALTY_YEARS:
+            raise ValidationError(PENALTY_MESSAGE)
+
+    def validate_voluntary_basis(self, field: SelectField) -> None:
+        if self.is_voluntary and not field.data:
+            raise ValidationError("Choose why we disclose: a voluntary disclosure needs a basis.")
+        if field.data and not self.is_voluntary:
+            raise ValidationError(
+                f"Only a voluntary disclosure has a basis; clear it for {self._process_label()}, or choose "
+                "“Voluntary disclosure” as the kind of process."
+            )
+
+    def validate_agreement(self, field: SelectField) -> None:
+        if field.data and self.process_type.data not in AGREEMENT_PROCESSES:
+            raise ValidationError(
+                f"{self._process_label()} cannot invoke an executive agreement; clear it, or choose the kind of "
+                "process the agreement is used for."
+            )
+
+    def _officer(self) -> dict[str, Any] | None:
+        fields = (self.officer_name, self.officer_email, self.officer_phone, self.officer_badge)
+        if not any((f.data or "").strip() for f in fields):
+            return None  # a voluntary disclosure may have no requesting officer
+        return {
+            "name": self.officer_name.data,
+            "email": self.officer_email.data or None,
+            "phone": self.officer_phone.data or None,
+            "badge": self.officer_badge.data or None,
+        }
+
+    def _particulars(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The issuing authority's later keys and the document's, each only when the form has them."""
+        authority: dict[str, Any] = {}
+        if self.validator_kind.data or (self.validator_name.data or "").strip():
+            authority["validated_by"] = {"kind": self.validator_kind.data or None, "name": self.validator_name.data}
+        if self.official_level.data:
+            authority["official_level"] = self.official_level.data
+        doc: dict[str, Any] = {}
+        if (
+            (self.offence_description.data or "").strip()
+            or self.offence_penalty.data is not None
+            or self.offence_listed.data
+        ):
+            doc["offence"] = {
+                "description": self.offence_description.data,
+                "max_penalty_years": self.offence_penalty.data,
+                "listed": self.offence_listed.data or None,
+            }
+        if self.voluntary_basis.data:
+            doc["voluntary_basis"] = self.voluntary_basis.data
+        if self.agreement.data:
+            doc["agreement"] = self.agreement.data
+        return authority, doc
+
     def request_document(self) -> dict[str, Any]:
         """The request document (DESIGN's JSON shape) this form describes."""
         zone = ZoneInfo(self.timezone.data or "UTC")
+        authority_particulars, particulars = self._particulars()
         received = self.received_at.data.replace(tzinfo=zone).astimezone(UTC) if self.received_at.data else None
         doc: dict[str, Any] = {
             "process_type": self.process_type.data,
@@ -167,14 +334,10 @@ class IntakeForm(FlaskForm):
                 "kind": self.authority_kind.data,
                 "name": self.authority_name.data,
                 "docket": self.docket.data or None,
+                **authority_particulars,
             },
             "agency": {"name": self.agency_name.data, "country": (self.agency_country.data or "").upper()},
-            "officer": {
-                "name": self.officer_name.data,
-                "email": self.officer_email.data or None,
-                "phone": self.officer_phone.data or None,
-                "badge": self.officer_badge.data or None,
-            },
+            "officer": self._officer(),
             "issued_on": self.issued_on.data.isoformat() if self.issued_on.data else None,
             "received_at": received.isoformat().replace("+00:00", "Z") if received else None,
             "received_via": self.received_via.data,
@@ -192,6 +355,7 @@ class IntakeForm(FlaskForm):
                 if not row.form.is_blank
             ],
             "categories": list(self.categories.data or []),
+            **particulars,
         }
         if (self.ndo_basis.data or "").strip():
             doc["non_disclosure_order"] = {
@@ -209,10 +373,13 @@ class IntakeForm(FlaskForm):
 
 
 class EditCaseForm(FlaskForm):
+    #: True for a voluntary disclosure, which may have no requesting officer (set by the view from the case).
+    officer_optional = False
+
     version = HiddenField()
-    authority_name = StringField("Judge, court or prosecutor", validators=[InputRequired(), Length(max=300)])
+    authority_name = StringField("Issuer's name", validators=[InputRequired(), Length(max=300)])
     docket = StringField("Docket or case number", validators=[Optional(), Length(max=100)])
-    officer_name = StringField("Officer", validators=[InputRequired(), Length(max=200)])
+    officer_name = StringField("Officer", validators=[Length(max=200)])
     officer_badge = StringField("Badge", validators=[Optional(), Length(max=50)])
     officer_email = EmailField("Officer email", validators=[Optional(), Length(max=254)])
     officer_phone = StringField("Officer phone", validators=[Optional(), Length(max=50)])
@@ -220,6 +387,10 @@ class EditCaseForm(FlaskForm):
     emergency = BooleanField("Emergency request")
     summary = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save changes")
+
+    def validate_officer_name(self, field: StringField) -> None:
+        if not self.officer_optional and not (field.data or "").strip():
+            raise ValidationError("Give the requesting officer's name (only a voluntary disclosure may have none).")
 
 
 class ActionForm(FlaskForm):

@@ -28,7 +28,8 @@ from disclosure.cases.models import Case, Document
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission, may_review
-from disclosure.policy.request import RequestError, parse_request
+from disclosure.policy.request import RequestError, parse_particulars, parse_request
+from disclosure.policy.vocabulary import ProcessType
 from disclosure.services import Stale
 from disclosure.storage.store import StorageError, store_for_app
 from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
@@ -86,8 +87,13 @@ def _place_error(form: IntakeForm, error: RequestError) -> None:
         "issuing_authority.kind": form.authority_kind,
         "issuing_authority.name": form.authority_name,
         "issuing_authority.docket": form.docket,
+        "issuing_authority.validated_by": form.validator_kind,
+        "issuing_authority.validated_by.kind": form.validator_kind,
+        "issuing_authority.validated_by.name": form.validator_name,
+        "issuing_authority.official_level": form.official_level,
         "agency.name": form.agency_name,
         "agency.country": form.agency_country,
+        "officer": form.officer_name,
         "officer.name": form.officer_name,
         "officer.email": form.officer_email,
         "officer.phone": form.officer_phone,
@@ -101,6 +107,12 @@ def _place_error(form: IntakeForm, error: RequestError) -> None:
         "non_disclosure_order.until": form.ndo_until,
         "non_disclosure_order.from": form.ndo_starts_on,
         "issued_on": form.issued_on,
+        "offence": form.offence_description,
+        "offence.description": form.offence_description,
+        "offence.max_penalty_years": form.offence_penalty,
+        "offence.listed": form.offence_listed,
+        "voluntary_basis": form.voluntary_basis,
+        "agreement": form.agreement,
     }
     field = mapping.get(path)
     if field is None and path.startswith("targets"):
@@ -175,6 +187,7 @@ def _render_case(case: Case, **forms: Any) -> str:
     return render_template(
         "cases/show.html",
         case=case,
+        particulars=parse_particulars(case.particulars),
         actions=available_actions(case.status, case.track),
         action_form=forms.pop("action_form", None) or ActionForm(version=case.version_id),
         assign_form=assign_form,
@@ -200,6 +213,7 @@ def show(reference: str) -> Any:
 def edit(reference: str) -> Any:
     case = case_or_404(reference)
     form = EditCaseForm(obj=case if request.method == "GET" else None)
+    form.officer_optional = case.process is ProcessType.VOLUNTARY_DISCLOSURE
     if request.method == "GET":
         form.version.data = str(case.version_id)
     conflict = False
@@ -208,7 +222,7 @@ def edit(reference: str) -> Any:
             summary=form.summary.data or "",
             docket=form.docket.data or None,
             authority_name=form.authority_name.data,
-            officer_name=form.officer_name.data,
+            officer_name=form.officer_name.data or None,
             officer_badge=form.officer_badge.data or None,
             officer_email=form.officer_email.data or None,
             officer_phone=form.officer_phone.data or None,
