@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import BigInteger, Integer
 
 from disclosure.auth.models import User
 from disclosure.clock import utcnow
@@ -228,7 +229,8 @@ class Document(db.Model):  # type: ignore[name-defined]
     filename: Mapped[str] = mapped_column(String(200))
     #: Detected from the content, never taken from the upload.
     content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int]
+    #: Plaintext bytes: BIGINT on PostgreSQL (files over 2 GiB); SQLite's INTEGER is 64-bit already (migration 0012).
+    size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     #: SHA-256 of the plaintext, hex.
     sha256: Mapped[str] = mapped_column(String(64))
     #: The encrypted blob's generated name in the blob store.

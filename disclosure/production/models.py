@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from disclosure.auth.models import User
@@ -17,6 +17,10 @@ from disclosure.cases.models import Agency, Case, CaseTarget
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.policy.vocabulary import Category
+
+#: A file's size in bytes: 64-bit, since files over 2 GiB are ordinary here (PostgreSQL's INTEGER stops at 2^31 - 1).
+#: SQLite's INTEGER is already 64-bit, so the column stays INTEGER there and migration 0012 leaves SQLite alone.
+BYTE_SIZE = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class ProductionRecord(db.Model):  # type: ignore[name-defined]
@@ -31,7 +35,8 @@ class ProductionRecord(db.Model):  # type: ignore[name-defined]
     category: Mapped[str] = mapped_column(String(30))
     #: A safe file name, unique within the case's production.
     filename: Mapped[str] = mapped_column(String(200))
-    size: Mapped[int]
+    #: Plaintext bytes.
+    size: Mapped[int] = mapped_column(BYTE_SIZE)
     #: SHA-256 of the plaintext, hex.
     sha256: Mapped[str] = mapped_column(String(64))
     blob_name: Mapped[str] = mapped_column(String(32), unique=True)
@@ -81,7 +86,8 @@ class Bundle(db.Model):  # type: ignore[name-defined]
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"), default=None)
     filename: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int]
+    #: Bytes of the ZIP.
+    size: Mapped[int] = mapped_column(BYTE_SIZE)
     file_count: Mapped[int]
     #: Fingerprints of the recipient certificates, JSON list; empty when passphrase-only.
     recipients_json: Mapped[str] = mapped_column(Text, default="[]")
