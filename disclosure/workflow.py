@@ -79,6 +79,10 @@ OPEN_STATES = frozenset(
 #: States that only a recorded decision can produce; the database requires a decider in them.
 DECIDED_STATES = frozenset({State.APPROVED, State.REJECTED})
 
+#: Actions that are a reviewer's decision: taken only through the review page (checklist, grounds, password, and a
+#: stored decision with its letter), never as a bare workflow step.
+DECISION_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.REQUEST_INFO, Action.NO_RECORDS})
+
 
 class Track(StrEnum):
     """Which path a case follows, from its process type."""

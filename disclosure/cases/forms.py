@@ -34,6 +34,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from disclosure.policy.request import AGREEMENT_PROCESSES, MAX_PENALTY_YEARS
 from disclosure.policy.vocabulary import (
     Agreement,
     AuthorityKind,
@@ -64,18 +65,6 @@ TIMEZONES = [
     "Australia/Sydney",
 ]
 TARGET_ROWS = 4
-#: Process types that may invoke an executive agreement; the request parser allows the same ones (a test
-#: enumerates every process type to hold the two together).
-AGREEMENT_PROCESSES = frozenset(
-    {
-        ProcessType.AGREEMENT_ORDER,
-        ProcessType.FOREIGN_ORDER,
-        ProcessType.UK_IPA_COMMUNICATIONS_DATA,
-        ProcessType.UK_IPA_INTERCEPTION_WARRANT,
-    }
-)
-#: The longest penalty a request document can state, in years; it also stands for life imprisonment.
-MAX_PENALTY_YEARS = 100
 PENALTY_MESSAGE = (
     f"Give the maximum penalty as a whole number of years from 0 to {MAX_PENALTY_YEARS} ({MAX_PENALTY_YEARS} for life)."
 )

@@ -21,10 +21,10 @@ from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import may_review
 from disclosure.services import Actor, NotPermitted, Stale, require
-from disclosure.workflow import DECIDED_STATES, Action, IllegalTransition, State, rule_for, transition
+from disclosure.workflow import DECIDED_STATES, DECISION_ACTIONS, Action, IllegalTransition, State, rule_for, transition
 
 #: Moves that are part of reviewing the case, which its logger may never do (four eyes).
-REVIEW_ACTIONS = frozenset({Action.START_REVIEW, Action.REQUEST_INFO, Action.APPROVE, Action.REJECT, Action.REOPEN})
+REVIEW_ACTIONS = DECISION_ACTIONS | {Action.START_REVIEW, Action.REOPEN}
 
 
 #: A step run when a case enters a state, before its event is written; it returns facts for that event.

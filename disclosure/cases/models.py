@@ -8,14 +8,17 @@ case has a decider; a target's date range is ordered; two people editing one cas
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import BigInteger, Integer
 
 from disclosure.auth.models import User
 from disclosure.clock import utcnow
 from disclosure.extensions import db
+from disclosure.policy.request import Particulars, parse_particulars
 from disclosure.policy.vocabulary import (
     AuthorityKind,
     Category,
@@ -120,6 +123,11 @@ class Case(db.Model):  # type: ignore[name-defined]
     issued_on: Mapped[date | None] = mapped_column(Date, default=None)
     #: The last day the process itself is valid (warrants), if it says.
     valid_until: Mapped[date | None] = mapped_column(Date, default=None)
+    #: The request document's later keys (validation, signing official, offence, voluntary basis, agreement), as
+    #: disclosure.policy.request.particulars_json writes them; None for a case logged before they existed.
+    particulars: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON().with_variant(postgresql.JSONB(), "postgresql"), default=None
+    )
     #: IANA time zone the deadlines are computed in.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -169,6 +177,11 @@ class Case(db.Model):  # type: ignore[name-defined]
             "authority": AuthorityKind(self.authority_kind).label,
             "received_via": ReceivedVia(self.received_via).label,
         }
+
+    @property
+    def further_particulars(self) -> Particulars:
+        """The request's later keys (validation, signing official, offence, voluntary basis, agreement) as values."""
+        return parse_particulars(self.particulars)
 
     @property
     def categories(self) -> list[Category]:

@@ -34,14 +34,11 @@ from disclosure.permissions import Permission, may_review
 from disclosure.policy.deadlines import DeadlineError, calendar_for, compute_due
 from disclosure.policy.identifiers import canonical_identifier
 from disclosure.policy.loader import default_policy
-from disclosure.policy.request import RequestDocument, to_json
+from disclosure.policy.request import RequestDocument, particulars_json, to_json
 from disclosure.policy.vocabulary import TargetKind
 from disclosure.services import Actor, ServiceError, person, require
 from disclosure.storage.transactional import put_in_transaction
-from disclosure.workflow import Action, IllegalTransition, State
-
-#: Actions that only the review service may take: they need a recorded decision.
-DECISION_ACTIONS = frozenset({Action.APPROVE, Action.REJECT})
+from disclosure.workflow import DECISION_ACTIONS, Action, IllegalTransition, State
 
 
 class CaseError(ServiceError):
@@ -144,6 +141,7 @@ def log_request(
         emergency=doc.emergency,
         issued_on=doc.issued_on,
         valid_until=doc.valid_until,
+        particulars=particulars_json(doc) or None,
         timezone=timezone,
         summary=summary.strip(),
         state=State.RECEIVED.value,
@@ -226,7 +224,10 @@ def apply_action(
 ) -> State:
     """Move the case by `action` (not approve or reject: those need the review's decision record)."""
     if action in DECISION_ACTIONS:
-        raise IllegalTransition("Approve and reject are decided on the review page, with the checklist.")
+        raise IllegalTransition(
+            "Approving, rejecting, asking the requester for more and recording that no records are held are "
+            "decisions: make them on the review page, with the checklist."
+        )
     check_version(case, expected_version)
     after = move(actor, case, action, ip=ip, reason=note)
     if action is Action.START_REVIEW and case.assigned_to_id is None:

@@ -28,12 +28,12 @@ from disclosure.cases.models import Case, Document
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission, may_review
-from disclosure.policy.request import RequestError, parse_particulars, parse_request
+from disclosure.policy.request import RequestError, parse_request
 from disclosure.policy.vocabulary import ProcessType
 from disclosure.services import Stale
 from disclosure.storage.store import StorageError, store_for_app
 from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
-from disclosure.workflow import Action, available_actions
+from disclosure.workflow import DECISION_ACTIONS, Action, available_actions
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -187,7 +187,7 @@ def _render_case(case: Case, **forms: Any) -> str:
     return render_template(
         "cases/show.html",
         case=case,
-        particulars=parse_particulars(case.particulars),
+        particulars=case.further_particulars,
         actions=available_actions(case.status, case.track),
         action_form=forms.pop("action_form", None) or ActionForm(version=case.version_id),
         assign_form=assign_form,
@@ -199,6 +199,7 @@ def _render_case(case: Case, **forms: Any) -> str:
         today=utcnow().date(),
         now=utcnow(),
         Action=Action,
+        DECISION_ACTIONS=DECISION_ACTIONS,
     )
 
 

@@ -22,7 +22,8 @@ from disclosure.policy.scope import (
     check_scope,
     ground_requires_reason,
 )
-from disclosure.policy.vocabulary import AuthorityKind, Category, TargetKind, Verdict
+from disclosure.policy.validity import Period, Validity, names
+from disclosure.policy.vocabulary import Category, Regime, TargetKind, Verdict
 
 __all__ = [
     "COUNSEL_ESCALATION",
@@ -46,29 +47,20 @@ REPEATABLE_WARNINGS = frozenset(
     }
 )
 
-
-#: How an issuing authority is named in a sentence ("this one was issued by …").
-_WHO = {
-    AuthorityKind.JUDGE: "a judge",
-    AuthorityKind.COURT: "a court",
-    AuthorityKind.PROSECUTOR: "a prosecutor",
-    AuthorityKind.AGENCY: "an agency",
-    AuthorityKind.POLICE: "the police",
-}
-
-
-def _names(items: Iterable[str], conjunction: str = "and") -> str:
-    """`a`, `a and b`, `a, b and c` (or `or`)."""
-    seq = list(items)
-    if len(seq) <= 1:
-        return seq[0] if seq else "nothing"
-    return ", ".join(seq[:-1]) + f" {conjunction} " + seq[-1]
+#: The legal systems US process (a subpoena, a 2703(d) order, a warrant, 2703(f) preservation) belongs to.
+US_REGIMES = frozenset({Regime.US_FEDERAL, Regime.US_STATE})
 
 
 def _found(
-    category: Category, verdict: Verdict, reason: str, clause: str, grounds: tuple[GroundRule, ...] = ()
+    category: Category,
+    verdict: Verdict,
+    reason: str,
+    clause: str,
+    grounds: tuple[GroundRule, ...] = (),
+    narrow_to: Period | None = None,
 ) -> CategoryFinding:
-    return CategoryFinding(category, verdict, tuple(g.id for g in grounds), reason, clause)
+    period = None if narrow_to is None else (narrow_to.start, narrow_to.end)
+    return CategoryFinding(category, verdict, tuple(g.id for g in grounds), reason, clause, period)
 
 
 def _day(moment: date) -> date:
@@ -76,17 +68,31 @@ def _day(moment: date) -> date:
 
 
 class _Rules:
-    """One evaluation's context: the request, the policy and the policy's rule for the request's process."""
+    """One evaluation's context: the request, the policy, the policy's rule for the request's process (None when
+    this version of the policy does not know it) and the process's validity."""
 
     def __init__(self, request: RequestDocument, policy: Policy, today: date) -> None:
         self.request, self.policy, self.today = request, policy, today
-        self.process: ProcessRule = policy.process_types[request.process_type]
+        self.rule: ProcessRule | None = policy.process_types.get(request.process_type)
+        self.validity = None if self.rule is None else Validity(request, policy, self.rule, today)
+        self.bar = None if self.validity is None else self.validity.bar()
+        self.excess = None if self.validity is None or self.bar else self.validity.excess()
+
+    @property
+    def process(self) -> ProcessRule:
+        assert self.rule is not None  # only read once `finding` has dealt with an unknown process
+        return self.rule
+
+    @property
+    def valid(self) -> Validity:
+        assert self.validity is not None
+        return self.validity
 
     def label(self, category: Category) -> str:
         return self.policy.categories[category].label
 
     def labels(self, categories: Iterable[Category]) -> str:
-        return _names(self.label(c) for c in categories)
+        return names(self.label(c) for c in categories)
 
     def kind(self, category: Category) -> DataKind:
         return self.policy.categories[category].data_kind
@@ -114,15 +120,22 @@ class _Rules:
         limit = self.process.limits.get(category)
         return f" ({limit})" if limit else ""
 
+    # -- findings ------------------------------------------------------------------------------------------
+
     def finding(self, category: Category) -> CategoryFinding:
-        p, kind, name = self.process, self.kind(category), self.label(category)
+        kind, name = self.kind(category), self.label(category)
         found = partial(_found, category)
-        if p.preserve_only:
+        if self.rule is None:
             return found(
-                Verdict.PRESERVE_ONLY,
-                f"{p.label}: preserve {name}; nothing is disclosed until other legal process compels it.",
+                Verdict.EXCEEDS_PROCESS,
+                f"Policy {self.policy.info.version} does not know the process type "
+                f"“{self.request.process_type.label}”: nothing may be disclosed under it. Evaluate the request "
+                "under the current policy.",
                 self.restriction(kind),
             )
+        p = self.process
+        if p.preserve_only:
+            return self.preservation_finding(category)
         if kind is DataKind.PUBLIC:
             grounds = self.policy.grounds_for(kind, GroundUse.PUBLIC_DATA)
             if not grounds:
@@ -130,42 +143,81 @@ class _Rules:
                     Verdict.NO_POLICY_GROUND, f"No ground in the policy covers {name}.", self.restriction(kind)
                 )
             return found(Verdict.PERMITTED, grounds[0].reason or grounds[0].label, grounds[0].clause, grounds)
+        if p.by_basis:
+            return self.basis_finding(category)
         if p.voluntary:
-            return self.voluntary_finding(category)
+            return self.emergency_finding(category)
+        return self.compelled_finding(category)
+
+    def preservation_finding(self, category: Category) -> CategoryFinding:
+        p, kind, name = self.process, self.kind(category), self.label(category)
+        found = partial(_found, category, clause=self.restriction(kind))
+        if self.bar is not None:
+            return found(Verdict.EXCEEDS_PROCESS, self.bar.message)
+        if p.preserves is not None and category not in p.preserves:
+            return found(
+                Verdict.EXCEEDS_PROCESS,
+                f"{p.label}: preserves only what we hold when it is received ({self.labels(p.preserves)}); "
+                f"{name} would be collected from now on, which is interception or a pen register and takes an "
+                "order for it.",
+            )
+        if (fault := self.valid.issuer_fault(category)) is not None:
+            return found(Verdict.EXCEEDS_PROCESS, f"{p.label}: preserving {name} {fault}")
+        return found(
+            Verdict.PRESERVE_ONLY,
+            f"{p.label}: preserve {name} as held today; nothing is disclosed until other legal process compels it.",
+        )
+
+    def compelled_finding(self, category: Category) -> CategoryFinding:
+        p, kind, name, valid = self.process, self.kind(category), self.label(category), self.valid
         grounds = self.policy.grounds_for(kind, GroundUse.COMPELLED_PROCESS)
+        exceeds = partial(_found, category, Verdict.EXCEEDS_PROCESS, clause=self.clause(kind, grounds))
+        if self.bar is not None:
+            return exceeds(self.bar.message)
         if category not in p.can_compel:
-            return found(
-                Verdict.EXCEEDS_PROCESS,
-                f"{p.label}: cannot compel {name}; it can compel only {self.labels(p.can_compel)}.",
-                self.clause(kind, grounds),
+            note = f" {p.exceeds_note}" if p.exceeds_note else ""
+            return exceeds(f"{p.label}: cannot compel {name}; it can compel only {self.labels(p.can_compel)}.{note}")
+        agreement = valid.agreement
+        if valid.via_agreement and agreement is not None and category not in agreement.categories:
+            return exceeds(
+                f"The {agreement.label} does not reach {name}; it reaches {self.labels(agreement.categories)}."
             )
-        allowed, issuer = p.authorities_for(category), self.request.issuing_authority.kind
-        if allowed is not None and issuer not in allowed:
-            who = _names((a.value for a in allowed), "or")
-            return found(
-                Verdict.EXCEEDS_PROCESS,
-                f"{p.label}: {name} must be ordered by a {who}; this one was issued by {_WHO[issuer]}.",
-                self.clause(kind, grounds),
-            )
+        if (fault := valid.issuer_fault(category)) is not None:
+            return exceeds(f"{p.label}: {name} {fault}")
+        if (fault := valid.offence_fault(category)) is not None:
+            return exceeds(f"{p.label}: {name} {fault}")
         if not grounds:
-            return found(
+            return _found(
+                category,
                 Verdict.NO_POLICY_GROUND,
                 f"{p.label}: compels {name}, but no ground in the policy covers compelled "
                 "disclosure of it; it must go to counsel.",
                 self.restriction(kind),
             )
-        return found(
+        if self.excess is not None:
+            what, inside = self.excess
+            narrow = (
+                f" Approve {name} only for {inside.text()}."
+                if inside is not None
+                else " Nothing requested lies inside it: ask for a new order."
+            )
+            return exceeds(f"{what}.{narrow}", narrow_to=inside)
+        via = f" under the {agreement.label} ({agreement.statute})" if valid.via_agreement and agreement else ""
+        return _found(
+            category,
             Verdict.PERMITTED,
-            f"{p.label}: compels {name}{self.limit(category)} once confirmed valid and enforceable "
+            f"{p.label}{via}: compels {name}{self.limit(category)} once confirmed valid and enforceable "
             f"(checklist). Permitted by the policy: {self.ground_labels(grounds)}.",
             self.clause(kind, grounds),
             grounds,
         )
 
-    def voluntary_finding(self, category: Category) -> CategoryFinding:
+    def emergency_finding(self, category: Category) -> CategoryFinding:
         p, kind, name = self.process, self.kind(category), self.label(category)
         found = partial(_found, category)
         grounds = self.policy.grounds_for(kind, GroundUse.EMERGENCY)
+        if self.bar is not None:
+            return found(Verdict.EXCEEDS_PROCESS, self.bar.message, self.restriction(kind))
         if not grounds:
             data = self.policy.data_kinds[kind].label.lower()
             return found(
@@ -190,17 +242,63 @@ class _Rules:
             grounds,
         )
 
-    def warnings(self, findings: tuple[CategoryFinding, ...]) -> list[PolicyWarning]:
-        p, request, out = self.process, self.request, []
-        if p.preserve_only:
-            renewal = f", renewable {p.renewals} time(s) for {p.renewal_days} days" if p.renewal_days else ""
-            out.append(
-                PolicyWarning(
-                    "preservation_discloses_nothing",
-                    f"{p.label}: preserve the data for {p.preserve_days} days{renewal}. "
-                    "Nothing is disclosed until other legal process compels it.",
-                )
+    def basis_finding(self, category: Category) -> CategoryFinding:
+        """Disclosure we start ourselves: the basis chosen up front must reach the category, and a policy ground
+        must cover it."""
+        p, kind, name = self.process, self.kind(category), self.label(category)
+        found = partial(_found, category)
+        chosen = self.request.voluntary_basis
+        basis = self.policy.voluntary_bases.get(chosen) if chosen is not None else None
+        if self.bar is not None:
+            return found(Verdict.EXCEEDS_PROCESS, self.bar.message, self.restriction(kind))
+        if basis is None:
+            said = chosen.label if chosen is not None else "none"
+            return found(
+                Verdict.EXCEEDS_PROCESS,
+                f"{p.label}: say why we disclose; this policy has no basis “{said}”.",
+                self.restriction(kind),
             )
+        if category not in p.voluntary_disclosure or category not in basis.categories:
+            reach = [c for c in basis.categories if c in p.voluntary_disclosure]
+            return found(
+                Verdict.EXCEEDS_PROCESS,
+                f"{basis.label} ({basis.statute}) lets us disclose only {self.labels(reach)}; {name} needs legal "
+                "process that compels it.",
+                self.restriction(kind),
+            )
+        grounds = tuple(self.policy.grounds[g] for g in basis.grounds if self.policy.grounds[g].applies_to is kind)
+        note = f" {basis.note}" if basis.note else ""
+        if not grounds:
+            return found(
+                Verdict.NO_POLICY_GROUND,
+                f"{basis.label} ({basis.statute}) allows disclosing {name}, but no ground in the policy covers it "
+                f"on this basis: counsel decides.{note}",
+                self.restriction(kind),
+            )
+        return found(
+            Verdict.PERMITTED,
+            f"{basis.label} ({basis.statute}) allows us to disclose {name} on our own initiative. Permitted by "
+            f"the policy: {self.ground_labels(grounds)}.{note}",
+            self.clause(kind, grounds),
+            grounds,
+        )
+
+    # -- warnings ------------------------------------------------------------------------------------------
+
+    def warnings(self, findings: tuple[CategoryFinding, ...]) -> list[PolicyWarning]:
+        if self.rule is None:
+            return [
+                PolicyWarning(
+                    "process_type_unknown",
+                    f"Policy {self.policy.info.version} does not know the process type "
+                    f"“{self.request.process_type.label}”. Evaluate the request under the current policy.",
+                )
+            ]
+        p, out = self.process, list[PolicyWarning]()
+        if self.bar is not None:
+            out.append(PolicyWarning(self.bar.id, self.bar.message))
+        if p.preserve_only:
+            out.extend(self.preservation_warnings(findings))
         out.extend(self.ground_warnings(findings))
         if p.approvals_required >= 2:
             out.append(
@@ -210,38 +308,61 @@ class _Rules:
                     "and the person who logged the case cannot be one of them.",
                 )
             )
-        out.extend(self.authority_warnings())
+        if p.counsel_required:
+            out.append(
+                PolicyWarning(
+                    "counsel_required",
+                    f"{p.label}: counsel must review the disclosure and their decision be recorded before approval.",
+                )
+            )
+        if self.bar is None:
+            out.extend(self.authority_warnings())
         out.extend(self.jurisdiction_warnings())
         if p.reported_in_bands:
-            limits = "; ".join(f"{self.label(c)}: {text}" for c, text in p.limits.items())
-            limits = f" ({limits})" if limits else ""
-            out.append(
-                PolicyWarning(
-                    "national_security_constraints",
-                    f"{p.label}: counted in transparency reports only in bands, never "
-                    f"exactly. It reaches only {self.labels(p.can_compel)}{limits} and "
-                    "never content. It usually forbids telling anyone (18 USC 2709(c)).",
-                )
-            )
+            out.extend(self.national_security_warnings())
         out.extend(self.non_disclosure_warnings())
-        if request.valid_until is not None and request.valid_until < self.today:
-            out.append(
-                PolicyWarning(
-                    "process_expired",
-                    f"The {p.label} expired on {request.valid_until.isoformat()} (today "
-                    f"is {self.today.isoformat()}): it compels nothing now; ask for a new "
-                    "one.",
-                )
-            )
         out.extend(self.identifier_warnings())
         out.extend(self.period_warnings())
         return out
 
+    def preservation_warnings(self, findings: tuple[CategoryFinding, ...]) -> list[PolicyWarning]:
+        p, out = self.process, list[PolicyWarning]()
+        if any(f.verdict is Verdict.PRESERVE_ONLY for f in findings):
+            renewal = f", renewable {p.renewals} time(s) for {p.renewal_days} days" if p.renewal_days else ""
+            out.append(
+                PolicyWarning(
+                    "preservation_discloses_nothing",
+                    f"{p.label}: preserve the data for {p.preserve_days} days{renewal}. "
+                    "Nothing is disclosed until other legal process compels it.",
+                )
+            )
+        if p.countries is None and self.request.jurisdiction.regime not in US_REGIMES:
+            out.append(
+                PolicyWarning(
+                    "foreign_preservation_voluntary",
+                    f"{p.label} binds us only for a US governmental entity; this request is under "
+                    f"{self.request.jurisdiction.regime.label} law, so preserving is our choice, pending a mutual "
+                    "legal assistance request or an order under an executive agreement.",
+                )
+            )
+        if any(self.valid.emergency_exception(c) for c in self.request.categories):
+            out.append(self.ex_post_validation())
+        return out
+
+    def ex_post_validation(self) -> PolicyWarning:
+        return PolicyWarning(
+            "eu_validation_ex_post",
+            f"{self.process.label}: issued in an emergency without prior validation (Reg. 2023/1543 Art. 4(5)). "
+            "Validation must follow within 96 hours; if it is refused, delete or stop using what was produced "
+            "or preserved.",
+        )
+
     def ground_warnings(self, findings: tuple[CategoryFinding, ...]) -> list[PolicyWarning]:
         out: list[PolicyWarning] = []
         unfounded = [f.category for f in findings if f.verdict is Verdict.NO_POLICY_GROUND]
+        emergency = self.process.voluntary and not self.process.by_basis
         content = [c for c in unfounded if self.kind(c) is DataKind.COMMUNICATIONS_CONTENT]
-        if self.process.voluntary and content:
+        if emergency and content:
             out.append(
                 PolicyWarning(
                     "emergency_content_no_ground",
@@ -251,17 +372,14 @@ class _Rules:
                     "interception order.",
                 )
             )
-        if other := [c for c in unfounded if not (self.process.voluntary and c in content)]:
+        if other := [c for c in unfounded if not (emergency and c in content)]:
             out.append(
                 PolicyWarning(
                     "no_policy_ground", f"No ground in the policy covers {self.labels(other)}; escalate to counsel."
                 )
             )
-        citable = {Verdict.PERMITTED, Verdict.NO_POLICY_GROUND}  # a reviewer (or counsel) could cite a ground
-        for ground in self.policy.grounds.values():
-            categories = [
-                f.category for f in findings if f.verdict in citable and self.kind(f.category) is ground.applies_to
-            ]
+        for ground in self.policy.grounds.values():  # only grounds the engine itself cites; a reviewer's citation
+            categories = [f.category for f in findings if ground.id in f.grounds]  # is checked when they cite it
             if ground.requires_written_reason and categories:
                 note = f" {ground.note}" if ground.note else ""
                 out.append(
@@ -274,49 +392,66 @@ class _Rules:
         return out
 
     def authority_warnings(self) -> list[PolicyWarning]:
-        p, issuer = self.process, self.request.issuing_authority.kind
-        if p.preserve_only:
-            wrong = p.authorities is not None and issuer not in p.authorities
-            concerned = list(self.request.categories) if wrong else []
-        else:
-            concerned = [
-                c
-                for c in self.request.categories
-                if c in p.can_compel and (allowed := p.authorities_for(c)) is not None and issuer not in allowed
-            ]
-        by_rule: dict[tuple[str, ...], list[Category]] = {}
-        for category in concerned:
-            by_rule.setdefault(tuple(a.value for a in p.authorities_for(category) or ()), []).append(category)
-        return [
+        p, valid, out = self.process, self.valid, list[PolicyWarning]()
+        issuer = self.request.issuing_authority
+        reachable = [c for c in self.request.categories if p.preserve_only or c in p.can_compel]
+        by_fault: dict[str, list[Category]] = {}
+        for category in reachable:
+            if (fault := valid.issuer_fault(category)) is not None:
+                by_fault.setdefault(fault, []).append(category)
+        out.extend(
             PolicyWarning(
                 "issuing_authority_not_allowed",
-                f"{p.label}: {self.labels(cats)} need an order issued by a "
-                f"{_names(kinds, 'or')}; this one was issued by {_WHO[issuer]}. Ask for an "
-                "order from the right authority.",
+                f"{p.label}: {self.labels(cats)} {fault} Ask for an order from, or validated by, the right authority.",
             )
-            for kinds, cats in by_rule.items()
-        ]
-
-    def jurisdiction_warnings(self) -> list[PolicyWarning]:
-        p, where, out = self.process, self.request.jurisdiction, []
-        if p.regimes is not None and where.regime not in p.regimes:
-            law = _names((r.value for r in p.regimes), "or")
+            for fault, cats in by_fault.items()
+        )
+        if not p.preserve_only and any(valid.emergency_exception(c) for c in reachable):
+            out.append(self.ex_post_validation())
+        threshold = [c for c in reachable if c in p.offence_categories]
+        if p.offence_threshold_years is not None and threshold and self.request.offence is None:
             out.append(
                 PolicyWarning(
-                    "process_outside_regime",
-                    f"A {p.label} belongs to {law} law; this request is under "
-                    f"{where.regime.value}. Check what was served.",
+                    "offence_not_stated",
+                    f"{p.label}: {self.labels(threshold)} may be ordered only for offences punishable by at least "
+                    f"{p.offence_threshold_years} years or listed in Art. 5(4). The request states no offence: "
+                    "record it from the certificate before approving.",
                 )
             )
+        if p.official_levels is not None and issuer.official_level is None:
+            allowed = names((lv.label for lv in p.official_levels), "or")
+            out.append(
+                PolicyWarning(
+                    "nsl_official_not_recorded",
+                    f"{p.label}: record who signed it; only the {allowed} may (18 USC 2709(b)).",
+                )
+            )
+        return out
+
+    def jurisdiction_warnings(self) -> list[PolicyWarning]:
+        where = self.request.jurisdiction
         rule = self.policy.jurisdictions[where.regime]
         if rule.countries is not None and where.country not in rule.countries:
-            out.append(
+            return [
                 PolicyWarning(
                     "country_outside_jurisdiction",
                     f"Country {where.country} is not part of the {rule.label} jurisdiction.",
                 )
+            ]
+        return []
+
+    def national_security_warnings(self) -> list[PolicyWarning]:
+        p = self.process
+        limits = "; ".join(f"{self.label(c)}: {text}" for c, text in p.limits.items())
+        limits = f" ({limits})" if limits else ""
+        return [
+            PolicyWarning(
+                "national_security_constraints",
+                f"{p.label}: counted in transparency reports only in bands, never "
+                f"exactly. It reaches only {self.labels(p.can_compel)}{limits} and "
+                "never content. It usually forbids telling anyone (18 USC 2709(c)).",
             )
-        return out
+        ]
 
     def non_disclosure_warnings(self) -> list[PolicyWarning]:
         order = self.request.non_disclosure_order
@@ -385,17 +520,21 @@ class _Rules:
 
 
 def evaluate(request: RequestDocument, policy: Policy, today: date) -> Evaluation:
-    """The engine's findings for `request` under `policy`, as of `today` (for expiry checks)."""
+    """The engine's findings for `request` under `policy`, as of `today` (for prospective collection: whether
+    its period has ended; whether process was valid is judged on the day it was received)."""
     rules = _Rules(request, policy, today)
     findings = tuple(rules.finding(c) for c in request.categories)
-    checklist = rules.process.checklist
-    if any(f.verdict is Verdict.NO_POLICY_GROUND for f in findings):
+    process = rules.rule
+    counsel_required = process is not None and process.counsel_required
+    checklist = process.checklist if process is not None else ()
+    if counsel_required or any(f.verdict is Verdict.NO_POLICY_GROUND for f in findings):
         checklist += (COUNSEL_ESCALATION,)
     return Evaluation(
         policy_version=policy.sha256,
         process_type=request.process_type,
-        approvals_required=rules.process.approvals_required,
+        approvals_required=process.approvals_required if process is not None else 2,
         categories=findings,
         checklist=checklist,
         warnings=tuple(rules.warnings(findings)),
+        counsel_required=counsel_required,
     )

@@ -7,6 +7,7 @@ Pure: no Flask, no database.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from disclosure.policy.model import ChecklistItem
 from disclosure.policy.vocabulary import Category, Ground, ProcessType, Verdict
@@ -27,15 +28,22 @@ class CategoryFinding:
     grounds: tuple[Ground, ...]
     reason: str
     clause: str  #: the policy text the verdict rests on
+    #: For a category that exceeds the process only by its period: the period (first day, or None for any earlier
+    #: day; last day) an approval may be narrowed to.
+    narrow_to: tuple[date | None, date] | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "category": self.category.value,
             "verdict": self.verdict.value,
             "grounds": [g.value for g in self.grounds],
             "reason": self.reason,
             "clause": self.clause,
         }
+        if self.narrow_to is not None:
+            start, end = self.narrow_to
+            out["narrow_to"] = {"from": start.isoformat() if start else None, "to": end.isoformat()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class Evaluation:
     categories: tuple[CategoryFinding, ...]
     checklist: tuple[ChecklistItem, ...]
     warnings: tuple[PolicyWarning, ...]
+    #: The process always needs counsel's escalation recorded (a disclosure we start ourselves).
+    counsel_required: bool = False
 
     def finding(self, category: Category) -> CategoryFinding | None:
         return next((f for f in self.categories if f.category is category), None)
@@ -70,4 +80,5 @@ class Evaluation:
             "categories": [f.as_json() for f in self.categories],
             "checklist": [{"id": i.id, "label": i.label} for i in self.checklist],
             "warnings": [w.as_json() for w in self.warnings],
+            **({"counsel_required": True} if self.counsel_required else {}),
         }

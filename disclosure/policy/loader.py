@@ -22,6 +22,8 @@ from typing import Final, TypeVar
 import holidays
 
 from disclosure.policy.model import (
+    AgreementRule,
+    BasisRule,
     CategoryKind,
     CategoryRule,
     ChecklistItem,
@@ -34,10 +36,20 @@ from disclosure.policy.model import (
     Policy,
     PolicyInfo,
     ProcessRule,
+    Window,
 )
 from disclosure.policy.toml_checks import PolicyProblem, TomlChecker, type_name
 from disclosure.policy.toml_lines import TomlLines
-from disclosure.policy.vocabulary import AuthorityKind, Category, Ground, ProcessType, Regime
+from disclosure.policy.vocabulary import (
+    Agreement,
+    AuthorityKind,
+    Category,
+    Ground,
+    OfficialLevel,
+    ProcessType,
+    Regime,
+    VoluntaryBasis,
+)
 
 __all__ = ["PolicyFileError", "PolicyProblem", "default_policy", "default_policy_bytes", "load_policy"]
 
@@ -48,6 +60,7 @@ _CHECKLIST_ID: Final = re.compile(r"^[a-z][a-z0-9_]*$")
 _COUNTRY: Final = re.compile(r"^[A-Z]{2}$")
 _CALENDAR: Final = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
 _SYNTAX_LINE: Final = re.compile(r"\(at line (\d+), column \d+\)")
+_ANY_TEXT: Final = re.compile(r"^\S.*$")
 
 _TOP: Final = frozenset(
     {
@@ -58,6 +71,19 @@ _TOP: Final = frozenset(
         "process_types",
         "non_disclosure_order",
         "jurisdictions",
+    }
+)
+#: Tables a policy file may leave out (policy 2026-1 predates them).
+_OPTIONAL_TOP: Final = frozenset({"agreements", "voluntary_bases"})
+#: Process types added by policy 2026-2: an earlier policy file does not define them.
+LATER_PROCESS_TYPES: Final = frozenset(
+    {
+        ProcessType.CIVIL_SUBPOENA,
+        ProcessType.FOREIGN_ORDER,
+        ProcessType.AGREEMENT_ORDER,
+        ProcessType.UK_IPA_COMMUNICATIONS_DATA,
+        ProcessType.UK_IPA_INTERCEPTION_WARRANT,
+        ProcessType.VOLUNTARY_DISCLOSURE,
     }
 )
 _GROUND_KEYS: Final = frozenset({"label", "applies_to", "clause", "verbatim"})
@@ -92,6 +118,22 @@ _PROCESS_OPTIONAL: Final = frozenset(
         "renewal_days",
         "renewals",
         "reported_in_bands",
+        "window",
+        "countries",
+        "applies_from",
+        "foreign",
+        "agreement",
+        "route",
+        "validation",
+        "emergency_without_validation",
+        "offence_threshold_years",
+        "offence_categories",
+        "issuer_agencies",
+        "official_levels",
+        "preserves",
+        "exceeds_note",
+        "by_basis",
+        "counsel_required",
     }
 )
 _JURISDICTION_OPTIONAL: Final = frozenset({"calendar_country", "calendar_from_country", "countries", "note"})
@@ -225,6 +267,17 @@ def _process(c: TomlChecker, pid: ProcessType, raw: dict[str, object]) -> Proces
     if renewal_days is not None and preserve_days is None:
         c.fail(f"{f}.renewal_days", "renewal_days needs preserve_days")
     renewals = c.count(raw, "renewals", f, minimum=0)
+    foreign, agreement = c.typed(raw, "foreign", f, bool, False), c.typed(raw, "agreement", f, bool, False)
+    if (foreign or agreement) and (preserve_only or voluntary):
+        c.fail(f"{f}.foreign", "foreign or agreement process is neither preserve_only nor voluntary")
+    offence_years = c.count(raw, "offence_threshold_years", f)
+    offence_categories = c.members(raw, "offence_categories", f, Category, "category")
+    if (offence_years is None) != (not offence_categories):
+        c.fail(f"{f}.offence_categories", "give offence_threshold_years and offence_categories together")
+    window = c.member(Window, raw.get("window", "stored"), f"{f}.window", "window")
+    by_basis = c.typed(raw, "by_basis", f, bool, False)
+    if by_basis and not voluntary:
+        c.fail(f"{f}.by_basis", "only a voluntary process is judged by its basis")
     return ProcessRule(
         id=pid,
         label=c.text(raw, "label", f),
@@ -248,6 +301,53 @@ def _process(c: TomlChecker, pid: ProcessType, raw: dict[str, object]) -> Proces
         renewal_days=renewal_days,
         renewals=renewals if renewals is not None else (1 if renewal_days is not None else 0),
         reported_in_bands=c.typed(raw, "reported_in_bands", f, bool, False),
+        window=window or Window.STORED,
+        countries=c.strings(raw, "countries", f, _COUNTRY, "a two-letter ISO 3166 country code")
+        if "countries" in raw
+        else None,
+        applies_from=c.typed(raw, "applies_from", f, date, date.min) if "applies_from" in raw else None,
+        foreign=foreign,
+        agreement=agreement,
+        route=c.optional_text(raw, "route", f),
+        validation=c.typed(raw, "validation", f, bool, False),
+        emergency_without_validation=c.typed(raw, "emergency_without_validation", f, bool, False),
+        offence_threshold_years=offence_years,
+        offence_categories=offence_categories,
+        issuer_agencies=c.strings(raw, "issuer_agencies", f, _ANY_TEXT, "a name") if "issuer_agencies" in raw else None,
+        official_levels=c.members(raw, "official_levels", f, OfficialLevel, "official level")
+        if "official_levels" in raw
+        else None,
+        preserves=c.members(raw, "preserves", f, Category, "category") if "preserves" in raw else None,
+        exceeds_note=c.optional_text(raw, "exceeds_note", f),
+        by_basis=by_basis,
+        counsel_required=c.typed(raw, "counsel_required", f, bool, False),
+    )
+
+
+def _agreement(c: TomlChecker, aid: Agreement, raw: dict[str, object]) -> AgreementRule:
+    f = f"agreements.{aid.value}"
+    raw = c.table(raw, f, {"label", "statute", "countries", "in_force", "authorities", "categories"})
+    return AgreementRule(
+        id=aid,
+        label=c.text(raw, "label", f),
+        statute=c.text(raw, "statute", f),
+        countries=c.strings(raw, "countries", f, _COUNTRY, "a two-letter ISO 3166 country code"),
+        in_force=c.typed(raw, "in_force", f, date, date.max),
+        authorities=c.members(raw, "authorities", f, AuthorityKind, "authority kind"),
+        categories=c.members(raw, "categories", f, Category, "category"),
+    )
+
+
+def _basis(c: TomlChecker, bid: VoluntaryBasis, raw: dict[str, object]) -> BasisRule:
+    f = f"voluntary_bases.{bid.value}"
+    raw = c.table(raw, f, {"label", "statute", "categories", "grounds"}, {"note"})
+    return BasisRule(
+        id=bid,
+        label=c.text(raw, "label", f),
+        statute=c.text(raw, "statute", f),
+        categories=c.members(raw, "categories", f, Category, "category"),
+        grounds=c.members(raw, "grounds", f, Ground, "ground"),
+        note=c.optional_text(raw, "note", f),
     )
 
 
@@ -288,7 +388,12 @@ def _top(c: TomlChecker, raw: Mapping[str, object], key: str, required: Abstract
 
 
 def _defined(
-    c: TomlChecker, raw: Mapping[str, object], key: str, vocabulary: type[E], what: str
+    c: TomlChecker,
+    raw: Mapping[str, object],
+    key: str,
+    vocabulary: type[E],
+    what: str,
+    optional: AbstractSet[E] = frozenset(),
 ) -> dict[E, dict[str, object]]:
     """The tables under [key] by vocabulary id; a missing [key] was reported once already, so nothing more."""
     if key not in raw:
@@ -297,7 +402,7 @@ def _defined(
     if not isinstance(value, dict):
         c.fail(key, f"must be a table, not {type_name(value)}")
         return {}
-    return c.ids({str(k): v for k, v in value.items()}, key, vocabulary, what)
+    return c.ids({str(k): v for k, v in value.items()}, key, vocabulary, what, optional=optional)
 
 
 def _data_kinds(c: TomlChecker, raw: Mapping[str, object]) -> dict[DataKind, DataKindRule]:
@@ -329,8 +434,8 @@ def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
     data = text.encode("utf-8") if isinstance(text, str) else text
     decoded, raw = _parse(data, source)
     c = TomlChecker(TomlLines(decoded))
-    for key in sorted(raw.keys() - _TOP):
-        c.fail(key, f"unknown table; expected one of: {', '.join(sorted(_TOP))}")
+    for key in sorted(raw.keys() - _TOP - _OPTIONAL_TOP):
+        c.fail(key, f"unknown table; expected one of: {', '.join(sorted(_TOP | _OPTIONAL_TOP))}")
     for key in sorted(_TOP - raw.keys()):
         c.fail(key, f"missing table [{key}]")
     meta = _top(c, raw, "policy", {"name", "version", "effective", "section", "source"})
@@ -345,8 +450,24 @@ def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
     grounds = {g: _ground(c, g, t) for g, t in _defined(c, raw, "grounds", Ground, "ground").items()}
     categories = {k: _category(c, k, t) for k, t in _defined(c, raw, "categories", Category, "category").items()}
     processes = {
-        p: _process(c, p, t) for p, t in _defined(c, raw, "process_types", ProcessType, "process type").items()
+        p: _process(c, p, t)
+        for p, t in _defined(c, raw, "process_types", ProcessType, "process type", LATER_PROCESS_TYPES).items()
     }
+    agreements = {
+        a: _agreement(c, a, t)
+        for a, t in _defined(c, raw, "agreements", Agreement, "agreement", frozenset(Agreement)).items()
+    }
+    bases = {
+        b: _basis(c, b, t)
+        for b, t in _defined(
+            c, raw, "voluntary_bases", VoluntaryBasis, "voluntary basis", frozenset(VoluntaryBasis)
+        ).items()
+    }
+    for pid, rule in processes.items():
+        if rule.agreement and not agreements:
+            c.fail(f"process_types.{pid.value}.agreement", "an agreement process needs the [agreements] it may invoke")
+        if rule.by_basis and set(bases) != set(VoluntaryBasis):
+            c.fail(f"process_types.{pid.value}.by_basis", "define every voluntary basis under [voluntary_bases]")
     nd = _top(c, raw, "non_disclosure_order", {"label", "statute", "step_days"})
     non_disclosure = NonDisclosureRule(
         label=c.text(nd, "label", "non_disclosure_order"),
@@ -361,10 +482,12 @@ def load_policy(text: str | bytes, *, source: str = "<policy>") -> Policy:
         data_kinds=MappingProxyType(data_kinds),
         grounds=MappingProxyType({g: grounds[g] for g in Ground}),
         categories=MappingProxyType({k: categories[k] for k in Category}),
-        process_types=MappingProxyType({p: processes[p] for p in ProcessType}),
+        process_types=MappingProxyType({p: processes[p] for p in ProcessType if p in processes}),
         non_disclosure_order=non_disclosure,
         jurisdictions=MappingProxyType({r: regimes[r] for r in Regime}),
         sha256=hashlib.sha256(data).hexdigest(),
+        agreements=MappingProxyType(agreements),
+        voluntary_bases=MappingProxyType({b: bases[b] for b in VoluntaryBasis if b in bases}),
     )
 
 

@@ -8,13 +8,25 @@ was made under.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from types import MappingProxyType
 
-from disclosure.policy.vocabulary import AuthorityKind, Category, Ground, ProcessType, Regime
+from disclosure.policy.vocabulary import (
+    Agreement,
+    AuthorityKind,
+    Category,
+    Ground,
+    OfficialLevel,
+    ProcessType,
+    Regime,
+    VoluntaryBasis,
+)
 
 __all__ = [
+    "AgreementRule",
+    "BasisRule",
     "CategoryKind",
     "CategoryRule",
     "ChecklistItem",
@@ -27,6 +39,7 @@ __all__ = [
     "Policy",
     "PolicyInfo",
     "ProcessRule",
+    "Window",
 ]
 
 
@@ -63,6 +76,18 @@ class GroundUse(StrEnum):
     COMPELLED_PROCESS = "compelled_process"
     EMERGENCY = "emergency"
     PUBLIC_DATA = "public_data"
+
+
+class Window(StrEnum):
+    """How a process's validity window is measured.
+
+    Every process must have been valid when it was served (received). Stored-data process reaches records up to
+    the end of its window; prospective process (interception, pen/trap) collects only inside its window, so it
+    is also measured against today, and one order may authorise at most `max_days`.
+    """
+
+    STORED = "stored"
+    PROSPECTIVE = "prospective"
 
 
 @dataclass(frozen=True)
@@ -140,10 +165,55 @@ class ProcessRule:
     renewal_days: int | None
     renewals: int
     reported_in_bands: bool
+    #: Fields added by policy 2026-2; their defaults keep a 2026-1 file's meaning.
+    window: Window = Window.STORED
+    countries: tuple[str, ...] | None = None  #: the countries whose orders it may be; None: any
+    applies_from: date | None = None  #: received before this day, it is no process at all
+    foreign: bool = False  #: foreign process: compels nothing by itself (unless it invokes an agreement)
+    agreement: bool = False  #: an order under an executive agreement (the policy's [agreements])
+    route: str | None = None  #: for foreign process: the lawful route instead
+    validation: bool = False  #: an order of another authority counts once validated by an allowed one
+    emergency_without_validation: bool = False  #: in an emergency, validation may follow (Reg. 2023/1543 Art. 4(5))
+    offence_threshold_years: int | None = None  #: `offence_categories` need an offence punishable this long
+    offence_categories: tuple[Category, ...] = ()
+    issuer_agencies: tuple[str, ...] | None = None  #: the only agencies that may issue it (names, any case)
+    official_levels: tuple[OfficialLevel, ...] | None = None  #: who within that agency may sign it
+    preserves: tuple[Category, ...] | None = None  #: preserve-only: what it can preserve; None: every category
+    exceeds_note: str | None = None  #: said when a category exceeds it (e.g. why civil process never reaches content)
+    by_basis: bool = False  #: a voluntary disclosure judged by the basis the request names
+    counsel_required: bool = False  #: counsel's escalation is always on its checklist
 
     def authorities_for(self, category: Category) -> tuple[AuthorityKind, ...] | None:
         """The issuing authorities that may compel `category` under this process; None when any may."""
         return self.allowed_authorities.get(category, self.authorities)
+
+
+@dataclass(frozen=True)
+class AgreementRule:
+    """A CLOUD Act executive agreement: orders of `countries`' `authorities` may reach `categories` from the day it
+    entered into force (18 USC 2523; the bar of 2702(a) lifts under 2702(b)(9) and (c)(7), interception under
+    2511(2)(j))."""
+
+    id: Agreement
+    label: str
+    statute: str
+    countries: tuple[str, ...]
+    in_force: date
+    authorities: tuple[AuthorityKind, ...]
+    categories: tuple[Category, ...]
+
+
+@dataclass(frozen=True)
+class BasisRule:
+    """A reason we disclose on our own initiative: the law lets it reach `categories`; the policy grounds it may
+    rest on are `grounds` (those that fit each category's kind of data)."""
+
+    id: VoluntaryBasis
+    label: str
+    statute: str
+    categories: tuple[Category, ...]
+    grounds: tuple[Ground, ...]
+    note: str | None
 
 
 @dataclass(frozen=True)
@@ -173,6 +243,8 @@ class Policy:
     non_disclosure_order: NonDisclosureRule
     jurisdictions: Mapping[Regime, JurisdictionRule]
     sha256: str  #: SHA-256 hex of the exact file bytes: the policy version a review records
+    agreements: Mapping[Agreement, AgreementRule] = field(default_factory=lambda: MappingProxyType({}))
+    voluntary_bases: Mapping[VoluntaryBasis, BasisRule] = field(default_factory=lambda: MappingProxyType({}))
 
     def grounds_for(self, kind: DataKind, use: GroundUse) -> tuple[GroundRule, ...]:
         """The grounds the engine cites for data of `kind` in situation `use`, in the file's order."""

@@ -30,19 +30,37 @@ from disclosure.policy.request_fields import (
     text,
     validated,
 )
-from disclosure.policy.vocabulary import AuthorityKind, Category, ProcessType, ReceivedVia, Regime, TargetKind
+from disclosure.policy.vocabulary import (
+    Agreement,
+    AuthorityKind,
+    Category,
+    ListedOffence,
+    OfficialLevel,
+    ProcessType,
+    ReceivedVia,
+    Regime,
+    TargetKind,
+    VoluntaryBasis,
+)
 
 __all__ = [
+    "AGREEMENT_PROCESSES",
+    "MAX_PENALTY_YEARS",
     "Agency",
     "IssuingAuthority",
     "Jurisdiction",
     "NonDisclosureOrder",
+    "Offence",
     "Officer",
+    "Particulars",
     "RequestDocument",
     "RequestError",
     "Target",
+    "Validation",
+    "parse_particulars",
     "parse_request",
     "parse_requests",
+    "particulars_json",
     "to_json",
 ]
 
@@ -57,7 +75,29 @@ _KEYS: Final = (
     "targets",
     "categories",
 )
-_OPTIONAL: Final = ("reference", "officer", "due_at", "emergency", "issued_on", "valid_until", "non_disclosure_order")
+_OPTIONAL: Final = (
+    "reference",
+    "officer",
+    "due_at",
+    "emergency",
+    "issued_on",
+    "valid_until",
+    "non_disclosure_order",
+    "offence",
+    "voluntary_basis",
+    "agreement",
+)
+#: Process types that may say they invoke an executive agreement.
+AGREEMENT_PROCESSES: Final = frozenset(
+    {
+        ProcessType.AGREEMENT_ORDER,
+        ProcessType.FOREIGN_ORDER,
+        ProcessType.UK_IPA_COMMUNICATIONS_DATA,
+        ProcessType.UK_IPA_INTERCEPTION_WARRANT,
+    }
+)
+#: The longest penalty a request document can state, in years; it also stands for life imprisonment.
+MAX_PENALTY_YEARS: Final = 100
 
 
 @dataclass(frozen=True)
@@ -68,10 +108,30 @@ class Jurisdiction:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """The authority that validated an order issued by another (Reg. 2023/1543 Art. 4; a UK Judicial
+    Commissioner's approval of a warrant)."""
+
+    kind: AuthorityKind
+    name: str
+
+
+@dataclass(frozen=True)
 class IssuingAuthority:
     kind: AuthorityKind
     name: str
     docket: str | None
+    validated_by: Validation | None = None
+    official_level: OfficialLevel | None = None  #: who signed a national security letter
+
+
+@dataclass(frozen=True)
+class Offence:
+    """The offence an order is about, as the order states it (EU orders must: Reg. 2023/1543 Art. 5(4))."""
+
+    description: str
+    max_penalty_years: int | None  #: the maximum custodial sentence, in years
+    listed: ListedOffence | None  #: one of the offences Art. 5(4)(b)-(c) lists whatever the penalty
 
 
 @dataclass(frozen=True)
@@ -129,6 +189,9 @@ class RequestDocument:
     targets: tuple[Target, ...]
     categories: tuple[Category, ...]  #: non-empty, unique, in the order requested
     non_disclosure_order: NonDisclosureOrder | None
+    offence: Offence | None = None
+    voluntary_basis: VoluntaryBasis | None = None  #: why we disclose; only for a voluntary disclosure
+    agreement: Agreement | None = None  #: the executive agreement a foreign order invokes
 
 
 def _reference(value: object, field: str) -> str:
@@ -149,12 +212,38 @@ def _jurisdiction(raw: object, path: str) -> Jurisdiction:
     )
 
 
+def _validation(raw: object, path: str) -> Validation:
+    obj = JsonObject(raw, path, ("kind", "name"))
+    return Validation(
+        kind=obj.get("kind", member(AuthorityKind, "validating authority kind")), name=obj.get("name", text)
+    )
+
+
 def _authority(raw: object, path: str) -> IssuingAuthority:
-    obj = JsonObject(raw, path, ("kind", "name"), ("docket",))
+    obj = JsonObject(raw, path, ("kind", "name"), ("docket", "validated_by", "official_level"))
     return IssuingAuthority(
         kind=obj.get("kind", member(AuthorityKind, "issuing authority kind")),
         name=obj.get("name", text),
         docket=obj.optional("docket", text),
+        validated_by=obj.optional("validated_by", _validation),
+        official_level=obj.optional("official_level", member(OfficialLevel, "official level")),
+    )
+
+
+def _years(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PENALTY_YEARS:
+        raise RequestError(
+            field, f"must be a whole number of years from 0 to {MAX_PENALTY_YEARS} (life: {MAX_PENALTY_YEARS})"
+        )
+    return value
+
+
+def _offence(raw: object, path: str) -> Offence:
+    obj = JsonObject(raw, path, ("description",), ("max_penalty_years", "listed"))
+    return Offence(
+        description=obj.get("description", text),
+        max_penalty_years=obj.optional("max_penalty_years", _years),
+        listed=obj.optional("listed", member(ListedOffence, "listed offence")),
     )
 
 
@@ -236,9 +325,27 @@ def parse_request(obj: object, *, now: datetime | None = None, path: str = ROOT)
         )
     issued_on, valid_until = doc.optional("issued_on", date_value), doc.optional("valid_until", date_value)
     ordered(issued_on, valid_until, doc.field("valid_until"), "valid_until")
+    process_type = doc.get("process_type", member(ProcessType, "process type"))
+    basis = doc.optional("voluntary_basis", member(VoluntaryBasis, "voluntary basis"))
+    if (process_type is ProcessType.VOLUNTARY_DISCLOSURE) != (basis is not None):
+        raise RequestError(
+            doc.field("voluntary_basis"),
+            "is required for a voluntary disclosure: say why we disclose ("
+            + "; ".join(f"{b.value}: {b.label}" for b in VoluntaryBasis)
+            + ")"
+            if basis is None
+            else "belongs only to a voluntary disclosure; leave it out for legal process",
+        )
+    agreement = doc.optional("agreement", member(Agreement, "agreement"))
+    if agreement is not None and process_type not in AGREEMENT_PROCESSES:
+        raise RequestError(
+            doc.field("agreement"),
+            "only a foreign order, an order under an agreement or UK IPA process can invoke an executive "
+            f"agreement; leave it out for a {process_type.label}",
+        )
     return RequestDocument(
         reference=doc.optional("reference", _reference),
-        process_type=doc.get("process_type", member(ProcessType, "process type")),
+        process_type=process_type,
         jurisdiction=doc.get("jurisdiction", _jurisdiction),
         issuing_authority=doc.get("issuing_authority", _authority),
         agency=doc.get("agency", _agency),
@@ -252,6 +359,9 @@ def parse_request(obj: object, *, now: datetime | None = None, path: str = ROOT)
         targets=doc.get("targets", _targets),
         categories=doc.get("categories", _categories),
         non_disclosure_order=doc.optional("non_disclosure_order", _non_disclosure),
+        offence=doc.optional("offence", _offence),
+        voluntary_basis=basis,
+        agreement=agreement,
     )
 
 
@@ -269,8 +379,68 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _authority_json(authority: IssuingAuthority) -> dict[str, object]:
+    out: dict[str, object] = {"kind": authority.kind.value, "name": authority.name, "docket": authority.docket}
+    if authority.validated_by is not None:
+        out["validated_by"] = {"kind": authority.validated_by.kind.value, "name": authority.validated_by.name}
+    if authority.official_level is not None:
+        out["official_level"] = authority.official_level.value
+    return out
+
+
+def _extensions(doc: RequestDocument) -> dict[str, object]:
+    """The keys added after DESIGN's first shape, written only when present so old readers see old documents."""
+    out: dict[str, object] = {}
+    if (offence := doc.offence) is not None:
+        out["offence"] = {
+            "description": offence.description,
+            "max_penalty_years": offence.max_penalty_years,
+            "listed": offence.listed.value if offence.listed else None,
+        }
+    if doc.voluntary_basis is not None:
+        out["voluntary_basis"] = doc.voluntary_basis.value
+    if doc.agreement is not None:
+        out["agreement"] = doc.agreement.value
+    return out
+
+
+@dataclass(frozen=True)
+class Particulars:
+    """The facts a request document gained after DESIGN's first shape, as a case stores them beside its columns:
+    who validated the order, who signed it, the offence, why we disclose, and the agreement it invokes."""
+
+    validated_by: Validation | None = None
+    official_level: OfficialLevel | None = None
+    offence: Offence | None = None
+    voluntary_basis: VoluntaryBasis | None = None
+    agreement: Agreement | None = None
+
+
+def particulars_json(doc: RequestDocument) -> dict[str, object]:
+    """The document's particulars as stored (only the keys present; `{}` for a document of the first shape)."""
+    out = _extensions(doc)
+    authority = _authority_json(doc.issuing_authority)
+    for key in ("validated_by", "official_level"):
+        if key in authority:
+            out[key] = authority[key]
+    return out
+
+
+def parse_particulars(raw: object, path: str = "particulars") -> Particulars:
+    """Stored particulars back as values, checked like a request document's keys."""
+    obj = JsonObject(raw or {}, path, (), ("validated_by", "official_level", "offence", "voluntary_basis", "agreement"))
+    return Particulars(
+        validated_by=obj.optional("validated_by", _validation),
+        official_level=obj.optional("official_level", member(OfficialLevel, "official level")),
+        offence=obj.optional("offence", _offence),
+        voluntary_basis=obj.optional("voluntary_basis", member(VoluntaryBasis, "voluntary basis")),
+        agreement=obj.optional("agreement", member(Agreement, "agreement")),
+    )
+
+
 def to_json(doc: RequestDocument) -> dict[str, object]:
-    """The document in its JSON shape, every key written out; `parse_request(to_json(doc)) == doc`."""
+    """The document in its JSON shape, every key of DESIGN's first shape written out (later keys when present);
+    `parse_request(to_json(doc)) == doc`."""
     officer, order = doc.officer, doc.non_disclosure_order
     return {
         "reference": doc.reference,
@@ -280,11 +450,7 @@ def to_json(doc: RequestDocument) -> dict[str, object]:
             "country": doc.jurisdiction.country,
             "region": doc.jurisdiction.region,
         },
-        "issuing_authority": {
-            "kind": doc.issuing_authority.kind.value,
-            "name": doc.issuing_authority.name,
-            "docket": doc.issuing_authority.docket,
-        },
+        "issuing_authority": _authority_json(doc.issuing_authority),
         "agency": {"name": doc.agency.name, "country": doc.agency.country},
         "officer": None
         if officer is None
@@ -302,4 +468,5 @@ def to_json(doc: RequestDocument) -> dict[str, object]:
         "non_disclosure_order": None
         if order is None
         else {"basis": order.basis, "from": _iso(order.from_), "until": _iso(order.until)},
+        **_extensions(doc),
     }

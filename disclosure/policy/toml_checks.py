@@ -83,8 +83,17 @@ class TomlChecker:
             self.fail(f"{field}.{key}", "missing required field")
         return {str(k): v for k, v in raw.items()}
 
-    def ids(self, raw: Mapping[str, object], field: str, vocabulary: type[E], what: str) -> dict[E, dict[str, object]]:
-        """The tables of `raw` by vocabulary id: every id of the vocabulary must be defined, and no other."""
+    def ids(
+        self,
+        raw: Mapping[str, object],
+        field: str,
+        vocabulary: type[E],
+        what: str,
+        *,
+        optional: AbstractSet[E] = frozenset(),
+    ) -> dict[E, dict[str, object]]:
+        """The tables of `raw` by vocabulary id: every id of the vocabulary but the `optional` ones must be
+        defined, and no other."""
         out: dict[E, dict[str, object]] = {}
         for key, value in raw.items():
             member = self.member(vocabulary, key, f"{field}.{key}", what)
@@ -94,7 +103,7 @@ class TomlChecker:
                 self.fail(f"{field}.{key}", f"must be a table, not {type_name(value)}")
             out[member] = value if isinstance(value, dict) else {}
         for member in vocabulary:
-            if member not in out and member.value not in raw:
+            if member not in out and member.value not in raw and member not in optional:
                 self.fail(
                     f"{field}.{member.value}", f"missing: {what} {member.value!r} is in the vocabulary but not defined"
                 )

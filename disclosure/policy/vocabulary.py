@@ -29,6 +29,12 @@ class ProcessType(LabelledEnum):
     EU_PRODUCTION_ORDER = "eu_production_order"
     EU_PRESERVATION_ORDER = "eu_preservation_order"
     OTHER_COURT_ORDER = "other_court_order"
+    CIVIL_SUBPOENA = "civil_subpoena"
+    FOREIGN_ORDER = "foreign_order"
+    AGREEMENT_ORDER = "agreement_order"
+    UK_IPA_COMMUNICATIONS_DATA = "uk_ipa_communications_data"
+    UK_IPA_INTERCEPTION_WARRANT = "uk_ipa_interception_warrant"
+    VOLUNTARY_DISCLOSURE = "voluntary_disclosure"
 
 
 ProcessType._labels = {  # type: ignore[attr-defined]
@@ -43,6 +49,12 @@ ProcessType._labels = {  # type: ignore[attr-defined]
     "eu_production_order": "European Production Order (Reg. 2023/1543)",
     "eu_preservation_order": "European Preservation Order (Reg. 2023/1543)",
     "other_court_order": "Other court order",
+    "civil_subpoena": "Civil subpoena (private litigation)",
+    "foreign_order": "Foreign national order (not US process)",
+    "agreement_order": "Order under a CLOUD Act executive agreement, 18 USC 2523",
+    "uk_ipa_communications_data": "UK Investigatory Powers Act, Part 3 communications-data authorisation",
+    "uk_ipa_interception_warrant": "UK Investigatory Powers Act, targeted interception warrant",
+    "voluntary_disclosure": "Voluntary disclosure (started by us)",
 }
 
 
@@ -69,6 +81,8 @@ class AuthorityKind(LabelledEnum):
     PROSECUTOR = "prosecutor"
     AGENCY = "agency"
     POLICE = "police"
+    ATTORNEY = "attorney"
+    PROVIDER = "provider"
 
 
 class ReceivedVia(LabelledEnum):
@@ -136,6 +150,8 @@ AuthorityKind._labels = {  # type: ignore[attr-defined]
     "prosecutor": "Prosecutor",
     "agency": "Agency",
     "police": "Police",
+    "attorney": "Attorney (civil subpoena)",
+    "provider": "Ourselves (voluntary disclosure)",
 }
 
 Ground._labels = {  # type: ignore[attr-defined]
@@ -153,4 +169,71 @@ Verdict._labels = {  # type: ignore[attr-defined]
     "exceeds_process": "Exceeds what the process can compel",
     "no_policy_ground": "No policy ground (to counsel)",
     "preserve_only": "Preserve only",
+}
+
+
+class VoluntaryBasis(LabelledEnum):
+    """Why we disclose on our own initiative, with no legal process compelling it (chosen up front)."""
+
+    INADVERTENT_CRIME = "inadvertent_crime"
+    NCMEC_REPORT = "ncmec_report"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+    PROVIDE_SERVICE = "provide_service"
+    CUSTOMER_CONSENT = "customer_consent"
+
+
+VoluntaryBasis._labels = {  # type: ignore[attr-defined]
+    "inadvertent_crime": "Inadvertently obtained evidence of a crime",
+    "ncmec_report": "Report to NCMEC (child sexual abuse material)",
+    "legitimate_interests": "Protecting our and our customers' legitimate interests",
+    "provide_service": "Necessary to provide service to the customer",
+    "customer_consent": "The customer's consent",
+}
+
+
+class OfficialLevel(LabelledEnum):
+    """The rank of the official who signed a national security letter (18 USC 2709(b) names who may)."""
+
+    DIRECTOR = "director"
+    HQ_DEPUTY_ASSISTANT_DIRECTOR_OR_HIGHER = "hq_deputy_assistant_director_or_higher"
+    SPECIAL_AGENT_IN_CHARGE = "special_agent_in_charge"
+    OTHER = "other"
+
+
+OfficialLevel._labels = {  # type: ignore[attr-defined]
+    "director": "Director of the FBI",
+    "hq_deputy_assistant_director_or_higher": "Deputy Assistant Director or higher at FBI headquarters",
+    "special_agent_in_charge": "Special Agent in Charge of an FBI field office",
+    "other": "Another official",
+}
+
+
+class ListedOffence(LabelledEnum):
+    """Offences for which an EU order may reach traffic or content data whatever their penalty
+    (Regulation (EU) 2023/1543, Art. 5(4)(b) and (c))."""
+
+    NON_CASH_PAYMENT_FRAUD = "non_cash_payment_fraud"
+    CHILD_SEXUAL_ABUSE = "child_sexual_abuse"
+    ATTACK_ON_INFORMATION_SYSTEMS = "attack_on_information_systems"
+    TERRORISM = "terrorism"
+
+
+ListedOffence._labels = {  # type: ignore[attr-defined]
+    "non_cash_payment_fraud": "Fraud with non-cash means of payment (Directive (EU) 2019/713)",
+    "child_sexual_abuse": "Sexual abuse or exploitation of children (Directive 2011/93/EU)",
+    "attack_on_information_systems": "Attack against information systems (Directive 2013/40/EU)",
+    "terrorism": "Terrorist offence (Directive (EU) 2017/541)",
+}
+
+
+class Agreement(LabelledEnum):
+    """Executive agreements under the CLOUD Act (18 USC 2523) that let a foreign order reach us directly."""
+
+    US_UK = "us_uk"
+    US_AU = "us_au"
+
+
+Agreement._labels = {  # type: ignore[attr-defined]
+    "us_uk": "US–UK Data Access Agreement",
+    "us_au": "US–Australia CLOUD Act Agreement",
 }

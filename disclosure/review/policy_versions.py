@@ -27,13 +27,19 @@ class PolicyUploadError(ServiceError):
 
 
 def current_version() -> PolicyVersion:
-    """The newest version; the packaged default is registered as the first one when there is none."""
+    """The newest version. The packaged default is registered as the first one when there is none, and again
+    when a release brings a newer default and nobody has uploaded a policy of their own (an upload always
+    stays in force until someone uploads another)."""
     version = db.session.execute(select(PolicyVersion).order_by(PolicyVersion.id.desc()).limit(1)).scalar()
-    if version is None:
-        content = default_policy_bytes()
+    content = default_policy_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    if version is None or (version.uploaded_by_id is None and version.sha256 != digest):
+        known = db.session.execute(select(PolicyVersion).where(PolicyVersion.sha256 == digest)).scalar()
+        if known is not None:  # this default was in force before an upload; uploads are never undone silently
+            return version if version is not None else known
         policy = load_policy(content, source="default.toml")
         version = PolicyVersion(
-            sha256=hashlib.sha256(content).hexdigest(),
+            sha256=digest,
             content=content,
             label=f"{policy.info.name} {policy.info.version} (default)",
         )

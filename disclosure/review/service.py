@@ -11,7 +11,7 @@ only that decision closes a case from review. A decision is written once and nev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,7 +31,16 @@ from disclosure.extensions import db
 from disclosure.permissions import Permission, approvals_complete, may_add_approval, may_review
 from disclosure.policy.engine import evaluate
 from disclosure.policy.findings import COUNSEL_ESCALATION, Evaluation
-from disclosure.policy.request import Agency, IssuingAuthority, Jurisdiction, Officer, RequestDocument, Target
+from disclosure.policy.request import (
+    Agency,
+    IssuingAuthority,
+    Jurisdiction,
+    NonDisclosureOrder,
+    Officer,
+    RequestDocument,
+    Target,
+    parse_particulars,
+)
 from disclosure.policy.request_fields import moment
 from disclosure.policy.scope import ScopeError, check_grounds, check_scope
 from disclosure.policy.vocabulary import (
@@ -99,13 +108,19 @@ def request_of(case: Case) -> RequestDocument:
         return moment(raw, field) if raw else None
 
     order = case.gag_order
-    from disclosure.policy.request import NonDisclosureOrder
-
+    extra = parse_particulars(case.particulars)
+    authority = IssuingAuthority(
+        AuthorityKind(case.authority_kind),
+        case.authority_name,
+        case.docket,
+        validated_by=extra.validated_by,
+        official_level=extra.official_level,
+    )
     return RequestDocument(
         reference=case.reference,
         process_type=ProcessType(case.process_type),
         jurisdiction=Jurisdiction(Regime(case.regime), case.country, case.region),
-        issuing_authority=IssuingAuthority(AuthorityKind(case.authority_kind), case.authority_name, case.docket),
+        issuing_authority=authority,
         agency=Agency(case.agency.name, case.agency.country),
         officer=Officer(case.officer_name, case.officer_email, case.officer_phone, case.officer_badge)
         if case.officer_name
@@ -121,6 +136,9 @@ def request_of(case: Case) -> RequestDocument:
         ),
         categories=tuple(case.categories),
         non_disclosure_order=NonDisclosureOrder(order.basis, order.starts_on, order.expires_on) if order else None,
+        offence=extra.offence,
+        voluntary_basis=extra.voluntary_basis,
+        agreement=extra.agreement,
     )
 
 
@@ -287,16 +305,30 @@ def step_up(actor: Person, password: str, ip: str | None) -> None:
         raise refusal
 
 
+def _day(raw: str | None, field: str) -> date | None:
+    if not raw:
+        return None
+    value = moment(raw, field)
+    return value.date() if isinstance(value, datetime) else value
+
+
 def _check_approvable(review: Review, evaluation: Evaluation, scope: Scope) -> None:
     if not scope:
         raise ScopeError("approve at least one category for at least one target, or reject the request")
     approved = {Category(c) for entry in scope for c in entry.categories}
     escalated = bool(review.counsel_note.strip())
-    check_scope(review.case.categories, approved, evaluation, counsel_escalation=escalated)
+    periods: dict[Category, list[tuple[date | None, date | None]]] = {}
+    for entry in scope:
+        span = (_day(entry.start, "from"), _day(entry.end, "to"))
+        for c in entry.categories:
+            periods.setdefault(Category(c), []).append(span)
+    check_scope(review.case.categories, approved, evaluation, counsel_escalation=escalated, periods=periods)
+    if evaluation.counsel_required and not escalated:
+        raise ScopeError("record counsel's decision (escalation) before approving: this disclosure always needs it")
     answers = review.checklist
     for item in evaluation.checklist:
         if item is COUNSEL_ESCALATION or item.id == COUNSEL_ESCALATION.id:
-            needed = any(
+            needed = evaluation.counsel_required or any(
                 (finding := evaluation.finding(c)) is not None and finding.verdict is Verdict.NO_POLICY_GROUND
                 for c in approved
             )

@@ -46,7 +46,12 @@ PATHS: dict[Track, dict[State, tuple[Action | str, ...]]] = {
         State.WITHDRAWN: (Action.WITHDRAW,),
     },
 }
-DECISIONS = {Action.APPROVE: "approved", Action.REJECT: "rejected", Action.NO_RECORDS: "no_records"}
+DECISIONS = {
+    Action.APPROVE: "approved",
+    Action.REJECT: "rejected",
+    Action.REQUEST_INFO: "needs_info",
+    Action.NO_RECORDS: "no_records",
+}
 #: Every refusal a service gives is a ValueError: its domain errors (not permitted, four eyes, stale) and
 #: IllegalTransition alike.
 REFUSED = ValueError

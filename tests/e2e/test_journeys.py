@@ -62,7 +62,7 @@ def test_intake_logs_a_search_warrant_with_two_targets_its_pdf_and_a_gag_order(
 
     page.get_by_label("Kind of legal process").select_option(ProcessType.SEARCH_WARRANT.value)
     page.get_by_label("Issued by").select_option(AuthorityKind.JUDGE.value)
-    page.get_by_label("Judge, court or prosecutor").fill("Hon. A. Example, N.D. Cal.")
+    page.get_by_label("Issuer's name").fill("Hon. A. Example, N.D. Cal.")
     page.get_by_label("Docket or case number").fill("5:26-mj-01234")
     page.get_by_label("Jurisdiction").select_option(Regime.US_FEDERAL.value)
     page.get_by_label("Country (two letters)", exact=True).fill("US")

@@ -7,7 +7,20 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from disclosure.policy.vocabulary import AuthorityKind, Category, ProcessType, ReceivedVia, Regime
+from disclosure.policy.vocabulary import (
+    Agreement,
+    AuthorityKind,
+    Category,
+    ListedOffence,
+    OfficialLevel,
+    ProcessType,
+    ReceivedVia,
+    Regime,
+    VoluntaryBasis,
+)
+
+#: The process types that may invoke an executive agreement.
+AGREEMENT_PROCESSES = ("agreement_order", "foreign_order", "uk_ipa_communications_data", "uk_ipa_interception_warrant")
 
 _DAY0 = date(2025, 1, 1)
 
@@ -62,11 +75,12 @@ def request_documents(draw: st.DrawFn) -> dict[str, Any]:
     received = draw(dates)
     issued = draw(st.none() | dates)
     valid_until = None if issued is None else issued + timedelta(days=draw(st.integers(0, 120)))
+    process = draw(st.sampled_from([p.value for p in ProcessType]))
     doc: dict[str, Any] = {
-        "process_type": draw(st.sampled_from([p.value for p in ProcessType])),
+        "process_type": process,
         "jurisdiction": {
             "regime": draw(st.sampled_from([r.value for r in Regime])),
-            "country": draw(st.sampled_from(["US", "DE", "FR", "GB", "BR"])),
+            "country": draw(st.sampled_from(["US", "DE", "FR", "DK", "GB", "AU", "BR"])),
             "region": draw(st.none() | st.just("CA")),
         },
         "issuing_authority": {
@@ -74,13 +88,28 @@ def request_documents(draw: st.DrawFn) -> dict[str, Any]:
             "name": "Authority",
             "docket": draw(st.none() | st.just("D-1")),
         },
-        "agency": {"name": "Agency", "country": "US"},
+        "agency": {"name": draw(st.sampled_from(["Agency", "FBI"])), "country": "US"},
         "received_at": f"{_iso(received)}T{draw(st.integers(0, 23)):02d}:00:00+00:00",
         "received_via": draw(st.sampled_from([v.value for v in ReceivedVia])),
         "emergency": draw(st.booleans()),
         "targets": draw(targets()),
         "categories": draw(st.lists(st.sampled_from([c.value for c in Category]), min_size=1, unique=True)),
     }
+    authority = doc["issuing_authority"]
+    if draw(st.booleans()):
+        authority["validated_by"] = {"kind": draw(st.sampled_from([a.value for a in AuthorityKind])), "name": "V"}
+    if draw(st.booleans()):
+        authority["official_level"] = draw(st.sampled_from([lv.value for lv in OfficialLevel]))
+    if draw(st.booleans()):
+        doc["offence"] = {
+            "description": "Fraud",
+            "max_penalty_years": draw(st.none() | st.integers(0, 100)),
+            "listed": draw(st.none() | st.sampled_from([o.value for o in ListedOffence])),
+        }
+    if process == "voluntary_disclosure":
+        doc["voluntary_basis"] = draw(st.sampled_from([b.value for b in VoluntaryBasis]))
+    if process in AGREEMENT_PROCESSES and draw(st.booleans()):
+        doc["agreement"] = draw(st.sampled_from([a.value for a in Agreement]))
     if issued is not None:
         doc["issued_on"], doc["valid_until"] = _iso(issued), _iso(valid_until) if valid_until else None
     if draw(st.booleans()):

@@ -79,9 +79,11 @@ def test_check_scope_refuses_any_widening(doc: dict[str, Any], extra: Category) 
 @settings(max_examples=200, deadline=None)
 @given(request_documents())
 def test_the_emergency_flag_never_changes_what_compulsory_process_reaches(doc: dict[str, Any]) -> None:
+    """Except where the law says so: an EU order issued in an emergency may be validated afterwards (Art. 4(5))."""
     request = parsed({**doc, "emergency": False})
     flagged = parsed({**doc, "emergency": True})
-    if request.process_type is ProcessType.EMERGENCY_REQUEST:
+    process = default_policy().process_types[request.process_type]
+    if request.process_type is ProcessType.EMERGENCY_REQUEST or process.emergency_without_validation:
         return
     plain = evaluate(request, default_policy(), date(2026, 6, 1))
     urgent = evaluate(flagged, default_policy(), date(2026, 6, 1))

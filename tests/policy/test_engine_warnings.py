@@ -73,17 +73,27 @@ def test_no_policy_ground_outside_emergencies_when_the_policy_drops_a_ground() -
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        # a warrant for content: the ground could be cited
-        ({"categories": ["stored_content"]}, True),
+        # Observed (#13.7): a warrant for content warned although nobody cites the ground
+        ({"categories": ["stored_content"]}, False),
         # no content: the ground does not apply
         ({"categories": ["subscriber_basic", "account_records"]}, False),
         # exceeds_process: nothing to cite it for
         ({"process_type": "subpoena", "categories": ["stored_content"]}, False),
         # nothing is disclosed
         ({"process_type": "preservation_request", "categories": ["stored_content"]}, False),
-        # no policy ground: counsel might cite it
-        ({"process_type": "emergency_request", "categories": ["stored_content"]}, True),
-        ({"process_type": "wiretap_order", "categories": ["realtime_content"]}, True),
+        # no policy ground: counsel is asked anyway, and a reviewer citing it must write the reason then
+        ({"process_type": "emergency_request", "categories": ["stored_content"]}, False),
+        ({"process_type": "wiretap_order", "categories": ["realtime_content"]}, False),
+        # a disclosure we start to protect our legitimate interests rests on that ground itself
+        (
+            {
+                "process_type": "voluntary_disclosure",
+                "voluntary_basis": "legitimate_interests",
+                "issuing_authority": {"kind": "provider", "name": "Legal team"},
+                "categories": ["stored_content"],
+            },
+            True,
+        ),
     ],
 )
 def test_legitimate_interests_needs_a_written_reason(fields: dict[str, Any], expected: bool) -> None:
@@ -143,8 +153,8 @@ def test_eu_production_order_for_traffic_or_content_needs_a_judge_or_court() -> 
         categories=["subscriber_basic", "account_records", "stored_content"],
     )
     text = message(evaluation, "issuing_authority_not_allowed")
-    assert "Account records (non-content) and Stored content need an order issued by a judge or court" in text
-    assert "issued by a prosecutor" in text
+    assert "Account records (non-content) and Stored content must be ordered or validated by a judge or court" in text
+    assert "issued by a prosecutor, and no validation by one is recorded" in text
     judge = run(process_type="eu_production_order", **EU, **JUDGE, categories=["account_records", "stored_content"])
     assert "issuing_authority_not_allowed" not in judge.warning_ids()
 
@@ -159,10 +169,18 @@ def test_eu_production_order_from_the_police_lists_each_rule() -> None:
     assert any("judge or court;" in t for t in texts)
 
 
-def test_preservation_order_from_the_wrong_authority_is_flagged_but_still_preserved() -> None:
+def test_preservation_order_from_the_wrong_authority_preserves_nothing() -> None:
+    """Observed (#13.4): an EU preservation order from the police, unvalidated, gave preserve_only."""
     evaluation = run(process_type="eu_preservation_order", **EU, **by("police"))
-    assert evaluation.categories[0].verdict == "preserve_only"
+    assert evaluation.categories[0].verdict == "exceeds_process"
+    assert "judge, court or prosecutor" in evaluation.categories[0].reason
     assert "judge, court or prosecutor" in message(evaluation, "issuing_authority_not_allowed")
+    validated = run(
+        process_type="eu_preservation_order",
+        **EU,
+        issuing_authority={"kind": "police", "name": "BKA", "validated_by": {"kind": "prosecutor", "name": "StA"}},
+    )
+    assert validated.categories[0].verdict == "preserve_only"
 
 
 def test_interception_order_needs_two_approvals() -> None:
@@ -173,9 +191,11 @@ def test_interception_order_needs_two_approvals() -> None:
 
 
 def test_expired_process() -> None:
-    text = message(run(valid_until="2026-11-26"), "process_expired")
-    assert "expired on 2026-11-26 (today is 2026-11-27)" in text
-    assert "process_expired" not in run(valid_until="2026-11-27").warning_ids()
+    """Expiry is judged on the day the process was served (received 2026-11-20 here), not today."""
+    text = message(run(valid_until="2026-11-19"), "process_expired")
+    assert "expired on 2026-11-19, before it was served on 2026-11-20" in text
+    assert "process_expired" not in run(valid_until="2026-11-20").warning_ids()
+    assert "process_expired" not in run(valid_until="2026-11-26").warning_ids()
 
 
 @pytest.mark.parametrize("targets", [[], [{"kind": "ip", "value": "198.51.100.4"}]])
@@ -216,7 +236,9 @@ def test_order_period_over_the_maximum(process: str, days: int, warned: bool) ->
 
 def test_process_outside_its_regime() -> None:
     evaluation = run(process_type="national_security_letter", **FBI, **EU)
-    assert "us_federal law; this request is under eu" in message(evaluation, "process_outside_regime")
+    assert "legal process only in US federal law; this request comes under EU law" in message(
+        evaluation, "process_outside_regime"
+    )
     assert "process_outside_regime" not in run(process_type="eu_production_order", **EU).warning_ids()
 
 

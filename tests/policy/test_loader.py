@@ -56,7 +56,9 @@ DEFAULT_FILE = Path(disclosure.policy.__file__).with_name("default.toml")
 
 
 def default_text() -> str:
-    return default_policy_bytes().decode("utf-8")
+    """The text the fault tests edit: policy 2026-1, frozen byte for byte, so that an edit lands where the test
+    says (the loader reads every earlier version; the current default is checked whole below)."""
+    return (DEFAULT_FILE.parent / "versions" / "2026-1.toml").read_text(encoding="utf-8")
 
 
 def line_of(text: str, needle: str) -> int:
@@ -376,3 +378,15 @@ def test_toml_syntax_error_gives_its_line() -> None:
 
 def test_not_utf8() -> None:
     assert problems(b"name = \xff\n") == [(None, "(file)", "not UTF-8: invalid start byte")]
+
+
+def test_earlier_versions_are_kept_byte_for_byte_and_still_load() -> None:
+    """Reviews record the SHA-256 of the policy they were made under: 2026-1 must stay readable as it was."""
+    frozen = (DEFAULT_FILE.parent / "versions" / "2026-1.toml").read_bytes()
+    assert hashlib.sha256(frozen).hexdigest().startswith("09bdfbfa")
+    old = load_policy(frozen, source="2026-1.toml")
+    assert old.info.version == "2026-1" and old.agreements == {} and old.voluntary_bases == {}
+    assert ProcessType.FOREIGN_ORDER not in old.process_types
+    current = load_policy(default_policy_bytes(), source="default.toml")
+    assert current.info.version == "2026-2" and set(current.process_types) == set(ProcessType)
+    assert current.sha256 != old.sha256

@@ -5,15 +5,19 @@ from __future__ import annotations
 import pytest
 
 from disclosure.policy.vocabulary import (
+    Agreement,
     AuthorityKind,
     Category,
     Ground,
     LabelledEnum,
+    ListedOffence,
+    OfficialLevel,
     ProcessType,
     ReceivedVia,
     Regime,
     TargetKind,
     Verdict,
+    VoluntaryBasis,
 )
 
 IDS: dict[type[LabelledEnum], list[str]] = {
@@ -29,9 +33,25 @@ IDS: dict[type[LabelledEnum], list[str]] = {
         "eu_production_order",
         "eu_preservation_order",
         "other_court_order",
+        "civil_subpoena",
+        "foreign_order",
+        "agreement_order",
+        "uk_ipa_communications_data",
+        "uk_ipa_interception_warrant",
+        "voluntary_disclosure",
     ],
     Regime: ["us_federal", "us_state", "eu", "uk", "other"],
-    AuthorityKind: ["judge", "court", "prosecutor", "agency", "police"],
+    AuthorityKind: ["judge", "court", "prosecutor", "agency", "police", "attorney", "provider"],
+    VoluntaryBasis: [
+        "inadvertent_crime",
+        "ncmec_report",
+        "legitimate_interests",
+        "provide_service",
+        "customer_consent",
+    ],
+    OfficialLevel: ["director", "hq_deputy_assistant_director_or_higher", "special_agent_in_charge", "other"],
+    ListedOffence: ["non_cash_payment_fraud", "child_sexual_abuse", "attack_on_information_systems", "terrorism"],
+    Agreement: ["us_uk", "us_au"],
     ReceivedVia: ["email", "fax", "post", "portal", "in_person"],
     TargetKind: ["email", "username", "domain", "ip", "customer_id", "phone"],
     Category: [

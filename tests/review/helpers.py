@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -9,10 +10,29 @@ from flask.testing import FlaskClient
 from disclosure.auth.models import User
 from disclosure.cases import service as cases
 from disclosure.cases.models import Case
+from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.workflow import Action
 from tests.conftest import csrf_from
 from tests.factories import PASSWORD, MadeUser, make_case, make_user
+
+_NOW = utcnow()
+#: An interception order still running today (one whose period has ended collects nothing more).
+WIRETAP = {
+    "process_type": "wiretap_order",
+    "categories": ["realtime_content"],
+    "received_at": (_NOW - timedelta(days=2)).isoformat(),
+    "issued_on": (_NOW - timedelta(days=3)).date().isoformat(),
+    "valid_until": (_NOW + timedelta(days=20)).date().isoformat(),
+    "targets": [
+        {
+            "kind": "email",
+            "value": "user@example.net",
+            "from": (_NOW - timedelta(days=2)).date().isoformat(),
+            "to": (_NOW + timedelta(days=20)).date().isoformat(),
+        }
+    ],
+}
 
 
 def case_in_review(reviewer: MadeUser | None = None, **overrides: Any) -> str:

@@ -206,25 +206,27 @@ def test_the_person_who_logged_the_case_cannot_find_no_records(app, client, logi
     assert state_and_outcomes(app, reference) == ("in_review", [])
 
 
-def test_the_case_page_cannot_close_a_case_in_review_without_the_decision(app, client, login_as):
-    """The workflow action exists for the decision; the case page's generic buttons neither offer nor take it."""
+@pytest.mark.parametrize("action", [Action.NO_RECORDS, Action.REQUEST_INFO])
+def test_the_case_page_cannot_take_a_decision_without_the_review(app, client, login_as, action):
+    """The workflow actions exist for the decisions; the case page's generic buttons neither offer nor take them.
+    Observed: "Ask the requester for more" on the case page moved the case with no decision and no letter."""
     login_as("intake", "reviewer")
     with app.app_context():
         reference = case_in_review()
     page = client.get(f"/cases/{reference}").get_data(as_text=True)
-    assert 'value="no_records"' not in page and Action.NO_RECORDS.label not in page
+    assert f'value="{action.value}"' not in page and action.label not in page
     version = re.search(r'name="version" value="(\d+)"', page)
     assert version is not None
     response = client.post(
         f"/cases/{reference}/action",
-        data={"csrf_token": csrf_from(page), "action": "no_records", "version": version[1], "note": ""},
+        data={"csrf_token": csrf_from(page), "action": action.value, "version": version[1], "note": ""},
     )
-    assert response.status_code == 409 and "recorded on the review page" in response.get_data(as_text=True)
+    assert response.status_code == 409 and "on the review page" in response.get_data(as_text=True)
     assert state_and_outcomes(app, reference) == ("in_review", [])
     with app.app_context():
         reviewer = db.session.get(User, make_user("reviewer").id)
         with pytest.raises(IllegalTransition):
-            cases.apply_action(reviewer, case_of(reference), Action.NO_RECORDS, None, None)
+            cases.apply_action(reviewer, case_of(reference), action, None, None)
         db.session.rollback()
 
 

@@ -42,6 +42,7 @@ def test_the_downgrade_keeps_a_no_records_decision_by_refusing(backend, tmp_path
             db.session.commit()
 
             # Alembic's own command: Flask-Migrate's would log the error and exit.
+            downgrade(revision="0010")  # later revisions step down freely; 0010's own step is the one tested
             config = app.extensions["migrate"].migrate.get_config()
             with pytest.raises(RuntimeError, match=r"holds 1 'no records held' decision\(s\), which revision 0009"):
                 command.downgrade(config, "0009")
@@ -79,7 +80,7 @@ def test_down_and_up_again_without_one(backend, tmp_path, instance):
                 connection.execute(insert, {"outcome": "no_records"})
             db.session.commit()
 
-            upgrade()
+            upgrade(revision="0010")
             assert revision() == "0010"
             connection = db.session.connection()
             with pytest.raises(DBAPIError), connection.begin_nested():

@@ -13,14 +13,7 @@ from disclosure.review import service
 from disclosure.review.models import Decision
 from disclosure.services import ServiceError
 from tests.factories import PASSWORD, make_user
-from tests.review.helpers import case_in_review
-
-WIRETAP = {
-    "process_type": "wiretap_order",
-    "categories": ["realtime_content"],
-    "valid_until": "2026-12-01",
-    "targets": [{"kind": "email", "value": "user@example.net", "from": "2026-11-05", "to": "2026-12-01"}],
-}
+from tests.review.helpers import WIRETAP, case_in_review
 
 
 def prepared(app, **overrides):

@@ -34,15 +34,8 @@ from disclosure.review.models import (
 )
 from tests.conftest import base_settings
 from tests.factories import make_user
-from tests.review.helpers import case_in_review, decide_in_full
+from tests.review.helpers import WIRETAP, case_in_review, decide_in_full
 from tests.test_migrations import empty_database, restore_shared_schema
-
-WIRETAP = {
-    "process_type": "wiretap_order",
-    "categories": ["realtime_content"],
-    "valid_until": "2026-12-01",
-    "targets": [{"kind": "email", "value": "user@example.net", "from": "2026-11-05", "to": "2026-12-01"}],
-}
 
 
 def written() -> dict[str, Any]:
