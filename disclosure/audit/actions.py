@@ -48,6 +48,9 @@ class AuditAction(StrEnum):
     KEYS_SIGNER_REVOKED = "keys.signer_revoked"
     KEYS_CRL_REISSUED = "keys.crl_reissued"
     STORAGE_KEY_ROTATED = "storage.key_rotated"
+    #: `flask storage reconcile` removed a file no committed row names (an orphan, a partial, an abandoned write)
+    #: or a purged bundle's file that was still there.
+    STORAGE_FILE_REMOVED = "storage.file_removed"
     DEMO_SEEDED = "demo.seeded"
 
     @property

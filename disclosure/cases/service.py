@@ -285,7 +285,7 @@ def add_document(actor: Actor, case: Case, kind: str, data: bytes, filename: str
 
 def file_document(actor: Actor, case: Case, kind: str, data: bytes, filename: str, content_type: str) -> Document:
     """Store `data` encrypted with the case as a document of `kind` (the caller checked and records it)."""
-    blob = put_in_transaction([data], max_bytes=len(data))
+    blob = put_in_transaction([data], max_bytes=len(data), owner="case_document")
     document = Document(
         case_id=case.id,
         kind=kind,

@@ -37,7 +37,9 @@ from disclosure.production.models import Bundle, RecipientCertificate
 from disclosure.production.service import bundle_path, records_of
 from disclosure.review.service import approved_scope
 from disclosure.services import ServiceError, require
+from disclosure.storage.models import FileArea
 from disclosure.storage.store import store_for_app
+from disclosure.storage.transactional import bundle_dir, staged_file
 from disclosure.workflow import State
 from disclosure_proofs.note import vkey_string
 
@@ -128,24 +130,23 @@ def store_bundle(
     bag_info: dict[str, str],
     signer: Any,
 ) -> tuple[Bundle, str | None]:
-    """Build the ZIP under instance/bundles/ (removed again if the transaction rolls back) and add its row."""
+    """Build the ZIP under instance/bundles/, staged (disclosure.storage.transactional), and add its row."""
     from disclosure.exports.bundle import BundleError, build_bundle
 
-    out = bundle_path_for(public_id)
     try:
-        result = build_bundle(
-            out,
-            bag_name=bag_name,
-            files=files,
-            recipients=[x509.load_pem_x509_certificate(c.pem.encode()) for c in certificates] or None,
-            signer=signer,
-            checkpoint_note=checkpoint.note,
-            inner_metadata=metadata,
-            bag_info=bag_info,
-        )
+        with staged_file(FileArea.BUNDLE, bundle_path_for(public_id).name, owner="bundle") as out:
+            result = build_bundle(
+                out.path,
+                bag_name=bag_name,
+                files=files,
+                recipients=[x509.load_pem_x509_certificate(c.pem.encode()) for c in certificates] or None,
+                signer=signer,
+                checkpoint_note=checkpoint.note,
+                inner_metadata=metadata,
+                bag_info=bag_info,
+            )
     except BundleError as error:
         raise ServiceError(f"The bundle could not be built: {error}") from error
-    db.session.info.setdefault("delete_after_rollback", []).append(out)
     retention = timedelta(days=int(current_app.config.get("BUNDLE_RETENTION_DAYS", DEFAULT_RETENTION.days)))
     bundle = Bundle(
         public_id=public_id,
@@ -239,9 +240,7 @@ FileSpec = tuple[str, bytes | Path]
 
 
 def bundle_path_for(public_id: str) -> Path:
-    folder = Path(current_app.instance_path) / "bundles"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder / f"{public_id}.zip"
+    return bundle_dir() / f"{public_id}.zip"
 
 
 def copy_out(bundle: Bundle, destination: Path) -> None:

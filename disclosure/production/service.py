@@ -82,7 +82,7 @@ def add_record(
         counter += 1
     limit = max_bytes or int(current_app.config.get("MAX_PRODUCTION_FILE_BYTES", 50 * 1024**3))
     try:
-        blob = put_in_transaction(chunks, max_bytes=limit)
+        blob = put_in_transaction(chunks, max_bytes=limit, owner="production_record")
     except BlobTooLarge as error:
         raise ProductionError(
             f"{filename} is larger than the {limit // 1024**2} MiB a production file may be."

@@ -70,5 +70,37 @@ def verify() -> None:
         f"checked {checked} blob(s): {checked - len(failures)} intact, {len(failures)} corrupted"
         + (f"; {leftovers} temporary file(s) in {store.root / '.tmp'}" if leftovers else "")
     )
-    if failures:
+    from disclosure.storage.reconcile import reconcile
+
+    report = reconcile(dry_run=True)  # orphans, partials, abandoned and missing files
+    for finding in report.findings:
+        click.echo(finding.line(dry_run=True), err=True)
+    if report.findings:
+        click.echo(f"{len(report.findings)} file(s) disagree with the database: `flask storage reconcile`", err=True)
+    if failures or report.findings:
         raise SystemExit(1)
+
+
+@storage_cli.command("reconcile")
+@click.option("--dry-run", is_flag=True, help="Report what does not match the database; remove nothing.")
+def reconcile_files(dry_run: bool) -> None:
+    """Find files that disagree with the database and remove those no committed row names.
+
+    Orphans, partials of killed writers, files staged for rows that never committed, and purged bundles' files are
+    removed, each removal audit-logged; files younger than STORAGE_RECONCILE_GRACE (one hour) are left alone.
+    Missing files are reported for a person. Exit 0 when nothing is left to do, 1 otherwise.
+    """
+    from disclosure import unit_of_work
+    from disclosure.audit.service import require_schema
+    from disclosure.extensions import db
+    from disclosure.services import SystemActor
+    from disclosure.storage.reconcile import reconcile
+
+    require_schema()
+    db.session.rollback()  # the schema is there; the scan needs no lock on the audit log's head
+    with unit_of_work.command("nothing removed"):
+        report = reconcile(dry_run=dry_run, actor=SystemActor("flask storage reconcile"))
+    for line in report.lines():  # the removals are committed and the files gone: say so
+        click.echo(line)
+    if report.exit_code:
+        raise SystemExit(report.exit_code)

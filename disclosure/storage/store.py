@@ -114,6 +114,11 @@ class Rotation:
     corrupted: tuple[str, ...] = ()
 
 
+def new_blob_name() -> str:
+    """A fresh blob name: 128 random bits, so that no two writers ever choose the same."""
+    return secrets.token_hex(16)
+
+
 def blob_context(name: str) -> bytes:
     return CONTEXT_PREFIX + name.encode("ascii")
 
@@ -167,12 +172,18 @@ class BlobStore:
 
     # -- writing ---------------------------------------------------------------------------------------------
 
-    def put(self, source: PlaintextSource, max_bytes: int) -> StoredBlob:
-        """Encrypt source under a new name; return once the file is durable. Refuses more than max_bytes."""
+    def put(self, source: PlaintextSource, max_bytes: int, name: str | None = None) -> StoredBlob:
+        """Encrypt source under a new name; return once the file is durable. Refuses more than max_bytes.
+
+        `name`, from new_blob_name(), lets the caller record the name before the file exists (a pending_file row);
+        a blob of that name must not exist yet.
+        """
         if max_bytes < 0:
             raise ValueError("max_bytes must not be negative")
-        name = secrets.token_hex(16)
+        name = new_blob_name() if name is None else name
         final = self.path(name)
+        if self.exists(name):
+            raise StorageError(f"blob {name} exists already; a new blob takes a new name")
         with self._store_lock(exclusive=False):  # a key cannot be retired while a put may still use it
             key_id, key = self.keyring.current()
             with self._temporary() as (temporary, out):
