@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run test bench lint setup clean
+.PHONY: run serve test bench lint setup clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ setup: $(STAMP)
 # Development server on plain http://127.0.0.1:5000 (DISCLOSURE_DEV relaxes the Secure cookie for it only).
 run: setup
 	DISCLOSURE_DEV=1 $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Production server: gunicorn (gunicorn.conf.py) on the configured database, the SQLite file in instance/ unless
+# DISCLOSURE_DATABASE_URL says otherwise, after its migrations. It creates no keys and seeds nothing: run
+# `flask keys init` once (or restore the organisation's keys) before serving; /ready says whether they are in place.
+serve: $(STAMP)
+	$(BIN)/python -m disclosure.instance init
+	$(BIN)/flask db upgrade
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

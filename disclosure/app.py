@@ -6,7 +6,6 @@ given settings (tests), and refuses to start with an unsafe configuration.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from disclosure.config import load_settings
 from disclosure.extensions import csrf, db, login_manager, migrate
+from disclosure.logging_setup import LineBreakEscapingFormatter, configure_logging
 
-
-class LineBreakEscapingFormatter(logging.Formatter):
-    """Log lines stay one line each: CR and LF in logged values are escaped, so nobody can forge an entry."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        head, sep, trace = text.partition("\nTraceback")
-        return head.replace("\r", "\\r").replace("\n", "\\n") + (sep + trace if sep else "")
+__all__ = ["LineBreakEscapingFormatter", "create_app", "forget_inherited_connections"]
 
 
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
@@ -39,7 +32,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     load_settings(app, settings)
-    _configure_logging(app)
+    configure_logging(app)
     if app.config.get("PROXY_FIX"):
         count = int(app.config["PROXY_FIX"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
@@ -53,12 +46,11 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     login_manager.session_protection = None  # the server-side session record does this job
 
     with app.app_context():
-        from disclosure.database import configure_postgres, configure_sqlite
+        from disclosure.database import configure_sqlite
 
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
-        elif db.engine.dialect.name == "postgresql":
-            configure_postgres(db.engine)
+        # PostgreSQL needs no listener: pool_pre_ping (disclosure.config) replaces a dead pooled connection.
 
     _register_models()
     _register_web(app)
@@ -66,9 +58,13 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _configure_logging(app: Flask) -> None:
-    for handler in app.logger.handlers or logging.getLogger().handlers:
-        handler.setFormatter(LineBreakEscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def forget_inherited_connections(app: Flask) -> None:
+    """In a process just forked from one that may have used the database (a worker of a preloaded gunicorn app):
+    drop the inherited connection pools without closing their connections, which still belong to the parent
+    (SQLAlchemy's "Using Connection Pools with Multiprocessing or os.fork()"). The child opens its own."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
 
 
 def _register_models() -> None:

@@ -2,18 +2,18 @@
 
 Invariants: datetimes are stored as UTC and always read back timezone-aware; constraint names are
 deterministic so Alembic migrations match the models; SQLite runs with WAL, foreign keys, a busy
-timeout, synchronous=FULL and BEGIN IMMEDIATE (the audit log's append lock).
+timeout, synchronous=FULL and BEGIN IMMEDIATE (the audit log's append lock); a connection found dead is invalidated,
+never handed out again.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import Connection, DateTime, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -79,30 +79,32 @@ def configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-#: A pooled PostgreSQL connection idle longer than this is pinged before it is handed out again.
-IDLE_PING_SECONDS = 30.0
+def execute_on_driver(connection: Connection, sql: str, parameters: tuple[Any, ...] = ()) -> Any:
+    """Run DBAPI SQL on the connection's own driver connection, inside its transaction, for the hottest paths
+    (the audit append) where SQLAlchemy's per-statement machinery costs more than the statement.
 
-
-def configure_postgres(engine: Engine) -> None:
-    """Ping a pooled connection before reuse only when it has sat idle: a server connection goes stale (restarts,
-    idle timeouts) while unused, and pinging one in constant use would add a round trip to every request (about a
-    quarter of an audit append). A dead connection is replaced: the pool retries the checkout with a new one.
+    What SQLAlchemy would do on an error is kept: the error comes out as SQLAlchemy's (its parameters hidden as
+    the engine says), and a lost connection is invalidated, so that the rollback which follows does not fail on
+    it and the pool never hands it out again.
     """
+    dialect = connection.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the connection to the database is closed")
+    try:
+        return driver.execute(sql, parameters)
+    except dbapi_error as error:
+        lost = dialect.is_disconnect(error, connection.connection, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            sql,
+            parameters,
+            error,
+            dbapi_error,
+            hide_parameters=connection.engine.hide_parameters,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from error
 
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
-            return
-        try:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        except Exception as error:  # any failure means the connection cannot be used
-            raise DisconnectionError("stale connection; the pool replaces it") from error
-        finally:
-            if not dbapi_connection.closed and dbapi_connection.info.transaction_status != 0:
-                dbapi_connection.rollback()

@@ -1,13 +1,20 @@
 """Error pages: a plain message and a correlation id, never a traceback.
 
-The correlation id also goes to the server log with the exception, so support can find the details.
+The correlation id also goes to the server log with the exception, so support can find the details. The page is
+the app's own even when cleaning up fails too: a rollback that fails is logged (disclosure.unit_of_work.roll_back),
+and a page that cannot be drawn with the site's layout (it asks the database who is signed in) is drawn without it.
 """
 
 from __future__ import annotations
 
+import logging
+from html import escape
+
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from disclosure.unit_of_work import roll_back
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Go back, reload the page and try again."),
@@ -21,19 +28,38 @@ MESSAGES = {
 }
 
 
+log = logging.getLogger(__name__)
+
+#: The error page without the site's layout, for when the layout itself cannot be drawn.
+BARE_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title} \u00b7 Disclosure</title>
+<link rel="stylesheet" href="/static/css/disclosure.css"></head>
+<body><main id="main"><div class="error-page">
+<h1>{title}</h1>
+<p>{message}</p>{detail}
+<p class="correlation">Reference: <span class="mono">{request_id}</span></p>
+</div></main></body>
+</html>
+"""
+
+
 def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
     title, message = MESSAGES.get(status, (f"Error {status}", "The request could not be completed."))
-    return (
-        render_template(
-            "errors/error.html",
-            status=status,
-            title=title,
-            message=message,
-            detail=detail,
-            request_id=g.get("request_id", "-"),
-        ),
-        status,
-    )
+    request_id = g.get("request_id", "-")
+    try:
+        page = render_template(
+            "errors/error.html", status=status, title=title, message=message, detail=detail, request_id=request_id
+        )
+    except Exception:
+        log.exception("the %d page could not be drawn with the site's layout; sent without it", status)
+        page = BARE_PAGE.format(
+            title=escape(title),
+            message=escape(message),
+            detail=f"\n<p>{escape(detail)}</p>" if detail else "",
+            request_id=escape(str(request_id)),
+        )
+    return page, status
 
 
 def init_app(app: Flask) -> None:
@@ -61,7 +87,5 @@ def init_app(app: Flask) -> None:
             request.path,
             exc_info=error,
         )
-        from disclosure.extensions import db
-
-        db.session.rollback()
+        roll_back()
         return render_error(500)

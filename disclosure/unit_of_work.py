@@ -5,10 +5,12 @@ everything is rolled back. A view runs its service calls inside `attempt()`: a r
 transition, a request document or scope that does not hold) rolls back everything the call wrote and is re-raised for
 the view to show beside the form; a refusal that must itself stay on record (`ServiceError.on_record`) is written
 after the rollback and committed. Command-line commands use `command()` the same way. Services never commit.
+A rollback that fails in turn (the connection was lost) is logged and never replaces the answer already decided on.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,6 +30,8 @@ Refusal = ServiceError | IllegalTransition | RequestError | ScopeError
 _KEEP = "unit_of_work_keep"
 _SETTLED = "unit_of_work_settled"
 
+log = logging.getLogger(__name__)
+
 
 def init_app(app: Flask) -> None:
     app.after_request(_settle)
@@ -39,17 +43,30 @@ def keep() -> None:
     setattr(g, _KEEP, True)
 
 
+def roll_back() -> None:
+    """Roll back what the request or command wrote, while an error or a refusal is being answered.
+
+    If the rollback fails too (the connection was lost, so nothing was written anyway), that is logged and not
+    raised: the person still gets the app's answer (its error page, the refused form), not a second failure.
+    SQLAlchemy has closed the transaction by then, and the session starts afresh on its next use.
+    """
+    try:
+        db.session.rollback()
+    except Exception:
+        log.exception("the rollback failed; the transaction ends without it")
+
+
 def _settle(response: Response) -> Response:
     if g.get(_SETTLED):
         return response
     setattr(g, _SETTLED, True)
     if response.status_code >= 400 and not g.get(_KEEP):
-        db.session.rollback()
+        roll_back()
         return response
     try:
         db.session.commit()
     except Exception:
-        db.session.rollback()
+        roll_back()
         # The page was about to say what happened; it did not happen, so it must not say so.
         session.pop("_flashes", None)
         raise
@@ -59,7 +76,7 @@ def _settle(response: Response) -> Response:
 def _discard(error: BaseException | None) -> None:
     # An exception that escaped the view (the 500 page): nothing it wrote may land.
     if error is not None or not g.get(_SETTLED):
-        db.session.rollback()
+        roll_back()
 
 
 @contextmanager
@@ -68,7 +85,7 @@ def attempt() -> Iterator[None]:
     try:
         yield
     except REFUSALS as error:
-        db.session.rollback()
+        roll_back()
         on_record = error.on_record if isinstance(error, ServiceError) else None
         if on_record is not None:
             on_record()
@@ -101,12 +118,12 @@ def command(nothing_done: str = "nothing was changed") -> Iterator[None]:
     try:
         yield
     except REFUSALS as error:
-        db.session.rollback()
+        roll_back()
         if isinstance(error, ServiceError) and error.on_record is not None:
             error.on_record()
             db.session.commit()
         raise click.ClickException(f"{nothing_done}: {message_for(error)}") from error
     except BaseException:
-        db.session.rollback()
+        roll_back()
         raise
     db.session.commit()

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
 
+from disclosure.database import execute_on_driver
 from disclosure_proofs.merkle import (
     FrontierError,
     ProofError,
@@ -82,16 +82,9 @@ class StoredTiles:
         _execute(self.connection, sql, (level, index, hashes, root))
 
 
-def _execute(connection: Connection, sql: str, parameters: tuple[Any, ...]) -> Any:
-    """Run DBAPI SQL on the connection's driver connection; errors come out as SQLAlchemy's, as from Core."""
-    dbapi_error = connection.dialect.loaded_dbapi.Error
-    driver = connection.connection.driver_connection
-    if driver is None:
-        raise RuntimeError("the connection to the database is closed")
-    try:
-        return driver.execute(sql, parameters)
-    except dbapi_error as error:
-        raise DBAPIError.instance(sql, parameters, error, dbapi_error) from error
+# DBAPI SQL on the connection's own driver connection; errors (a lost connection included) reach SQLAlchemy as from
+# Core.
+_execute = execute_on_driver
 
 
 def fill_tiles(connection: Connection, size: int, leaf: bytes) -> None:

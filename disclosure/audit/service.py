@@ -27,6 +27,7 @@ from disclosure.audit.canonical import canonical_json, chain_hash, leaf_hash
 from disclosure.audit.merkle import fill_tiles
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
 from disclosure.clock import utcnow
+from disclosure.database import execute_on_driver
 from disclosure.extensions import db
 from disclosure.keyring import KeyMissing, load_log_key, log_key_name
 from disclosure.permissions import Permission
@@ -129,15 +130,8 @@ class _AppendStatements:
             _execute(connection, self.writes[0], event + head)
 
 
-def _execute(connection: Connection, sql: str, parameters: tuple[Any, ...] = ()) -> Any:
-    """Run DBAPI SQL on the connection's driver connection; errors come out as SQLAlchemy's, as from Core."""
-    dbapi_error = connection.dialect.loaded_dbapi.Error
-    try:
-        driver = connection.connection.driver_connection
-        assert driver is not None  # a live connection always has its driver's
-        return driver.execute(sql, parameters)
-    except dbapi_error as error:
-        raise DBAPIError.instance(sql, parameters, error, dbapi_error) from error
+# DBAPI SQL on the session's own driver connection; errors (a lost connection included) reach SQLAlchemy as from Core.
+_execute = execute_on_driver
 
 
 #: One set of statements per dialect object (an engine's dialect lives as long as the engine).

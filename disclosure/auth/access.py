@@ -20,9 +20,11 @@ from disclosure.clock import utcnow
 from disclosure.extensions import login_manager
 from disclosure.permissions import Permission
 
-PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "auth.second_factor", "static", "site.health"})
+PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "auth.second_factor", "static", "site.health", "site.ready"})
 #: What a user who must change their password may still reach.
-PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.sign_out", "static", "site.health"})
+PASSWORD_CHANGE_ENDPOINTS = frozenset(
+    {"auth.change_password", "auth.sign_out", "static", "site.health", "site.ready"}
+)
 
 View = TypeVar("View", bound=Callable[..., Any])
 
