@@ -119,6 +119,7 @@ def _register_web(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from disclosure.audit.cli import audit_cli, harden_roles
     from disclosure.auth.cli import users_cli
+    from disclosure.backup.cli import backup_cli
     from disclosure.cases.cli import cases_cli
     from disclosure.demo import demo_cli
     from disclosure.keys_cli import keys_cli
@@ -138,6 +139,7 @@ def _register_cli(app: Flask) -> None:
         production_cli,
         bundle_cli,
         report_cli,
+        backup_cli,
     ):
         app.cli.add_command(group)
     from flask_migrate.cli import db as db_group

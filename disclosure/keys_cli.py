@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from disclosure import keyring, unit_of_work
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record, require_schema
+from disclosure.backup.inventory import missing_keys
 from disclosure.clock import utcnow
 from disclosure.exports.pki import PKIError, ca_pem, init_pki, serial_hex, write_file_atomically
 from disclosure.exports.pki_revocation import (
@@ -34,6 +35,7 @@ from disclosure.exports.pki_revocation import (
     stored_crl,
     write_crl,
 )
+from disclosure.extensions import db
 from disclosure.permissions import Permission
 from disclosure.production.bundles import pki_dir
 from disclosure.services import NotPermitted, SystemActor, require
@@ -50,6 +52,61 @@ def _operator(command: str) -> SystemActor:
     except NotPermitted as error:
         raise click.ClickException(f"nothing changed: {error}") from error
     return operator
+
+
+def _refuse_a_stranger_log_key(path: Path) -> None:
+    """An imported audit-log key must have signed the latest stored checkpoint, if there is one."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sqlalchemy import select
+
+    from disclosure.audit.models import AuditCheckpoint
+    from disclosure_proofs.note import NoteError, verify_checkpoint
+
+    note = db.session.execute(
+        select(AuditCheckpoint.note).order_by(AuditCheckpoint.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if note is None:
+        return
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return  # init_log_key says what is wrong with the file
+    if not isinstance(key, Ed25519PrivateKey):
+        return
+    try:
+        verify_checkpoint(note, key.public_key(), keyring.log_key_name())
+    except NoteError as error:
+        raise click.ClickException(
+            f"nothing created: {path} did not sign the checkpoints on file ({error}); import the audit-log key "
+            "they were signed with, from your backup"
+        ) from error
+
+
+def _refuse_to_orphan_data(importing_log_key: Path | None, importing_pki: bool) -> None:
+    """Refuse, changing nothing, to create a key whose predecessor encrypted or signed data that still exists.
+
+    A new storage key cannot decrypt the blobs on file, a new log key makes every signed checkpoint read as
+    forged, a new CA disowns every bundle already sent: the keys must come back from the backup instead.
+    """
+    lost = [
+        missing
+        for missing in missing_keys(db.session.connection(), current_app.config, current_app.instance_path)
+        if missing.depends
+        and not (missing.kind == "audit-log" and importing_log_key is not None)
+        and not (missing.kind == "pki" and importing_pki)
+    ]
+    if importing_log_key is not None and not (keyring.keys_dir() / keyring.LOG_KEY_FILE).exists():
+        _refuse_a_stranger_log_key(importing_log_key)
+    if not lost:
+        return
+    lines = ["nothing created: keys are missing, but data encrypted or signed with them exists:"]
+    lines += [f"  - {missing.key} ({missing.path}): {'; '.join(missing.depends)}" for missing in lost]
+    lines += [
+        "New keys could never decrypt or verify that data. Restore the keys from your backup instead:",
+        "  flask backup restore BACKUP_DIR --keys-only   (the keys folder and secret key, from keys.enc)",
+        f"or copy the backed-up keys folder back to {current_app.config['KEYS_DIR']}, then run `flask audit verify`.",
+    ]
+    raise click.ClickException("\n".join(lines))
 
 
 @keys_cli.command("init")
@@ -84,9 +141,12 @@ def init(
     import_signer_key: Path | None,
 ) -> None:
     """Create the keys that are missing (audit-log key, storage key, org CA and bundle-signing certificate),
-    or import the organisation's own; existing keys are never replaced."""
+    or import the organisation's own; existing keys are never replaced. Refused, creating nothing, while data
+    made with a missing key exists (blobs, checkpoints, bundles): restore the keys from the backup instead."""
     operator = _operator("flask keys init")
     require_schema()
+    importing_pki = any(path is not None for path in (import_ca_cert, import_ca_key, import_signer_cert))
+    _refuse_to_orphan_data(import_log_key, importing_pki)
     try:
         log_key = keyring.init_log_key(import_log_key)
     except keyring.KeyImportError as error:

@@ -51,6 +51,8 @@ class AuditAction(StrEnum):
     #: `flask storage reconcile` removed a file no committed row names (an orphan, a partial, an abandoned write)
     #: or a purged bundle's file that was still there.
     STORAGE_FILE_REMOVED = "storage.file_removed"
+    BACKUP_CREATED = "backup.created"
+    BACKUP_RESTORED = "backup.restored"
     DEMO_SEEDED = "demo.seeded"
 
     @property

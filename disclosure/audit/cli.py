@@ -10,12 +10,15 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from disclosure import unit_of_work
 from disclosure.audit.export import export_events
+from disclosure.audit.models import AuditCheckpoint
 from disclosure.audit.service import checkpoint_now, require_schema
 from disclosure.audit.verify import GivenCheckpoint, VerifyResult, verify_log
+from disclosure.database import READ_ONLY
 from disclosure.extensions import db
 from disclosure.keyring import KeyMissing, log_key_name, log_public_key
 from disclosure.permissions import Permission
@@ -35,6 +38,29 @@ def run_verification(given: list[GivenCheckpoint]) -> VerifyResult:
         return verify_log(connection, public_key, log_key_name(), str(current_app.config["AUDIT_ORIGIN"]), given)
 
 
+def folder_checkpoints(given: set[Path]) -> list[GivenCheckpoint]:
+    """Every file in the checkpoint folder that is neither among the given files nor a copy of a stored checkpoint:
+    a log restored from an older backup is shorter than the checkpoints signed since, and only the files outside
+    the database still say so."""
+    folder = Path(current_app.config["AUDIT_CHECKPOINT_DIR"])
+    if not folder.is_dir():
+        return []
+    with db.engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})
+        stored = set(connection.execute(select(AuditCheckpoint.__table__.c.note)).scalars())
+    found = []
+    for path in sorted(folder.glob("checkpoint-*.txt")):
+        if not path.is_file() or path.resolve() in given:
+            continue
+        try:
+            note = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise click.ClickException(f"cannot read checkpoint file {path}: {error}") from error
+        if note not in stored:
+            found.append(GivenCheckpoint(f"checkpoint file {path}", note))
+    return found
+
+
 @audit_cli.command("verify")
 @click.option(
     "--checkpoint",
@@ -44,8 +70,9 @@ def run_verification(given: list[GivenCheckpoint]) -> VerifyResult:
     help="A checkpoint file kept outside the database; repeat for several.",
 )
 def verify(checkpoints: tuple[Path, ...]) -> None:
-    """Recompute every hash, the chain, the tree and the checkpoints, and check the copied columns (action, subject,
-    actor, time) against each hashed body. Exit 0 when intact, 1 naming the first bad seq when not."""
+    """Recompute every hash, the chain, the tree and the checkpoints (those given, those stored, and every file in
+    the checkpoint folder), and check the copied columns (action, subject, actor, time) against each hashed body.
+    Exit 0 when intact, 1 naming the first bad seq when not."""
     given = []
     for path in checkpoints:
         try:
@@ -53,6 +80,7 @@ def verify(checkpoints: tuple[Path, ...]) -> None:
         except (OSError, UnicodeDecodeError) as error:
             raise click.ClickException(f"cannot read checkpoint file {path}: {error}") from error
     try:
+        given += folder_checkpoints({path.resolve() for path in checkpoints})
         result = run_verification(given)
     except DBAPIError as error:
         raise click.ClickException(

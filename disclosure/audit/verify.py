@@ -323,7 +323,11 @@ def _load_checkpoints(
     checked = []
     for source in sources:
         if public_key is None:
-            problem = "no log key to check checkpoint signatures; run `flask keys init`"
+            problem = (
+                "the audit-log key is missing, but checkpoints signed with it exist: restore the keys from your "
+                "backup (`flask backup restore DIR --keys-only`, or copy the keys folder back); `flask keys init` "
+                "would make a new key that can never verify them"
+            )
             result.findings.append(Finding(None, problem))
             break
         try:

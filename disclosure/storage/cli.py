@@ -51,9 +51,24 @@ def rotate_key() -> None:
         raise SystemExit(1)
 
 
+def missing_blob_folder() -> str | None:
+    """A message when the blob folder is missing although rows name blobs in it (opening the store would create
+    it empty and find nothing wrong); None otherwise."""
+    from disclosure.backup.database import reading
+    from disclosure.backup.inventory import blob_folder_problem
+    from disclosure.extensions import db
+
+    with reading(db.engine) as connection:
+        return blob_folder_problem(connection, current_app.config, current_app.instance_path)
+
+
 @storage_cli.command("verify")
 def verify() -> None:
     """Authenticate and re-hash every blob. Exit 0 when all are intact, 1 when any is not."""
+    problem = missing_blob_folder()
+    if problem is not None:
+        click.echo(problem, err=True)
+        raise SystemExit(1)
     store = app_store()
     checked = 0
     failures = []
