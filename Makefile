@@ -19,8 +19,10 @@ setup: $(STAMP)
 	DISCLOSURE_DEV=1 $(BIN)/flask keys init
 	DISCLOSURE_DEV=1 $(BIN)/flask demo seed
 
-# Development server on plain http://127.0.0.1:5000 (DISCLOSURE_DEV relaxes the Secure cookie for it only).
+# Development server on plain http://127.0.0.1:5000 (DISCLOSURE_DEV relaxes the Secure cookie for it only), with a
+# job worker beside it (bundles are built by jobs); stopping the server stops the worker.
 run: setup
+	DISCLOSURE_DEV=1 $(BIN)/flask jobs worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DISCLOSURE_DEV=1 $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # Production server: gunicorn (gunicorn.conf.py) on the configured database, the SQLite file in instance/ unless

@@ -68,14 +68,17 @@ def forget_inherited_connections(app: Flask) -> None:
 
 
 def _register_models() -> None:
-    # Importing registers the tables and the audit triggers with the metadata.
+    # Importing registers the tables and the audit triggers with the metadata (and the jobs' tasks).
     import disclosure.audit.ddl
     import disclosure.auth.models
     import disclosure.cases.models
+    import disclosure.jobs.models
+    import disclosure.jobs.tasks
     import disclosure.production.models
     import disclosure.reports.case_log  # the case log state table and the projection that fills it
     import disclosure.review.models
-    import disclosure.review.service  # noqa: F401  (opens a review round whenever a case enters review)
+    import disclosure.review.service  # opens a review round whenever a case enters review
+    import disclosure.storage.models  # noqa: F401  (each import binds `disclosure`; only the last is checked)
 
 
 def _register_web(app: Flask) -> None:
@@ -86,6 +89,7 @@ def _register_web(app: Flask) -> None:
     from disclosure.auth.views import bp as auth_bp
     from disclosure.cases.agency_views import bp as agencies_bp
     from disclosure.cases.views import bp as cases_bp
+    from disclosure.jobs.views import bp as jobs_bp
     from disclosure.production.views import bp as production_bp
     from disclosure.reports.views import bp as reports_bp
     from disclosure.review.views import bp as review_bp
@@ -105,6 +109,7 @@ def _register_web(app: Flask) -> None:
         review_bp,
         production_bp,
         reports_bp,
+        jobs_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -122,6 +127,7 @@ def _register_cli(app: Flask) -> None:
     from disclosure.backup.cli import backup_cli
     from disclosure.cases.cli import cases_cli
     from disclosure.demo import demo_cli
+    from disclosure.jobs.cli import jobs_cli
     from disclosure.keys_cli import keys_cli
     from disclosure.policy_cli import policy_cli
     from disclosure.production.cli import bundle_cli, production_cli
@@ -140,6 +146,7 @@ def _register_cli(app: Flask) -> None:
         bundle_cli,
         report_cli,
         backup_cli,
+        jobs_cli,
     ):
         app.cli.add_command(group)
     from flask_migrate.cli import db as db_group

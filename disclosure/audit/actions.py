@@ -38,6 +38,7 @@ class AuditAction(StrEnum):
     PRODUCTION_RECORD_ADDED = "production.record_added"
     RECIPIENT_CERT_ADDED = "recipient.certificate_added"
     RECIPIENT_CERT_REVOKED = "recipient.certificate_revoked"
+    BUNDLE_BUILD_STARTED = "bundle.build_started"
     BUNDLE_BUILT = "bundle.built"
     BUNDLE_DOWNLOADED = "bundle.downloaded"
     BUNDLE_PURGED = "bundle.purged"
@@ -54,6 +55,12 @@ class AuditAction(StrEnum):
     BACKUP_CREATED = "backup.created"
     BACKUP_RESTORED = "backup.restored"
     DEMO_SEEDED = "demo.seeded"
+    JOB_QUEUED = "job.queued"
+    JOB_STARTED = "job.started"
+    JOB_REQUEUED = "job.requeued"
+    JOB_FINISHED = "job.finished"
+    JOB_CANCELLED = "job.cancelled"
+    JOB_SECRET_SHOWN = "job.secret_shown"  # noqa: S105 - an action name
 
     @property
     def label(self) -> str:

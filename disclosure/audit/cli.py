@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from disclosure import unit_of_work
 from disclosure.audit.export import export_events
 from disclosure.audit.models import AuditCheckpoint
-from disclosure.audit.service import checkpoint_now, require_schema
+from disclosure.audit.service import checkpoint_now, missing_checkpoint_files, require_schema
 from disclosure.audit.verify import GivenCheckpoint, VerifyResult, verify_log
 from disclosure.database import READ_ONLY
 from disclosure.extensions import db
@@ -87,6 +87,14 @@ def verify(checkpoints: tuple[Path, ...]) -> None:
             f"cannot read the audit log ({error.orig}); has `flask db upgrade` been run?"
         ) from error
     click.echo(result.summary())
+    missing = missing_checkpoint_files(Path(current_app.config["AUDIT_CHECKPOINT_DIR"]))
+    if missing:
+        sizes = ", ".join(str(c.size) for c in missing[:10]) + (" …" if len(missing) > 10 else "")
+        click.echo(
+            f"warning: {len(missing)} stored checkpoint(s) have no file in the checkpoint folder (sizes {sizes}); "
+            "the job worker writes them once the folder can be written",
+            err=True,
+        )
     if not result.intact:
         raise SystemExit(1)
 

@@ -304,28 +304,56 @@ def checkpoint_file_name(size: int) -> str:
 
 @event.listens_for(Session, "after_commit")
 def _write_checkpoint_files(session: Session) -> None:
-    # Only committed checkpoints reach the file system: a rolled-back one would claim a tree that never was.
+    # Only committed checkpoints reach the file system: a rolled-back one would claim a tree that never was. The
+    # transaction has committed by now, so nothing here may raise: a file that cannot be written (a full or
+    # read-only folder, a WORM mount that did not come up) is logged, and the job that writes missing checkpoint
+    # files (disclosure.jobs.tasks) writes it once the folder is back. The person is told their change was saved.
     for folder, size, note in session.info.pop(PENDING_NOTES, []):
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = folder / checkpoint_file_name(size)
-        # One new file per checkpoint: nothing is ever rewritten, so the folder may live on WORM storage.
         try:
-            with path.open("x", encoding="utf-8") as handle:
-                handle.write(note)
-        except FileExistsError:
-            if path.read_text(encoding="utf-8") == note:
+            write_checkpoint_file(folder, size, note)
+        except OSError as error:
+            log.error("checkpoint of size %d was committed but its file could not be written: %s", size, error)
+
+
+def write_checkpoint_file(folder: Path, size: int, note: str) -> bool:
+    """Write a committed checkpoint's file unless it is there already; True when a file was written."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / checkpoint_file_name(size)
+    # One new file per checkpoint: nothing is ever rewritten, so the folder may live on WORM storage.
+    try:
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(note)
+        return True
+    except FileExistsError:
+        if path.read_text(encoding="utf-8") == note:
+            return False
+        # Another tree of this size was signed before (a database restored or replaced under the same folder).
+        # The transaction has committed, so raising would only lose this note: keep both files.
+        if any(p.read_text(encoding="utf-8") == note for p in folder.glob(f"{path.stem}-*.txt")):
+            return False
+        log.error(
+            "checkpoint file %s already holds a different tree of size %d; writing %s beside it",
+            path,
+            size,
+            path.stem + "-*.txt",
+        )
+        beside = path.with_name(f"{path.stem}-{secrets.token_hex(4)}.txt")
+        with beside.open("x", encoding="utf-8") as handle:
+            handle.write(note)
+        return True
+
+
+def missing_checkpoint_files(folder: Path) -> list[AuditCheckpoint]:
+    """The stored checkpoints whose file is not in the checkpoint folder."""
+    present = set()
+    if folder.is_dir():
+        for path in folder.glob("checkpoint-*.txt"):
+            try:
+                present.add(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError):
                 continue
-            # Another tree of this size was signed before (a database restored or replaced under the same
-            # folder). The transaction has committed, so raising would only lose this note: keep both files.
-            log.error(
-                "checkpoint file %s already holds a different tree of size %d; writing %s beside it",
-                path,
-                size,
-                path.stem + "-*.txt",
-            )
-            beside = path.with_name(f"{path.stem}-{secrets.token_hex(4)}.txt")
-            with beside.open("x", encoding="utf-8") as handle:
-                handle.write(note)
+    stored = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id)).scalars()
+    return [checkpoint for checkpoint in stored if checkpoint.note not in present]
 
 
 @event.listens_for(Session, "after_rollback")

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -33,10 +34,10 @@ from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.keyring import log_key_name, log_public_key
 from disclosure.permissions import Permission
-from disclosure.production.models import Bundle, RecipientCertificate
+from disclosure.production.models import Bundle, ProductionRecord, RecipientCertificate
 from disclosure.production.service import bundle_path, records_of
 from disclosure.review.service import approved_scope
-from disclosure.services import ServiceError, require
+from disclosure.services import Actor, ServiceError, require
 from disclosure.storage.models import FileArea
 from disclosure.storage.store import store_for_app
 from disclosure.storage.transactional import bundle_dir, staged_file
@@ -115,6 +116,26 @@ def check_recipients(certificates: Sequence[Any], passphrase_only: bool) -> None
             )
 
 
+@dataclass(frozen=True)
+class BundleInputs:
+    """Everything a bundle's file is made from, as plain values: building it reads no row, so it can run with no
+    transaction open (a case's bundle is built by a job that holds no lock while it encrypts and signs)."""
+
+    kind: str
+    case_id: int | None
+    public_id: str
+    bag_name: str
+    files: tuple[Any, ...]
+    recipient_pems: tuple[bytes, ...]
+    recipient_fingerprints: tuple[str, ...]
+    passphrase_only: bool
+    checkpoint_size: int
+    checkpoint_note: str
+    metadata: dict[str, Any]
+    bag_info: dict[str, str]
+    built_by_id: int | None
+
+
 def store_bundle(
     actor: Any,
     *,
@@ -131,47 +152,96 @@ def store_bundle(
     signer: Any,
 ) -> tuple[Bundle, str | None]:
     """Build the ZIP under instance/bundles/, staged (disclosure.storage.transactional), and add its row."""
+    inputs = bundle_inputs(
+        actor,
+        kind=kind,
+        case_id=case_id,
+        public_id=public_id,
+        bag_name=bag_name,
+        files=files,
+        certificates=certificates,
+        passphrase_only=passphrase_only,
+        checkpoint=checkpoint,
+        metadata=metadata,
+        bag_info=bag_info,
+    )
+    return write_bundle(inputs, signer)
+
+
+def bundle_inputs(
+    actor: Any,
+    *,
+    kind: str,
+    case_id: int | None,
+    public_id: str,
+    bag_name: str,
+    files: Sequence[Any],
+    certificates: Sequence[Any],
+    passphrase_only: bool,
+    checkpoint: AuditCheckpoint,
+    metadata: dict[str, Any],
+    bag_info: dict[str, str],
+) -> BundleInputs:
+    """What a bundle is made from, read out of the rows now, so that writing it reads none."""
+    return BundleInputs(
+        kind=kind,
+        case_id=case_id,
+        public_id=public_id,
+        bag_name=bag_name,
+        files=tuple(files),
+        recipient_pems=tuple(c.pem.encode() for c in certificates),
+        recipient_fingerprints=tuple(c.fingerprint for c in certificates),
+        passphrase_only=passphrase_only,
+        checkpoint_size=checkpoint.size,
+        checkpoint_note=checkpoint.note,
+        metadata=metadata,
+        bag_info=bag_info,
+        built_by_id=actor.id if isinstance(actor, User) else None,
+    )
+
+
+def write_bundle(inputs: BundleInputs, signer: Any) -> tuple[Bundle, str | None]:
+    """Write the bundle's file (staged) from `inputs`, then add its row to the session's transaction."""
     from disclosure.exports.bundle import BundleError, build_bundle
 
+    retention = timedelta(days=int(current_app.config.get("BUNDLE_RETENTION_DAYS", DEFAULT_RETENTION.days)))
     try:
-        with staged_file(FileArea.BUNDLE, bundle_path_for(public_id).name, owner="bundle") as out:
+        with staged_file(FileArea.BUNDLE, bundle_path_for(inputs.public_id).name, owner="bundle") as out:
             result = build_bundle(
                 out.path,
-                bag_name=bag_name,
-                files=files,
-                recipients=[x509.load_pem_x509_certificate(c.pem.encode()) for c in certificates] or None,
+                bag_name=inputs.bag_name,
+                files=list(inputs.files),
+                recipients=[x509.load_pem_x509_certificate(pem) for pem in inputs.recipient_pems] or None,
                 signer=signer,
-                checkpoint_note=checkpoint.note,
-                inner_metadata=metadata,
-                bag_info=bag_info,
+                checkpoint_note=inputs.checkpoint_note,
+                inner_metadata=inputs.metadata,
+                bag_info=inputs.bag_info,
             )
     except BundleError as error:
         raise ServiceError(f"The bundle could not be built: {error}") from error
-    retention = timedelta(days=int(current_app.config.get("BUNDLE_RETENTION_DAYS", DEFAULT_RETENTION.days)))
     bundle = Bundle(
-        public_id=public_id,
-        kind=kind,
-        case_id=case_id,
-        filename=f"{bag_name}.zip",
+        public_id=inputs.public_id,
+        kind=inputs.kind,
+        case_id=inputs.case_id,
+        filename=f"{inputs.bag_name}.zip",
         sha256=result.sha256,
         size=result.size,
         file_count=result.file_count,
-        recipients_json=json.dumps(sorted(c.fingerprint for c in certificates)),
-        passphrase_only=passphrase_only,
-        checkpoint_size=checkpoint.size,
-        built_by_id=actor.id if isinstance(actor, User) else None,
+        recipients_json=json.dumps(sorted(inputs.recipient_fingerprints)),
+        passphrase_only=inputs.passphrase_only,
+        checkpoint_size=inputs.checkpoint_size,
+        built_by_id=inputs.built_by_id,
         expires_at=utcnow() + retention,
     )
     db.session.add(bundle)
     db.session.flush()
-    return bundle, result.passphrase if passphrase_only else None
+    return bundle, result.passphrase if inputs.passphrase_only else None
 
 
-def build_case_bundle(
-    actor: User, case: Case, certificates: list[RecipientCertificate], passphrase_only: bool, ip: str | None
-) -> tuple[Bundle, str | None]:
-    from disclosure.exports.bundle import PayloadFile
-
+def check_case_bundle(
+    actor: Actor, case: Case, certificates: Sequence[RecipientCertificate], passphrase_only: bool
+) -> list[ProductionRecord]:
+    """Refuse a case's bundle that cannot be built now; the records it would hold otherwise."""
     require(actor, Permission.PRODUCTION_MANAGE)
     if case.status is not State.PRODUCING:
         raise ServiceError(f"{case.reference} is {case.status.label.lower()}; a bundle is built while producing.")
@@ -179,12 +249,24 @@ def build_case_bundle(
     if not records:
         raise ServiceError("Add the responsive records before building the bundle.")
     check_recipients(certificates, passphrase_only)
-    signer = load_bundle_signer()
+    return records
+
+
+def plan_case_bundle(
+    actor: Actor, case: Case, certificates: Sequence[RecipientCertificate], passphrase_only: bool, ip: str | None
+) -> BundleInputs:
+    """The first, short step of a case's bundle: check it, record that its build started, sign the checkpoint it
+    will carry, and gather what goes in. The caller commits this before the long step (`write_bundle`), so that
+    the build holds no lock while it encrypts and signs."""
+    from disclosure.exports.bundle import PayloadFile
+
+    records = check_case_bundle(actor, case, certificates, passphrase_only)
+    load_bundle_signer()  # no keys: refused now, not after the work
     public_id = secrets.token_hex(8)
     bag_name = f"{case.reference}-{public_id}"
     record(
         actor,
-        AuditAction.BUNDLE_BUILT,
+        AuditAction.BUNDLE_BUILD_STARTED,
         subject=case.subject,
         ip=ip,
         data={
@@ -214,7 +296,7 @@ def build_case_bundle(
         "audit_events": _events_with_proofs(case, checkpoint.size),
         "log_vkey": vkey_string(log_key_name(), log_public_key()),
     }
-    return store_bundle(
+    return bundle_inputs(
         actor,
         kind="production",
         case_id=case.id,
@@ -226,8 +308,34 @@ def build_case_bundle(
         checkpoint=checkpoint,
         metadata=metadata,
         bag_info={"Internal-Sender-Identifier": case.reference},
-        signer=signer,
     )
+
+
+def finish_case_bundle(actor: Actor, inputs: BundleInputs, ip: str | None) -> tuple[Bundle, str | None]:
+    """The long step: write the bundle's file from `inputs` (call it with no transaction open), then add its row
+    and record it. The case must still be producing."""
+    signer = load_bundle_signer()
+    bundle, passphrase = write_bundle(inputs, signer)
+    case = db.session.get(Case, inputs.case_id)
+    if case is None or case.status is not State.PRODUCING:
+        state = case.status.label.lower() if case is not None else "gone"
+        raise ServiceError(f"The case became {state} while its bundle was being built; nothing was kept.")
+    record(
+        actor,
+        AuditAction.BUNDLE_BUILT,
+        subject=case.subject,
+        ip=ip,
+        data={"bundle": bundle.public_id, "sha256": bundle.sha256, "size": bundle.size},
+    )
+    return bundle, passphrase
+
+
+def build_case_bundle(
+    actor: User, case: Case, certificates: list[RecipientCertificate], passphrase_only: bool, ip: str | None
+) -> tuple[Bundle, str | None]:
+    """Both steps in one transaction (for callers that hold no other work, such as tests); the web and the command
+    line commit between them."""
+    return finish_case_bundle(actor, plan_case_bundle(actor, case, certificates, passphrase_only, ip), ip)
 
 
 # -- auditors' bundles: audit-log extracts and reports -------------------------------------------------------

@@ -76,7 +76,10 @@ def build(reference: str, certs: tuple[Path, ...], passphrase_only: bool, out: P
     actor, case = _actor(as_email, Permission.PRODUCTION_MANAGE), _case(reference)
     with command("no bundle built"):
         certificates = bundles.certificates_on_file(case, [path.read_bytes() for path in certs])
-        bundle, passphrase = bundles.build_case_bundle(actor, case, certificates, passphrase_only, None)
+        inputs = bundles.plan_case_bundle(actor, case, certificates, passphrase_only, None)
+    # The start and its checkpoint are committed: building holds no lock while it encrypts and signs.
+    with command("the build was started and its checkpoint signed, but no bundle was built"):
+        bundle, passphrase = bundles.finish_case_bundle(actor, inputs, None)
     # The bundle is recorded: its passphrase is shown before anything else can fail, or it would be lost.
     click.echo(f"built bundle {bundle.public_id} for {case.reference}  sha256 {bundle.sha256}  {bundle.size} bytes")
     if passphrase:

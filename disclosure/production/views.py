@@ -3,6 +3,7 @@ and its revocation list."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -10,7 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import BooleanField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional
 
 from disclosure.auth.access import client_ip, requires
@@ -18,6 +19,9 @@ from disclosure.cases.downloads import file_attachment
 from disclosure.cases.models import Agency, Case
 from disclosure.cases.views import case_or_404
 from disclosure.extensions import db
+from disclosure.jobs import service as jobs
+from disclosure.jobs.models import Job
+from disclosure.jobs.tasks import BUNDLE_BUILD
 from disclosure.permissions import Permission
 from disclosure.production import bundles, service
 from disclosure.production.models import Bundle, RecipientCertificate
@@ -35,6 +39,8 @@ class RecordForm(FlaskForm):
 
 class BuildForm(FlaskForm):
     passphrase_only = BooleanField("No certificate: passphrase only (shown once, deliver it by another channel)")
+    #: One per page load: sending the same form twice (a double click, a retry) asks for one bundle, not two.
+    nonce = HiddenField(default=lambda: secrets.token_hex(16))
     submit = SubmitField("Build bundle")
 
 
@@ -67,10 +73,14 @@ def _page(case: Case, status: int = 200, **forms: Any) -> Any:
         scope=approved_scope(case),
         records=service.records_of(case),
         bundles=db.session.execute(select(Bundle).where(Bundle.case_id == case.id).order_by(Bundle.id)).scalars().all(),
+        builds=db.session.execute(
+            select(Job).where(Job.case_id == case.id, Job.kind == BUNDLE_BUILD).order_by(Job.id.desc()).limit(10)
+        )
+        .scalars()
+        .all(),
         certificates=certificates,
         record_form=forms.get("record_form") or RecordForm(),
         build_form=forms.get("build_form") or BuildForm(),
-        passphrase=forms.get("passphrase"),
         errors=forms.get("errors", []),
         revocation_list=has_revocation_list(bundles.pki_dir(current_app.config)),
     ), status
@@ -110,6 +120,7 @@ def add_record(reference: str) -> Any:
 @bp.route("/cases/<reference>/production/bundles", methods=["POST"])
 @requires(Permission.PRODUCTION_MANAGE)
 def build(reference: str) -> Any:
+    """Queue the bundle's build as a job (it may take minutes) and follow it on the job's page."""
     case = case_or_404(reference)
     form = BuildForm()
     if not form.validate_on_submit():
@@ -120,19 +131,28 @@ def build(reference: str) -> Any:
         for c in db.session.execute(select(RecipientCertificate).where(RecipientCertificate.id.in_(chosen))).scalars()
         if c.agency_id == case.agency_id
     ]
+    passphrase_only = bool(form.passphrase_only.data)
+    nonce = (form.nonce.data or "")[:64]
     try:
         with attempt():
-            bundle, passphrase = bundles.build_case_bundle(
-                current_user, case, certificates, bool(form.passphrase_only.data), client_ip()
+            bundles.check_case_bundle(current_user, case, certificates, passphrase_only)
+            job = jobs.enqueue(
+                current_user,
+                BUNDLE_BUILD,
+                f"Build the disclosure bundle for {case.reference}",
+                {"certificates": [c.id for c in certificates], "passphrase_only": passphrase_only, "ip": client_ip()},
+                case=case,
+                dedupe_key=f"{BUNDLE_BUILD}:{case.id}:{nonce}" if nonce else None,
+                ip=client_ip(),
             )
     except REFUSALS as error:
         return _page(case_or_404(reference), 400, build_form=form, errors=[message_for(error)])
-    if passphrase:
-        # Shown once, on this response only; it is never stored. Should the commit fail, the error page
-        # replaces this response, so a passphrase is only ever shown for a bundle that was recorded.
-        return _page(case, 200, passphrase=passphrase)
-    flash(f"Bundle {bundle.filename} built (SHA-256 {bundle.sha256[:16]}…).", "success")
-    return redirect(url_for("production.case_production", reference=reference))
+    flash(
+        "The bundle is being built; this page follows it."
+        + (" Its passphrase will be shown to you here, once." if passphrase_only else ""),
+        "success",
+    )
+    return redirect(url_for("jobs.show", public_id=job.public_id))
 
 
 @bp.route("/bundles/<public_id>")

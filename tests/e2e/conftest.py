@@ -133,11 +133,25 @@ def live_app(live_server: LiveServer, e2e_schema: Path, tmp_path: Path) -> Itera
         keyring_for_config(application.config).init()
         init_pki(instance / "keys" / "pki", "Disclosure Test Provider")
     live_server.wsgi.app = application
+    stop = threading.Event()
+    worker = threading.Thread(target=_run_worker, args=(application, stop), name="e2e-job-worker", daemon=True)
+    worker.start()
     yield application
+    stop.set()
+    worker.join(timeout=30)
     live_server.wsgi.app = None
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def _run_worker(application: Flask, stop: threading.Event) -> None:
+    """The job worker beside the server, as `flask jobs worker` runs beside gunicorn."""
+    from disclosure.jobs import worker
+
+    with application.app_context():
+        worker.work("e2e-worker", poll=0.2, heartbeat_every=0.5, periodic=False, should_stop=stop.is_set)
+        db.session.remove()
 
 
 # --- the browser ------------------------------------------------------------------------------------------

@@ -84,11 +84,15 @@ def test_review_approval_then_bundle_for_a_recipient_that_opens_with_stock_tools
     page.get_by_role("button", name="Add record").click()
     expect(page.get_by_role("status")).to_contain_text("Added mailbox.mbox")
     page.get_by_role("button", name="Build bundle").click()
-    expect(page.get_by_role("status")).to_contain_text("built")
+    expect(page.get_by_role("status")).to_contain_text("being built")
+    # The job page follows the build through its script, then offers the outcome.
+    page.get_by_role("link", name="show the outcome").click(timeout=60_000)
+    expect(page.get_by_text("Finished")).to_be_visible()
     with page.expect_download() as bundle_download:
         page.get_by_role("link", name=re.compile(r"\.zip$")).click()
     bundle = tmp_path / "bundle.zip"
     bundle_download.value.save_as(bundle)
+    page.get_by_role("link", name="Back to the case's production").click()
     page.get_by_role("button", name="Mark delivered").click()
     expect(page.get_by_role("status")).to_contain_text("is now disclosed")
 

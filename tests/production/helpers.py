@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -46,3 +47,18 @@ def rsa_certificate(common_name: str = "FBI Evidence Unit", days: int = 365) -> 
         certificate.public_bytes(serialization.Encoding.PEM),
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
     )
+
+
+def build_through_the_page(app, client, reference: str, **fields: str):  # type: ignore[no-untyped-def]
+    """Ask for the bundle on the production page, run the job the way the worker does, and return the job's page."""
+    from disclosure.jobs import worker
+    from tests.conftest import csrf_from
+
+    page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
+    nonce = re.search(r'name="nonce" type="hidden" value="([0-9a-f]+)"', page)
+    data = {"csrf_token": csrf_from(page), "nonce": nonce.group(1) if nonce else "", **fields}
+    response = client.post(f"/cases/{reference}/production/bundles", data=data)
+    assert response.status_code == 302 and "/jobs/" in response.location, response.get_data(as_text=True)[-2000:]
+    with app.app_context():
+        worker.work("test-worker", once=True, periodic=False, heartbeat_every=0.05)
+    return client.get(response.location)

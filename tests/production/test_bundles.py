@@ -16,7 +16,7 @@ from disclosure.cases.models import Agency, Case
 from disclosure.extensions import db
 from disclosure.production.models import Bundle
 from tests.conftest import csrf_from
-from tests.production.helpers import approved_case, rsa_certificate
+from tests.production.helpers import approved_case, build_through_the_page, rsa_certificate
 from tests.production.test_records import add
 
 MAIL = b"From: a@example.net\nSubject: the evidence\n\nMeet at noon.\n" * 100
@@ -63,12 +63,9 @@ def ca_file(app, tmp_path) -> Path:
 
 def test_bundle_for_a_recipient_verifies_and_decrypts_with_the_standalone_command(app, client, login_as, tmp_path):
     reference, certificate_id = producing_case_with_certificate(app, client, login_as, tmp_path)
-    page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
-    response = client.post(
-        f"/cases/{reference}/production/bundles",
-        data={"csrf_token": csrf_from(page), "certificate": str(certificate_id)},
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    job_page = build_through_the_page(app, client, reference, certificate=str(certificate_id))
+    text = job_page.get_data(as_text=True)
+    assert "Finished" in text and "Show the passphrase" not in text  # encrypted to a certificate: no secret
     with app.app_context():
         bundle = db.session.execute(select(Bundle)).scalar_one()
         public_id, digest = bundle.public_id, bundle.sha256
@@ -104,16 +101,12 @@ def test_bundle_for_a_recipient_verifies_and_decrypts_with_the_standalone_comman
         actions = list(
             db.session.execute(select(AuditEvent.action).where(AuditEvent.action.like("bundle.%"))).scalars()
         )
-    assert actions == ["bundle.built", "bundle.downloaded"]
+    assert actions == ["bundle.build_started", "bundle.built", "bundle.downloaded"]
 
 
 def test_a_changed_byte_fails_verification(app, client, login_as, tmp_path):
     reference, certificate_id = producing_case_with_certificate(app, client, login_as, tmp_path)
-    page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
-    client.post(
-        f"/cases/{reference}/production/bundles",
-        data={"csrf_token": csrf_from(page), "certificate": str(certificate_id)},
-    )
+    build_through_the_page(app, client, reference, certificate=str(certificate_id))
     with app.app_context():
         public_id = db.session.execute(select(Bundle.public_id)).scalar_one()
     data = bytearray(client.get(f"/bundles/{public_id}").get_data())
@@ -127,14 +120,15 @@ def test_a_changed_byte_fails_verification(app, client, login_as, tmp_path):
 
 def test_passphrase_only_bundle_shows_the_passphrase_once_and_it_opens_the_bundle(app, client, login_as, tmp_path):
     reference, _ = producing_case_with_certificate(app, client, login_as, tmp_path)
-    page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
-    response = client.post(
-        f"/cases/{reference}/production/bundles", data={"csrf_token": csrf_from(page), "passphrase_only": "y"}
-    )
+    job_page = build_through_the_page(app, client, reference, passphrase_only="y").get_data(as_text=True)
+    assert "Show the passphrase once" in job_page
+    job_path = re.search(r'action="(/jobs/[0-9a-f]+)/secret"', job_page).group(1)
+    response = client.post(f"{job_path}/secret", data={"csrf_token": csrf_from(job_page)})
     body = response.get_data(as_text=True)
-    assert response.status_code == 200 and "shown once" in body
-    passphrase = re.search(r'<p class="mono">([A-Za-z0-9_\-]{32,})</p>', body).group(1)
+    assert response.status_code == 200 and "Shown once" in body
+    passphrase = re.search(r'<p class="mono passphrase">([A-Za-z0-9_\-]{32,})</p>', body).group(1)
     assert passphrase not in client.get(f"/cases/{reference}/production").get_data(as_text=True)
+    assert passphrase not in client.get(job_path).get_data(as_text=True)
     with app.app_context():
         bundle = db.session.execute(select(Bundle)).scalar_one()
         assert bundle.passphrase_only
@@ -160,11 +154,8 @@ def test_passphrase_only_bundle_shows_the_passphrase_once_and_it_opens_the_bundl
 
 def test_delivery_discloses_the_case_and_expired_bundles_are_purged_but_recorded(app, client, login_as, tmp_path):
     reference, certificate_id = producing_case_with_certificate(app, client, login_as, tmp_path)
+    build_through_the_page(app, client, reference, certificate=str(certificate_id))
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
-    client.post(
-        f"/cases/{reference}/production/bundles",
-        data={"csrf_token": csrf_from(page), "certificate": str(certificate_id)},
-    )
     with app.app_context():
         public_id = db.session.execute(select(Bundle.public_id)).scalar_one()
     client.post(f"/bundles/{public_id}/delivered", data={"csrf_token": csrf_from(page)})

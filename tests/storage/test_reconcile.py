@@ -227,7 +227,8 @@ def test_a_bundle_killed_after_its_rename_is_removed(app, backend, tmp_path):
     assert dry.exit_code == 1 and f"bundle {left}" in dry.output and "(would be removed)" in dry.output, dry.output
     assert files_in(bundle_folder(app)) == [left]
 
-    events = reconciled_cleanly(app, {"abandoned" if backend == "postgresql" else "orphan"})
+    # The build commits its start before writing, so on SQLite too its file was staged under a pending row.
+    events = reconciled_cleanly(app, {"abandoned"})
     assert [event["data"]["file"] for event in events] == [left]
     assert files_in(bundle_folder(app)) == []
 

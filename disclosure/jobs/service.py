@@ -1,0 +1,205 @@
+"""Asking for a job, watching it, cancelling it, and collecting what it produced for the person who asked.
+
+Every task is registered with the permission it needs (`task`); asking for it, seeing it and cancelling it need
+that permission too, and the task re-checks it when it runs. A job is queued in the request's own transaction,
+so it exists only if the request that asked for it committed. Services never commit.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+from sqlalchemy import select
+
+from disclosure.audit.actions import AuditAction
+from disclosure.audit.service import record
+from disclosure.cases.models import Case
+from disclosure.clock import utcnow
+from disclosure.extensions import db
+from disclosure.jobs.models import Job, JobState
+from disclosure.permissions import Permission
+from disclosure.services import Actor, NotPermitted, ServiceError, SystemActor, require
+
+__all__ = [
+    "JobContext",
+    "JobError",
+    "Task",
+    "cancel",
+    "enqueue",
+    "may_see",
+    "periodic_tasks",
+    "reveal_secret",
+    "task",
+    "task_for",
+]
+
+
+class JobError(ServiceError):
+    """A job cannot be asked for, cancelled or shown; the message says why."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a running task when someone cancelled its job."""
+
+
+class JobContext:
+    """What a running task may do besides its work: say how far it got, notice a cancellation, keep a secret."""
+
+    def __init__(
+        self,
+        job: Job,
+        actor: Actor,
+        report: Callable[[int, str], bool],
+        commit: Callable[[], None],
+    ) -> None:
+        self.public_id, self.actor, self.params = job.public_id, actor, dict(job.params)
+        self.case_id = job.case_id
+        self._report, self._commit = report, commit
+        self.secret: str | None = None
+
+    def commit(self) -> None:
+        """Commit the task's first, short step (e.g. a bundle's start event and its checkpoint) so that its long
+        step holds no transaction. What is committed stays even if the task fails later: it must be true then too."""
+        self._commit()
+
+    def progress(self, percent: int, note: str) -> None:
+        """Record how far the task got (0-100) with a short note, in a transaction of its own; raise
+        JobCancelled if the job was cancelled meanwhile. Call it only while holding no transaction."""
+        if self._report(max(0, min(100, percent)), note[:300]):
+            raise JobCancelled
+
+    def keep_secret(self, secret: str) -> None:
+        """A secret for the person who asked (a bundle's passphrase): stored encrypted with the outcome and shown to
+        them once."""
+        self.secret = secret
+
+
+#: A task: given its context, do the work and return what its page shows (never a secret).
+Runner = Callable[[JobContext], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str
+    run: Runner
+    permission: Permission
+    max_attempts: int = 3
+    #: A periodic task: the worker queues it itself once in every such interval.
+    every: timedelta | None = None
+    #: How its jobs are named when the worker queues it.
+    label: str = ""
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def task(
+    kind: str, permission: Permission, max_attempts: int = 3, *, every: timedelta | None = None, label: str = ""
+) -> Callable[[Runner], Runner]:
+    """Register the decorated function as the task `kind` (run every `every` by the worker itself, if given)."""
+
+    def register(run: Runner) -> Runner:
+        _TASKS[kind] = Task(kind, run, permission, max_attempts, every, label or kind)
+        return run
+
+    return register
+
+
+def periodic_tasks() -> list[Task]:
+    return [t for t in _TASKS.values() if t.every is not None]
+
+
+def task_for(kind: str) -> Task:
+    try:
+        return _TASKS[kind]
+    except KeyError:
+        raise JobError(f"There is no background task called {kind!r}.") from None
+
+
+def enqueue(
+    actor: Actor,
+    kind: str,
+    label: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    case: Case | None = None,
+    dedupe_key: str | None = None,
+    ip: str | None = None,
+) -> Job:
+    """Queue the task `kind` for `actor`; the same `dedupe_key` asked again gives the job already queued."""
+    registered = task_for(kind)
+    require(actor, registered.permission)
+    if dedupe_key is not None:
+        existing: Job | None = db.session.execute(select(Job).where(Job.dedupe_key == dedupe_key)).scalar()
+        if existing is not None:
+            return existing
+    job = Job(
+        public_id=secrets.token_hex(16),
+        kind=kind,
+        label=label[:300],
+        params=dict(params or {}),
+        dedupe_key=dedupe_key,
+        requested_by_id=None if isinstance(actor, SystemActor) else actor.id,
+        case_id=case.id if case is not None else None,
+        max_attempts=registered.max_attempts,
+        run_after=utcnow(),
+    )
+    db.session.add(job)
+    db.session.flush()
+    record(actor, AuditAction.JOB_QUEUED, subject=f"job:{job.public_id}", ip=ip, data={"kind": kind, "label": label})
+    return job
+
+
+def may_see(actor: Actor, job: Job) -> bool:
+    """The person who asked, or anyone holding the task's permission."""
+    if not isinstance(actor, SystemActor) and job.requested_by_id == actor.id:
+        return True
+    return actor.can(task_for(job.kind).permission)
+
+
+def cancel(actor: Actor, job: Job, ip: str | None = None) -> JobState:
+    """Cancel a queued job at once; ask a running one to stop at its next step. Returns the state after."""
+    if not may_see(actor, job):
+        raise NotPermitted("You may not cancel this job.")
+    if job.status.finished:
+        raise JobError(f"This job has already ended ({job.status.label.lower()}); there is nothing to cancel.")
+    if job.status is JobState.QUEUED:
+        job.job_state, job.finished_at = JobState.CANCELLED.value, utcnow()
+    else:
+        job.cancel_requested = True
+    record(actor, AuditAction.JOB_CANCELLED, subject=f"job:{job.public_id}", ip=ip, data={"state": job.job_state})
+    db.session.flush()
+    return job.status
+
+
+def _cipher() -> AESGCM:
+    secret = current_app.config["SECRET_KEY"].encode("utf-8")
+    return AESGCM(HKDF(algorithm=SHA256(), length=32, salt=None, info=b"disclosure job-secret v1").derive(secret))
+
+
+def seal_secret(job: Job, secret: str) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _cipher().encrypt(nonce, secret.encode("utf-8"), job.public_id.encode("ascii"))
+
+
+def reveal_secret(actor: Actor, job: Job, ip: str | None = None) -> str:
+    """The job's secret, to the person who asked, once: it is erased as it is shown."""
+    if isinstance(actor, SystemActor) or job.requested_by_id != actor.id:
+        raise NotPermitted("Only the person who asked for this job may see its secret.")
+    if job.secret is None:
+        shown = f" It was shown on {job.secret_shown_at:%Y-%m-%d %H:%M} UTC." if job.secret_shown_at else ""
+        raise JobError(f"There is no secret to show for this job.{shown}")
+    value = _cipher().decrypt(job.secret[:12], job.secret[12:], job.public_id.encode("ascii")).decode("utf-8")
+    job.secret, job.secret_shown_at = None, utcnow()
+    record(actor, AuditAction.JOB_SECRET_SHOWN, subject=f"job:{job.public_id}", ip=ip)
+    db.session.flush()
+    return value

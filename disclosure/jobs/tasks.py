@@ -1,0 +1,129 @@
+"""The background tasks: each registered with the permission that asking for it, and running it, needs.
+
+A task is a boundary like a view: it runs services, and its outcome commits with its work (the worker does that).
+A task with a long step commits its short first step itself (`context.commit()`), so that nothing holds a lock
+while it computes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from disclosure.cases.models import Case
+from disclosure.extensions import db
+from disclosure.jobs.service import JobContext, JobError, task
+from disclosure.permissions import Permission
+from disclosure.production import bundles
+from disclosure.production.models import RecipientCertificate
+from disclosure.storage.reconcile import reconcile
+
+BUNDLE_BUILD = "bundle.build"
+RECONCILE = "storage.reconcile"
+VERIFY = "audit.verify"
+CHECKPOINT_FILES = "audit.checkpoint_files"
+
+
+@task(BUNDLE_BUILD, Permission.PRODUCTION_MANAGE)
+def build_case_bundle(context: JobContext) -> dict[str, Any]:
+    """A case's disclosure bundle: check and sign the checkpoint (committed), then encrypt and sign the records with
+    no transaction open, then record the bundle with the job's outcome."""
+    case = db.session.get(Case, context.case_id)
+    if case is None:
+        raise JobError("The case this bundle was for no longer exists.")
+    wanted = [int(i) for i in context.params.get("certificates", [])]
+    certificates = list(
+        db.session.execute(select(RecipientCertificate).where(RecipientCertificate.id.in_(wanted))).scalars()
+    )
+    if len(certificates) != len(set(wanted)) or any(c.agency_id != case.agency_id for c in certificates):
+        raise JobError("A chosen recipient certificate is no longer on file for the case's agency; build again.")
+    inputs = bundles.plan_case_bundle(
+        context.actor, case, certificates, bool(context.params.get("passphrase_only")), context.params.get("ip")
+    )
+    context.commit()
+    context.progress(10, f"Encrypting and signing {len(inputs.files)} record(s)")
+    bundle, passphrase = bundles.finish_case_bundle(context.actor, inputs, context.params.get("ip"))
+    if passphrase is not None:
+        context.keep_secret(passphrase)
+    return {
+        "bundle": bundle.filename,
+        "SHA-256": bundle.sha256,
+        "size": f"{bundle.size:,} bytes",
+        "links": [
+            {
+                "text": f"Download {bundle.filename}",
+                "endpoint": "production.download",
+                "args": {"public_id": bundle.public_id},
+            },
+            {
+                "text": "Back to the case's production",
+                "endpoint": "production.case_production",
+                "args": {"reference": case.reference},
+            },
+        ],
+    }
+
+
+@task(VERIFY, Permission.AUDIT_VERIFY)
+def verify_audit_log(context: JobContext) -> dict[str, Any]:
+    """Recompute the whole log against its stored and filed checkpoints (long on a large log) and record the
+    verdict."""
+    from disclosure.audit.actions import AuditAction
+    from disclosure.audit.cli import folder_checkpoints, run_verification
+    from disclosure.audit.service import record
+
+    context.progress(5, "Reading the log and recomputing every hash")
+    result = run_verification(folder_checkpoints(set()))
+    record(
+        context.actor,
+        AuditAction.AUDIT_VERIFIED,
+        subject="audit",
+        ip=context.params.get("ip"),
+        outcome="success" if result.intact else "failure",
+        data={"size": result.size, "summary": result.summary()},
+    )
+    verdict = result.summary()
+    if result.intact:
+        verdict += f" ({result.checkpoints_checked} signed checkpoints checked)"
+    return {"verdict": verdict}
+
+
+@task(
+    CHECKPOINT_FILES,
+    Permission.AUDIT_CHECKPOINT,
+    every=timedelta(minutes=10),
+    label="Write the files of signed checkpoints that are not in the checkpoint folder",
+)
+def write_missing_checkpoint_files(context: JobContext) -> dict[str, Any]:
+    """A checkpoint commits with the change that signed it; its file is written after. Should that fail (a full
+    or read-only folder), this writes it once the folder is back, and fails (to be tried again) until then."""
+    from flask import current_app
+
+    from disclosure.audit.service import missing_checkpoint_files, write_checkpoint_file
+
+    folder = Path(current_app.config["AUDIT_CHECKPOINT_DIR"])
+    missing = missing_checkpoint_files(folder)
+    written = 0
+    for checkpoint in missing:
+        try:
+            written += write_checkpoint_file(folder, checkpoint.size, checkpoint.note)
+        except OSError as error:
+            raise JobError(
+                f"{len(missing) - written} signed checkpoint(s) still have no file: the checkpoint folder cannot be "
+                f"written ({error.strerror or error}). It is tried again every few minutes."
+            ) from error
+    return {"outcome": f"{written} checkpoint file(s) written" if written else "every checkpoint has its file"}
+
+
+@task(
+    RECONCILE, Permission.STORAGE_MAINTAIN, every=timedelta(hours=6), label="Reconcile stored files with the database"
+)
+def reconcile_files(context: JobContext) -> dict[str, Any]:
+    """Find files without their rows (and rows without their files) and remove what is safe to remove."""
+    report = reconcile(dry_run=False, actor=context.actor)
+    # A missing file needs a person (the outcome says so, and `flask storage verify` fails on it); what could be
+    # removed is removed all the same, so the job succeeds.
+    return {"outcome": " ".join(report.lines())}

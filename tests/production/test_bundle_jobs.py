@@ -1,0 +1,105 @@
+"""Bundles are built by jobs, holding no lock while they encrypt and sign.
+
+Observed: a 13.7 s build on SQLite gave other users "database is locked" 500s; on PostgreSQL it held the audit
+log's lock, so every audited write waited for it (p99 11.4 s); a gunicorn worker timeout killed a build halfway.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from disclosure.audit.models import AuditEvent
+from disclosure.auth.models import User
+from disclosure.cases.models import Case
+from disclosure.extensions import db
+from disclosure.jobs.models import Job, JobState
+from disclosure.production import bundles
+from disclosure.production.models import Bundle
+from disclosure.workflow import Action
+from tests.conftest import csrf_from
+from tests.factories import make_user
+from tests.production.helpers import build_through_the_page
+from tests.production.test_bundles import producing_case_with_certificate
+
+
+def write_now(app: Any, backend: str) -> None:
+    """An audited writer elsewhere, unwilling to wait: takes the write lock (SQLite) or the audit head's row lock
+    (PostgreSQL, which every audited write takes) at once, or fails."""
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with engine.connect() as connection:
+            if backend == "sqlite":
+                connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                connection.exec_driver_sql("ROLLBACK")
+            else:
+                with connection.begin():
+                    connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+                    connection.exec_driver_sql("SELECT size FROM audit_head WHERE id = 1 FOR UPDATE")
+    finally:
+        engine.dispose()
+
+
+def test_other_writers_never_wait_for_a_bundle_being_built(app, backend, client, login_as, tmp_path):
+    reference, _ = producing_case_with_certificate(app, client, login_as, tmp_path)
+    reads = []
+    with app.app_context():
+        producer = db.session.get(User, make_user("producer").id)
+        case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+        inputs = bundles.plan_case_bundle(producer, case, [], True, None)
+        db.session.commit()  # the job commits its first step here
+
+        def record_then_write() -> Any:
+            write_now(app, backend)  # in the middle of the build: it must not have to wait
+            reads.append(True)
+            return [b"a record read while the bundle is being written"]
+
+        first = inputs.files[0]
+        watched = dataclasses.replace(inputs, files=(dataclasses.replace(first, open=record_then_write, size=None),))
+        bundle, passphrase = bundles.finish_case_bundle(producer, watched, None)
+        db.session.commit()
+        assert reads == [True] and passphrase and bundle.size > 0
+
+
+def test_the_same_form_sent_twice_builds_one_bundle(app, client, login_as, tmp_path):
+    reference, certificate_id = producing_case_with_certificate(app, client, login_as, tmp_path)
+    page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
+    nonce = page.split('name="nonce" type="hidden" value="')[1].split('"')[0]
+    data = {"csrf_token": csrf_from(page), "nonce": nonce, "certificate": str(certificate_id)}
+    first = client.post(f"/cases/{reference}/production/bundles", data=data)
+    second = client.post(f"/cases/{reference}/production/bundles", data=data)
+    assert first.status_code == second.status_code == 302 and first.location == second.location
+    build_through_the_page(app, client, reference, certificate=str(certificate_id))  # a new page: a new bundle
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Job)).scalar_one() == 2
+        assert db.session.execute(select(func.count()).select_from(Bundle)).scalar_one() == 2
+
+
+def test_a_case_withdrawn_while_its_bundle_is_built_keeps_no_bundle(app, client, login_as, tmp_path):
+    reference, _ = producing_case_with_certificate(app, client, login_as, tmp_path)
+    page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
+    response = client.post(
+        f"/cases/{reference}/production/bundles", data={"csrf_token": csrf_from(page), "passphrase_only": "y"}
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        from disclosure.cases import service as cases
+
+        intake = db.session.get(User, make_user("intake").id)
+        case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one()
+        cases.apply_action(intake, case, Action.WITHDRAW, None, None)
+        db.session.commit()
+        from disclosure.jobs import worker
+
+        worker.work("test-worker", once=True, periodic=False, heartbeat_every=0.05)
+        job = db.session.execute(select(Job)).scalar_one()
+        assert job.status is JobState.FAILED
+        assert "withdrawn" in job.error and "a bundle is built while producing" in job.error
+        assert db.session.execute(select(func.count()).select_from(Bundle)).scalar_one() == 0
+        assert not any(e.action == "bundle.built" for e in db.session.execute(select(AuditEvent)).scalars())
+    assert not list(Path(app.instance_path, "bundles").glob("*.zip"))
