@@ -136,10 +136,12 @@ def recipient_options(command: Any) -> Any:
     )(command)
 
 
-def build_auditor_bundle_cli(build: Any, certs: tuple[Path, ...], passphrase_only: bool, out: Path) -> None:
-    """Resolve the recipients, call build(certificates) for (bundle, passphrase), commit, copy out, report.
+def build_auditor_bundle_cli(actor: Any, plan: Any, certs: tuple[Path, ...], passphrase_only: bool, out: Path) -> None:
+    """Resolve the recipients and call plan(certificates) for the bundle's first step (as `actor`) and commit it;
+    then compute and write the bundle holding no transaction and commit that; print the passphrase; copy it out.
 
-    The passphrase is printed only once the bundle and its audit event are committed.
+    The passphrase is printed as soon as the bundle and its audit event are committed, before anything else can
+    fail (it is stored nowhere).
     """
     from disclosure.production import auditor_bundles as bundles
     from disclosure.production.bundles import copy_out
@@ -152,13 +154,23 @@ def build_auditor_bundle_cli(build: Any, certs: tuple[Path, ...], passphrase_onl
     try:
         with unit_of_work.command("no bundle built"):
             certificates = bundles.auditor_recipients([path.read_bytes() for path in certs])
-            bundle, passphrase = build(certificates)
+            planned = plan(certificates)
+        # The start and its checkpoint are committed: the contents are read and the bundle written holding no lock.
+        with unit_of_work.command("the build was started and its checkpoint signed, but no bundle was built"):
+            bundle, passphrase = bundles.finish_auditor_bundle(actor, planned, None)
     except KeyMissing as error:
         raise click.ClickException(str(error)) from error
-    copy_out(bundle, out)
-    click.echo(f"built {out}  {bundle.kind} bundle {bundle.public_id}  sha256 {bundle.sha256}  {bundle.size} bytes")
+    click.echo(f"built {bundle.kind} bundle {bundle.public_id}  sha256 {bundle.sha256}  {bundle.size} bytes")
     if passphrase:
         click.echo(f"passphrase (shown once, deliver it separately): {passphrase}")
+    try:
+        copy_out(bundle, out)
+    except OSError as error:
+        raise click.ClickException(
+            f"bundle {bundle.public_id} is built and recorded, but copying it to {out} failed ({error.strerror}); an "
+            "auditor can download it in the web app instead of building it again"
+        ) from error
+    click.echo(f"copied to {out}")
 
 
 @audit_cli.command("export")
@@ -193,12 +205,12 @@ def export(start: date, end: date, out: Path, as_bundle: bool, certs: tuple[Path
         return
     if end < start:
         raise click.UsageError("--to is before --from: give the period's first day, then its last.")
-    from disclosure.audit.extract_bundle import build_audit_extract_bundle
+    from disclosure.audit.extract_bundle import plan_audit_extract_bundle
 
+    actor = SystemActor("flask audit export --bundle")
     build_auditor_bundle_cli(
-        lambda certificates: build_audit_extract_bundle(
-            SystemActor("flask audit export --bundle"), start, end, certificates, passphrase_only, None
-        ),
+        actor,
+        lambda certificates: plan_audit_extract_bundle(actor, start, end, certificates, passphrase_only, None),
         certs,
         passphrase_only,
         out,

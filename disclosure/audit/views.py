@@ -1,16 +1,17 @@
 """Auditors browse and filter the log; the checkpoint page shows the signed head and offers "verify now".
 
-An auditor can also export a period of the log as a signed, encrypted bundle (passphrase-only here: the
-passphrase is shown once on the response and never stored) and download it; both are audit-logged.
+An auditor can also export a period of the log as a signed, encrypted bundle (passphrase-only here), built by a
+job: the passphrase is shown once on the job's page, then erased. Building and downloading it are audit-logged.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import false, func, select
@@ -25,10 +26,9 @@ from disclosure.auth.forms import ConfirmForm
 from disclosure.auth.models import User
 from disclosure.extensions import db
 from disclosure.jobs import service as jobs
-from disclosure.jobs.tasks import VERIFY
+from disclosure.jobs.tasks import AUDIT_EXTRACT_BUNDLE, VERIFY
 from disclosure.permissions import Permission
-from disclosure.services import ServiceError
-from disclosure.unit_of_work import attempt, message_for, status_for
+from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -68,7 +68,15 @@ def events() -> Any:
     form = AuditFilterForm(request.args, meta={"csrf": False})
     page = request.args.get("page", 1, type=int) or 1
     if not form.validate():
-        return render_template("audit/events.html", form=form, rows=[], page=1, pages=1, total=0), 400
+        return render_template(
+            "audit/events.html",
+            form=form,
+            rows=[],
+            page=1,
+            pages=1,
+            total=0,
+            bundle_form=AuditorBundleForm(formdata=None),
+        ), 400
     statement = _filtered(form)
     total = db.session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
     pages = max(1, -(-total // PAGE_SIZE))
@@ -79,7 +87,15 @@ def events() -> Any:
         .all()
     )
     decoded = [(row, json.loads(row.body)) for row in rows]
-    return render_template("audit/events.html", form=form, rows=decoded, page=page, pages=pages, total=total)
+    return render_template(
+        "audit/events.html",
+        form=form,
+        rows=decoded,
+        page=page,
+        pages=pages,
+        total=total,
+        bundle_form=AuditorBundleForm(formdata=None),
+    )
 
 
 @bp.route("/events/<int:seq>")
@@ -118,6 +134,8 @@ class AuditorBundleForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no 
     start = DateField("From", validators=[DataRequired(message="Give the first day of the period.")])
     end = DateField("To", validators=[DataRequired(message="Give the last day of the period.")])
     checkpoint = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$", message="not a checkpoint number")])
+    #: One per page load: sending the same form twice (a double click, a retry) asks for one bundle, not two.
+    nonce = HiddenField(default=lambda: secrets.token_hex(16))
     submit = SubmitField("Export as signed bundle")
 
     def validate_end(self, field: DateField) -> None:
@@ -125,38 +143,39 @@ class AuditorBundleForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no 
             raise ValidationError("The end date is before the start date.")
 
 
-def bundle_built_page(bundle: Any, passphrase: str | None, download_endpoint: str, back: str, what: str) -> Any:
-    """The page after building an auditor's bundle: the passphrase, shown once, and the download link."""
-    return render_template(
-        "audit/bundle_built.html",
-        bundle=bundle,
-        passphrase=passphrase,
-        download_url=url_for(download_endpoint, public_id=bundle.public_id),
-        back=back,
-        what=what,
-    )
+def enqueue_auditor_bundle(form: AuditorBundleForm, kind: str, what: str, params: dict[str, Any]) -> Any:
+    """Queue an auditor's bundle from its validated form as a job, and send the auditor to the job's page (its
+    passphrase is shown there, once). The same form sent twice asks for one bundle."""
+    nonce = (form.nonce.data or "")[:64]
+    try:
+        with attempt():
+            job = jobs.enqueue(
+                current_user,
+                kind,
+                f"Build a signed bundle: {what} {form.start.data} to {form.end.data}",
+                {"from": form.start.data.isoformat(), "to": form.end.data.isoformat(), "ip": client_ip(), **params},
+                dedupe_key=f"{kind}:{current_user.id}:{nonce}" if nonce else None,
+                ip=client_ip(),
+            )
+    except REFUSALS as error:
+        abort(status_for(error), description=message_for(error))
+    flash("The bundle is being built; this page follows it. Its passphrase will be shown to you here, once.", "success")
+    return redirect(url_for("jobs.show", public_id=job.public_id))
+
+
+def invalid_bundle_form(form: AuditorBundleForm) -> Any:
+    messages = [m for errors in form.errors.values() for m in errors]
+    abort(400, description=" ".join(str(m) for m in messages) or "Give the period to export.")
 
 
 @bp.route("/bundles", methods=["POST"])
 @requires(Permission.AUDIT_EXPORT)
 def build_bundle() -> Any:
-    from disclosure.audit.extract_bundle import build_audit_extract_bundle
-
+    """Queue the period's audit-log extract as a signed, passphrase-only bundle, built by a job."""
     form = AuditorBundleForm()
     if not form.validate_on_submit():
-        messages = [m for errors in form.errors.values() for m in errors]
-        abort(400, description=" ".join(str(m) for m in messages) or "Give the period to export.")
-    try:
-        with attempt():
-            bundle, passphrase = build_audit_extract_bundle(
-                current_user, form.start.data, form.end.data, [], True, client_ip()
-            )
-    except ServiceError as error:
-        abort(status_for(error), description=message_for(error))
-    back = url_for("audit.events", start=form.start.data.isoformat(), end=form.end.data.isoformat())
-    return bundle_built_page(
-        bundle, passphrase, "audit.download_bundle", back, f"Audit log extract {form.start.data} to {form.end.data}"
-    )
+        invalid_bundle_form(form)
+    return enqueue_auditor_bundle(form, AUDIT_EXTRACT_BUNDLE, "audit log extract", {})
 
 
 @bp.route("/bundles/<public_id>")

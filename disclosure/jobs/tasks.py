@@ -7,7 +7,7 @@ while it computes.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ BUNDLE_BUILD = "bundle.build"
 RECONCILE = "storage.reconcile"
 VERIFY = "audit.verify"
 CHECKPOINT_FILES = "audit.checkpoint_files"
+AUDIT_EXTRACT_BUNDLE = "audit.extract_bundle"
+REPORT_BUNDLE = "report.bundle"
 
 
 @task(BUNDLE_BUILD, Permission.PRODUCTION_MANAGE)
@@ -65,6 +67,65 @@ def build_case_bundle(context: JobContext) -> dict[str, Any]:
             },
         ],
     }
+
+
+def _auditor_bundle(context: JobContext, plan: Any, download: str, back: dict[str, Any]) -> dict[str, Any]:
+    """An auditor's bundle from its planned first step: commit that, compute and write the bundle holding no
+    transaction, record it with the job's outcome."""
+    from disclosure.production.auditor_bundles import finish_auditor_bundle
+
+    context.commit()
+    context.progress(10, "Computing the contents at the bundle's checkpoint, then signing and encrypting them")
+    bundle, passphrase = finish_auditor_bundle(context.actor, plan, context.params.get("ip"))
+    if passphrase is not None:
+        context.keep_secret(passphrase)
+    return {
+        "bundle": bundle.filename,
+        "SHA-256": bundle.sha256,
+        "size": f"{bundle.size:,} bytes",
+        "links": [
+            {"text": f"Download {bundle.filename}", "endpoint": download, "args": {"public_id": bundle.public_id}},
+            back,
+        ],
+    }
+
+
+def _period(context: JobContext) -> tuple[date, date]:
+    try:
+        return date.fromisoformat(context.params["from"]), date.fromisoformat(context.params["to"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise JobError("This job does not name its period; ask for the bundle again.") from error
+
+
+@task(AUDIT_EXTRACT_BUNDLE, Permission.AUDIT_EXPORT)
+def build_audit_extract_bundle(context: JobContext) -> dict[str, Any]:
+    """The period's audit-log extract as a signed, passphrase-only bundle (the auditor's export page)."""
+    from disclosure.audit.extract_bundle import plan_audit_extract_bundle
+
+    start, end = _period(context)
+    plan = plan_audit_extract_bundle(context.actor, start, end, [], True, context.params.get("ip"))
+    back = {
+        "text": "Back to the audit log",
+        "endpoint": "audit.events",
+        "args": {"start": start.isoformat(), "end": end.isoformat()},
+    }
+    return _auditor_bundle(context, plan, "audit.download_bundle", back)
+
+
+@task(REPORT_BUNDLE, Permission.REPORT_VIEW)
+def build_report_bundle(context: JobContext) -> dict[str, Any]:
+    """The period's transparency report (PDF and CSV) as a signed, passphrase-only bundle."""
+    from disclosure.reports.bundle import plan_report_bundle
+
+    start, end = _period(context)
+    raw = context.params.get("checkpoint")
+    checkpoint_id = int(raw) if raw is not None else None
+    plan = plan_report_bundle(context.actor, start, end, [], True, context.params.get("ip"), checkpoint_id)
+    args: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat()}
+    if checkpoint_id is not None:
+        args["checkpoint"] = checkpoint_id
+    back = {"text": "Back to the transparency report", "endpoint": "reports.transparency", "args": args}
+    return _auditor_bundle(context, plan, "reports.download_bundle", back)
 
 
 @task(VERIFY, Permission.AUDIT_VERIFY)

@@ -3,15 +3,21 @@
 
 An auditor's bundle (kind 'audit_extract' or 'report') holds the extract's JSONL or the report's PDF and CSV;
 its inner manifest carries audit events with inclusion proofs to the bundle's checkpoint. Building, storing and
-recording are shared with case bundles (disclosure.production.bundles). Nothing here commits or answers a request.
+recording are shared with case bundles (disclosure.production.bundles). Like a case's bundle it is built in two
+steps with a commit between: `plan_auditor_bundle` checks it, records its start and signs its checkpoint;
+`finish_auditor_bundle` computes the contents at that checkpoint reading beside other users' writes, writes the
+bundle holding no transaction, then records it. Nothing here commits or answers a request.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import secrets
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -24,19 +30,23 @@ from disclosure.audit.actions import AuditAction
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
 from disclosure.audit.service import checkpoint_now, record
 from disclosure.clock import utcnow
+from disclosure.database import READ_ONLY
 from disclosure.extensions import db
 from disclosure.keyring import log_key_name, log_public_key
 from disclosure.production.bundles import (
     AUDITOR_KINDS,
+    BundleInputs,
     FileSpec,
+    bundle_inputs,
     check_recipients,
     events_with_proofs,
     load_bundle_signer,
-    store_bundle,
+    write_bundle,
 )
 from disclosure.production.models import Bundle, RecipientCertificate
 from disclosure.production.service import bundle_path
 from disclosure.services import Actor, ServiceError, require
+from disclosure.storage.transactional import bundle_dir
 from disclosure_proofs.note import vkey_string
 
 
@@ -103,10 +113,28 @@ def _payload(files: Sequence[FileSpec]) -> list[Any]:
     return payload
 
 
-def build_auditor_bundle(
+@dataclass(frozen=True)
+class AuditorBundlePlan:
+    """What the first step of an auditor's bundle settled: everything but its contents, which the second step
+    computes at `checkpoint_id` (the checkpoint the bundle carries) reading outside the session's write
+    transaction."""
+
+    kind: str
+    subject: str
+    description: dict[str, Any]
+    label: str
+    checkpoint_id: int
+    inputs: BundleInputs
+    #: The payload files as a function of the checkpoint and a scratch folder that lasts until the bundle is written.
+    files: Callable[[AuditCheckpoint, Path], Sequence[FileSpec]]
+    #: The events to carry with inclusion proofs; None for the bundle's own build event.
+    audit_events: Callable[[AuditCheckpoint], list[dict[str, Any]]] | None
+
+
+def plan_auditor_bundle(
     actor: Actor,
     kind: str,
-    files: Sequence[FileSpec] | Callable[[AuditCheckpoint], Sequence[FileSpec]],
+    files: Callable[[AuditCheckpoint, Path], Sequence[FileSpec]],
     description: dict[str, Any],
     certificates: Sequence[Any],
     passphrase_only: bool,
@@ -115,26 +143,28 @@ def build_auditor_bundle(
     audit_events: Callable[[AuditCheckpoint], list[dict[str, Any]]] | None = None,
     public_id: str | None = None,
     label: str | None = None,
-) -> tuple[Bundle, str | None]:
-    """An auditor's bundle of `kind` ('audit_extract' or 'report'), with no case. Returns (bundle, passphrase).
+) -> AuditorBundlePlan:
+    """The first, short step of an auditor's bundle of `kind` ('audit_extract' or 'report'), with no case: check
+    it, record that its build started, sign the checkpoint it will carry. The caller commits this before the long
+    step (`finish_auditor_bundle`), which computes the contents and writes the bundle holding no lock.
 
-    files: (name, bytes or Path) pairs, or a function of the bundle's fresh checkpoint returning them (so that
-    what goes in is computed at the very checkpoint the bundle carries). description: JSON facts about the
+    files: a function of the bundle's checkpoint (and a scratch folder) returning (name, bytes or Path) pairs, so
+    that what goes in is computed at the very checkpoint the bundle carries. description: JSON facts about the
     contents, recorded in the audit event and inside the envelope. audit_events: the events to carry with
     inclusion proofs to the checkpoint, as a function of it; by default the bundle's own build event.
-    The actor (a user, or the operator at the command line) must hold the kind's permission. The caller commits.
+    The actor (a user, or the operator at the command line) must hold the kind's permission.
     """
     permission = AUDITOR_KINDS.get(kind)
     if permission is None:
         raise ServiceError(f"unknown auditor bundle kind {kind!r}")
     require(actor, permission)
     check_recipients(certificates, passphrase_only)
-    signer = load_bundle_signer()
+    load_bundle_signer()  # no keys: refused now, not after the work
     public_id = public_id or secrets.token_hex(8)
     subject = f"bundle:{public_id}"
     record(
         actor,
-        AuditAction.BUNDLE_BUILT,
+        AuditAction.BUNDLE_BUILD_STARTED,
         subject=subject,
         ip=ip,
         data={
@@ -146,38 +176,85 @@ def build_auditor_bundle(
         },
     )
     checkpoint = checkpoint_now(actor, reason="export", ip=ip, permission=permission)
-    specs = list(files(checkpoint) if callable(files) else files)
-    if not specs:
-        raise ServiceError("There is nothing to put in the bundle.")
-    events = (
-        audit_events(checkpoint)
-        if audit_events is not None
-        else events_with_proofs(AuditEvent.subject == subject, checkpoint.size)
-    )
-    metadata = {
-        "format": "disclosure-bundle/1",
-        "kind": kind,
-        "description": description,
-        "files": [name for name, _ in specs],
-        "checkpoint_size": checkpoint.size,
-        "audit_events": events,
-        "log_vkey": vkey_string(log_key_name(), log_public_key()),
-    }
     label = label or kind.replace("_", "-")
-    return store_bundle(
+    inputs = bundle_inputs(
         actor,
         kind=kind,
         case_id=None,
         public_id=public_id,
         bag_name=f"{label}-{public_id}",
-        files=_payload(specs),
+        files=(),
         certificates=certificates,
         passphrase_only=passphrase_only,
         checkpoint=checkpoint,
-        metadata=metadata,
-        bag_info={"Internal-Sender-Identifier": label, "External-Description": json.dumps(description, sort_keys=True)},
-        signer=signer,
+        metadata={},
+        bag_info={},
     )
+    return AuditorBundlePlan(kind, subject, description, label, checkpoint.id, inputs, files, audit_events)
+
+
+@contextmanager
+def reading_beside_writers() -> Iterator[None]:
+    """Read through the session in a transaction that takes no write lock, and end it after.
+
+    On SQLite every session transaction begins IMMEDIATE, holding the database's only write lock; this one is
+    opened READ_ONLY (a plain deferred BEGIN), so other users write while a large extract or report is read. On
+    PostgreSQL a read takes no lock anyone writing waits for. Call it holding no transaction: nothing is written
+    inside, and the read transaction is rolled back at the end."""
+    if db.session().in_transaction():
+        raise RuntimeError("read the bundle's contents holding no transaction: commit the first step before")
+    db.session.connection(execution_options={READ_ONLY: True})
+    try:
+        yield
+    finally:
+        db.session.rollback()
+
+
+def finish_auditor_bundle(actor: Actor, plan: AuditorBundlePlan, ip: str | None) -> tuple[Bundle, str | None]:
+    """The long step: compute the contents at the plan's checkpoint and write the bundle (call it with no
+    transaction open: it reads in a read-only transaction of its own and writes the file holding none), then add
+    its row and record it. Returns (bundle, passphrase); the caller commits."""
+    signer = load_bundle_signer()
+    with tempfile.TemporaryDirectory(prefix=".auditor-", dir=bundle_dir()) as folder:
+        with reading_beside_writers():
+            checkpoint = db.session.get(AuditCheckpoint, plan.checkpoint_id)
+            if checkpoint is None:
+                raise ServiceError("The bundle's audit checkpoint is gone; build it again.")
+            specs = list(plan.files(checkpoint, Path(folder)))
+            if not specs:
+                raise ServiceError("There is nothing to put in the bundle.")
+            events = (
+                plan.audit_events(checkpoint)
+                if plan.audit_events is not None
+                else events_with_proofs(AuditEvent.subject == plan.subject, checkpoint.size)
+            )
+        metadata = {
+            "format": "disclosure-bundle/1",
+            "kind": plan.kind,
+            "description": plan.description,
+            "files": [name for name, _ in specs],
+            "checkpoint_size": plan.inputs.checkpoint_size,
+            "audit_events": events,
+            "log_vkey": vkey_string(log_key_name(), log_public_key()),
+        }
+        inputs = dataclasses.replace(
+            plan.inputs,
+            files=tuple(_payload(specs)),
+            metadata=metadata,
+            bag_info={
+                "Internal-Sender-Identifier": plan.label,
+                "External-Description": json.dumps(plan.description, sort_keys=True),
+            },
+        )
+        bundle, passphrase = write_bundle(inputs, signer)
+    record(
+        actor,
+        AuditAction.BUNDLE_BUILT,
+        subject=plan.subject,
+        ip=ip,
+        data={"bundle": bundle.public_id, "kind": plan.kind, "sha256": bundle.sha256, "size": bundle.size},
+    )
+    return bundle, passphrase
 
 
 def record_auditor_download(actor: Actor, bundle: Bundle, ip: str | None) -> None:

@@ -1,23 +1,29 @@
-"""The transparency report for a period, as PDF and CSV, in a signed, encrypted auditor's bundle."""
+"""The transparency report for a period, as PDF and CSV, in a signed, encrypted auditor's bundle.
+
+Built in two steps like every bundle (disclosure.production.auditor_bundles): `plan_report_bundle` checks the
+period and the pinned checkpoint and signs the bundle's own (the caller commits), `finish_auditor_bundle`
+computes and renders the report, reading beside other users' writes, and writes the bundle.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from disclosure.audit.models import AuditCheckpoint
+from disclosure.extensions import db
 from disclosure.permissions import Permission
-from disclosure.production.auditor_bundles import build_auditor_bundle
+from disclosure.production.auditor_bundles import AuditorBundlePlan, plan_auditor_bundle
 from disclosure.production.bundles import FileSpec
-from disclosure.production.models import Bundle
 from disclosure.reports import render, service
 from disclosure.reports.queries import resolve_checkpoint
 from disclosure.reports.transparency import ReportError
 from disclosure.services import Actor, ServiceError, require
 
 
-def build_report_bundle(
+def plan_report_bundle(
     actor: Actor,
     start: date,
     end: date,
@@ -25,8 +31,8 @@ def build_report_bundle(
     passphrase_only: bool,
     ip: str | None,
     checkpoint_id: int | None = None,
-) -> tuple[Bundle, str | None]:
-    """The transparency report for the period, as PDF and CSV, in a signed bundle.
+) -> AuditorBundlePlan:
+    """The first step of the period's transparency report as PDF and CSV in a signed bundle.
 
     The report is computed at the checkpoint named (to bundle a report already pinned to it), or else at the
     bundle's own fresh checkpoint. Either way the report names its checkpoint.
@@ -34,10 +40,10 @@ def build_report_bundle(
     if end < start:
         raise ServiceError(f"the period ends ({end}) before it starts ({start})")
     require(actor, Permission.REPORT_VIEW)
-    pinned = None
+    pinned_id = None
     if checkpoint_id is not None:
         try:
-            pinned = resolve_checkpoint(checkpoint_id)
+            pinned_id = resolve_checkpoint(checkpoint_id).id
         except ReportError as error:
             raise ServiceError(str(error)) from error
     description: dict[str, Any] = {
@@ -47,8 +53,10 @@ def build_report_bundle(
         "organisation": service.organisation(),
     }
 
-    def report_files(checkpoint: AuditCheckpoint) -> list[FileSpec]:
-        at = pinned or checkpoint
+    def report_files(checkpoint: AuditCheckpoint, _folder: Path) -> list[FileSpec]:
+        at = db.session.get(AuditCheckpoint, pinned_id) if pinned_id is not None else checkpoint
+        if at is None:
+            raise ServiceError(f"audit checkpoint {pinned_id} is gone; choose another")
         report = service.transparency_report(start, end, at)
         description["report_checkpoint"] = {"id": at.id, "size": at.size, "root": at.root.hex()}
         stem = f"transparency-{start.isoformat()}-{end.isoformat()}"
@@ -57,7 +65,7 @@ def build_report_bundle(
             (f"{stem}.csv", render.transparency_csv(report)),
         ]
 
-    return build_auditor_bundle(
+    return plan_auditor_bundle(
         actor,
         "report",
         report_files,

@@ -106,16 +106,16 @@ def bundle_command(
     raw_from: str, raw_to: str, out: Path, checkpoint_id: int | None, certs: tuple[Path, ...], passphrase_only: bool
 ) -> None:
     """Export the transparency report (PDF and CSV) as a signed, encrypted bundle for an auditor."""
-    from disclosure.reports.bundle import build_report_bundle
+    from disclosure.reports.bundle import plan_report_bundle
 
     try:
         start, end = service.parse_period(raw_from, raw_to)
     except ReportError as error:
         raise click.UsageError(str(error)) from error
+    actor = SystemActor("flask report bundle")
     build_auditor_bundle_cli(
-        lambda certificates: build_report_bundle(
-            SystemActor("flask report bundle"), start, end, certificates, passphrase_only, None, checkpoint_id
-        ),
+        actor,
+        lambda certificates: plan_report_bundle(actor, start, end, certificates, passphrase_only, None, checkpoint_id),
         certs,
         passphrase_only,
         out,

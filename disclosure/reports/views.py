@@ -13,18 +13,17 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from disclosure.audit.models import AuditCheckpoint
-from disclosure.audit.views import AuditorBundleForm, bundle_built_page, send_auditor_bundle
+from disclosure.audit.views import AuditorBundleForm, enqueue_auditor_bundle, invalid_bundle_form, send_auditor_bundle
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Case
 from disclosure.extensions import db
+from disclosure.jobs.tasks import REPORT_BUNDLE
 from disclosure.permissions import Permission
 from disclosure.reports import render, service
 from disclosure.reports.metrics import DEFINITIONS, humanize
 from disclosure.reports.queries import cases_by_reference, resolve_checkpoint
 from disclosure.reports.transparency import OUTCOME_DEFINITIONS, ReportError, band, shown, shown_share
-from disclosure.services import ServiceError
-from disclosure.unit_of_work import attempt, message_for, status_for
 
 bp = Blueprint("reports", __name__)
 #: The cases listed under one figure; a larger figure says how many are not shown.
@@ -153,31 +152,13 @@ def dossier(reference: str) -> Any:
 @bp.route("/reports/transparency/bundle", methods=["POST"])
 @requires(Permission.REPORT_VIEW)
 def transparency_bundle() -> Any:
-    """The report for the period (at the checkpoint chosen) as PDF and CSV in a signed, passphrase-only bundle."""
-    from disclosure.reports.bundle import build_report_bundle
-
+    """Queue the report for the period (at the checkpoint chosen) as PDF and CSV in a signed, passphrase-only
+    bundle, built by a job."""
     form = AuditorBundleForm()
     if not form.validate_on_submit():
-        messages = [m for errors in form.errors.values() for m in errors]
-        abort(400, description=" ".join(str(m) for m in messages) or "Give the period to export.")
-    checkpoint_id = int(form.checkpoint.data) if form.checkpoint.data else None
-    try:
-        with attempt():
-            bundle, passphrase = build_report_bundle(
-                current_user, form.start.data, form.end.data, [], True, client_ip(), checkpoint_id
-            )
-    except ServiceError as error:
-        abort(status_for(error), description=message_for(error))
-    args = {"from": form.start.data.isoformat(), "to": form.end.data.isoformat()}
-    if checkpoint_id is not None:
-        args["checkpoint"] = str(checkpoint_id)
-    return bundle_built_page(
-        bundle,
-        passphrase,
-        "reports.download_bundle",
-        url_for("reports.transparency", **args),
-        f"Transparency report {form.start.data} to {form.end.data}",
-    )
+        invalid_bundle_form(form)
+    params = {"checkpoint": int(form.checkpoint.data)} if form.checkpoint.data else {}
+    return enqueue_auditor_bundle(form, REPORT_BUNDLE, "transparency report", params)
 
 
 @bp.route("/reports/bundles/<public_id>")

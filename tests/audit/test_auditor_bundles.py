@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +22,35 @@ from disclosure.production.models import Bundle
 from tests.conftest import csrf_from
 from tests.production.helpers import rsa_certificate
 
-PASSPHRASE = re.compile(r'<p class="mono">([A-Za-z0-9_\-]{32,})</p>')
+PASSPHRASE = re.compile(r'<p class="mono passphrase">([A-Za-z0-9_\-]{32,})</p>')
+
+
+def build_now(plan: Any, actor: Any, *args: Any) -> tuple[Bundle, str | None]:
+    """An auditor's bundle built the way its job builds it: the first step committed, then the second."""
+    from disclosure.production.auditor_bundles import finish_auditor_bundle
+
+    planned = plan(actor, *args)
+    db.session.commit()
+    bundle, passphrase = finish_auditor_bundle(actor, planned, None)
+    db.session.commit()
+    return bundle, passphrase
+
+
+def build_through_the_form(app, client, url: str, data: dict[str, str]) -> tuple[str, str]:
+    """Post an auditor's bundle form, run its job the way the worker does, and reveal the passphrase on the job's
+    page: (the job's page, the passphrase)."""
+    from disclosure.jobs import worker
+
+    response = client.post(url, data=data)
+    assert response.status_code == 302 and "/jobs/" in response.location, response.get_data(as_text=True)[-2000:]
+    with app.app_context():
+        worker.work("test-worker", once=True, periodic=False, heartbeat_every=0.05)
+    job_page = client.get(response.location).get_data(as_text=True)
+    assert "Finished" in job_page and "Show the passphrase once" in job_page, job_page[-3000:]
+    secret = client.post(f"{response.location}/secret", data={"csrf_token": csrf_from(job_page)})
+    body = secret.get_data(as_text=True)
+    assert secret.status_code == 200 and "Shown once" in body
+    return job_page, PASSPHRASE.search(body).group(1)
 
 
 def bundle_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,20 +103,16 @@ def test_auditor_exports_the_log_as_a_bundle_that_verifies_and_holds_the_extract
     today = utcnow().date()
     page = client.get("/audit/").get_data(as_text=True)
     assert "Export as signed bundle" in page
-    response = client.post(
-        "/audit/bundles", data={"csrf_token": csrf_from(page), "start": str(today), "end": str(today)}
-    )
-    body = response.get_data(as_text=True)
-    assert response.status_code == 200, body[-2000:]
-    assert "shown once" in body
-    passphrase = PASSPHRASE.search(body).group(1)
+    nonce = re.search(r'name="nonce" type="hidden" value="([0-9a-f]+)"', page).group(1)
+    data = {"csrf_token": csrf_from(page), "nonce": nonce, "start": str(today), "end": str(today)}
+    body, passphrase = build_through_the_form(app, client, "/audit/bundles", data)
     with app.app_context():
         bundle = db.session.execute(select(Bundle)).scalar_one()
         assert (bundle.kind, bundle.case_id, bundle.passphrase_only) == ("audit_extract", None, True)
         public_id, digest = bundle.public_id, bundle.sha256
         everything = " ".join(e.body.decode() for e in db.session.execute(select(AuditEvent)).scalars())
         assert passphrase not in everything
-    assert f"/audit/bundles/{public_id}" in body
+    assert f"/audit/bundles/{public_id}" in body and passphrase not in body
     assert passphrase not in client.get("/audit/").get_data(as_text=True)
     download = client.get(f"/audit/bundles/{public_id}")
     assert download.status_code == 200 and download.headers["Content-Disposition"].startswith("attachment")
@@ -118,18 +143,22 @@ def test_auditor_exports_the_log_as_a_bundle_that_verifies_and_holds_the_extract
         actions = list(
             db.session.execute(
                 select(AuditEvent.action).where(
-                    AuditEvent.action.in_(["bundle.built", "bundle.downloaded", "audit.exported"])
+                    AuditEvent.action.in_(
+                        ["bundle.build_started", "bundle.built", "bundle.downloaded", "audit.exported"]
+                    )
                 )
             ).scalars()
         )
-    assert actions == ["audit.exported", "bundle.built", "bundle.downloaded"]
+    assert actions == ["audit.exported", "bundle.build_started", "bundle.built", "bundle.downloaded"]
 
 
 def test_a_tampered_extract_bundle_fails_verification(app, client, login_as, tmp_path):
     login_as("auditor")
     today = utcnow().date()
     page = client.get("/audit/").get_data(as_text=True)
-    client.post("/audit/bundles", data={"csrf_token": csrf_from(page), "start": str(today), "end": str(today)})
+    build_through_the_form(
+        app, client, "/audit/bundles", {"csrf_token": csrf_from(page), "start": str(today), "end": str(today)}
+    )
     with app.app_context():
         public_id = db.session.execute(select(Bundle.public_id)).scalar_one()
     data = bytearray(client.get(f"/audit/bundles/{public_id}").get_data())
@@ -142,13 +171,12 @@ def test_a_tampered_extract_bundle_fails_verification(app, client, login_as, tmp
 
 @pytest.mark.parametrize("role", ["intake", "reviewer", "producer", "admin"])
 def test_only_auditors_build_and_download_extract_bundles(app, client, login_as, tmp_path, role):
-    from disclosure.audit.extract_bundle import build_audit_extract_bundle
+    from disclosure.audit.extract_bundle import plan_audit_extract_bundle
     from disclosure.services import SystemActor
 
     today = utcnow().date()
     with app.app_context():
-        bundle, _ = build_audit_extract_bundle(SystemActor("tests"), today, today, [], True, None)
-        db.session.commit()
+        bundle, _ = build_now(plan_audit_extract_bundle, SystemActor("tests"), today, today, [], True, None)
         public_id = bundle.public_id
     login_as(role)
     page = client.get("/").get_data(as_text=True)
@@ -163,13 +191,12 @@ def test_only_auditors_build_and_download_extract_bundles(app, client, login_as,
 
 
 def test_an_auditor_cannot_fetch_another_kind_through_the_extract_route(app, client, login_as):
-    from disclosure.reports.bundle import build_report_bundle
+    from disclosure.reports.bundle import plan_report_bundle
     from disclosure.services import SystemActor
 
     today = utcnow().date()
     with app.app_context():
-        bundle, _ = build_report_bundle(SystemActor("tests"), today, today, [], True, None)
-        db.session.commit()
+        bundle, _ = build_now(plan_report_bundle, SystemActor("tests"), today, today, [], True, None)
         public_id = bundle.public_id
     login_as("auditor")
     assert client.get(f"/audit/bundles/{public_id}").status_code == 404

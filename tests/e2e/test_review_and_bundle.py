@@ -185,4 +185,47 @@ def test_auditor_downloads_the_transparency_report_and_the_audit_log_verifies(
     expect(log).to_contain_text("user.sign_in")
     page.get_by_role("link", name="Log integrity").click()
     page.get_by_role("button", name="Verify now").click()
-    expect(page.get_by_role("status").first).to_contain_text("intact:")
+    # Verifying runs as a job too: its page offers the outcome when it ends.
+    page.get_by_role("link", name="show the outcome").click(timeout=60_000)
+    expect(page.get_by_text("intact:")).to_be_visible()
+
+    # The audit log of today as a signed bundle: built by a job, its passphrase shown once on the job's page.
+    from disclosure.clock import utcnow
+
+    today = utcnow().date().isoformat()
+    page.goto("/audit/")
+    page.locator("#bundle-start").fill(today)
+    page.locator("#bundle-end").fill(today)
+    page.get_by_role("button", name="Export as signed bundle").click()
+    expect(page.get_by_role("status").first).to_contain_text("being built")
+    page.get_by_role("link", name="show the outcome").click(timeout=60_000)
+    expect(page.get_by_text("Finished")).to_be_visible()
+    with page.expect_download() as extract_download:
+        page.get_by_role("link", name=re.compile(r"\.zip$")).click()
+    extract = tmp_path / "extract.zip"
+    extract_download.value.save_as(extract)
+    page.get_by_role("button", name="Show the passphrase once").click()
+    passphrase = page.locator("p.passphrase").inner_text().strip()
+    (tmp_path / "extract.pass").write_text(passphrase)
+    from disclosure.exports.pki import ca_pem
+    from disclosure.production.bundles import pki_dir
+
+    (tmp_path / "ca.pem").write_bytes(ca_pem(pki_dir(live_app.config)))
+    verified = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "disclosure.exports.bundle_cli",
+            "verify",
+            str(extract),
+            "--ca",
+            str(tmp_path / "ca.pem"),
+            "--passphrase-file",
+            str(tmp_path / "extract.pass"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert verified.returncode == 0, verified.stderr + verified.stdout

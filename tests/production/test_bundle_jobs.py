@@ -10,6 +10,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
@@ -103,3 +104,65 @@ def test_a_case_withdrawn_while_its_bundle_is_built_keeps_no_bundle(app, client,
         assert db.session.execute(select(func.count()).select_from(Bundle)).scalar_one() == 0
         assert not any(e.action == "bundle.built" for e in db.session.execute(select(AuditEvent)).scalars())
     assert not list(Path(app.instance_path, "bundles").glob("*.zip"))
+
+
+@pytest.mark.parametrize("kind", ["audit_extract", "report"])
+def test_other_writers_never_wait_for_an_auditor_bundle_being_built(app, backend, monkeypatch, kind):
+    """The contents (the period's events read at the checkpoint, or the report computed and rendered) are read
+    beside other users' writes, and the bundle is written holding no transaction."""
+    from disclosure.audit.extract_bundle import plan_audit_extract_bundle
+    from disclosure.clock import utcnow
+    from disclosure.exports.bundle import PayloadFile
+    from disclosure.production import auditor_bundles
+    from disclosure.reports.bundle import plan_report_bundle
+    from disclosure.services import SystemActor
+
+    moments = []
+
+    def probe() -> Any:
+        write_now(app, backend)  # while the bundle is being encrypted and signed
+        moments.append("writing")
+        return [b"read while the bundle is being written"]
+
+    payload = auditor_bundles._payload
+    monkeypatch.setattr(
+        auditor_bundles, "_payload", lambda specs: [*payload(specs), PayloadFile(name="probe", open=probe, size=None)]
+    )
+    with app.app_context():
+        actor, today = SystemActor("tests"), utcnow().date()
+        plan_for = plan_audit_extract_bundle if kind == "audit_extract" else plan_report_bundle
+        plan = plan_for(actor, today, today, [], True, None)
+        db.session.commit()  # the job commits its first step here
+
+        def contents(checkpoint: Any, folder: Path) -> Any:
+            write_now(app, backend)  # the contents are being read at the checkpoint
+            specs = plan.files(checkpoint, folder)
+            write_now(app, backend)
+            moments.append("reading")
+            return specs
+
+        bundle, passphrase = auditor_bundles.finish_auditor_bundle(
+            actor, dataclasses.replace(plan, files=contents), None
+        )
+        db.session.commit()
+        assert moments == ["reading", "writing"] and passphrase and bundle.kind == kind and bundle.file_count >= 2
+        built = db.session.execute(
+            select(AuditEvent.action).where(AuditEvent.subject == f"bundle:{bundle.public_id}")
+        ).scalars()
+        assert list(built) == ["bundle.build_started", "bundle.built"]
+
+
+def test_an_auditor_bundle_is_refused_inside_an_open_transaction(app):
+    """Its contents must never be read in the session's write transaction: the first step is committed first."""
+    from disclosure.clock import utcnow
+    from disclosure.production import auditor_bundles
+    from disclosure.reports.bundle import plan_report_bundle
+    from disclosure.services import SystemActor
+
+    with app.app_context():
+        actor, today = SystemActor("tests"), utcnow().date()
+        plan = plan_report_bundle(actor, today, today, [], True, None)
+        with pytest.raises(RuntimeError, match="holding no transaction"):
+            auditor_bundles.finish_auditor_bundle(actor, plan, None)
+        db.session.rollback()
+        assert db.session.execute(select(func.count()).select_from(Bundle)).scalar_one() == 0

@@ -18,7 +18,7 @@ from disclosure.extensions import db
 from disclosure.production.models import Bundle
 from disclosure.reports import render, service
 from disclosure.reports.queries import resolve_checkpoint
-from tests.audit.test_auditor_bundles import PASSPHRASE, open_with_passphrase
+from tests.audit.test_auditor_bundles import build_now, build_through_the_form, open_with_passphrase
 from tests.conftest import csrf_from
 from tests.reports.test_reports import END, START, built  # noqa: F401 - the fixture
 
@@ -30,18 +30,8 @@ def test_auditor_exports_the_report_as_a_bundle_holding_the_apps_pdf_and_csv(app
     query = f"from={START}&to={END}&checkpoint={built['checkpoint']}"
     page = client.get(f"/reports/transparency?{query}").get_data(as_text=True)
     assert "Export as signed bundle" in page
-    response = client.post(
-        "/reports/transparency/bundle",
-        data={
-            "csrf_token": csrf_from(page),
-            "start": str(START),
-            "end": str(END),
-            "checkpoint": str(built["checkpoint"]),
-        },
-    )
-    body = response.get_data(as_text=True)
-    assert response.status_code == 200, body[-2000:]
-    passphrase = PASSPHRASE.search(body).group(1)
+    data = {"csrf_token": csrf_from(page), "start": str(START), "end": str(END), "checkpoint": str(built["checkpoint"])}
+    body, passphrase = build_through_the_form(app, client, "/reports/transparency/bundle", data)
     with app.app_context():
         bundle = db.session.execute(select(Bundle).where(Bundle.kind == "report")).scalar_one()
         assert (bundle.kind, bundle.case_id, bundle.file_count) == ("report", None, 2)
@@ -49,6 +39,7 @@ def test_auditor_exports_the_report_as_a_bundle_holding_the_apps_pdf_and_csv(app
         report = service.transparency_report(START, END, resolve_checkpoint(built["checkpoint"]))
         expected_csv = render.transparency_csv(report)
         size = resolve_checkpoint(built["checkpoint"]).size
+    assert f"/reports/bundles/{public_id}" in body and "Back to the transparency report" in body
     download = client.get(f"/reports/bundles/{public_id}")
     assert download.status_code == 200
     path = tmp_path / "report.zip"
@@ -67,22 +58,21 @@ def test_auditor_exports_the_report_as_a_bundle_holding_the_apps_pdf_and_csv(app
     assert metadata["kind"] == "report"
     assert metadata["description"]["report_checkpoint"]["id"] == built["checkpoint"]
     # The envelope carries the bundle's own build event, with its proof to the bundle's checkpoint.
-    assert [json.loads(e["body"])["action"] for e in metadata["audit_events"]] == ["bundle.built"]
+    assert [json.loads(e["body"])["action"] for e in metadata["audit_events"]] == ["bundle.build_started"]
     with app.app_context():
         actions = list(
             db.session.execute(select(AuditEvent.action).where(AuditEvent.subject == f"bundle:{public_id}")).scalars()
         )
-    assert actions == ["bundle.built", "bundle.downloaded"]
+    assert actions == ["bundle.build_started", "bundle.built", "bundle.downloaded"]
 
 
 @pytest.mark.parametrize("role", ["intake", "reviewer", "producer", "admin"])
 def test_only_auditors_build_and_download_report_bundles(app, client, login_as, role):
-    from disclosure.reports.bundle import build_report_bundle
+    from disclosure.reports.bundle import plan_report_bundle
     from disclosure.services import SystemActor
 
     with app.app_context():
-        bundle, _ = build_report_bundle(SystemActor("tests"), START, END, [], True, None)
-        db.session.commit()
+        bundle, _ = build_now(plan_report_bundle, SystemActor("tests"), START, END, [], True, None)
         public_id = bundle.public_id
     login_as(role)
     page = client.get("/").get_data(as_text=True)
@@ -97,12 +87,11 @@ def test_only_auditors_build_and_download_report_bundles(app, client, login_as, 
 
 
 def test_a_report_bundle_is_not_served_by_the_extract_route_nor_the_reverse(app, client, login_as):
-    from disclosure.audit.extract_bundle import build_audit_extract_bundle
+    from disclosure.audit.extract_bundle import plan_audit_extract_bundle
     from disclosure.services import SystemActor
 
     with app.app_context():
-        bundle, _ = build_audit_extract_bundle(SystemActor("tests"), START, END, [], True, None)
-        db.session.commit()
+        bundle, _ = build_now(plan_audit_extract_bundle, SystemActor("tests"), START, END, [], True, None)
         public_id = bundle.public_id
     login_as("auditor")
     assert client.get(f"/reports/bundles/{public_id}").status_code == 404
