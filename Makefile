@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cases_bench.py
 	$(BIN)/python bench/bundle_bench.py
 	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/soak_bench.py
 
 # ruff everywhere; mypy on the package, strict on the cores and every service (pyproject.toml says which).
 lint: $(STAMP)
