@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import click
 from flask import Flask, Response, g, session
 
+from disclosure.database import READ_ONLY
 from disclosure.extensions import db
 from disclosure.policy.request_fields import RequestError
 from disclosure.policy.scope import ScopeError
@@ -127,3 +128,20 @@ def command(nothing_done: str = "nothing was changed") -> Iterator[None]:
         roll_back()
         raise
     db.session.commit()
+
+
+@contextmanager
+def reading_beside_writers() -> Iterator[None]:
+    """Read through the session in a transaction that takes no write lock, and end it after.
+
+    On SQLite every session transaction begins IMMEDIATE, holding the database's only write lock; this one is
+    opened READ_ONLY (a plain deferred BEGIN), so other users write while a large extract or report is read. On
+    PostgreSQL a read takes no lock anyone writing waits for. Call it holding no transaction: nothing is written
+    inside, and the read transaction is rolled back at the end."""
+    if db.session().in_transaction():
+        raise RuntimeError("read the bundle's contents holding no transaction: commit the first step before")
+    db.session.connection(execution_options={READ_ONLY: True})
+    try:
+        yield
+    finally:
+        db.session.rollback()

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.canonical import canonical_json, chain_hash, leaf_hash
 from disclosure.audit.merkle import fill_tiles
-from disclosure.audit.models import AuditCheckpoint, AuditEvent
+from disclosure.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from disclosure.clock import utcnow
 from disclosure.database import execute_on_driver
 from disclosure.extensions import db
@@ -166,14 +166,20 @@ def _lock_head(connection: Connection) -> HeadState:
 
 
 def require_schema() -> None:
-    """For commands: fail with a clear message when `flask db upgrade` has not been run."""
+    """For commands: fail with a clear message when `flask db upgrade` has not been run.
+
+    Reads the head on a connection of its own and takes no lock: a command that goes on to encrypt a large file
+    must not hold the audit log's head (every audited write waits for it) while it does."""
     import click
 
+    missing = click.ClickException("The database has no schema yet; run `flask db upgrade` first.")
     try:
-        lock_head(db.session())
-    except (DBAPIError, RuntimeError) as error:
-        # The command ends here; its app context discards the failed transaction.
-        raise click.ClickException("The database has no schema yet; run `flask db upgrade` first.") from error
+        with db.engine.connect() as connection:
+            head = connection.execute(select(AuditHead.size).where(AuditHead.id == 1)).first()
+    except DBAPIError as error:
+        raise missing from error
+    if head is None:
+        raise missing
 
 
 def record(

@@ -16,8 +16,7 @@ import io
 import json
 import secrets
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,7 +29,6 @@ from disclosure.audit.actions import AuditAction
 from disclosure.audit.models import AuditCheckpoint, AuditEvent
 from disclosure.audit.service import checkpoint_now, record
 from disclosure.clock import utcnow
-from disclosure.database import READ_ONLY
 from disclosure.extensions import db
 from disclosure.keyring import log_key_name, log_public_key
 from disclosure.production.bundles import (
@@ -47,6 +45,7 @@ from disclosure.production.models import Bundle, RecipientCertificate
 from disclosure.production.service import bundle_path
 from disclosure.services import Actor, ServiceError, require
 from disclosure.storage.transactional import bundle_dir
+from disclosure.unit_of_work import reading_beside_writers
 from disclosure_proofs.note import vkey_string
 
 
@@ -191,23 +190,6 @@ def plan_auditor_bundle(
         bag_info={},
     )
     return AuditorBundlePlan(kind, subject, description, label, checkpoint.id, inputs, files, audit_events)
-
-
-@contextmanager
-def reading_beside_writers() -> Iterator[None]:
-    """Read through the session in a transaction that takes no write lock, and end it after.
-
-    On SQLite every session transaction begins IMMEDIATE, holding the database's only write lock; this one is
-    opened READ_ONLY (a plain deferred BEGIN), so other users write while a large extract or report is read. On
-    PostgreSQL a read takes no lock anyone writing waits for. Call it holding no transaction: nothing is written
-    inside, and the read transaction is rolled back at the end."""
-    if db.session().in_transaction():
-        raise RuntimeError("read the bundle's contents holding no transaction: commit the first step before")
-    db.session.connection(execution_options={READ_ONLY: True})
-    try:
-        yield
-    finally:
-        db.session.rollback()
 
 
 def finish_auditor_bundle(actor: Actor, plan: AuditorBundlePlan, ip: str | None) -> tuple[Bundle, str | None]:
