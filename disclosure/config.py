@@ -19,6 +19,13 @@ SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 MIN_SECRET_KEY_LENGTH = 32
 
 # Environment variables read by the app: DISCLOSURE_<NAME> sets config key <NAME>, converted as given.
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 <= seconds < 10 * 365 * 86400:
+        raise ValueError("give a number of seconds, at least 0")
+    return seconds
+
+
 ENVIRONMENT: dict[str, Any] = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "SECRET_KEY": ("SECRET_KEY", str),
@@ -31,6 +38,7 @@ ENVIRONMENT: dict[str, Any] = {
     "ORGANISATION": ("ORGANISATION_NAME", str),
     "BUNDLE_RETENTION_DAYS": ("BUNDLE_RETENTION_DAYS", int),
     "LOG_FORMAT": ("LOG_FORMAT", lambda value: value.strip().lower()),
+    "RECONCILE_GRACE_SECONDS": ("STORAGE_RECONCILE_GRACE", _seconds),
 }
 LOG_FORMATS = ("json", "text")
 

@@ -101,3 +101,18 @@ def test_instance_init_command_line(tmp_path):
         [sys.executable, "-m", "disclosure.instance", "wipe"], capture_output=True, text=True, cwd=ROOT, check=False
     )
     assert bad.returncode == 2 and "usage" in bad.stderr
+
+
+def test_the_reconcile_grace_period_is_set_from_the_environment(tmp_path, monkeypatch, clean_environment):
+    from datetime import timedelta
+
+    from disclosure.config import ConfigError
+    from disclosure.storage.reconcile import grace_period
+
+    monkeypatch.setenv("DISCLOSURE_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("DISCLOSURE_RECONCILE_GRACE_SECONDS", "7200")
+    app = create_app(production(tmp_path))
+    assert grace_period(app.config) == timedelta(hours=2)
+    monkeypatch.setenv("DISCLOSURE_RECONCILE_GRACE_SECONDS", "an hour")
+    with pytest.raises(ConfigError, match="DISCLOSURE_RECONCILE_GRACE_SECONDS='an hour' is not valid"):
+        create_app(production(tmp_path))
