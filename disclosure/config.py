@@ -39,6 +39,10 @@ ENVIRONMENT: dict[str, Any] = {
     "BUNDLE_RETENTION_DAYS": ("BUNDLE_RETENTION_DAYS", int),
     "LOG_FORMAT": ("LOG_FORMAT", lambda value: value.strip().lower()),
     "RECONCILE_GRACE_SECONDS": ("STORAGE_RECONCILE_GRACE", _seconds),
+    # Folders several app hosts may share (a mounted, access-controlled path): keys, blobs, built bundles.
+    "KEYS_DIR": ("KEYS_DIR", str),
+    "BLOB_DIR": ("BLOB_DIR", str),
+    "BUNDLE_DIR": ("BUNDLE_DIR", str),
 }
 LOG_FORMATS = ("json", "text")
 

@@ -116,3 +116,14 @@ def test_the_reconcile_grace_period_is_set_from_the_environment(tmp_path, monkey
     monkeypatch.setenv("DISCLOSURE_RECONCILE_GRACE_SECONDS", "an hour")
     with pytest.raises(ConfigError, match="DISCLOSURE_RECONCILE_GRACE_SECONDS='an hour' is not valid"):
         create_app(production(tmp_path))
+
+
+def test_shared_folders_are_set_from_the_environment(tmp_path, monkeypatch, clean_environment):
+    """Several hosts share the keys, the blobs and the built bundles through one mounted path each."""
+    monkeypatch.setenv("DISCLOSURE_SECRET_KEY", "k" * 40)
+    for name in ("KEYS_DIR", "BLOB_DIR", "BUNDLE_DIR"):
+        monkeypatch.setenv(f"DISCLOSURE_{name}", str(tmp_path / "shared" / name.lower()))
+    app = create_app(production(tmp_path))
+    assert app.config["KEYS_DIR"] == str(tmp_path / "shared" / "keys_dir")
+    assert app.config["BLOB_DIR"] == str(tmp_path / "shared" / "blob_dir")
+    assert app.config["BUNDLE_DIR"] == str(tmp_path / "shared" / "bundle_dir")

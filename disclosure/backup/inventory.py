@@ -21,6 +21,7 @@ from disclosure.cases.models import Document
 from disclosure.keyring import LOG_KEY_FILE
 from disclosure.production.models import Bundle, ProductionRecord
 from disclosure.storage.keys import keyring_for_config
+from disclosure.storage.transactional import bundles_folder
 
 #: The checkpoint files the log writes (disclosure.audit.service.checkpoint_file_name), and any written beside one.
 CHECKPOINT_GLOB = "checkpoint-*.txt"
@@ -34,9 +35,8 @@ def blob_root(config: Mapping[str, Any], instance_path: str | os.PathLike[str]) 
     return Path(configured) if configured else Path(instance_path) / "blobs"
 
 
-def bundle_dir(instance_path: str | os.PathLike[str]) -> Path:
-    """Where built bundles are kept (disclosure.production.service.bundle_path)."""
-    return Path(instance_path) / "bundles"
+#: Where built bundles are kept, without creating the folder.
+bundle_dir = bundles_folder
 
 
 def checkpoint_dir(config: Mapping[str, Any]) -> Path:
@@ -111,7 +111,7 @@ def holdings(connection: Connection, config: Mapping[str, Any], instance_path: s
         checkpoint_rows=checkpoint_rows,
         checkpoint_files=len(checkpoint_files(checkpoint_dir(config))),
         bundle_rows=bundle_rows,
-        bundle_files=sum(1 for path in files_under(bundle_dir(instance_path)) if path.suffix == ".zip"),
+        bundle_files=sum(1 for path in files_under(bundle_dir(config, instance_path)) if path.suffix == ".zip"),
     )
 
 
@@ -172,7 +172,7 @@ def missing_keys(
         if have.bundle_rows:
             depends.append(_plural(have.bundle_rows, "bundle", "bundles") + " signed under it on record")
         if have.bundle_files:
-            bundles = bundle_dir(instance_path)
+            bundles = bundle_dir(config, instance_path)
             depends.append(_plural(have.bundle_files, "bundle file", "bundle files") + f" in {bundles}")
         found.append(MissingKey("pki", "the bundle CA", ca, depends))
     return found

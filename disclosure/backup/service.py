@@ -384,11 +384,11 @@ def create_backup(actor: Actor, out: Path, passphrase: str | None) -> Created:
         problems.append(f"blob {name} is named by a row but is not in the blob store {root}")
 
     copied_bundles: set[str] = set()
-    for path in sorted(bundle_dir(current_app.instance_path).glob("*.zip")):
+    for path in sorted(bundle_dir(current_app.config, current_app.instance_path).glob("*.zip")):
         if path.is_file() and not path.is_symlink() and PART_PATHS["bundle"].fullmatch(f"bundles/{path.name}"):
             take(path, f"bundles/{path.name}", "bundle")
             copied_bundles.add(path.stem)
-    bundles = bundle_dir(current_app.instance_path)
+    bundles = bundle_dir(current_app.config, current_app.instance_path)
     for public_id in sorted(seen.bundles - copied_bundles):
         problems.append(f"bundle {public_id} is on record (not purged) but its file is not in {bundles}")
 
@@ -559,7 +559,7 @@ def _occupied(manifest: Manifest, keys_only: bool) -> list[str]:
             found.append(f"the database holds data: {', '.join(tables[:8])}{' ...' if len(tables) > 8 else ''}")
         for label, folder in (
             ("blob folder", blob_root(config, current_app.instance_path)),
-            ("bundle folder", bundle_dir(current_app.instance_path)),
+            ("bundle folder", bundle_dir(current_app.config, current_app.instance_path)),
             ("checkpoint folder", checkpoint_dir(config)),
         ):
             count = len(files_under(folder))
@@ -671,7 +671,7 @@ def _restore_files(folder: Path, manifest: Manifest) -> list[str]:
     config = current_app.config
     targets = {
         "blob": blob_root(config, current_app.instance_path),
-        "bundle": bundle_dir(current_app.instance_path),
+        "bundle": bundle_dir(current_app.config, current_app.instance_path),
         "checkpoint": checkpoint_dir(config),
     }
     lines = []
@@ -798,7 +798,7 @@ def _check_bundles(connection: Connection, restored: Restored) -> None:
 
     columns = Bundle.__table__.c
     live = connection.execute(select(columns.public_id, columns.sha256).where(columns.purged_at.is_(None))).all()
-    folder = bundle_dir(current_app.instance_path)
+    folder = bundle_dir(current_app.config, current_app.instance_path)
     bad = 0
     for public_id, sha256 in live:
         path = folder / f"{public_id}.zip"

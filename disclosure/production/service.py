@@ -28,7 +28,7 @@ from disclosure.production.models import Bundle, ProductionRecord, RecipientCert
 from disclosure.review.service import approved_scope
 from disclosure.services import Actor, ServiceError, person, require
 from disclosure.storage.store import BlobTooLarge
-from disclosure.storage.transactional import put_in_transaction
+from disclosure.storage.transactional import bundles_folder, put_in_transaction
 from disclosure.workflow import Action, State
 
 #: Records can be attached while the approval stands and the bundle has not gone out.
@@ -197,7 +197,7 @@ def mark_delivered(actor: Actor, bundle: Bundle, ip: str | None) -> None:
 
 
 def bundle_path(bundle: Bundle) -> Path:
-    return Path(current_app.instance_path) / "bundles" / f"{bundle.public_id}.zip"
+    return bundles_folder(current_app.config, current_app.instance_path) / f"{bundle.public_id}.zip"
 
 
 def record_download(actor: Actor, bundle: Bundle, ip: str | None) -> None:

@@ -19,9 +19,10 @@ at all, and reconcile finds it as an orphan once it is older than the grace peri
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +55,16 @@ def app_store() -> BlobStore:
     return store_for_app(current_app.config, current_app.instance_path)
 
 
+def bundles_folder(config: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> Path:
+    """Where built bundles live under their public id: BUNDLE_DIR (a folder several hosts share), else
+    instance/bundles/."""
+    configured = config.get("BUNDLE_DIR")
+    return Path(configured) if configured else Path(instance_path) / "bundles"
+
+
 def bundle_dir(create: bool = True) -> Path:
-    """instance/bundles/, where built bundles live under their public id."""
-    folder = Path(current_app.instance_path) / "bundles"
+    """The bundles folder of this app (bundles_folder), created unless `create` is False."""
+    folder = bundles_folder(current_app.config, current_app.instance_path)
     if create:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder

@@ -166,3 +166,16 @@ def test_an_auditor_bundle_is_refused_inside_an_open_transaction(app):
             auditor_bundles.finish_auditor_bundle(actor, plan, None)
         db.session.rollback()
         assert db.session.execute(select(func.count()).select_from(Bundle)).scalar_one() == 0
+
+
+def test_bundles_are_kept_in_the_shared_bundle_folder_when_one_is_set(app, client, login_as, tmp_path):
+    shared = tmp_path / "shared-bundles"
+    app.config["BUNDLE_DIR"] = str(shared)
+    reference, certificate_id = producing_case_with_certificate(app, client, login_as, tmp_path)
+    build_through_the_page(app, client, reference, certificate=str(certificate_id))
+    with app.app_context():
+        public_id = db.session.execute(select(Bundle.public_id)).scalar_one()
+    assert [path.name for path in shared.glob("*.zip")] == [f"{public_id}.zip"]
+    assert not list(Path(app.instance_path, "bundles").glob("*.zip"))
+    download = client.get(f"/bundles/{public_id}")
+    assert download.status_code == 200 and download.get_data() == (shared / f"{public_id}.zip").read_bytes()
