@@ -163,7 +163,8 @@ def may_see(actor: Actor, job: Job) -> bool:
     """The person who asked, or anyone holding the task's permission."""
     if not isinstance(actor, SystemActor) and job.requested_by_id == actor.id:
         return True
-    return actor.can(task_for(job.kind).permission)
+    registered = _TASKS.get(job.kind)
+    return registered is not None and actor.can(registered.permission)
 
 
 def cancel(actor: Actor, job: Job, ip: str | None = None) -> JobState:

@@ -31,7 +31,15 @@ from disclosure.auth.models import User
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.jobs.models import Job, JobState
-from disclosure.jobs.service import JobCancelled, JobContext, enqueue, periodic_tasks, seal_secret, task_for
+from disclosure.jobs.service import (
+    JobCancelled,
+    JobContext,
+    JobError,
+    enqueue,
+    periodic_tasks,
+    seal_secret,
+    task_for,
+)
 from disclosure.services import Actor, SystemActor
 from disclosure.unit_of_work import REFUSALS
 
@@ -189,7 +197,10 @@ def run_claimed(job_id: int, name: str, heartbeat_every: float = 5.0) -> JobStat
     """Run a job this worker claimed, and record its outcome."""
     job = db.session.get(Job, job_id)
     assert job is not None
-    registered = task_for(job.kind)
+    try:
+        registered = task_for(job.kind)
+    except JobError as unknown:  # queued by a version that had the task; this one has not
+        return _settle(job_id, name, JobState.FAILED, str(unknown))
     engine = db.engine
     with _Heartbeat(engine, job_id, heartbeat_every) as beat:
         context = JobContext(job, _actor_of(job, name), beat.report, db.session.commit)
@@ -242,10 +253,18 @@ def work(
     """Claim and run jobs until told to stop (or, with `once`, until none is due). Returns how many ran."""
     ran = 0
     while not should_stop():
-        if periodic:
-            schedule_periodic(name)
-        requeue_stalled(name, stall_after)
-        job_id = claim(name)
+        try:
+            if periodic:
+                schedule_periodic(name)
+            requeue_stalled(name, stall_after)
+            job_id = claim(name)
+        except DBAPIError:  # the database went away: keep the worker, try again after a pause
+            log.exception("job worker %s: could not reach the queue", name)
+            db.session.rollback()
+            if once:
+                break
+            time.sleep(max(poll, 5.0))
+            continue
         if job_id is None:
             if once:
                 break

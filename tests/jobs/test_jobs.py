@@ -280,3 +280,17 @@ def test_a_periodic_task_is_queued_once_per_interval_however_many_workers_look(a
             }
     finally:
         service._TASKS.pop("test.hourly")
+
+
+def test_a_job_whose_task_this_version_does_not_know_fails_in_plain_words_and_the_worker_goes_on(app):
+    with app.app_context():
+        stale = queue("test.steps")
+        later = queue("test.steps")
+        old = job(stale)
+        old.kind = "retired.task"
+        db.session.commit()
+        assert run_all() == 2
+        assert job(stale).status is JobState.FAILED and "no background task called 'retired.task'" in job(stale).error
+        assert job(later).status is JobState.SUCCEEDED
+        auditor = db.session.get(User, make_user("auditor").id)
+        assert not service.may_see(auditor, job(stale))  # no task, no permission to judge by: only who asked
