@@ -8,34 +8,17 @@ from __future__ import annotations
 
 import click
 import pytest
-import sqlalchemy as sa
 
 from disclosure.audit.service import require_schema
 from disclosure.extensions import db
-
-
-def lock_head_elsewhere(url: str, backend: str) -> None:
-    """What every audited write does first, from another connection, unwilling to wait."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            if backend == "sqlite":
-                connection.exec_driver_sql("PRAGMA busy_timeout = 0")
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-                connection.exec_driver_sql("ROLLBACK")
-            else:
-                with connection.begin():
-                    connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
-                    connection.exec_driver_sql("SELECT size FROM audit_head WHERE id = 1 FOR UPDATE")
-    finally:
-        engine.dispose()
+from tests.locks import write_now
 
 
 def test_the_schema_check_leaves_no_lock_behind(app, backend):
     with app.app_context():
         require_schema()
         assert not db.session().in_transaction()
-        lock_head_elsewhere(app.config["SQLALCHEMY_DATABASE_URI"], backend)
+        write_now(app.config["SQLALCHEMY_DATABASE_URI"], backend)
 
 
 @pytest.mark.backends("sqlite")

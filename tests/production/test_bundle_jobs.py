@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from disclosure.audit.models import AuditEvent
@@ -24,26 +23,9 @@ from disclosure.production.models import Bundle
 from disclosure.workflow import Action
 from tests.conftest import csrf_from
 from tests.factories import make_user
+from tests.locks import write_now
 from tests.production.helpers import build_through_the_page
 from tests.production.test_bundles import producing_case_with_certificate
-
-
-def write_now(app: Any, backend: str) -> None:
-    """An audited writer elsewhere, unwilling to wait: takes the write lock (SQLite) or the audit head's row lock
-    (PostgreSQL, which every audited write takes) at once, or fails."""
-    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    try:
-        with engine.connect() as connection:
-            if backend == "sqlite":
-                connection.exec_driver_sql("PRAGMA busy_timeout = 0")
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-                connection.exec_driver_sql("ROLLBACK")
-            else:
-                with connection.begin():
-                    connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
-                    connection.exec_driver_sql("SELECT size FROM audit_head WHERE id = 1 FOR UPDATE")
-    finally:
-        engine.dispose()
 
 
 def test_other_writers_never_wait_for_a_bundle_being_built(app, backend, client, login_as, tmp_path):
@@ -56,7 +38,8 @@ def test_other_writers_never_wait_for_a_bundle_being_built(app, backend, client,
         db.session.commit()  # the job commits its first step here
 
         def record_then_write() -> Any:
-            write_now(app, backend)  # in the middle of the build: it must not have to wait
+            # In the middle of the build: it must not have to wait.
+            write_now(app.config["SQLALCHEMY_DATABASE_URI"], backend)
             reads.append(True)
             return [b"a record read while the bundle is being written"]
 
@@ -120,7 +103,7 @@ def test_other_writers_never_wait_for_an_auditor_bundle_being_built(app, backend
     moments = []
 
     def probe() -> Any:
-        write_now(app, backend)  # while the bundle is being encrypted and signed
+        write_now(app.config["SQLALCHEMY_DATABASE_URI"], backend)  # while the bundle is being encrypted and signed
         moments.append("writing")
         return [b"read while the bundle is being written"]
 
@@ -135,9 +118,9 @@ def test_other_writers_never_wait_for_an_auditor_bundle_being_built(app, backend
         db.session.commit()  # the job commits its first step here
 
         def contents(checkpoint: Any, folder: Path) -> Any:
-            write_now(app, backend)  # the contents are being read at the checkpoint
+            write_now(app.config["SQLALCHEMY_DATABASE_URI"], backend)  # the contents are being read at the checkpoint
             specs = plan.files(checkpoint, folder)
-            write_now(app, backend)
+            write_now(app.config["SQLALCHEMY_DATABASE_URI"], backend)
             moments.append("reading")
             return specs
 
