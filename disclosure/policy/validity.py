@@ -215,12 +215,12 @@ class Validity:
         p, period = self.process, self.authorised_period()
         if period is None:
             return None
-        beyond, inside = [], False
+        beyond: list[str] = []
         order_start, order_end = self.request.issued_on or self.received, self.request.valid_until
         if p.window is Window.PROSPECTIVE and order_end and order_end > period.end:
             days = (order_end - order_start).days + 1
             beyond.append(f"the order spans {days} days ({order_start.isoformat()} to {order_end.isoformat()})")
-            inside = True
+        inside = False  # whether any requested period overlaps the authorised one, so that narrowing can help
         for target in self.request.targets:
             first = _day(target.from_) if target.from_ is not None else None
             last = _day(target.to) if target.to is not None else None
@@ -229,9 +229,9 @@ class Validity:
                     f"target {target.value} is requested "
                     f"{first.isoformat() if first else 'from any date'} to {last.isoformat() if last else 'open-ended'}"
                 )
-                inside = inside or first is None or first <= period.end
-            else:
-                inside = True
+            starts_in_time = first is None or first <= period.end
+            ends_in_time = last is None or period.start is None or last >= period.start
+            inside = inside or (starts_in_time and ends_in_time)
         if not beyond:
             return None
         limit = f"at most {p.max_days} days" if p.max_days else "its validity date"

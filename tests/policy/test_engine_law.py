@@ -392,6 +392,20 @@ def test_an_interception_order_longer_than_30_days_is_approvable_only_for_its_fi
         check_scope(requested, requested, evaluation)
 
 
+def test_no_narrowing_is_offered_when_nothing_requested_lies_inside_the_orders_period() -> None:
+    """Interception collects from the order's start on: a requested period wholly before it cannot be narrowed to."""
+    evaluation = run(
+        process_type="wiretap_order",
+        categories=["realtime_content"],
+        issued_on="2026-11-19",
+        valid_until="2027-01-20",
+        targets=[{"kind": "email", "value": "user@example.net", "from": "2026-01-01", "to": "2026-06-30"}],
+    )
+    [finding] = evaluation.categories
+    assert finding.verdict == X and finding.narrow_to is None
+    assert "Nothing requested lies inside it: ask for a new order." in finding.reason
+
+
 def test_an_interception_order_without_an_issue_date_is_measured_from_its_receipt() -> None:
     evaluation = run(process_type="pen_trap_order", categories=["realtime_noncontent"], valid_until="2027-02-28")
     [finding] = evaluation.categories
