@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -91,6 +91,14 @@ class Job(db.Model):  # type: ignore[name-defined]
     #: A secret the job produced for the person who asked (a bundle's passphrase), encrypted; cleared once shown.
     secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     secret_shown_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The file the job produced (a dossier or a report PDF): the blob store's name for it, or None when it
+    #: produced none or the file was purged. Reconciliation counts it as referenced.
+    output_blob: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: What the download is called, e.g. "dossier-DR-2026-00042.pdf".
+    output_filename: Mapped[str | None] = mapped_column(String(200), default=None)
+    output_media_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    output_size: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), default=None)
+    output_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
     requested_by: Mapped[User | None] = relationship()
 
