@@ -46,3 +46,16 @@ def tab_to_next(page: Any, limit: int = 10) -> str:
         if now != start:
             return now
     raise AssertionError(f"focus stayed on #{start} after {limit} presses of Tab")
+
+
+def await_job_outcome(page: Any, timeout: float = 60_000) -> None:
+    """On a job's page, wait for the job to end and bring up its outcome.
+
+    A quick job may end before its page is first drawn: the page then shows the outcome at once. Otherwise the
+    page's script follows the job and, once it ends, offers "show the outcome", which a person clicks.
+    """
+    expect(page.locator("#job")).to_have_attribute("data-finished", "true", timeout=timeout)
+    offer = page.get_by_role("link", name="show the outcome")
+    if offer.is_visible():
+        offer.click()
+    expect(page.get_by_role("heading", name="Outcome")).to_be_visible()

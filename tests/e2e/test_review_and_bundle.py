@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from disclosure.cases.models import Case
 from disclosure.extensions import db
-from tests.e2e.pages import enter_code, sign_in, sign_out
+from tests.e2e.pages import await_job_outcome, enter_code, sign_in, sign_out
 from tests.factories import make_case, make_user
 
 pytestmark = pytest.mark.e2e
@@ -86,7 +86,7 @@ def test_review_approval_then_bundle_for_a_recipient_that_opens_with_stock_tools
     page.get_by_role("button", name="Build bundle").click()
     expect(page.get_by_role("status")).to_contain_text("being built")
     # The job page follows the build through its script, then offers the outcome.
-    page.get_by_role("link", name="show the outcome").click(timeout=60_000)
+    await_job_outcome(page)
     expect(page.get_by_text("Finished")).to_be_visible()
     with page.expect_download() as bundle_download:
         page.get_by_role("link", name=re.compile(r"\.zip$")).click()
@@ -186,7 +186,7 @@ def test_auditor_downloads_the_transparency_report_and_the_audit_log_verifies(
     page.get_by_role("link", name="Log integrity").click()
     page.get_by_role("button", name="Verify now").click()
     # Verifying runs as a job too: its page offers the outcome when it ends.
-    page.get_by_role("link", name="show the outcome").click(timeout=60_000)
+    await_job_outcome(page)
     expect(page.get_by_text("intact:")).to_be_visible()
 
     # The audit log of today as a signed bundle: built by a job, its passphrase shown once on the job's page.
@@ -198,7 +198,7 @@ def test_auditor_downloads_the_transparency_report_and_the_audit_log_verifies(
     page.locator("#bundle-end").fill(today)
     page.get_by_role("button", name="Export as signed bundle").click()
     expect(page.get_by_role("status").first).to_contain_text("being built")
-    page.get_by_role("link", name="show the outcome").click(timeout=60_000)
+    await_job_outcome(page)
     expect(page.get_by_text("Finished")).to_be_visible()
     with page.expect_download() as extract_download:
         page.get_by_role("link", name=re.compile(r"\.zip$")).click()
