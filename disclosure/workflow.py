@@ -37,6 +37,7 @@ class State(StrEnum):
 
 class Action(StrEnum):
     START_REVIEW = "start_review"
+    AWAIT_TARGETS = "await_targets"
     REQUEST_INFO = "request_info"
     REQUESTER_ANSWERED = "requester_answered"
     APPROVE = "approve"
@@ -58,6 +59,7 @@ class Action(StrEnum):
 
 ACTION_LABELS: dict[Action, str] = {
     Action.START_REVIEW: "Start review",
+    Action.AWAIT_TARGETS: "Ask the requester to name the targets",
     Action.REQUEST_INFO: "Ask the requester for more",
     Action.REQUESTER_ANSWERED: "Requester answered",
     Action.APPROVE: "Approve",
@@ -110,6 +112,8 @@ TRANSITIONS: dict[Action, Transition] = {
     t.action: t
     for t in (
         _t(Action.START_REVIEW, {State.RECEIVED}, State.IN_REVIEW, Permission.REVIEW_DECIDE),
+        # Logged without targets (confirmed at intake): nothing can be reviewed until the requester names them.
+        _t(Action.AWAIT_TARGETS, {State.RECEIVED}, State.NEEDS_INFO, Permission.CASE_CREATE),
         _t(Action.REQUEST_INFO, {State.IN_REVIEW}, State.NEEDS_INFO, Permission.REVIEW_DECIDE),
         _t(Action.REQUESTER_ANSWERED, {State.NEEDS_INFO}, State.IN_REVIEW, Permission.CASE_EDIT),
         _t(Action.APPROVE, {State.IN_REVIEW}, State.APPROVED, Permission.REVIEW_DECIDE),

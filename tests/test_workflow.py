@@ -12,6 +12,7 @@ A = Action
 # Written out by hand from DESIGN "A case's life"; the test compares the module against it, not against itself.
 EXPECTED_DISCLOSURE = {
     (S.RECEIVED, A.START_REVIEW): S.IN_REVIEW,
+    (S.RECEIVED, A.AWAIT_TARGETS): S.NEEDS_INFO,
     (S.RECEIVED, A.WITHDRAW): S.WITHDRAWN,
     (S.IN_REVIEW, A.REQUEST_INFO): S.NEEDS_INFO,
     (S.IN_REVIEW, A.APPROVE): S.APPROVED,

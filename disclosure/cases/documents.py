@@ -174,3 +174,25 @@ def safe_filename(filename: str, extension: str) -> str:
     stem = name.rsplit(".", 1)[0] if "." in name else name
     stem = re.sub(r"[^\w\- ]+", "_", stem).strip(" ._-")[:80]
     return (stem or "document") + extension
+
+
+_KINDS = {
+    "application/pdf": "a PDF",
+    "image/png": "a PNG image",
+    "image/jpeg": "a JPEG image",
+    "image/tiff": "a TIFF image",
+    "text/plain": "plain text",
+}
+_SAME_EXTENSION = {".jpeg": ".jpg", ".tiff": ".tif"}
+
+
+def type_note(original_name: str, content_type: str, kept_as: str) -> str | None:
+    """A sentence telling the uploader what the file turned out to be, when its name said otherwise."""
+    base = original_name.replace("\\", "/").rsplit("/", 1)[-1]
+    extension = "." + base.rsplit(".", 1)[1].lower() if "." in base else ""
+    if _SAME_EXTENSION.get(extension, extension) == EXTENSIONS[content_type]:
+        return None
+    kind = _KINDS[content_type]
+    if not extension:
+        return f"{base} is {kind}; it was kept as {kept_as}."
+    return f"{base} is {kind}, not what its name says ({extension}); it was kept as {kept_as}."

@@ -8,7 +8,7 @@ parser then refuses whatever the form let through.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from disclosure.cases.models import PRESERVATION_PROCESSES
+from disclosure.clock import utcnow
 from disclosure.policy.request import AGREEMENT_PROCESSES, MAX_PENALTY_YEARS
 from disclosure.policy.vocabulary import (
     Agreement,
@@ -65,9 +67,20 @@ TIMEZONES = [
     "Australia/Sydney",
 ]
 TARGET_ROWS = 4
+#: No request this system holds arrived before this day; an earlier receipt is a typing mistake.
+EARLIEST_RECEIPT = date(2000, 1, 1)
+#: A receipt older than this is possible (a backlog being entered) but must be confirmed.
+OLD_RECEIPT_DAYS = 90
+#: The longest non-disclosure order we accept as a number of days (ten years).
+MAX_ORDER_DAYS = 3650
 PENALTY_MESSAGE = (
     f"Give the maximum penalty as a whole number of years from 0 to {MAX_PENALTY_YEARS} ({MAX_PENALTY_YEARS} for life)."
 )
+
+
+def long_date(day: date) -> str:
+    """A date as people read it in a message: 3 December 2026."""
+    return f"{day.day} {day:%B %Y}"
 
 
 def choices(enum: Any, blank: str | None = None) -> list[SelectChoice]:
@@ -143,6 +156,7 @@ class IntakeForm(FlaskForm):
         validators=[DataRequired("Enter when the request reached us.")],
         description="For paper and fax, the time stamped on arrival.",
     )
+    confirm_old_receipt = BooleanField(f"Yes, it arrived more than {OLD_RECEIPT_DAYS} days ago")
     timezone = SelectField(
         "Time zone",
         choices=[SelectChoice(z) for z in TIMEZONES],
@@ -159,10 +173,12 @@ class IntakeForm(FlaskForm):
         validators=[Optional()],
         description="Leave empty to compute it from the process's clock.",
     )
+    confirm_due_after_expiry = BooleanField("Yes, the due date is after the process expires")
     emergency = BooleanField("Emergency request")
     issued_on = DateField("Issued on", validators=[Optional()])
     valid_until = DateField("Process valid until", validators=[Optional()])
     targets = FieldList(FormField(TargetForm), min_entries=TARGET_ROWS, max_entries=20)
+    confirm_no_targets = BooleanField("Log it without targets and ask the requester for them")
     categories = MultiCheckboxField(
         "Requested data", choices=choices(Category), validators=[InputRequired("Choose at least one category of data.")]
     )
@@ -173,6 +189,13 @@ class IntakeForm(FlaskForm):
     )
     ndo_starts_on = DateField("Order starts", validators=[Optional()])
     ndo_until = DateField("Order expires", validators=[Optional()])
+    ndo_days = IntegerField(
+        "Or its length in days",
+        validators=[Optional()],
+        invalid_value_message=f"Give the order's length as a whole number of days, from 1 to {MAX_ORDER_DAYS}.",
+        description="e.g. 180 for “180 days”: the end is counted from the day it starts (or from receipt).",
+        render_kw={"min": 1, "max": MAX_ORDER_DAYS, "inputmode": "numeric"},
+    )
     ndo_indefinite = BooleanField("The order is indefinite")
     validator_kind = SelectField(
         "Validated by",
@@ -272,6 +295,126 @@ class IntakeForm(FlaskForm):
                 "process the agreement is used for."
             )
 
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Every field's own checks, then the facts against each other, all in one pass: every mistake at once."""
+        fields_valid: bool = super().validate(extra_validators)
+        self._check_facts()
+        return fields_valid and not self.errors
+
+    def received_local(self) -> datetime | None:
+        """When the request arrived, as an aware time in the form's time zone (None if not given or unknown)."""
+        if self.received_at.data is None:
+            return None
+        try:
+            zone = ZoneInfo(self.timezone.data or "UTC")
+        except (ValueError, KeyError):
+            return None
+        return self.received_at.data.replace(tzinfo=zone)
+
+    def _check_facts(self) -> None:
+        """Refuse facts that cannot be true; ask for a tick on facts that are possible but unusual."""
+        received = self.received_local()
+        received_on = received.date() if received else None
+        if received is not None:
+            now = utcnow().astimezone(received.tzinfo)
+            if received > now:
+                _add(
+                    self.received_at,
+                    f"This is in the future: it is now {long_date(now.date())}, {now:%H:%M} ({self.timezone.data}). "
+                    "Give the time the request actually arrived.",
+                )
+            elif received.date() < EARLIEST_RECEIPT:
+                _add(self.received_at, f"Check the year: {long_date(received.date())} is before any request we hold.")
+            elif received < now - timedelta(days=OLD_RECEIPT_DAYS) and not self.confirm_old_receipt.data:
+                _add(
+                    self.confirm_old_receipt,
+                    f"It arrived on {long_date(received.date())}, more than {OLD_RECEIPT_DAYS} days ago. Check the "
+                    "date, or tick this box if it really arrived then.",
+                )
+        due, valid_until, issued = self.due_on.data, self.valid_until.data, self.issued_on.data
+        if due is not None and received_on is not None and due < received_on:
+            _add(
+                self.due_on,
+                f"The due date ({long_date(due)}) is before the request arrived ({long_date(received_on)}). "
+                "Correct one of them.",
+            )
+        if issued is not None and valid_until is not None and valid_until < issued:
+            _add(
+                self.valid_until,
+                f"The process cannot expire ({long_date(valid_until)}) before it was issued ({long_date(issued)}). "
+                "Correct one of them.",
+            )
+        if issued is not None and received_on is not None and issued > received_on:
+            _add(
+                self.issued_on,
+                f"It cannot have been issued ({long_date(issued)}) after it arrived ({long_date(received_on)}). "
+                "Correct one of them.",
+            )
+        if due is not None and valid_until is not None and due > valid_until and not self.confirm_due_after_expiry.data:
+            _add(
+                self.confirm_due_after_expiry,
+                f"The due date ({long_date(due)}) is after the process expires ({long_date(valid_until)}). Check "
+                "both dates, or tick this box if the document says so.",
+            )
+        if not self.target_row_indexes() and self.process_type.data in {p.value for p in PRESERVATION_PROCESSES}:
+            _add(
+                self.confirm_no_targets,
+                "A preservation request must name what to preserve: add the accounts or identifiers it names.",
+            )
+        elif not self.target_row_indexes() and not self.confirm_no_targets.data:
+            _add(
+                self.confirm_no_targets,
+                "No target is given. Add the accounts or identifiers the process names, or tick this box to log "
+                "it without targets: the case then waits for the requester to name them.",
+            )
+        self._check_non_disclosure_order(received_on)
+
+    def _check_non_disclosure_order(self, received_on: date | None) -> None:
+        basis = (self.ndo_basis.data or "").strip()
+        start, until, days = self.ndo_starts_on.data, self.ndo_until.data, self.ndo_days.data
+        ends_given = [given for given in (until is not None, days is not None, bool(self.ndo_indefinite.data)) if given]
+        if not basis:
+            if start is not None or ends_given:
+                _add(self.ndo_basis, "Give the order's basis (e.g. 18 USC 2705(b)), or clear its dates.")
+            return
+        if not ends_given:
+            _add(
+                self.ndo_until,
+                "Say when the order ends: its end date, its length in days, or tick “The order is indefinite”.",
+            )
+        elif len(ends_given) > 1:
+            _add(self.ndo_until, "Give only one of: the end date, the length in days, or “indefinite”.")
+        if days is not None and not 1 <= days <= MAX_ORDER_DAYS:
+            _add(self.ndo_days, f"Give the order's length as a whole number of days, from 1 to {MAX_ORDER_DAYS}.")
+        begins = start or received_on
+        if until is not None and begins is not None and until < begins:
+            _add(
+                self.ndo_until,
+                f"The order cannot end ({long_date(until)}) before it starts ({long_date(begins)}). "
+                "Correct one of them.",
+            )
+
+    def non_disclosure_until(self) -> date | None:
+        """The order's end: the date given, or its start (else the day of receipt) plus its length in days."""
+        if self.ndo_until.data is not None or self.ndo_days.data is None:
+            return self.ndo_until.data
+        received = self.received_local()
+        begins = self.ndo_starts_on.data or (received.date() if received else None)
+        return begins + timedelta(days=self.ndo_days.data) if begins is not None else None
+
+    def error_summary(self) -> list[tuple[str, str, str]]:
+        """Every error as (field id, field label, message), in the order the form shows its fields."""
+        found: list[tuple[str, str, str]] = []
+        for field in self:
+            if field.name == "targets":
+                for number, row in enumerate(field, start=1):
+                    for sub in row.form:
+                        found.extend((sub.id, f"Target {number}: {sub.label.text}", e) for e in sub.errors)
+                continue
+            if isinstance(field.errors, list):
+                found.extend((field.id, field.label.text, message) for message in field.errors)
+        return found
+
     def _officer(self) -> dict[str, Any] | None:
         fields = (self.officer_name, self.officer_email, self.officer_phone, self.officer_badge)
         if not any((f.data or "").strip() for f in fields):
@@ -350,15 +493,21 @@ class IntakeForm(FlaskForm):
             doc["non_disclosure_order"] = {
                 "basis": self.ndo_basis.data.strip(),
                 "from": self.ndo_starts_on.data.isoformat() if self.ndo_starts_on.data else None,
-                "until": None
-                if self.ndo_indefinite.data or not self.ndo_until.data
-                else self.ndo_until.data.isoformat(),
+                "until": None if self.ndo_indefinite.data else _iso_or_none(self.non_disclosure_until()),
             }
         return doc
 
     def target_row_indexes(self) -> list[int]:
         """Form row index for each non-blank target, in document order (to place errors on the right row)."""
         return [index for index, row in enumerate(self.targets) if not row.form.is_blank]
+
+
+def _add(field: Any, message: str) -> None:
+    field.errors = [*field.errors, message]
+
+
+def _iso_or_none(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 class EditCaseForm(FlaskForm):

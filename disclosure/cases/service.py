@@ -38,7 +38,7 @@ from disclosure.policy.request import RequestDocument, particulars_json, to_json
 from disclosure.policy.vocabulary import TargetKind
 from disclosure.services import Actor, ServiceError, person, require
 from disclosure.storage.transactional import put_in_transaction
-from disclosure.workflow import DECISION_ACTIONS, Action, IllegalTransition, State
+from disclosure.workflow import DECISION_ACTIONS, Action, IllegalTransition, State, Track
 
 
 class CaseError(ServiceError):
@@ -175,6 +175,11 @@ def log_request(
         data={"request": to_json(doc), "due_at": due.at.isoformat(), "due": due.explanation},
     )
     db.session.flush()
+    if not case.targets:
+        if case.track is Track.PRESERVATION:
+            raise CaseError("targets: a preservation request must name what to preserve; add its targets.")
+        # Logged without targets on purpose: nothing can be reviewed until the requester names them.
+        move(actor, case, Action.AWAIT_TARGETS, ip=ip)
     return case
 
 

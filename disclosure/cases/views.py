@@ -13,6 +13,7 @@ from disclosure.audit.models import AuditEvent
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.models import User
 from disclosure.cases import queries, service
+from disclosure.cases.documents import type_note
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.forms import (
     ActionForm,
@@ -76,8 +77,9 @@ def index() -> Any:
     )
 
 
-def _place_error(form: IntakeForm, error: RequestError) -> None:
-    """Put the request document's error on the form field it came from."""
+def _place_error(form: IntakeForm, error: RequestError, only_if_clean: bool = False) -> None:
+    """Put the request document's error on the form field it came from (with `only_if_clean`, only where the form's
+    own checks found nothing: they say it in the form's words)."""
     path = error.field
     mapping = {
         "process_type": form.process_type,
@@ -129,6 +131,8 @@ def _place_error(form: IntakeForm, error: RequestError) -> None:
         if field is None:
             form.form_errors.append(f"Targets: {error.message}")
             return
+    if only_if_clean and (field is None or field.errors):
+        return
     if field is None:
         form.form_errors.append(f"{path}: {error.message}")
         return
@@ -139,6 +143,8 @@ def _place_error(form: IntakeForm, error: RequestError) -> None:
 @requires(Permission.CASE_CREATE)
 def create() -> Any:
     form = IntakeForm()
+    upload = form.legal_process.data
+    attached = upload.filename if upload and upload.filename else None
     if form.validate_on_submit():
         try:
             with attempt():
@@ -150,20 +156,44 @@ def create() -> Any:
                     summary=form.summary.data or "",
                     timezone=form.timezone.data or "UTC",
                 )
-                upload = form.legal_process.data
-                if upload and upload.filename:
-                    service.add_document(
-                        current_user, case, "legal_process", upload.read(), upload.filename, client_ip()
+                note = None
+                if attached:
+                    stored = service.add_document(
+                        current_user, case, "legal_process", upload.read(), attached, client_ip()
                     )
+                    note = type_note(attached, stored.content_type, stored.filename)
         except RequestError as error:
             _place_error(form, error)
         except REFUSALS as error:
             form.form_errors.append(message_for(error))
         else:
-            flash(f"Logged {case.reference}. Due {case.due_at:%Y-%m-%d %H:%M} UTC.", "success")
+            waiting = " It waits for the requester to name the targets." if not case.targets else ""
+            flash(f"Logged {case.reference}. Due {case.due_at:%Y-%m-%d %H:%M} UTC.{waiting}", "success")
+            if note:
+                flash(note, "info")
             return redirect(url_for("cases.show", reference=case.reference))
+    elif request.method == "POST":
+        _check_with_parser(form)
+    if request.method == "POST" and attached:
+        form.legal_process.errors = [
+            *form.legal_process.errors,
+            f"The file you chose ({attached}) was not kept, because the request was not logged: "
+            "choose it again before you log the request.",
+        ]
     status = 400 if request.method == "POST" else 200
     return render_template("cases/new.html", form=form, agencies=queries.agencies()), status
+
+
+def _check_with_parser(form: IntakeForm) -> None:
+    """Show the request parser's finding too, where the form's own checks found nothing at that field."""
+    try:
+        form_document = form.request_document()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return  # a field the form already refused left the document incomplete; its own message stands
+    try:
+        parse_request(form_document, now=utcnow())
+    except RequestError as error:
+        _place_error(form, error, only_if_clean=True)
 
 
 def _timeline(case: Case) -> list[dict[str, Any]]:
@@ -188,7 +218,11 @@ def _render_case(case: Case, **forms: Any) -> str:
         "cases/show.html",
         case=case,
         particulars=case.further_particulars,
-        actions=available_actions(case.status, case.track),
+        actions=[
+            action
+            for action in available_actions(case.status, case.track)
+            if action is not Action.AWAIT_TARGETS or not case.targets
+        ],
         action_form=forms.pop("action_form", None) or ActionForm(version=case.version_id),
         assign_form=assign_form,
         upload_form=forms.pop("upload_form", None) or UploadForm(),
@@ -329,6 +363,8 @@ def upload(reference: str) -> Any:
             form.file.errors = [message_for(error)]
         else:
             flash(f"Uploaded {document.filename} (SHA-256 {document.sha256[:16]}…).", "success")
+            if note := type_note(upload.filename, document.content_type, document.filename):
+                flash(note, "info")
             return redirect(url_for("cases.show", reference=reference))
     elif form.validate_on_submit():
         form.file.errors = ["Choose a file to upload."]

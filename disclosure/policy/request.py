@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Final
 
 from disclosure.clock import utcnow
@@ -321,7 +321,8 @@ def parse_request(obj: object, *, now: datetime | None = None, path: str = ROOT)
     if received_at > current:
         raise RequestError(
             doc.field("received_at"),
-            f"is in the future (now is {current.isoformat()}); give the time the request actually arrived",
+            f"is in the future (it is now {current.astimezone(UTC):%Y-%m-%d %H:%M} UTC); give the time the request "
+            "actually arrived",
         )
     issued_on, valid_until = doc.optional("issued_on", date_value), doc.optional("valid_until", date_value)
     ordered(issued_on, valid_until, doc.field("valid_until"), "valid_until")

@@ -71,6 +71,8 @@ class ScopeRowForm(Form):
 
 class ReviewForm(FlaskForm):
     version = HiddenField()
+    #: The case's version when the page was drawn: a decision is refused if its facts changed since.
+    case_version = HiddenField()
     checklist = FieldList(FormField(AnswerForm))
     grounds = FieldList(FormField(CitationForm))
     counsel_note = TextAreaField("Counsel's decision (escalation)", validators=[Optional(), Length(max=4000)])
@@ -161,6 +163,7 @@ def stored_review_form(review: Review, evaluation: Evaluation) -> ReviewForm:
     answers, cited = review.checklist, review.grounds
     data = {
         "version": str(review.version_id),
+        "case_version": str(case.version_id),
         "checklist": [
             {
                 "item": item.id,

@@ -363,18 +363,24 @@ def decide(
     reason_codes: Sequence[str] | None = None,
     text: str = "",
     expected_version: int | None = None,
+    case_version: int | None = None,
 ) -> Decision | Approval:
     """Approve, reject, ask for more, or find that no records are held. Returns the Decision, or the first Approval
-    where two are required. `text` is the reasons, the message to the requester, or what was searched."""
+    where two are required. `text` is the reasons, the message to the requester, or what was searched.
+    `case_version` is the case's version the reviewer saw: a decision on facts that changed since is refused."""
     _check_reviewer(actor, review)
+    if outcome not in Outcome._value2member_map_:
+        raise ReviewError(
+            "Choose an outcome: approve, reject, ask for more information, or no records held.", field="outcome"
+        )
     step_up(person(actor), password, ip)
     case = review.case
     if expected_version is not None and expected_version != review.version_id:
         raise Stale(case.reference)
+    if case_version is not None and case_version != case.version_id:
+        raise Stale(case.reference)
     if case.status is not State.IN_REVIEW:
         raise ReviewError(f"{case.reference} is {case.status.label.lower()}, not in review.")
-    if outcome not in Outcome._value2member_map_:
-        raise ReviewError("Choose approve, reject, ask for more information, or no records held.", field="outcome")
     outcome = Outcome(outcome)
     evaluation = evaluation_for(review)
     text = text.strip()

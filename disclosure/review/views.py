@@ -22,6 +22,11 @@ from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
 bp = Blueprint("review", __name__)
 
 
+def _version(raw: str | None) -> int:
+    """A posted version number; anything else (a tampered form) matches no version."""
+    return int(raw) if raw is not None and raw.isdigit() else -1
+
+
 @bp.route("/cases/<reference>/review", methods=["GET", "POST"])
 @requires(Permission.REVIEW_DECIDE)
 def review(reference: str) -> Any:
@@ -56,6 +61,7 @@ def review(reference: str) -> Any:
                             scope=form.scope_entries(),
                             reason_codes=form.reason.data or [],
                             text=form.decision_text(),
+                            case_version=_version(form.case_version.data),
                         )
                         if isinstance(result, Decision):
                             letters.create_letter(current_user, result, client_ip())
@@ -95,6 +101,8 @@ def review(reference: str) -> Any:
         # Always the version on file: after a "changed by someone else" refusal, saving the kept input again
         # applies it on top of the other person's change.
         form.version.data = str(current.version_id)
+        if not form.case_version.data or status == 409:
+            form.case_version.data = str(case.version_id)
     return render_template(
         "review/review.html",
         case=case,

@@ -328,7 +328,10 @@ def test_several_mistakes_are_all_shown_at_once_each_beside_its_field(app, clien
     }
     # Plain sentences, never the vocabulary's ids.
     assert not [message for messages in errors.values() for message in messages if "_" in message]
-    assert "Some fields need attention" in body
+    # A summary at the top names each of them and links to its field.
+    assert "The request was not logged: 7 things need your attention" in body
+    for field in errors:
+        assert f'<a href="#{field}">' in body
     assert case_count(app) == 0
 
 

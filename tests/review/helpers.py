@@ -39,7 +39,11 @@ def case_in_review(reviewer: MadeUser | None = None, **overrides: Any) -> str:
     """A case logged by someone else and put in review by a reviewer (in an app context)."""
     case = make_case(**overrides)
     starter = db.session.get(User, (reviewer or make_user("reviewer")).id)
-    cases.apply_action(starter, db.session.get(Case, case.id), Action.START_REVIEW, None, None)
+    if case.state == "needs_info":  # logged without targets, it waited for the requester, who has now answered
+        answerer = db.session.get(User, make_user("intake").id)
+        cases.apply_action(answerer, db.session.get(Case, case.id), Action.REQUESTER_ANSWERED, None, None)
+    else:
+        cases.apply_action(starter, db.session.get(Case, case.id), Action.START_REVIEW, None, None)
     db.session.commit()
     return case.reference
 
