@@ -43,7 +43,10 @@ ENVIRONMENT: dict[str, Any] = {
     "KEYS_DIR": ("KEYS_DIR", str),
     "BLOB_DIR": ("BLOB_DIR", str),
     "BUNDLE_DIR": ("BUNDLE_DIR", str),
+    # Where encrypted blobs (and, then, built bundles) live: "file" (BLOB_DIR) or "database" (PostgreSQL only).
+    "BLOB_BACKEND": ("BLOB_BACKEND", lambda value: value.strip().lower()),
 }
+BLOB_BACKENDS = ("file", "database")
 LOG_FORMATS = ("json", "text")
 
 
@@ -95,6 +98,8 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         "DEMO_SECOND_FACTOR_EXEMPT": True,
         #: Names the organisation in letters, bundles and certificates.
         "ORGANISATION_NAME": "Disclosure",
+        #: "file": blobs under BLOB_DIR (one host, or a shared mount); "database": in PostgreSQL, for several hosts.
+        "BLOB_BACKEND": "file",
         #: Days a built bundle is kept before `flask bundle purge` deletes its file.
         "BUNDLE_RETENTION_DAYS": 30,
     }
@@ -167,6 +172,17 @@ def check_settings(config: Mapping[str, Any]) -> None:
         raise ConfigError("CSRF protection cannot be switched off.")
     if config.get("LOG_FORMAT") not in LOG_FORMATS:
         raise ConfigError(f"LOG_FORMAT (DISCLOSURE_LOG_FORMAT) must be one of {', '.join(LOG_FORMATS)}.")
+    backend = config.get("BLOB_BACKEND")
+    if backend not in BLOB_BACKENDS:
+        raise ConfigError(
+            f"BLOB_BACKEND (DISCLOSURE_BLOB_BACKEND) is {backend!r}; set it to \"file\" (the default) or \"database\"."
+        )
+    if backend == "database" and not str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        raise ConfigError(
+            "BLOB_BACKEND is \"database\", which keeps the encrypted files in PostgreSQL, but the database is not "
+            "PostgreSQL. Set DISCLOSURE_DATABASE_URL to a postgresql+psycopg:// URL, or use the file backend "
+            "(DISCLOSURE_BLOB_BACKEND=file) with SQLite."
+        )
     if not config.get("DEV_MODE") and not (
         config.get("SESSION_COOKIE_SECURE") and str(config.get("SESSION_COOKIE_NAME", "")).startswith("__Host-")
     ):

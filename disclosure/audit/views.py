@@ -186,10 +186,11 @@ def download_bundle(public_id: str) -> Any:
 
 def send_auditor_bundle(public_id: str, kind: str) -> Any:
     """Stream an auditor's bundle of `kind` after recording the download; 404 for any other bundle."""
-    from disclosure.cases.downloads import file_attachment
+    from disclosure.cases.downloads import attachment_response
     from disclosure.production.auditor_bundles import find_auditor_bundle, record_auditor_download
-    from disclosure.production.service import bundle_path
+    from disclosure.production.service import bundle_blocks
 
     bundle = find_auditor_bundle(public_id, kind) or abort(404)
+    blocks = bundle_blocks(bundle)  # from the blob store or the bundles folder; a corrupted one fails here
     record_auditor_download(current_user, bundle, client_ip())
-    return file_attachment(bundle_path(bundle), bundle.filename, bundle.size)
+    return attachment_response(blocks, bundle.filename, bundle.size)

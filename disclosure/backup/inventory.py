@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from disclosure.audit.models import AuditCheckpoint
 from disclosure.cases.models import Document
+from disclosure.jobs.models import Job
 from disclosure.keyring import LOG_KEY_FILE
 from disclosure.production.models import Bundle, ProductionRecord
 from disclosure.storage.keys import keyring_for_config
@@ -25,8 +26,18 @@ from disclosure.storage.transactional import bundles_folder
 
 #: The checkpoint files the log writes (disclosure.audit.service.checkpoint_file_name), and any written beside one.
 CHECKPOINT_GLOB = "checkpoint-*.txt"
-#: The tables whose rows name a blob in the blob store.
-BLOB_COLUMNS = (Document.__table__.c.blob_name, ProductionRecord.__table__.c.blob_name)
+#: The tables whose rows name a blob in the blob store (a bundle's only with the database backend).
+BLOB_COLUMNS = (
+    Document.__table__.c.blob_name,
+    ProductionRecord.__table__.c.blob_name,
+    Bundle.__table__.c.blob_name,
+    Job.__table__.c.output_blob,
+)
+
+
+def blobs_in_database(config: Mapping[str, Any]) -> bool:
+    """BLOB_BACKEND is "database": the blobs are rows of the database (and so inside its dump), not files."""
+    return config.get("BLOB_BACKEND") == "database"
 
 
 def blob_root(config: Mapping[str, Any], instance_path: str | os.PathLike[str]) -> Path:
@@ -72,8 +83,25 @@ def referenced_blobs(connection: Connection) -> set[str]:
     """Every blob name a row points at."""
     names: set[str] = set()
     for column in BLOB_COLUMNS:
-        names.update(str(name) for name in connection.execute(select(column)).scalars())
+        named = select(column).where(column.is_not(None))
+        if column.table is Bundle.__table__:
+            named = named.where(column.table.c.purged_at.is_(None))
+        names.update(str(name) for name in connection.execute(named).scalars())
     return names
+
+
+def stored_blobs(connection: Connection) -> dict[str, str]:
+    """The database backend's complete blobs: name -> storage key id."""
+    from disclosure.storage.models import BlobObject
+
+    columns = BlobObject.__table__.c
+    return {str(name): str(key_id) for name, key_id in connection.execute(select(columns.name, columns.key_id))}
+
+
+def _blob_objects() -> Any:
+    from disclosure.storage.models import BlobObject
+
+    return BlobObject.__table__
 
 
 def _count(connection: Connection, table: Any) -> int:
@@ -99,12 +127,16 @@ def holdings(connection: Connection, config: Mapping[str, Any], instance_path: s
         return _count(connection, table) if table.name in tables else 0
 
     try:
-        blob_rows = sum(rows(column.table) for column in BLOB_COLUMNS)
+        blob_rows = sum(rows(column.table) for column in BLOB_COLUMNS[:2])
         checkpoint_rows, bundle_rows = rows(AuditCheckpoint.__table__), rows(Bundle.__table__)
+        in_database = rows(_blob_objects()) if blobs_in_database(config) else 0
     except DBAPIError:
-        blob_rows = checkpoint_rows = bundle_rows = 0
+        blob_rows = checkpoint_rows = bundle_rows = in_database = 0
     root = blob_root(config, instance_path)
-    blob_files = sum(1 for path in files_under(root) if path.parent.parent == root)
+    if blobs_in_database(config):
+        blob_files = in_database
+    else:
+        blob_files = sum(1 for path in files_under(root) if path.parent.parent == root)
     return Holdings(
         blob_rows=blob_rows,
         blob_files=blob_files,
@@ -163,8 +195,8 @@ def missing_keys(
         if have.blob_rows:
             depends.append(_plural(have.blob_rows, "document or record", "documents and records") + " on file")
         if have.blob_files:
-            root = blob_root(config, instance_path)
-            depends.append(_plural(have.blob_files, "encrypted blob", "encrypted blobs") + f" in {root}")
+            where = "the database" if blobs_in_database(config) else str(blob_root(config, instance_path))
+            depends.append(_plural(have.blob_files, "encrypted blob", "encrypted blobs") + f" in {where}")
         found.append(MissingKey("storage", "the storage key", storage.folder, depends))
     ca = pki_dir(config) / CA_CERT_FILE
     if not ca.exists():
@@ -181,12 +213,15 @@ def missing_keys(
 def blob_folder_problem(
     connection: Connection, config: Mapping[str, Any], instance_path: str | os.PathLike[str]
 ) -> str | None:
-    """A message when the blob folder is missing although rows point at blobs; None when all is as it should be."""
+    """A message when the blob folder is missing although rows point at blobs; None when all is as it should be
+    (and always with the database backend, which has no folder)."""
+    if blobs_in_database(config):
+        return None
     root = blob_root(config, instance_path)
     if root.is_dir():
         return None
     try:
-        rows = sum(_count(connection, column.table) for column in BLOB_COLUMNS)
+        rows = sum(_count(connection, column.table) for column in BLOB_COLUMNS[:2])
     except DBAPIError:
         return None  # no schema yet: nothing can point at a blob
     if not rows:

@@ -6,8 +6,10 @@ A backup is a folder (format `disclosure-backup/1`):
                                   snapshot; the time; and any problem found while it was made
     database.sqlite3 | database.pgdump
     checkpoints/checkpoint-*.txt  the signed checkpoint files
-    blobs/<xx>/<name>             the blob store's files, still encrypted
-    bundles/<id>.zip              built bundles not yet purged
+    blobs/<xx>/<name>             the blob store's files, still encrypted (the file backend only: with
+                                  BLOB_BACKEND "database" the blobs, and the bundles kept among them, are rows of
+                                  the database and travel inside its dump; the manifest says which, as "blobs")
+    bundles/<id>.zip              built bundles not yet purged, those in the bundles folder
     keys.enc                      the keys folder and the instance's secret_key, encrypted to a passphrase
                                   (disclosure.backup.keyfile), unless made --without-keys; it also vouches for
                                   the manifest's account of every other part and of the log, so a part altered
@@ -42,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError
 
 from disclosure.audit.actions import AuditAction
@@ -52,6 +54,7 @@ from disclosure.audit.verify import GivenCheckpoint, VerifyResult, verify_log
 from disclosure.backup import database
 from disclosure.backup.inventory import (
     blob_root,
+    blobs_in_database,
     bundle_dir,
     checkpoint_dir,
     checkpoint_files,
@@ -59,6 +62,7 @@ from disclosure.backup.inventory import (
     keys_dir,
     missing_keys,
     referenced_blobs,
+    stored_blobs,
 )
 from disclosure.backup.keyfile import ArchivedFile, KeyFileError, check_passphrase, open_sealed, permission_bits, seal
 from disclosure.clock import utcnow
@@ -67,7 +71,7 @@ from disclosure.keyring import KeyMissing, log_key_name, log_public_key
 from disclosure.permissions import Permission
 from disclosure.services import Actor, require
 from disclosure.storage.keys import KEY_SUFFIX, StorageKeyError, fsync_directory, keyring_for_config
-from disclosure.storage.store import HEADER_SIZE, MAGIC, BlobCorrupted, BlobMissing, BlobStore
+from disclosure.storage.store import HEADER_SIZE, MAGIC, BlobCorrupted, BlobMissing, BlobStore, store_for_app
 
 FORMAT = "disclosure-backup/1"
 MANIFEST = "manifest.json"
@@ -125,6 +129,8 @@ class Manifest:
     audit_intact: bool
     keys_included: bool
     parts: list[Part] = field(default_factory=list)
+    #: Where the blobs are: "files" (blobs/ parts) or "database" (inside the database part).
+    blobs: str = "files"
     #: What was wrong while the backup was made (e.g. a blob a row names was not in the store).
     problems: list[str] = field(default_factory=list)
 
@@ -136,6 +142,7 @@ class Manifest:
             "database": {"dialect": self.dialect, "migration_revision": self.migration_revision},
             "audit": {"size": self.audit_size, "root": self.audit_root, "intact": self.audit_intact},
             "keys": "encrypted" if self.keys_included else "left out",
+            "blobs": self.blobs,
             "parts": [{"path": p.path, "kind": p.kind, "size": p.size, "sha256": p.sha256} for p in self.parts],
             "problems": self.problems,
         }
@@ -162,6 +169,7 @@ class Manifest:
                 keys_included=document["keys"] == "encrypted",
                 parts=parts,
                 problems=[str(problem) for problem in document.get("problems", [])],
+                blobs=str(document.get("blobs", "files")),
             )
         except (ValueError, KeyError, TypeError) as error:
             if isinstance(error, BackupUsageError):
@@ -257,8 +265,11 @@ class _Snapshot:
 
     audit: VerifyResult
     blobs: set[str]
+    #: Bundles kept as files in the bundles folder, not purged.
     bundles: set[str]
     revision: str | None
+    #: The database backend's blobs in the snapshot (name -> key id); empty with the file backend.
+    stored: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -277,7 +288,12 @@ class Created:
             f"backup written to {self.out} ({m.total_bytes} bytes in {len(m.parts)} parts)",
             f"database: {m.dialect}, migration {m.migration_revision or 'none recorded'}",
             f"audit log: {m.audit_size} events, root {m.audit_root}" + ("" if m.audit_intact else " (NOT intact)"),
-            f"blobs: {counts['blob']}; bundles: {counts['bundle']}; checkpoint files: {counts['checkpoint']}",
+            (
+                f"blobs: {counts['blob']}"
+                if m.blobs == "files"
+                else "blobs: inside the database part (the database blob backend)"
+            )
+            + f"; bundles: {counts['bundle']}; checkpoint files: {counts['checkpoint']}",
             "keys: encrypted to the passphrase in keys.enc"
             if m.keys_included
             else "keys: left out (--without-keys): keep the keys folder backed up separately",
@@ -297,17 +313,19 @@ def _prepare_out(out: Path) -> None:
     out.mkdir(mode=0o700)
 
 
-def _read_snapshot(given: list[GivenCheckpoint]) -> Callable[[Connection], _Snapshot]:
+def _read_snapshot(given: list[GivenCheckpoint], in_database: bool) -> Callable[[Connection], _Snapshot]:
     from disclosure.production.models import Bundle
 
     def read(connection: Connection) -> _Snapshot:
         audit = _verify(connection, given)
-        live = select(Bundle.__table__.c.public_id).where(Bundle.__table__.c.purged_at.is_(None))
+        columns = Bundle.__table__.c
+        live = select(columns.public_id).where(columns.purged_at.is_(None), columns.blob_name.is_(None))
         return _Snapshot(
             audit=audit,
             blobs=referenced_blobs(connection),
             bundles={str(public_id) for public_id in connection.execute(live).scalars()},
             revision=database.migration_revision(connection),
+            stored=stored_blobs(connection) if in_database else {},
         )
 
     return read
@@ -358,7 +376,7 @@ def create_backup(actor: Actor, out: Path, passphrase: str | None) -> Created:
     database_file = out / database.part_name(engine.dialect.name)
     created_at = utcnow().isoformat(timespec="seconds").replace("+00:00", "Z")  # as of the snapshot that follows
     try:
-        seen = database.snapshot(engine, database_file, _read_snapshot(given))
+        seen = database.snapshot(engine, database_file, _read_snapshot(given, blobs_in_database(config)))
     except DBAPIError as error:
         raise BackupError(f"cannot read the database ({error.orig}); has `flask db upgrade` been run?") from error
     except database.DatabaseBackupError as error:
@@ -371,7 +389,11 @@ def create_backup(actor: Actor, out: Path, passphrase: str | None) -> Created:
     key_ids_used: set[str] = set()
     root = blob_root(config, current_app.instance_path)
     copied_blobs: set[str] = set()
-    if root.is_dir():
+    if blobs_in_database(config):
+        # The blobs are rows of the dump just taken: nothing to copy, and no folder to need.
+        copied_blobs = set(seen.stored)
+        key_ids_used = set(seen.stored.values())
+    elif root.is_dir():
         store = BlobStore(root, keyring_for_config(config))
         for name in store.names():
             part = take(store.path(name), f"blobs/{name[:2]}/{name}", "blob")
@@ -380,8 +402,9 @@ def create_backup(actor: Actor, out: Path, passphrase: str | None) -> Created:
                 header = handle.read(HEADER_SIZE)
             if header.startswith(MAGIC):
                 key_ids_used.add(header[len(MAGIC) :].decode("ascii", errors="replace"))
+    where = "the database's blob tables" if blobs_in_database(config) else f"the blob store {root}"
     for name in sorted(seen.blobs - copied_blobs):
-        problems.append(f"blob {name} is named by a row but is not in the blob store {root}")
+        problems.append(f"blob {name} is named by a row but is not in {where}")
 
     copied_bundles: set[str] = set()
     for path in sorted(bundle_dir(current_app.config, current_app.instance_path).glob("*.zip")):
@@ -421,6 +444,7 @@ def create_backup(actor: Actor, out: Path, passphrase: str | None) -> Created:
         keys_included=passphrase is not None,
         parts=parts,
         problems=problems,
+        blobs="database" if blobs_in_database(config) else "files",
     )
     _write_manifest(out, manifest)
     return Created(out, manifest)
@@ -557,11 +581,13 @@ def _occupied(manifest: Manifest, keys_only: bool) -> list[str]:
             raise BackupError(f"cannot read the target database: {error.orig}") from error
         if tables:
             found.append(f"the database holds data: {', '.join(tables[:8])}{' ...' if len(tables) > 8 else ''}")
-        for label, folder in (
-            ("blob folder", blob_root(config, current_app.instance_path)),
+        folders = [
             ("bundle folder", bundle_dir(current_app.config, current_app.instance_path)),
             ("checkpoint folder", checkpoint_dir(config)),
-        ):
+        ]
+        if not blobs_in_database(config):
+            folders.insert(0, ("blob folder", blob_root(config, current_app.instance_path)))
+        for label, folder in folders:
             count = len(files_under(folder))
             if count:
                 found.append(f"the {label} {folder} holds {count} file(s)")
@@ -590,6 +616,16 @@ def restore_backup(
     if not keys_only and manifest.dialect != dialect:
         raise BackupUsageError(
             f"this backup holds a {manifest.dialect} database, and this instance is configured for {dialect}"
+        )
+    if not keys_only and manifest.blobs != ("database" if blobs_in_database(current_app.config) else "files"):
+        made, here = (
+            ("the database blob backend", "the file backend")
+            if manifest.blobs == "database"
+            else ("the file backend", "the database blob backend")
+        )
+        raise BackupUsageError(
+            f"this backup was made with {made} and this instance is configured for {here}: set BLOB_BACKEND "
+            "(DISCLOSURE_BLOB_BACKEND) as it was when the backup was made, then restore"
         )
     if keys_only and not manifest.keys_included:
         raise BackupRefused("nothing was restored:", ["this backup was made --without-keys: it holds no keys"])
@@ -670,10 +706,11 @@ def _restore_files(folder: Path, manifest: Manifest) -> list[str]:
     """Blobs, bundles and checkpoint files, each copied whole (temporary file, fsync, rename) and hashed again."""
     config = current_app.config
     targets = {
-        "blob": blob_root(config, current_app.instance_path),
         "bundle": bundle_dir(current_app.config, current_app.instance_path),
         "checkpoint": checkpoint_dir(config),
     }
+    if manifest.blobs == "files":
+        targets = {"blob": blob_root(config, current_app.instance_path), **targets}
     lines = []
     for kind, root in targets.items():
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -748,26 +785,36 @@ def _check_log(connection: Connection, manifest: Manifest, restored: Restored, k
 
 
 def _blob_rows(connection: Connection) -> list[tuple[str, str, str]]:
-    """(what names it, blob name, SHA-256 on record) for every row that names a blob."""
+    """(what names it, blob name, SHA-256 on record) for every row that names a blob (a bundle's only while it is
+    kept in the blob store and not purged)."""
     from disclosure.cases.models import Document
-    from disclosure.production.models import ProductionRecord
+    from disclosure.production.models import Bundle, ProductionRecord
 
     rows = []
     for model, label in ((Document, "document"), (ProductionRecord, "production record")):
         columns = model.__table__.c
         for row_id, name, sha256 in connection.execute(select(columns.id, columns.blob_name, columns.sha256)):
             rows.append((f"{label} {row_id}", str(name), str(sha256)))
+    columns = Bundle.__table__.c
+    stored_bundles = select(columns.public_id, columns.blob_name, columns.sha256).where(
+        columns.blob_name.is_not(None), columns.purged_at.is_(None)
+    )
+    for public_id, name, sha256 in connection.execute(stored_bundles):
+        rows.append((f"bundle {public_id}", str(name), str(sha256)))
     return rows
 
 
 def _check_blobs(connection: Connection, restored: Restored) -> None:
     rows = _blob_rows(connection)
-    root = blob_root(current_app.config, current_app.instance_path)
-    if not root.is_dir():
-        if rows:
-            restored.failures.append(f"the blob folder {root} does not exist, but {len(rows)} row(s) name a blob")
-        return
-    store = BlobStore(root, keyring_for_config(current_app.config))
+    if blobs_in_database(current_app.config):
+        store = store_for_app(current_app.config, current_app.instance_path)  # every blob decrypts: from the rows
+    else:
+        root = blob_root(current_app.config, current_app.instance_path)
+        if not root.is_dir():
+            if rows:
+                restored.failures.append(f"the blob folder {root} does not exist, but {len(rows)} row(s) name a blob")
+            return
+        store = BlobStore(root, keyring_for_config(current_app.config))
     on_disk = set(store.names())
     failures = []
     for label, name, expected in rows:
@@ -797,7 +844,14 @@ def _check_bundles(connection: Connection, restored: Restored) -> None:
     from disclosure.production.models import Bundle
 
     columns = Bundle.__table__.c
-    live = connection.execute(select(columns.public_id, columns.sha256).where(columns.purged_at.is_(None))).all()
+    live = connection.execute(
+        select(columns.public_id, columns.sha256).where(columns.purged_at.is_(None), columns.blob_name.is_(None))
+    ).all()
+    kept = connection.execute(
+        select(func.count()).where(columns.purged_at.is_(None), columns.blob_name.is_not(None))
+    ).scalar_one()
+    if kept:
+        restored.found.append(f"bundles: {kept} kept in the blob store, checked with the blobs")
     folder = bundle_dir(current_app.config, current_app.instance_path)
     bad = 0
     for public_id, sha256 in live:

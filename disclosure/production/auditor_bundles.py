@@ -42,7 +42,7 @@ from disclosure.production.bundles import (
     write_bundle,
 )
 from disclosure.production.models import Bundle, RecipientCertificate
-from disclosure.production.service import bundle_path
+from disclosure.production.service import bundle_available
 from disclosure.services import Actor, ServiceError, require
 from disclosure.storage.transactional import bundle_dir
 from disclosure.unit_of_work import reading_beside_writers
@@ -256,6 +256,6 @@ def find_auditor_bundle(public_id: str, kind: str) -> Bundle | None:
     bundle = db.session.execute(
         select(Bundle).where(Bundle.public_id == public_id, Bundle.kind == kind)
     ).scalar_one_or_none()
-    if bundle is None or bundle.purged_at is not None or not bundle_path(bundle).is_file():
+    if bundle is None or not bundle_available(bundle):
         return None
     return bundle

@@ -3,8 +3,10 @@
 A case's bundle holds its approved records, its audit events with inclusion proofs and a fresh checkpoint. An
 auditor's bundle (kind 'audit_extract' or 'report', no case) holds the extract's JSONL or the report's PDF and
 CSV, in the same format. The format itself (disclosure-bundle/1) lives in disclosure.exports.bundle; this module
-gathers what goes in, stores the result under instance/bundles/ and records it. The passphrase of a
-passphrase-only bundle is returned to be shown once and is never stored.
+gathers what goes in, stores the result and records it: in the bundles folder (BUNDLE_DIR, instance/bundles/) with
+the file blob backend; with the database backend in the blob store (encrypted again at rest, reachable from every
+host), built in a `.storing-*` folder beside the bundles and copied in before the row names it. The passphrase of
+a passphrase-only bundle is returned to be shown once and is never stored.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,11 +37,11 @@ from disclosure.extensions import db
 from disclosure.keyring import log_key_name, log_public_key
 from disclosure.permissions import Permission
 from disclosure.production.models import Bundle, ProductionRecord, RecipientCertificate
-from disclosure.production.service import bundle_path, records_of
+from disclosure.production.service import bundle_blocks, records_of
 from disclosure.review.service import approved_scope
 from disclosure.services import Actor, ServiceError, require
 from disclosure.storage.models import FileArea
-from disclosure.storage.store import store_for_app
+from disclosure.storage.store import new_blob_name, store_for_app
 from disclosure.storage.transactional import bundle_dir, staged_file
 from disclosure.workflow import State
 from disclosure_proofs.note import vkey_string
@@ -205,18 +207,32 @@ def write_bundle(inputs: BundleInputs, signer: Any) -> tuple[Bundle, str | None]
     from disclosure.exports.bundle import BundleError, build_bundle
 
     retention = timedelta(days=int(current_app.config.get("BUNDLE_RETENTION_DAYS", DEFAULT_RETENTION.days)))
+    build = partial(
+        build_bundle,
+        bag_name=inputs.bag_name,
+        files=list(inputs.files),
+        recipients=[x509.load_pem_x509_certificate(pem) for pem in inputs.recipient_pems] or None,
+        signer=signer,
+        checkpoint_note=inputs.checkpoint_note,
+        inner_metadata=inputs.metadata,
+        bag_info=inputs.bag_info,
+    )
+    store = store_for_app(current_app.config, current_app.instance_path)
+    blob_name = None
     try:
-        with staged_file(FileArea.BUNDLE, bundle_path_for(inputs.public_id).name, owner="bundle") as out:
-            result = build_bundle(
-                out.path,
-                bag_name=inputs.bag_name,
-                files=list(inputs.files),
-                recipients=[x509.load_pem_x509_certificate(pem) for pem in inputs.recipient_pems] or None,
-                signer=signer,
-                checkpoint_note=inputs.checkpoint_note,
-                inner_metadata=inputs.metadata,
-                bag_info=inputs.bag_info,
-            )
+        if store.kind == "file":
+            with staged_file(FileArea.BUNDLE, bundle_path_for(inputs.public_id).name, owner="bundle") as out:
+                assert out.path is not None
+                result = build(out.path)
+        else:
+            blob_name = new_blob_name()
+            with staged_file(FileArea.BLOB, blob_name, owner="bundle"):
+                with tempfile.TemporaryDirectory(prefix=f".storing-{inputs.public_id}-", dir=bundle_dir()) as folder:
+                    result = build(Path(folder) / f"{inputs.public_id}.zip")
+                    with open(Path(folder) / f"{inputs.public_id}.zip", "rb") as built:
+                        stored = store.put(built, max_bytes=result.size, name=blob_name)
+                if (stored.size, stored.sha256) != (result.size, result.sha256):
+                    raise ServiceError("The bundle changed while it was stored; nothing was kept. Build it again.")
     except BundleError as error:
         raise ServiceError(f"The bundle could not be built: {error}") from error
     bundle = Bundle(
@@ -232,6 +248,7 @@ def write_bundle(inputs: BundleInputs, signer: Any) -> tuple[Bundle, str | None]
         checkpoint_size=inputs.checkpoint_size,
         built_by_id=inputs.built_by_id,
         expires_at=utcnow() + retention,
+        blob_name=blob_name,
     )
     db.session.add(bundle)
     db.session.flush()
@@ -354,5 +371,11 @@ def bundle_path_for(public_id: str) -> Path:
 def copy_out(bundle: Bundle, destination: Path) -> None:
     """Copy a built bundle to where the operator asked, atomically."""
     temporary = destination.with_name(f".{destination.name}.tmp")
-    shutil.copyfile(bundle_path(bundle), temporary)
-    os.replace(temporary, destination)
+    try:
+        with open(temporary, "wb") as out:
+            for block in bundle_blocks(bundle):
+                out.write(block)
+        os.replace(temporary, destination)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

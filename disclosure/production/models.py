@@ -101,6 +101,9 @@ class Bundle(db.Model):  # type: ignore[name-defined]
     delivered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), default=None)
     #: Set when the file was deleted after expiry; the row stays as the record.
     purged_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The ZIP's name in the blob store, where the database blob backend keeps it (encrypted, reachable from every
+    #: host); None for a ZIP in the bundles folder (the file backend). Kept after purging, as the record.
+    blob_name: Mapped[str | None] = mapped_column(String(32), index=True, unique=True, default=None)
 
     case: Mapped[Case | None] = relationship()
     built_by: Mapped[User | None] = relationship(foreign_keys=[built_by_id])

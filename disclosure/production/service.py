@@ -7,7 +7,7 @@ unit of work commits. Bundles are built in disclosure.production.bundles.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,15 @@ from disclosure.permissions import Permission, within_scope
 from disclosure.production.models import Bundle, ProductionRecord, RecipientCertificate
 from disclosure.review.service import approved_scope
 from disclosure.services import Actor, ServiceError, person, require
+from disclosure.storage.models import FileArea
 from disclosure.storage.store import BlobTooLarge
-from disclosure.storage.transactional import bundles_folder, put_in_transaction
+from disclosure.storage.transactional import (
+    app_store,
+    bundles_folder,
+    put_in_transaction,
+    remove_after_commit,
+    stored_file,
+)
 from disclosure.workflow import Action, State
 
 #: Records can be attached while the approval stands and the bundle has not gone out.
@@ -197,7 +204,33 @@ def mark_delivered(actor: Actor, bundle: Bundle, ip: str | None) -> None:
 
 
 def bundle_path(bundle: Bundle) -> Path:
+    """Where a bundle's ZIP is in the bundles folder; one kept in the blob store (bundle.blob_name) has none."""
     return bundles_folder(current_app.config, current_app.instance_path) / f"{bundle.public_id}.zip"
+
+
+def bundle_available(bundle: Bundle) -> bool:
+    """The bundle is not purged and its ZIP is there, in the blob store or in the bundles folder."""
+    if bundle.purged_at is not None:
+        return False
+    if bundle.blob_name is not None:
+        return app_store().exists(bundle.blob_name)
+    return bundle_path(bundle).is_file()
+
+
+def bundle_blocks(bundle: Bundle) -> Iterator[bytes]:
+    """The bundle's ZIP in blocks: from the blob store, authenticated as a whole before the first block (any
+    host of a database-backed store can serve it), or from the bundles folder. Raises BlobCorrupted or
+    BlobMissing, or OSError, before yielding anything when it cannot be read."""
+    if bundle.blob_name is not None:
+        return app_store().open(bundle.blob_name)
+    handle = bundle_path(bundle).open("rb")
+
+    def blocks() -> Iterator[bytes]:
+        with handle:
+            while block := handle.read(1024 * 1024):
+                yield block
+
+    return blocks()
 
 
 def record_download(actor: Actor, bundle: Bundle, ip: str | None) -> None:
@@ -220,7 +253,10 @@ def purge_expired(actor: Actor, now: datetime | None = None) -> list[str]:
     expired = db.session.execute(select(Bundle).where(Bundle.expires_at <= now, Bundle.purged_at.is_(None))).scalars()
     for bundle in expired:
         # The file goes only once the purge is committed, so no record claims a file that is still there.
-        db.session.info.setdefault("delete_after_commit", []).append(bundle_path(bundle))
+        if bundle.blob_name is not None:
+            remove_after_commit(stored_file(FileArea.BLOB, bundle.blob_name))
+        else:
+            db.session.info.setdefault("delete_after_commit", []).append(bundle_path(bundle))
         bundle.purged_at = now
         record(
             actor,

@@ -15,7 +15,7 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitF
 from wtforms.validators import Length, Optional
 
 from disclosure.auth.access import client_ip, requires
-from disclosure.cases.downloads import file_attachment
+from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Agency, Case
 from disclosure.cases.views import case_or_404
 from disclosure.extensions import db
@@ -159,12 +159,12 @@ def build(reference: str) -> Any:
 @requires(Permission.BUNDLE_DOWNLOAD)
 def download(public_id: str) -> Response:
     bundle = _bundle_or_404(public_id)
-    path = service.bundle_path(bundle)
     # Auditors' bundles are downloaded from their own pages, under their own permission.
-    if bundle.kind != "production" or bundle.purged_at is not None or not path.is_file():
+    if bundle.kind != "production" or not service.bundle_available(bundle):
         abort(404)
+    blocks = service.bundle_blocks(bundle)  # a corrupted bundle fails here, before the download is recorded
     service.record_download(current_user, bundle, client_ip())
-    return file_attachment(path, bundle.filename, bundle.size)
+    return attachment_response(blocks, bundle.filename, bundle.size)
 
 
 @bp.route("/bundles/<public_id>/delivered", methods=["POST"])

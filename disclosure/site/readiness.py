@@ -1,6 +1,7 @@
 """Readiness: whether this process can serve requests now, as a load balancer or an orchestrator asks (`/ready`).
 
-Four checks: the database answers; the blob store's folder, the keys and the audit checkpoint folder are in place.
+Four checks: the database answers; the blob store (its folder, or with the database backend its tables), the keys
+and the audit checkpoint folder are in place.
 Each answers True or False. Why one failed goes to the log, which may name a path; the answer, which is public,
 names only the check.
 """
@@ -43,6 +44,13 @@ def blob_folder(app: Flask) -> Path:
 
 
 def blob_store_is_writable() -> bool:
+    """The file backend: its folder is writable. The database backend: its tables answer (the database's own
+    writability is the database check's business)."""
+    if current_app.config.get("BLOB_BACKEND") == "database":
+        with db.engine.connect() as connection:  # a missing table must not leave the request's session aborted
+            connection.execute(text("SELECT 1 FROM blob_object LIMIT 1"))
+            connection.execute(text("SELECT 1 FROM blob_chunk LIMIT 1"))
+        return True
     return folder_is_writable(blob_folder(current_app))
 
 

@@ -64,7 +64,8 @@ def missing_blob_folder() -> str | None:
 
 @storage_cli.command("verify")
 def verify() -> None:
-    """Authenticate and re-hash every blob. Exit 0 when all are intact, 1 when any is not."""
+    """Authenticate and re-hash every blob, in either backend. Exit 0 when all are intact and every blob matches the
+    database; 1 on a missing blob folder, a corrupted, missing or orphan blob, or a leftover partial write."""
     problem = missing_blob_folder()
     if problem is not None:
         click.echo(problem, err=True)
@@ -80,10 +81,11 @@ def verify() -> None:
             failures.append(str(error))
     for message in failures:
         click.echo(message, err=True)
-    leftovers = len(store.temporary_files())
+    leftovers = len(store.partial_writes())
     click.echo(
         f"checked {checked} blob(s): {checked - len(failures)} intact, {len(failures)} corrupted"
-        + (f"; {leftovers} temporary file(s) in {store.root / '.tmp'}" if leftovers else "")
+        + ("" if store.kind == "file" else f" ({store.location})")
+        + (f"; {leftovers} unfinished write(s)" if leftovers else "")
     )
     from disclosure.storage.reconcile import reconcile
 

@@ -1,8 +1,10 @@
 """Files that disagree with the database, found and put right: `flask storage reconcile [--dry-run]`.
 
-In the blob store and the bundles folder it finds
+In the blob store (either backend: a blob of the database backend is a "file" here too) and the bundles folder it
+finds
 - orphans: a complete file that no row names and no pending_file row stages;
-- partials: what killed writers leave (the store's .tmp/*.part, a bundle's .partial, an audit extract's folder);
+- partials: what killed writers leave (the file store's .tmp/*.part, the database store's chunks with no blob row,
+  a bundle's .partial, an audit extract's folder, a bundle's folder on its way into the database store);
 - abandoned files: named by a pending_file row whose owning row never committed;
 - missing files: a row that names a file which is not there (reported for a person; never "fixed");
 - purged bundles still present: the purge committed, its file was never deleted.
@@ -31,11 +33,12 @@ from disclosure.audit.service import record
 from disclosure.cases.models import Case, Document
 from disclosure.clock import utcnow
 from disclosure.extensions import db
+from disclosure.jobs.models import Job
 from disclosure.permissions import Permission
 from disclosure.production.models import Bundle, ProductionRecord
 from disclosure.services import Actor, SystemActor, require
 from disclosure.storage.models import FileArea, PendingFile
-from disclosure.storage.store import BlobStore, StorageError
+from disclosure.storage.store import BlobStore, PartialWrite, StorageError
 from disclosure.storage.transactional import (
     BUNDLE_FILE,
     StoredFile,
@@ -50,6 +53,8 @@ DEFAULT_GRACE = timedelta(hours=1)
 BUNDLE_PARTIAL = re.compile(r"\.[0-9A-Za-z]{1,32}\.zip\.[^/]+\.partial")
 #: What a killed audit extract leaves: its working folder (plaintext JSONL) beside the bundles.
 EXTRACT_FOLDER = re.compile(r"\.extract-[^/]+")
+#: What a bundle build killed before its ZIP reached the database blob store leaves (disclosure.production.bundles).
+STORING_FOLDER = re.compile(r"\.storing-[^/]+")
 
 
 class Kind(StrEnum):
@@ -150,8 +155,8 @@ def reconcile(dry_run: bool, *, actor: Actor | None = None, grace: timedelta | N
 @dataclass(frozen=True)
 class _Problem:
     finding: Finding
-    #: What to remove: a named file, or a killed writer's leftover (file or folder).
-    removal: StoredFile | Path | None
+    #: What to remove: a named file, or a killed writer's leftover (file, folder, or unfinished blob).
+    removal: StoredFile | Path | PartialWrite | None
     pending_id: int | None = None
 
 
@@ -167,13 +172,14 @@ class _Scan:
         # Files first, rows after: a file seen here had its pending row committed before it was written, so the
         # queries below see that row, or the owner row committed with its deletion. Pending rows are read before
         # the owners for the same reason.
-        blobs = _modified(self.store.root / name[:2] / name for name in self.store.names())
+        blobs = self.store.listing()
         bundles = _modified(p for p in _entries(self.bundles) if BUNDLE_FILE.fullmatch(p.name))
-        partials = [(FileArea.BLOB, p) for p in self.store.temporary_files()]
-        partials += [
+        unfinished = self.store.partial_writes()
+        partials = [
             (FileArea.BUNDLE, p)
             for p in _entries(self.bundles)
-            if BUNDLE_PARTIAL.fullmatch(p.name) or (EXTRACT_FOLDER.fullmatch(p.name) and p.is_dir())
+            if BUNDLE_PARTIAL.fullmatch(p.name)
+            or ((EXTRACT_FOLDER.fullmatch(p.name) or STORING_FOLDER.fullmatch(p.name)) and p.is_dir())
         ]
         pending = {(row.area, row.name): row for row in db.session.execute(select(PendingFile)).scalars()}
         documents = {
@@ -190,18 +196,37 @@ class _Scan:
                 )
             )
         }
-        owners = documents | records
-        bundle_rows = {
-            f"{row.public_id}.zip": row
-            for row in db.session.execute(
-                select(Bundle.public_id, Bundle.kind, Bundle.purged_at, Case.reference).outerjoin(
-                    Case, Bundle.case_id == Case.id
-                )
+        outputs = db.session.execute(select(Job.output_blob, Job.label).where(Job.output_blob.is_not(None)))
+        every_bundle = db.session.execute(
+            select(Bundle.public_id, Bundle.kind, Bundle.purged_at, Bundle.blob_name, Case.reference).outerjoin(
+                Case, Bundle.case_id == Case.id
             )
-        }
+        ).all()
+        # A bundle in the blob store (the database backend) is a blob its row names until it is purged.
+        stored_bundles = {row.blob_name: row for row in every_bundle if row.blob_name is not None}
+        owners = (
+            documents
+            | records
+            | {row.output_blob: f"output of the job {row.label!r}" for row in outputs}
+            | {
+                name: f"bundle {row.public_id}.zip ({_bundle_label(row)})"
+                for name, row in stored_bundles.items()
+                if row.purged_at is None
+            }
+        )
+        bundle_rows = {f"{row.public_id}.zip": row for row in every_bundle if row.blob_name is None}
 
         for name, modified in blobs.items():
-            if name not in owners:
+            purged = stored_bundles.get(name)
+            if purged is not None and purged.purged_at is not None:
+                self._add(
+                    Kind.PURGED_PRESENT,
+                    FileArea.BLOB,
+                    name,
+                    f"bundle {purged.public_id}.zip ({_bundle_label(purged)}) was purged on "
+                    f"{_when(purged.purged_at)}, but its encrypted file {name} is still there",
+                )
+            elif name not in owners:
                 self._unnamed(FileArea.BLOB, name, modified, pending.pop((FileArea.BLOB.value, name), None))
         for name, modified in bundles.items():
             row = bundle_rows.get(name)
@@ -215,6 +240,8 @@ class _Scan:
                     f"bundle {name} ({_bundle_label(row)}) was purged on {_when(row.purged_at)}, "
                     "but its file is still there",
                 )
+        for leftover in unfinished:
+            self._unfinished_blob(leftover)
         for area, path in partials:
             self._partial(area, path)
         for (area_name, name), row in pending.items():
@@ -260,6 +287,23 @@ class _Scan:
                 Kind.ORPHAN, area, name, f"{area.label} {name} (written {_when(modified)}) is named by {what}"
             )
 
+    def _unfinished_blob(self, leftover: PartialWrite) -> None:
+        if leftover.modified >= self.cutoff:
+            self.in_progress += 1
+            return
+        self.problems.append(
+            _Problem(
+                Finding(
+                    Kind.PARTIAL,
+                    FileArea.BLOB,
+                    leftover.label,
+                    f"{leftover.label}: an encrypted file whose writer never finished (ciphertext only), last written "
+                    f"{_when(leftover.modified)}",
+                ),
+                leftover,
+            )
+        )
+
     def _partial(self, area: FileArea, path: Path) -> None:
         try:
             modified = _latest_change(path)
@@ -268,10 +312,9 @@ class _Scan:
         if modified >= self.cutoff:
             self.in_progress += 1
             return
-        folder = self.store.root if area is FileArea.BLOB else self.bundles
-        relative = path.relative_to(folder).as_posix()
-        if area is FileArea.BLOB:
-            what = "an encrypted file whose writer never finished (ciphertext only)"
+        relative = path.relative_to(self.bundles).as_posix()
+        if STORING_FOLDER.fullmatch(path.name):
+            what = "a bundle whose copy into the database blob store never finished"
         elif path.is_dir():
             what = "the working folder of an audit extract that never finished (it holds plaintext)"
         else:
@@ -345,10 +388,11 @@ def _fix(actor: Actor, problem: _Problem, cutoff: datetime) -> bool:
 
 def _named_by_a_row(file: StoredFile) -> bool:
     if file.area is FileArea.BLOB:
-        for column in (Document.blob_name, ProductionRecord.blob_name):
+        for column in (Document.blob_name, ProductionRecord.blob_name, Job.output_blob):
             if db.session.execute(select(column).where(column == file.name)).first() is not None:
                 return True
-        return False
+        bundle = select(Bundle.id).where(Bundle.blob_name == file.name, Bundle.purged_at.is_(None))
+        return db.session.execute(bundle).first() is not None
     public_id = file.name.removesuffix(".zip")
     return (
         db.session.execute(select(Bundle.id).where(Bundle.public_id == public_id, Bundle.purged_at.is_(None))).first()

@@ -3,7 +3,8 @@
 The rule, for blobs and bundles alike (staged_file() is the one place it lives):
 1. the file's name is recorded in a `pending_file` row committed in a short transaction of its own, on a separate
    connection, so that the record outlives whatever becomes of the request;
-2. the file is written (completely, fsynced, renamed into place);
+2. the file is written (completely, fsynced, renamed into place; in the database blob backend, its chunks committed
+   on a connection of their own, then its blob_object row);
 3. the request's transaction deletes the pending row, so it commits together with the row that names the file.
 Success leaves no pending row. A rollback removes the file and its pending row. A process killed, or cut off from
 the database, leaves the pending row, and `flask storage reconcile` (disclosure.storage.reconcile) removes the file
@@ -30,13 +31,21 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Engine, delete, event, insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.storage.keys import fsync_directory
 from disclosure.storage.models import FileArea, PendingFile
-from disclosure.storage.store import BlobStore, StorageError, StoredBlob, new_blob_name, store_for_app
+from disclosure.storage.store import (
+    BlobStore,
+    PartialWrite,
+    StorageError,
+    StoredBlob,
+    new_blob_name,
+    store_for_app,
+)
 
 #: session.info keys: files written in this transaction, and files to remove once it commits.
 STAGED = "disclosure_staged_files"
@@ -76,17 +85,22 @@ class StoredFile:
 
     area: FileArea
     name: str
-    path: Path
+    #: Where the file is; None for a blob of the database backend, which is no file.
+    path: Path | None
     #: Blobs are removed through their store, which locks the blob against a rotation in progress.
     store: BlobStore | None = None
 
     def exists(self) -> bool:
-        return self.store.exists(self.name) if self.store is not None else self.path.is_file()
+        if self.store is not None:
+            return self.store.exists(self.name)
+        return self.path is not None and self.path.is_file()
 
     def remove(self) -> bool:
         """Remove the file; False if it was not there."""
         if self.store is not None:
             return self.store.delete(self.name)
+        if self.path is None:
+            return False
         try:
             self.path.unlink()
         except FileNotFoundError:
@@ -99,7 +113,8 @@ def stored_file(area: FileArea, name: str) -> StoredFile:
     """The file `name` in `area`; refuses a name that is not one the app gives (UnsafeBlobName, StorageError)."""
     if area is FileArea.BLOB:
         store = app_store()
-        return StoredFile(area, name, store.path(name), store)
+        store.backend.check_name(name)
+        return StoredFile(area, name, store.path(name) if store.kind == "file" else None, store)
     if BUNDLE_FILE.fullmatch(name) is None:
         raise StorageError(f"{name!r} is not a bundle's file name (<public id>.zip)")
     return StoredFile(area, name, bundle_dir() / name)
@@ -149,7 +164,7 @@ def put_in_transaction(source: Iterable[bytes] | Any, max_bytes: int, owner: str
         return store.put(source, max_bytes=max_bytes, name=name)
 
 
-def remove_after_commit(removal: StoredFile | Path) -> None:
+def remove_after_commit(removal: StoredFile | Path | PartialWrite) -> None:
     """Remove a file (or a killed writer's leftover file or folder) once the session's transaction commits."""
     db.session().info.setdefault(REMOVE_AFTER_COMMIT, []).append(removal)
 
@@ -175,7 +190,7 @@ def _discard(staged: _Staged) -> None:
     """Remove a file whose transaction did not commit, then its pending row; what fails is left to reconcile."""
     try:
         staged.file.remove()
-    except (OSError, StorageError):
+    except (OSError, StorageError, SQLAlchemyError):
         log.exception("could not remove %s %s after a rollback; `flask storage reconcile` will", *_named(staged.file))
         return  # keep the pending row: it is what tells reconcile about the file
     if staged.pending_id is not None:
@@ -185,16 +200,16 @@ def _discard(staged: _Staged) -> None:
             log.exception("could not delete the pending record of %s %s; reconcile will", *_named(staged.file))
 
 
-def _remove(removal: StoredFile | Path) -> None:
+def _remove(removal: StoredFile | Path | PartialWrite) -> None:
     try:
-        if isinstance(removal, StoredFile):
+        if isinstance(removal, StoredFile | PartialWrite):
             removal.remove()
         elif removal.is_dir() and not removal.is_symlink():
             shutil.rmtree(removal)
         else:
             removal.unlink(missing_ok=True)
             fsync_directory(removal.parent)
-    except (OSError, StorageError):
+    except (OSError, StorageError, SQLAlchemyError):
         # Committed already: say nothing to the caller; the file is found again by the next reconciliation.
         log.exception("could not remove %s after its removal was committed", removal)
 
