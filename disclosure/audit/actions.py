@@ -61,6 +61,8 @@ class AuditAction(StrEnum):
     JOB_FINISHED = "job.finished"
     JOB_CANCELLED = "job.cancelled"
     JOB_SECRET_SHOWN = "job.secret_shown"  # noqa: S105 - an action name
+    #: A file a job produced (a dossier or report PDF) was deleted once its retention ran out.
+    JOB_OUTPUT_PURGED = "job.output_purged"
 
     @property
     def label(self) -> str:

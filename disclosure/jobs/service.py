@@ -3,15 +3,20 @@
 Every task is registered with the permission it needs (`task`); asking for it, seeing it and cancelling it need
 that permission too, and the task re-checks it when it runs. A job is queued in the request's own transaction,
 so it exists only if the request that asked for it committed. Services never commit.
+
+A job may produce one file (a dossier or a report PDF): stored as an encrypted blob that commits with the job's
+outcome (`store_output`), downloadable by whoever may see the job and holds its task's permission
+(`may_download`), and deleted once OUTPUT_RETENTION has passed (`purge_expired_outputs`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,19 +33,32 @@ from disclosure.extensions import db
 from disclosure.jobs.models import Job, JobState
 from disclosure.permissions import Permission
 from disclosure.services import Actor, NotPermitted, ServiceError, SystemActor, require
+from disclosure.storage.store import StorageError
+from disclosure.storage.transactional import app_store, put_in_transaction
 
 __all__ = [
+    "OUTPUT_RETENTION",
     "JobContext",
     "JobError",
     "Task",
     "cancel",
     "enqueue",
+    "may_download",
     "may_see",
     "periodic_tasks",
+    "purge_expired_outputs",
     "reveal_secret",
+    "store_output",
     "task",
     "task_for",
 ]
+
+log = logging.getLogger(__name__)
+
+#: How long a file a job produced (a dossier, a report PDF) is kept: it holds case data, and can be prepared again.
+OUTPUT_RETENTION = timedelta(days=7)
+#: The largest file a job may store (a PDF is rendered in memory first, so this is a guard, not a budget).
+OUTPUT_MAX_BYTES = 1 << 30
 
 
 class JobError(ServiceError):
@@ -204,3 +222,69 @@ def reveal_secret(actor: Actor, job: Job, ip: str | None = None) -> str:
     record(actor, AuditAction.JOB_SECRET_SHOWN, subject=f"job:{job.public_id}", ip=ip)
     db.session.flush()
     return value
+
+
+def may_download(actor: Actor, job: Job) -> bool:
+    """Whoever may see the job and holds its task's permission today (someone who asked and has since lost the
+    role may see the job, not what it produced)."""
+    registered = _TASKS.get(job.kind)
+    return registered is not None and may_see(actor, job) and actor.can(registered.permission)
+
+
+def store_output(public_id: str, data: bytes, filename: str, media_type: str) -> Job:
+    """Store `data` encrypted as the file job `public_id` produced; the blob commits with the job's outcome (a
+    rollback removes it). Call it with no transaction open: the write happens before the transaction's first
+    statement, so the transaction that records it stays short."""
+    blob = put_in_transaction([data], OUTPUT_MAX_BYTES, owner="job")
+    job = db.session.execute(select(Job).where(Job.public_id == public_id)).scalar_one()
+    job.output_blob, job.output_filename, job.output_media_type = blob.name, filename[:200], media_type[:100]
+    job.output_size, job.output_sha256 = blob.size, blob.sha256
+    db.session.flush()
+    return job
+
+
+def expired_outputs(now: datetime | None = None) -> list[Job]:
+    cutoff = (now or utcnow()) - OUTPUT_RETENTION
+    return list(
+        db.session.execute(
+            select(Job).where(Job.output_blob.is_not(None), Job.finished_at < cutoff).order_by(Job.id)
+        ).scalars()
+    )
+
+
+def purge_expired_outputs(actor: Actor, now: datetime | None = None) -> list[str]:
+    """Forget the files of jobs that finished more than OUTPUT_RETENTION ago: one audit event each, the output
+    columns cleared. Returns the blob names, which the caller deletes once this is committed (`delete_blobs`)."""
+    require(actor, Permission.STORAGE_MAINTAIN)
+    names = []
+    for job in expired_outputs(now):
+        assert job.output_blob is not None
+        record(
+            actor,
+            AuditAction.JOB_OUTPUT_PURGED,
+            subject=f"job:{job.public_id}",
+            data={
+                "kind": job.kind,
+                "file": job.output_filename,
+                "sha256": job.output_sha256,
+                "size": job.output_size,
+                "kept_days": OUTPUT_RETENTION.days,
+            },
+        )
+        names.append(job.output_blob)
+        job.output_blob = job.output_filename = job.output_media_type = job.output_sha256 = None
+        job.output_size = None
+    db.session.flush()
+    return names
+
+
+def delete_blobs(names: list[str]) -> int:
+    """Delete blobs no row names any more (after the commit that forgot them). One that cannot be deleted now is
+    an orphan `flask storage reconcile` removes later. Returns how many were deleted."""
+    store, deleted = app_store(), 0
+    for name in names:
+        try:
+            deleted += store.delete(name)
+        except (OSError, StorageError):
+            log.exception("could not delete the expired job output %s; reconciliation will", name)
+    return deleted

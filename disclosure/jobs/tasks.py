@@ -2,7 +2,9 @@
 
 A task is a boundary like a view: it runs services, and its outcome commits with its work (the worker does that).
 A task with a long step commits its short first step itself (`context.commit()`), so that nothing holds a lock
-while it computes.
+while it computes. A task that renders a PDF reads what it needs in a read transaction (no write lock, even on
+SQLite), renders holding no transaction, and stores the PDF as the job's output in the short transaction that
+records its outcome.
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ from typing import Any
 from sqlalchemy import select
 
 from disclosure.cases.models import Case
+from disclosure.clock import utcnow
 from disclosure.extensions import db
-from disclosure.jobs.service import JobContext, JobError, task
+from disclosure.jobs.service import (
+    OUTPUT_RETENTION,
+    JobContext,
+    JobError,
+    delete_blobs,
+    purge_expired_outputs,
+    store_output,
+    task,
+)
 from disclosure.permissions import Permission
 from disclosure.production import bundles
 from disclosure.production.models import RecipientCertificate
+from disclosure.services import require
 from disclosure.storage.reconcile import reconcile
+from disclosure.unit_of_work import reading_beside_writers
 
 BUNDLE_BUILD = "bundle.build"
 RECONCILE = "storage.reconcile"
@@ -27,6 +40,10 @@ VERIFY = "audit.verify"
 CHECKPOINT_FILES = "audit.checkpoint_files"
 AUDIT_EXTRACT_BUNDLE = "audit.extract_bundle"
 REPORT_BUNDLE = "report.bundle"
+TRANSPARENCY_PDF = "report.transparency_pdf"
+DOSSIER_PDF = "case.dossier_pdf"
+PURGE_OUTPUTS = "jobs.purge_outputs"
+PDF = "application/pdf"
 
 
 @task(BUNDLE_BUILD, Permission.PRODUCTION_MANAGE)
@@ -94,7 +111,7 @@ def _period(context: JobContext) -> tuple[date, date]:
     try:
         return date.fromisoformat(context.params["from"]), date.fromisoformat(context.params["to"])
     except (KeyError, TypeError, ValueError) as error:
-        raise JobError("This job does not name its period; ask for the bundle again.") from error
+        raise JobError("This job does not name its period; ask for it again from the report's page.") from error
 
 
 @task(AUDIT_EXTRACT_BUNDLE, Permission.AUDIT_EXPORT)
@@ -126,6 +143,91 @@ def build_report_bundle(context: JobContext) -> dict[str, Any]:
         args["checkpoint"] = checkpoint_id
     back = {"text": "Back to the transparency report", "endpoint": "reports.transparency", "args": args}
     return _auditor_bundle(context, plan, "reports.download_bundle", back)
+
+
+def _pdf_outcome(context: JobContext, html: str, filename: str, back: dict[str, Any]) -> dict[str, Any]:
+    """Render `html` (its facts already read, in a read transaction now ended) holding no transaction, then store
+    the PDF as the job's output in the short transaction that records the job's outcome."""
+    from disclosure.reports.render import pdf_from_html
+
+    context.progress(20, "Rendering the PDF")
+    data = pdf_from_html(html)
+    context.progress(90, "Storing the PDF")
+    job = store_output(context.public_id, data, filename, PDF)
+    return {
+        "file": filename,
+        "SHA-256": job.output_sha256,
+        "size": f"{job.output_size:,} bytes",
+        "kept until": f"{utcnow() + OUTPUT_RETENTION:%Y-%m-%d %H:%M} UTC, then deleted (prepare it again after that)",
+        "links": [
+            {"text": f"Download {filename}", "endpoint": "jobs.output", "args": {"public_id": context.public_id}},
+            back,
+        ],
+    }
+
+
+@task(TRANSPARENCY_PDF, Permission.REPORT_VIEW)
+def prepare_transparency_pdf(context: JobContext) -> dict[str, Any]:
+    """The period's transparency report as PDF/A, computed at the checkpoint the page showed: read beside other
+    users' writes, then rendered and stored (see _pdf_outcome)."""
+    from disclosure.reports import render
+    from disclosure.reports import service as reports
+    from disclosure.reports.queries import resolve_checkpoint
+    from disclosure.reports.transparency import ReportError
+
+    start, end = _period(context)
+    with reading_beside_writers():
+        require(context.actor, Permission.REPORT_VIEW)
+        try:
+            checkpoint = resolve_checkpoint(int(context.params["checkpoint"]))
+            report = reports.transparency_report(start, end, checkpoint)
+        except (KeyError, TypeError, ValueError) as error:  # ReportError is a ValueError
+            reason = str(error) if isinstance(error, ReportError) else "the job does not name its audit checkpoint"
+            raise JobError(
+                f"The report cannot be computed: {reason}. Prepare it again from the report's page."
+            ) from error
+        html = render.transparency_html(report, reports.organisation())
+        back = {
+            "text": "Back to the transparency report",
+            "endpoint": "reports.transparency",
+            "args": {"from": start.isoformat(), "to": end.isoformat(), "checkpoint": checkpoint.id},
+        }
+    return _pdf_outcome(context, html, f"transparency-{start}-{end}.pdf", back)
+
+
+@task(DOSSIER_PDF, Permission.REPORT_VIEW)
+def prepare_dossier_pdf(context: JobContext) -> dict[str, Any]:
+    """A case's dossier (its facts, review, production and full timeline) as PDF/A: read beside other users'
+    writes, then rendered and stored (see _pdf_outcome)."""
+    from disclosure.reports import render
+
+    with reading_beside_writers():
+        require(context.actor, Permission.REPORT_VIEW)
+        case = db.session.get(Case, context.case_id)
+        if case is None:
+            raise JobError("The case this dossier was for no longer exists.")
+        reference = case.reference
+        html = render.dossier_html(case)
+    back = {"text": f"Back to case {reference}", "endpoint": "cases.show", "args": {"reference": reference}}
+    return _pdf_outcome(context, html, f"{reference}-dossier.pdf", back)
+
+
+@task(
+    PURGE_OUTPUTS,
+    Permission.STORAGE_MAINTAIN,
+    every=timedelta(hours=1),
+    label=f"Delete the files jobs produced more than {OUTPUT_RETENTION.days} days ago",
+)
+def purge_job_outputs(context: JobContext) -> dict[str, Any]:
+    """Dossiers and report PDFs hold case data: each is deleted OUTPUT_RETENTION after its job finished. The
+    audit events and the cleared columns commit first; the files go after (one left behind is an orphan that
+    reconciliation removes)."""
+    names = purge_expired_outputs(context.actor)
+    context.commit()
+    deleted = delete_blobs(names)
+    if not names:
+        return {"outcome": "no job output had expired"}
+    return {"outcome": f"{len(names)} expired job output(s) forgotten, {deleted} file(s) deleted"}
 
 
 @task(VERIFY, Permission.AUDIT_VERIFY)

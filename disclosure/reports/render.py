@@ -72,7 +72,9 @@ def bar_chart(cells: Sequence[Cell], suppress_below: int | None = None, width: i
     return Markup("".join(parts))  # noqa: S704 - every text and attribute above is escaped
 
 
-def _pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
+def pdf_from_html(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
+    """A report's HTML (transparency_html, dossier_html) as PDF/A-3b. Reads nothing from the database, so a job
+    renders it holding no transaction."""
     return render_pdf(html, fetcher or StaticOnlyFetcher(), pdf_variant=PDF_VARIANT)
 
 
@@ -93,7 +95,7 @@ def transparency_html(report: TransparencyReport, organisation: str) -> str:
 
 
 def transparency_pdf(report: TransparencyReport, organisation: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
-    return _pdf(transparency_html(report, organisation), fetcher)
+    return pdf_from_html(transparency_html(report, organisation), fetcher)
 
 
 def breakable(text: str, every: int = 40, limit: int = 4000) -> str:
@@ -160,4 +162,4 @@ def dossier_html(case: Case) -> str:
 
 
 def dossier_pdf(case: Case, fetcher: StaticOnlyFetcher | None = None) -> bytes:
-    return _pdf(dossier_html(case), fetcher)
+    return pdf_from_html(dossier_html(case), fetcher)

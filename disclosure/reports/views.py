@@ -1,7 +1,8 @@
 """Auditor report pages: the transparency report with charts, its cells' cases, CSV and PDF, and case dossiers.
 
 Thin views: parse the period and checkpoint, call the report service, render. Only holders of report:view
-reach them (auditors); downloads are attachments with a sandboxing CSP.
+reach them (auditors); downloads are attachments with a sandboxing CSP. PDFs (the report, a case's dossier) are
+prepared by jobs: a button queues one and sends the auditor to its page, which offers the download once ready.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Case
 from disclosure.extensions import db
-from disclosure.jobs.tasks import REPORT_BUNDLE
+from disclosure.jobs import service as jobs
+from disclosure.jobs.models import Job, JobState
+from disclosure.jobs.tasks import DOSSIER_PDF, REPORT_BUNDLE, TRANSPARENCY_PDF
 from disclosure.permissions import Permission
 from disclosure.reports import render, service
+from disclosure.reports.forms import PreparePdfForm, PrepareReportPdfForm
 from disclosure.reports.metrics import DEFINITIONS, humanize
 from disclosure.reports.queries import cases_by_reference, resolve_checkpoint
 from disclosure.reports.transparency import OUTCOME_DEFINITIONS, ReportError, band, shown, shown_share
+from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
 
 bp = Blueprint("reports", __name__)
 #: The cases listed under one figure; a larger figure says how many are not shown.
@@ -78,6 +83,9 @@ def transparency() -> Any:
         definitions=DEFINITIONS,
         outcome_definitions=OUTCOME_DEFINITIONS,
         bundle_form=AuditorBundleForm(formdata=None, start=start, end=end, checkpoint=str(checkpoint.id)),
+        pdf_form=PrepareReportPdfForm(
+            formdata=None, start=start.isoformat(), end=end.isoformat(), checkpoint=str(checkpoint.id)
+        ),
     )
 
 
@@ -114,6 +122,7 @@ def cell_cases() -> Any:
         start=start,
         end=end,
         checkpoint=checkpoint,
+        pdf_form=PreparePdfForm(formdata=None),
     )
 
 
@@ -130,23 +139,108 @@ def transparency_csv() -> Any:
 @bp.route("/reports/transparency.pdf")
 @requires(Permission.REPORT_VIEW)
 def transparency_pdf() -> Any:
-    start, end, checkpoint = _request_report()
-    data = render.transparency_pdf(service.transparency_report(start, end, checkpoint), service.organisation())
-    response = attachment_response([data], f"transparency-{start}-{end}.pdf", len(data))
-    response.mimetype = "application/pdf"
-    return response
+    """Where the PDF was once rendered inside the request (old links and bookmarks): to the report's page."""
+    flash("The PDF is now prepared in the background: press “Prepare PDF”, and its page offers the download.", "info")
+    args: dict[str, Any] = {k: v for k in ("from", "to", "checkpoint") if (v := request.args.get(k, "").strip())}
+    return redirect(url_for("reports.transparency", **args))
 
 
 @bp.route("/cases/<reference>/dossier.pdf")
 @requires(Permission.REPORT_VIEW)
 def dossier(reference: str) -> Any:
+    """Where the dossier was once rendered inside the request (old links and bookmarks): to the case's page."""
+    case = _case_or_404(reference)
+    flash(
+        "The dossier is now prepared in the background: press “Prepare the dossier (PDF)”, and its page offers the "
+        "download.",
+        "info",
+    )
+    return redirect(url_for("cases.show", reference=case.reference))
+
+
+@bp.route("/reports/transparency/pdf", methods=["POST"])
+@requires(Permission.REPORT_VIEW)
+def prepare_transparency_pdf() -> Any:
+    """Queue the report for the period, at the checkpoint the page showed, as a PDF prepared by a job."""
+    form = PrepareReportPdfForm()
+    if not form.validate_on_submit():
+        abort(400, description=" ".join(str(m) for errors in form.errors.values() for m in errors))
+    try:
+        start, end = service.parse_period(form.start.data, form.end.data)
+        checkpoint = resolve_checkpoint(int(form.checkpoint.data))
+    except ReportError as error:
+        abort(400, description=str(error))
+    return _enqueue_pdf(
+        form,
+        TRANSPARENCY_PDF,
+        f"Prepare the transparency report {start} to {end} (PDF)",
+        f"{start}:{end}:{checkpoint.id}",
+        {"from": start.isoformat(), "to": end.isoformat(), "checkpoint": checkpoint.id, "ip": client_ip()},
+    )
+
+
+@bp.route("/cases/<reference>/dossier", methods=["POST"])
+@requires(Permission.REPORT_VIEW)
+def prepare_dossier(reference: str) -> Any:
+    """Queue the case's dossier as a PDF prepared by a job."""
+    case = _case_or_404(reference)
+    form = PreparePdfForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _enqueue_pdf(
+        form,
+        DOSSIER_PDF,
+        f"Prepare the dossier of case {case.reference} (PDF)",
+        case.reference,
+        {"ip": client_ip()},
+        case,
+    )
+
+
+def _case_or_404(reference: str) -> Case:
     case = db.session.execute(select(Case).where(Case.reference == reference)).scalar()
     if case is None:
         abort(404)
-    data = render.dossier_pdf(case)
-    response = attachment_response([data], f"{case.reference}-dossier.pdf", len(data))
-    response.mimetype = "application/pdf"
-    return response
+    return case
+
+
+def _enqueue_pdf(
+    form: PreparePdfForm, kind: str, label: str, subject: str, params: dict[str, Any], case: Case | None = None
+) -> Any:
+    """Queue the PDF and send the auditor to the job's page. Asked again while the same PDF is being prepared for
+    them, or with the same form sent twice, it is the same job."""
+    prefix = f"{kind}:{current_user.id}:{subject}:"
+    job = db.session.execute(
+        select(Job)
+        .where(
+            Job.kind == kind,
+            Job.requested_by_id == current_user.id,
+            Job.job_state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+            Job.dedupe_key.startswith(prefix, autoescape=True),
+        )
+        .order_by(Job.id.desc())
+        .limit(1)
+    ).scalar()
+    if job is None:
+        nonce = (form.nonce.data or "")[:64] or None
+        try:
+            with attempt():
+                job = jobs.enqueue(
+                    current_user,
+                    kind,
+                    label,
+                    params,
+                    case=case,
+                    dedupe_key=(prefix + nonce)[:200] if nonce else None,
+                    ip=client_ip(),
+                )
+        except REFUSALS as error:
+            abort(status_for(error), description=message_for(error))
+    if job.status.finished:
+        flash("This form was sent before: here is what it prepared.", "info")
+    else:
+        flash("The PDF is being prepared; this page follows it and offers the download when it is ready.", "success")
+    return redirect(url_for("jobs.show", public_id=job.public_id))
 
 
 @bp.route("/reports/transparency/bundle", methods=["POST"])

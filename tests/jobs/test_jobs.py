@@ -277,6 +277,7 @@ def test_a_periodic_task_is_queued_once_per_interval_however_many_workers_look(a
                 "test.hourly",
                 "storage.reconcile",
                 "audit.checkpoint_files",
+                "jobs.purge_outputs",
             }
     finally:
         service._TASKS.pop("test.hourly")

@@ -13,6 +13,7 @@ from disclosure.extensions import db
 from disclosure.pdf import StaticOnlyFetcher
 from disclosure.reports import render
 from tests.reports.helpers import Staff, build
+from tests.reports.test_pdf_jobs import download, prepare_dossier, run_jobs
 
 HOSTILE = '<script>alert(1)</script></style><img src="file:///etc/passwd">'
 
@@ -37,7 +38,10 @@ def test_dossier_holds_facts_review_production_and_timeline(app, client, login_a
 
         record_hash = db.session.execute(select(ProductionRecord.sha256)).scalar_one()
     login_as("auditor")
-    response = client.get(f"/cases/{reference}/dossier.pdf")
+    public_id = prepare_dossier(client, reference)
+    with app.app_context():
+        assert run_jobs() == 1
+    response = download(client, public_id)
     assert response.status_code == 200 and response.headers["Content-Disposition"].startswith("attachment;")
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages).replace("\n", "")
     assert f"Case dossier {reference}" in text
@@ -47,7 +51,6 @@ def test_dossier_holds_facts_review_production_and_timeline(app, client, login_a
     for action in ("case.create", "case.transition", "production.record_added"):
         assert action in text  # the timeline
     assert "<script>alert(1)</script>" in text  # hostile text shows as text
-    assert client.get("/cases/DR-0000-00000/dossier.pdf").status_code == 404
 
 
 def test_hostile_text_is_escaped_in_the_dossier_html_and_nothing_is_fetched(app):
@@ -77,7 +80,7 @@ def test_the_pdf_fetcher_refuses_file_and_http(app, url):
     with app.app_context():
         fetcher = StaticOnlyFetcher()
         with pytest.raises(RefusedURL):
-            render._pdf(f'<html><body><p>x</p><img src="{url}"></body></html>', fetcher)
+            render.pdf_from_html(f'<html><body><p>x</p><img src="{url}"></body></html>', fetcher)
         assert fetcher.refused == [url]
 
 
@@ -88,7 +91,7 @@ def test_the_pdf_fetcher_allows_our_static_files_and_data(app):
             '<html><head><link rel="stylesheet" href="disclosure-static:/css/disclosure.css"></head><body>'
             '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">ok</body></html>'
         )
-        assert render._pdf(html, fetcher).startswith(b"%PDF-") and fetcher.refused == []
+        assert render.pdf_from_html(html, fetcher).startswith(b"%PDF-") and fetcher.refused == []
 
 
 def test_the_transparency_pdf_asks_for_nothing_outside(app):
