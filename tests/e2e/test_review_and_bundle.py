@@ -171,12 +171,27 @@ def test_auditor_downloads_the_transparency_report_and_the_audit_log_verifies(
     page.get_by_role("link", name="Reports").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("ransparency")
     page.screenshot(path=str(screenshots / "report.png"), full_page=True)
+    # The PDF is prepared by a job: its page offers the download once it is ready.
+    page.get_by_role("button", name="Prepare PDF").click()
+    expect(page.get_by_role("status").first).to_contain_text("being prepared")
+    await_job_outcome(page)
+    page.screenshot(path=str(screenshots / "report-pdf-job.png"), full_page=True)
     with page.expect_download() as report_download:
-        page.get_by_role("link", name="Download PDF").click()
+        page.get_by_role("link", name=re.compile(r"^Download transparency-.*\.pdf$")).click()
+    assert report_download.value.suggested_filename.startswith("transparency-")
     report = Path(report_download.value.path()).read_bytes()
     assert report.startswith(b"%PDF-")
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(report)).pages)
     assert "Transparency" in text or "transparency" in text
+
+    # A case's dossier, prepared the same way from the case's page.
+    page.goto(f"/cases/{reference}")
+    page.get_by_role("button", name="Prepare the dossier (PDF)").click()
+    await_job_outcome(page)
+    with page.expect_download() as dossier_download:
+        page.get_by_role("link", name=f"Download {reference}-dossier.pdf").click()
+    dossier = Path(dossier_download.value.path()).read_bytes()
+    assert f"Case dossier {reference}" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(dossier)).pages)
 
     page.get_by_role("link", name="Audit log").click()
     log = page.locator("table.data")
