@@ -131,15 +131,15 @@ def produces_a_file(job: Job) -> bool:
     return job.output_blob is not None or any(link.get("endpoint") == "jobs.output" for link in links)
 
 
-def _output_gone(job: Job, why: str) -> tuple[str, int, dict[str, str]]:
+def _output_gone(why: str) -> tuple[str, int, dict[str, str]]:
     """The app's plain error page: the file is not there, and how to get it again."""
     page = render_template(
         "errors/error.html",
         status=410,
         title="The file is gone",
         message=why,
-        detail=f"Prepare it again: {job.label[:1].lower()}{job.label[1:]} is a new job, and its page offers the "
-        "download once it is ready.",
+        detail="Prepare it again where you asked for it (the “Prepare …” button on the case's or the report's page): "
+        "the new job's page offers the download once it is ready.",
         request_id=g.get("request_id", "-"),
     )
     return page, 410, {"Cache-Control": "no-store"}
@@ -156,16 +156,19 @@ def output(public_id: str) -> Any:
         abort(404)
     if job.output_blob is None or job.output_filename is None:
         days = service.OUTPUT_RETENTION.days
-        return _output_gone(job, f"What this job produced is deleted {days} days after it finished, and it was.")
+        return _output_gone(
+            f"The file this job prepared was deleted {days} days after the job finished: such files hold case data "
+            "and are not kept."
+        )
     try:
         # open() authenticates the whole blob before handing out a byte.
         chunks = app_store().open(job.output_blob)
     except BlobMissing:
         current_app.logger.error("job %s: its output %s is missing from the blob store", job.public_id, job.output_blob)
-        return _output_gone(job, f"{job.output_filename} is no longer in the file store.")
+        return _output_gone(f"{job.output_filename} is no longer in the file store.")
     except StorageError:
         current_app.logger.error("job %s: its output %s failed its integrity check", job.public_id, job.output_blob)
-        return _output_gone(job, f"{job.output_filename} could not be read back intact from the file store.")
+        return _output_gone(f"{job.output_filename} could not be read back intact from the file store.")
     response = attachment_response(chunks, job.output_filename, job.output_size)
     response.mimetype = job.output_media_type or "application/octet-stream"
     response.headers["Cache-Control"] = "no-store"
