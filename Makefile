@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/proof_bench.py
 	$(BIN)/python bench/cases_bench.py
 	$(BIN)/python bench/bundle_bench.py
+	$(BIN)/python bench/blob_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/soak_bench.py
 
