@@ -38,6 +38,7 @@ class State(StrEnum):
 class Action(StrEnum):
     START_REVIEW = "start_review"
     AWAIT_TARGETS = "await_targets"
+    CORRECT_FACTS = "correct_facts"
     REQUEST_INFO = "request_info"
     REQUESTER_ANSWERED = "requester_answered"
     APPROVE = "approve"
@@ -60,6 +61,7 @@ class Action(StrEnum):
 ACTION_LABELS: dict[Action, str] = {
     Action.START_REVIEW: "Start review",
     Action.AWAIT_TARGETS: "Ask the requester to name the targets",
+    Action.CORRECT_FACTS: "Correct the facts and review again",
     Action.REQUEST_INFO: "Ask the requester for more",
     Action.REQUESTER_ANSWERED: "Requester answered",
     Action.APPROVE: "Approve",
@@ -122,6 +124,9 @@ TRANSITIONS: dict[Action, Transition] = {
         # finished; the "no records" letter has answered the requester.
         _t(Action.NO_RECORDS, {State.IN_REVIEW}, State.CLOSED, Permission.REVIEW_DECIDE),
         _t(Action.REOPEN, {State.APPROVED, State.REJECTED}, State.IN_REVIEW, Permission.REVIEW_DECIDE),
+        # A decided case's facts are frozen: correcting one sends the case back for a new review (the decision on
+        # the old facts stays on record).
+        _t(Action.CORRECT_FACTS, {State.APPROVED, State.REJECTED}, State.IN_REVIEW, Permission.CASE_EDIT),
         _t(Action.START_PRODUCTION, {State.APPROVED}, State.PRODUCING, Permission.PRODUCTION_MANAGE),
         _t(Action.MARK_DISCLOSED, {State.PRODUCING}, State.DISCLOSED, Permission.PRODUCTION_MANAGE),
         _t(Action.CLOSE, {State.DISCLOSED, State.REJECTED, State.APPROVED}, State.CLOSED, Permission.CASE_CLOSE),

@@ -524,6 +524,12 @@ class EditCaseForm(FlaskForm):
     valid_until = DateField("Process valid until", validators=[Optional()])
     emergency = BooleanField("Emergency request")
     summary = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    reason = TextAreaField(
+        "Why are the facts corrected?",
+        validators=[Optional(), Length(max=2000)],
+        description="Needed when a fact changes (not for the notes alone); it goes into the audit log. Once the "
+        "case is decided, a correction sends it back for a new review.",
+    )
     submit = SubmitField("Save changes")
 
     def validate_officer_name(self, field: StringField) -> None:

@@ -38,11 +38,16 @@ from disclosure.policy.request import RequestDocument, particulars_json, to_json
 from disclosure.policy.vocabulary import TargetKind
 from disclosure.services import Actor, ServiceError, person, require
 from disclosure.storage.transactional import put_in_transaction
-from disclosure.workflow import DECISION_ACTIONS, Action, IllegalTransition, State, Track
+from disclosure.workflow import DECIDED_STATES, DECISION_ACTIONS, Action, IllegalTransition, State, Track
 
 
 class CaseError(ServiceError):
-    """A case operation was refused; the message says what to fix."""
+    """A case operation was refused; the message says what to fix. `field` names the argument it is about (None:
+    the operation as a whole), so that a form can show the message beside its field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def normalized_target(kind: str, value: str) -> str:
@@ -198,10 +203,25 @@ class CaseChanges:
     emergency: bool | None = None
 
 
+#: States in which production has begun or data has left: the facts it was produced on can no longer change.
+PRODUCED_STATES = frozenset({State.PRODUCING, State.DISCLOSED})
+
+
 def update_case(
-    actor: Actor, case: Case, changes: CaseChanges, expected_version: int | None, ip: str | None
+    actor: Actor,
+    case: Case,
+    changes: CaseChanges,
+    expected_version: int | None,
+    ip: str | None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """Apply the changed fields; record one event with a from/to diff. Returns the diff (empty: nothing changed)."""
+    """Apply the changed fields; record one event with a from/to diff and the reason. Returns the diff (empty:
+    nothing changed).
+
+    The notes may change while the case is open. A fact needs a reason; once the case is decided, correcting one
+    sends it back for a new review (the old decision stays on record), and once production has begun the facts
+    are frozen.
+    """
     require(actor, Permission.CASE_EDIT)
     check_version(case, expected_version)
     if not case.status.is_open:
@@ -213,10 +233,28 @@ def update_case(
         current = getattr(case, field)
         if current != value:
             diff[field] = {"from": _jsonable(current), "to": _jsonable(value)}
-            setattr(case, field, value)
+    facts = sorted(field for field in diff if field != "summary")
+    if facts and case.status in PRODUCED_STATES:
+        raise CaseError(
+            f"Production of {case.reference} has begun on the approved facts, so they can no longer change. "
+            "Record what was wrong in the notes, and log the corrected request as a new case if the requester "
+            "must send one."
+        )
+    reason = (reason or "").strip()
+    if facts and not reason:
+        raise CaseError(
+            "Say why the facts are corrected (for example, what the document really says).", field="reason"
+        )
+    for field in diff:
+        setattr(case, field, getattr(changes, field))
     if diff:
-        record(actor, AuditAction.CASE_UPDATE, subject=case.subject, ip=ip, data={"diff": diff})
+        data: dict[str, Any] = {"diff": diff}
+        if facts:
+            data["reason"] = reason
+        record(actor, AuditAction.CASE_UPDATE, subject=case.subject, ip=ip, data=data)
         flush(case)
+        if facts and case.status in DECIDED_STATES:
+            move(actor, case, Action.CORRECT_FACTS, ip=ip, reason=reason, corrected=facts)
     return diff
 
 

@@ -266,16 +266,33 @@ def edit(reference: str) -> Any:
         )
         try:
             with attempt():
-                diff = service.update_case(current_user, case, changes, _version(form.version.data), client_ip())
+                decided_before = case.status
+                diff = service.update_case(
+                    current_user, case, changes, _version(form.version.data), client_ip(), form.reason.data
+                )
         except Stale as error:
             conflict = True
             form.form_errors.append(str(error))
             case = case_or_404(reference)
             form.version.data = str(case.version_id)  # saving again, after a look, applies the user's input
+        except service.CaseError as error:
+            if error.field == "reason":
+                form.reason.errors = [str(error)]
+            else:
+                form.form_errors.append(message_for(error))
         except REFUSALS as error:
             form.form_errors.append(message_for(error))
         else:
-            flash("Changes saved." if diff else "Nothing changed.", "success")
+            if not diff:
+                flash("Nothing changed.", "success")
+            elif case.status is not decided_before:
+                flash(
+                    f"Changes saved. {case.reference} is back in review: the decision on the old facts stays on "
+                    "record.",
+                    "success",
+                )
+            else:
+                flash("Changes saved.", "success")
             return redirect(url_for("cases.show", reference=reference))
     status = 409 if conflict else (400 if request.method == "POST" else 200)
     return render_template("cases/edit.html", form=form, case=case, conflict=conflict), status

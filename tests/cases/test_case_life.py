@@ -40,11 +40,13 @@ def test_edit_records_one_event_with_a_diff(app, client, login_as):
         "officer_name": "SA J. Doe",
         "docket": "5:26-mj-01234",
         "summary": "Called the agent to confirm.",
+        "reason": "The warrant names Judge Other; the first entry was a typing mistake.",
     }
     response = client.post(f"/cases/{reference}/edit", data=form)
     assert response.status_code == 302
     updates = events(app, f"case:{reference}", "case.update")
     assert len(updates) == 1
+    assert updates[0]["data"]["reason"] == "The warrant names Judge Other; the first entry was a typing mistake."
     diff = updates[0]["data"]["diff"]
     assert diff["authority_name"] == {"from": "Hon. A. Example, N.D. Cal.", "to": "Hon. B. Other"}
     assert "officer_name" not in diff
@@ -56,13 +58,20 @@ def test_a_stale_form_gets_a_clear_conflict_and_keeps_the_users_input(app, clien
         reference = make_case().reference
     page = client.get(f"/cases/{reference}/edit").get_data(as_text=True)
     token = csrf_from(page)
-    first = {"csrf_token": token, "version": "1", "authority_name": "First Editor", "officer_name": "SA J. Doe"}
+    first = {
+        "csrf_token": token,
+        "version": "1",
+        "authority_name": "First Editor",
+        "officer_name": "SA J. Doe",
+        "reason": "As the warrant says.",
+    }
     assert client.post(f"/cases/{reference}/edit", data=first).status_code == 302
     second = {
         "csrf_token": token,
         "version": "1",
         "authority_name": "Second Editor's careful text",
         "officer_name": "SA J. Doe",
+        "reason": "As the warrant says.",
     }
     response = client.post(f"/cases/{reference}/edit", data=second)
     body = response.get_data(as_text=True)

@@ -360,7 +360,13 @@ def test_a_voluntary_disclosure_is_edited_without_an_officer_and_a_warrant_is_no
         warrant = make_case().reference
     for reference, status in ((voluntary, 302), (warrant, 400)):
         token = csrf_from(client.get(f"/cases/{reference}/edit").get_data(as_text=True))
-        form = {"csrf_token": token, "version": "1", "authority_name": "Renamed", "officer_name": ""}
+        form = {
+            "csrf_token": token,
+            "version": "1",
+            "authority_name": "Renamed",
+            "officer_name": "",
+            "reason": "As the document says.",
+        }
         response = client.post(f"/cases/{reference}/edit", data=form)
         assert response.status_code == status
     with app.app_context():

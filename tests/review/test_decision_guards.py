@@ -42,7 +42,7 @@ def test_a_decision_on_facts_changed_since_the_page_was_loaded_is_refused(app, c
         case = case_of(reference)
         editor = db.session.get(User, make_user("intake").id)
         changes = cases.CaseChanges(valid_until=(case.valid_until or case.received_at.date()) + timedelta(days=30))
-        cases.update_case(editor, case, changes, None, None)
+        cases.update_case(editor, case, changes, None, None, reason="The order runs 30 days longer.")
         db.session.commit()
     stale = client.post(f"/cases/{reference}/review", data=form)
     assert stale.status_code == 409
