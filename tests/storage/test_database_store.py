@@ -20,6 +20,7 @@ from disclosure.clock import utcnow
 from disclosure.config import ConfigError
 from disclosure.extensions import db
 from disclosure.production import service
+from disclosure.production.bundles import copy_out
 from disclosure.production.models import Bundle, ProductionRecord
 from disclosure.services import SystemActor
 from disclosure.storage.database_backend import ChunkWriter, DatabaseBackend
@@ -146,6 +147,11 @@ def test_a_bundle_is_kept_in_the_blob_store_downloaded_purged_and_reconciled(
     assert len(body) == size and hashlib.sha256(body).hexdigest() == sha256
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert run(db_app, "verify").exit_code == 0
+    copied = Path(db_app.instance_path) / "copied.zip"  # what `flask bundle build --out` does after building
+    with db_app.app_context():
+        copy_out(db.session.execute(select(Bundle)).scalar_one(), copied)
+        db.session.rollback()
+    assert hashlib.sha256(copied.read_bytes()).hexdigest() == sha256
 
     with db_app.app_context():
         db.session.execute(update(Bundle).values(expires_at=utcnow() - timedelta(days=1)))
@@ -191,3 +197,29 @@ def test_ready_checks_the_blob_tables(db_app: Flask, client: FlaskClient) -> Non
         db.engine.dispose()
     assert response.status_code == 503
     assert response.get_json()["checks"]["blob_store"] is False
+
+
+def test_an_auditors_extract_bundle_is_kept_in_the_blob_store_and_downloads(
+    db_app: Flask, client: FlaskClient, login_as: object, tmp_path: Path
+) -> None:
+    import re
+
+    from tests.audit.test_auditor_bundles import build_through_the_form
+    from tests.conftest import csrf_from
+
+    login_as("auditor")  # type: ignore[operator]
+    today = utcnow().date()
+    page = client.get("/audit/").get_data(as_text=True)
+    nonce = re.search(r'name="nonce" type="hidden" value="([0-9a-f]+)"', page)
+    assert nonce is not None
+    data = {"csrf_token": csrf_from(page), "nonce": nonce.group(1), "start": str(today), "end": str(today)}
+    build_through_the_form(db_app, client, "/audit/bundles", data)
+    with db_app.app_context():
+        bundle = db.session.execute(select(Bundle)).scalar_one()
+        public_id, sha256, blob_name = bundle.public_id, bundle.sha256, bundle.blob_name
+        db.session.rollback()
+    assert blob_name is not None and store_of(db_app).exists(blob_name)
+    assert files_in(bundle_folder(db_app)) == []
+    download = client.get(f"/audit/bundles/{public_id}")
+    assert download.status_code == 200
+    assert hashlib.sha256(download.get_data()).hexdigest() == sha256
