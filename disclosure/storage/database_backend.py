@@ -155,7 +155,8 @@ class DatabaseBackend:
         except BlobMissing:
             yield None
             return
-        yield _DatabaseRewrite(self, reader)
+        with reader:  # gives its connection back however far it was read
+            yield _DatabaseRewrite(self, reader)
 
     @contextmanager
     def lock(self, exclusive: bool) -> Iterator[None]:

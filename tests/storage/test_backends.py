@@ -121,17 +121,20 @@ def kind(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def raw_store(
     kind: str, tmp_path: Path, keyring: StorageKeyring, request: pytest.FixtureRequest
-) -> tuple[BlobStore, Raw]:
+) -> Iterator[tuple[BlobStore, Raw]]:
     if kind == "file":
         store = BlobStore(FileBackend(tmp_path / "blobs"), keyring)
-        return store, Raw(store, None)
+        yield store, Raw(store, None)
+        return
     engine: sa.Engine = request.getfixturevalue("blob_engine")
     with engine.begin() as connection:
         BlobObject.__table__.create(connection, checkfirst=True)
         BlobChunk.__table__.create(connection, checkfirst=True)
         connection.execute(sa.text("TRUNCATE blob_object, blob_chunk"))
     store = BlobStore(DatabaseBackend(engine), keyring)
-    return store, Raw(store, engine)
+    yield store, Raw(store, engine)
+    # Every read, write, lock and failure gave its connection back (a download holds one only while it streams).
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 @pytest.fixture
