@@ -43,8 +43,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, delete, func, insert, select, text, update
 
 from disclosure.clock import utcnow
-from disclosure.storage.models import BlobChunk, BlobObject
-from disclosure.storage.store import (
+from disclosure.storage.backend import (
     BLOB_NAME,
     HEADER_SIZE,
     MAGIC,
@@ -55,6 +54,7 @@ from disclosure.storage.store import (
     StorageError,
     UnsafeBlobName,
 )
+from disclosure.storage.models import BlobChunk, BlobObject
 
 #: Stored bytes per chunk row.
 CHUNK_BYTES = 1 << 20

@@ -3,7 +3,7 @@
 A blob's stored bytes are b"DSB1", the 16-hex id of its storage key, then a Cobblestone-256 stream (C2SP chunked
 encryption: AES-256-GCM over 16 KiB chunks) whose context is b"disclosure-blob-v1:" + name, so a blob moved to
 another name does not decrypt. BlobStore holds the encryption and authentication, written once; where the
-ciphertext lives is its backend's business (BlobBackend):
+ciphertext lives is its backend's business (BlobBackend, disclosure.storage.backend):
 - FileBackend (the default, and the only one on SQLite): `root/<first 2 hex>/<name>`. Every path goes through
   FileBackend.path(). Writes go to `.tmp/`, are fsynced, then renamed into place: a crash leaves no file or a
   complete one under a blob's name.
@@ -28,8 +28,8 @@ import re
 import secrets
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, closing, contextmanager
-from dataclasses import dataclass, field
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from io import BufferedReader
@@ -39,6 +39,22 @@ from typing import Any, BinaryIO, Protocol
 from cryptography.cobblestone import Cobblestone256Decryptor, Cobblestone256Encryptor
 from cryptography.exceptions import InvalidTag
 
+from disclosure.storage.backend import (
+    BLOB_NAME,
+    HEADER_SIZE,
+    MAGIC,
+    BlobBackend,
+    BlobCorrupted,
+    BlobMissing,
+    BlobTooLarge,
+    CiphertextReader,
+    CiphertextWriter,
+    PartialWrite,
+    Replacement,
+    Rewrite,
+    StorageError,
+    UnsafeBlobName,
+)
 from disclosure.storage.keys import (
     StorageKeyInUse,
     StorageKeyMissing,
@@ -48,12 +64,8 @@ from disclosure.storage.keys import (
     keyring_for_config,
 )
 
-MAGIC = b"DSB1"
-KEY_ID_SIZE = 16
-HEADER_SIZE = len(MAGIC) + KEY_ID_SIZE
 CONTEXT_PREFIX = b"disclosure-blob-v1:"
 CHUNK_SIZE = 1 << 20
-BLOB_NAME = re.compile(r"[0-9a-f]{32}")
 SHARD = re.compile(r"[0-9a-f]{2}")
 TEMPORARY_DIR = ".tmp"
 TEMPORARY_SUFFIX = ".part"
@@ -66,26 +78,6 @@ PlaintextSource = Iterable[bytes] | BinaryIO
 
 class _Digest(Protocol):
     def update(self, data: bytes | memoryview, /) -> None: ...
-
-
-class StorageError(Exception):
-    """A blob could not be stored, read or managed."""
-
-
-class UnsafeBlobName(StorageError, ValueError):
-    """A blob name is not 32 lowercase hex digits, or its path leads outside the storage root."""
-
-
-class BlobTooLarge(StorageError):
-    """A file is larger than the limit it was stored under; nothing was kept."""
-
-
-class BlobMissing(StorageError):
-    """No blob exists under that name."""
-
-
-class BlobCorrupted(StorageError):
-    """A blob failed authentication: altered, truncated, moved from another name, or its key is gone."""
 
 
 class RotationIncomplete(StorageError):
@@ -147,83 +139,6 @@ def _plaintext_pieces(source: PlaintextSource) -> Iterator[memoryview]:
         for start in range(0, len(whole), CHUNK_SIZE):
             yield whole[start : start + CHUNK_SIZE]
 
-
-class CiphertextReader(Protocol):
-    """A blob's stored bytes, read front to back (seek only to re-read from a known offset)."""
-
-    def read(self, size: int, /) -> bytes: ...
-    def readinto(self, buffer: bytearray, /) -> int: ...
-    def seek(self, offset: int, /) -> int: ...
-    def close(self) -> None: ...
-
-
-class CiphertextWriter(Protocol):
-    def write(self, data: bytes | memoryview, /) -> Any: ...
-
-
-class Replacement(Protocol):
-    """New stored bytes for an existing blob (a re-encryption), installed atomically or not at all."""
-
-    @property
-    def out(self) -> CiphertextWriter: ...
-
-    def written(self) -> CiphertextReader:
-        """What was written so far, to be checked before install()."""
-        ...
-
-    def install(self) -> bool:
-        """Make the new bytes the blob's; False (and nothing changed) when the blob was deleted meanwhile."""
-        ...
-
-
-class Rewrite(Protocol):
-    """An existing blob opened for re-encryption; deleting it waits, or makes install() a no-op."""
-
-    @property
-    def reader(self) -> CiphertextReader: ...
-
-    def replacement(self) -> AbstractContextManager[Replacement]: ...
-
-
-@dataclass(frozen=True)
-class PartialWrite:
-    """What a writer that never finished left behind: ciphertext that no blob name shows."""
-
-    #: How a person finds it: a path below the store's root, or the database's name for it.
-    label: str
-    #: When it was last written to.
-    modified: datetime
-    #: Removes it (only if it is still unfinished).
-    remove: Callable[[], None] = field(compare=False, repr=False)
-
-
-class BlobBackend(Protocol):
-    """Where a blob's stored bytes live. A blob is visible (exists, names, open) only once completely written."""
-
-    #: "file" or "database".
-    kind: str
-    #: For messages: where the blobs are.
-    location: str
-
-    def check_name(self, name: str) -> None: ...
-    def exists(self, name: str) -> bool: ...
-    def listing(self) -> dict[str, datetime]:
-        """Every blob's name and when it was written."""
-        ...
-
-    def names(self) -> Iterator[str]: ...
-    def open(self, name: str) -> CiphertextReader: ...
-    def create(self, name: str, key_id: str) -> AbstractContextManager[CiphertextWriter]:
-        """Write a new blob: durable and visible under its name once the block ends, gone if it raises."""
-        ...
-
-    def delete(self, name: str) -> bool: ...
-    def rewrite(self, name: str) -> AbstractContextManager[Rewrite | None]: ...
-    def lock(self, exclusive: bool) -> AbstractContextManager[None]:
-        """Puts and rotations hold it shared, retire alone. Readers never lock."""
-        ...
-
-    def partial_writes(self) -> list[PartialWrite]: ...
 
 
 # -- the file backend ------------------------------------------------------------------------------------------
