@@ -244,3 +244,29 @@ def test_auditor_downloads_the_transparency_report_and_the_audit_log_verifies(
         timeout=120,
     )
     assert verified.returncode == 0, verified.stderr + verified.stdout
+
+
+def test_the_review_page_fits_a_phone_and_uses_a_wide_screen(page: Any, live_app: Flask) -> None:
+    """At 390 px the review page scrolled sideways (its screen-reader-only labels escaped the scope table's
+    scroll box); at 1366 px the decision was squeezed into the left half, and a long address wrapped a few
+    characters per line in the scope table."""
+    from tests.review.helpers import case_in_review
+
+    address = "a.very.long.customer.address.for.testing@example-hosting-customer.net"
+    with live_app.app_context():
+        reviewer = make_user("reviewer")
+        reference = case_in_review(
+            reviewer, targets=[{"kind": "email", "value": address, "from": "2026-01-01", "to": "2026-06-30"}]
+        )
+    sign_in_with_code(page, reviewer)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"/cases/{reference}/review")
+    decision = page.locator("section.card").filter(has=page.get_by_role("heading", name="Decision"))
+    assert decision.bounding_box()["width"] > 1000
+    target = page.locator("table.scope-table .truncate")
+    expect(target).to_have_attribute("title", address)
+    box = target.bounding_box()
+    assert box["height"] < 30, "the address stays on one line, cut short"
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.goto(f"/cases/{reference}/review")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

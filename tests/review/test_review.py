@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from pypdf import PdfReader
 from sqlalchemy import func, select, text
@@ -47,7 +48,10 @@ def test_subpoena_for_content_exceeds_process_and_only_subscriber_data_can_be_ap
     with app.app_context():
         reference = case_in_review(**SUBPOENA)
     page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
-    assert "exceeds_process" in page and "cannot be approved (exceeds_process)" in page
+    # The finding in words, never its id.
+    assert "Exceeds what the process can compel" in page
+    assert "cannot be approved (exceeds what the process can compel)" in page
+    assert "exceeds_process" not in re.sub(r"<[^>]+>", " ", page)
     items = confirm_all(checklist_ids(app, reference))
     grounds = {"subscriber_basic": "law_requires", "stored_content": "legal_process"}
     forced = review_form(
@@ -84,7 +88,8 @@ def test_emergency_content_has_no_ground_until_counsel_escalation_is_recorded(ap
     with app.app_context():
         reference = case_in_review(**EMERGENCY)
     page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
-    assert "no_policy_ground" in page and "Counsel" in page
+    assert "No policy ground (to counsel)" in page and "Counsel" in page
+    assert "no_policy_ground" not in re.sub(r"<[^>]+>", " ", page)
     items = confirm_all(checklist_ids(app, reference))
     grounds = {"subscriber_basic": "harm_or_rights", "stored_content": "legal_process"}
     scope = {0: ["stored_content"]}
