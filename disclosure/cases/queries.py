@@ -66,8 +66,9 @@ def _open_first() -> Any:
     return sql_case((Case.emergency.is_(True), 0), else_=1)
 
 
-def filtered(criteria: CaseFilter) -> Select[Any]:
-    statement = select(Case)
+def filtered(criteria: CaseFilter, within: Select[Any] | None = None) -> Select[Any]:
+    """The cases matching `criteria`, among all cases or `within` a queue's (its own order dropped)."""
+    statement = within.order_by(None) if within is not None else select(Case)
     if criteria.state:
         statement = statement.where(Case.state == criteria.state)
     if criteria.process_type:
@@ -105,45 +106,80 @@ def page_of(statement: Select[Any], page: int, sort: str, page_size: int = PAGE_
     return list(rows), total, pages
 
 
-def queues(user_id: int, now: datetime, today: date) -> dict[str, list[Case]]:
-    """The dashboard: each queue is a short list, most urgent first."""
-    week = now + timedelta(days=7)
-    limit = 10
+#: The dashboard's queues, in the order it shows them: (key, title).
+QUEUES: tuple[tuple[str, str], ...] = (
+    ("mine", "My queue"),
+    ("emergencies", "Emergencies"),
+    ("overdue", "Overdue"),
+    ("due_this_week", "Due within 7 days"),
+    ("ready_to_produce", "Approved, ready to produce"),
+    ("needs_info", "Waiting for the requester"),
+    ("unassigned", "Unassigned, not yet in review"),
+    ("gag_expiring", "Non-disclosure orders expiring within 30 days"),
+    ("notify_customer", "Notify the customer: non-disclosure order ended"),
+)
+QUEUE_TITLES = dict(QUEUES)
+#: How many cases of each queue the dashboard shows; "See all" lists the rest.
+DASHBOARD_ROWS = 10
 
-    def run(statement: Select[Any]) -> list[Case]:
-        return list(db.session.execute(statement.options(*LIST_OPTIONS).limit(limit)).scalars().unique())
 
+@dataclass(frozen=True)
+class QueueView:
+    key: str
+    title: str
+    #: The first DASHBOARD_ROWS cases, most urgent first.
+    cases: list[Case]
+    #: How many cases the queue holds in all.
+    total: int
+
+
+def queue_statement(key: str, user_id: int, now: datetime) -> Select[Any] | None:
+    """The cases in one queue, most urgent first (None: no such queue). The dashboard shows its first rows and
+    the case list pages through all of it, so both always agree on what a queue holds."""
+    today = now.date()
     active = select(Case).where(Case.state.in_(ACTIVE))
-    return {
-        "mine": run(active.where(Case.assigned_to_id == user_id).order_by(_open_first(), Case.due_at)),
-        "emergencies": run(active.where(Case.emergency.is_(True)).order_by(Case.due_at)),
-        "overdue": run(active.where(Case.due_at < now).order_by(Case.due_at)),
-        "due_this_week": run(active.where(Case.due_at >= now, Case.due_at < week).order_by(Case.due_at)),
-        "needs_info": run(select(Case).where(Case.state == State.NEEDS_INFO.value).order_by(Case.due_at)),
-        "unassigned": run(
+    gag = select(Case).join(NonDisclosureOrder).options(contains_eager(Case.gag_order))
+    statements: dict[str, Any] = {
+        "mine": lambda: active.where(Case.assigned_to_id == user_id).order_by(_open_first(), Case.due_at),
+        "emergencies": lambda: active.where(Case.emergency.is_(True)).order_by(Case.due_at),
+        "overdue": lambda: active.where(Case.due_at < now).order_by(Case.due_at),
+        "due_this_week": lambda: active.where(Case.due_at >= now, Case.due_at < now + timedelta(days=7)).order_by(
+            Case.due_at
+        ),
+        "ready_to_produce": lambda: select(Case).where(Case.state == State.APPROVED.value).order_by(Case.due_at),
+        "needs_info": lambda: select(Case).where(Case.state == State.NEEDS_INFO.value).order_by(Case.due_at),
+        "unassigned": lambda: (
             select(Case)
             .where(Case.state == State.RECEIVED.value, Case.assigned_to_id.is_(None))
             .order_by(_open_first(), Case.due_at)
         ),
-        "gag_expiring": run(
-            select(Case)
-            .join(NonDisclosureOrder)
-            .options(contains_eager(Case.gag_order))
-            .where(
-                NonDisclosureOrder.expires_on.is_not(None),
-                NonDisclosureOrder.expires_on >= today,
-                NonDisclosureOrder.expires_on <= today + timedelta(days=30),
-            )
-            .order_by(NonDisclosureOrder.expires_on)
-        ),
-        "notify_customer": run(
-            select(Case)
-            .join(NonDisclosureOrder)
-            .options(contains_eager(Case.gag_order))
-            .where(NonDisclosureOrder.expires_on < today, NonDisclosureOrder.customer_notified_at.is_(None))
-            .order_by(NonDisclosureOrder.expires_on)
-        ),
+        "gag_expiring": lambda: gag.where(
+            NonDisclosureOrder.expires_on.is_not(None),
+            NonDisclosureOrder.expires_on >= today,
+            NonDisclosureOrder.expires_on <= today + timedelta(days=30),
+        ).order_by(NonDisclosureOrder.expires_on),
+        "notify_customer": lambda: gag.where(
+            NonDisclosureOrder.expires_on < today, NonDisclosureOrder.customer_notified_at.is_(None)
+        ).order_by(NonDisclosureOrder.expires_on),
     }
+    build = statements.get(key)
+    return build() if build is not None else None
+
+
+def queues(user_id: int, now: datetime) -> list[QueueView]:
+    """The dashboard: each queue's most urgent cases and how many it holds in all."""
+    views = []
+    for key, title in QUEUES:
+        statement = queue_statement(key, user_id, now)
+        assert statement is not None
+        cases = list(db.session.execute(statement.options(*LIST_OPTIONS).limit(DASHBOARD_ROWS)).scalars().unique())
+        total = len(cases)
+        if total == DASHBOARD_ROWS:
+            total = db.session.execute(
+                select(func.count()).select_from(statement.order_by(None).subquery())
+            ).scalar_one()
+        views.append(QueueView(key, title, cases, total))
+    return views
 
 
 def related_cases(case: Case) -> list[tuple[Case, str]]:

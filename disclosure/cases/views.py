@@ -65,7 +65,11 @@ def index() -> Any:
         q=form.q.data or None,
         sort=form.sort.data or queries.DEFAULT_SORT,
     )
-    cases, total, pages = queries.page_of(queries.filtered(criteria), form.page.data or 1, criteria.sort)
+    queue = request.args.get("queue", "")
+    within = queries.queue_statement(queue, current_user.id, utcnow()) if queue else None
+    if queue and within is None:
+        abort(404)
+    cases, total, pages = queries.page_of(queries.filtered(criteria, within), form.page.data or 1, criteria.sort)
     return render_template(
         "cases/index.html",
         form=form,
@@ -74,6 +78,8 @@ def index() -> Any:
         page=min(max(1, form.page.data or 1), pages),
         pages=pages,
         now=utcnow(),
+        queue=queue,
+        queue_title=queries.QUEUE_TITLES.get(queue),
     )
 
 

@@ -26,7 +26,7 @@ def index() -> Any:
     if current_user.can(Permission.CASE_VIEW):
         from disclosure.cases.queries import queues as case_queues
 
-        queues = case_queues(current_user.id, now, now.date())
+        queues = case_queues(current_user.id, now)
     return render_template("site/index.html", queues=queues, now=now)
 
 

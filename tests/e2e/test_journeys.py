@@ -395,3 +395,24 @@ def test_the_dashboard_shows_each_queued_case_due_date_without_scrolling_sideway
     frame, cell = queue.locator(".table-wrap").bounding_box(), due.bounding_box()
     assert frame is not None and cell is not None
     assert cell["x"] + cell["width"] <= frame["x"] + frame["width"], "the due date is cut off"
+
+
+def test_overdue_and_emergency_rows_keep_their_colour_on_striped_rows(page: Any, live_app: Flask) -> None:
+    """The striping painted every second row over, hiding whether it was overdue or an emergency."""
+    with live_app.app_context():
+        clerk = make_user("intake")
+        for _ in range(2):
+            make_case(logged_by=clerk, emergency=True)
+    sign_in(page, clerk.email, clerk.password)
+    expect_dashboard(page)
+    queue = page.locator("section.card").filter(has=page.get_by_role("heading", name=re.compile("^Emergencies")))
+    rows = queue.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    colours = [row.evaluate("row => getComputedStyle(row).backgroundColor") for row in rows.all()]
+    striped = page.evaluate(
+        "() => { const t = document.createElement('table'); t.className = 'data';"
+        " t.innerHTML = '<tbody><tr><td>a</td></tr><tr><td>b</td></tr></tbody>'; document.body.append(t);"
+        " const c = getComputedStyle(t.rows[1]).backgroundColor; t.remove(); return c; }"
+    )
+    assert colours[0] == colours[1], colours
+    assert colours[1] != striped, "the second emergency row shows the plain stripe"
