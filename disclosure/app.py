@@ -71,6 +71,7 @@ def _register_models() -> None:
     # Importing registers the tables and the audit triggers with the metadata (and the jobs' tasks).
     import disclosure.audit.ddl
     import disclosure.auth.models
+    import disclosure.auth.pending_models
     import disclosure.cases.models
     import disclosure.jobs.models
     import disclosure.jobs.tasks

@@ -1,7 +1,9 @@
-"""Database-side guards for append-only tables: triggers that refuse UPDATE, DELETE and TRUNCATE; the audit head row.
+"""Database-side guards for append-only tables: triggers that refuse UPDATE, DELETE and TRUNCATE; the audit head row;
+rows that are frozen once closed.
 
 The audit log's tables (events, checkpoints, tiles) are protected here; other append-only records (policy
-versions, review decisions) call protect() on their model.
+versions, review decisions, review approvals) call protect() on their model. Records that change while open and
+never once closed, and are never deleted (a review once decided, a pending change once decided), call guard().
 
 The same statements are created by `db.create_all()` (the metadata's after_create events, below) and by the
 Alembic migration, which carries a literal copy; the models-match-migrations test compares the two.
@@ -23,7 +25,15 @@ PROTECTED_TABLES = (
     "review_decision",
     "case_log_state",
     "audit_tile",
+    "review_approval",
 )
+
+#: Tables whose rows may change while open but never once closed, and are never deleted or truncated:
+#: table -> (the column that says so, its open value).
+GUARDED_TABLES = {
+    "review": ("status", "open"),
+    "pending_change": ("state", "pending"),
+}
 
 POSTGRES_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -87,6 +97,45 @@ def head_trigger_statements(dialect: str) -> list[str]:
     ]
 
 
+POSTGRES_GUARD_FUNCTION = """
+CREATE OR REPLACE FUNCTION refuse_change_once_closed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'UPDATE' THEN
+        RAISE EXCEPTION '% rows are never removed: % refused', TG_TABLE_NAME, TG_OP;
+    END IF;
+    IF (to_jsonb(OLD) ->> TG_ARGV[0]) IS DISTINCT FROM TG_ARGV[1] THEN
+        RAISE EXCEPTION '% row % is closed (% = %): UPDATE refused',
+            TG_TABLE_NAME, to_jsonb(OLD) ->> 'id', TG_ARGV[0], to_jsonb(OLD) ->> TG_ARGV[0];
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+
+
+def guard_statements(dialect: str, table: str) -> list[str]:
+    """A guarded row is never deleted, and once its column leaves the open value it never changes again.
+
+    A decided review is the record the decision was made on (the decision copies its checklist and grounds, but
+    the approvals point at the review); a decided pending change is the record of who let a powerful change in.
+    """
+    column, open_value = GUARDED_TABLES[table]
+    if dialect == "postgresql":
+        arguments = f"'{column}', '{open_value}'"
+        return [
+            f"CREATE TRIGGER {table}_guard BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION refuse_change_once_closed({arguments})",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION refuse_change_once_closed({arguments})",
+        ]
+    return [
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} rows are never removed: DELETE refused'); END",
+        f"CREATE TRIGGER {table}_frozen_once_closed BEFORE UPDATE ON {table} WHEN OLD.{column} != '{open_value}' "
+        f"BEGIN SELECT RAISE(ABORT, '{table} row is closed: UPDATE refused'); END",
+    ]
+
+
 def expected_trigger_names(dialect: str) -> set[str]:
     suffixes = ("no_change", "no_truncate") if dialect == "postgresql" else ("no_update", "no_delete")
     head = (
@@ -97,7 +146,9 @@ def expected_trigger_names(dialect: str) -> set[str]:
             "audit_head_no_shrink",
         }
     )
-    return {f"{table}_{suffix}" for table in PROTECTED_TABLES for suffix in suffixes} | head
+    guards = ("guard", "no_truncate") if dialect == "postgresql" else ("no_delete", "frozen_once_closed")
+    guarded = {f"{table}_{suffix}" for table in GUARDED_TABLES for suffix in guards}
+    return {f"{table}_{suffix}" for table in PROTECTED_TABLES for suffix in suffixes} | head | guarded
 
 
 def _create_triggers(target: Table, connection: Any, **_kw: Any) -> None:
@@ -121,6 +172,22 @@ def protect(model: type) -> None:
         raise ValueError(f"add {table.name} to PROTECTED_TABLES (and to a migration) before protecting it")
     event.listen(table, "after_create", _create_triggers)
     APPEND_ONLY.add(model)
+
+
+def _create_guard(target: Table, connection: Any, **_kw: Any) -> None:
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text(POSTGRES_GUARD_FUNCTION))
+    for statement in guard_statements(dialect, target.name):
+        connection.execute(text(statement))
+
+
+def guard(model: type) -> None:
+    """Make a model's rows undeletable, and frozen once closed (GUARDED_TABLES says which column closes them)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    if table.name not in GUARDED_TABLES:
+        raise ValueError(f"add {table.name} to GUARDED_TABLES (and to a migration) before guarding it")
+    event.listen(table, "after_create", _create_guard)
 
 
 for _model in (AuditEvent, AuditCheckpoint, AuditTile):

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from disclosure.audit.ddl import protect
+from disclosure.audit.ddl import guard, protect
 from disclosure.auth.models import User
 from disclosure.cases.models import Case
 from disclosure.clock import utcnow
@@ -308,3 +308,5 @@ class Decision(db.Model):  # type: ignore[name-defined]
 
 protect(PolicyVersion)
 protect(Decision)
+protect(Approval)
+guard(Review)
