@@ -31,6 +31,7 @@ from disclosure.extensions import db
 from disclosure.permissions import Permission, may_review
 from disclosure.policy.request import RequestError, parse_request
 from disclosure.policy.vocabulary import ProcessType
+from disclosure.review.summary import decision_summary
 from disclosure.services import Stale
 from disclosure.storage.store import StorageError, store_for_app
 from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
@@ -235,6 +236,7 @@ def _render_case(case: Case, **forms: Any) -> str:
         gag_form=forms.pop("gag_form", None) or GagOrderForm(),
         renew_form=forms.pop("renew_form", None) or RenewGagOrderForm(),
         related=queries.related_cases(case),
+        decision=decision_summary(case),
         timeline=_timeline(case),
         today=utcnow().date(),
         now=utcnow(),
