@@ -1,38 +1,37 @@
 """What an uploaded document really is, decided from its bytes: a clean PDF, a sane image, or plain text.
 
 The name and the browser's Content-Type are never trusted. A PDF must begin with %PDF-, parse with pypdf, and
-carry no encryption and no active content; an image must decode within a pixel budget (decompression bombs);
-plain text must be UTF-8 without control characters. Anything else is refused with a reason a person can act on.
+carry no encryption and no active content, judged on its parsed objects by disclosure.cases.pdf_check in a child
+process with memory, CPU and time limits (a hostile PDF costs that process, never the server); an image must
+decode within a pixel budget (decompression bombs); plain text must be UTF-8 without control characters.
+Anything else is refused with a reason a person can act on.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import logging
+import os
 import re
+import subprocess
+import sys
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
-
+from disclosure.cases import pdf_check
 from disclosure.services import ServiceError
 
 #: Pixel budget for images: an A4 page scanned at 600 dpi is about 35 million pixels.
 MAX_IMAGE_PIXELS = 60_000_000
-ACTIVE_PDF_KEYS = (
-    b"/JavaScript",
-    b"/JS",
-    b"/OpenAction",
-    b"/Launch",
-    b"/EmbeddedFile",
-    b"/EmbeddedFiles",
-    b"/RichMedia",
-    b"/AA",
-    b"/SubmitForm",
-    b"/ImportData",
-    b"/XFA",
-)
+#: Wall-clock seconds the PDF check may take (it also has its own memory and CPU limits: disclosure.cases.pdf_check).
+PDF_CHECK_SECONDS = 30.0
+#: The folder holding the disclosure package, so the checker imports this code whatever the working directory.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 HTML_MARKERS = re.compile(rb"<\s*(?:!doctype|html|script|body|iframe|svg)\b", re.IGNORECASE)
+log = logging.getLogger(__name__)
 EXTENSIONS = {
     "application/pdf": ".pdf",
     "image/png": ".png",
@@ -70,61 +69,46 @@ def _check_pdf(data: bytes) -> str:
         raise DocumentRejected(
             "This PDF also contains web-page markup (a polyglot file). Print it to a new PDF and upload that."
         )
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            raise DocumentRejected(
-                "This PDF is encrypted or password-protected. Ask the sender for an "
-                "unprotected copy, or print it to a new PDF."
-            )
-        pages = len(reader.pages)
-        for page in reader.pages:
-            page.get_contents()
-    except DocumentRejected:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as error:
-        raise DocumentRejected(
-            "This PDF is damaged or incomplete and cannot be read. Ask the sender for a new copy."
-        ) from error
-    if pages == 0:
-        raise DocumentRejected("This PDF has no pages.")
-    found = _active_content(reader, data)
-    if found:
-        raise DocumentRejected(
-            f"This PDF contains active content ({', '.join(found)}), which we do not accept. "
-            "Print it to a new PDF and upload that."
-        )
+    verdict = run_pdf_check(data)
+    if not verdict.get("ok"):
+        raise DocumentRejected(str(verdict.get("reason") or pdf_check.TOO_COMPLEX.format(why="the check failed")))
     return "application/pdf"
 
 
-def _active_content(reader: PdfReader, data: bytes) -> list[str]:
-    """Names of active-content keys found in the document's objects (and, as a backstop, its raw bytes)."""
-    found: set[str] = set()
-    root = reader.trailer.get("/Root")
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        item = stack.pop()
-        if item is None:
-            continue
-        try:
-            item = item.get_object() if hasattr(item, "get_object") else item
-        except Exception:  # noqa: S112 - a broken reference is not active content
-            continue
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, dict):
-            for key, value in item.items():
-                if key.encode() in ACTIVE_PDF_KEYS:
-                    found.add(key)
-                stack.append(value)
-        elif isinstance(item, list):
-            stack.extend(item)
-    for key in ACTIVE_PDF_KEYS:
-        if re.search(re.escape(key) + rb"[\s/<\[(]", data):
-            found.add(key.decode())
-    return sorted(found)
+def run_pdf_check(data: bytes, *, timeout: float = PDF_CHECK_SECONDS) -> dict[str, Any]:
+    """Run disclosure.cases.pdf_check in a child process (its own memory and CPU limits, our wall-clock limit) and
+    return its verdict. A child that is killed, times out or answers nonsense is a refusal, never a pass."""
+    reason = pdf_check.TOO_COMPLEX.format(why="checking it took too long or needed too much memory")
+    too_complex: dict[str, Any] = {"ok": False, "reason": reason}
+    # Only what the child needs: hostile input is parsed there, so it gets no secrets from our environment.
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(PACKAGE_ROOT),
+        "LC_ALL": "C.UTF-8",
+    }
+    try:
+        child = subprocess.run(  # our own interpreter and module, no shell
+            [sys.executable, "-s", "-m", "disclosure.cases.pdf_check"],
+            input=data,
+            capture_output=True,
+            timeout=timeout,
+            env=environment,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        log.warning("PDF check: stopped after %.0f s (%d bytes)", timeout, len(data))
+        return too_complex
+    if child.returncode != 0:
+        log.warning("PDF check: the checker ended with status %d (%d bytes)", child.returncode, len(data))
+        return too_complex
+    try:
+        verdict = json.loads(child.stdout)
+    except ValueError:
+        verdict = None
+    if not isinstance(verdict, dict) or not isinstance(verdict.get("ok"), bool):
+        log.warning("PDF check: the checker gave no verdict (%d bytes)", len(data))
+        return too_complex
+    return verdict
 
 
 def _check_image(data: bytes) -> str:
