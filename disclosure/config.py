@@ -45,6 +45,10 @@ ENVIRONMENT: dict[str, Any] = {
     "BUNDLE_DIR": ("BUNDLE_DIR", str),
     # Where encrypted blobs (and, then, built bundles) live: "file" (BLOB_DIR) or "database" (PostgreSQL only).
     "BLOB_BACKEND": ("BLOB_BACKEND", lambda value: value.strip().lower()),
+    # The audit-log key kept out of the instance folder, passphrase-encrypted; the witnesses' public keys.
+    "LOG_KEY_FILE": ("LOG_KEY_FILE", str),
+    "LOG_KEY_PASSPHRASE": ("LOG_KEY_PASSPHRASE", str),
+    "WITNESS_KEYS": ("WITNESS_KEYS", str),
 }
 BLOB_BACKENDS = ("file", "database")
 LOG_FORMATS = ("json", "text")
@@ -95,6 +99,11 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         "AUDIT_CHECKPOINT_MINUTES": 60,
         "AUDIT_CHECKPOINT_DIR": str(instance_path / "checkpoints"),
         "KEYS_DIR": str(instance_path / "keys"),
+        #: The audit-log key's PEM file (unset: KEYS_DIR/audit-log-ed25519.pem), encrypted when a passphrase is set.
+        "LOG_KEY_FILE": None,
+        "LOG_KEY_PASSPHRASE": None,
+        #: Witnesses whose cosignatures verify counts: a folder of C2SP verifier keys (*.vkey), or a list of them.
+        "WITNESS_KEYS": None,
         "DEMO_SECOND_FACTOR_EXEMPT": True,
         #: Names the organisation in letters, bundles and certificates.
         "ORGANISATION_NAME": "Disclosure",

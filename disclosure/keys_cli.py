@@ -95,7 +95,7 @@ def _refuse_to_orphan_data(importing_log_key: Path | None, importing_pki: bool) 
         and not (missing.kind == "audit-log" and importing_log_key is not None)
         and not (missing.kind == "pki" and importing_pki)
     ]
-    if importing_log_key is not None and not (keyring.keys_dir() / keyring.LOG_KEY_FILE).exists():
+    if importing_log_key is not None and not keyring.log_key_path().exists():
         _refuse_a_stranger_log_key(importing_log_key)
     if not lost:
         return

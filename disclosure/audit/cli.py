@@ -1,7 +1,8 @@
-"""`flask audit verify|checkpoint|export` and `flask db harden-roles`."""
+"""`flask audit verify|checkpoint|export|cosign|witness-key` and `flask db harden-roles`."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
 from pathlib import Path
@@ -18,24 +19,45 @@ from disclosure.audit.export import export_events
 from disclosure.audit.models import AuditCheckpoint
 from disclosure.audit.service import checkpoint_now, missing_checkpoint_files, require_schema
 from disclosure.audit.verify import GivenCheckpoint, VerifyResult, verify_log
+from disclosure.audit.witness import (
+    WitnessError,
+    WitnessState,
+    check_against_state,
+    cosign,
+    load_witnesses,
+    new_witness_key,
+    parse_witness_private_key,
+    read_state,
+)
+from disclosure.clock import utcnow
 from disclosure.database import READ_ONLY
 from disclosure.extensions import db
+from disclosure.instance import write_private_file
 from disclosure.keyring import KeyMissing, log_key_name, log_public_key
 from disclosure.permissions import Permission
 from disclosure.services import SystemActor, require
+from disclosure_proofs.note import NoteError, parse_vkey, verify_checkpoint
 
 audit_cli = AppGroup("audit", help="Verify, checkpoint and export the audit log.")
 
 
 def run_verification(given: list[GivenCheckpoint]) -> VerifyResult:
+    """Verify against the given checkpoints and the stored ones, counting the configured witnesses' cosignatures.
+
+    Raises WitnessError when WITNESS_KEYS cannot be read: a verification that silently ignored the witnesses
+    would say less than the operator asked for.
+    """
     try:
         public_key = log_public_key()
     except KeyMissing:
         public_key = None
+    witnesses = load_witnesses(current_app.config.get("WITNESS_KEYS"))
     # A connection of its own, out of any open transaction: verify_log then reads one snapshot (REPEATABLE READ
     # on PostgreSQL, a deferred read on SQLite that never waits for the session's BEGIN IMMEDIATE).
     with db.engine.connect() as connection:
-        return verify_log(connection, public_key, log_key_name(), str(current_app.config["AUDIT_ORIGIN"]), given)
+        return verify_log(
+            connection, public_key, log_key_name(), str(current_app.config["AUDIT_ORIGIN"]), given, witnesses
+        )
 
 
 def folder_checkpoints(given: set[Path]) -> list[GivenCheckpoint]:
@@ -82,6 +104,8 @@ def verify(checkpoints: tuple[Path, ...]) -> None:
     try:
         given += folder_checkpoints({path.resolve() for path in checkpoints})
         result = run_verification(given)
+    except WitnessError as error:
+        raise click.ClickException(f"cannot read the witness keys (WITNESS_KEYS): {error}") from error
     except DBAPIError as error:
         raise click.ClickException(
             f"cannot read the audit log ({error.orig}); has `flask db upgrade` been run?"
@@ -97,6 +121,109 @@ def verify(checkpoints: tuple[Path, ...]) -> None:
         )
     if not result.intact:
         raise SystemExit(1)
+
+
+def _cosigned_path(checkpoint_file: Path) -> Path:
+    """checkpoint-N.txt -> checkpoint-N.cosigned.txt beside it; a file already cosigned is cosigned in place."""
+    if checkpoint_file.name.endswith(".cosigned.txt"):
+        return checkpoint_file
+    return checkpoint_file.with_name(checkpoint_file.name.removesuffix(".txt") + ".cosigned.txt")
+
+
+def _replace_file(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write a temporary file beside path, fsync, rename over it: a reader sees the old or the new file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+@audit_cli.command("cosign")
+@click.argument("checkpoint_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The witness's private key file (from `flask audit witness-key new`).",
+)
+@click.option(
+    "--log-vkey",
+    help="The log's verifier key (name+id+key, as bundles carry it) or a file holding it; default: this instance's.",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the witness keeps the last checkpoint it cosigned per log; default: KEY_FILE.state.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the cosigned checkpoint; default: checkpoint-N.cosigned.txt beside the file.",
+)
+def cosign_command(
+    checkpoint_file: Path, key_file: Path, log_vkey: str | None, state_file: Path | None, out: Path | None
+) -> None:
+    """As a witness: check a checkpoint's log signature, refuse one that would shrink or fork the log this witness
+    saw, and append a C2SP cosignature/v1 line with the time. Keep a copy of every cosigned file yourself."""
+    try:
+        name, private_key = parse_witness_private_key(key_file.read_text(encoding="utf-8").strip())
+        note = checkpoint_file.read_text(encoding="utf-8")
+        if log_vkey:
+            vkey_text = Path(log_vkey).read_text(encoding="utf-8") if Path(log_vkey).is_file() else log_vkey
+            log_name, log_key = parse_vkey(vkey_text.strip())
+        else:
+            log_name, log_key = log_key_name(), log_public_key()
+        checkpoint = verify_checkpoint(note, log_key, log_name, expected_origin=log_name)
+        state_path = state_file or key_file.with_name(key_file.name + ".state")
+        states = read_state(state_path)
+        check_against_state(checkpoint, states)
+        cosigned = cosign(note, name, private_key, int(utcnow().timestamp()))
+    except (OSError, UnicodeDecodeError, ValueError, KeyMissing) as error:
+        # NoteError and WitnessError are ValueErrors: a bad key, a forged note, or the witness's refusal.
+        raise click.ClickException(f"not cosigned: {error}") from error
+    target = out or _cosigned_path(checkpoint_file)
+    _replace_file(target, cosigned)
+    states[checkpoint.origin] = WitnessState(checkpoint.origin, checkpoint.size, checkpoint.root)
+    _replace_file(state_path, "".join(state.line() + "\n" for state in states.values()), mode=0o600)
+    click.echo(f"cosigned {checkpoint.origin} at size {checkpoint.size} as witness {name}: {target}")
+
+
+@audit_cli.group("witness-key")
+def witness_key() -> None:
+    """Witness keys: a witness cosigns the log's checkpoints with its own key, on a host of its own."""
+
+
+@witness_key.command("new")
+@click.argument("name")
+@click.option(
+    "--out",
+    "folder",
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for NAME.key (private, mode 0600) and NAME.vkey (public); default: the current folder.",
+)
+def witness_key_new(name: str, folder: Path) -> None:
+    """Create a witness key pair. Keep NAME.key on the witness's host only; give NAME.vkey to the operators, who
+    put it in the WITNESS_KEYS folder."""
+    try:
+        private, vkey = new_witness_key(name)
+    except NoteError as error:
+        raise click.BadParameter(str(error), param_hint="NAME") from error
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key_path, vkey_path = folder / f"{name}.key", folder / f"{name}.vkey"
+    try:
+        write_private_file(key_path, (private + "\n").encode())
+    except FileExistsError as error:
+        raise click.ClickException(f"{key_path} exists already; nothing was overwritten") from error
+    vkey_path.write_text(vkey + "\n", encoding="utf-8")
+    click.echo(f"created {key_path} (private, mode 0600) and {vkey_path}")
+    click.echo(vkey)
 
 
 @audit_cli.command("checkpoint")

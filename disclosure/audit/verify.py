@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from disclosure.audit import scan_worker
 from disclosure.audit.canonical import GENESIS_CHAIN
 from disclosure.audit.scan import EVENTS_SQL, Finding, Scan, as_bytes
 from disclosure.audit.scan_tree import PartTree, Tree, combine, join_digests
+from disclosure.audit.witness import Witness, WitnessError, verified_cosignatures
 from disclosure_proofs.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -69,15 +70,27 @@ class VerifyResult:
     root: bytes = b""
     findings: list[Finding] = field(default_factory=list)
     checkpoints_checked: int = 0
+    #: Whether any witness key was configured, the largest size a configured witness cosigned, and by whom.
+    witnessed: bool = False
+    cosigned_size: int | None = None
+    cosigned_by: tuple[str, ...] = ()
 
     @property
     def intact(self) -> bool:
         return not self.findings
 
+    def witness_line(self) -> str:
+        if self.cosigned_size is not None:
+            return f"newest cosigned checkpoint: size {self.cosigned_size}, by {', '.join(self.cosigned_by)}"
+        return "no checkpoint cosigned by a configured witness"
+
     def summary(self) -> str:
-        if self.intact:
-            return f"intact: {self.size} events, root {self.root.hex()}"
-        return f"NOT intact: {self.findings[0]}"
+        verdict = (
+            f"intact: {self.size} events, root {self.root.hex()}" if self.intact else f"NOT intact: {self.findings[0]}"
+        )
+        if self.witnessed and self.intact:
+            verdict += f"; {self.witness_line()}"
+        return verdict
 
 
 @dataclass(frozen=True)
@@ -215,6 +228,7 @@ def verify_log(
     key_name: str,
     origin: str,
     given: Iterable[GivenCheckpoint] = (),
+    witnesses: Sequence[Witness] = (),
 ) -> VerifyResult:
     """Check the whole log on this connection: in the caller's transaction if one is open, else in a snapshot.
 
@@ -222,7 +236,7 @@ def verify_log(
     """
     dbapi_error = connection.dialect.loaded_dbapi.Error
     try:
-        return _verify(connection, public_key, key_name, origin, given)
+        return _verify(connection, public_key, key_name, origin, given, witnesses)
     except dbapi_error as error:
         raise DBAPIError.instance("(reading the audit tables)", None, error, dbapi_error) from error
 
@@ -233,10 +247,11 @@ def _verify(
     key_name: str,
     origin: str,
     given: Iterable[GivenCheckpoint],
+    witnesses: Sequence[Witness] = (),
 ) -> VerifyResult:
-    result = VerifyResult()
+    result = VerifyResult(witnessed=bool(witnesses))
     with _snapshot(connection) as snapshot:
-        checkpoints = _load_checkpoints(snapshot, public_key, key_name, origin, given, result)
+        checkpoints = _load_checkpoints(snapshot, public_key, key_name, origin, given, result, witnesses)
         if result.findings:
             result.root = EMPTY_ROOT
             return result
@@ -317,6 +332,7 @@ def _load_checkpoints(
     origin: str,
     given: Iterable[GivenCheckpoint],
     result: VerifyResult,
+    witnesses: Sequence[Witness] = (),
 ) -> list[tuple[str, Checkpoint]]:
     stored = snapshot.all(_CHECKPOINTS_SQL)
     sources = [*given, *(GivenCheckpoint(f"stored checkpoint #{row_id}", note) for row_id, note in stored)]
@@ -332,13 +348,29 @@ def _load_checkpoints(
             break
         try:
             checkpoint = verify_checkpoint(source.note, public_key, key_name, expected_origin=origin)
-            checked.append((source.label, checkpoint))
+            label = source.label
+            if witnesses:
+                cosigners = sorted({c.witness for c in verified_cosignatures(source.note, witnesses)})
+                if cosigners:
+                    label = f"{label} (cosigned by {', '.join(cosigners)})"
+                    _note_cosigned(result, checkpoint.size, cosigners)
+            checked.append((label, checkpoint))
+        except WitnessError as error:
+            result.findings.append(Finding(None, f"{source.label}: {error}"))
+            break
         except NoteError as error:
             problem = f"{source.label}: checkpoint signature invalid or forged ({error})"
             result.findings.append(Finding(None, problem))
             break
     result.checkpoints_checked = len(checked)
     return checked
+
+
+def _note_cosigned(result: VerifyResult, size: int, cosigners: list[str]) -> None:
+    if result.cosigned_size is None or size > result.cosigned_size:
+        result.cosigned_size, result.cosigned_by = size, tuple(cosigners)
+    elif size == result.cosigned_size:
+        result.cosigned_by = tuple(sorted({*result.cosigned_by, *cosigners}))
 
 
 def _check_head(snapshot: _Snapshot, result: VerifyResult, chain_tip: bytes) -> None:
