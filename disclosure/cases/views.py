@@ -31,6 +31,7 @@ from disclosure.extensions import db
 from disclosure.permissions import Permission, may_review
 from disclosure.policy.request import RequestError, parse_request
 from disclosure.policy.vocabulary import ProcessType
+from disclosure.presentation import document_kind, event_sentence
 from disclosure.review.summary import decision_summary
 from disclosure.services import Stale
 from disclosure.storage.store import StorageError, store_for_app
@@ -38,6 +39,8 @@ from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
 from disclosure.workflow import DECISION_ACTIONS, Action, available_actions
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
+bp.add_app_template_global(event_sentence, "event_sentence")
+bp.add_app_template_global(document_kind, "document_kind")
 
 
 def case_or_404(reference: str) -> Case:
@@ -204,10 +207,17 @@ def _check_with_parser(form: IntakeForm) -> None:
 
 
 def _timeline(case: Case) -> list[dict[str, Any]]:
+    """The case's events, oldest first, each with who did it by name."""
     rows = db.session.execute(
         select(AuditEvent).where(AuditEvent.subject == case.subject).order_by(AuditEvent.seq)
     ).scalars()
-    return [{"row": row, "body": json.loads(row.body)} for row in rows]
+    events = [{"row": row, "body": json.loads(row.body)} for row in rows]
+    ids = {event["row"].actor_id for event in events if event["row"].actor_id is not None}
+    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
+    for event in events:
+        actor = event["body"].get("actor") or {}
+        event["who"] = names.get(event["row"].actor_id) or actor.get("name") or actor.get("email") or "The system"
+    return events
 
 
 def _render_case(case: Case, **forms: Any) -> str:

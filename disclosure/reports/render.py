@@ -17,11 +17,15 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from disclosure.audit.models import AuditEvent
+from disclosure.auth.models import User
 from disclosure.cases.models import Case
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.pdf import StaticOnlyFetcher, render_pdf
+from disclosure.policy.vocabulary import Category, TargetKind
+from disclosure.presentation import document_kind, event_sentence
 from disclosure.reports.transparency import Cell, TransparencyReport, band, public_rows, shown, shown_share
+from disclosure.review.summary import period_in_words
 
 PDF_VARIANT = "pdf/a-3b"
 
@@ -110,10 +114,15 @@ def breakable(text: str, every: int = 40, limit: int = 4000) -> str:
 
 
 def timeline_of(case: Case) -> list[dict[str, Any]]:
-    """Every audit event about the case, oldest first, with its body's fields."""
-    rows = db.session.execute(
-        select(AuditEvent).where(AuditEvent.subject == case.subject).order_by(AuditEvent.seq)
-    ).scalars()
+    """Every audit event about the case, oldest first: who did what, as a sentence, and the raw body's fields for
+    the appendix."""
+    rows = list(
+        db.session.execute(
+            select(AuditEvent).where(AuditEvent.subject == case.subject).order_by(AuditEvent.seq)
+        ).scalars()
+    )
+    ids = {row.actor_id for row in rows if row.actor_id is not None}
+    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
     timeline = []
     for row in rows:
         body = json.loads(bytes(row.body))
@@ -124,11 +133,50 @@ def timeline_of(case: Case) -> list[dict[str, Any]]:
                 "ts": row.ts,
                 "action": row.action,
                 "actor": actor.get("email") or actor.get("name") or "system",
+                "who": (names.get(row.actor_id) if row.actor_id is not None else None)
+                or actor.get("name")
+                or actor.get("email")
+                or "The system",
+                "sentence": event_sentence(row.action, body.get("data")),
                 "outcome": body.get("outcome"),
                 "data": breakable(json.dumps(body.get("data") or {}, sort_keys=True, ensure_ascii=False)),
             }
         )
     return timeline
+
+
+def _label(enum: Any, value: str) -> str:
+    try:
+        return str(enum(value).label)
+    except ValueError:
+        return value
+
+
+def _decision_rows(decision: Any) -> dict[str, Any]:
+    """A decision's checklist, grounds and reasons in words, as the reviewer saw them (its engine snapshot)."""
+    from disclosure.review.service import REJECTION_REASONS
+
+    items = {item["id"]: item["label"] for item in decision.engine.get("checklist", [])}
+    return {
+        "decision": decision,
+        "checklist": [
+            (items.get(item, item), answer.answer.label, answer.note) for item, answer in decision.checklist.items()
+        ],
+        "grounds": [
+            (_label(Category, category), [g.label for g in citation.grounds], citation.reason)
+            for category, citation in decision.grounds.items()
+        ],
+        "scope": [
+            (
+                _label(TargetKind, e.kind),
+                e.value,
+                [_label(Category, c) for c in e.categories],
+                period_in_words(e.start, e.end),
+            )
+            for e in decision.scope or ()
+        ],
+        "reasons": [REJECTION_REASONS.get(code, code) for code in decision.reason_codes],
+    }
 
 
 def dossier_context(case: Case) -> dict[str, Any]:
@@ -148,12 +196,15 @@ def dossier_context(case: Case) -> dict[str, Any]:
 
     return {
         "case": case,
-        "reviews": [(r, r.checklist, r.grounds) for r in reviews],
-        "decisions": [(d, d.checklist, d.grounds, d.scope, d.reason_codes) for d in decisions],
+        "particulars": case.further_particulars,
+        "reviews": reviews,
+        "decisions": [_decision_rows(d) for d in decisions],
         "records": records,
         "bundles": bundles,
         "timeline": timeline_of(case),
         "generated_at": utcnow(),
+        "category_label": lambda value: _label(Category, value),
+        "document_kind": document_kind,
     }
 
 

@@ -46,10 +46,15 @@ def test_dossier_holds_facts_review_production_and_timeline(app, client, login_a
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages).replace("\n", "")
     assert f"Case dossier {reference}" in text
     assert "user@example.net" in text  # the target
-    assert "Decision: approved" in text and "legal_process" in text  # review, grounds
+    # The decision and its grounds in words, never their ids.
+    assert "Decision: Approve" in text and "Required to cooperate with valid and enforceable legal process" in text
     assert record_hash in text  # production record with its hash
+    # The timeline as sentences (who did what), then the raw events in the appendix.
+    what_happened = text.split("What happened", 1)[1].split("Appendix: the audit events as recorded", 1)
+    assert "Logged the request" in what_happened[0] and "Added a responsive record" in what_happened[0]
+    assert "case.create" not in what_happened[0] and "case.transition" not in what_happened[0]
     for action in ("case.create", "case.transition", "production.record_added"):
-        assert action in text  # the timeline
+        assert action in what_happened[1]
     assert "<script>alert(1)</script>" in text  # hostile text shows as text
 
 
