@@ -83,7 +83,7 @@ def _register_models() -> None:
 
 
 def _register_web(app: Flask) -> None:
-    from disclosure import errors, hardening, unit_of_work
+    from disclosure import errors, hardening, routing, unit_of_work
     from disclosure.audit.views import bp as audit_bp
     from disclosure.auth.access import enforce_access
     from disclosure.auth.admin_views import bp as admin_bp
@@ -96,6 +96,7 @@ def _register_web(app: Flask) -> None:
     from disclosure.review.views import bp as review_bp
     from disclosure.site.views import bp as site_bp
 
+    routing.init_app(app)  # the bounded `int` converter, before any rule is added
     hardening.init_app(app)
     errors.init_app(app)
     unit_of_work.init_app(app)

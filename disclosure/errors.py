@@ -12,6 +12,7 @@ from html import escape
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from disclosure.unit_of_work import roll_back
@@ -29,6 +30,8 @@ MESSAGES = {
 
 
 log = logging.getLogger(__name__)
+#: PostgreSQL's SQLSTATE for a number too large for its column (an id from a form, say).
+NUMERIC_VALUE_OUT_OF_RANGE = "22003"
 
 #: The error page without the site's layout, for when the layout itself cannot be drawn.
 BARE_PAGE = """<!doctype html>
@@ -75,6 +78,27 @@ def init_app(app: Flask) -> None:
             return error
         detail = error.description if error.code == 400 and error.description else None
         return render_error(error.code, detail)
+
+    @app.errorhandler(OverflowError)
+    def number_out_of_range(error: OverflowError) -> tuple[str, int]:
+        # A number from the request too large for the database (SQLite stops at 2**63 - 1) or for date arithmetic:
+        # the request's fault, so a 400 that says so, wherever the number was read without a range check.
+        app.logger.warning(
+            "number out of range, request id %s, %s %s: %s",
+            g.get("request_id", "-"),
+            request.method,
+            request.path,
+            error,
+        )
+        roll_back()
+        return render_error(400, "A number or date in the request is out of range. Check the link or the form.")
+
+    @app.errorhandler(DataError)
+    def database_refused_a_value(error: DataError) -> tuple[str, int]:
+        # PostgreSQL's "numeric value out of range" (SQLSTATE 22003) is the same mistake as SQLite's OverflowError.
+        if getattr(error.orig, "sqlstate", None) == NUMERIC_VALUE_OUT_OF_RANGE:
+            return number_out_of_range(OverflowError(str(error.orig)))
+        return unexpected_error(error)
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> tuple[str, int]:

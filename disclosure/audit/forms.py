@@ -7,6 +7,7 @@ from wtforms import DateField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from disclosure.audit.actions import AuditAction
+from disclosure.routing import date_in_range
 
 
 class AuditFilterForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
@@ -17,8 +18,8 @@ class AuditFilterForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no ty
         validators=[Optional()],
     )
     subject = StringField("Subject", validators=[Optional(), Length(max=120)], description="e.g. user:3")
-    start = DateField("From", validators=[Optional()])
-    end = DateField("To", validators=[Optional()])
+    start = DateField("From", validators=[Optional(), date_in_range])
+    end = DateField("To", validators=[Optional(), date_in_range])
 
     def validate_end(self, field: DateField) -> None:
         if field.data and self.start.data and field.data < self.start.data:

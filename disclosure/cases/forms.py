@@ -49,6 +49,7 @@ from disclosure.policy.vocabulary import (
     TargetKind,
     VoluntaryBasis,
 )
+from disclosure.routing import date_in_range
 from disclosure.workflow import State
 
 TIMEZONES = [
@@ -586,8 +587,8 @@ class CaseFilterForm(FlaskForm):
     process_type = SelectField("Process", choices=choices(ProcessType, "Any process"), validators=[Optional()])
     agency = SelectField("Agency", coerce=str, validators=[Optional()])
     regime = SelectField("Jurisdiction", choices=choices(Regime, "Any jurisdiction"), validators=[Optional()])
-    due_from = DateField("Due from", validators=[Optional()])
-    due_to = DateField("Due to", validators=[Optional()])
+    due_from = DateField("Due from", validators=[Optional(), date_in_range])
+    due_to = DateField("Due to", validators=[Optional(), date_in_range])
     sort = SelectField(
         "Sort",
         choices=[
