@@ -1,7 +1,9 @@
 """`flask demo seed`: demo accounts for trying Disclosure out. Idempotent: a second run changes nothing.
 
-DEMO ONLY: demo accounts are exempt from the second factor so that a first look needs no authenticator
-app. Never seed a production database.
+DEMO ONLY: it runs in development mode alone (DISCLOSURE_DEV=1, as `make setup` sets it) and refuses otherwise, so a
+production database never gets accounts whose passwords were printed to a terminal. The accounts are exempt from
+the second factor, so that a first look needs no authenticator app, only while DEMO_SECOND_FACTOR_EXEMPT is true
+(the default); set it false to seed demo accounts that must enrol like anyone else.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -26,6 +29,12 @@ from disclosure.services import SystemActor
 demo_cli = AppGroup("demo", help="Demo data (never in production).")
 
 DEMO_DOMAIN = "demo.disclosure.test"
+#: Exit status of a refused command, as click uses for a usage error.
+REFUSED = 2
+NOT_IN_DEV_MODE = (
+    "refused: `flask demo seed` creates accounts whose passwords are printed here, so it runs only in development "
+    "mode. Run it as DISCLOSURE_DEV=1 flask demo seed (make setup does), and never against a production database."
+)
 DEMO_NAMES = {
     Role.INTAKE: "Ines Intake",
     Role.REVIEWER: "Rita Reviewer",
@@ -41,7 +50,11 @@ def demo_password() -> str:
 
 @demo_cli.command("seed")
 def seed() -> None:
-    """Create one demo user per role (passwords printed once) and sample cases."""
+    """Create one demo user per role (passwords printed once) and sample cases. Development mode only."""
+    if not current_app.config.get("DEV_MODE"):
+        click.echo(NOT_IN_DEV_MODE, err=True)
+        raise SystemExit(REFUSED)
+    exempt = bool(current_app.config.get("DEMO_SECOND_FACTOR_EXEMPT"))
     require_schema()
     actor = SystemActor("flask demo seed")
     created = []
@@ -53,7 +66,7 @@ def seed() -> None:
                 continue
             password = demo_password()
             user = service.create_user(actor, email, name, [role.value], password, must_change_password=False)
-            user.demo_second_factor_exempt = True
+            user.demo_second_factor_exempt = exempt
             created.append((email, password, role))
         cases = seed_cases() if created else []
         reviewer_password = next((pw for email, pw, role in created if role is Role.REVIEWER), None)
@@ -68,7 +81,13 @@ def seed() -> None:
     if not created:
         click.echo("demo data already present; nothing changed (passwords were printed when first seeded)")
         return
-    click.echo("Demo accounts (DEMO ONLY: second factor not enforced). Passwords are shown this once:")
+    if exempt:
+        click.echo("Demo accounts (DEMO ONLY: second factor not enforced). Passwords are shown this once:")
+    else:
+        click.echo(
+            "Demo accounts (DEMO ONLY; reviewer, producer and admin enrol a second factor at first sign-in, "
+            "as DEMO_SECOND_FACTOR_EXEMPT is off). Passwords are shown this once:"
+        )
     for email, password, role in created:
         click.echo(f"  {role.value:<9} {email:<34} {password}")
     click.echo(f"Sample cases: {', '.join(cases)}")

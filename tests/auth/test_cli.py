@@ -52,6 +52,7 @@ def test_users_create_bad_input_exits_non_zero_with_a_clear_message(app):
 
 
 def test_demo_seed_is_idempotent_and_prints_passwords_once(app):
+    app.config["DEV_MODE"] = True  # the command refuses outside development mode (tests/test_demo_seed.py)
     first = run(app, ["demo", "seed"])
     assert first.exit_code == 0 and "DEMO ONLY" in first.output
     lines = [line.split() for line in first.output.splitlines() if "@demo.disclosure.test" in line]
