@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/blob_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/soak_bench.py
+	$(BIN)/python bench/signin_contention_bench.py
 
 # ruff everywhere; mypy on the package, strict on the cores and every service (pyproject.toml says which).
 lint: $(STAMP)

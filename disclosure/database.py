@@ -2,13 +2,20 @@
 
 Invariants: datetimes are stored as UTC and always read back timezone-aware; constraint names are
 deterministic so Alembic migrations match the models; SQLite runs with WAL, foreign keys, a busy
-timeout, synchronous=FULL and BEGIN IMMEDIATE (the audit log's append lock); a connection found dead is invalidated,
+timeout, synchronous=FULL and BEGIN IMMEDIATE (the audit log's append lock) for every transaction that may write, while
+a request that only reads (GET) begins deferred and waits for no writer; a connection found dead is invalidated,
 never handed out again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+import os
+import stat
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, MetaData, event
@@ -54,10 +61,63 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 #: Execution option for a connection that only reads (e.g. a report's queries running side by side).
 READ_ONLY = "disclosure_read_only"
+#: Execution option for a transaction opened to write now (BEGIN IMMEDIATE even where reads begin deferred).
+WRITE = "disclosure_write"
+
+#: Set while a request reads (GET, HEAD): its transactions begin deferred, so that a page waits for no writer.
+_reads_deferred: ContextVar[bool] = ContextVar("disclosure_reads_deferred", default=False)
+
+
+@contextmanager
+def reads_deferred() -> Iterator[None]:
+    """Transactions begun inside begin deferred (SQLite), unless opened with WRITE: for requests that only read."""
+    token = _reads_deferred.set(True)
+    try:
+        yield
+    finally:
+        _reads_deferred.reset(token)
+
+
+def reading_deferred() -> bool:
+    """Whether transactions begun now begin deferred (a reading request), so a write belongs in its own short one."""
+    return _reads_deferred.get()
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether the error is SQLite's "database is locked" (the busy timeout ran out waiting for the write lock)."""
+    original = getattr(error, "orig", error)
+    text = str(original).lower()
+    return type(original).__module__.startswith("sqlite3") and ("locked" in text or "busy" in text)
+
+
+def make_private(database: str | None) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use the umask, usually giving 0644), and take group
+    and other access away from a file (and its -wal, -shm and -journal, which SQLite creates with the main file's
+    mode) made earlier. The database holds warrants and customer data: only the app's own user may read it."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # no such folder, say: SQLite's own error says it better
+    for name in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        try:
+            mode = name.stat().st_mode
+            if mode & 0o077:
+                name.chmod(stat.S_IMODE(mode) & 0o700)
+        except OSError:
+            continue  # absent, or not ours to change
 
 
 def configure_sqlite(engine: Engine) -> None:
     """Apply the SQLite settings and SQLAlchemy's documented pysqlite BEGIN IMMEDIATE recipe."""
+
+    @event.listens_for(engine, "do_connect")
+    def _private_file(_dialect: Any, _record: Any, _args: Any, _params: Any) -> None:
+        make_private(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -72,11 +132,13 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Every transaction takes the write lock up front: audit appends stay serialized and a
+        # A transaction that may write takes the write lock up front: audit appends stay serialized and a
         # read transaction never fails to upgrade to a write half-way through a request. A connection
-        # opened with READ_ONLY never writes, so it reads beside a writer with a plain (deferred) BEGIN.
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # opened with READ_ONLY never writes, and a reading request (GET) writes, if at all, in a short
+        # transaction of its own opened with WRITE: both read beside a writer with a plain (deferred) BEGIN.
+        options = connection.get_execution_options()
+        deferred = options.get(READ_ONLY, False) or (_reads_deferred.get() and not options.get(WRITE, False))
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def execute_on_driver(connection: Connection, sql: str, parameters: tuple[Any, ...] = ()) -> Any:
@@ -107,4 +169,3 @@ def execute_on_driver(connection: Connection, sql: str, parameters: tuple[Any, .
             connection_invalidated=lost,
             dialect=dialect,
         ) from error
-

@@ -6,18 +6,24 @@ transition, a request document or scope that does not hold) rolls back everythin
 the view to show beside the form; a refusal that must itself stay on record (`ServiceError.on_record`) is written
 after the rollback and committed. Command-line commands use `command()` the same way. Services never commit.
 A rollback that fails in turn (the connection was lost) is logged and never replaces the answer already decided on.
+A request that only reads (GET, HEAD, or a view marked `writes_apart`) reads in deferred transactions, which on SQLite
+wait for no writer, and writes, if at all, in a `short_write()` of its own; slow work (a password hash) runs in
+`holding_no_transaction()`. SQLite's "database is locked" is answered with a 503 "busy, try again" page.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from html import escape
+from typing import Any, TypeVar
 
 import click
-from flask import Flask, Response, g, session
+from flask import Flask, Response, current_app, g, render_template, request, session
+from sqlalchemy.exc import OperationalError
 
-from disclosure.database import READ_ONLY
+from disclosure.database import READ_ONLY, WRITE, is_busy, reading_deferred, reads_deferred
 from disclosure.extensions import db
 from disclosure.policy.request_fields import RequestError
 from disclosure.policy.scope import ScopeError
@@ -30,13 +36,70 @@ Refusal = ServiceError | IllegalTransition | RequestError | ScopeError
 
 _KEEP = "unit_of_work_keep"
 _SETTLED = "unit_of_work_settled"
+_DEFERRED = "unit_of_work_deferred"
+#: Seconds a person is asked to wait when the database is busy.
+RETRY_AFTER_SECONDS = 5
 
 log = logging.getLogger(__name__)
 
+View = TypeVar("View", bound=Callable[..., Any])
+
 
 def init_app(app: Flask) -> None:
+    # First of all before_request functions: the user loader's first read must already know how to begin.
+    app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)
     app.after_request(_settle)
     app.teardown_request(_discard)
+    app.register_error_handler(OperationalError, _database_error)
+
+
+def writes_apart(view: View) -> View:
+    """Mark a view that reads in deferred transactions and writes only in `short_write()`, whatever its method
+    (sign-in: the password is checked holding no lock, then the outcome written in one short transaction)."""
+    view.writes_apart = True  # type: ignore[attr-defined]
+    return view
+
+
+def _begin_request() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.method in {"GET", "HEAD"} or getattr(view, "writes_apart", False):
+        context = reads_deferred()
+        context.__enter__()
+        setattr(g, _DEFERRED, context)
+
+
+def _database_error(error: OperationalError) -> Any:
+    """SQLite's "database is locked": a clear page that asks to try again, not the 500 page."""
+    roll_back()
+    if not is_busy(error):
+        current_app.logger.error(
+            "unhandled error, request id %s, %s %s",
+            g.get("request_id", "-"),
+            request.method,
+            request.path,
+            exc_info=error,
+        )
+        from disclosure.errors import render_error
+
+        return render_error(500)
+    log.warning("database busy, request id %s, %s %s", g.get("request_id", "-"), request.method, request.path)
+    session.pop("_flashes", None)
+    from disclosure.errors import BARE_PAGE
+
+    title = "Busy, try again"
+    message = (
+        f"Many people are working at once and nothing was saved. Wait {RETRY_AFTER_SECONDS} seconds and send it again."
+    )
+    request_id = g.get("request_id", "-")
+    try:
+        page = render_template(
+            "errors/error.html", status=503, title=title, message=message, detail=None, request_id=request_id
+        )
+    except Exception:
+        # The layout asks the database who is signed in, and the database is what is busy.
+        roll_back()
+        page = BARE_PAGE.format(title=escape(title), message=escape(message), detail="", request_id=escape(request_id))
+    return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def keep() -> None:
@@ -66,10 +129,12 @@ def _settle(response: Response) -> Response:
         return response
     try:
         db.session.commit()
-    except Exception:
+    except Exception as error:
         roll_back()
         # The page was about to say what happened; it did not happen, so it must not say so.
         session.pop("_flashes", None)
+        if isinstance(error, OperationalError) and is_busy(error):
+            return current_app.make_response(_database_error(error))
         raise
     return response
 
@@ -78,6 +143,57 @@ def _discard(error: BaseException | None) -> None:
     # An exception that escaped the view (the 500 page): nothing it wrote may land.
     if error is not None or not g.get(_SETTLED):
         roll_back()
+    deferred = g.pop(_DEFERRED, None)
+    if deferred is not None:
+        deferred.__exit__(None, None, None)
+
+
+@contextmanager
+def holding_no_transaction() -> Iterator[None]:
+    """Slow work (a password hash): what the request wrote so far is committed first, so that the work runs holding
+    no transaction and no lock anyone else waits for. Read what the work needs before, in `reading_apart()`."""
+    if db.session().in_transaction():
+        db.session.commit()
+    yield
+
+
+@contextmanager
+def reading_apart() -> Iterator[None]:
+    """A read in a deferred transaction of its own, ended after: whatever the request's method, it takes no write
+    lock. What the request wrote before is committed first."""
+    if db.session().in_transaction():
+        db.session.commit()
+    db.session.connection(execution_options={READ_ONLY: True})
+    try:
+        yield
+    finally:
+        db.session.rollback()
+
+
+@contextmanager
+def short_write(keep_on: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """A short write transaction, committed at its end: the write lock (SQLite) from its first statement to its
+    commit, and nothing slow inside. What the request did before is committed first; an error rolls it back, except
+    one of `keep_on` (a refusal that recorded itself, such as a counted sign-in failure), which commits, then is
+    raised."""
+    if db.session().in_transaction():
+        db.session.commit()
+    db.session.connection(execution_options={WRITE: True})
+    try:
+        yield
+        db.session.flush()
+    except keep_on:
+        db.session.commit()
+        raise
+    except BaseException:
+        roll_back()
+        raise
+    db.session.commit()
+
+
+def writes_in_own_transaction() -> bool:
+    """Whether this request reads deferred, so that a write it must make goes in a `short_write()`."""
+    return reading_deferred()
 
 
 @contextmanager

@@ -18,6 +18,15 @@ class AuditAction(StrEnum):
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
     USER_SESSIONS_ENDED = "user.sessions_ended"
+    #: Two-person control (disclosure.auth.pending): a powerful change asked for, and how it ended.
+    CHANGE_REQUESTED = "change.requested"
+    CHANGE_APPROVED = "change.approved"
+    CHANGE_REFUSED = "change.refused"
+    CHANGE_WITHDRAWN = "change.withdrawn"
+    #: An address reached the failure count that pauses sign-in to the account: a notice for its owner.
+    AUTH_LOCKOUT_NOTICE = "auth.lockout_notice"
+    #: A wrong password where a step-up was asked for (building a bundle, an administrator's change to themselves).
+    AUTH_STEP_UP_FAILED = "auth.step_up_failed"
     CASE_CREATE = "case.create"
     CASE_UPDATE = "case.update"
     CASE_TRANSITION = "case.transition"

@@ -22,9 +22,7 @@ from disclosure.permissions import Permission
 
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "auth.second_factor", "static", "site.health", "site.ready"})
 #: What a user who must change their password may still reach.
-PASSWORD_CHANGE_ENDPOINTS = frozenset(
-    {"auth.change_password", "auth.sign_out", "static", "site.health", "site.ready"}
-)
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.sign_out", "static", "site.health", "site.ready"})
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -57,11 +55,21 @@ def _load_user(user_id: str) -> User | None:
         reason = "account_disabled"
     if reason is not None:
         if record.ended_at is None:
-            service.expire_session(record, reason)
-            unit_of_work.keep()  # the session's end is on record even though this request is refused
+            if unit_of_work.writes_in_own_transaction():
+                # A reading request writes the session's end in a short transaction of its own.
+                with unit_of_work.short_write():
+                    service.expire_session(record, reason)
+            else:
+                service.expire_session(record, reason)
+                unit_of_work.keep()  # the session's end is on record even though this request is refused
         g.session_ended = reason
         return None
-    sessions.touch(record, now)
+    if sessions.needs_touch(record, now):
+        if unit_of_work.writes_in_own_transaction():
+            with unit_of_work.short_write():
+                sessions.touch(record, now)
+        else:
+            sessions.touch(record, now)
     g.user_session = record
     return record.user
 

@@ -7,7 +7,9 @@ Fast hashing parameters exist for the test suite only; disclosure.config refuses
 from __future__ import annotations
 
 import gzip
+import os
 import re
+import threading
 from functools import cache
 from importlib import resources
 
@@ -29,12 +31,18 @@ class PasswordRejected(ValueError):
     """A new password breaks the password rules; the message says which."""
 
 
+#: At most this many argon2 computations at once in a process (half its CPUs): a flood of sign-ins queues for them
+#: instead of taking every core from the people already signed in, and takes no database lock while it waits.
+HASHING_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+
+
 def _hasher() -> PasswordHasher:
     return _HASHERS[current_app.config["PASSWORD_HASHER"]]
 
 
 def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+    with HASHING_SLOTS:
+        return _hasher().hash(password)
 
 
 @cache
@@ -51,7 +59,8 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     target = stored_hash if usable and stored_hash else _dummy_hash(current_app.config["PASSWORD_HASHER"])
     matched: bool
     try:
-        matched = _hasher().verify(target, password if usable else "x")
+        with HASHING_SLOTS:
+            matched = _hasher().verify(target, password if usable else "x")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         matched = False
     return matched and usable

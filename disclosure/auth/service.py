@@ -2,30 +2,38 @@
 
 Each function takes the acting user explicitly, checks their permission, changes rows, writes its audit event and
 flushes; the caller's unit of work commits once. Sign-in runs before anyone is signed in, so it checks credentials
-instead of a permission. A failed sign-in is a refusal that stays on record (`SignInFailed.on_record`): it looks the
+instead of a permission. A failed sign-in is recorded before it is refused (`SignInFailed`): it looks the
 same from outside whatever the reason (message, status and time), and the audit log keeps the real reason.
+The password is checked holding no transaction (`check_credentials`); the decision and its record are one short
+write holding the account's lock (`settle_password`, `check_second_factor`), so parallel attempts count exactly.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import CursorResult, or_, select, update
 
 from disclosure.audit.actions import AuditAction
+from disclosure.audit.models import AuditEvent
 from disclosure.audit.service import record
 from disclosure.auth import passwords, sessions, totp
 from disclosure.auth.models import SignInFailure, User, UserRole, UserSession
-from disclosure.auth.throttle import account_key, is_throttled, normalise_email
+from disclosure.auth.throttle import account_key, failures_from, is_throttled, lock_account, normalise_email
 from disclosure.clock import utcnow
 from disclosure.extensions import db
-from disclosure.permissions import Permission, Role
+from disclosure.permissions import Permission, Role, roles_compatible
 from disclosure.services import Actor, ServiceError, require
 
 GENERIC_SIGN_IN_ERROR = (
-    "Sign-in failed. Check your email address and password. After several failed attempts, "
-    "sign-in is paused for 15 minutes."
+    "Sign-in failed. Check your email address and password. After several failed attempts, sign-in from here "
+    "pauses for a while, longer after each further failure; a device you signed in from before is not paused."
 )
 
 
@@ -47,72 +55,174 @@ class FailureReason(StrEnum):
 
 
 class SignInFailed(AccountError):
-    """A password or code was not accepted; the failure is recorded (and counted) even though nothing else lands."""
+    """A password or code was not accepted; the failure is already recorded (and counted) by the time this is raised."""
 
-    def __init__(self, message: str, email: str, ip: str | None, user: User | None, reason: FailureReason) -> None:
+    def __init__(self, message: str, reason: FailureReason) -> None:
         super().__init__(message)
         self.reason = reason
-        action = (
-            AuditAction.USER_SECOND_FACTOR_FAILED
-            if reason is FailureReason.SECOND_FACTOR
-            else AuditAction.USER_SIGN_IN_FAILED
-        )
-        self.on_record = lambda: _note_failure(email, ip, user, reason.value, action)
 
 
 def find_user(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
 
 
-def _note_failure(email: str, ip: str | None, user: User | None, reason: str, action: AuditAction) -> None:
+def _note_failure(email: str, ip: str | None, user: User | None, reason: FailureReason) -> None:
+    """Record a failed sign-in step, holding the account's lock; the failure that starts the pause for this
+    address also leaves a notice for the account's owner (`auth.lockout_notice`), shown at their next sign-in."""
     db.session.add(SignInFailure(account_key=account_key(email), ip=ip))
+    db.session.flush()
     shown = normalise_email(email) if user is not None else None
+    action = (
+        AuditAction.USER_SECOND_FACTOR_FAILED
+        if reason is FailureReason.SECOND_FACTOR
+        else AuditAction.USER_SIGN_IN_FAILED
+    )
     record(
         user,
         action,
         subject=f"user:{user.id}" if user else None,
-        data={"account": shown, "reason": reason},
+        data={"account": shown, "reason": reason.value},
         ip=ip,
         outcome="failure",
     )
+    threshold = int(current_app.config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"])
+    if user is not None and failures_from(email, ip) == threshold:
+        record(
+            None,
+            AuditAction.AUTH_LOCKOUT_NOTICE,
+            subject=f"user:{user.id}",
+            data={"address": ip, "failures": threshold},
+            ip=ip,
+        )
 
 
-def check_password(email: str, password: str, ip: str | None) -> User:
-    """First step of sign-in: the user whose password this is, or SignInFailed with the generic message.
+@dataclass(frozen=True)
+class Credentials:
+    """What a typed password is checked against, read before any lock is taken."""
 
-    Every path verifies one argon2 hash, so all failures take the same time.
-    """
+    email: str
+    user_id: int | None
+    password_hash: str | None
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The slow part of sign-in, done holding no transaction: whether the password matched, and its new hash
+    when the stored one uses older parameters."""
+
+    matched: bool
+    new_hash: str | None = None
+
+
+def read_credentials(email: str) -> Credentials:
+    """First step of sign-in: read the account's password hash (an over-long name matches no account)."""
     user = find_user(email) if len(email) <= 254 else None
-    throttled = is_throttled(email, ip)
-    matched = passwords.verify_password(user.password_hash if user else None, password)
-    if throttled:
+    return Credentials(email, user.id if user else None, user.password_hash if user else None)
+
+
+def check_credentials(credentials: Credentials, password: str) -> PasswordCheck:
+    """Second step, holding no transaction: one argon2 verification on every path (a dummy hash for an unknown
+    account), so all failures take the same time."""
+    matched = passwords.verify_password(credentials.password_hash, password)
+    if matched and credentials.password_hash is not None and passwords.needs_rehash(credentials.password_hash):
+        return PasswordCheck(True, passwords.hash_password(password))
+    return PasswordCheck(matched)
+
+
+def settle_password(credentials: Credentials, check: PasswordCheck, ip: str | None, known_device: int | None) -> User:
+    """Last step, in a short write transaction: holding the account's lock, decide whether the sign-in may go on,
+    and record a failure (counted towards the pause) before raising SignInFailed with the generic message.
+
+    `known_device` is the user id the browser's device cookie names: that account's right password is never paused.
+    """
+    email = credentials.email
+    user = find_user(email) if credentials.user_id is not None else None
+    lock_account(email, user)
+    if user is not None:
+        db.session.refresh(user)  # read again now that the lock is held
+    paused = is_throttled(email, ip, known_device=user is not None and known_device == user.id)
+    if paused:
         reason = FailureReason.THROTTLED
-    elif user is None:
+    elif user is None or user.id != credentials.user_id:
         reason = FailureReason.UNKNOWN_ACCOUNT
-    elif not matched:
+    elif not check.matched or user.password_hash != credentials.password_hash:
+        # A password changed since it was read is checked against the old hash: refused, try again.
         reason = FailureReason.BAD_PASSWORD
     elif not user.active:
         reason = FailureReason.DISABLED
     else:
-        if passwords.needs_rehash(user.password_hash):
-            user.password_hash = passwords.hash_password(password)
+        if check.new_hash is not None:
+            user.password_hash = check.new_hash
+        db.session.flush()
         return user
-    raise SignInFailed(GENERIC_SIGN_IN_ERROR, email, ip, user, reason)
+    _note_failure(email, ip, user if reason is not FailureReason.UNKNOWN_ACCOUNT else None, reason)
+    raise SignInFailed(GENERIC_SIGN_IN_ERROR, reason)
 
 
-def check_second_factor(user: User, code: str, ip: str | None) -> None:
-    """Accept a TOTP code once; a wrong or replayed code is a SignInFailed, counted like a wrong password."""
-    if user.totp_secret_enc is None or is_throttled(user.email, ip) or not user.active:
-        raise SignInFailed(SECOND_FACTOR_ERROR, user.email, ip, user, FailureReason.SECOND_FACTOR)
-    secret = totp.decrypt_secret(user.id, user.totp_secret_enc)
-    step = totp.matching_step(secret, code, user.totp_last_step)
+def check_second_factor(user: User, code: str, ip: str | None, known_device: int | None = None) -> None:
+    """Accept a TOTP code once, even when parallel sessions send it together: the account's lock is held, and the
+    step is claimed by one UPDATE that only an earlier last step lets through. A wrong or replayed code is recorded
+    and counted like a wrong password, then SignInFailed is raised."""
+    lock_account(user.email, user)
+    db.session.refresh(user)
+    paused = is_throttled(user.email, ip, known_device=known_device == user.id)
+    step = None
+    if user.totp_secret_enc is not None and not paused and user.active:
+        secret = totp.decrypt_secret(user.id, user.totp_secret_enc)
+        step = totp.matching_step(secret, code, user.totp_last_step)
+    if step is not None:
+        claimed = cast(
+            "CursorResult[Any]",
+            db.session.execute(
+                update(User)
+                .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+                .values(totp_last_step=step)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if claimed.rowcount != 1:
+            step = None
+        else:
+            db.session.refresh(user)
     if step is None:
-        raise SignInFailed(SECOND_FACTOR_ERROR, user.email, ip, user, FailureReason.SECOND_FACTOR)
-    user.totp_last_step = step
+        _note_failure(user.email, ip, user, FailureReason.SECOND_FACTOR)
+        raise SignInFailed(SECOND_FACTOR_ERROR, FailureReason.SECOND_FACTOR)
     if user.totp_enrolled_at is None:
         user.totp_enrolled_at = utcnow()
         record(user, AuditAction.USER_SECOND_FACTOR_ENROLLED, subject=f"user:{user.id}", ip=ip)
     db.session.flush()
+
+
+def lockout_notices(user: User, days: int | None = None) -> list[str]:
+    """The notices of sign-in pauses on the account: since the sign-in before the latest one, or of the last `days`."""
+    subject = f"user:{user.id}"
+    notices = select(AuditEvent.ts, AuditEvent.body).where(
+        AuditEvent.action == AuditAction.AUTH_LOCKOUT_NOTICE.value, AuditEvent.subject == subject
+    )
+    if days is not None:
+        notices = notices.where(AuditEvent.ts >= utcnow() - timedelta(days=days))
+    else:
+        sign_ins = (
+            db.session.execute(
+                select(AuditEvent.seq)
+                .where(AuditEvent.action == AuditAction.USER_SIGN_IN.value, AuditEvent.subject == subject)
+                .order_by(AuditEvent.seq.desc())
+                .limit(2)
+            )
+            .scalars()
+            .all()
+        )
+        notices = notices.where(AuditEvent.seq > (sign_ins[1] if len(sign_ins) > 1 else 0))
+    sentences = []
+    for at, body in db.session.execute(notices.order_by(AuditEvent.seq)).all():
+        data = json.loads(body).get("data", {})
+        address = data.get("address") or "unknown"
+        sentences.append(
+            f"On {at:%d %B %Y at %H:%M} UTC, sign-in to your account from the address {address} "
+            f"was paused after {data.get('failures')} failed attempts. If that was not you, tell an administrator; "
+            "your own devices were not paused."
+        )
+    return sentences
 
 
 def begin_enrolment(user: User) -> str:
@@ -182,14 +292,29 @@ def _set_password(user: User, new_password: str) -> None:
     user.password_changed_at = utcnow()
 
 
-def _roles(values: Iterable[str]) -> list[Role]:
+def _roles(values: Iterable[str], allow_none: bool = False) -> list[Role]:
     try:
         roles = sorted({Role(value) for value in values}, key=list(Role).index)
     except ValueError as error:
         raise AccountError(f"Unknown role; choose from {', '.join(Role)}.") from error
-    if not roles:
+    if not roles and not allow_none:
         raise AccountError("Give the user at least one role.")
+    if not roles_compatible(roles):
+        raise AccountError(
+            "An administrator cannot also be a reviewer or producer (separation of duties): use a second account."
+        )
     return roles
+
+
+def active_admin_exists() -> bool:
+    """Whether any enabled account holds the administrator role (the command line then no longer grants power)."""
+    query = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == Role.ADMIN.value, User.active.is_(True))
+        .limit(1)
+    )
+    return db.session.execute(query).first() is not None
 
 
 def create_user(
@@ -200,7 +325,10 @@ def create_user(
     password: str,
     ip: str | None = None,
     must_change_password: bool = True,
+    roles_pending: bool = False,
 ) -> User:
+    """Create an account. roles_pending: powerful roles were asked for separately (disclosure.auth.pending), so the
+    account may start with no role at all until a second administrator approves them."""
     require(actor, Permission.USER_MANAGE)
     email, name = normalise_email(email), name.strip()
     if not email or "@" not in email or len(email) > 254:
@@ -209,7 +337,7 @@ def create_user(
         raise AccountError("Enter the person's name (at most 200 characters).")
     if find_user(email) is not None:
         raise AccountError(f"An account for {email} already exists.")
-    role_list = _roles(roles)
+    role_list = _roles(roles, allow_none=roles_pending)
     user = User(email=email, name=name, password_hash="", must_change_password=must_change_password)
     _set_password(user, password)
     user.role_rows = [UserRole(role=role.value) for role in role_list]

@@ -60,8 +60,12 @@ def expiry_reason(record: UserSession, now: datetime) -> str | None:
     return None
 
 
+def needs_touch(record: UserSession, now: datetime) -> bool:
+    return (now - record.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS
+
+
 def touch(record: UserSession, now: datetime) -> None:
-    if (now - record.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS:
+    if needs_touch(record, now):
         record.last_seen_at = now
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
-from disclosure.auth import service, totp
+from disclosure.auth import devices, service, totp
 from disclosure.auth.access import client_ip, is_safe_next, requires, sign_in_user
 from disclosure.auth.forms import ChangePasswordForm, ConfirmForm, SecondFactorForm, SignInForm
 from disclosure.auth.models import User
@@ -16,7 +16,7 @@ from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission
 from disclosure.services import ServiceError
-from disclosure.unit_of_work import attempt, message_for, status_for
+from disclosure.unit_of_work import attempt, message_for, reading_apart, short_write, status_for, writes_apart
 
 bp = Blueprint("auth", __name__)
 
@@ -28,33 +28,49 @@ def _after_sign_in_target(candidate: str | None) -> str:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@writes_apart
 def sign_in() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("site.index"))
     form = SignInForm(next=request.args.get("next", ""))
     error = None
     if form.validate_on_submit():
+        email, password = form.email.data or "", form.password.data or ""
+        # The password is checked holding no transaction (argon2 is slow, and SQLite has one write lock); then one
+        # short write, holding the account's lock, decides and records the outcome.
+        with reading_apart():
+            credentials = service.read_credentials(email)
+        check = service.check_credentials(credentials, password)
         try:
-            # A refusal rolls back all but its own record: the failure, counted for throttling, and its audit event.
-            with attempt():
-                user = service.check_password(form.email.data or "", form.password.data or "", client_ip())
+            with short_write(keep_on=(service.SignInFailed,)):
+                user = service.settle_password(credentials, check, client_ip(), devices.known_user_id())
+                signed_in = not user.second_factor_required
+                if signed_in:
+                    sign_in_user(user)
         except service.SignInFailed as failed:
             error = message_for(failed)
             form.email.data = ""
         else:
-            return _password_accepted(user, form.next.data)
+            return _password_accepted(user, form.next.data, signed_in)
     # Every failure answers 200 with the same page, so the status tells nothing about the account.
     return render_template("auth/sign_in.html", form=form, error=error)
 
 
-def _password_accepted(user: User, next_target: str | None) -> Any:
+def _password_accepted(user: User, next_target: str | None, signed_in: bool) -> Any:
     target = _after_sign_in_target(next_target)
-    if user.second_factor_required:
+    if not signed_in:
         session.clear()
         session[PENDING_KEY] = {"user_id": user.id, "at": utcnow().isoformat(), "next": target}
         return redirect(url_for("auth.second_factor"))
-    sign_in_user(user)
+    _signed_in(user)
     return redirect(target)
+
+
+def _signed_in(user: User) -> None:
+    """After a completed sign-in: the browser becomes a known device, and the owner hears of pauses since."""
+    devices.remember(user.id)
+    for notice in service.lockout_notices(user):
+        flash(notice, "warning")
 
 
 def _pending_user() -> tuple[User | None, dict[str, Any]]:
@@ -70,6 +86,7 @@ def _pending_user() -> tuple[User | None, dict[str, Any]]:
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
+@writes_apart
 def second_factor() -> Any:
     user, pending = _pending_user()
     if user is None:
@@ -79,15 +96,17 @@ def second_factor() -> Any:
     form = SecondFactorForm()
     if enrolling and user.totp_secret_enc is None:
         # The secret is new: no code typed before this page showed it can match, so show it and check nothing.
-        service.begin_enrolment(user)
+        with short_write():
+            service.begin_enrolment(user)
     elif form.validate_on_submit():
         try:
-            with attempt():
-                service.check_second_factor(user, form.code.data or "", client_ip())
+            with short_write(keep_on=(service.SignInFailed,)):
+                service.check_second_factor(user, form.code.data or "", client_ip(), devices.known_user_id())
                 sign_in_user(user)
         except service.SignInFailed as failed:
             form.code.errors = [message_for(failed)]
         else:
+            _signed_in(user)
             return redirect(_after_sign_in_target(pending.get("next")))
     enrolment = None
     if enrolling and user.totp_secret_enc is not None:
