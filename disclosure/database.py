@@ -9,11 +9,11 @@ never handed out again.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-import os
-import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any

@@ -229,6 +229,10 @@ def revoke(certificate_id: int) -> Any:
     return redirect(url_for("production.certificates", agency_id=certificate.agency_id))
 
 
+#: Key files are downloads like any other: a browser that opens one anyway runs nothing in it (issue 17).
+KEY_FILE_POLICY = "sandbox; default-src 'none'"
+
+
 @bp.route("/keys/ca.pem")
 @requires(Permission.ACCOUNT_SELF)
 def ca_certificate() -> Response:
@@ -237,6 +241,7 @@ def ca_certificate() -> Response:
 
     response = Response(ca_pem(bundles.pki_dir(current_app.config)), mimetype="application/x-pem-file")
     response.headers["Content-Disposition"] = 'attachment; filename="disclosure-ca.pem"'
+    response.headers["Content-Security-Policy"] = KEY_FILE_POLICY
     return response
 
 
@@ -255,4 +260,5 @@ def revocation_list() -> Any:
         return render_error(404, "No bundle-signing certificate has been revoked, so there is no revocation list yet.")
     response = Response(crl.public_bytes(serialization.Encoding.PEM), mimetype="application/x-pem-file")
     response.headers["Content-Disposition"] = 'attachment; filename="disclosure-crl.pem"'
+    response.headers["Content-Security-Policy"] = KEY_FILE_POLICY
     return response
