@@ -117,6 +117,13 @@ OPERATOR_GRANTS: frozenset[Permission] = frozenset(
     }
 )
 
+#: Roles whose grant is power over cases and users: given only once a second administrator approves (two-person
+#: control), except the first administrator, created at the command line when there is none.
+POWERFUL_ROLES = frozenset({Role.REVIEWER, Role.PRODUCER, Role.ADMIN})
+#: Separation of duties: an account that administers users, keys and the policy never also decides or produces.
+#: Otherwise one administrator could grant themselves both and approve and disclose a case alone.
+EXCLUSIVE_WITH_ADMIN = frozenset({Role.REVIEWER, Role.PRODUCER})
+
 #: Roles whose holders must sign in with a second factor.
 SECOND_FACTOR_ROLES = frozenset({Role.REVIEWER, Role.PRODUCER, Role.ADMIN})
 
@@ -158,3 +165,23 @@ ScopeGrant = tuple[tuple[str, str], Collection[str]]
 def within_scope(scope: Iterable[ScopeGrant], target: tuple[str, str], category: str) -> bool:
     """A producer may attach a record only for a target and category that the standing approval covers."""
     return any(granted_target == target and category in categories for granted_target, categories in scope)
+
+
+def roles_compatible(roles: Collection[Role]) -> bool:
+    """Separation of duties: no account holds admin together with reviewer or producer."""
+    return not (Role.ADMIN in roles and EXCLUSIVE_WITH_ADMIN & set(roles))
+
+
+def needs_second_administrator(old_roles: Collection[Role], new_roles: Collection[Role]) -> bool:
+    """Adding a powerful role (reviewer, producer, admin) waits for a second administrator; removing never does."""
+    return bool((set(new_roles) - set(old_roles)) & POWERFUL_ROLES)
+
+
+def may_decide_change(actor_id: int | None, requested_by_id: int) -> bool:
+    """Two-person control: a pending change is approved or refused by a person other than who asked for it."""
+    return actor_id is not None and actor_id != requested_by_id
+
+
+def may_withdraw_change(actor_id: int | None, requested_by_id: int) -> bool:
+    """Only the person who asked for a change may withdraw it."""
+    return actor_id is not None and actor_id == requested_by_id

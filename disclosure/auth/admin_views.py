@@ -1,4 +1,5 @@
-"""User administration: list, create, change roles, disable and enable, reset a password or second factor."""
+"""User administration: list, create, change roles, disable and enable, reset a password or second factor; the
+pending changes a second administrator approves or refuses (two-person control, disclosure.auth.pending)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from disclosure.auth import service, sessions
+from disclosure.auth import pending, service, sessions
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.forms import ConfirmForm, TemporaryPasswordForm, UserCreateForm, UserRolesForm
 from disclosure.auth.models import User
+from disclosure.auth.pending_forms import DecideChangeForm
+from disclosure.auth.pending_models import PendingChange
 from disclosure.extensions import db
 from disclosure.permissions import Permission
 from disclosure.services import ServiceError
@@ -39,7 +42,7 @@ def create_user() -> Any:
     if form.validate_on_submit():
         try:
             with attempt():
-                user = service.create_user(
+                user, change = pending.create_user(
                     current_user,
                     form.email.data or "",
                     form.name.data or "",
@@ -51,6 +54,8 @@ def create_user() -> Any:
             flash(message_for(error), "error")
             return render_template("admin/user_new.html", form=form), status_for(error)
         flash(f"Created {user.email}. They must change the temporary password when they sign in.", "success")
+        if change is not None:
+            flash(_WAITING, "success")
         return redirect(url_for("admin.user", user_id=user.id))
     return render_template("admin/user_new.html", form=form)
 
@@ -89,11 +94,26 @@ def set_roles(user_id: int) -> Any:
     if not form.validate_on_submit():
         flash("Choose at least one role.", "error")
         return redirect(url_for("admin.user", user_id=user_id))
-    return _apply(
-        user_id,
-        lambda account: service.set_roles(current_user, account, form.roles.data or [], client_ip()),
-        "Roles saved. The user's sessions have ended; the new roles apply at their next sign-in.",
-    )
+    account = _user_or_404(user_id)
+    try:
+        with attempt():
+            change = pending.change_roles(current_user, account, form.roles.data or [], client_ip())
+    except ServiceError as error:
+        flash(message_for(error), "error")
+    else:
+        flash(
+            _WAITING
+            if change is not None
+            else "Roles saved. The user's sessions have ended; the new roles apply at their next sign-in.",
+            "success",
+        )
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+_WAITING = (
+    "Reviewer, producer and administrator are granted only once a second administrator approves: the request is "
+    "waiting under Pending changes."
+)
 
 
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])
@@ -150,3 +170,75 @@ def end_sessions(user_id: int) -> Any:
         lambda account: service.end_sessions(current_user, account, client_ip()),
         "Every session of this user has ended.",
     )
+
+
+# -- Two-person control ----------------------------------------------------------------------------------------
+
+
+def _change_or_404(change_id: int) -> PendingChange:
+    return db.session.get(PendingChange, change_id) or abort(404)
+
+
+@bp.route("/changes")
+@requires(Permission.USER_MANAGE)
+def changes() -> Any:
+    return render_template(
+        "admin/changes.html",
+        waiting=pending.pending_changes(),
+        decided=pending.recent_decisions(),
+        describe=pending.describe,
+        preview=pending.payload_preview,
+        decide_form=DecideChangeForm(),
+        confirm_form=ConfirmForm(),
+    )
+
+
+def _decide(change_id: int, decide: Callable[[PendingChange, str], object], success: str) -> Any:
+    change = _change_or_404(change_id)
+    form = DecideChangeForm()
+    if not form.validate_on_submit():
+        flash("Enter your password to approve or refuse a change.", "error")
+        return redirect(url_for("admin.changes"))
+    try:
+        with attempt():
+            decide(change, form.password.data or "")
+    except ServiceError as error:
+        flash(message_for(error), "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("admin.changes"))
+
+
+@bp.route("/changes/<int:change_id>/approve", methods=["POST"])
+@requires(Permission.USER_MANAGE)
+def approve_change(change_id: int) -> Any:
+    return _decide(
+        change_id,
+        lambda change, password: pending.approve(current_user, change, password, client_ip()),
+        "Approved and applied.",
+    )
+
+
+@bp.route("/changes/<int:change_id>/refuse", methods=["POST"])
+@requires(Permission.USER_MANAGE)
+def refuse_change(change_id: int) -> Any:
+    return _decide(
+        change_id,
+        lambda change, password: pending.refuse(current_user, change, password, client_ip()),
+        "Refused; nothing was changed.",
+    )
+
+
+@bp.route("/changes/<int:change_id>/withdraw", methods=["POST"])
+@requires(Permission.USER_MANAGE)
+def withdraw_change(change_id: int) -> Any:
+    ConfirmForm().validate_on_submit() or abort(400)
+    change = _change_or_404(change_id)
+    try:
+        with attempt():
+            pending.withdraw(current_user, change, client_ip())
+    except ServiceError as error:
+        flash(message_for(error), "error")
+    else:
+        flash("Withdrawn.", "success")
+    return redirect(url_for("admin.changes"))

@@ -1,6 +1,7 @@
 """Policy versions: stored append-only with their SHA-256; the newest applies to reviews started after it.
 
-Uploading a version takes policy:manage (an administrator, or an operator at the command line).
+Uploading a version takes policy:manage: an operator at the command line installs it at once; an administrator in
+the web app asks for it, and it is installed once a second administrator approves (disclosure.auth.pending).
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def policy_of(version: PolicyVersion) -> Policy:
     return _parsed(version.sha256, bytes(version.content))
 
 
-def upload_version(actor: Actor, content: bytes, filename: str, ip: str | None) -> PolicyVersion:
-    require(actor, Permission.POLICY_MANAGE)
+def check_upload(content: bytes, filename: str) -> tuple[str, str]:
+    """Refuse a file that is too large, does not load or is stored already; return its (label, SHA-256)."""
     if len(content) > MAX_POLICY_BYTES:
         raise PolicyUploadError(f"The file is larger than {MAX_POLICY_BYTES // 1024} KiB; a policy file is small text.")
     try:
@@ -68,17 +69,39 @@ def upload_version(actor: Actor, content: bytes, filename: str, ip: str | None) 
     digest = hashlib.sha256(content).hexdigest()
     if db.session.execute(select(PolicyVersion.id).where(PolicyVersion.sha256 == digest)).first():
         raise PolicyUploadError(f"This exact policy (SHA-256 {digest[:16]}…) is already stored.")
+    return f"{policy.info.name} {policy.info.version}", digest
+
+
+def upload_version(actor: Actor, content: bytes, filename: str, ip: str | None) -> PolicyVersion:
+    """An operator at the command line installs a version at once. A person (an administrator in the web app)
+    asks for it instead (disclosure.auth.pending.request_policy_version) and a second administrator approves it:
+    the policy sets the approval counts, so one person alone must not be able to lower them."""
+    require(actor, Permission.POLICY_MANAGE)
+    if actor.id is not None:
+        raise PolicyUploadError("A new policy version needs a second administrator's approval: request it instead.")
+    return install_version(actor, content, filename, ip, None, None)
+
+
+def install_version(
+    actor: Actor,
+    content: bytes,
+    filename: str,
+    ip: str | None,
+    change_id: int | None,
+    requested_by_id: int | None,
+) -> PolicyVersion:
+    """Store a checked version: at the command line, or as the approved pending change `change_id` (applied by the
+    approving administrator, uploaded by whoever asked for it)."""
+    require(actor, Permission.POLICY_MANAGE)
+    label, digest = check_upload(content, filename)
     current_version()  # the default stays on record as the version before this one
     version = PolicyVersion(
-        sha256=digest, content=content, label=f"{policy.info.name} {policy.info.version}", uploaded_by_id=actor.id
+        sha256=digest, content=content, label=label, uploaded_by_id=requested_by_id if change_id else actor.id
     )
     db.session.add(version)
     db.session.flush()
-    record(
-        actor,
-        AuditAction.POLICY_UPLOADED,
-        subject=f"policy:{version.id}",
-        ip=ip,
-        data={"sha256": digest, "label": version.label, "filename": filename[:200]},
-    )
+    data: dict[str, object] = {"sha256": digest, "label": version.label, "filename": filename[:200]}
+    if change_id is not None:
+        data |= {"change": change_id, "requested_by": requested_by_id}
+    record(actor, AuditAction.POLICY_UPLOADED, subject=f"policy:{version.id}", ip=ip, data=data)
     return version

@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from disclosure.auth.access import client_ip, requires
+from disclosure.auth.pending import request_policy_version
 from disclosure.cases.views import case_or_404
 from disclosure.extensions import db
 from disclosure.permissions import Permission
@@ -16,7 +17,7 @@ from disclosure.policy.vocabulary import Verdict
 from disclosure.review import letters, service
 from disclosure.review.forms import PolicyUploadForm, ReviewForm, marked, stored_review_form
 from disclosure.review.models import Decision, PolicyVersion
-from disclosure.review.policy_versions import current_version, policy_of, upload_version
+from disclosure.review.policy_versions import current_version, policy_of
 from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
 
 bp = Blueprint("review", __name__)
@@ -132,12 +133,16 @@ def upload_policy() -> Any:
     if form.validate_on_submit() and form.file.data and form.file.data.filename:
         try:
             with attempt():
-                version = upload_version(current_user, form.file.data.read(), form.file.data.filename, client_ip())
+                change = request_policy_version(
+                    current_user, form.file.data.read(), form.file.data.filename, client_ip()
+                )
         except REFUSALS as error:
             errors = message_for(error)
         else:
             flash(
-                f"Policy version {version.sha256[:16]}… stored; it applies to reviews started from now on.", "success"
+                f"Policy {change.params['label']} is waiting for a second administrator's approval (Pending changes); "
+                "once approved it applies to reviews started from then on.",
+                "success",
             )
             return redirect(url_for("review.policy_versions"))
     else:
