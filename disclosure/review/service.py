@@ -22,8 +22,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record
 from disclosure.auth import passwords
-from disclosure.auth.models import SignInFailure, User
-from disclosure.auth.throttle import account_key, is_throttled
+from disclosure.auth.models import User
+from disclosure.auth.throttle import note_step_up_failure, step_ups_paused
 from disclosure.cases.lifecycle import move, on_entering
 from disclosure.cases.models import Case
 from disclosure.clock import utcnow
@@ -289,15 +289,15 @@ def _flush(review: Review) -> None:
 
 
 def step_up(actor: Person, password: str, ip: str | None) -> None:
-    """Deciding needs the password again; a wrong one counts toward the account's sign-in throttle.
+    """Deciding needs the password again; a wrong one counts toward the step-up throttle (never the sign-in pause).
 
     The failed attempt stays on record (the unit of work writes it once the refused decision is rolled back).
     """
     stored = actor.password_hash if isinstance(actor, User) else None
-    if stored is None or is_throttled(actor.email, ip) or not passwords.verify_password(stored, password):
+    if stored is None or step_ups_paused(actor.email) or not passwords.verify_password(stored, password):
 
         def record_failure() -> None:
-            db.session.add(SignInFailure(account_key=account_key(actor.email), ip=ip))
+            note_step_up_failure(actor.email)
             record(actor, AuditAction.REVIEW_STEP_UP_FAILED, subject=f"user:{actor.id}", ip=ip, outcome="failure")
 
         refusal = StepUpFailed("Your password was not correct; the decision was not recorded. Enter it again.")
