@@ -22,6 +22,7 @@ from flask_migrate import downgrade, upgrade
 
 from disclosure import create_app
 from disclosure.audit.ddl import expected_trigger_names
+from disclosure.cases import search
 from disclosure.extensions import db
 from tests.conftest import base_settings
 from tests.test_migrations import empty_database, restore_shared_schema, trigger_names
@@ -272,7 +273,9 @@ def test_every_revision_up_and_down_one_at_a_time_with_data(backend, database_te
 
             upgrade()
             with db.engine.connect() as connection:
-                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                context = MigrationContext.configure(
+                    connection, opts={"compare_type": True, "include_name": search.include_name}
+                )
                 assert compare_metadata(context, db.metadata) == []
                 assert trigger_names(connection) == expected_trigger_names(connection.dialect.name)
                 head = connection.execute(sa.text("SELECT id, size FROM audit_head")).all()

@@ -9,6 +9,7 @@ from flask_migrate import upgrade
 
 from disclosure import create_app
 from disclosure.audit.ddl import expected_trigger_names
+from disclosure.cases import search
 from disclosure.extensions import db
 from tests.conftest import base_settings, require_postgres, wipe_postgres
 
@@ -67,7 +68,9 @@ def test_upgrade_matches_models(backend, tmp_path, instance):
         with app.app_context():
             upgrade()
             with db.engine.connect() as connection:
-                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                context = MigrationContext.configure(
+                    connection, opts={"compare_type": True, "include_name": search.include_name}
+                )
                 differences = compare_metadata(context, db.metadata)
                 assert differences == []
                 assert trigger_names(connection) == expected_trigger_names(connection.dialect.name)

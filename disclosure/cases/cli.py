@@ -14,7 +14,7 @@ from sqlalchemy import select
 from disclosure import unit_of_work
 from disclosure.audit.service import require_schema
 from disclosure.auth.models import User
-from disclosure.cases import service
+from disclosure.cases import search, service
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission
@@ -49,3 +49,13 @@ def import_cases(path: Path, as_email: str, timezone: str) -> None:
     for case in cases:
         click.echo(f"{case.reference}  {case.process.label}  due {case.due_at:%Y-%m-%d %H:%M} UTC")
     click.echo(f"imported {len(cases)} case{'s' if len(cases) != 1 else ''}")
+
+
+@cases_cli.command("reindex")
+def reindex_cases() -> None:
+    """Rebuild the search index of every case (derived data: run it after restoring a database by hand, or if a
+    search misses a case it should find)."""
+    require_schema()
+    with unit_of_work.command("the search index was not rebuilt"):
+        count = search.rebuild(db.session())
+    click.echo(f"search index rebuilt for {count} case{'s' if count != 1 else ''}")

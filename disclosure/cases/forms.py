@@ -577,7 +577,7 @@ class CaseFilterForm(FlaskForm):
     q = StringField(
         "Search",
         validators=[Optional(), Length(max=300)],
-        description="Reference, docket, or an exact target identifier",
+        description="Any part of a reference, docket, target, agency, officer or the notes (three letters or more)",
     )
     state = SelectField(
         "State",

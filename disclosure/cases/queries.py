@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import Select, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import contains_eager, joinedload, lazyload
 
 from disclosure.auth.models import User
+from disclosure.cases import search
 from disclosure.cases.models import Agency, Case, CaseTarget, NonDisclosureOrder
 from disclosure.extensions import db
 from disclosure.workflow import OPEN_STATES, State
@@ -50,6 +51,8 @@ class CaseFilter:
     q: str | None = None
     sort: str = DEFAULT_SORT
     extra: list[Any] = field(default_factory=list)
+    #: Set by filtered(): the search's ranking, which comes before the chosen sort.
+    extra_order: list[Any] = field(default_factory=list)
 
 
 #: What a case table row shows (cases/_list.html): the agency (joined by the model) and the assignee's name.
@@ -81,27 +84,24 @@ def filtered(criteria: CaseFilter, within: Select[Any] | None = None) -> Select[
         statement = statement.where(Case.due_at >= datetime.combine(criteria.due_from, time.min, UTC))
     if criteria.due_to:
         statement = statement.where(Case.due_at < datetime.combine(criteria.due_to + timedelta(days=1), time.min, UTC))
-    if criteria.q:
-        term = criteria.q.strip()
-        # A UNION of three index lookups: PostgreSQL cannot turn an OR with an IN (subquery) into index scans
-        # and would read every case (a seq scan for the count and the page alike).
-        matches = union(
-            select(Case.id).where(Case.reference == term.upper()),
-            select(Case.id).where(Case.docket == term),
-            select(CaseTarget.case_id).where(CaseTarget.normalized == term.lower()),
-        )
-        statement = statement.where(Case.id.in_(matches))
+    if criteria.q and criteria.q.strip():
+        # Exact references, dockets and targets first, then substrings from the full-text index, best first.
+        found = search.matching(criteria.q).subquery()
+        statement = statement.join(found, found.c.case_id == Case.id)
+        criteria.extra_order = [found.c.rank.asc()]
     for condition in criteria.extra:
         statement = statement.where(condition)
     return statement
 
 
-def page_of(statement: Select[Any], page: int, sort: str, page_size: int = PAGE_SIZE) -> tuple[list[Case], int, int]:
+def page_of(
+    statement: Select[Any], page: int, sort: str, page_size: int = PAGE_SIZE, first: list[Any] | None = None
+) -> tuple[list[Case], int, int]:
     """(cases on the page, total count, number of pages); the page number is clamped into range."""
     total = db.session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    ordered = statement.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT])).options(*LIST_OPTIONS)
+    ordered = statement.order_by(*(first or []), *SORTS.get(sort, SORTS[DEFAULT_SORT])).options(*LIST_OPTIONS)
     rows = db.session.execute(ordered.limit(page_size).offset((page - 1) * page_size)).scalars().unique().all()
     return list(rows), total, pages
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from disclosure.audit.models import AuditEvent
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.models import User
-from disclosure.cases import queries, service
+from disclosure.cases import queries, search, service
 from disclosure.cases.documents import type_note
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.forms import (
@@ -73,7 +73,9 @@ def index() -> Any:
     within = queries.queue_statement(queue, current_user.id, utcnow()) if queue else None
     if queue and within is None:
         abort(404)
-    cases, total, pages = queries.page_of(queries.filtered(criteria, within), form.page.data or 1, criteria.sort)
+    statement = queries.filtered(criteria, within)
+    cases, total, pages = queries.page_of(statement, form.page.data or 1, criteria.sort, first=criteria.extra_order)
+    highlights = {case.id: search.highlight(case, criteria.q) for case in cases} if criteria.q else {}
     return render_template(
         "cases/index.html",
         form=form,
@@ -84,6 +86,7 @@ def index() -> Any:
         now=utcnow(),
         queue=queue,
         queue_title=queries.QUEUE_TITLES.get(queue),
+        highlights=highlights,
     )
 
 
