@@ -108,7 +108,9 @@ def test_a_reviewer_records_no_records_held_and_the_case_closes_with_its_letter(
     assert "billing" not in letter and reviewer.email not in letter
 
     shown = client.get(f"/cases/{reference}").get_data(as_text=True)
-    assert "in_review → closed (no records)" in shown
+    # The timeline says it in words: the step and the states, not their ids.
+    assert "Record that no records are held (in review → closed)." in shown
+    assert "in_review" not in shown
     review_page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
     assert "No records held" in review_page and SEARCHED in review_page
 
