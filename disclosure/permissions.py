@@ -41,6 +41,8 @@ class Permission(StrEnum):
     CASE_EDIT = "case:edit"
     CASE_ASSIGN = "case:assign"
     CASE_CLOSE = "case:close"
+    #: Internal comments on a case, for the team working it (never in letters or bundles).
+    CASE_COMMENT = "case:comment"
     DOCUMENT_UPLOAD = "document:upload"
     DOCUMENT_DOWNLOAD = "document:download"
     AGENCY_MANAGE = "agency:manage"
@@ -74,13 +76,16 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         Permission.CASE_EDIT,
         Permission.CASE_ASSIGN,
         Permission.CASE_CLOSE,
+        Permission.CASE_COMMENT,
         Permission.DOCUMENT_UPLOAD,
         Permission.AGENCY_MANAGE,
     },
-    Role.REVIEWER: _EVERYONE | _READ_CASES | {Permission.REVIEW_DECIDE, Permission.CASE_ASSIGN},
+    Role.REVIEWER: _EVERYONE
+    | _READ_CASES
+    | {Permission.REVIEW_DECIDE, Permission.CASE_ASSIGN, Permission.CASE_COMMENT},
     Role.PRODUCER: _EVERYONE
     | _READ_CASES
-    | {Permission.PRODUCTION_MANAGE, Permission.BUNDLE_DOWNLOAD, Permission.CASE_CLOSE},
+    | {Permission.PRODUCTION_MANAGE, Permission.BUNDLE_DOWNLOAD, Permission.CASE_CLOSE, Permission.CASE_COMMENT},
     Role.AUDITOR: _EVERYONE
     | _READ_CASES
     | {Permission.REPORT_VIEW}

@@ -88,6 +88,9 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "case.assign": lambda data: "Changed who the case is assigned to",
     "document.upload": _named("Attached"),
     "document.download": lambda data: "Downloaded a document",
+    "comment.added": lambda data: (
+        "Replied to an internal comment" if data.get("reply_to") else "Added an internal comment"
+    ),
     "ndo.set": lambda data: (
         f"Recorded a non-disclosure order ({data.get('basis', '')}) "
         + ("with no end" if data.get("expires_on") == "indefinite" else f"until {data.get('expires_on')}")

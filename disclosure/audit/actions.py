@@ -33,6 +33,7 @@ class AuditAction(StrEnum):
     CASE_ASSIGN = "case.assign"
     DOCUMENT_UPLOAD = "document.upload"
     DOCUMENT_DOWNLOAD = "document.download"
+    COMMENT_ADDED = "comment.added"
     NDO_SET = "ndo.set"
     NDO_RENEW = "ndo.renew"
     NDO_CUSTOMER_NOTIFIED = "ndo.customer_notified"

@@ -550,6 +550,17 @@ class AssignForm(FlaskForm):
     submit = SubmitField("Assign")
 
 
+class CommentForm(FlaskForm):
+    body = TextAreaField(
+        "Internal comment",
+        validators=[InputRequired("Write the comment before you add it."), Length(max=4000)],
+        description="Seen only by the team; never in letters, bundles or reports. A comment cannot be edited: "
+        "correct it in a reply.",
+    )
+    reply_to = HiddenField()
+    submit = SubmitField("Add comment")
+
+
 class UploadForm(FlaskForm):
     kind = SelectField(
         "Document",

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from disclosure.audit.models import AuditEvent
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.models import User
-from disclosure.cases import queries, search, service
+from disclosure.cases import comments, queries, search, service
 from disclosure.cases.documents import type_note
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.forms import (
     ActionForm,
     AssignForm,
     CaseFilterForm,
+    CommentForm,
     EditCaseForm,
     GagOrderForm,
     IntakeForm,
@@ -250,6 +251,8 @@ def _render_case(case: Case, **forms: Any) -> str:
         renew_form=forms.pop("renew_form", None) or RenewGagOrderForm(),
         related=queries.related_cases(case),
         decision=decision_summary(case),
+        threads=comments.threads_of(case),
+        comment_form=forms.pop("comment_form", None) or CommentForm(),
         timeline=_timeline(case),
         today=utcnow().date(),
         now=utcnow(),
@@ -383,6 +386,26 @@ def claim(reference: str) -> Any:
         return _render_case(case_or_404(reference)), 409 if status == 400 else status
     flash(f"You have claimed {case.reference}.", "success")
     return redirect(url_for("cases.show", reference=reference))
+
+
+@bp.route("/<reference>/comments", methods=["POST"])
+@requires(Permission.CASE_COMMENT)
+def comment(reference: str) -> Any:
+    case = case_or_404(reference)
+    form = CommentForm()
+    if form.validate_on_submit():
+        reply_to = form.reply_to.data or ""
+        try:
+            with attempt():
+                comments.add_comment(
+                    current_user, case, form.body.data or "", int(reply_to) if reply_to.isdigit() else None, client_ip()
+                )
+        except REFUSALS as error:
+            form.body.errors = [message_for(error)]
+        else:
+            flash("Comment added.", "success")
+            return redirect(url_for("cases.show", reference=reference, _anchor="comments"))
+    return _render_case(case, comment_form=form), 400
 
 
 @bp.route("/<reference>/documents", methods=["POST"])
