@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from disclosure.policy.vocabulary import Category, TargetKind
 from disclosure.review.models import Outcome
 from disclosure.workflow import ACTION_LABELS, DECISION_ACTIONS, Action, State
 
@@ -113,6 +114,22 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "job.cancelled": lambda data: "Background work was cancelled",
     "job.secret_shown": lambda data: "The bundle's passphrase was shown once",
 }
+
+
+def category_label(value: str) -> str:
+    """A data category's label ("Stored content"), whatever the stored id."""
+    try:
+        return Category(value).label
+    except ValueError:
+        return value.replace("_", " ")
+
+
+def target_kind_label(value: str) -> str:
+    """A target kind's label ("Email address")."""
+    try:
+        return TargetKind(value).label
+    except ValueError:
+        return value.replace("_", " ")
 
 
 def document_kind(kind: str) -> str:

@@ -51,7 +51,11 @@ def _agency_or_404(agency_id: int) -> Agency:
 def show(agency_id: int, contact_form: ContactForm | None = None) -> Any:
     agency = _agency_or_404(agency_id)
     return render_template(
-        "agencies/show.html", agency=agency, contact_form=contact_form or ContactForm(), verify_form=VerifyForm()
+        "agencies/show.html",
+        contact_kinds=service.CONTACT_KINDS,
+        agency=agency,
+        contact_form=contact_form or ContactForm(),
+        verify_form=VerifyForm(),
     )
 
 
@@ -71,7 +75,13 @@ def add_contact(agency_id: int) -> Any:
         else:
             flash("Contact added. Verify it out of band before relying on it.", "success")
             return redirect(url_for("agencies.show", agency_id=agency_id))
-    return render_template("agencies/show.html", agency=agency, contact_form=form, verify_form=VerifyForm()), status
+    return render_template(
+        "agencies/show.html",
+        contact_kinds=service.CONTACT_KINDS,
+        agency=agency,
+        contact_form=form,
+        verify_form=VerifyForm(),
+    ), status
 
 
 @bp.route("/<int:agency_id>/contacts/<int:contact_id>/verify", methods=["POST"])

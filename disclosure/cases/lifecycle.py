@@ -21,7 +21,16 @@ from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import may_review
 from disclosure.services import Actor, NotPermitted, Stale, require
-from disclosure.workflow import DECIDED_STATES, DECISION_ACTIONS, Action, IllegalTransition, State, rule_for, transition
+from disclosure.workflow import (
+    DECIDED_STATES,
+    DECISION_ACTIONS,
+    Action,
+    IllegalTransition,
+    State,
+    available_actions,
+    rule_for,
+    transition,
+)
 
 #: Moves that are part of reviewing the case, which its logger may never do (four eyes).
 REVIEW_ACTIONS = DECISION_ACTIONS | {Action.START_REVIEW, Action.REOPEN}
@@ -50,6 +59,22 @@ def flush(case: Case) -> None:
         db.session.flush()
     except StaleDataError as error:
         raise Stale(reference) from error
+
+
+def actions_for(actor: Actor, case: Case) -> list[Action]:
+    """The workflow steps this person may take on the case now, in the table's order: those its state allows, that
+    their roles permit, and that four eyes leave them (a case's logger never reviews it)."""
+    allowed = []
+    for action in available_actions(case.status, case.track):
+        rule = rule_for(action, case.track)
+        if rule is None or not actor.can(rule.permission):
+            continue
+        if action in REVIEW_ACTIONS and not may_review(actor.id, case.created_by_id):
+            continue
+        if action is Action.AWAIT_TARGETS and case.targets:
+            continue  # only for a case logged without targets
+        allowed.append(action)
+    return allowed
 
 
 def next_state(case: Case, action: Action) -> State:

@@ -26,22 +26,25 @@ from disclosure.cases.forms import (
     RenewGagOrderForm,
     UploadForm,
 )
+from disclosure.cases.lifecycle import actions_for
 from disclosure.cases.models import Case, Document
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission, may_review
 from disclosure.policy.request import RequestError, parse_request
 from disclosure.policy.vocabulary import ProcessType
-from disclosure.presentation import document_kind, event_sentence
+from disclosure.presentation import category_label, document_kind, event_sentence, target_kind_label
 from disclosure.review.summary import decision_summary
 from disclosure.services import Stale
 from disclosure.storage.store import StorageError, store_for_app
 from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
-from disclosure.workflow import DECISION_ACTIONS, Action, available_actions
+from disclosure.workflow import DECISION_ACTIONS, Action
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 bp.add_app_template_global(event_sentence, "event_sentence")
 bp.add_app_template_global(document_kind, "document_kind")
+bp.add_app_template_global(category_label, "category_label")
+bp.add_app_template_global(target_kind_label, "target_kind_label")
 
 
 def case_or_404(reference: str) -> Case:
@@ -239,11 +242,7 @@ def _render_case(case: Case, **forms: Any) -> str:
         "cases/show.html",
         case=case,
         particulars=case.further_particulars,
-        actions=[
-            action
-            for action in available_actions(case.status, case.track)
-            if action is not Action.AWAIT_TARGETS or not case.targets
-        ],
+        actions=actions_for(current_user, case),
         action_form=forms.pop("action_form", None) or ActionForm(version=case.version_id),
         assign_form=assign_form,
         upload_form=forms.pop("upload_form", None) or UploadForm(),

@@ -66,8 +66,11 @@ def test_review_approval_then_bundle_for_a_recipient_that_opens_with_stock_tools
     page.get_by_label("Your password, to confirm the decision").fill(reviewer.password)
     page.get_by_role("button", name="Record decision").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Approved")
+    # The case page now says what was decided, with the letter beside the decision.
+    decision = page.locator("section.card").filter(has=page.get_by_role("heading", name=re.compile("^Decision: ")))
+    expect(decision).to_contain_text("Approved scope")
     with page.expect_download() as letter_download:
-        page.get_by_role("link", name=re.compile(r"approved-letter\.pdf")).click()
+        decision.get_by_role("link", name=re.compile(r"approved-letter\.pdf")).click()
     letter = Path(letter_download.value.path()).read_bytes()
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(letter)).pages)
     assert reference in text and "Stored content" in text and "Basic subscriber information" not in text
@@ -222,6 +225,13 @@ def test_auditor_downloads_the_transparency_report_and_the_audit_log_verifies(
     page.get_by_role("button", name="Show the passphrase once").click()
     passphrase = page.locator("p.passphrase").inner_text().strip()
     (tmp_path / "extract.pass").write_text(passphrase)
+    # Shown once, so shown large, with a warning and a copy button (it was small plain text).
+    assert float(page.locator("p.passphrase").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 20
+    expect(page.get_by_role("alert").filter(has_text="Shown once, now.")).to_be_visible()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#copy-status")).to_have_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == passphrase
     from disclosure.exports.pki import ca_pem
     from disclosure.production.bundles import pki_dir
 
