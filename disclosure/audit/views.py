@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Optional, Regexp, ValidationError
 from disclosure.audit.forms import AuditFilterForm
 from disclosure.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from disclosure.audit.service import current_root
+from disclosure.auth import step_up
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.forms import ConfirmForm
 from disclosure.auth.models import User
@@ -136,6 +137,8 @@ class AuditorBundleForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no 
     checkpoint = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$", message="not a checkpoint number")])
     #: One per page load: sending the same form twice (a double click, a retry) asks for one bundle, not two.
     nonce = HiddenField(default=lambda: secrets.token_hex(16))
+    #: Step-up: an export of the log or a report (disclosure.auth.step_up).
+    password = step_up.password_field()
     submit = SubmitField("Export as signed bundle")
 
     def validate_end(self, field: DateField) -> None:
@@ -145,7 +148,13 @@ class AuditorBundleForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no 
 
 def enqueue_auditor_bundle(form: AuditorBundleForm, kind: str, what: str, params: dict[str, Any]) -> Any:
     """Queue an auditor's bundle from its validated form as a job, and send the auditor to the job's page (its
-    passphrase is shown there, once). The same form sent twice asks for one bundle."""
+    passphrase is shown there, once). The same form sent twice asks for one bundle. The auditor's password is
+    asked again first (step-up); a wrong one shows the form again, the message beside the field, and queues nothing."""
+    try:
+        step_up.confirm(current_user, form.password.data or "", client_ip(), action=kind)
+    except step_up.StepUpRefused as refused:
+        form.password.errors = [str(refused)]
+        return render_template("audit/confirm_bundle.html", form=form, what=what), 403
     nonce = (form.nonce.data or "")[:64]
     try:
         with attempt():

@@ -1,16 +1,20 @@
 """User administration: list, create, change roles, disable and enable, reset a password or second factor; the
-pending changes a second administrator approves or refuses (two-person control, disclosure.auth.pending)."""
+pending changes a second administrator approves or refuses (two-person control, disclosure.auth.pending).
+
+An administrator's change to their own account needs their password again (disclosure.auth.step_up), checked
+before the change's unit of work; their own password is changed only on the account page, with the current one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from disclosure.auth import pending, service, sessions
+from disclosure.auth import pending, service, sessions, step_up
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.forms import ConfirmForm, TemporaryPasswordForm, UserCreateForm, UserRolesForm
 from disclosure.auth.models import User
@@ -63,7 +67,11 @@ def create_user() -> Any:
 @bp.route("/users/<int:user_id>")
 @requires(Permission.USER_VIEW)
 def user(user_id: int) -> Any:
-    account = _user_or_404(user_id)
+    return _user_page(_user_or_404(user_id))
+
+
+def _user_page(account: User, refused: tuple[str, str] | None = None, status: int = 200) -> Any:
+    """The account's page; `refused` is (which form, why) when a step-up on one's own account was refused."""
     return render_template(
         "admin/user.html",
         account=account,
@@ -71,11 +79,35 @@ def user(user_id: int) -> Any:
         password_form=TemporaryPasswordForm(),
         confirm_form=ConfirmForm(),
         open_sessions=sessions.open_session_count(account),
-    )
+        own_account=account.id == current_user.id,
+        step_up_label=step_up.LABEL,
+        refused=refused,
+    ), status
 
 
-def _apply(user_id: int, change: Callable[[User], object], success: str) -> Any:
+_OWN_ACCOUNT_ELSEWHERE = (
+    "Change your own password on “Change your password”, which asks for your current one; nothing was done."
+)
+
+
+def _refused_on_self(account: User, form_name: str) -> Any:
+    """An administrator acting on their own account confirms with their password first (step-up). Returns the
+    page that refuses (the message beside the field) or None to go ahead."""
+    if account.id != current_user.id:
+        return None
+    try:
+        step_up.confirm(current_user, request.form.get("password", ""), client_ip(), action=f"admin.{form_name}")
+    except step_up.StepUpRefused as refused:
+        return _user_page(_user_or_404(account.id), (form_name, str(refused)), 403)
+    return None
+
+
+def _apply(user_id: int, change: Callable[[User], object], success: str, form_name: str) -> Any:
     """Run one change to the account; either way back to its page, which says what happened."""
+    account = _user_or_404(user_id)
+    refusal = _refused_on_self(account, form_name)
+    if refusal is not None:
+        return refusal
     account = _user_or_404(user_id)
     try:
         with attempt():
@@ -94,6 +126,10 @@ def set_roles(user_id: int) -> Any:
     if not form.validate_on_submit():
         flash("Choose at least one role.", "error")
         return redirect(url_for("admin.user", user_id=user_id))
+    account = _user_or_404(user_id)
+    refusal = _refused_on_self(account, "roles")
+    if refusal is not None:
+        return refusal
     account = _user_or_404(user_id)
     try:
         with attempt():
@@ -124,6 +160,7 @@ def disable(user_id: int) -> Any:
         user_id,
         lambda account: service.set_active(current_user, account, False, client_ip()),
         "Account disabled; every session of this user has ended.",
+        "disable",
     )
 
 
@@ -132,13 +169,19 @@ def disable(user_id: int) -> Any:
 def enable(user_id: int) -> Any:
     ConfirmForm().validate_on_submit() or abort(400)
     return _apply(
-        user_id, lambda account: service.set_active(current_user, account, True, client_ip()), "Account enabled."
+        user_id,
+        lambda account: service.set_active(current_user, account, True, client_ip()),
+        "Account enabled.",
+        "enable",
     )
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @requires(Permission.USER_MANAGE)
 def reset_password(user_id: int) -> Any:
+    if user_id == current_user.id:
+        flash(_OWN_ACCOUNT_ELSEWHERE, "error")
+        return redirect(url_for("admin.user", user_id=user_id))
     form = TemporaryPasswordForm()
     if not form.validate_on_submit():
         flash("; ".join(form.password.errors) or "Enter a temporary password.", "error")
@@ -147,6 +190,7 @@ def reset_password(user_id: int) -> Any:
         user_id,
         lambda account: service.reset_password(current_user, account, form.password.data or "", client_ip()),
         "Temporary password set; the user must change it at their next sign-in.",
+        "password",
     )
 
 
@@ -158,6 +202,7 @@ def reset_second_factor(user_id: int) -> Any:
         user_id,
         lambda account: service.reset_second_factor(current_user, account, client_ip()),
         "Second factor removed; the user sets up a new one at their next sign-in.",
+        "second_factor",
     )
 
 
@@ -169,6 +214,7 @@ def end_sessions(user_id: int) -> Any:
         user_id,
         lambda account: service.end_sessions(current_user, account, client_ip()),
         "Every session of this user has ended.",
+        "sessions",
     )
 
 

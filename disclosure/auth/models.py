@@ -100,6 +100,9 @@ class UserSession(db.Model):  # type: ignore[name-defined]
     end_reason: Mapped[str | None] = mapped_column(String(40), default=None)
     ip: Mapped[str | None] = mapped_column(String(45), default=None)
     user_agent: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: When the password was last entered again in this session to confirm an action (disclosure.auth.step_up);
+    #: for five minutes after, a further confirmation may leave the field empty.
+    stepped_up_at: Mapped[datetime | None] = mapped_column(default=None)
 
     user: Mapped[User] = relationship()
 

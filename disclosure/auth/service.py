@@ -393,8 +393,11 @@ def set_active(actor: Actor, user: User, active: bool, ip: str | None) -> None:
 
 
 def reset_password(actor: Actor, user: User, temporary_password: str, ip: str | None) -> None:
-    """Set a temporary password the user must change at their next sign-in."""
+    """Set a temporary password the user must change at their next sign-in. Never one's own: changing one's own
+    password always needs the current one (change_own_password)."""
     require(actor, Permission.USER_MANAGE)
+    if isinstance(actor, User) and actor.id == user.id:
+        raise AccountError("Change your own password on “Change your password”, which asks for your current one.")
     _set_password(user, temporary_password)
     user.must_change_password = True
     ended = sessions.end_all_sessions(user, "password_reset")

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
-from disclosure.auth import devices, service, totp
+from disclosure.auth import devices, service, step_up, totp
 from disclosure.auth.access import client_ip, is_safe_next, requires, sign_in_user
 from disclosure.auth.forms import ChangePasswordForm, ConfirmForm, SecondFactorForm, SignInForm
 from disclosure.auth.models import User
@@ -133,6 +133,15 @@ def sign_out() -> Any:
 def change_password() -> Any:
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        try:
+            # Checked first, holding no transaction, and counted on the step-up throttle: a session left open
+            # must not become a way to guess the password. The service checks it again.
+            step_up.confirm(
+                current_user, form.current_password.data or "", client_ip(), action="user.password", always_typed=True
+            )
+        except step_up.StepUpRefused as refused:
+            form.current_password.errors = [str(refused)]
+            return render_template("auth/change_password.html", form=form), 403
         try:
             with attempt():
                 service.change_own_password(

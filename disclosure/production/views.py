@@ -14,6 +14,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional
 
+from disclosure.auth import step_up
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Agency, Case
@@ -41,6 +42,8 @@ class BuildForm(FlaskForm):
     passphrase_only = BooleanField("No certificate: passphrase only (shown once, deliver it by another channel)")
     #: One per page load: sending the same form twice (a double click, a retry) asks for one bundle, not two.
     nonce = HiddenField(default=lambda: secrets.token_hex(16))
+    #: Step-up: building a bundle exports customer data (disclosure.auth.step_up).
+    password = step_up.password_field()
     submit = SubmitField("Build bundle")
 
 
@@ -125,6 +128,13 @@ def build(reference: str) -> Any:
     form = BuildForm()
     if not form.validate_on_submit():
         abort(400)
+    try:
+        # Before the build's own unit of work: a wrong password is recorded on its own and nothing else changes.
+        step_up.confirm(current_user, form.password.data or "", client_ip(), action="bundle.build")
+    except step_up.StepUpRefused as refused:
+        form.password.errors = [str(refused)]
+        return _page(case_or_404(reference), 403, build_form=form)
+    case = case_or_404(reference)
     chosen = [int(value) for value in request.form.getlist("certificate") if value.isdigit()]
     certificates = [
         c

@@ -40,8 +40,9 @@ def build_through_the_form(app, client, url: str, data: dict[str, str]) -> tuple
     """Post an auditor's bundle form, run its job the way the worker does, and reveal the passphrase on the job's
     page: (the job's page, the passphrase)."""
     from disclosure.jobs import worker
+    from tests.factories import PASSWORD
 
-    response = client.post(url, data=data)
+    response = client.post(url, data={"password": PASSWORD, **data})  # the auditor's password again (step-up)
     assert response.status_code == 302 and "/jobs/" in response.location, response.get_data(as_text=True)[-2000:]
     with app.app_context():
         worker.work("test-worker", once=True, periodic=False, heartbeat_every=0.05)

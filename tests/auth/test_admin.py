@@ -10,6 +10,7 @@ from disclosure.audit.models import AuditEvent
 from disclosure.auth.models import User
 from disclosure.extensions import db
 from tests.conftest import csrf_from, sign_in
+from tests.factories import PASSWORD
 
 
 def events(app, action):
@@ -96,10 +97,15 @@ def test_admin_cannot_disable_themselves_or_drop_their_own_admin_role(app, clien
     admin = login_as("admin")
     page = client.get(f"/admin/users/{admin.id}").get_data(as_text=True)
     token = csrf_from(page)
-    response = client.post(f"/admin/users/{admin.id}/disable", data={"csrf_token": token}, follow_redirects=True)
+    # With their password (the step-up their own account asks for): refused all the same.
+    response = client.post(
+        f"/admin/users/{admin.id}/disable", data={"csrf_token": token, "password": PASSWORD}, follow_redirects=True
+    )
     assert "You cannot disable your own account." in response.get_data(as_text=True)
     response = client.post(
-        f"/admin/users/{admin.id}/roles", data={"csrf_token": token, "roles": ["intake"]}, follow_redirects=True
+        f"/admin/users/{admin.id}/roles",
+        data={"csrf_token": token, "roles": ["intake"], "password": PASSWORD},
+        follow_redirects=True,
     )
     assert "cannot remove your own administrator role" in response.get_data(as_text=True)
     assert events(app, "user.disabled") == []

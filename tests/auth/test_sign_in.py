@@ -368,7 +368,7 @@ def test_refused_password_and_code_stay_on_record_and_count_towards_the_pause(ap
     assert actions(app)[-1] == "user.sign_in_failed"
 
 
-def test_a_refused_password_change_changes_nothing_and_records_nothing(app, client):
+def test_a_refused_password_change_changes_nothing_and_records_only_the_failed_step_up(app, client):
     with app.app_context():
         user = make_user("intake")
         stored_hash = db.session.get(User, user.id).password_hash
@@ -384,7 +384,8 @@ def test_a_refused_password_change_changes_nothing_and_records_nothing(app, clie
             "confirm": "a completely new passphrase",
         },
     )
-    assert response.status_code == 400 and "Your current password is not correct." in response.get_data(as_text=True)
-    assert actions(app) == before
+    # The wrong current password is a failed step-up: counted on its own throttle and on record, nothing else.
+    assert response.status_code == 403 and "Your password was not correct" in response.get_data(as_text=True)
+    assert actions(app) == [*before, "auth.step_up_failed"]
     with app.app_context():
         assert db.session.get(User, user.id).password_hash == stored_hash

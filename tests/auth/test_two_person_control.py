@@ -24,7 +24,7 @@ from disclosure.policy.loader import default_policy_bytes
 from disclosure.review.models import PolicyVersion
 from disclosure.review.policy_versions import current_version, policy_of
 from tests.conftest import csrf_from
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 #: The packaged policy with interception orders down to one approval: what one administrator must not install.
 ONE_APPROVAL = (
@@ -84,7 +84,7 @@ def test_one_admin_alone_cannot_grant_themselves_reviewer_and_producer(
 ) -> None:
     admin = login_as("admin")
     page = f"/admin/users/{admin.id}"
-    response = post(client, page, f"{page}/roles", {"roles": ["admin", "reviewer", "producer"]})
+    response = post(client, page, f"{page}/roles", {"roles": ["admin", "reviewer", "producer"], "password": PASSWORD})
     assert "cannot also be a reviewer or producer" in response.get_data(as_text=True)
     assert roles_of(app, admin.id) == {"admin"}
     assert changes(app) == []

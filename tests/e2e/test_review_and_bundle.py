@@ -86,6 +86,7 @@ def test_review_approval_then_bundle_for_a_recipient_that_opens_with_stock_tools
     page.get_by_label("Responsive record").set_input_files(str(mailbox))
     page.get_by_role("button", name="Add record").click()
     expect(page.get_by_role("status")).to_contain_text("Added mailbox.mbox")
+    page.get_by_label("Your password, to confirm", exact=True).fill(producer.password)  # step-up
     page.get_by_role("button", name="Build bundle").click()
     expect(page.get_by_role("status")).to_contain_text("being built")
     # The job page follows the build through its script, then offers the outcome.
@@ -214,6 +215,7 @@ def test_auditor_downloads_the_transparency_report_and_the_audit_log_verifies(
     page.goto("/audit/")
     page.locator("#bundle-start").fill(today)
     page.locator("#bundle-end").fill(today)
+    page.get_by_label("Your password, to confirm", exact=True).fill(auditor.password)  # step-up
     page.get_by_role("button", name="Export as signed bundle").click()
     expect(page.get_by_role("status").first).to_contain_text("being built")
     await_job_outcome(page)

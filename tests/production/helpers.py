@@ -14,7 +14,7 @@ from sqlalchemy import select
 from disclosure.auth.models import User
 from disclosure.cases.models import Case
 from disclosure.extensions import db
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 from tests.review.helpers import case_in_review, decide_in_full
 
 
@@ -56,7 +56,8 @@ def build_through_the_page(app, client, reference: str, **fields: str):  # type:
 
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
     nonce = re.search(r'name="nonce" type="hidden" value="([0-9a-f]+)"', page)
-    data = {"csrf_token": csrf_from(page), "nonce": nonce.group(1) if nonce else "", **fields}
+    # The producer's password again (step-up), unless the test gives its own.
+    data = {"csrf_token": csrf_from(page), "nonce": nonce.group(1) if nonce else "", "password": PASSWORD, **fields}
     response = client.post(f"/cases/{reference}/production/bundles", data=data)
     assert response.status_code == 302 and "/jobs/" in response.location, response.get_data(as_text=True)[-2000:]
     with app.app_context():

@@ -22,7 +22,7 @@ from disclosure.production import bundles
 from disclosure.production.models import Bundle
 from disclosure.workflow import Action
 from tests.conftest import csrf_from
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 from tests.locks import write_now
 from tests.production.helpers import build_through_the_page
 from tests.production.test_bundles import producing_case_with_certificate
@@ -54,7 +54,7 @@ def test_the_same_form_sent_twice_builds_one_bundle(app, client, login_as, tmp_p
     reference, certificate_id = producing_case_with_certificate(app, client, login_as, tmp_path)
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
     nonce = page.split('name="nonce" type="hidden" value="')[1].split('"')[0]
-    data = {"csrf_token": csrf_from(page), "nonce": nonce, "certificate": str(certificate_id)}
+    data = {"csrf_token": csrf_from(page), "nonce": nonce, "certificate": str(certificate_id), "password": PASSWORD}
     first = client.post(f"/cases/{reference}/production/bundles", data=data)
     second = client.post(f"/cases/{reference}/production/bundles", data=data)
     assert first.status_code == second.status_code == 302 and first.location == second.location
@@ -68,7 +68,7 @@ def test_a_case_withdrawn_while_its_bundle_is_built_keeps_no_bundle(app, client,
     reference, _ = producing_case_with_certificate(app, client, login_as, tmp_path)
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
     response = client.post(
-        f"/cases/{reference}/production/bundles", data={"csrf_token": csrf_from(page), "passphrase_only": "y"}
+        f"/cases/{reference}/production/bundles", data={"csrf_token": csrf_from(page), "passphrase_only": "y", "password": PASSWORD}
     )
     assert response.status_code == 302
     with app.app_context():
