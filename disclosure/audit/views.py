@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Optional, Regexp, ValidationError
 from disclosure.audit.forms import AuditFilterForm
 from disclosure.audit.models import AuditCheckpoint, AuditEvent, AuditHead
 from disclosure.audit.service import current_root
-from disclosure.auth import step_up
+from disclosure.auth import rate_limit, step_up
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.forms import ConfirmForm
 from disclosure.auth.models import User
@@ -115,8 +115,12 @@ def checkpoint() -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         # Recomputing every hash takes a while on a large log: a job does it, followed on its page.
-        with attempt():
-            job = jobs.enqueue(current_user, VERIFY, "Verify the audit log", {"ip": client_ip()}, ip=client_ip())
+        try:
+            with attempt():
+                rate_limit.check(current_user, rate_limit.Limited.CHECKPOINT)
+                job = jobs.enqueue(current_user, VERIFY, "Verify the audit log", {"ip": client_ip()}, ip=client_ip())
+        except rate_limit.RateLimited as limited:
+            return rate_limit.too_many(limited)
         return redirect(url_for("jobs.show", public_id=job.public_id))
     head = db.session.get(AuditHead, 1)
     latest = db.session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).scalar()
@@ -158,6 +162,7 @@ def enqueue_auditor_bundle(form: AuditorBundleForm, kind: str, what: str, params
     nonce = (form.nonce.data or "")[:64]
     try:
         with attempt():
+            rate_limit.check(current_user, rate_limit.Limited.BUNDLE)
             job = jobs.enqueue(
                 current_user,
                 kind,
@@ -168,6 +173,8 @@ def enqueue_auditor_bundle(form: AuditorBundleForm, kind: str, what: str, params
             )
     except REFUSALS as error:
         abort(status_for(error), description=message_for(error))
+    except rate_limit.RateLimited as limited:
+        return rate_limit.too_many(limited)
     flash("The bundle is being built; this page follows it. Its passphrase will be shown to you here, once.", "success")
     return redirect(url_for("jobs.show", public_id=job.public_id))
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional
 
-from disclosure.auth import step_up
+from disclosure.auth import rate_limit, step_up
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Agency, Case
@@ -146,6 +146,7 @@ def build(reference: str) -> Any:
     try:
         with attempt():
             bundles.check_case_bundle(current_user, case, certificates, passphrase_only)
+            rate_limit.check(current_user, rate_limit.Limited.BUNDLE)
             job = jobs.enqueue(
                 current_user,
                 BUNDLE_BUILD,
@@ -157,6 +158,8 @@ def build(reference: str) -> Any:
             )
     except REFUSALS as error:
         return _page(case_or_404(reference), 400, build_form=form, errors=[message_for(error)])
+    except rate_limit.RateLimited as limited:
+        return rate_limit.too_many(limited)
     flash(
         "The bundle is being built; this page follows it."
         + (" Its passphrase will be shown to you here, once." if passphrase_only else ""),

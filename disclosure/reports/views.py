@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from disclosure.audit.models import AuditCheckpoint
 from disclosure.audit.views import AuditorBundleForm, enqueue_auditor_bundle, invalid_bundle_form, send_auditor_bundle
+from disclosure.auth import rate_limit
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Case
@@ -92,7 +93,11 @@ def transparency() -> Any:
 @bp.route("/reports/checkpoint", methods=["POST"])
 @requires(Permission.REPORT_VIEW)
 def checkpoint() -> Any:
-    """Sign the log's head now, so that the report can be pinned to it."""
+    """Sign the log's head now, so that the report can be pinned to it (at most a few a minute per person)."""
+    try:
+        rate_limit.check(current_user, rate_limit.Limited.CHECKPOINT)
+    except rate_limit.RateLimited as limited:
+        return rate_limit.too_many(limited)
     made = resolve_checkpoint(create_for=current_user, ip=client_ip())
     flash(f"Audit checkpoint {made.size} signed; the report below is computed at it.", "success")
     args: dict[str, Any] = {
