@@ -56,7 +56,8 @@ def test_a_case_bundle_needs_the_password_and_a_wrong_one_queues_nothing(app, cl
     body = wrong.get_data(as_text=True)
     assert wrong.status_code == 403 and "Your password was not correct; nothing was done" in body
     # Beside the field: inside the form, right after the password input.
-    assert re.search(r'name="password"[^>]*>\s*(<p class="help"[^<]*</p>\s*)?<ul class="errors"><li>Your password', body)
+    beside = r'name="password"[^>]*>\s*(<p class="help"[^<]*</p>\s*)?<ul class="errors"><li>Your password'
+    assert re.search(beside, body)
     assert jobs(app, "bundle.build") == 0
     assert failures(app, producer_id) == [{"action": "bundle.build"}]
     with app.app_context():
@@ -135,11 +136,14 @@ def test_an_admin_changes_nothing_on_their_own_account_without_their_password(ap
     assert ended.status_code == 403
     with app.app_context():
         assert db.session.get(User, admin.id).totp_secret_enc == before
-        assert db.session.execute(
-            select(func.count()).select_from(UserSession).where(
-                UserSession.user_id == admin.id, UserSession.ended_at.is_(None)
-            )
-        ).scalar_one() == 1
+        assert (
+            db.session.execute(
+                select(func.count())
+                .select_from(UserSession)
+                .where(UserSession.user_id == admin.id, UserSession.ended_at.is_(None))
+            ).scalar_one()
+            == 1
+        )
     assert [f["action"] for f in failures(app, admin.id)] == ["admin.second_factor"]
 
     # Their own password is never reset here, password or not: only with the current one, on the account page.
@@ -168,8 +172,11 @@ def test_changing_ones_own_password_always_needs_the_current_one_and_counts_wron
     assert wrong.status_code == 403 and "Your password was not correct" in wrong.get_data(as_text=True)
     assert [f["action"] for f in failures(app, user.id)] == ["user.password"]
     with app.app_context():
-        assert db.session.execute(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "user.password_changed")
-        ).scalar_one() == 0
+        assert (
+            db.session.execute(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "user.password_changed")
+            ).scalar_one()
+            == 0
+        )
     right = client.post("/account/password", data={**data, "current_password": PASSWORD})
     assert right.status_code == 302

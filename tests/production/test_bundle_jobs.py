@@ -68,7 +68,8 @@ def test_a_case_withdrawn_while_its_bundle_is_built_keeps_no_bundle(app, client,
     reference, _ = producing_case_with_certificate(app, client, login_as, tmp_path)
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
     response = client.post(
-        f"/cases/{reference}/production/bundles", data={"csrf_token": csrf_from(page), "passphrase_only": "y", "password": PASSWORD}
+        f"/cases/{reference}/production/bundles",
+        data={"csrf_token": csrf_from(page), "passphrase_only": "y", "password": PASSWORD},
     )
     assert response.status_code == 302
     with app.app_context():
