@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -65,10 +66,13 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
 
     @property
     def second_factor_required(self) -> bool:
-        """Enrolled users always give a code; required roles must enrol unless demo-exempt."""
+        """Enrolled users always give a code; required roles must enrol unless demo-exempt. The exemption holds only
+        while the instance allows it now (DEMO_SECOND_FACTOR_EXEMPT, read at request time): turning the setting off
+        ends it for accounts seeded while it was on."""
         if self.has_second_factor:
             return True
-        return requires_second_factor(self.roles) and not self.demo_second_factor_exempt
+        exempt = self.demo_second_factor_exempt and bool(current_app.config.get("DEMO_SECOND_FACTOR_EXEMPT", False))
+        return requires_second_factor(self.roles) and not exempt
 
 
 class UserRole(db.Model):  # type: ignore[name-defined]
