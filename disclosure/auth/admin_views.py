@@ -246,6 +246,16 @@ def _decide(change_id: int, decide: Callable[[PendingChange, str], object], succ
         flash("Enter your password to approve or refuse a change.", "error")
         return redirect(url_for("admin.changes"))
     try:
+        # Checked first, holding no transaction, on the step-up throttle: a wrong password is counted and recorded,
+        # and after five in a while even the right one waits, so a left-open session cannot guess it.
+        step_up.confirm(
+            current_user, form.password.data or "", client_ip(), action=f"change.{change_id}", always_typed=True
+        )
+    except step_up.StepUpRefused as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("admin.changes"))
+    change = _change_or_404(change_id)
+    try:
         with attempt():
             decide(change, form.password.data or "")
     except ServiceError as error:

@@ -111,9 +111,9 @@ def test_granting_reviewer_waits_for_a_second_admin_who_applies_it_with_the_righ
     other, approver = second_admin
     before = actions(app)
     wrong = post(other, "/admin/changes", f"/admin/changes/{change_id}/approve", {"password": "not my password!!"})
-    assert "Wrong password; nothing was changed." in wrong.get_data(as_text=True)
+    assert "Your password was not correct; nothing was done." in wrong.get_data(as_text=True)
     assert roles_of(app, clerk.id) == {"intake"} and changes(app)[0][2] == "pending"
-    assert actions(app) == before, "a wrong password changes nothing, not even the log"
+    assert actions(app) == [*before, "auth.step_up_failed"], "a wrong password changes nothing; only it is on record"
 
     right = post(other, "/admin/changes", f"/admin/changes/{change_id}/approve", {"password": approver.password})
     assert "Approved and applied." in right.get_data(as_text=True)
@@ -213,3 +213,27 @@ def test_the_command_line_creates_only_the_first_administrator(app: Flask) -> No
     with app.app_context():
         emails = set(db.session.execute(select(User.email)).scalars())
     assert "first@example.org" in emails and not {"second@example.org", "r@example.org"} & emails
+
+
+def test_wrong_passwords_on_approvals_are_throttled_apart_from_sign_in(
+    app: Flask, client: FlaskClient, login_as: Any, second_admin: tuple[FlaskClient, Any]
+) -> None:
+    from disclosure.auth import throttle
+
+    login_as("admin")
+    with app.app_context():
+        clerk = make_user("intake")
+    page = f"/admin/users/{clerk.id}"
+    post(client, page, f"{page}/roles", {"roles": ["intake", "reviewer"]})
+    [(change_id, *_)] = changes(app)
+    other, approver = second_admin
+    for _ in range(5):
+        post(other, "/admin/changes", f"/admin/changes/{change_id}/approve", {"password": "not my password!!"})
+    # Paused: even the right password is refused now, and nothing is approved.
+    paused = post(other, "/admin/changes", f"/admin/changes/{change_id}/approve", {"password": approver.password})
+    assert "Too many wrong passwords" in paused.get_data(as_text=True)
+    assert changes(app)[0][2] == "pending" and roles_of(app, clerk.id) == {"intake"}
+    assert actions(app).count("auth.step_up_failed") == 5
+    with app.app_context():
+        assert throttle.step_ups_paused(approver.email)
+        assert not throttle.is_throttled(approver.email, "127.0.0.1")
