@@ -23,6 +23,22 @@ bp = Blueprint("auth", __name__)
 PENDING_KEY = "pending_sign_in"
 
 
+#: How far back the dashboard's "Your account" card lists paused sign-ins.
+NOTICE_DAYS = 30
+
+
+@bp.app_context_processor
+def _account_notices() -> dict[str, Any]:
+    """For the dashboard's "Your account" card: the pauses of sign-in to the account of the last 30 days."""
+
+    def recent_lockout_notices() -> list[str]:
+        if not current_user.is_authenticated:
+            return []
+        return service.lockout_notices(current_user, days=NOTICE_DAYS)
+
+    return {"recent_lockout_notices": recent_lockout_notices}
+
+
 def _after_sign_in_target(candidate: str | None) -> str:
     return candidate if candidate is not None and is_safe_next(candidate) else url_for("site.index")
 

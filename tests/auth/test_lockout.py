@@ -16,7 +16,7 @@ from disclosure.audit.models import AuditEvent
 from disclosure.auth import throttle
 from disclosure.auth.service import GENERIC_SIGN_IN_ERROR
 from disclosure.extensions import db
-from tests.conftest import sign_in
+from tests.conftest import fresh_csrf, sign_in
 from tests.factories import PASSWORD, make_user
 
 WRONG = "wrong password entirely"
@@ -105,3 +105,25 @@ def test_failed_step_ups_do_not_pause_sign_in(app, client):
         assert throttle.step_ups_paused(user.email)
         assert not throttle.is_throttled(user.email, "127.0.0.1")
     assert sign_in(client, user.email, PASSWORD).status_code == 302
+
+
+def test_the_dashboards_account_card_keeps_listing_recent_pauses(app, client):
+    with app.app_context():
+        user = make_user("intake")
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    for _ in range(6):
+        sign_in(stranger, user.email, WRONG)
+    sign_in(client, user.email, PASSWORD)
+    client.get("/")  # the sign-in's own notice is shown once, here
+    # Signed in again later: the flash is gone, the card still says it.
+    client.post("/sign-out", data={"csrf_token": fresh_csrf(client, "/")})
+    sign_in(client, user.email, PASSWORD)
+    client.get("/")
+    page = client.get("/").get_data(as_text=True)
+    card = page[page.index("Your account") :]
+    assert "Paused sign-ins, last 30 days" in card and "203.0.113.7" in card
+    with freeze_time(throttle.utcnow() + timedelta(days=31)):
+        sign_in(client, user.email, PASSWORD)
+        later = client.get("/").get_data(as_text=True)
+        assert "203.0.113.7" not in later
