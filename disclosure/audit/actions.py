@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     DOCUMENT_UPLOAD = "document.upload"
     DOCUMENT_DOWNLOAD = "document.download"
     COMMENT_ADDED = "comment.added"
+    CASES_EXPORTED = "cases.exported"
     NDO_SET = "ndo.set"
     NDO_RENEW = "ndo.renew"
     NDO_CUSTOMER_NOTIFIED = "ndo.customer_notified"

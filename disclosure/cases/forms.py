@@ -550,6 +550,30 @@ class AssignForm(FlaskForm):
     submit = SubmitField("Assign")
 
 
+class BulkForm(FlaskForm):
+    """Act on the cases ticked in the list (the `case` checkboxes): claim, assign or close each."""
+
+    action = SelectField(
+        "With the ticked cases",
+        choices=[
+            SelectChoice("claim", "Claim them for my review"),
+            SelectChoice("assign", "Assign them to…"),
+            SelectChoice("close", "Close them"),
+        ],
+        validators=[InputRequired("Choose what to do with the ticked cases.")],
+    )
+    assignee = SelectField("Assign to", coerce=str, validators=[Optional()])
+    back = HiddenField()
+    submit = SubmitField("Apply to the ticked cases")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid: bool = super().validate(extra_validators)
+        if self.action.data == "assign" and not self.assignee.data:
+            self.assignee.errors = [*self.assignee.errors, "Choose who to assign the ticked cases to."]
+            return False
+        return valid
+
+
 class CommentForm(FlaskForm):
     body = TextAreaField(
         "Internal comment",

@@ -17,6 +17,7 @@ from disclosure.auth.models import User
 from disclosure.cases import search
 from disclosure.cases.models import Agency, Case, CaseTarget, NonDisclosureOrder
 from disclosure.extensions import db
+from disclosure.services import ServiceError
 from disclosure.workflow import OPEN_STATES, State
 
 PAGE_SIZE = 25
@@ -104,6 +105,26 @@ def page_of(
     ordered = statement.order_by(*(first or []), *SORTS.get(sort, SORTS[DEFAULT_SORT])).options(*LIST_OPTIONS)
     rows = db.session.execute(ordered.limit(page_size).offset((page - 1) * page_size)).scalars().unique().all()
     return list(rows), total, pages
+
+
+#: The most cases one CSV export holds; a larger selection is refused with a request to narrow the filters.
+EXPORT_LIMIT = 50_000
+
+
+class TooManyToExport(ServiceError):
+    """The filters select more cases than one export holds."""
+
+
+def export_rows(statement: Select[Any], criteria: CaseFilter) -> list[Case]:
+    """Every case the statement selects, in the list's order (search rank first), for a CSV export."""
+    total = db.session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
+    if total > EXPORT_LIMIT:
+        raise TooManyToExport(
+            f"These filters select {total:,} cases; one export holds at most {EXPORT_LIMIT:,}. Narrow the filters "
+            "(a due-date range, say) and export each part."
+        )
+    ordered = statement.order_by(*criteria.extra_order, *SORTS.get(criteria.sort, SORTS[DEFAULT_SORT]))
+    return list(db.session.execute(ordered.options(*LIST_OPTIONS)).scalars().unique())
 
 
 #: The dashboard's queues, in the order it shows them: (key, title).

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from disclosure.audit.actions import AuditAction
 from disclosure.audit.models import AuditEvent
+from disclosure.audit.service import record
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.models import User
 from disclosure.cases import comments, queries, search, service
@@ -18,6 +21,7 @@ from disclosure.cases.downloads import attachment_response
 from disclosure.cases.forms import (
     ActionForm,
     AssignForm,
+    BulkForm,
     CaseFilterForm,
     CommentForm,
     EditCaseForm,
@@ -29,6 +33,7 @@ from disclosure.cases.forms import (
 from disclosure.cases.lifecycle import actions_for
 from disclosure.cases.models import Case, Document
 from disclosure.clock import utcnow
+from disclosure.csv_export import csv_bytes
 from disclosure.extensions import db
 from disclosure.permissions import Permission, may_review
 from disclosure.policy.request import RequestError, parse_request
@@ -56,13 +61,14 @@ def _version(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() else -1
 
 
-@bp.route("/")
-@requires(Permission.CASE_VIEW)
-def index() -> Any:
+def _listing() -> tuple[CaseFilterForm, queries.CaseFilter | None, Any, str]:
+    """The case list's filters from the query string: the form, the criteria and the statement (None when a filter is
+    refused, its message on the form), and the dashboard queue it is limited to, if any."""
     form = CaseFilterForm(request.args, meta={"csrf": False})
     form.agency.choices = [("", "Any agency")] + [(str(a.id), f"{a.name} ({a.country})") for a in queries.agencies()]
+    queue = request.args.get("queue", "")
     if not form.validate():
-        return render_template("cases/index.html", form=form, cases=[], total=0, page=1, pages=1, now=utcnow()), 400
+        return form, None, None, queue
     criteria = queries.CaseFilter(
         state=form.state.data or None,
         process_type=form.process_type.data or None,
@@ -73,25 +79,166 @@ def index() -> Any:
         q=form.q.data or None,
         sort=form.sort.data or queries.DEFAULT_SORT,
     )
-    queue = request.args.get("queue", "")
     within = queries.queue_statement(queue, current_user.id, utcnow()) if queue else None
     if queue and within is None:
         abort(404)
-    statement = queries.filtered(criteria, within)
-    cases, total, pages = queries.page_of(statement, form.page.data or 1, criteria.sort, first=criteria.extra_order)
-    highlights = {case.id: search.highlight(case, criteria.q) for case in cases} if criteria.q else {}
+    return form, criteria, queries.filtered(criteria, within), queue
+
+
+def _list_page(form: CaseFilterForm, status: int = 200, **shown: Any) -> Any:
+    # The export and the bulk form carry the list's own filters only (never request.args as a whole).
+    kept: dict[str, Any] = {
+        name: request.args[name] for name in [*form._fields, "queue"] if name != "page" and request.args.get(name)
+    }
+    bulk_form = BulkForm(back=url_for("cases.index", **kept))
+    bulk_form.assignee.choices = [("", "Choose…")] + [(str(u.id), u.name) for u in _reviewers()]
     return render_template(
         "cases/index.html",
         form=form,
+        now=utcnow(),
+        bulk_form=bulk_form,
+        export_url=url_for("cases.export_csv", **kept),
+        **{"cases": [], "total": 0, "page": 1, "pages": 1, "queue": "", "highlights": {}, **shown},
+    ), status
+
+
+@bp.route("/")
+@requires(Permission.CASE_VIEW)
+def index() -> Any:
+    form, criteria, statement, queue = _listing()
+    if criteria is None:
+        return _list_page(form, 400)
+    cases, total, pages = queries.page_of(statement, form.page.data or 1, criteria.sort, first=criteria.extra_order)
+    highlights = {case.id: search.highlight(case, criteria.q) for case in cases} if criteria.q else {}
+    return _list_page(
+        form,
         cases=cases,
         total=total,
         page=min(max(1, form.page.data or 1), pages),
         pages=pages,
-        now=utcnow(),
         queue=queue,
         queue_title=queries.QUEUE_TITLES.get(queue),
         highlights=highlights,
     )
+
+
+@bp.route("/export.csv")
+@requires(Permission.CASE_VIEW)
+def export_csv() -> Any:
+    """The cases the list's filters select, every one of them (not one page), as CSV; the export is audit-logged."""
+    form, criteria, statement, _queue = _listing()
+    if criteria is None:
+        return _list_page(form, 400)
+    try:
+        with attempt():
+            cases = queries.export_rows(statement, criteria)
+            record(
+                current_user,
+                AuditAction.CASES_EXPORTED,
+                subject="cases",
+                ip=client_ip(),
+                data={
+                    "filters": {k: v for k, v in request.args.items() if k in form or k == "queue"},
+                    "count": len(cases),
+                },
+            )
+    except REFUSALS as error:
+        form.form_errors.append(message_for(error))
+        return _list_page(form, 400)
+    header = [
+        "Reference",
+        "Process",
+        "Agency",
+        "Jurisdiction",
+        "State",
+        "Received (UTC)",
+        "Due (UTC)",
+        "Emergency",
+        "Assigned to",
+        "Docket",
+    ]
+    rows = (
+        [
+            case.reference,
+            case.process.label,
+            case.agency.name,
+            case.labels["regime"],
+            case.status.label,
+            f"{case.received_at:%Y-%m-%d %H:%M}",
+            f"{case.due_at:%Y-%m-%d %H:%M}",
+            "yes" if case.emergency else "no",
+            case.assigned_to.name if case.assigned_to else "",
+            case.docket or "",
+        ]
+        for case in cases
+    )
+    data = csv_bytes(header, rows)
+    response = attachment_response([data], f"cases-{utcnow():%Y-%m-%d}.csv", len(data))
+    response.mimetype = "text/csv"
+    return response
+
+
+@bp.route("/bulk", methods=["POST"])
+@requires(Permission.CASE_VIEW)
+def bulk() -> Any:
+    """Claim, assign or close the ticked cases, all or none: each case its own audit event; if any one is refused,
+    nothing is changed and the page says, for each refused case, why."""
+    form = BulkForm()
+    assignees = {str(u.id): u for u in _reviewers()}
+    form.assignee.choices = [("", "Choose…")] + [(key, user.name) for key, user in assignees.items()]
+    back = form.back.data if _local(form.back.data) else url_for("cases.index")
+    references = [r for r in dict.fromkeys(request.form.getlist("case")) if REFERENCE.fullmatch(r)]
+    if not form.validate_on_submit() or not references:
+        for message in [*form.action.errors, *form.assignee.errors] or ["Tick the cases to act on first."]:
+            flash(message, "error")
+        return redirect(back)
+    refused: list[str] = []
+    try:
+        with attempt():
+            for reference in references:
+                case = db.session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none()
+                try:
+                    if case is None:
+                        raise service.CaseError("there is no such case")
+                    if form.action.data == "claim":
+                        service.assign(current_user, case, current_user, None, client_ip())
+                    elif form.action.data == "assign":
+                        service.assign(current_user, case, assignees[form.assignee.data], None, client_ip())
+                    else:
+                        service.apply_action(current_user, case, Action.CLOSE, None, client_ip(), note="Closed in bulk")
+                except REFUSALS as error:
+                    refused.append(f"{reference}: {message_for(error)}")
+            if refused:
+                raise service.CaseError("refused")
+    except REFUSALS:
+        flash(
+            f"Nothing was changed: {len(refused)} of the {len(references)} ticked cases could not be "
+            f"{PAST[form.action.data].lower()}. Untick them, or deal with them first:",
+            "error",
+        )
+        for line in refused:
+            flash(line, "error")
+        return redirect(back)
+    count = len(references)
+    flash(f"{PAST[form.action.data]} {count} case{'s' if count != 1 else ''}: {', '.join(references)}.", "success")
+    return redirect(back)
+
+
+PAST = {"claim": "Claimed", "assign": "Assigned", "close": "Closed"}
+
+
+#: A case reference as the list's checkboxes send it.
+REFERENCE = re.compile(r"[A-Z]{2,4}-\d{4}-\d{5,}")
+
+
+def _local(path: str | None) -> bool:
+    """A path on this site's case list (where the person came from), never another origin."""
+    return bool(path) and str(path).startswith("/cases/") and "//" not in str(path) and "\\" not in str(path)
+
+
+def _reviewers() -> list[User]:
+    users = db.session.execute(select(User).where(User.active.is_(True)).order_by(User.name)).scalars()
+    return [user for user in users if user.can(Permission.REVIEW_DECIDE)]
 
 
 def _place_error(form: IntakeForm, error: RequestError, only_if_clean: bool = False) -> None:
