@@ -32,6 +32,8 @@ from disclosure.workflow import (
     transition,
 )
 
+#: Moves that only a correction of the facts makes (disclosure.cases.service.update_case), never a button.
+CORRECTION_ACTIONS = frozenset({Action.CORRECT_FACTS})
 #: Moves that are part of reviewing the case, which its logger may never do (four eyes).
 REVIEW_ACTIONS = DECISION_ACTIONS | {Action.START_REVIEW, Action.REOPEN}
 
@@ -73,6 +75,8 @@ def actions_for(actor: Actor, case: Case) -> list[Action]:
             continue
         if action is Action.AWAIT_TARGETS and case.targets:
             continue  # only for a case logged without targets
+        if action in CORRECTION_ACTIONS:
+            continue  # taken by correcting a fact (Edit facts), never as a bare step
         allowed.append(action)
     return allowed
 

@@ -17,7 +17,7 @@ from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record
 from disclosure.auth.models import User
 from disclosure.cases.documents import inspect_document
-from disclosure.cases.lifecycle import check_version, flush, move
+from disclosure.cases.lifecycle import CORRECTION_ACTIONS, check_version, flush, move
 from disclosure.cases.models import (
     Agency,
     Case,
@@ -242,9 +242,7 @@ def update_case(
         )
     reason = (reason or "").strip()
     if facts and not reason:
-        raise CaseError(
-            "Say why the facts are corrected (for example, what the document really says).", field="reason"
-        )
+        raise CaseError("Say why the facts are corrected (for example, what the document really says).", field="reason")
     for field in diff:
         setattr(case, field, getattr(changes, field))
     if diff:
@@ -270,6 +268,10 @@ def apply_action(
         raise IllegalTransition(
             "Approving, rejecting, asking the requester for more and recording that no records are held are "
             "decisions: make them on the review page, with the checklist."
+        )
+    if action in CORRECTION_ACTIONS:
+        raise IllegalTransition(
+            "A decided case goes back to review when one of its facts is corrected: use Edit facts."
         )
     check_version(case, expected_version)
     after = move(actor, case, action, ip=ip, reason=note)

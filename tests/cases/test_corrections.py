@@ -126,3 +126,19 @@ def test_once_production_has_begun_the_facts_are_frozen(app, client, login_as):
     # The notes still can.
     notes = client.post(f"/cases/{reference}/edit", data=edit_form(client, reference, summary="Producer asked."))
     assert notes.status_code == 302 and the_case(app, reference).summary == "Producer asked."
+
+
+def test_correcting_is_not_a_bare_workflow_step(app, client, login_as):
+    """Only a corrected fact sends a decided case back to review: no button does it with nothing corrected."""
+    with app.app_context():
+        reference = approved_case()
+    login_as("intake")
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    assert "Correct the facts and review again" not in page
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version is not None
+    data = {"csrf_token": csrf_from(page), "action": "correct_facts", "version": version.group(1)}
+    response = client.post(f"/cases/{reference}/action", data=data)
+    assert response.status_code == 409
+    assert "use Edit facts" in response.get_data(as_text=True)
+    assert the_case(app, reference).state == "approved"
