@@ -36,6 +36,12 @@ ENVIRONMENT: dict[str, Any] = {
     "CHECKPOINT_MINUTES": ("AUDIT_CHECKPOINT_MINUTES", int),
     "AUDIT_ORIGIN": ("AUDIT_ORIGIN", str),
     "ORGANISATION": ("ORGANISATION_NAME", str),
+    # The letterhead of response letters; an address's lines are separated by "|" (or newlines).
+    "LETTERHEAD_NAME": ("LETTERHEAD_NAME", str),
+    "LETTERHEAD_ADDRESS": ("LETTERHEAD_ADDRESS", str),
+    "LETTERHEAD_EMAIL": ("LETTERHEAD_EMAIL", str),
+    "LETTERHEAD_PHONE": ("LETTERHEAD_PHONE", str),
+    "LETTERHEAD_LOGO": ("LETTERHEAD_LOGO", str),
     "BUNDLE_RETENTION_DAYS": ("BUNDLE_RETENTION_DAYS", int),
     "LOG_FORMAT": ("LOG_FORMAT", lambda value: value.strip().lower()),
     "RECONCILE_GRACE_SECONDS": ("STORAGE_RECONCILE_GRACE", _seconds),
@@ -107,6 +113,14 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         "DEMO_SECOND_FACTOR_EXEMPT": True,
         #: Names the organisation in letters, bundles and certificates.
         "ORGANISATION_NAME": "Disclosure",
+        #: The letterhead of every response letter (the demo's; set the organisation's own before sending one).
+        "LETTERHEAD_NAME": "Example Hosting Ltd",
+        #: Postal address, one line per "|" (or newline).
+        "LETTERHEAD_ADDRESS": "Legal Department | 1 Example Street | London EC1A 1AA | United Kingdom",
+        "LETTERHEAD_EMAIL": "legal@example.net",
+        "LETTERHEAD_PHONE": "+44 20 7946 0000",
+        #: A PNG or JPEG under the instance folder (a path relative to it, or absolute inside it); None: no logo.
+        "LETTERHEAD_LOGO": None,
         #: "file": blobs under BLOB_DIR (one host, or a shared mount); "database": in PostgreSQL, for several hosts.
         "BLOB_BACKEND": "file",
         #: Days a built bundle is kept before `flask bundle purge` deletes its file.

@@ -82,12 +82,16 @@ class ReviewForm(FlaskForm):
         "If rejecting: reasons", choices=[SelectChoice(code, label) for code, label in REJECTION_REASONS.items()]
     )
     text = TextAreaField(
-        "Reasons in your words, or the message to the requester", validators=[Optional(), Length(max=5000)]
+        "Internal reasons (stay on file; never in the letter)", validators=[Optional(), Length(max=5000)]
+    )
+    requester_message = TextAreaField(
+        "Message to the requester (goes in the letter)", validators=[Optional(), Length(max=5000)]
     )
     searched = TextAreaField("If no records are held: what was searched", validators=[Optional(), Length(max=2000)])
     password = PasswordField("Your password, to confirm the decision")
     save = SubmitField("Save worksheet")
     decide = SubmitField("Record decision")
+    preview = SubmitField("Preview the letter")
 
     def fit(self, case: Case, policy: Policy) -> None:
         """Give each row its choices (call before validating)."""
@@ -131,6 +135,7 @@ class ReviewForm(FlaskForm):
         """Show a refusal of `decide(argument=…)` beside the field it came from; False if it has none."""
         fields = {
             "outcome": self.outcome,
+            "message": self.requester_message,
             "text": self.searched if self.outcome.data == Outcome.NO_RECORDS.value else self.text,
         }
         field = fields.get(argument or "")

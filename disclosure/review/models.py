@@ -286,8 +286,11 @@ class Decision(db.Model):  # type: ignore[name-defined]
     scope: Mapped[Scope | None] = mapped_column(SCOPE, default=None)
     #: Rejection reason codes (rejections only): keys of review.service.REJECTION_REASONS, a short list read whole.
     reason_codes: Mapped[list[str]] = mapped_column(_document(), default=list)
-    #: The reviewer's free text: the reasons, the message to the requester, or (no records) what was searched.
+    #: The reviewer's internal reasons (no records: what was searched). On file only: no letter prints it.
     text: Mapped[str] = mapped_column(Text, default="")
+    #: The reviewer's words for the requester, printed in the letter ('' for none; decisions before revision
+    #: 0021 have none, and their letters printed `text`).
+    requester_message: Mapped[str] = mapped_column(Text, default="", server_default="")
     policy_sha256: Mapped[str] = mapped_column(String(64))
     #: The engine's output at decision time (DESIGN's shape), a frozen snapshot kept as the engine wrote it and
     #: never decoded into types: it records what an older engine said, whatever shape the engine has today.

@@ -362,11 +362,14 @@ def decide(
     scope: Sequence[ScopeEntry] | None = None,
     reason_codes: Sequence[str] | None = None,
     text: str = "",
+    requester_message: str = "",
     expected_version: int | None = None,
     case_version: int | None = None,
 ) -> Decision | Approval:
     """Approve, reject, ask for more, or find that no records are held. Returns the Decision, or the first Approval
-    where two are required. `text` is the reasons, the message to the requester, or what was searched.
+    where two are required. `text` is the internal reasons (or what was searched), kept on file and never printed in
+    a letter; `requester_message` is what the letter tells the requester in the reviewer's words (required when
+    asking for more).
     `case_version` is the case's version the reviewer saw: a decision on facts that changed since is refused."""
     _check_reviewer(actor, review)
     if outcome not in Outcome._value2member_map_:
@@ -384,6 +387,7 @@ def decide(
     outcome = Outcome(outcome)
     evaluation = evaluation_for(review)
     text = text.strip()
+    message = requester_message.strip()
     if outcome is Outcome.APPROVED:
         entries: Scope = tuple(parse_scope(case, list(scope or [])))
         pending = review.approvals
@@ -418,14 +422,14 @@ def decide(
             flag_modified(review, "counsel_note")
             _flush(review)
             return approval
-        return _write_decision(actor, review, evaluation, outcome, ip, scope=entries, text=text)
+        return _write_decision(actor, review, evaluation, outcome, ip, scope=entries, text=text, message=message)
     if outcome is Outcome.REJECTED:
         codes = sorted(set(reason_codes or []))
         if not codes:
             raise ReviewError("Choose at least one reason for the rejection.")
         if unknown := [c for c in codes if c not in REJECTION_REASONS]:
             raise ReviewError(f"Unknown reason {unknown[0]!r}; choose from the list.")
-        return _write_decision(actor, review, evaluation, outcome, ip, reason_codes=codes, text=text)
+        return _write_decision(actor, review, evaluation, outcome, ip, reason_codes=codes, text=text, message=message)
     if outcome is Outcome.NO_RECORDS:
         if not case.targets:
             raise ReviewError(
@@ -439,10 +443,11 @@ def decide(
                 "identifiers (for example: mail, hosting and billing systems for both addresses; no account).",
                 field="text",
             )
-        return _write_decision(actor, review, evaluation, outcome, ip, text=text)
-    if not text:
-        raise ReviewError("Write the message to the requester: what is missing or unclear.")
-    return _write_decision(actor, review, evaluation, outcome, ip, text=text)
+        return _write_decision(actor, review, evaluation, outcome, ip, text=text, message=message)
+    if not message:
+        raise ReviewError("Write the message to the requester: what is missing or unclear.", field="message")
+    # What was asked is on file too (the record needs a note); the internal reasons, if any, stay apart from it.
+    return _write_decision(actor, review, evaluation, outcome, ip, text=text or message, message=message)
 
 
 ACTION_FOR_OUTCOME = {
@@ -463,6 +468,7 @@ def _write_decision(
     scope: Scope | None = None,
     reason_codes: list[str] | None = None,
     text: str = "",
+    message: str = "",
 ) -> Decision:
     case = review.case
     engine = evaluation.as_json()
@@ -474,6 +480,7 @@ def _write_decision(
         scope=scope,
         reason_codes=reason_codes or [],
         text=text,
+        requester_message=message,
         policy_sha256=review.policy_version.sha256,
         engine=engine,
         checklist=review.checklist,
@@ -498,6 +505,8 @@ def _write_decision(
         facts["reason_codes"] = reason_codes
     if text:
         facts["text"] = text
+    if message:
+        facts["requester_message"] = message
     if review.counsel_note:
         facts["counsel_note"] = review.counsel_note
     if len(review.approvals) > 1:

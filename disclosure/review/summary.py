@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,6 +20,22 @@ from disclosure.policy.vocabulary import Category, TargetKind, Verdict
 from disclosure.production.models import ProductionRecord
 from disclosure.review.models import Decision, Outcome
 from disclosure.review.service import REJECTION_REASONS, decisions_of
+
+#: Month names for letters, fixed here rather than taken from the server's locale.
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @dataclass(frozen=True)
@@ -61,14 +78,28 @@ def _label(enum: Any, value: str) -> str:
         return value
 
 
-def period_in_words(start: str | None, end: str | None) -> str:
-    """A period as a letter or a page says it: "1 January 2026 to 30 June 2026", "from …", "up to …"."""
+def day_in_words(day: date | str) -> str:
+    """A date as a letter says it: "1 January 2026" (English month names, whatever the server's locale); text that
+    is not an ISO date is returned as it is."""
+    if isinstance(day, str):
+        try:
+            parsed = date.fromisoformat(day)
+        except ValueError:
+            return day
+    else:
+        parsed = day
+    return f"{parsed.day} {MONTHS[parsed.month - 1]} {parsed.year}"
+
+
+def period_in_words(start: date | str | None, end: date | str | None) -> str:
+    """A period as a letter or a page says it: "1 January 2026 to 30 June 2026", "from 1 March 2026", "up to …",
+    or, with neither end, "the whole period the process covers"."""
     if start and end:
-        return f"{start} to {end}"
+        return f"{day_in_words(start)} to {day_in_words(end)}"
     if start:
-        return f"from {start}"
+        return f"from {day_in_words(start)}"
     if end:
-        return f"up to {end}"
+        return f"up to {day_in_words(end)}"
     return "the whole period the process covers"
 
 

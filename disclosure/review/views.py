@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -62,6 +62,7 @@ def review(reference: str) -> Any:
                             scope=form.scope_entries(),
                             reason_codes=form.reason.data or [],
                             text=form.decision_text(),
+                            requester_message=form.requester_message.data or "",
                             case_version=_version(form.case_version.data),
                         )
                         if isinstance(result, Decision):
@@ -115,6 +116,42 @@ def review(reference: str) -> Any:
         Verdict=Verdict,
         marked=marked,
     ), status
+
+
+@bp.route("/cases/<reference>/review/letter-preview", methods=["POST"])
+@requires(Permission.REVIEW_DECIDE)
+def letter_preview(reference: str) -> Any:
+    """The letter the decision on the form would produce, as HTML in its own sandboxed page; records nothing."""
+    case = case_or_404(reference)
+    current = service.open_review(case)
+    form = ReviewForm()
+    if current is not None:
+        form.fit(case, policy_of(current.policy_version))
+    if current is None or not form.validate_on_submit():
+        abort(400, description="The form could not be read; reload the review page and try again.")
+    evaluation = service.evaluation_for(current)
+    try:
+        content = letters.preview_content(
+            current_user,
+            case,
+            form.outcome.data or "",
+            form.scope_entries(),
+            form.reason.data or [],
+            form.requester_message.data or "",
+            current.policy_version.sha256,
+            {f.category.value: f.as_json() for f in evaluation.categories},
+        )
+    except ValueError:
+        abort(400, description="Choose an outcome to preview its letter.")
+    except REFUSALS as error:
+        abort(status_for(error), description=message_for(error))
+    response = make_response(letters.letter_html(content, preview=True))
+    # The letter's own inline style and its embedded logo, nothing else; no script, no form, no navigation.
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/policy", methods=["GET"])

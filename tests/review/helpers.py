@@ -132,4 +132,5 @@ def decide_in_full(
         scope=scope,
         reason_codes=["overbroad"],
         text="Reasons given.",
+        requester_message="Please send the signed page of the warrant.",
     )

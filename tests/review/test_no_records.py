@@ -101,7 +101,7 @@ def test_a_reviewer_records_no_records_held_and_the_case_closes_with_its_letter(
     assert "no records held" in letter.lower()
     assert "We hold no records responsive to your process" in letter
     assert reference in letter and "5:26-mj-01234" in letter
-    assert "user@example.net" in letter and "2026-01-01 – 2026-06-30" in letter
+    assert "user@example.net" in letter and "1 January 2026 to 30 June 2026" in letter
     assert "other.person@example.org" in letter and "No period was named" in letter
     assert "SA J. Doe" in letter and "Legal Department" in letter
     # The search note is the reviewer's record, not the requester's: the letter does not quote it.
