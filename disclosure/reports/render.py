@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,8 @@ from disclosure.reports.transparency import Cell, TransparencyReport, band, publ
 from disclosure.review.summary import period_in_words
 
 PDF_VARIANT = "pdf/a-3b"
+#: Characters of a chart label per line (11 px DejaVu Sans in the 230 px label column).
+CHART_LABEL_CHARS = 34
 
 
 def transparency_csv(report: TransparencyReport) -> bytes:
@@ -45,33 +48,50 @@ def _inert(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def bar_chart(cells: Sequence[Cell], suppress_below: int | None = None, width: int = 560) -> Markup:
+def chart_label_lines(label: str, width: int = CHART_LABEL_CHARS) -> list[str]:
+    """A chart label broken into lines at spaces (a word longer than a line is cut into pieces): never shortened."""
+    return textwrap.wrap(label, width, break_long_words=True, break_on_hyphens=False) or [""]
+
+
+def bar_chart(
+    cells: Sequence[Cell],
+    suppress_below: int | None = None,
+    width: int = 560,
+    label_width: int = 230,
+    label_chars: int = CHART_LABEL_CHARS,
+) -> Markup:
     """A horizontal bar chart as inline SVG, with presentation attributes only (no style, no script).
 
-    With `suppress_below`, suppressed counts draw no bar and read "< N", as in the published report.
+    Labels are written out in full, on as many lines as they need (a row grows with its label). With
+    `suppress_below`, suppressed counts draw no bar and read "< N", as in the published report.
     """
-    row, label_width, gap = 18, 230, 4
+    line, pad, gap = 13, 5, 4
     bar_space = width - label_width - 60
     counts = [c.count if suppress_below is None or c.count >= suppress_below else 0 for c in cells]
     top = max(counts, default=0) or 1
-    height = max(row * len(cells), row)
+    labels = [chart_label_lines(cell.label, label_chars) for cell in cells]
+    heights = [line * len(lines) + pad for lines in labels]
+    height = max(sum(heights), line + pad)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="bar chart">'
     ]
-    for index, (cell, count) in enumerate(zip(cells, counts, strict=True)):
-        y = index * row
+    y = 0
+    for cell, count, lines, row in zip(cells, counts, labels, heights, strict=True):
         length = round(bar_space * count / top)
         value = str(cell.count) if suppress_below is None else shown(cell.count, suppress_below)
-        label = cell.label if len(cell.label) <= 34 else cell.label[:33] + "\u2026"
-        parts.append(f'<text x="0" y="{y + 13}" font-size="11" fill="#1f2933">{escape(label)}</text>')
+        spans = "".join(
+            f'<tspan x="0" y="{y + line * (index + 1)}">{escape(text)}</tspan>' for index, text in enumerate(lines)
+        )
+        parts.append(f'<text font-size="11" fill="#1f2933">{spans}</text>')
         parts.append(
-            f'<rect x="{label_width}" y="{y + gap // 2}" width="{length}" height="{row - gap}" '
+            f'<rect x="{label_width}" y="{y + gap // 2}" width="{length}" height="{line + pad - gap}" '
             f'fill="#2f5d8a"><title>{escape(cell.label)}: {escape(value)}</title></rect>'
         )
         parts.append(
-            f'<text x="{label_width + length + 4}" y="{y + 13}" font-size="11" fill="#1f2933">{escape(value)}</text>'
+            f'<text x="{label_width + length + 4}" y="{y + line}" font-size="11" fill="#1f2933">{escape(value)}</text>'
         )
+        y += row
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text and attribute above is escaped
 
@@ -84,7 +104,12 @@ def pdf_from_html(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
 
 def transparency_html(report: TransparencyReport, organisation: str) -> str:
     below = report.suppress_below
-    charts = {s.key: bar_chart(s.cells, below) for s in report.sections if s.key in ("process", "outcome")}
+    # Side by side on the page: half the width, the labels on narrower lines (still in full).
+    charts = {
+        s.key: bar_chart(s.cells, below, width=330, label_width=165, label_chars=25)
+        for s in report.sections
+        if s.key in ("process", "outcome")
+    }
     return render_template(
         "reports/transparency_pdf.html",
         report=report,
@@ -139,7 +164,7 @@ def timeline_of(case: Case) -> list[dict[str, Any]]:
                 or "The system",
                 "sentence": event_sentence(row.action, body.get("data")),
                 "outcome": body.get("outcome"),
-                "data": breakable(json.dumps(body.get("data") or {}, sort_keys=True, ensure_ascii=False)),
+                "data": breakable(json.dumps(body.get("data") or {}, sort_keys=True, ensure_ascii=False), every=20),
             }
         )
     return timeline
