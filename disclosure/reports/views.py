@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from disclosure.audit.models import AuditCheckpoint
+from disclosure.audit.models import AuditCheckpoint, AuditHead
 from disclosure.audit.views import AuditorBundleForm, enqueue_auditor_bundle, invalid_bundle_form, send_auditor_bundle
 from disclosure.auth import rate_limit
 from disclosure.auth.access import client_ip, requires
@@ -27,9 +27,9 @@ from disclosure.permissions import Permission
 from disclosure.reports import render, service
 from disclosure.reports.forms import PreparePdfForm, PrepareReportPdfForm
 from disclosure.reports.metrics import DEFINITIONS, humanize
-from disclosure.reports.queries import cases_by_reference, resolve_checkpoint
+from disclosure.reports.queries import cases_by_reference, latest_checkpoint, resolve_checkpoint
 from disclosure.reports.transparency import OUTCOME_DEFINITIONS, ReportError, band, shown, shown_share
-from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
+from disclosure.unit_of_work import REFUSALS, attempt, message_for, short_write, status_for
 
 bp = Blueprint("reports", __name__)
 #: The cases listed under one figure; a larger figure says how many are not shown.
@@ -61,9 +61,9 @@ def transparency() -> Any:
         start, end = service.parse_period(request.args.get("from"), request.args.get("to"))
     except ReportError as error:
         abort(400, description=str(error))
-    has_checkpoint = db.session.execute(select(AuditCheckpoint.id).limit(1)).first() is not None
-    if not has_checkpoint and "checkpoint" not in request.args:
-        return render_template("reports/transparency.html", report=None, start=start, end=end)
+    if not request.args.get("checkpoint", "").strip():
+        # Not pinned to a checkpoint: the figures as of now, at a checkpoint signed for them if the log has grown.
+        _sign_if_log_grew()
     start, end, checkpoint = _request_report()
     report, metrics = service.report_with_metrics(start, end, checkpoint)
     charts = {s.key: render.bar_chart(s.cells) for s in report.sections}
@@ -88,6 +88,17 @@ def transparency() -> Any:
             formdata=None, start=start.isoformat(), end=end.isoformat(), checkpoint=str(checkpoint.id)
         ),
     )
+
+
+def _sign_if_log_grew() -> None:
+    """Sign the log's head for the report when it holds events the latest checkpoint does not cover (or there is
+    no checkpoint yet). Signing records its own event and covers it, so reloading the page signs nothing more."""
+    head = db.session.execute(select(AuditHead.size).where(AuditHead.id == 1)).scalar() or 0
+    latest = latest_checkpoint()
+    if latest is not None and latest.size >= head:
+        return
+    with short_write():
+        resolve_checkpoint(create_for=current_user, ip=client_ip())
 
 
 @bp.route("/reports/checkpoint", methods=["POST"])
