@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from disclosure.policy.vocabulary import Category, TargetKind
+from disclosure.policy.vocabulary import Category, ProcessType, TargetKind
 from disclosure.review.models import Outcome
 from disclosure.workflow import ACTION_LABELS, DECISION_ACTIONS, Action, State
 
@@ -120,6 +120,14 @@ def category_label(value: str) -> str:
     """A data category's label ("Stored content"), whatever the stored id."""
     try:
         return Category(value).label
+    except ValueError:
+        return value.replace("_", " ")
+
+
+def process_label(value: str) -> str:
+    """A kind of legal process's label ("Search warrant")."""
+    try:
+        return ProcessType(value).label
     except ValueError:
         return value.replace("_", " ")
 

@@ -38,7 +38,7 @@ from disclosure.extensions import db
 from disclosure.permissions import Permission, may_review
 from disclosure.policy.request import RequestError, parse_request
 from disclosure.policy.vocabulary import ProcessType
-from disclosure.presentation import category_label, document_kind, event_sentence, target_kind_label
+from disclosure.presentation import category_label, document_kind, event_sentence, process_label, target_kind_label
 from disclosure.review.summary import decision_summary
 from disclosure.services import Stale
 from disclosure.storage.store import StorageError, store_for_app
@@ -50,6 +50,7 @@ bp.add_app_template_global(event_sentence, "event_sentence")
 bp.add_app_template_global(document_kind, "document_kind")
 bp.add_app_template_global(category_label, "category_label")
 bp.add_app_template_global(target_kind_label, "target_kind_label")
+bp.add_app_template_global(process_label, "process_label")
 
 
 def case_or_404(reference: str) -> Case:

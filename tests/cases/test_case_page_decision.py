@@ -54,7 +54,7 @@ def test_a_rejected_case_shows_the_reasons_in_words(app, client, login_as):
     assert "Decision: Reject" in decided
     assert "Overbroad: not particular about the accounts or the data" in decided
     assert "overbroad" not in decided.replace("Overbroad", "")
-    assert "Reasons given." in decided
+    assert "The reviewer’s reasons (internal, not sent)" in decided and "Reasons given." in decided
 
 
 def test_before_a_decision_the_page_has_no_decision_section(app, client, login_as):
