@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy import case as sql_case
-from sqlalchemy.orm import contains_eager, joinedload, lazyload
+from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
 
 from disclosure.auth.models import User
 from disclosure.cases import search
@@ -64,6 +64,12 @@ LIST_OPTIONS = (
     lazyload(Case.category_rows),
     joinedload(Case.assigned_to).lazyload(User.role_rows),
 )
+#: A search's list shows where each case matched (its targets among the fields): loaded in one more query.
+SEARCH_OPTIONS = (
+    selectinload(Case.targets),
+    lazyload(Case.category_rows),
+    joinedload(Case.assigned_to).lazyload(User.role_rows),
+)
 
 
 def _open_first() -> Any:
@@ -102,7 +108,8 @@ def page_of(
     total = db.session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    ordered = statement.order_by(*(first or []), *SORTS.get(sort, SORTS[DEFAULT_SORT])).options(*LIST_OPTIONS)
+    options = SEARCH_OPTIONS if first else LIST_OPTIONS
+    ordered = statement.order_by(*(first or []), *SORTS.get(sort, SORTS[DEFAULT_SORT])).options(*options)
     rows = db.session.execute(ordered.limit(page_size).offset((page - 1) * page_size)).scalars().unique().all()
     return list(rows), total, pages
 
