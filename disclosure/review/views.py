@@ -157,9 +157,11 @@ def letter_preview(reference: str) -> Any:
 @bp.route("/policy", methods=["GET"])
 @requires(Permission.POLICY_VIEW)
 def policy_versions() -> Any:
-    current_version()
+    current = current_version()
     versions = db.session.execute(select(PolicyVersion).order_by(PolicyVersion.id.desc())).scalars().all()
-    return render_template("review/policy.html", versions=versions, form=PolicyUploadForm(), errors=None)
+    return render_template(
+        "review/policy.html", versions=versions, form=PolicyUploadForm(), errors=None, policy=policy_of(current)
+    )
 
 
 @bp.route("/policy", methods=["POST"])

@@ -1,0 +1,26 @@
+"""The policy in force is readable in the app, each ground with the policy's own words, and the review page links
+each finding's grounds to it (issue 16: the policy text could not be read in the app)."""
+
+from __future__ import annotations
+
+from disclosure.policy.loader import default_policy
+from tests.review.helpers import case_in_review
+
+
+def test_the_policy_page_quotes_every_ground_in_the_policys_words(app, client, login_as):
+    login_as("reviewer")
+    page = client.get("/policy").get_data(as_text=True)
+    policy = default_policy()
+    assert f"In force: {policy.info.name}, {policy.info.version}" in page
+    for ground in policy.grounds.values():
+        assert f'id="ground-{ground.id.value}"' in page
+        assert ground.clause.replace("’", "&#39;") in page or ground.clause in page
+    assert "it is required to cooperate with interception orders, warrants, or other legal process" in page
+
+
+def test_each_finding_links_its_grounds_to_the_policy(app, client, login_as):
+    login_as("reviewer")
+    with app.app_context():
+        reference = case_in_review()
+    page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
+    assert 'href="/policy#ground-legal_process">Read the ground in the policy:' in page
