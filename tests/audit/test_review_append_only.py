@@ -56,14 +56,13 @@ def test_decided_reviews_and_approvals_refuse_change_on_both_databases(app: Flas
             connection.execute(sa.text("UPDATE review SET counsel_note = 'draft' WHERE id = :id"), {"id": still_open})
 
 
+@pytest.mark.backends("postgresql")  # roles and grants exist on PostgreSQL only
 def test_harden_roles_gives_no_delete_on_reviews_and_only_insert_on_approvals(
     app: Flask,
     backend: str,
     app_role: str,  # noqa: F811 - the fixture imported above
     instance: Path,
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("roles and grants exist on PostgreSQL only")
     decided, still_open = decided_wiretap(app)
     result = run(app, "db", "harden-roles", "--app-role", app_role)
     assert result.exit_code == 0, result.output
