@@ -98,7 +98,9 @@ CALLS: dict[str, Call] = {
     ),
     "revoke a certificate": lambda a, o: production.revoke_recipient_certificate(a, o["certificate"], None),
     "build a bundle": lambda a, o: bundles.build_case_bundle(a, o["approved"], [], True, None),
-    "mark a bundle delivered": lambda a, o: production.mark_delivered(a, o["bundle"], None),
+    "mark a bundle delivered": lambda a, o: production.mark_delivered(
+        a, o["bundle"], None, production.Delivery("portal", date.today(), "SA J. Doe")
+    ),
     "download a bundle": lambda a, o: production.record_download(a, o["bundle"], None),
     "purge expired bundles": lambda a, o: production.purge_expired(a),
 }

@@ -7,7 +7,7 @@ SHA-256, size, recipients, builder and checkpoint stay on record.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -72,6 +72,16 @@ class RecipientCertificate(db.Model):  # type: ignore[name-defined]
         return self.revoked_at is None and self.not_after > now
 
 
+#: How a bundle reaches its recipient, as the delivery record names it.
+DELIVERY_CHANNELS = {
+    "portal": "The agency's secure portal",
+    "encrypted_email": "Encrypted email",
+    "physical_media": "Physical media, by courier",
+    "in_person": "Handed over in person",
+    "other": "Another way (say how under recipient)",
+}
+
+
 class Bundle(db.Model):  # type: ignore[name-defined]
     __tablename__ = "bundle"
     __table_args__ = (
@@ -99,6 +109,10 @@ class Bundle(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     delivered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), default=None)
+    #: How it was delivered (DELIVERY_CHANNELS), the day it reached the recipient, and who received it.
+    delivered_channel: Mapped[str | None] = mapped_column(String(30), default=None)
+    delivered_on: Mapped[date | None] = mapped_column(default=None)
+    delivered_to: Mapped[str | None] = mapped_column(String(200), default=None)
     #: Set when the file was deleted after expiry; the row stays as the record.
     purged_at: Mapped[datetime | None] = mapped_column(default=None)
     #: The ZIP's name in the blob store, where the database blob backend keeps it (encrypted, reachable from every

@@ -8,7 +8,8 @@ unit of work commits. Bundles are built in disclosure.production.bundles.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from disclosure.cases.models import Agency, Case, CaseTarget
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission, within_scope
-from disclosure.production.models import Bundle, ProductionRecord, RecipientCertificate
+from disclosure.production.models import DELIVERY_CHANNELS, Bundle, ProductionRecord, RecipientCertificate
 from disclosure.review.service import approved_scope
 from disclosure.services import Actor, ServiceError, person, require
 from disclosure.storage.models import FileArea
@@ -189,8 +190,17 @@ def revoke_recipient_certificate(actor: Actor, certificate: RecipientCertificate
     db.session.flush()
 
 
-def mark_delivered(actor: Actor, bundle: Bundle, ip: str | None) -> None:
-    """The bundle reached the requester: the case becomes disclosed."""
+@dataclass(frozen=True)
+class Delivery:
+    """How, when and to whom a bundle was delivered, as the producer confirms it."""
+
+    channel: str
+    on: date
+    recipient: str
+
+
+def mark_delivered(actor: Actor, bundle: Bundle, ip: str | None, delivery: Delivery) -> None:
+    """The bundle reached the requester: record how, when and to whom, and the case becomes disclosed."""
     require(actor, Permission.PRODUCTION_MANAGE)
     if bundle.delivered_at is not None:
         raise ProductionError("This bundle is already marked delivered.")
@@ -199,8 +209,30 @@ def mark_delivered(actor: Actor, bundle: Bundle, ip: str | None) -> None:
     case = bundle.case
     if case is None:
         raise ProductionError("Only production bundles are delivered to a requester.")
+    if delivery.channel not in DELIVERY_CHANNELS:
+        raise ProductionError("Choose how the bundle was delivered.")
+    recipient = delivery.recipient.strip()
+    if not recipient:
+        raise ProductionError("Say who received the bundle (a name, and their unit).")
+    if delivery.on > utcnow().date():
+        raise ProductionError("The delivery date is in the future; give the day the bundle reached the recipient.")
+    if delivery.on < bundle.built_at.date():
+        raise ProductionError(
+            f"The delivery date is before the bundle was built ({bundle.built_at:%Y-%m-%d}); correct the date."
+        )
     bundle.delivered_at, bundle.delivered_by_id = utcnow(), person(actor).id
-    move(actor, case, Action.MARK_DISCLOSED, ip=ip, bundle=bundle.public_id, sha256=bundle.sha256)
+    bundle.delivered_channel, bundle.delivered_on, bundle.delivered_to = delivery.channel, delivery.on, recipient
+    move(
+        actor,
+        case,
+        Action.MARK_DISCLOSED,
+        ip=ip,
+        bundle=bundle.public_id,
+        sha256=bundle.sha256,
+        channel=delivery.channel,
+        delivered_on=delivery.on.isoformat(),
+        delivered_to=recipient,
+    )
 
 
 def bundle_path(bundle: Bundle) -> Path:

@@ -11,21 +11,22 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField
-from wtforms.validators import Length, Optional
+from wtforms import BooleanField, DateField, HiddenField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, Optional
 
 from disclosure.auth import rate_limit, step_up
 from disclosure.auth.access import client_ip, requires
 from disclosure.cases.downloads import attachment_response
 from disclosure.cases.models import Agency, Case
 from disclosure.cases.views import case_or_404
+from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.jobs import service as jobs
 from disclosure.jobs.models import Job
 from disclosure.jobs.tasks import BUNDLE_BUILD
 from disclosure.permissions import Permission
 from disclosure.production import bundles, service
-from disclosure.production.models import Bundle, RecipientCertificate
+from disclosure.production.models import DELIVERY_CHANNELS, Bundle, RecipientCertificate
 from disclosure.unit_of_work import REFUSALS, attempt, message_for
 
 bp = Blueprint("production", __name__)
@@ -45,6 +46,24 @@ class BuildForm(FlaskForm):
     #: Step-up: building a bundle exports customer data (disclosure.auth.step_up).
     password = step_up.password_field()
     submit = SubmitField("Build bundle")
+
+
+class DeliveryForm(FlaskForm):
+    channel = SelectField(
+        "Delivered by",
+        choices=[SelectChoice("", "Choose…"), *(SelectChoice(key, label) for key, label in DELIVERY_CHANNELS.items())],
+        validators=[InputRequired("Choose how the bundle was delivered.")],
+    )
+    delivered_on = DateField("Delivered on", validators=[InputRequired("Give the day the bundle reached them.")])
+    recipient = StringField(
+        "Received by",
+        validators=[InputRequired("Say who received the bundle (a name, and their unit)."), Length(max=200)],
+    )
+    confirm = BooleanField(
+        "I confirm the bundle reached this recipient. The case then becomes disclosed, which cannot be undone.",
+        validators=[InputRequired("Tick the confirmation: marking a bundle delivered cannot be undone.")],
+    )
+    submit = SubmitField("Record the delivery")
 
 
 class CertificateForm(FlaskForm):
@@ -84,6 +103,9 @@ def _page(case: Case, status: int = 200, **forms: Any) -> Any:
         certificates=certificates,
         record_form=forms.get("record_form") or RecordForm(),
         build_form=forms.get("build_form") or BuildForm(),
+        delivery_form=forms.get("delivery_form") or DeliveryForm(delivered_on=utcnow().date()),
+        delivery_for=forms.get("delivery_for"),
+        channels=DELIVERY_CHANNELS,
         errors=forms.get("errors", []),
         revocation_list=has_revocation_list(bundles.pki_dir(current_app.config)),
     ), status
@@ -184,16 +206,24 @@ def download(public_id: str) -> Response:
 @requires(Permission.PRODUCTION_MANAGE)
 def delivered(public_id: str) -> Any:
     bundle = _bundle_or_404(public_id)
-    if not BuildForm().validate_on_submit() or bundle.case is None:
+    if bundle.case is None:
         abort(400)
-    try:
-        with attempt():
-            service.mark_delivered(current_user, bundle, client_ip())
-    except REFUSALS as error:
-        flash(message_for(error), "error")
-    else:
-        flash(f"{bundle.case.reference} is now disclosed.", "success")
-    return redirect(url_for("production.case_production", reference=bundle.case.reference))
+    form = DeliveryForm()
+    if form.validate_on_submit():
+        delivery = service.Delivery(form.channel.data or "", form.delivered_on.data, form.recipient.data or "")
+        try:
+            with attempt():
+                service.mark_delivered(current_user, bundle, client_ip(), delivery)
+        except REFUSALS as error:
+            form.form_errors.append(message_for(error))
+        else:
+            flash(
+                f"Delivery recorded: {bundle.filename} reached {delivery.recipient} on {delivery.on:%Y-%m-%d} "
+                f"({DELIVERY_CHANNELS[delivery.channel].lower()}). {bundle.case.reference} is now disclosed.",
+                "success",
+            )
+            return redirect(url_for("production.case_production", reference=bundle.case.reference))
+    return _page(bundle.case, 400, delivery_form=form, delivery_for=bundle.public_id)
 
 
 @bp.route("/agencies/<int:agency_id>/certificates", methods=["GET", "POST"])

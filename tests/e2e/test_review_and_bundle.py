@@ -97,7 +97,11 @@ def test_review_approval_then_bundle_for_a_recipient_that_opens_with_stock_tools
     bundle = tmp_path / "bundle.zip"
     bundle_download.value.save_as(bundle)
     page.get_by_role("link", name="Back to the case's production").click()
-    page.get_by_role("button", name="Mark delivered").click()
+    page.get_by_text("Mark delivered…").click()
+    page.get_by_label("Delivered by").select_option("portal")
+    page.get_by_label("Received by").fill("SA J. Doe, FBI Cyber Division")
+    page.get_by_label("I confirm the bundle reached this recipient", exact=False).check()
+    page.get_by_role("button", name="Record the delivery").click()
     expect(page.get_by_role("status")).to_contain_text("is now disclosed")
 
     from disclosure.exports.pki import ca_pem

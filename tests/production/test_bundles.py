@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from freezegun import freeze_time
@@ -158,9 +158,30 @@ def test_delivery_discloses_the_case_and_expired_bundles_are_purged_but_recorded
     page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
     with app.app_context():
         public_id = db.session.execute(select(Bundle.public_id)).scalar_one()
-    client.post(f"/bundles/{public_id}/delivered", data={"csrf_token": csrf_from(page)})
+    # Delivery is irreversible: without its facts and the tick nothing changes, and each missing fact is named.
+    bare = client.post(f"/bundles/{public_id}/delivered", data={"csrf_token": csrf_from(page)})
+    body = bare.get_data(as_text=True)
+    assert bare.status_code == 400
+    for message in ("Choose how the bundle was delivered.", "Say who received the bundle", "Tick the confirmation"):
+        assert message in body
+    with app.app_context():
+        assert db.session.execute(select(Case.state).where(Case.reference == reference)).scalar_one() == "producing"
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    facts = {"csrf_token": csrf_from(page), "channel": "portal", "recipient": "SA J. Doe, FBI Cyber", "confirm": "y"}
+    future = client.post(f"/bundles/{public_id}/delivered", data={**facts, "delivered_on": tomorrow})
+    assert "The delivery date is in the future" in future.get_data(as_text=True)
+    done = client.post(
+        f"/bundles/{public_id}/delivered",
+        data={**facts, "delivered_on": date.today().isoformat()},
+        follow_redirects=True,
+    )
+    assert "Delivery recorded:" in done.get_data(as_text=True) and "reached SA J. Doe, FBI Cyber" in done.get_data(
+        as_text=True
+    )
     with app.app_context():
         assert db.session.execute(select(Case.state).where(Case.reference == reference)).scalar_one() == "disclosed"
+        bundle = db.session.execute(select(Bundle)).scalar_one()
+        assert (bundle.delivered_channel, bundle.delivered_to) == ("portal", "SA J. Doe, FBI Cyber")
     with freeze_time(timedelta(days=31)):
         result = app.test_cli_runner().invoke(args=["bundle", "purge"])
     assert result.exit_code == 0 and "purged 1" in result.output

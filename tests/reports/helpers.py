@@ -65,7 +65,9 @@ class Staff:
         )
         db.session.add(bundle)
         db.session.flush()
-        production.mark_delivered(self.user(self.producer), bundle, None)
+        production.mark_delivered(
+            self.user(self.producer), bundle, None, production.Delivery("portal", utcnow().date(), "SA J. Doe, FBI")
+        )
         db.session.commit()
 
     def close(self, case: Case) -> None:
