@@ -198,6 +198,9 @@ def reset_password(user_id: int) -> Any:
 @requires(Permission.USER_MANAGE)
 def reset_second_factor(user_id: int) -> Any:
     ConfirmForm().validate_on_submit() or abort(400)
+    if request.form.get("confirm_reset") != "y":
+        flash("Nothing was changed: tick the box to confirm removing the second factor.", "error")
+        return redirect(url_for("admin.user", user_id=user_id))
     return _apply(
         user_id,
         lambda account: service.reset_second_factor(current_user, account, client_ip()),

@@ -301,7 +301,17 @@ def test_admin_resets_second_factor_and_the_user_enrols_again(app, client, login
         producer = make_user("producer")
     login_as("admin")
     page = client.get(f"/admin/users/{producer.id}").get_data(as_text=True)
-    client.post(f"/admin/users/{producer.id}/second-factor/reset", data={"csrf_token": csrf_from(page)})
+    # Removing someone's second factor needs a tick confirming it: without it nothing changes.
+    unconfirmed = client.post(
+        f"/admin/users/{producer.id}/second-factor/reset", data={"csrf_token": csrf_from(page)}, follow_redirects=True
+    )
+    assert "Nothing was changed: tick the box to confirm removing the second factor." in unconfirmed.get_data(
+        as_text=True
+    )
+    assert "user.second_factor_reset" not in actions(app)
+    client.post(
+        f"/admin/users/{producer.id}/second-factor/reset", data={"csrf_token": csrf_from(page), "confirm_reset": "y"}
+    )
     assert "user.second_factor_reset" in actions(app)
     fresh = app.test_client()
     sign_in(fresh, producer.email, PASSWORD)

@@ -126,10 +126,13 @@ def test_an_admin_changes_nothing_on_their_own_account_without_their_password(ap
     with app.app_context():
         before = db.session.get(User, admin.id).totp_secret_enc
 
-    refused = client.post(f"/admin/users/{admin.id}/second-factor/reset", data={"csrf_token": token})
+    refused = client.post(
+        f"/admin/users/{admin.id}/second-factor/reset", data={"csrf_token": token, "confirm_reset": "y"}
+    )
     assert refused.status_code == 403 and "Enter your password to confirm" in refused.get_data(as_text=True)
     wrong = client.post(
-        f"/admin/users/{admin.id}/second-factor/reset", data={"csrf_token": token, "password": "wrong password!!"}
+        f"/admin/users/{admin.id}/second-factor/reset",
+        data={"csrf_token": token, "password": "wrong password!!", "confirm_reset": "y"},
     )
     assert wrong.status_code == 403 and "Your password was not correct" in wrong.get_data(as_text=True)
     ended = client.post(f"/admin/users/{admin.id}/sessions/end", data={"csrf_token": token})
@@ -157,7 +160,10 @@ def test_an_admin_changes_nothing_on_their_own_account_without_their_password(ap
 
         assert passwords.verify_password(db.session.get(User, admin.id).password_hash, PASSWORD)
 
-    done = client.post(f"/admin/users/{admin.id}/second-factor/reset", data={"csrf_token": token, "password": PASSWORD})
+    done = client.post(
+        f"/admin/users/{admin.id}/second-factor/reset",
+        data={"csrf_token": token, "password": PASSWORD, "confirm_reset": "y"},
+    )
     assert done.status_code == 302
     with app.app_context():
         assert db.session.get(User, admin.id).totp_secret_enc is None
