@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 from html import escape
+from typing import Any
 
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, render_template, request, session
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from disclosure.unit_of_work import roll_back
+from disclosure import unit_of_work
+from disclosure.database import is_busy
+from disclosure.unit_of_work import RETRY_AFTER_SECONDS, roll_back
 
 MESSAGES = {
     400: ("Bad request", "The request could not be understood. Go back, reload the page and try again."),
@@ -66,6 +69,9 @@ def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
+    app.register_error_handler(OperationalError, database_error)
+    unit_of_work.on_database_error(database_error)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
         return render_error(
@@ -113,3 +119,33 @@ def init_app(app: Flask) -> None:
         )
         roll_back()
         return render_error(500)
+
+
+def database_error(error: OperationalError) -> Any:
+    """SQLite's "database is locked": a clear page that asks to try again, not the 500 page."""
+    roll_back()
+    if not is_busy(error):
+        current_app.logger.error(
+            "unhandled error, request id %s, %s %s",
+            g.get("request_id", "-"),
+            request.method,
+            request.path,
+            exc_info=error,
+        )
+        return render_error(500)
+    log.warning("database busy, request id %s, %s %s", g.get("request_id", "-"), request.method, request.path)
+    session.pop("_flashes", None)
+    title = "Busy, try again"
+    message = (
+        f"Many people are working at once and nothing was saved. Wait {RETRY_AFTER_SECONDS} seconds and send it again."
+    )
+    request_id = g.get("request_id", "-")
+    try:
+        page = render_template(
+            "errors/error.html", status=503, title=title, message=message, detail=None, request_id=request_id
+        )
+    except Exception:
+        # The layout asks the database who is signed in, and the database is what is busy.
+        roll_back()
+        page = BARE_PAGE.format(title=escape(title), message=escape(message), detail="", request_id=escape(request_id))
+    return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}

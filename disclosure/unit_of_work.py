@@ -16,11 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from html import escape
 from typing import Any, TypeVar
 
 import click
-from flask import Flask, Response, current_app, g, render_template, request, session
+from flask import Flask, Response, current_app, g, request, session
 from sqlalchemy.exc import OperationalError
 
 from disclosure.database import READ_ONLY, WRITE, is_busy, reading_deferred, reads_deferred
@@ -50,7 +49,6 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)
     app.after_request(_settle)
     app.teardown_request(_discard)
-    app.register_error_handler(OperationalError, _database_error)
 
 
 def writes_apart(view: View) -> View:
@@ -68,38 +66,14 @@ def _begin_request() -> None:
         setattr(g, _DEFERRED, context)
 
 
-def _database_error(error: OperationalError) -> Any:
-    """SQLite's "database is locked": a clear page that asks to try again, not the 500 page."""
-    roll_back()
-    if not is_busy(error):
-        current_app.logger.error(
-            "unhandled error, request id %s, %s %s",
-            g.get("request_id", "-"),
-            request.method,
-            request.path,
-            exc_info=error,
-        )
-        from disclosure.errors import render_error
+#: The answer to a database error, set by disclosure.errors (which renders pages; this module renders none).
+_answer_database_error: Callable[[OperationalError], Any] | None = None
 
-        return render_error(500)
-    log.warning("database busy, request id %s, %s %s", g.get("request_id", "-"), request.method, request.path)
-    session.pop("_flashes", None)
-    from disclosure.errors import BARE_PAGE
 
-    title = "Busy, try again"
-    message = (
-        f"Many people are working at once and nothing was saved. Wait {RETRY_AFTER_SECONDS} seconds and send it again."
-    )
-    request_id = g.get("request_id", "-")
-    try:
-        page = render_template(
-            "errors/error.html", status=503, title=title, message=message, detail=None, request_id=request_id
-        )
-    except Exception:
-        # The layout asks the database who is signed in, and the database is what is busy.
-        roll_back()
-        page = BARE_PAGE.format(title=escape(title), message=escape(message), detail="", request_id=escape(request_id))
-    return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+def on_database_error(answer: Callable[[OperationalError], Any]) -> None:
+    """Have `answer(error)` give the response when the database fails (busy, or lost) as the request ends."""
+    global _answer_database_error
+    _answer_database_error = answer
 
 
 def keep() -> None:
@@ -133,8 +107,8 @@ def _settle(response: Response) -> Response:
         roll_back()
         # The page was about to say what happened; it did not happen, so it must not say so.
         session.pop("_flashes", None)
-        if isinstance(error, OperationalError) and is_busy(error):
-            return current_app.make_response(_database_error(error))
+        if isinstance(error, OperationalError) and is_busy(error) and _answer_database_error is not None:
+            return current_app.make_response(_answer_database_error(error))
         raise
     return response
 

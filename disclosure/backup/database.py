@@ -23,6 +23,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, create_engine, inspect, literal, select, table, text
 from sqlalchemy.engine import URL
 
+from disclosure.cases.search import FTS_TABLE
 from disclosure.database import READ_ONLY
 
 T = TypeVar("T")
@@ -31,7 +32,7 @@ SQLITE_FILE = "database.sqlite3"
 POSTGRES_FILE = "database.pgdump"
 #: Milliseconds the SQLite backup waits for a writer's lock before it gives up.
 SQLITE_BUSY_MS = 30_000
-#: Tables that a freshly migrated, empty database already fills.
+#: Tables that a freshly migrated, empty database already fills (and, below, SQLite's full-text index tables).
 BOOKKEEPING = {"alembic_version"}
 
 
@@ -138,8 +139,8 @@ def holdings(engine: Engine) -> list[str]:
     found = []
     with reading(engine) as connection:
         for name in sorted(inspect(connection).get_table_names()):
-            if name in BOOKKEEPING:
-                continue
+            if name in BOOKKEEPING or name.startswith(FTS_TABLE):
+                continue  # bookkeeping, or the search index's own tables (FTS5 keeps its settings in one)
             if name == "audit_head":
                 size = connection.execute(text("SELECT max(size) FROM audit_head")).scalar()
                 if size:

@@ -224,7 +224,7 @@ def update_case(
     """
     require(actor, Permission.CASE_EDIT)
     check_version(case, expected_version)
-    if not case.status.is_open:
+    if not case.status.is_open and case.status not in DECIDED_STATES:  # a rejected case may be corrected
         raise CaseError(f"{case.reference} is {case.status.label.lower()}; its facts can no longer change.")
     diff: dict[str, Any] = {}
     for field, value in vars(changes).items():

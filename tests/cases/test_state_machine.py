@@ -65,6 +65,15 @@ def transitions() -> int:
 
 def attempt(actor: User, case: Case, step: Action | str) -> None:
     """One step as staff take it: a decision on the review page's service, any other action by apply_action."""
+    if step is Action.CORRECT_FACTS:
+        # Taken by correcting a fact, never as a bare step: a decided case goes back to review; an undecided one
+        # keeps its state (no move); a produced one refuses.
+        before = case.status
+        changes = cases.CaseChanges(docket=(case.docket or "") + "-corrected")
+        cases.update_case(actor, case, changes, case.version_id, None, reason="The order's docket, as printed.")
+        if case.status is before:
+            raise IllegalTransition("a correction of an undecided case moves nothing")
+        return
     outcome = DECISIONS.get(step) if isinstance(step, Action) else step
     if outcome is not None and review.open_review(case) is not None:
         decide_in_full(actor, case, outcome)
