@@ -157,11 +157,16 @@ def letter_preview(reference: str) -> Any:
 @bp.route("/policy", methods=["GET"])
 @requires(Permission.POLICY_VIEW)
 def policy_versions() -> Any:
+    return _policy_page(PolicyUploadForm())
+
+
+def _policy_page(form: PolicyUploadForm, errors: str | None = None, status: int = 200) -> Any:
+    """The policy in force, its versions, and (for administrators) the upload form, with its errors if any."""
     current = current_version()
     versions = db.session.execute(select(PolicyVersion).order_by(PolicyVersion.id.desc())).scalars().all()
     return render_template(
-        "review/policy.html", versions=versions, form=PolicyUploadForm(), errors=None, policy=policy_of(current)
-    )
+        "review/policy.html", versions=versions, form=form, errors=errors, policy=policy_of(current)
+    ), status
 
 
 @bp.route("/policy", methods=["POST"])
@@ -186,5 +191,4 @@ def upload_policy() -> Any:
             return redirect(url_for("review.policy_versions"))
     else:
         errors = "Choose the policy file to upload."
-    versions = db.session.execute(select(PolicyVersion).order_by(PolicyVersion.id.desc())).scalars().all()
-    return render_template("review/policy.html", versions=versions, form=form, errors=errors), 400
+    return _policy_page(form, errors, 400)

@@ -24,3 +24,14 @@ def test_each_finding_links_its_grounds_to_the_policy(app, client, login_as):
         reference = case_in_review()
     page = client.get(f"/cases/{reference}/review").get_data(as_text=True)
     assert 'href="/policy#ground-legal_process">Read the ground in the policy:' in page
+
+
+def test_an_upload_without_a_file_shows_the_page_with_the_error(app, client, login_as):
+    from tests.conftest import csrf_from
+
+    login_as("admin")
+    token = csrf_from(client.get("/policy").get_data(as_text=True))
+    response = client.post("/policy", data={"csrf_token": token})
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert "Choose the policy file to upload." in body and "In force:" in body
