@@ -9,6 +9,7 @@ cross-site or same-site state change is refused here, and the CSRF token is stil
 from __future__ import annotations
 
 import io
+import ipaddress
 import secrets
 from typing import IO
 
@@ -38,9 +39,20 @@ def refuse_cross_site_writes() -> None:
 
 
 def refuse_foreign_hosts_in_dev_mode() -> None:
-    """The relaxed cookie settings of development mode hold only for plain http on this machine."""
-    if current_app.config.get("DEV_MODE") and request.host.rsplit(":", 1)[0] not in DEV_HOSTS:
-        abort(400, description="Development mode answers only http://127.0.0.1.")
+    """The relaxed cookie settings of development mode hold only for plain http on this machine: the address asked
+    for (the Host header) must be this machine, and so must the peer that asked (the Host header is the sender's
+    to choose, so it alone proves nothing)."""
+    if not current_app.config.get("DEV_MODE"):
+        return
+    if request.host.rsplit(":", 1)[0] not in DEV_HOSTS or not _loopback(request.remote_addr):
+        abort(400, description="Development mode answers only http://127.0.0.1, from this machine.")
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def set_security_headers(response: Response) -> Response:

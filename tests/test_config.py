@@ -86,6 +86,13 @@ def test_development_mode_relaxes_only_the_cookie_and_only_for_this_machine(tmp_
     client = app.test_client()
     assert client.get("/health", base_url="http://127.0.0.1:5000").status_code in {200, 503}
     assert client.get("/health", base_url="http://disclosure.example.com").status_code == 400
+    # The Host header is the sender's to write: a request from another machine naming 127.0.0.1 is refused too.
+    spoofed = client.get("/health", base_url="http://127.0.0.1:5000", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert spoofed.status_code == 400
+    assert client.get("/health", base_url="http://127.0.0.1:5000", environ_base={"REMOTE_ADDR": "::1"}).status_code in {
+        200,
+        503,
+    }
 
 
 def test_instance_init_command_line(tmp_path):
