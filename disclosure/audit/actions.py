@@ -18,6 +18,8 @@ class AuditAction(StrEnum):
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
     USER_SESSIONS_ENDED = "user.sessions_ended"
+    #: A person changed a setting of their own account (the time zone pages show times in).
+    USER_SETTINGS_CHANGED = "user.settings_changed"
     #: Two-person control (disclosure.auth.pending): a powerful change asked for, and how it ended.
     CHANGE_REQUESTED = "change.requested"
     CHANGE_APPROVED = "change.approved"

@@ -8,6 +8,7 @@ from wtforms import (
     HiddenField,
     PasswordField,
     SelectChoice,
+    SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
@@ -17,6 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from disclosure.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from disclosure.permissions import Role
+from disclosure.timezones import zone_names
 
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
 
@@ -48,6 +50,20 @@ class SecondFactorForm(FlaskForm):
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
     submit = SubmitField("Continue")
+
+
+class AccountSettingsForm(FlaskForm):
+    time_zone = SelectField(
+        "Your time zone",
+        description="Pages show every time in this zone; point at a time to see it in UTC. Letters, dossiers and "
+        "reports keep UTC, so that they read the same to everyone.",
+        validators=[InputRequired("Choose a time zone.")],
+    )
+    submit = SubmitField("Save settings")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = [SelectChoice(name, name.replace("_", " ")) for name in zone_names()]
 
 
 class ChangePasswordForm(FlaskForm):

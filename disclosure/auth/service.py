@@ -20,6 +20,7 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import CursorResult, or_, select, update
 
+from disclosure import timezones
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.models import AuditEvent
 from disclosure.audit.service import record
@@ -281,6 +282,25 @@ def change_own_password(
         user, AuditAction.USER_PASSWORD_CHANGED, subject=f"user:{user.id}", ip=ip, data={"other_sessions_ended": ended}
     )
     db.session.flush()
+
+
+def set_time_zone(user: User, zone_name: str, ip: str | None) -> bool:
+    """Show this person's pages in `zone_name`; False when it was already theirs (nothing is recorded then)."""
+    require(user, Permission.ACCOUNT_SELF)
+    if not timezones.is_zone(zone_name):
+        raise AccountError("Choose a time zone from the list.")
+    if user.time_zone == zone_name:
+        return False
+    record(
+        user,
+        AuditAction.USER_SETTINGS_CHANGED,
+        subject=f"user:{user.id}",
+        ip=ip,
+        data={"time_zone": {"from": user.time_zone, "to": zone_name}},
+    )
+    user.time_zone = zone_name
+    db.session.flush()
+    return True
 
 
 def _set_password(user: User, new_password: str) -> None:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
+from markupsafe import Markup
 
 from disclosure.auth import devices, service, step_up, totp
 from disclosure.auth.access import client_ip, is_safe_next, requires, sign_in_user
-from disclosure.auth.forms import ChangePasswordForm, ConfirmForm, SecondFactorForm, SignInForm
+from disclosure.auth.forms import AccountSettingsForm, ChangePasswordForm, ConfirmForm, SecondFactorForm, SignInForm
 from disclosure.auth.models import User
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission
 from disclosure.services import ServiceError
+from disclosure.timezones import render as render_time
 from disclosure.unit_of_work import attempt, message_for, reading_apart, short_write, status_for, writes_apart
 
 bp = Blueprint("auth", __name__)
@@ -37,6 +39,13 @@ def _account_notices() -> dict[str, Any]:
         return service.lockout_notices(current_user, days=NOTICE_DAYS)
 
     return {"recent_lockout_notices": recent_lockout_notices}
+
+
+@bp.app_template_filter("when")
+def when(moment: datetime | date | None, precision: str = "minute", bare: bool = False) -> Markup:
+    """`{{ case.due_at|when }}`: the instant in the reader's own time zone, UTC on hover (disclosure.timezones)."""
+    zone = current_user.time_zone if current_user.is_authenticated else None
+    return render_time(moment, zone, precision, bare)
 
 
 def _after_sign_in_target(candidate: str | None) -> str:
@@ -142,6 +151,26 @@ def sign_out() -> Any:
         session.clear()
         flash("You have signed out.", "success")
     return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@requires(Permission.ACCOUNT_SELF)
+def account() -> Any:
+    form = AccountSettingsForm(time_zone=current_user.time_zone)
+    if form.validate_on_submit():
+        try:
+            with attempt():
+                changed = service.set_time_zone(current_user, form.time_zone.data or "", client_ip())
+        except ServiceError as error:
+            form.time_zone.errors = [message_for(error)]
+        else:
+            if changed:
+                flash(f"Saved. Times are now shown in {current_user.time_zone.replace('_', ' ')}.", "success")
+            else:
+                flash("Nothing changed: that was already your time zone.", "success")
+            return redirect(url_for("auth.account"))
+    status = 400 if form.errors else 200
+    return render_template("auth/account.html", form=form), status
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
