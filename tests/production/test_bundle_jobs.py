@@ -7,6 +7,7 @@ log's lock, so every audited write waited for it (p99 11.4 s); a gunicorn worker
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ from disclosure.workflow import Action
 from tests.conftest import csrf_from
 from tests.factories import PASSWORD, make_user
 from tests.locks import write_now
-from tests.production.helpers import build_through_the_page
-from tests.production.test_bundles import producing_case_with_certificate
+from tests.production.helpers import approved_case, build_through_the_page
+from tests.production.test_bundles import MAIL, producing_case_with_certificate
+from tests.production.test_records import add
 
 
 def test_other_writers_never_wait_for_a_bundle_being_built(app, backend, client, login_as, tmp_path):
@@ -163,3 +165,14 @@ def test_bundles_are_kept_in_the_shared_bundle_folder_when_one_is_set(app, clien
     assert not list(Path(app.instance_path, "bundles").glob("*.zip"))
     download = client.get(f"/bundles/{public_id}")
     assert download.status_code == 200 and download.get_data() == (shared / f"{public_id}.zip").read_bytes()
+
+
+def test_with_no_certificate_on_file_the_only_choice_is_already_made(app, client, login_as):
+    # Issue 16: "The bundle form demands ticking its only option."
+    with app.app_context():
+        reference = approved_case(("stored_content",))
+    login_as("producer")
+    assert add(client, reference, "user@example.net", "stored_content", MAIL, "mailbox.mbox").status_code == 302
+    page = client.get(f"/cases/{reference}/production").get_data(as_text=True)
+    assert re.search(r'<input checked id="passphrase_only" name="passphrase_only" type="checkbox"', page), page
+    assert "The bundle can only be sealed with a passphrase" in page
