@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from disclosure import unit_of_work
 from disclosure.audit.export import export_events
 from disclosure.audit.models import AuditCheckpoint
+from disclosure.audit.scan import Finding
 from disclosure.audit.service import checkpoint_now, missing_checkpoint_files, require_schema
 from disclosure.audit.verify import GivenCheckpoint, VerifyResult, verify_log
 from disclosure.audit.witness import (
@@ -55,9 +56,34 @@ def run_verification(given: list[GivenCheckpoint]) -> VerifyResult:
     # A connection of its own, out of any open transaction: verify_log then reads one snapshot (REPEATABLE READ
     # on PostgreSQL, a deferred read on SQLite that never waits for the session's BEGIN IMMEDIATE).
     with db.engine.connect() as connection:
-        return verify_log(
+        result = verify_log(
             connection, public_key, log_key_name(), str(current_app.config["AUDIT_ORIGIN"]), given, witnesses
         )
+    missing = checkpoint_folder_finding(Path(current_app.config["AUDIT_CHECKPOINT_DIR"]), result.stored_checkpoints)
+    if missing is not None:
+        result.findings.append(missing)
+    return result
+
+
+def checkpoint_folder_finding(folder: Path, stored: int) -> Finding | None:
+    """A finding when the checkpoint folder is missing, or holds no checkpoint file, while the database holds
+    signed checkpoints: the copies kept outside the database are what shows a tail cut together with its
+    checkpoint rows, and a verification that read none of them must not say "intact" (issue 17)."""
+    if not stored:
+        return None
+    if not folder.is_dir():
+        state = "does not exist"
+    elif not any(path.is_file() for path in folder.glob("checkpoint-*.txt")):
+        state = "holds no checkpoint file"
+    else:
+        return None
+    signed = "1 signed checkpoint" if stored == 1 else f"{stored} signed checkpoints"
+    return Finding(
+        None,
+        f"the checkpoint folder {folder} {state}, but the database holds {signed}: the copies kept outside the "
+        "database are gone, so a cut tail could not be seen. Restore the folder from its WORM copy or a backup "
+        "(or point DISCLOSURE_CHECKPOINT_DIR at it); if its mount did not come up, mount it and verify again",
+    )
 
 
 def folder_checkpoints(given: set[Path]) -> list[GivenCheckpoint]:

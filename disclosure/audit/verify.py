@@ -70,6 +70,8 @@ class VerifyResult:
     root: bytes = b""
     findings: list[Finding] = field(default_factory=list)
     checkpoints_checked: int = 0
+    #: How many signed checkpoints the database holds (its own copies, whatever the folder outside it holds).
+    stored_checkpoints: int = 0
     #: Whether any witness key was configured, the largest size a configured witness cosigned, and by whom.
     witnessed: bool = False
     cosigned_size: int | None = None
@@ -335,6 +337,7 @@ def _load_checkpoints(
     witnesses: Sequence[Witness] = (),
 ) -> list[tuple[str, Checkpoint]]:
     stored = snapshot.all(_CHECKPOINTS_SQL)
+    result.stored_checkpoints = len(stored)
     sources = [*given, *(GivenCheckpoint(f"stored checkpoint #{row_id}", note) for row_id, note in stored)]
     checked = []
     for source in sources:

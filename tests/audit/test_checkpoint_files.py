@@ -7,12 +7,14 @@ written in the commit's after-hook, whose error escaped the commit that had alre
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
-from disclosure.audit.models import AuditCheckpoint
+from disclosure.audit.models import AuditCheckpoint, AuditEvent
 from disclosure.cases.models import Case
 from disclosure.extensions import db
 from disclosure.jobs import worker
@@ -67,13 +69,68 @@ def test_an_unwritable_checkpoint_folder_neither_fails_a_saved_edit_nor_loses_it
 
 
 def test_verify_warns_of_a_stored_checkpoint_without_its_file(app):
+    """The newest checkpoint's file is written after its commit (and by a job, should that fail): a folder that
+    holds the older files but not the newest is a lag, said as a warning, not a verdict."""
     with app.app_context():
         make_case()
     runner = app.test_cli_runner()
     assert runner.invoke(args=["audit", "checkpoint"]).exit_code == 0
     folder = Path(app.config["AUDIT_CHECKPOINT_DIR"])
-    for path in folder.glob("checkpoint-*.txt"):
-        path.unlink()
+    newest = max(folder.glob("checkpoint-*.txt"))
+    assert newest != min(folder.glob("checkpoint-*.txt")), "the first event's checkpoint keeps its file"
+    newest.unlink()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and result.output.startswith("intact: ")
-    assert "stored checkpoint(s) have no file in the checkpoint folder" in result.output
+    assert "1 stored checkpoint(s) have no file in the checkpoint folder" in result.output
+
+
+def stored_checkpoints(app) -> int:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        return len(db.session.execute(select(AuditCheckpoint)).scalars().all())
+
+
+@pytest.mark.parametrize("how", ["deleted", "emptied"])
+def test_verify_fails_when_the_checkpoint_folder_is_gone_while_checkpoints_are_stored(app, client, login_as, how):
+    """Issue 17: with the whole folder deleted (or emptied, or the setting pointed at a fresh mount), verify read
+    no file and said "intact", though the database holds signed checkpoints whose copies outside it are gone."""
+    from tests.audit.test_verify import verify, verify_through_the_page
+
+    login_as("auditor")
+    with app.app_context():
+        make_case()
+    assert app.test_cli_runner().invoke(args=["audit", "checkpoint"]).exit_code == 0
+    folder = Path(app.config["AUDIT_CHECKPOINT_DIR"])
+    stored = stored_checkpoints(app)
+    assert stored >= 2 and len(list(folder.glob("checkpoint-*.txt"))) == stored
+    if how == "deleted":
+        shutil.rmtree(folder)
+        state = "does not exist"
+    else:
+        for path in folder.iterdir():
+            path.unlink()
+        state = "holds no checkpoint file"
+    code, output = verify(app)
+    assert code == 1, output
+    assert output.startswith(
+        f"NOT intact: the checkpoint folder {folder} {state}, but the database holds {stored} signed checkpoints"
+    ), output
+    page = verify_through_the_page(app, client)
+    assert f"NOT intact: the checkpoint folder {folder} {state}" in page
+    with app.app_context():
+        verdict = (
+            db.session.execute(
+                select(AuditEvent).where(AuditEvent.action == "audit.verified").order_by(AuditEvent.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert verdict is not None and json.loads(verdict.body)["outcome"] == "failure"
+
+
+def test_an_empty_folder_is_fine_while_no_checkpoint_is_stored(app):
+    """A new instance: nothing signed yet, nothing to miss."""
+    from tests.audit.test_verify import verify
+
+    assert stored_checkpoints(app) == 0
+    code, output = verify(app)
+    assert code == 0 and output.startswith("intact: 0 events"), output
