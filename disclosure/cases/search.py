@@ -3,9 +3,9 @@ Federal Bureau of Investigation's cases, a docket fragment finds its case.
 
 Each case has one row in `case_search`: its searchable text (reference, docket, every target as written and in its
 canonical form, the agency, the officer, the notes), lower-cased. PostgreSQL indexes it with a pg_trgm GIN index and
-answers `doc ILIKE '%term%'`, ranked by word_similarity. SQLite keeps an FTS5 index with the trigram tokenizer
-beside it (`case_search_fts`, external content: it reads the text from case_search) and answers a phrase MATCH,
-ranked by bm25. Both find any substring of three characters or more; shorter terms match a reference, docket or
+answers `doc LIKE '%term%'`, ranked by where the term first appears. SQLite keeps an FTS5 index with the trigram
+tokenizer beside it (`case_search_fts`, external content: it reads the text from case_search) and answers a phrase
+MATCH, ranked by bm25. Both find any substring of three characters or more; shorter terms match a reference, docket or
 target exactly.
 
 The rows follow the cases through one hook: whatever a flush changes in a case, its targets or its agency marks the
@@ -176,13 +176,18 @@ def matching(term: str) -> Select[Any, Any]:
                 .limit(MAX_MATCHES)
             )
         else:
+            # The text is stored lower-cased, as the term is folded, so a plain LIKE (which the trigram index
+            # serves as well as ILIKE) finds it without lower-casing every row again. Rank: where the term first
+            # appears, since the text's lines run reference, docket, targets, agency, officer, issuer, notes: a hit
+            # in an identifier ranks above one in the notes. (word_similarity ranked finer, at four times the cost
+            # of the whole search: 117.8 ms p95 at 100,000 cases against the 100 ms budget.)
             pattern = "%" + re.sub(r"([\\%_])", r"\\\1", folded) + "%"
             parts.append(
                 select(
                     CaseSearch.case_id.label("case_id"),
-                    (2.0 - func.word_similarity(folded, CaseSearch.doc)).label("rank"),
+                    (1.0 + func.strpos(CaseSearch.doc, folded) / 100000.0).label("rank"),
                 )
-                .where(CaseSearch.doc.ilike(pattern, escape="\\"))
+                .where(CaseSearch.doc.like(pattern, escape="\\"))
                 .limit(MAX_MATCHES)
             )
     both = union_all(*(part.subquery().select() for part in parts)).subquery()

@@ -57,6 +57,19 @@ def test_an_exact_reference_or_target_ranks_before_a_substring(app, client, logi
     assert found(client, "ann") == [exact, first]
 
 
+def test_a_hit_in_a_target_ranks_before_a_hit_in_the_notes(app, client, login_as):
+    with app.app_context():
+        noted = make_case()
+        noted.summary = "Mentions the account quartzfox7 in passing."
+        db.session.commit()  # the search row follows the case on flush
+        in_notes = noted.reference
+        in_target = make_case(
+            targets=[{"kind": "username", "value": "quartzfox7-backup", "from": None, "to": None}]
+        ).reference
+    login_as("intake")
+    assert found(client, "quartzfox") == [in_target, in_notes]
+
+
 def test_the_match_is_shown_highlighted_and_escaped(app, client, login_as):
     with app.app_context():
         reference = make_case(
