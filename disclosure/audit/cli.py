@@ -1,4 +1,4 @@
-"""`flask audit verify|checkpoint|export|cosign|witness-key` and `flask db harden-roles`."""
+"""`flask audit verify|checkpoint|export|cosign|consistency-proof|witness-key` and `flask db harden-roles`."""
 
 from __future__ import annotations
 
@@ -16,17 +16,21 @@ from sqlalchemy.exc import DBAPIError
 
 from disclosure import unit_of_work
 from disclosure.audit.export import export_events
+from disclosure.audit.merkle import stored_tree
 from disclosure.audit.models import AuditCheckpoint
 from disclosure.audit.scan import Finding
 from disclosure.audit.service import checkpoint_now, missing_checkpoint_files, require_schema
 from disclosure.audit.verify import GivenCheckpoint, VerifyResult, verify_log
 from disclosure.audit.witness import (
+    ConsistencyProof,
+    ProofNeeded,
     WitnessError,
     WitnessState,
-    check_against_state,
+    check_extends,
     cosign,
     load_witnesses,
     new_witness_key,
+    parse_consistency_proof,
     parse_witness_private_key,
     read_state,
 )
@@ -37,6 +41,7 @@ from disclosure.instance import write_private_file
 from disclosure.keyring import KeyMissing, log_key_name, log_public_key
 from disclosure.permissions import Permission
 from disclosure.services import SystemActor, require
+from disclosure_proofs.merkle import ProofError
 from disclosure_proofs.note import NoteError, parse_vkey, verify_checkpoint
 
 audit_cli = AppGroup("audit", help="Verify, checkpoint and export the audit log.")
@@ -188,15 +193,28 @@ def _replace_file(path: Path, text: str, mode: int = 0o644) -> None:
     help="Where the witness keeps the last checkpoint it cosigned per log; default: KEY_FILE.state.",
 )
 @click.option(
+    "--proof",
+    "proof_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A consistency proof from the size this witness last cosigned (`flask audit consistency-proof` on the "
+    "log's host); needed whenever the checkpoint is larger than that.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the cosigned checkpoint; default: checkpoint-N.cosigned.txt beside the file.",
 )
 def cosign_command(
-    checkpoint_file: Path, key_file: Path, log_vkey: str | None, state_file: Path | None, out: Path | None
+    checkpoint_file: Path,
+    key_file: Path,
+    log_vkey: str | None,
+    state_file: Path | None,
+    proof_file: Path | None,
+    out: Path | None,
 ) -> None:
     """As a witness: check a checkpoint's log signature, refuse one that would shrink or fork the log this witness
-    saw, and append a C2SP cosignature/v1 line with the time. Keep a copy of every cosigned file yourself."""
+    saw (a larger one needs --proof that it extends the last one cosigned), and append a C2SP cosignature/v1 line
+    with the time. Keep a copy of every cosigned file yourself."""
     try:
         name, private_key = parse_witness_private_key(key_file.read_text(encoding="utf-8").strip())
         note = checkpoint_file.read_text(encoding="utf-8")
@@ -206,18 +224,84 @@ def cosign_command(
         else:
             log_name, log_key = log_key_name(), log_public_key()
         checkpoint = verify_checkpoint(note, log_key, log_name, expected_origin=log_name)
+        proof = parse_consistency_proof(proof_file.read_text(encoding="utf-8")) if proof_file else None
         state_path = state_file or key_file.with_name(key_file.name + ".state")
         states = read_state(state_path)
-        check_against_state(checkpoint, states)
+        extended = check_extends(checkpoint, states, proof)
         cosigned = cosign(note, name, private_key, int(utcnow().timestamp()))
+    except ProofNeeded as error:
+        raise click.ClickException(
+            f"not cosigned: {error}. Give --proof PROOF, made on the log's host with `flask audit consistency-proof "
+            f"--from {error.last_size} --checkpoint {checkpoint_file.name} --out PROOF`"
+        ) from error
     except (OSError, UnicodeDecodeError, ValueError, KeyMissing) as error:
         # NoteError and WitnessError are ValueErrors: a bad key, a forged note, or the witness's refusal.
         raise click.ClickException(f"not cosigned: {error}") from error
     target = out or _cosigned_path(checkpoint_file)
     _replace_file(target, cosigned)
+    last = states.get(checkpoint.origin)
     states[checkpoint.origin] = WitnessState(checkpoint.origin, checkpoint.size, checkpoint.root)
     _replace_file(state_path, "".join(state.line() + "\n" for state in states.values()), mode=0o600)
-    click.echo(f"cosigned {checkpoint.origin} at size {checkpoint.size} as witness {name}: {target}")
+    shown = f" (consistent with size {last.size}, the last it cosigned)" if extended and last else ""
+    click.echo(f"cosigned {checkpoint.origin} at size {checkpoint.size} as witness {name}{shown}: {target}")
+
+
+@audit_cli.command("consistency-proof")
+@click.option(
+    "--from",
+    "old_size",
+    required=True,
+    type=click.IntRange(min=1),
+    help="The size the witness last cosigned (its refusal names it).",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The signed checkpoint to prove (a file from the checkpoint folder); default: the newest stored one.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write it.")
+def consistency_proof_command(old_size: int, checkpoint_file: Path | None, out: Path) -> None:
+    """For a witness: an RFC 9162 consistency proof that the checkpoint's log extends the log of --from events, in
+    the form `flask audit cosign --proof` reads. Read from the stored tree and checked against the checkpoint's
+    signed root before it is written."""
+    require(SystemActor("flask audit consistency-proof"), Permission.AUDIT_VIEW)
+    origin = str(current_app.config["AUDIT_ORIGIN"])
+    try:
+        if checkpoint_file is not None:
+            note = checkpoint_file.read_text(encoding="utf-8")
+        else:
+            with db.engine.connect() as connection:
+                connection.execution_options(**{READ_ONLY: True})
+                stored = connection.execute(
+                    select(AuditCheckpoint.__table__.c.note).order_by(AuditCheckpoint.__table__.c.id.desc()).limit(1)
+                ).scalar_one_or_none()
+            if stored is None:
+                raise click.ClickException("no checkpoint is stored yet: sign one with `flask audit checkpoint`")
+            note = stored
+        checkpoint = verify_checkpoint(note, log_public_key(), log_key_name(), expected_origin=origin)
+    except (OSError, UnicodeDecodeError, NoteError, KeyMissing) as error:
+        raise click.ClickException(f"no proof written: {error}") from error
+    if old_size > checkpoint.size:
+        raise click.ClickException(
+            f"no proof written: --from {old_size} is larger than the checkpoint's size {checkpoint.size}; the "
+            "witness has seen a longer log than this checkpoint"
+        )
+    try:
+        with db.engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                tree = stored_tree(connection, checkpoint.size, checkpoint.root)
+                hashes = tree.consistency_proof(old_size) if old_size < checkpoint.size else []
+    except ProofError as error:
+        raise click.ClickException(f"no proof written: {error}") from error
+    except DBAPIError as error:
+        raise click.ClickException(f"cannot read the audit log ({error.orig})") from error
+    try:
+        _replace_file(out, ConsistencyProof(old_size, tuple(hashes)).text())
+    except OSError as error:
+        raise click.ClickException(f"cannot write {out}: {error.strerror or error}") from error
+    click.echo(f"wrote a consistency proof from size {old_size} to size {checkpoint.size} to {out}")
 
 
 @audit_cli.group("witness-key")

@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 from disclosure.audit import scan_worker
 from disclosure.audit.canonical import GENESIS_CHAIN
+from disclosure.audit.merkle import StoredTiles
 from disclosure.audit.scan import EVENTS_SQL, Finding, Scan, as_bytes
 from disclosure.audit.scan_tree import PartTree, Tree, combine, join_digests
 from disclosure.audit.witness import Witness, WitnessError, verified_cosignatures
@@ -39,12 +40,14 @@ from disclosure_proofs.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     FrontierError,
+    ProofError,
     decode_frontier,
     fold_perfect,
     frontier_root,
+    verify_consistency,
 )
 from disclosure_proofs.note import Checkpoint, NoteError, verify_checkpoint
-from disclosure_proofs.tiles import TILE_BYTES, TILE_HEIGHT, TILE_WIDTH, split_hashes
+from disclosure_proofs.tiles import TILE_BYTES, TILE_HEIGHT, TILE_WIDTH, TileTree, split_hashes
 
 #: Rows checked together: a power of two keeps batches aligned to perfect subtrees, and a batch this small
 #: stays in the CPU cache (measured: 512 rows verify a quarter faster than 2,048, far faster than 20,000).
@@ -76,15 +79,25 @@ class VerifyResult:
     witnessed: bool = False
     cosigned_size: int | None = None
     cosigned_by: tuple[str, ...] = ()
+    #: The root the newest cosigned checkpoint signed, and whether a consistency proof read from the stored tree
+    #: leads from it to the recomputed root of the whole log (None: the log is that checkpoint, or no witness).
+    cosigned_root: bytes | None = None
+    extends_cosigned: bool | None = None
 
     @property
     def intact(self) -> bool:
         return not self.findings
 
     def witness_line(self) -> str:
-        if self.cosigned_size is not None:
-            return f"newest cosigned checkpoint: size {self.cosigned_size}, by {', '.join(self.cosigned_by)}"
-        return "no checkpoint cosigned by a configured witness"
+        if self.cosigned_size is None:
+            return "no checkpoint cosigned by a configured witness"
+        line = f"newest cosigned checkpoint: size {self.cosigned_size}, by {', '.join(self.cosigned_by)}"
+        if self.extends_cosigned:
+            line += (
+                f"; the log of {self.size} events extends it (consistency proof from {self.cosigned_size} to "
+                f"{self.size} verified)"
+            )
+        return line
 
     def summary(self) -> str:
         verdict = (
@@ -264,9 +277,34 @@ def _verify(
             _check_head(snapshot, result, chain_tip)
         if not result.findings:
             _check_tiles(snapshot, result, tiles)
+        extends = _extends_cosigned(connection, result) if not result.findings else None
     if not result.findings:
         _check_against_checkpoints(checkpoints, roots_at, result)
+    if extends is not None and not result.findings:
+        result.findings.append(extends)
     return result
+
+
+def _extends_cosigned(connection: Connection, result: VerifyResult) -> Finding | None:
+    """Show that the log extends the newest checkpoint a witness cosigned: an RFC 9162 consistency proof read
+    from the stored tree (in this snapshot) must lead from the root the witness saw to the recomputed root of the
+    whole log, as the witness itself would check it. A finding when it does not."""
+    cosigned, root = result.cosigned_size, result.cosigned_root
+    if cosigned is None or root is None or not 0 < cosigned < result.size:
+        return None
+    try:
+        proof = TileTree(StoredTiles(connection), result.size).consistency_proof(cosigned)
+    except ProofError:
+        proof = []
+    result.extends_cosigned = verify_consistency(cosigned, result.size, root, result.root, proof)
+    if result.extends_cosigned:
+        return None
+    return Finding(
+        None,
+        f"the log of {result.size} events does not extend the checkpoint cosigned by "
+        f"{', '.join(result.cosigned_by)} at size {cosigned}: the consistency proof from {cosigned} to {result.size} "
+        "does not verify",
+    )
 
 
 @dataclass(frozen=True)
@@ -356,7 +394,7 @@ def _load_checkpoints(
                 cosigners = sorted({c.witness for c in verified_cosignatures(source.note, witnesses)})
                 if cosigners:
                     label = f"{label} (cosigned by {', '.join(cosigners)})"
-                    _note_cosigned(result, checkpoint.size, cosigners)
+                    _note_cosigned(result, checkpoint, cosigners)
             checked.append((label, checkpoint))
         except WitnessError as error:
             result.findings.append(Finding(None, f"{source.label}: {error}"))
@@ -369,9 +407,11 @@ def _load_checkpoints(
     return checked
 
 
-def _note_cosigned(result: VerifyResult, size: int, cosigners: list[str]) -> None:
+def _note_cosigned(result: VerifyResult, checkpoint: Checkpoint, cosigners: list[str]) -> None:
+    size = checkpoint.size
     if result.cosigned_size is None or size > result.cosigned_size:
         result.cosigned_size, result.cosigned_by = size, tuple(cosigners)
+        result.cosigned_root = checkpoint.root
     elif size == result.cosigned_size:
         result.cosigned_by = tuple(sorted({*result.cosigned_by, *cosigners}))
 

@@ -2,9 +2,11 @@
 
 A witness is someone outside the operator's reach (another team, another host) holding its own key. It checks a
 checkpoint's log signature, refuses one smaller than (or, at the same size, different from) the last it cosigned,
-and appends a cosignature line to the signed note: whoever later holds the database, the instance folder and even
-the log key cannot make a cosigned checkpoint disappear from the witness's copy, nor re-sign a shorter log that
-the witness will vouch for. Verification counts a cosignature only from a configured witness key (WITNESS_KEYS).
+cosigns a larger one only with an RFC 9162 consistency proof that it extends the last one, and appends a
+cosignature line to the signed note: whoever later holds the database, the instance folder and even the log key
+cannot make a cosigned checkpoint disappear from the witness's copy, nor get a shorter log, or a rewritten one
+grown past what the witness saw, vouched for. Verification counts a cosignature only from a configured witness
+key (WITNESS_KEYS).
 
 Wire format, as the spec gives it: the signed message is "cosignature/v1\\ntime <T>\\n" followed by the
 checkpoint's note text; the signature line is "— <name> base64(key ID ‖ uint64 big-endian T ‖ signature)", the key
@@ -26,6 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from disclosure_proofs.merkle import HASH_SIZE, verify_consistency
 from disclosure_proofs.note import Checkpoint, MalformedKey, NoteError, parse_checkpoint
 
 COSIGNATURE_TYPE: Final[int] = 0x04
@@ -36,6 +39,14 @@ _NAME: Final[re.Pattern[str]] = re.compile(r"[^\s+]+")
 
 class WitnessError(NoteError):
     """A witness key, a cosignature or a witness's refusal to cosign."""
+
+
+class ProofNeeded(WitnessError):
+    """A witness asked to cosign a larger checkpoint than the last it cosigned was given no consistency proof."""
+
+    def __init__(self, message: str, last_size: int) -> None:
+        super().__init__(message)
+        self.last_size = last_size
 
 
 @dataclass(frozen=True)
@@ -238,3 +249,67 @@ def check_against_state(checkpoint: Checkpoint, states: Mapping[str, WitnessStat
             f"refused: this witness cosigned a different root for {checkpoint.origin} at size {last.size}: "
             "the log was forked or rewritten"
         )
+
+
+#: A consistency proof has at most about 2·log2(size) hashes: 128 covers any log that fits in 64 bits.
+_MAX_PROOF_HASHES: Final[int] = 128
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """PROOF(old_size, D[new_size]) as a witness is handed it, in the form of the c2sp.org/tlog-witness request's
+    preamble: a line "old <size>", then one base64 hash a line; the new size and root are the checkpoint's."""
+
+    old_size: int
+    hashes: tuple[bytes, ...]
+
+    def text(self) -> str:
+        return "".join([f"old {self.old_size}\n", *(base64.b64encode(h).decode("ascii") + "\n" for h in self.hashes)])
+
+
+def parse_consistency_proof(text: str) -> ConsistencyProof:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    first = lines[0] if lines else ""
+    if not re.fullmatch(r"old (0|[1-9][0-9]{0,19})", first):
+        raise WitnessError("not a consistency proof: its first line must be 'old <size>'")
+    if len(lines) - 1 > _MAX_PROOF_HASHES:
+        raise WitnessError(f"not a consistency proof: more than {_MAX_PROOF_HASHES} hashes")
+    hashes = []
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            node = base64.b64decode(line.encode("ascii"), validate=True)
+        except (UnicodeEncodeError, binascii.Error):
+            node = b""
+        if len(node) != HASH_SIZE:
+            raise WitnessError(f"not a consistency proof: line {number} is not a base64 SHA-256 hash")
+        hashes.append(node)
+    return ConsistencyProof(int(first.removeprefix("old ")), tuple(hashes))
+
+
+def check_extends(checkpoint: Checkpoint, states: Mapping[str, WitnessState], proof: ConsistencyProof | None) -> bool:
+    """Refuse to cosign unless the checkpoint is the last one this witness cosigned for its origin, or extends it:
+    never smaller, never another root at the same size, and a larger one only with a consistency proof from the
+    last size that verifies. True when such a proof was checked."""
+    check_against_state(checkpoint, states)
+    last = states.get(checkpoint.origin)
+    if last is None or checkpoint.size == last.size:
+        return False
+    if proof is None:
+        raise ProofNeeded(
+            f"refused: this witness cosigned {checkpoint.origin} at size {last.size}; to cosign size "
+            f"{checkpoint.size} it needs a consistency proof from size {last.size} showing that the log extends it",
+            last.size,
+        )
+    if proof.old_size != last.size:
+        raise WitnessError(
+            f"refused: the consistency proof given is a proof from size {proof.old_size}, but this witness last "
+            f"cosigned size {last.size}: ask for a proof from size {last.size}"
+        )
+    if not verify_consistency(last.size, checkpoint.size, last.root, checkpoint.root, proof.hashes):
+        raise WitnessError(
+            f"refused: the checkpoint at size {checkpoint.size} does not extend the checkpoint this witness cosigned "
+            f"at size {last.size} (the consistency proof does not verify): the log was forked or rewritten"
+        )
+    return True

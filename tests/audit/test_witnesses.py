@@ -87,7 +87,8 @@ def test_verify_reports_the_newest_cosigned_size(app: Flask, instance: Path, wit
     leaves = [bytes(row.leaf_hash) for row in events(app)]
     assert verify(app) == (
         0,
-        f"intact: 13 events, root {tree_root(leaves).hex()}; newest cosigned checkpoint: size 11, by witness-a\n",
+        f"intact: 13 events, root {tree_root(leaves).hex()}; newest cosigned checkpoint: size 11, by witness-a; "
+        "the log of 13 events extends it (consistency proof from 11 to 13 verified)\n",
     )
 
 
@@ -184,3 +185,138 @@ def test_keys_init_writes_a_new_log_key_encrypted_where_log_key_file_says(app: F
         assert target.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
         assert target.stat().st_mode & 0o777 == 0o600
         load_log_key()
+
+
+# -- A witness cosigns only a checkpoint that extends the last one it cosigned (issue 17) -----------------------
+
+
+def consistency_proof(app: Flask, old_size: int, checkpoint: Path, out: Path) -> Any:
+    return run(
+        app, "audit", "consistency-proof", "--from", str(old_size), "--checkpoint", str(checkpoint), "--out", str(out)
+    )
+
+
+def cosign_with_proof(app: Flask, checkpoint: Path, key: Path, proof: Path, out: Path) -> Any:
+    return run(app, "audit", "cosign", str(checkpoint), "--key", str(key), "--proof", str(proof), "--out", str(out))
+
+
+def test_a_witness_cosigns_a_larger_checkpoint_only_with_a_proof_that_it_extends_the_last(
+    app: Flask, instance: Path, witness: dict[str, Path]
+) -> None:
+    """Observed on main: the witness compared sizes only, so any larger checkpoint signed with the log key (a
+    rewritten history, grown past the size it had seen) was cosigned."""
+    folder = instance / "checkpoints"
+    build_log(app, 10)
+    make_checkpoint(app)
+    first = witness["host"] / "kept-11.txt"
+    assert cosign(app, folder / checkpoint_file_name(11), witness["key"], out=first).exit_code == 0
+    build_log(app, 4, start=11)
+    make_checkpoint(app)  # size 16
+    grown = folder / checkpoint_file_name(16)
+
+    refused = cosign(app, grown, witness["key"], out=witness["host"] / "kept-16.txt")
+    assert refused.exit_code == 1, refused.output
+    assert "this witness cosigned" in refused.output and "at size 11" in refused.output
+    assert "--proof" in refused.output and "flask audit consistency-proof --from 11" in refused.output
+    assert not (witness["host"] / "kept-16.txt").exists()
+
+    proof = witness["host"] / "proof-11-16.txt"
+    made = consistency_proof(app, 11, grown, proof)
+    assert made.exit_code == 0, made.output
+    assert proof.read_text().startswith("old 11\n")
+    done = cosign_with_proof(app, grown, witness["key"], proof, witness["host"] / "kept-16.txt")
+    assert done.exit_code == 0, done.output
+    assert "cosigned" in done.output and "consistent with size 11" in done.output
+    state = (witness["host"] / "witness-a.key.state").read_text()
+    assert state.split(" ")[1] == "16" and (witness["host"] / "witness-a.key.state").stat().st_mode & 0o777 == 0o600
+
+    # A proof from another size than the witness's last is refused, naming the size it needs.
+    build_log(app, 2, start=16)
+    make_checkpoint(app)  # size 19
+    later = folder / checkpoint_file_name(19)
+    stale = witness["host"] / "proof-11-19.txt"
+    assert consistency_proof(app, 11, later, stale).exit_code == 0
+    wrong = cosign_with_proof(app, later, witness["key"], stale, witness["host"] / "kept-19.txt")
+    assert wrong.exit_code == 1 and "a proof from size 11, but this witness last cosigned size 16" in wrong.output
+
+
+def test_a_witness_refuses_a_rewritten_history_grown_past_what_it_saw(
+    app: Flask, backend: str, instance: Path, witness: dict[str, Path]
+) -> None:
+    """The attacker holds the database, the instance folder and the log key: rewrite an early event, append, sign
+    a larger checkpoint of the forged log and hand the witness a proof computed from the forged tables."""
+    import json
+
+    from tests.audit.test_verify import rewrite_from
+
+    folder = instance / "checkpoints"
+    build_log(app, 10)
+    make_checkpoint(app)
+    assert cosign(app, folder / checkpoint_file_name(11), witness["key"], out=witness["host"] / "k.txt").exit_code == 0
+    forged_body = json.loads(events(app)[2].body)
+    forged_body["data"]["note"] = "nothing happened"
+    body = json.dumps(forged_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    tamper(app, backend, *rewrite_from(app, 3, body), ("DELETE FROM audit_checkpoint", {}))
+    build_log(app, 5, start=11)
+    leaves = [bytes(row.leaf_hash) for row in events(app)]
+    with app.app_context():
+        forged = sign_checkpoint(
+            app.config["AUDIT_ORIGIN"], len(leaves), tree_root(leaves), load_log_key(), log_key_name()
+        )
+    forged_file = witness["host"] / "forged.txt"
+    forged_file.write_text(forged)
+    # Larger than what the witness saw, signed with the log key: on main that was enough to be cosigned.
+    plain = cosign(app, forged_file, witness["key"], out=witness["host"] / "cosigned-forgery.txt")
+    assert plain.exit_code == 1 and "Give --proof" in plain.output, plain.output
+    proof = witness["host"] / "proof.txt"
+    assert consistency_proof(app, 11, forged_file, proof).exit_code == 0, "the forged tables agree with themselves"
+
+    refused = cosign_with_proof(app, forged_file, witness["key"], proof, witness["host"] / "cosigned-forgery.txt")
+    assert refused.exit_code == 1, refused.output
+    assert "does not extend the checkpoint this witness cosigned at size 11" in refused.output
+    assert "forked or rewritten" in refused.output
+    assert not (witness["host"] / "cosigned-forgery.txt").exists()
+    assert (witness["host"] / "witness-a.key.state").read_text().split(" ")[1] == "11"
+
+
+def test_verify_shows_that_the_grown_log_extends_the_newest_cosigned_checkpoint(
+    app: Flask, instance: Path, witness: dict[str, Path]
+) -> None:
+    build_log(app, 10)
+    make_checkpoint(app)
+    assert cosign(app, instance / "checkpoints" / checkpoint_file_name(11), witness["key"]).exit_code == 0
+    build_log(app, 300, start=11)  # past a full tile: the proof reads stored tiles as well as leaves
+    size = len(events(app))
+    code, output = verify(app)
+    assert code == 0, output
+    assert output.endswith(
+        f"newest cosigned checkpoint: size 11, by witness-a; the log of {size} events extends it "
+        f"(consistency proof from 11 to {size} verified)\n"
+    ), output
+
+
+def test_a_damaged_or_malformed_proof_is_refused_and_nothing_is_cosigned(
+    app: Flask, instance: Path, witness: dict[str, Path]
+) -> None:
+    folder = instance / "checkpoints"
+    build_log(app, 10)
+    make_checkpoint(app)
+    assert cosign(app, folder / checkpoint_file_name(11), witness["key"], out=witness["host"] / "k.txt").exit_code == 0
+    build_log(app, 20, start=11)
+    make_checkpoint(app)
+    grown = folder / checkpoint_file_name(32)
+    proof = witness["host"] / "proof.txt"
+    assert consistency_proof(app, 11, grown, proof).exit_code == 0
+    lines = proof.read_text().splitlines()
+    flipped = bytearray(base64.b64decode(lines[1]))
+    flipped[0] ^= 1
+    damaged = witness["host"] / "damaged.txt"
+    damaged.write_text("\n".join([lines[0], base64.b64encode(bytes(flipped)).decode(), *lines[2:]]) + "\n")
+    malformed = witness["host"] / "malformed.txt"
+    malformed.write_text("old 11\nnot base64!\n")
+    for bad, message in ((damaged, "does not extend the checkpoint"), (malformed, "line 2 is not a base64")):
+        refused = cosign_with_proof(app, grown, witness["key"], bad, witness["host"] / "out.txt")
+        assert refused.exit_code == 1 and message in refused.output, refused.output
+        assert not (witness["host"] / "out.txt").exists()
+    too_far = consistency_proof(app, 40, grown, witness["host"] / "p.txt")
+    assert too_far.exit_code == 1 and "larger than the checkpoint's size 32" in too_far.output
