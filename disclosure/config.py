@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import Flask
 
+from disclosure.key_files import MIN_PASSPHRASE_LENGTH
+
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -54,6 +56,8 @@ ENVIRONMENT: dict[str, Any] = {
     # The audit-log key kept out of the instance folder, passphrase-encrypted; the witnesses' public keys.
     "LOG_KEY_FILE": ("LOG_KEY_FILE", str),
     "LOG_KEY_PASSPHRASE": ("LOG_KEY_PASSPHRASE", str),
+    # The passphrase the bundle CA's and bundle signer's private keys are encrypted with.
+    "CA_KEY_PASSPHRASE": ("CA_KEY_PASSPHRASE", str),
     "WITNESS_KEYS": ("WITNESS_KEYS", str),
 }
 BLOB_BACKENDS = ("file", "database")
@@ -108,6 +112,8 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         #: The audit-log key's PEM file (unset: KEYS_DIR/audit-log-ed25519.pem), encrypted when a passphrase is set.
         "LOG_KEY_FILE": None,
         "LOG_KEY_PASSPHRASE": None,
+        #: The bundle CA's and signer's keys are encrypted with it when set (`flask keys init` writes them so).
+        "CA_KEY_PASSPHRASE": None,
         #: Witnesses whose cosignatures verify counts: a folder of C2SP verifier keys (*.vkey), or a list of them.
         "WITNESS_KEYS": None,
         "DEMO_SECOND_FACTOR_EXEMPT": True,
@@ -193,6 +199,14 @@ def check_settings(config: Mapping[str, Any]) -> None:
         raise ConfigError("PASSWORD_HASHER may differ from argon2id only in tests.")
     if not config.get("WTF_CSRF_ENABLED") and not testing:
         raise ConfigError("CSRF protection cannot be switched off.")
+    for setting in ("LOG_KEY_PASSPHRASE", "CA_KEY_PASSPHRASE"):
+        passphrase = config.get(setting)
+        if passphrase and len(str(passphrase)) < MIN_PASSPHRASE_LENGTH:
+            raise ConfigError(
+                f"DISCLOSURE_{setting} is {len(str(passphrase))} characters long; a key file's encryption is only "
+                f"as strong as its passphrase: use at least {MIN_PASSPHRASE_LENGTH} random characters, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+            )
     if config.get("LOG_FORMAT") not in LOG_FORMATS:
         raise ConfigError(f"LOG_FORMAT (DISCLOSURE_LOG_FORMAT) must be one of {', '.join(LOG_FORMATS)}.")
     backend = config.get("BLOB_BACKEND")

@@ -1,9 +1,12 @@
-"""The organisation's keys under instance/keys/ (mode 0600): for now the Ed25519 audit-log key.
+"""The organisation's keys under instance/keys/ (mode 0600): the Ed25519 audit-log key, and where the passphrases
+of the private keys come from.
 
 Keys are created once by `flask keys init` or imported from PEM files; they are never overwritten. The log key
 can be kept out of the instance folder (LOG_KEY_FILE, e.g. on a separately mounted volume) and encrypted with a
-passphrase (LOG_KEY_PASSPHRASE, from DISCLOSURE_LOG_KEY_PASSPHRASE): whoever copies the instance folder or the
-database then holds no key that could re-sign the log's checkpoints.
+passphrase (LOG_KEY_PASSPHRASE, from DISCLOSURE_LOG_KEY_PASSPHRASE); the bundle CA's and signer's keys with theirs
+(CA_KEY_PASSPHRASE, from DISCLOSURE_CA_KEY_PASSPHRASE; disclosure.exports.pki): whoever copies the instance folder
+or the database then holds no key that could re-sign the log's checkpoints or vouch for a bundle. Every private key
+is written and read by disclosure.key_files.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask import current_app
 
 from disclosure.instance import write_private_file
+from disclosure.key_files import KeyFileError, passphrase_bytes, private_key_pem, read_private_key
 
 LOG_KEY_FILE = "audit-log-ed25519.pem"
 
@@ -43,31 +47,29 @@ def log_key_path() -> Path:
     return Path(configured) if configured else keys_dir() / LOG_KEY_FILE
 
 
+#: The setting that holds the log key's passphrase, as an operator sets it.
+LOG_KEY_PASSPHRASE_SETTING = "DISCLOSURE_LOG_KEY_PASSPHRASE"  # noqa: S105 - a setting's name
+
+
 def _log_key_passphrase() -> bytes | None:
-    passphrase = current_app.config.get("LOG_KEY_PASSPHRASE")
-    return str(passphrase).encode("utf-8") if passphrase else None
+    return passphrase_bytes(current_app.config.get("LOG_KEY_PASSPHRASE"))
+
+
+def bundle_key_passphrase() -> bytes | None:
+    """The passphrase of the bundle CA's and signer's private keys (CA_KEY_PASSPHRASE), or None: plain PEM."""
+    return passphrase_bytes(current_app.config.get("CA_KEY_PASSPHRASE"))
 
 
 def load_log_key() -> Ed25519PrivateKey:
     path = log_key_path()
     if not path.exists():
         raise KeyMissing(f"The audit-log signing key {path} does not exist; run `flask keys init`.")
-    passphrase = _log_key_passphrase()
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)
-    except TypeError as error:
-        # cryptography: a passphrase for a plain PEM, or none for an encrypted one.
-        hint = (
-            "it is encrypted: set DISCLOSURE_LOG_KEY_PASSPHRASE"
-            if passphrase is None
-            else "it is not encrypted: unset DISCLOSURE_LOG_KEY_PASSPHRASE"
+        key = read_private_key(
+            path.read_bytes(), _log_key_passphrase(), f"the audit-log signing key {path}", LOG_KEY_PASSPHRASE_SETTING
         )
-        raise KeyMissing(f"cannot read the audit-log signing key {path}: {hint}") from error
-    except ValueError as error:
-        raise KeyMissing(
-            f"cannot read the audit-log signing key {path}: wrong passphrase (DISCLOSURE_LOG_KEY_PASSPHRASE) "
-            "or not a PEM private key"
-        ) from error
+    except KeyFileError as error:
+        raise KeyMissing(str(error)) from error
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyMissing(f"{path} does not hold an Ed25519 private key.")
     return key
@@ -92,11 +94,6 @@ def init_log_key(import_from: Path | None = None) -> str | None:
             raise KeyImportError(f"{import_from}: the audit-log key must be Ed25519")
     else:
         key = Ed25519PrivateKey.generate()
-    passphrase = _log_key_passphrase()
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
-    )
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    write_private_file(path, pem)
+    write_private_file(path, private_key_pem(key, _log_key_passphrase()))
     os.chmod(path, 0o600)
     return f"{'imported' if import_from else 'created'} the audit-log key {path}"

@@ -160,6 +160,7 @@ def init(
             import_ca_key=import_ca_key,
             import_signer_cert=import_signer_cert,
             import_signer_key=import_signer_key,
+            passphrase=keyring.bundle_key_passphrase(),
         )
     except PKIError as error:
         raise click.ClickException(str(error)) from error
@@ -220,7 +221,7 @@ def revoke_signer(reason: str, yes: bool) -> None:
     folder = pki_dir(current_app.config)
     org = str(current_app.config.get("ORGANISATION_NAME", "Disclosure"))
     try:
-        preview = prepare_signer_revocation(folder, org, reason)
+        preview = prepare_signer_revocation(folder, org, reason, passphrase=keyring.bundle_key_passphrase())
     except PKIError as error:
         raise click.ClickException(f"nothing revoked: {error}") from error
     serial = serial_hex(preview.revoked.serial_number)
@@ -240,7 +241,7 @@ def revoke_signer(reason: str, yes: bool) -> None:
     try:
         with unit_of_work.command("nothing revoked"):
             try:
-                plan = prepare_signer_revocation(folder, org, reason)
+                plan = prepare_signer_revocation(folder, org, reason, passphrase=keyring.bundle_key_passphrase())
             except PKIError as error:
                 raise click.ClickException(f"nothing revoked: {error}") from error
             if plan.revoked.serial_number != preview.revoked.serial_number:
@@ -300,7 +301,7 @@ def reissue_crl() -> None:
     try:
         with unit_of_work.command("nothing reissued"):
             try:
-                crl = prepare_crl_reissue(folder, now=utcnow())
+                crl = prepare_crl_reissue(folder, now=utcnow(), passphrase=keyring.bundle_key_passphrase())
             except NoRevocationList as error:
                 raise click.ClickException(
                     f"nothing reissued: {error}. There is no list to reissue until a signing certificate is revoked "

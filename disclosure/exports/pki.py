@@ -7,6 +7,10 @@ except where revoking the signer or reissuing the revocation list says otherwise
     bundle-ca-key.pem       its private key (mode 0600); absent when an organisation imports a CA without it
     bundle-signer.pem       the signing certificate (ECDSA P-256, digitalSignature, EKU emailProtection, 2 y)
     bundle-signer-key.pem   its private key (mode 0600)
+
+Both private keys are PKCS#8 PEM, encrypted with the passphrase the caller gives (DISCLOSURE_CA_KEY_PASSPHRASE, read
+by disclosure.keyring.bundle_key_passphrase) and plain without one; disclosure.key_files writes and reads them, as
+it does the audit-log key, and names the setting to fix when the passphrase is missing or wrong.
     bundle-ca.crl.pem       the CA's revocation list, once a signing certificate has been revoked (30 days)
     bundle-signer-revoked-<SERIAL>.pem   each revoked signing certificate, kept for the record
 
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -42,6 +46,7 @@ from disclosure.exports.recipient_certs import (
     load_one_certificate,
 )
 from disclosure.exports.recipient_certs import recipient_certificates as recipient_certificates
+from disclosure.key_files import KeyFileError, private_key_pem, read_private_key
 
 __all__ = [
     "CA_CERT_FILE",
@@ -66,7 +71,8 @@ CA_CERT_FILE = "bundle-ca.pem"
 CA_KEY_FILE = "bundle-ca-key.pem"
 SIGNER_CERT_FILE = "bundle-signer.pem"
 SIGNER_KEY_FILE = "bundle-signer-key.pem"
-
+#: Where the passphrase of the two private keys comes from, as an operator sets it.
+PASSPHRASE_SETTING = "DISCLOSURE_CA_KEY_PASSPHRASE"  # noqa: S105 - a setting's name
 
 
 class PKIError(ValueError):
@@ -138,10 +144,8 @@ def serial_hex(serial: int) -> str:
     return serial.to_bytes(max(1, (serial.bit_length() + 7) // 8), "big").hex().upper()
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+def _key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None) -> bytes:
+    return private_key_pem(key, passphrase)
 
 
 def _cert_pem(cert: x509.Certificate) -> bytes:
@@ -149,9 +153,7 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 
 
 def _public_der(key: PublicKeyTypes) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -170,17 +172,23 @@ def _load_cert_file(path: Path, what: str) -> x509.Certificate:
         raise PKIError(str(error)) from None
 
 
-def _load_key_file(path: Path, what: str) -> ec.EllipticCurvePrivateKey:
+def _load_key_file(
+    path: Path, what: str, passphrase: bytes | None = None, *, stored: bool = True
+) -> ec.EllipticCurvePrivateKey:
+    """A P-256 private key: one of ours (`stored`, encrypted with the passphrase when one is set), or a file
+    given for import (unencrypted)."""
     data = _read(path, what)
     try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except TypeError:
-        raise PKIError(f"{what} {path} is encrypted; give an unencrypted PEM private key") from None
-    except (ValueError, UnsupportedAlgorithm) as error:
-        raise PKIError(f"{what} {path} is not a PEM private key ({error})") from None
+        key = read_private_key(data, passphrase, f"{what} {path}", PASSPHRASE_SETTING if stored else None)
+    except KeyFileError as error:
+        raise PKIError(str(error)) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise PKIError(f"{what} {path} must be an ECDSA P-256 private key")
     return key
+
+
+def _encrypted(passphrase: bytes | None) -> str:
+    return f", encrypted with {PASSPHRASE_SETTING}" if passphrase else ""
 
 
 def _org_name(org_name: str) -> str:
@@ -273,12 +281,13 @@ def init_pki(
     import_signer_cert: Path | None = None,
     import_signer_key: Path | None = None,
     now: dt.datetime | None = None,
+    passphrase: bytes | None = None,
 ) -> list[str]:
     """Create (or import) the CA and the bundle-signing certificate under folder; return a line per file.
 
     Existing files are never overwritten: with nothing to do the list is empty. Importing needs the CA
     certificate, the signing certificate and its key (the CA key is optional); they are validated before
-    anything is written.
+    anything is written. The private keys are written encrypted with `passphrase` when one is given.
     """
     folder = Path(folder)
     now = _utc(now)
@@ -286,7 +295,9 @@ def init_pki(
     paths = {name: folder / name for name in (CA_CERT_FILE, CA_KEY_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE)}
     imports = (import_ca_cert, import_ca_key, import_signer_cert, import_signer_key)
     if any(p is not None for p in imports):
-        return _import_pki(folder, paths, import_ca_cert, import_ca_key, import_signer_cert, import_signer_key, now)
+        return _import_pki(
+            folder, paths, import_ca_cert, import_ca_key, import_signer_cert, import_signer_key, now, passphrase
+        )
 
     created: list[str] = []
     ca_cert_path, ca_key_path = paths[CA_CERT_FILE], paths[CA_KEY_FILE]
@@ -296,7 +307,7 @@ def init_pki(
         raise PKIError(f"{present} exists without its partner file; restore it or move it away, then run again")
     if ca_cert_path.exists():
         ca_cert = _load_cert_file(ca_cert_path, "the CA certificate")
-        ca_key = _load_key_file(ca_key_path, "the CA private key") if ca_key_path.exists() else None
+        ca_key = _load_key_file(ca_key_path, "the CA private key", passphrase) if ca_key_path.exists() else None
         if ca_key is not None and _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
             raise PKIError(f"{ca_key_path} does not match {ca_cert_path}")
     else:
@@ -306,9 +317,9 @@ def init_pki(
             raise PKIError(f"{signer_cert_path} exists without the CA certificate {ca_cert_path}")
         org = _org_name(org_name)
         ca_key, ca_cert = make_ca(org, now)
-        write_private_file(ca_key_path, _key_pem(ca_key))
+        write_private_file(ca_key_path, _key_pem(ca_key, passphrase))
         _write_public_file(ca_cert_path, _cert_pem(ca_cert))
-        created.append(f"created the bundle CA key {ca_key_path} (mode 0600)")
+        created.append(f"created the bundle CA key {ca_key_path} (mode 0600{_encrypted(passphrase)})")
         created.append(
             f"created the bundle CA certificate {ca_cert_path} (valid until {ca_cert.not_valid_after_utc:%Y-%m-%d})"
         )
@@ -321,9 +332,9 @@ def init_pki(
             )
         org = _org_name(org_name)
         key, cert = make_signer(org, ca_key, ca_cert, now)
-        write_private_file(signer_key_path, _key_pem(key))
+        write_private_file(signer_key_path, _key_pem(key, passphrase))
         _write_public_file(signer_cert_path, _cert_pem(cert))
-        created.append(f"created the bundle-signing key {signer_key_path} (mode 0600)")
+        created.append(f"created the bundle-signing key {signer_key_path} (mode 0600{_encrypted(passphrase)})")
         created.append(
             f"created the bundle-signing certificate {signer_cert_path} (ECDSA P-256, emailProtection, "
             f"valid until {cert.not_valid_after_utc:%Y-%m-%d})"
@@ -339,6 +350,7 @@ def _import_pki(
     signer_cert_src: Path | None,
     signer_key_src: Path | None,
     now: dt.datetime,
+    passphrase: bytes | None,
 ) -> list[str]:
     missing = [
         flag
@@ -357,30 +369,31 @@ def _import_pki(
         raise PKIError(f"refusing to overwrite {', '.join(existing)}; move the existing files away first")
     ca_cert = _load_cert_file(Path(ca_cert_src), "the CA certificate")
     signer_cert = _load_cert_file(Path(signer_cert_src), "the signing certificate")
-    signer_key = _load_key_file(Path(signer_key_src), "the signing key")
-    ca_key = _load_key_file(Path(ca_key_src), "the CA key") if ca_key_src is not None else None
+    signer_key = _load_key_file(Path(signer_key_src), "the signing key", stored=False)
+    ca_key = _load_key_file(Path(ca_key_src), "the CA key", stored=False) if ca_key_src is not None else None
     if ca_key is not None and _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
         raise PKIError(f"the CA key {ca_key_src} does not match the CA certificate {ca_cert_src}")
     validate_signer(signer_key, signer_cert, ca_cert, now=now, where=f"the signing certificate {signer_cert_src}")
     lines = []
     if ca_key is not None:
-        write_private_file(paths[CA_KEY_FILE], _key_pem(ca_key))
-        lines.append(f"imported the bundle CA key into {paths[CA_KEY_FILE]} (mode 0600)")
+        write_private_file(paths[CA_KEY_FILE], _key_pem(ca_key, passphrase))
+        lines.append(f"imported the bundle CA key into {paths[CA_KEY_FILE]} (mode 0600{_encrypted(passphrase)})")
     _write_public_file(paths[CA_CERT_FILE], _cert_pem(ca_cert))
     lines.append(f"imported the bundle CA certificate into {paths[CA_CERT_FILE]}")
-    write_private_file(paths[SIGNER_KEY_FILE], _key_pem(signer_key))
-    lines.append(f"imported the bundle-signing key into {paths[SIGNER_KEY_FILE]} (mode 0600)")
+    write_private_file(paths[SIGNER_KEY_FILE], _key_pem(signer_key, passphrase))
+    lines.append(f"imported the bundle-signing key into {paths[SIGNER_KEY_FILE]} (mode 0600{_encrypted(passphrase)})")
     _write_public_file(paths[SIGNER_CERT_FILE], _cert_pem(signer_cert))
     lines.append(f"imported the bundle-signing certificate into {paths[SIGNER_CERT_FILE]}")
     return lines
 
 
-def load_signer(folder: Path, *, now: dt.datetime | None = None) -> Signer:
-    """Load and check the signing key, its certificate and the CA certificate; PKIError says what is wrong."""
+def load_signer(folder: Path, *, now: dt.datetime | None = None, passphrase: bytes | None = None) -> Signer:
+    """Load and check the signing key (encrypted with `passphrase`, if one is given), its certificate and the CA
+    certificate; PKIError says what is wrong."""
     folder = Path(folder)
     ca_cert = _load_cert_file(folder / CA_CERT_FILE, "the CA certificate")
     cert = _load_cert_file(folder / SIGNER_CERT_FILE, "the bundle-signing certificate")
-    key = _load_key_file(folder / SIGNER_KEY_FILE, "the bundle-signing key")
+    key = _load_key_file(folder / SIGNER_KEY_FILE, "the bundle-signing key", passphrase)
     validate_signer(key, cert, ca_cert, now=now, where=f"the bundle-signing certificate {folder / SIGNER_CERT_FILE}")
     return Signer(key=key, cert=cert, ca_cert=ca_cert)
 

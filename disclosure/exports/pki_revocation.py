@@ -80,12 +80,17 @@ class SignerReplacement:
     crl: x509.CertificateRevocationList
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
+    #: The new key as it will be stored: PKCS#8 PEM, encrypted with the passphrase the CA key has.
+    key_pem: bytes
 
 
 def _ca_for_signing(
-    folder: Path, without_key: str = "revoke the signing certificate with your own CA"
+    folder: Path,
+    without_key: str = "revoke the signing certificate with your own CA",
+    passphrase: bytes | None = None,
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """The CA certificate and its private key; without_key says what to do instead when the key is absent."""
+    """The CA certificate and its private key (encrypted with `passphrase`, if one is given); without_key says
+    what to do instead when the key is absent."""
     ca_cert_path, ca_key_path = folder / CA_CERT_FILE, folder / CA_KEY_FILE
     ca_cert = _load_cert_file(ca_cert_path, "the CA certificate")
     if not ca_key_path.exists():
@@ -93,7 +98,7 @@ def _ca_for_signing(
             f"the CA private key {ca_key_path} is absent (e.g. the CA was imported without its key), so this "
             f"system cannot sign a revocation list; {without_key}"
         )
-    ca_key = _load_key_file(ca_key_path, "the CA private key")
+    ca_key = _load_key_file(ca_key_path, "the CA private key", passphrase)
     if _public_der(ca_key.public_key()) != _public_der(ca_cert.public_key()):
         raise PKIError(f"{ca_key_path} does not match {ca_cert_path}")
     return ca_cert, ca_key
@@ -137,6 +142,7 @@ def issue_crl(
     *,
     now: dt.datetime | None = None,
     lifetime: dt.timedelta = CRL_LIFETIME,
+    passphrase: bytes | None = None,
 ) -> bytes:
     """A PEM CRL signed by the org CA, listing (serial, revocation time) pairs or Revocations (which may carry
     a reason): e.g. a leaked bundle-signing certificate. Recipients check it with `disclosure-bundle verify
@@ -145,7 +151,7 @@ def issue_crl(
     `flask keys revoke-signer` keeps the list at CRL_FILE and `flask keys reissue-crl` signs it again before
     its next_update (now + lifetime)."""
     folder = Path(folder)
-    ca_cert, ca_key = _ca_for_signing(folder)
+    ca_cert, ca_key = _ca_for_signing(folder, passphrase=passphrase)
     crl = _sign_crl(ca_cert, ca_key, revoked, _utc(now), lifetime)
     return crl.public_bytes(serialization.Encoding.PEM)
 
@@ -206,10 +212,11 @@ def _next_crl_number(previous: x509.CertificateRevocationList) -> int:
 
 
 def prepare_signer_revocation(
-    folder: Path, org_name: str, reason: str, *, now: dt.datetime | None = None
+    folder: Path, org_name: str, reason: str, *, now: dt.datetime | None = None, passphrase: bytes | None = None
 ) -> SignerReplacement:
     """Check everything and make, in memory, the CA's new revocation list (the earlier entries plus the current
-    signing certificate) and a new signing certificate; apply_signer_revocation() writes them.
+    signing certificate) and a new signing certificate; apply_signer_revocation() writes them. `passphrase`
+    unlocks the CA key and encrypts the new signing key.
 
     PKIError when a key or certificate is missing or damaged, when the CA key is absent (an imported CA) or
     when the key folder is not writable: nothing has been written then."""
@@ -217,7 +224,7 @@ def prepare_signer_revocation(
     now = _utc(now)
     if reason not in REVOCATION_REASONS:
         raise PKIError(f"unknown revocation reason {reason!r}; choose one of {', '.join(REVOCATION_REASONS)}")
-    ca_cert, ca_key = _ca_for_signing(folder)
+    ca_cert, ca_key = _ca_for_signing(folder, passphrase=passphrase)
     _check_ca(ca_cert, f"the CA certificate {folder / CA_CERT_FILE}", now)
     current_path = folder / SIGNER_CERT_FILE
     current = _load_cert_file(current_path, "the bundle-signing certificate")
@@ -249,6 +256,7 @@ def prepare_signer_revocation(
         crl=crl,
         key=key,
         cert=cert,
+        key_pem=_key_pem(key, passphrase),
     )
 
 
@@ -270,7 +278,7 @@ def apply_signer_revocation(plan: SignerReplacement) -> list[str]:
         f"wrote the revocation list {crl_path} ({len(plan.crl)} revoked certificate(s), "
         f"next update due {plan.crl.next_update_utc:%Y-%m-%d})"
     )
-    write_file_atomically(folder / SIGNER_KEY_FILE, _key_pem(plan.key), 0o600)
+    write_file_atomically(folder / SIGNER_KEY_FILE, plan.key_pem, 0o600)
     write_file_atomically(folder / SIGNER_CERT_FILE, _cert_pem(plan.cert), 0o644)
     lines.append(
         f"created the bundle-signing certificate {folder / SIGNER_CERT_FILE}, serial "
@@ -280,7 +288,9 @@ def apply_signer_revocation(plan: SignerReplacement) -> list[str]:
     return lines
 
 
-def prepare_crl_reissue(folder: Path, *, now: dt.datetime | None = None) -> x509.CertificateRevocationList:
+def prepare_crl_reissue(
+    folder: Path, *, now: dt.datetime | None = None, passphrase: bytes | None = None
+) -> x509.CertificateRevocationList:
     """The stored revocation list signed again, in memory: the same entries (serial, revocation date, reason), a
     this-update of now, a next update CRL_LIFETIME later and a higher CRL number; write_crl() stores it.
 
@@ -291,7 +301,7 @@ def prepare_crl_reissue(folder: Path, *, now: dt.datetime | None = None) -> x509
     now = _utc(now)
     previous = stored_crl(folder)
     ca_cert, ca_key = _ca_for_signing(
-        folder, "put the key back and run the command again, or reissue the list with your own CA"
+        folder, "put the key back and run the command again, or reissue the list with your own CA", passphrase
     )
     _check_ca(ca_cert, f"the CA certificate {folder / CA_CERT_FILE}", now)
     if not os.access(folder, os.W_OK | os.X_OK):

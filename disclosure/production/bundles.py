@@ -100,9 +100,10 @@ def events_with_proofs(condition: Any, size: int) -> list[dict[str, Any]]:
 
 def load_bundle_signer() -> Any:
     from disclosure.exports.pki import PKIError, load_signer
+    from disclosure.keyring import bundle_key_passphrase
 
     try:
-        return load_signer(pki_dir(current_app.config))
+        return load_signer(pki_dir(current_app.config), passphrase=bundle_key_passphrase())
     except PKIError as error:
         raise ServiceError(f"{error} Run `flask keys init`.") from error
 
