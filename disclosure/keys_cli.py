@@ -1,12 +1,14 @@
 """`flask keys init|export-ca|revoke-signer|reissue-crl|export-crl`: create the organisation's keys under
-instance/keys/ (or import existing ones), hand out the CA certificate, withdraw the bundle-signing certificate and
-keep the CA's revocation list current.
+instance/keys/ (or import existing ones), hand out the CA certificate, ask for the bundle-signing certificate to be
+withdrawn and keep the CA's revocation list current.
 
 Each command is one unit of work (disclosure.unit_of_work.command) run by an operator holding storage:maintain.
-Revoking and reissuing write the CA's revocation list (and, revoking, a new signing certificate) while their audit
-event waits in the open transaction, then commit: a failed write rolls the event back, and the list is never
-missing an earlier entry. Both hold the audit log's head row while they read and write the list, so they never
-overwrite each other's list. A commit that fails after the files were written says so, and what to do.
+Revoking the signer is two-person control: `revoke-signer --as EMAIL` only asks, and a second administrator
+approves it on the pending changes page (disclosure.auth.pending, disclosure.exports.signer_service). Reissuing the
+list signs the same entries again (routine upkeep, run from cron): it writes the list while its audit event waits
+in the open transaction, then commits, so a failed write rolls the event back; it holds the audit log's head row
+while it reads and writes the list, so it never overwrites a revocation's list. A commit that fails after the
+file was written says so, and what to do.
 """
 
 from __future__ import annotations
@@ -18,20 +20,20 @@ import click
 from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from disclosure import keyring, unit_of_work
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record, require_schema
+from disclosure.auth.models import User
 from disclosure.backup.inventory import missing_keys
 from disclosure.clock import utcnow
 from disclosure.exports.pki import PKIError, ca_pem, init_pki, serial_hex, write_file_atomically
 from disclosure.exports.pki_revocation import (
     REVOCATION_REASONS,
     NoRevocationList,
-    apply_signer_revocation,
     prepare_crl_reissue,
-    prepare_signer_revocation,
     stored_crl,
     write_crl,
 )
@@ -210,79 +212,66 @@ def _write_out(out: Path, data: bytes, what: str) -> None:
     type=click.Choice(list(REVOCATION_REASONS)),
     help="Why the certificate is withdrawn (recorded in the revocation list and the audit log).",
 )
-@click.option("--yes", is_flag=True, help="Revoke without asking for confirmation.")
-def revoke_signer(reason: str, yes: bool) -> None:
-    """Revoke the bundle-signing certificate and issue a new one.
+@click.option(
+    "--as",
+    "as_email",
+    required=True,
+    help="Email of the administrator asking for it; a second administrator approves it.",
+)
+@click.option("--yes", is_flag=True, help="Ask for it without confirming first.")
+def revoke_signer(reason: str, as_email: str, yes: bool) -> None:
+    """Ask for the bundle-signing certificate to be revoked and a new one issued (two-person control).
 
-    The CA's revocation list (instance/keys/pki/bundle-ca.crl.pem) keeps every earlier revocation and now also
-    lists the current certificate: bundles it signed fail verification against the list. New bundles are
-    signed with the new certificate. Publish the list with `flask keys export-crl`."""
-    operator = _operator("flask keys revoke-signer")
-    folder = pki_dir(current_app.config)
-    org = str(current_app.config.get("ORGANISATION_NAME", "Disclosure"))
+    Nothing is revoked here: the request waits under Users → Pending changes until a second administrator
+    approves it with their own password; the requester cannot approve their own. Then the CA's revocation list
+    (instance/keys/pki/bundle-ca.crl.pem) keeps every earlier revocation and also lists the current certificate,
+    so bundles it signed fail verification against the list, and new bundles are signed with a new certificate.
+    Publish the list with `flask keys export-crl` once it is approved."""
+    from disclosure.auth import pending
+    from disclosure.exports.signer_service import SignerRevocationError, check_signer_revocation
+
+    require_schema()
+    requester = _administrator(as_email)
     try:
-        preview = prepare_signer_revocation(folder, org, reason, passphrase=keyring.bundle_key_passphrase())
-    except PKIError as error:
-        raise click.ClickException(f"nothing revoked: {error}") from error
+        preview = check_signer_revocation(reason)
+    except SignerRevocationError as error:
+        raise click.ClickException(f"nothing requested: {error}") from error
     serial = serial_hex(preview.revoked.serial_number)
     if not yes:
         question = (
-            f"Revoke the bundle-signing certificate {preview.revoked.subject.rfc4514_string()}, serial {serial} "
-            f"(reason: {reason})? Every bundle it signed will fail verification against the revocation list"
+            f"Ask a second administrator to revoke the bundle-signing certificate "
+            f"{preview.revoked.subject.rfc4514_string()}, serial {serial} (reason: {reason})? Once approved, every "
+            "bundle it signed fails verification against the revocation list"
         )
         try:
             confirmed = click.confirm(question, default=False)
         except click.Abort:
             confirmed = False
         if not confirmed:
-            raise click.ClickException("nothing revoked: not confirmed (answer y, or pass --yes)")
-    require_schema()  # from here the audit log's head row is locked: one revocation at a time
-    written = False
-    try:
-        with unit_of_work.command("nothing revoked"):
-            try:
-                plan = prepare_signer_revocation(folder, org, reason, passphrase=keyring.bundle_key_passphrase())
-            except PKIError as error:
-                raise click.ClickException(f"nothing revoked: {error}") from error
-            if plan.revoked.serial_number != preview.revoked.serial_number:
-                raise click.ClickException(
-                    f"nothing revoked: the signing certificate changed while waiting for confirmation (it is now "
-                    f"serial {serial_hex(plan.revoked.serial_number)}); run the command again"
-                )
-            record(
-                operator,
-                AuditAction.KEYS_SIGNER_REVOKED,
-                subject="keys",
-                data={
-                    "revoked_serial": serial,
-                    "reason": plan.reason.name,
-                    "new_serial": serial_hex(plan.cert.serial_number),
-                },
-            )
-            try:
-                lines = apply_signer_revocation(plan)
-            except OSError as error:
-                raise click.ClickException(
-                    f"could not write to {folder}: {error.strerror or error}. No audit event was recorded. Fix the "
-                    "folder and run the command again: it finishes an interrupted revocation without listing the "
-                    "certificate twice"
-                ) from error
-            written = True  # from here only the commit can fail, and the files are already in place
-    except SQLAlchemyError as error:
-        if not written:
-            raise
-        raise click.ClickException(
-            f"the revocation is in place in {folder} (serial {serial} listed, a new signing certificate issued) but "
-            f"its audit event could not be committed ({error.__class__.__name__}); do not run the command again "
-            "(it would revoke the new certificate): tell the auditors, with this message"
-        ) from error
-    if plan.already_listed:
-        click.echo(f"serial {serial} was already in the revocation list (an earlier run stopped); finished it")
-    click.echo(f"revoked the bundle-signing certificate serial {serial} (reason: {plan.reason.name})")
-    for line in lines:
-        click.echo(line)
-    click.echo("publish the list to recipients: flask keys export-crl --out crl.pem")
-    click.echo("keep it current before its next update: run `flask keys reissue-crl` from cron (e.g. weekly)")
+            raise click.ClickException("nothing requested: not confirmed (answer y, or pass --yes)")
+    with unit_of_work.command("nothing requested"):
+        change = pending.request_signer_revocation(requester, reason, None)
+        change_id = change.id
+    click.echo(
+        f"asked for change #{change_id}: revoke the bundle-signing certificate serial {serial} (reason: {reason}) "
+        "and issue a new one"
+    )
+    click.echo(
+        "nothing is revoked yet: a second administrator approves it under Users → Pending changes (/admin/changes) "
+        "with their own password; then publish the list: flask keys export-crl --out crl.pem"
+    )
+
+
+def _administrator(email: str) -> User:
+    """The active administrator named by --as: who asks, and is accountable for asking."""
+    user = db.session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+    if user is None or not user.active:
+        raise click.BadParameter(f"no active user {email}", param_hint="--as")
+    if not user.can(Permission.STORAGE_MAINTAIN):
+        raise click.BadParameter(
+            f"{email} is not an administrator (needs {Permission.STORAGE_MAINTAIN.value})", param_hint="--as"
+        )
+    return user
 
 
 @keys_cli.command("reissue-crl")

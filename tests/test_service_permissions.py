@@ -145,7 +145,6 @@ def test_self_service_needs_a_user_who_may_use_their_account(app: Flask, call: C
     [
         pytest.param(["storage", "rotate-key"], id="storage-rotate-key"),
         pytest.param(["keys", "reissue-crl"], id="keys-reissue-crl"),
-        pytest.param(["keys", "revoke-signer", "--reason", "superseded", "--yes"], id="keys-revoke-signer"),
         pytest.param(["audit", "checkpoint"], id="audit-checkpoint"),
     ],
 )

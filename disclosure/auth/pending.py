@@ -1,13 +1,14 @@
 """Two-person control: powerful changes wait for a second administrator, who re-enters their password to approve.
 
-Granting reviewer, producer or admin and installing a policy version (its grounds, checklists and approval counts)
-each create a PendingChange instead of taking effect. Another administrator approves it (the change is applied
+Granting reviewer, producer or admin, installing a policy version (its grounds, checklists and approval counts),
+and revoking the bundle-signing certificate (which issues a new one: `flask keys revoke-signer --as EMAIL`) each
+create a PendingChange instead of taking effect. Another administrator approves it (the change is applied
 then, in the same transaction, as that administrator) or refuses it, after re-entering their own password; the
 requester may withdraw it. The requester can never decide their own (permissions.may_decide_change, and a CHECK
 constraint in the database). Every step is an audit event. A wrong password changes nothing.
 
 The one exception is the bootstrap: the first administrator is created at the command line when there is none
-(disclosure.auth.cli).
+(disclosure.auth.cli). There is no break-glass: no command acts alone where a second administrator is needed.
 """
 
 from __future__ import annotations
@@ -110,6 +111,29 @@ def request_policy_version(actor: Actor, content: bytes, filename: str, ip: str 
     return _request(_person(actor), ChangeKind.UPLOAD_POLICY, params, ip, payload=content)
 
 
+def request_signer_revocation(actor: Actor, reason: str, ip: str | None) -> PendingChange:
+    """Ask for the bundle-signing certificate to be revoked (and a new one issued) once a second administrator
+    approves. Checked now, so that the requester sees at once what would stop it; one such request at a time."""
+    from disclosure.exports.pki import serial_hex
+    from disclosure.exports.signer_service import check_signer_revocation
+
+    require(actor, _DECIDE_PERMISSION[ChangeKind.REVOKE_SIGNER])
+    person = _person(actor)
+    plan = check_signer_revocation(reason)
+    waiting = next((c for c in pending_changes() if c.change_kind is ChangeKind.REVOKE_SIGNER), None)
+    if waiting is not None:
+        raise PendingChangeError(
+            f"A revocation of the bundle-signing certificate is waiting already (change #{waiting.id}, asked by "
+            f"{waiting.requested_by.email}): have it approved, or withdrawn by who asked for it."
+        )
+    params = {
+        "reason": reason,
+        "serial": serial_hex(plan.revoked.serial_number),
+        "subject": plan.revoked.subject.rfc4514_string(),
+    }
+    return _request(person, ChangeKind.REVOKE_SIGNER, params, ip)
+
+
 def pending_changes() -> list[PendingChange]:
     query = select(PendingChange).where(PendingChange.state == ChangeState.PENDING.value).order_by(PendingChange.id)
     return list(db.session.execute(query).scalars())
@@ -138,8 +162,16 @@ def _close(change: PendingChange, actor: User, state: ChangeState) -> None:
     db.session.refresh(change)
 
 
+#: What a person must be allowed to do to ask for, approve or refuse each kind of change.
+_DECIDE_PERMISSION = {
+    ChangeKind.GRANT_ROLES: Permission.USER_MANAGE,
+    ChangeKind.UPLOAD_POLICY: Permission.POLICY_MANAGE,
+    ChangeKind.REVOKE_SIGNER: Permission.STORAGE_MAINTAIN,
+}
+
+
 def _decider(actor: Actor, change: PendingChange, password: str) -> User:
-    require(actor, Permission.USER_MANAGE if change.change_kind is ChangeKind.GRANT_ROLES else Permission.POLICY_MANAGE)
+    require(actor, _DECIDE_PERMISSION[change.change_kind])
     person = _person(actor)
     if change.change_state is not ChangeState.PENDING:
         raise PendingChangeError(f"This change is {change.change_state.value} already.")
@@ -190,8 +222,19 @@ def _apply(approver: User, change: PendingChange, ip: str | None) -> None:
         if hashlib.sha256(content).hexdigest() != params["sha256"]:
             raise PendingChangeError("The stored policy file does not match what was asked for; nothing installed.")
         install_version(approver, content, str(params["filename"]), ip, change.id, change.requested_by_id)
+    elif change.change_kind is ChangeKind.REVOKE_SIGNER:
+        from disclosure.exports.signer_service import revoke_signer
+
+        revoke_signer(
+            approver,
+            str(params["reason"]),
+            str(params["serial"]),
+            change_id=change.id,
+            requested_by_id=change.requested_by_id,
+            ip=ip,
+        )
     else:
-        raise PendingChangeError(f"{change.change_kind.label}: applied at the command line, not here.")
+        raise PendingChangeError(f"{change.change_kind.label}: unknown kind of change; nothing was applied.")
 
 
 def describe(change: PendingChange) -> str:
@@ -203,6 +246,12 @@ def describe(change: PendingChange) -> str:
         return f"{params['email']}: roles from {was} to {to}"
     if change.change_kind is ChangeKind.UPLOAD_POLICY:
         return f"Install policy {params['label']} (SHA-256 {params['sha256'][:16]}…, file {params['filename']})"
+    if change.change_kind is ChangeKind.REVOKE_SIGNER:
+        return (
+            f"Revoke the bundle-signing certificate serial {params['serial']} ({params['subject']}), reason "
+            f"{str(params['reason']).replace('_', ' ')}, and issue a new one: every bundle it signed then fails "
+            "verification against the revocation list"
+        )
     return change.change_kind.label
 
 

@@ -237,3 +237,120 @@ def test_wrong_passwords_on_approvals_are_throttled_apart_from_sign_in(
     with app.app_context():
         assert throttle.step_ups_paused(approver.email)
         assert not throttle.is_throttled(approver.email, "127.0.0.1")
+
+
+# -- Revoking (and so reissuing) the bundle-signing certificate ------------------------------------------------
+
+
+def signer_serial(app: Flask) -> int:
+    from cryptography import x509
+
+    from disclosure.exports.pki import SIGNER_CERT_FILE
+    from disclosure.production.bundles import pki_dir
+
+    return x509.load_pem_x509_certificate((pki_dir(app.config) / SIGNER_CERT_FILE).read_bytes()).serial_number
+
+
+def revocation_list(app: Flask) -> set[int] | None:
+    from cryptography import x509
+
+    from disclosure.exports.pki_revocation import CRL_FILE
+    from disclosure.production.bundles import pki_dir
+
+    path = pki_dir(app.config) / CRL_FILE
+    return {entry.serial_number for entry in x509.load_pem_x509_crl(path.read_bytes())} if path.exists() else None
+
+
+def keys_cli(app: Flask, *args: str, input: str | None = None) -> Any:
+    return app.test_cli_runner().invoke(args=["keys", *args], input=input)
+
+
+def test_revoking_the_signer_waits_for_a_second_admin_who_applies_it_with_the_right_password(
+    app: Flask, client: FlaskClient, login_as: Any, second_admin: tuple[FlaskClient, Any]
+) -> None:
+    """Observed on main: `flask keys revoke-signer` revoked the bundle-signing certificate and issued a new one
+    with no second person. Now the command only asks, as the administrator named with --as."""
+    admin = login_as("admin")
+    signer = signer_serial(app)
+    alone = keys_cli(app, "revoke-signer", "--reason", "key_compromise", "--yes")
+    assert alone.exit_code != 0 and "--as" in alone.output, alone.output
+    assert signer_serial(app) == signer and revocation_list(app) is None, "one operator alone revoked the signer"
+
+    asked = keys_cli(app, "revoke-signer", "--reason", "key_compromise", "--as", admin.email, "--yes")
+    assert asked.exit_code == 0, asked.output
+    [(change_id, kind, state, requested_by, _)] = changes(app)
+    assert (kind, state, requested_by) == ("revoke_signer", "pending", admin.id)
+    assert f"asked for change #{change_id}" in asked.output and "nothing is revoked yet" in asked.output
+    assert signer_serial(app) == signer and revocation_list(app) is None
+    page = client.get("/admin/changes").get_data(as_text=True)
+    assert "Revoke and reissue the bundle-signing certificate" in page and f"{signer:X}" in page
+
+    # The requester cannot approve their own; a wrong password changes nothing.
+    own = post(client, "/admin/changes", f"/admin/changes/{change_id}/approve", {"password": admin.password})
+    assert "another administrator must approve" in own.get_data(as_text=True)
+    other, approver = second_admin
+    post(other, "/admin/changes", f"/admin/changes/{change_id}/approve", {"password": "not my password!!"})
+    assert signer_serial(app) == signer and revocation_list(app) is None and changes(app)[0][2] == "pending"
+
+    right = post(other, "/admin/changes", f"/admin/changes/{change_id}/approve", {"password": approver.password})
+    assert "Approved and applied." in right.get_data(as_text=True)
+    assert signer_serial(app) != signer and revocation_list(app) == {signer}
+    assert changes(app) == [(change_id, "revoke_signer", "approved", admin.id, approver.id)]
+    assert [a for a in actions(app) if a.startswith(("change.", "keys."))] == [
+        "change.requested",
+        "change.approved",
+        "keys.signer_revoked",
+    ]
+    with app.app_context():
+        revoked = db.session.execute(select(AuditEvent).where(AuditEvent.action == "keys.signer_revoked")).scalar_one()
+        body = json.loads(revoked.body)
+    assert body["actor"]["id"] == approver.id
+    assert (body["data"]["change"], body["data"]["requested_by"], body["data"]["reason"]) == (
+        change_id,
+        admin.id,
+        "key_compromise",
+    )
+
+
+def test_a_revocation_is_asked_for_only_by_an_administrator_and_once_at_a_time(
+    app: Flask, client: FlaskClient, login_as: Any
+) -> None:
+    admin = login_as("admin")
+    with app.app_context():
+        auditor = make_user("auditor")
+    refused = keys_cli(app, "revoke-signer", "--reason", "superseded", "--as", auditor.email, "--yes")
+    assert refused.exit_code == 2 and "is not an administrator" in refused.output
+    nobody = keys_cli(app, "revoke-signer", "--reason", "superseded", "--as", "nobody@example.org", "--yes")
+    assert nobody.exit_code == 2 and "no active user" in nobody.output
+    assert changes(app) == []
+
+    assert keys_cli(app, "revoke-signer", "--reason", "superseded", "--as", admin.email, "--yes").exit_code == 0
+    again = keys_cli(app, "revoke-signer", "--reason", "key_compromise", "--as", admin.email, "--yes")
+    assert again.exit_code == 1 and "is waiting already (change #" in again.output
+    [(change_id, *_)] = changes(app)
+    post(client, "/admin/changes", f"/admin/changes/{change_id}/withdraw")
+    assert changes(app)[0][2] == "withdrawn" and revocation_list(app) is None
+    assert keys_cli(app, "revoke-signer", "--reason", "key_compromise", "--as", admin.email, "--yes").exit_code == 0
+
+
+def test_a_signer_replaced_since_the_request_is_not_revoked_by_its_approval(
+    app: Flask, login_as: Any, second_admin: tuple[FlaskClient, Any]
+) -> None:
+    from disclosure.exports.pki import SIGNER_CERT_FILE, SIGNER_KEY_FILE, init_pki
+    from disclosure.production.bundles import pki_dir
+
+    admin = login_as("admin")
+    assert keys_cli(app, "revoke-signer", "--reason", "superseded", "--as", admin.email, "--yes").exit_code == 0
+    [(change_id, *_)] = changes(app)
+    folder = pki_dir(app.config)
+    for name in (SIGNER_CERT_FILE, SIGNER_KEY_FILE):
+        (folder / name).unlink()
+    init_pki(folder, "Disclosure Test Provider")  # another signer, issued since
+    replaced = signer_serial(app)
+    other, approver = second_admin
+    response = post(other, "/admin/changes", f"/admin/changes/{change_id}/approve", {"password": approver.password})
+    assert "not" in response.get_data(as_text=True) and "as asked: nothing was revoked" in response.get_data(
+        as_text=True
+    )
+    assert signer_serial(app) == replaced and revocation_list(app) is None and changes(app)[0][2] == "pending"
+    assert "keys.signer_revoked" not in actions(app)

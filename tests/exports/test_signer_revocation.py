@@ -1,6 +1,8 @@
 """Withdrawing the bundle-signing certificate: `flask keys revoke-signer`, `reissue-crl` and `export-crl`.
 
-What an operator and a recipient see: bundles signed before the revocation fail verification against the
+A revocation is asked for by one administrator (`revoke-signer --as EMAIL`) and done when a second approves it
+(two-person control, tests/auth/test_two_person_control.py); these tests go through both steps. What an operator
+and a recipient see: bundles signed before the revocation fail verification against the
 published list (with our command and with the bundle README's stock openssl commands), bundles built after it
 verify, the list keeps every earlier revocation, a reissued list keeps every entry and is current again, the
 audit log records each revocation and reissue once, and bad input changes nothing.
@@ -15,6 +17,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,9 @@ from disclosure.exports.pki import SIGNER_CERT_FILE, SIGNER_KEY_FILE, serial_hex
 from disclosure.exports.pki_revocation import CRL_FILE
 from disclosure.extensions import db
 from disclosure.production.bundles import pki_dir
+from disclosure.services import ServiceError
 from tests.exports.test_bundle_stock_tools import TOOLS, readme_commands, run_stock
-from tests.factories import make_user
+from tests.factories import MadeUser, make_user
 from tests.production.helpers import approved_case
 
 PRODUCER = "producer@example.org"
@@ -47,6 +51,51 @@ REISSUED = "keys.crl_reissued"
 
 def flask(app: Flask, *args: str, input: str | None = None) -> Result:
     return app.test_cli_runner().invoke(args=list(args), input=input)
+
+
+@dataclass(frozen=True)
+class Admins:
+    """The administrator who asks for a revocation and the one who approves it (two-person control)."""
+
+    requester: MadeUser
+    approver: MadeUser
+
+
+@pytest.fixture
+def admins(app: Flask) -> Admins:
+    with app.app_context():
+        return Admins(make_user("admin"), make_user("admin"))
+
+
+def ask(app: Flask, admins: Admins, reason: str, *, yes: bool = True, input: str | None = None) -> Result:
+    """`flask keys revoke-signer`, as the requesting administrator."""
+    extra = ["--yes"] if yes else []
+    return flask(app, "keys", "revoke-signer", "--reason", reason, "--as", admins.requester.email, *extra, input=input)
+
+
+def approve(app: Flask, admins: Admins, *, commit: bool = True) -> None:
+    """The second administrator approves the waiting revocation, with their password, as the changes page does;
+    without `commit` the approval's transaction is lost after the files are written (a failed commit)."""
+    from disclosure.auth import pending
+    from disclosure.auth.models import User
+    from disclosure.unit_of_work import attempt
+
+    with app.app_context():
+        [change] = [c for c in pending.pending_changes() if c.kind == "revoke_signer"]
+        approver = db.session.get(User, admins.approver.id)
+        with attempt():
+            pending.approve(approver, change, admins.approver.password, None)
+        if commit:
+            db.session.commit()
+        else:
+            db.session.rollback()
+
+
+def revoke(app: Flask, admins: Admins, reason: str) -> None:
+    """Ask and have it approved: the whole revocation, as two administrators do it."""
+    asked = ask(app, admins, reason)
+    assert asked.exit_code == 0, asked.output
+    approve(app, admins)
 
 
 def recipient_verify(bundle: Path, ca: Path, crl: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -77,6 +126,13 @@ def revocation_events(app: Flask, action: str = REVOKED) -> list[dict[str, Any]]
             select(AuditEvent.body).where(AuditEvent.action == action).order_by(AuditEvent.seq)
         ).scalars()
         return [json.loads(body) for body in bodies]
+
+
+def changes_waiting(app: Flask) -> int:
+    from disclosure.auth import pending
+
+    with app.app_context():
+        return len(pending.pending_changes())
 
 
 def audit_size(app: Flask) -> int:
@@ -164,18 +220,19 @@ def ca(app: Flask, tmp_path: Path) -> Path:
 # -- the operator's path end to end --------------------------------------------------------------------------
 
 
-def test_after_revocation_old_bundles_fail_against_the_list_and_new_ones_verify(app, reference, ca, tmp_path):
+def test_after_revocation_old_bundles_fail_against_the_list_and_new_ones_verify(app, reference, ca, tmp_path, admins):
     before = build(app, reference, tmp_path / "before.zip")
     old = signer_cert(app)
     old_key = (pki_dir(app.config) / SIGNER_KEY_FILE).read_bytes()
 
-    done = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
+    done = ask(app, admins, "key_compromise")
     assert done.exit_code == 0, done.output
+    assert f"revoke the bundle-signing certificate serial {serial_hex(old.serial_number)}" in done.output
+    assert "flask keys export-crl" in done.output
+    assert signer_cert(app) == old, "asked for, not done"
+    approve(app, admins)
     new = signer_cert(app)
     assert new.serial_number != old.serial_number
-    assert f"revoked the bundle-signing certificate serial {serial_hex(old.serial_number)}" in done.output
-    assert f"serial {serial_hex(new.serial_number)}" in done.output
-    assert "flask keys export-crl" in done.output
 
     # The revoked key is gone; the new one is private; the revoked certificate is kept for the record.
     key_path = pki_dir(app.config) / SIGNER_KEY_FILE
@@ -201,11 +258,13 @@ def test_after_revocation_old_bundles_fail_against_the_list_and_new_ones_verify(
 
     events = revocation_events(app)
     assert len(events) == 1
-    assert events[0]["actor"] == {"kind": "system", "name": "flask keys revoke-signer"}
+    assert events[0]["actor"]["id"] == admins.approver.id
     assert events[0]["data"] == {
         "revoked_serial": serial_hex(old.serial_number),
         "reason": "key_compromise",
         "new_serial": serial_hex(new.serial_number),
+        "change": events[0]["data"]["change"],
+        "requested_by": admins.requester.id,
     }
     assert b"PRIVATE KEY" not in json.dumps(events[0]).encode() and old_key.decode() not in json.dumps(events[0])
 
@@ -214,9 +273,9 @@ def test_after_revocation_old_bundles_fail_against_the_list_and_new_ones_verify(
     any(shutil.which(tool) is None for tool in TOOLS) and os.environ.get("CI", "").lower() not in {"1", "true", "yes"},
     reason="openssl, unzip, sha256sum and bash are needed (mandatory under CI=true)",
 )
-def test_the_readme_stock_openssl_revocation_check_agrees(app, reference, ca, tmp_path):
+def test_the_readme_stock_openssl_revocation_check_agrees(app, reference, ca, tmp_path, admins):
     before = build(app, reference, tmp_path / "before.zip")
-    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    revoke(app, admins, "superseded")
     after = build(app, reference, tmp_path / "after.zip")
     crl = tmp_path / "crl.pem"
     assert flask(app, "keys", "export-crl", "--out", str(crl)).exit_code == 0
@@ -235,12 +294,12 @@ def test_the_readme_stock_openssl_revocation_check_agrees(app, reference, ca, tm
     assert outcomes["after"].returncode == 0 and "Verification successful" in outcomes["after"].stderr
 
 
-def test_the_list_is_cumulative(app, tmp_path):
+def test_the_list_is_cumulative(app, tmp_path, admins):
     first = signer_cert(app)
-    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    revoke(app, admins, "superseded")
     one = x509.load_pem_x509_crl((pki_dir(app.config) / CRL_FILE).read_bytes())
     second = signer_cert(app)
-    assert flask(app, "keys", "revoke-signer", "--reason", "cessation_of_operation", "--yes").exit_code == 0
+    revoke(app, admins, "cessation_of_operation")
     two = x509.load_pem_x509_crl((pki_dir(app.config) / CRL_FILE).read_bytes())
     third = signer_cert(app)
 
@@ -263,13 +322,13 @@ def test_the_list_is_cumulative(app, tmp_path):
     ]
 
 
-def test_the_list_downloads_from_the_browser_beside_the_ca_certificate(app, client, login_as, tmp_path):
+def test_the_list_downloads_from_the_browser_beside_the_ca_certificate(app, client, login_as, tmp_path, admins):
     login_as("intake")
     none_yet = client.get("/keys/crl.pem")
     assert none_yet.status_code == 404
     assert "no revocation list yet" in none_yet.get_data(as_text=True)
 
-    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    revoke(app, admins, "superseded")
     crl = tmp_path / "crl.pem"
     assert flask(app, "keys", "export-crl", "--out", str(crl)).exit_code == 0
     download = client.get("/keys/crl.pem")
@@ -285,28 +344,29 @@ def test_the_list_downloads_from_the_browser_beside_the_ca_certificate(app, clie
 # -- bad input changes nothing ---------------------------------------------------------------------------------
 
 
-def test_an_unknown_reason_is_refused_and_changes_nothing(app):
+def test_an_unknown_reason_is_refused_and_changes_nothing(app, admins):
     before = key_folder(app)
-    done = flask(app, "keys", "revoke-signer", "--reason", "lost_it", "--yes")
+    done = ask(app, admins, "lost_it")
     assert done.exit_code == 2
     assert "'lost_it' is not one of 'key_compromise', 'superseded', 'cessation_of_operation'" in done.output
     assert key_folder(app) == before and revocation_events(app) == []
 
 
 @pytest.mark.parametrize("answer", ["n\n", "", "maybe\n\n"])
-def test_without_confirmation_nothing_is_revoked(app, answer):
-    before = key_folder(app)
-    done = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", input=answer)
+def test_without_confirmation_nothing_is_asked_for(app, answer, admins):
+    before, logged = key_folder(app), audit_size(app)
+    done = ask(app, admins, "key_compromise", yes=False, input=answer)
     assert done.exit_code == 1
     assert f"serial {serial_hex(signer_cert(app).serial_number)}" in done.output  # the question names it
-    assert "nothing revoked: not confirmed (answer y, or pass --yes)" in done.output
-    assert key_folder(app) == before and revocation_events(app) == []
+    assert "nothing requested: not confirmed (answer y, or pass --yes)" in done.output
+    assert key_folder(app) == before and audit_size(app) == logged
 
 
-def test_a_confirmed_prompt_revokes(app):
+def test_a_confirmed_prompt_asks_and_the_approval_revokes(app, admins):
     old = signer_cert(app)
-    done = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", input="y\n")
+    done = ask(app, admins, "key_compromise", yes=False, input="y\n")
     assert done.exit_code == 0, done.output
+    approve(app, admins)
     assert listed((pki_dir(app.config) / CRL_FILE).read_bytes()) == {serial_hex(old.serial_number): "key_compromise"}
     assert len(revocation_events(app)) == 1
 
@@ -319,17 +379,17 @@ def test_a_confirmed_prompt_revokes(app):
         (SIGNER_CERT_FILE, "the bundle-signing certificate"),
     ],
 )
-def test_missing_keys_are_named_and_nothing_is_written(app, tmp_path, missing, message):
+def test_missing_keys_are_named_and_nothing_is_written(app, tmp_path, missing, message, admins):
     folder = pki_dir(app.config)
     if missing == "everything":
         shutil.rmtree(folder)
     else:
         (folder / missing).unlink()
-    before = key_folder(app)
-    done = flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes")
+    before, logged = key_folder(app), audit_size(app)
+    done = ask(app, admins, "superseded")
     assert done.exit_code == 1
-    assert "nothing revoked" in done.output and message in done.output
-    assert key_folder(app) == before and revocation_events(app) == []
+    assert "nothing requested" in done.output and message in done.output
+    assert key_folder(app) == before and audit_size(app) == logged
     if missing == "everything":
         out = tmp_path / "crl.pem"
         exported = flask(app, "keys", "export-crl", "--out", str(out))
@@ -358,8 +418,8 @@ def _read_only_folder(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("where", ["missing", "read-only"])
-def test_an_unwritable_out_folder_is_refused_and_nothing_is_half_written(app, tmp_path, where):
-    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+def test_an_unwritable_out_folder_is_refused_and_nothing_is_half_written(app, tmp_path, where, admins):
+    revoke(app, admins, "superseded")
     folder = tmp_path / "no" / "such" / "folder" if where == "missing" else _read_only_folder(tmp_path)
     listing = sorted(os.listdir(folder)) if folder.exists() else None
     out = folder / "crl.pem"
@@ -371,12 +431,12 @@ def test_an_unwritable_out_folder_is_refused_and_nothing_is_half_written(app, tm
     assert (sorted(os.listdir(folder)) if folder.exists() else None) == listing
 
 
-def test_a_damaged_list_is_never_replaced_by_one_that_forgets_earlier_revocations(app, tmp_path):
-    assert flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes").exit_code == 0
+def test_a_damaged_list_is_never_replaced_by_one_that_forgets_earlier_revocations(app, tmp_path, admins):
+    revoke(app, admins, "key_compromise")
     crl_path = pki_dir(app.config) / CRL_FILE
     crl_path.write_bytes(crl_path.read_bytes()[:200])
     before = key_folder(app)
-    done = flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes")
+    done = ask(app, admins, "superseded")
     assert done.exit_code == 1
     assert "is not a PEM CRL; restore it from a backup" in done.output
     assert key_folder(app) == before and len(revocation_events(app)) == 1
@@ -384,7 +444,7 @@ def test_a_damaged_list_is_never_replaced_by_one_that_forgets_earlier_revocation
     assert exported.exit_code == 1 and "restore it from a backup" in exported.output
 
 
-def test_a_failed_write_records_nothing_and_running_again_finishes_the_revocation(app, monkeypatch):
+def test_a_failed_write_records_nothing_and_approving_again_finishes_the_revocation(app, monkeypatch, admins):
     old = signer_cert(app)
     write = pki_revocation.write_file_atomically
 
@@ -393,49 +453,47 @@ def test_a_failed_write_records_nothing_and_running_again_finishes_the_revocatio
             raise OSError(28, "No space left on device")
         write(path, content, mode)
 
+    assert ask(app, admins, "key_compromise").exit_code == 0
     monkeypatch.setattr(pki_revocation, "write_file_atomically", disk_full_at_the_key)
-    failed = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
-    assert failed.exit_code == 1
-    assert "No space left on device" in failed.output and "No audit event was recorded" in failed.output
-    assert revocation_events(app) == []
+    with pytest.raises(ServiceError, match=r"No space left on device\. Nothing was recorded and the change is still"):
+        approve(app, admins)
+    assert revocation_events(app) == [] and changes_waiting(app) == 1
     assert signer_cert(app) == old  # the list was written, the signer not yet
     assert serial_hex(old.serial_number) in listed((pki_dir(app.config) / CRL_FILE).read_bytes())
 
     monkeypatch.setattr(pki_revocation, "write_file_atomically", write)
-    again = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
-    assert again.exit_code == 0, again.output
-    assert "was already in the revocation list (an earlier run stopped); finished it" in again.output
+    approve(app, admins)
+    assert changes_waiting(app) == 0
     assert listed((pki_dir(app.config) / CRL_FILE).read_bytes()) == {serial_hex(old.serial_number): "key_compromise"}
     assert signer_cert(app) != old
     events = revocation_events(app)
     assert len(events) == 1 and events[0]["data"]["revoked_serial"] == serial_hex(old.serial_number)
 
 
-def test_a_failed_commit_after_the_files_are_written_warns_not_to_run_again(app, monkeypatch):
-    from sqlalchemy.exc import OperationalError
-
+def test_a_commit_lost_after_the_files_are_written_is_recorded_by_approving_again(app, admins):
     old = signer_cert(app)
-
-    def lost_connection() -> None:
-        raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
-
-    monkeypatch.setattr(db.session, "commit", lost_connection)
-    done = flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes")
-    monkeypatch.undo()
-    assert done.exit_code == 1
-    assert f"the revocation is in place in {pki_dir(app.config)} (serial {serial_hex(old.serial_number)}" in done.output
-    assert "do not run the command again (it would revoke the new certificate)" in done.output
-    assert revocation_events(app) == []
+    assert ask(app, admins, "key_compromise").exit_code == 0
+    approve(app, admins, commit=False)  # the files are written, then the approval's transaction is lost
+    assert revocation_events(app) == [] and changes_waiting(app) == 1
     assert listed((pki_dir(app.config) / CRL_FILE).read_bytes()) == {serial_hex(old.serial_number): "key_compromise"}
-    assert signer_cert(app) != old
+    new = signer_cert(app)
+    assert new != old
+
+    approve(app, admins)  # recorded, not done twice: the new certificate is not revoked
+    assert signer_cert(app) == new
+    assert listed((pki_dir(app.config) / CRL_FILE).read_bytes()) == {serial_hex(old.serial_number): "key_compromise"}
+    [event] = revocation_events(app)
+    assert event["data"]["revoked_serial"] == serial_hex(old.serial_number)
+    assert event["data"]["new_serial"] == serial_hex(new.serial_number) and event["data"]["found_in_place"] is True
+    assert changes_waiting(app) == 0
 
 
 # -- reissuing the list before it expires ----------------------------------------------------------------------
 
 
-def test_reissue_keeps_every_entry_and_moves_the_next_update_forward(app):
-    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
-    assert flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes").exit_code == 0
+def test_reissue_keeps_every_entry_and_moves_the_next_update_forward(app, admins):
+    revoke(app, admins, "superseded")
+    revoke(app, admins, "key_compromise")
     expired = age_the_list(app, 40)
     now = dt.datetime.now(dt.UTC)
     assert expired.next_update_utc is not None and expired.next_update_utc < now
@@ -474,9 +532,9 @@ def test_reissue_keeps_every_entry_and_moves_the_next_update_forward(app):
     assert len(revocation_events(app, REISSUED)) == 2
 
 
-def test_a_reissued_list_still_fails_old_bundles_and_passes_new_ones(app, reference, ca, tmp_path):
+def test_a_reissued_list_still_fails_old_bundles_and_passes_new_ones(app, reference, ca, tmp_path, admins):
     before = build(app, reference, tmp_path / "before.zip")
-    assert flask(app, "keys", "revoke-signer", "--reason", "key_compromise", "--yes").exit_code == 0
+    revoke(app, admins, "key_compromise")
     after = build(app, reference, tmp_path / "after.zip")
     age_the_list(app, 31)
 
@@ -523,10 +581,10 @@ def _forged_list(app: Flask) -> None:
         ("no CA key", "is absent (e.g. the CA was imported without its key)"),
     ],
 )
-def test_a_refused_reissue_says_why_and_changes_nothing(app, case, message):
+def test_a_refused_reissue_says_why_and_changes_nothing(app, case, message, admins):
     folder = pki_dir(app.config)
     if case != "no list":
-        assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+        revoke(app, admins, "superseded")
     if case == "forged list":
         _forged_list(app)
     elif case == "damaged list":
@@ -546,8 +604,8 @@ def test_a_refused_reissue_says_why_and_changes_nothing(app, case, message):
     assert audit_size(app) == logged and revocation_events(app, REISSUED) == []
 
 
-def test_a_failed_reissue_write_keeps_the_old_list_and_records_nothing(app, monkeypatch):
-    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+def test_a_failed_reissue_write_keeps_the_old_list_and_records_nothing(app, monkeypatch, admins):
+    revoke(app, admins, "superseded")
     before, logged = key_folder(app), audit_size(app)
     write = pki_revocation.write_file_atomically
 
@@ -563,7 +621,7 @@ def test_a_failed_reissue_write_keeps_the_old_list_and_records_nothing(app, monk
     assert key_folder(app) == before and audit_size(app) == logged
 
 
-def test_the_production_page_links_the_list_only_once_it_exists(app, client, login_as, reference):
+def test_the_production_page_links_the_list_only_once_it_exists(app, client, login_as, reference, admins):
     login_as("producer")
     page = client.get(f"/cases/{reference}/production")
     assert page.status_code == 200
@@ -571,7 +629,7 @@ def test_the_production_page_links_the_list_only_once_it_exists(app, client, log
     assert "/keys/crl.pem" not in page.get_data(as_text=True)
     assert "revocation list" not in page.get_data(as_text=True)
 
-    assert flask(app, "keys", "revoke-signer", "--reason", "superseded", "--yes").exit_code == 0
+    revoke(app, admins, "superseded")
     linked = '<a href="/keys/crl.pem">Download our revocation list</a> — recipients check bundles against it.'
     assert linked in client.get(f"/cases/{reference}/production").get_data(as_text=True)
 
