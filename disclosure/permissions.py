@@ -45,7 +45,13 @@ class Permission(StrEnum):
     CASE_COMMENT = "case:comment"
     DOCUMENT_UPLOAD = "document:upload"
     DOCUMENT_DOWNLOAD = "document:download"
+    #: The agency directory: its records, aliases, official domains and verified contact channels.
+    AGENCY_VIEW = "agency:view"
+    #: Changing the directory: adding agencies, aliases, domains and channels, verifying a channel, merging records.
     AGENCY_MANAGE = "agency:manage"
+    #: Vouching for an agency: marking it verified (or withdrawing that), and the changes that lean on that trust:
+    #: the official domains of a verified agency, and merging a record into a verified one.
+    AGENCY_VERIFY = "agency:verify"
     REVIEW_DECIDE = "review:decide"
     PRODUCTION_MANAGE = "production:manage"
     BUNDLE_DOWNLOAD = "bundle:download"
@@ -66,7 +72,9 @@ class Permission(StrEnum):
 
 _EVERYONE = frozenset({Permission.ACCOUNT_SELF})
 
-_READ_CASES = frozenset({Permission.CASE_VIEW, Permission.DOCUMENT_DOWNLOAD, Permission.POLICY_VIEW})
+_READ_CASES = frozenset(
+    {Permission.CASE_VIEW, Permission.DOCUMENT_DOWNLOAD, Permission.POLICY_VIEW, Permission.AGENCY_VIEW}
+)
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.INTAKE: _EVERYONE
@@ -100,6 +108,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         Permission.POLICY_MANAGE,
         Permission.RECIPIENT_MANAGE,
         Permission.STORAGE_MAINTAIN,
+        Permission.AGENCY_VIEW,
+        Permission.AGENCY_MANAGE,
+        Permission.AGENCY_VERIFY,
     },
 }
 
@@ -119,6 +130,7 @@ OPERATOR_GRANTS: frozenset[Permission] = frozenset(
         Permission.AUDIT_EXPORT,
         Permission.REPORT_VIEW,
         Permission.STORAGE_MAINTAIN,
+        Permission.AGENCY_VIEW,
     }
 )
 

@@ -43,6 +43,19 @@ class AuditAction(StrEnum):
     AGENCY_CREATE = "agency.create"
     AGENCY_CONTACT_ADD = "agency.contact_add"
     AGENCY_CONTACT_VERIFIED = "agency.contact_verified"
+    #: The agency directory (issue 15): a record's own facts, its aliases and official domains, a channel no longer
+    #: relied on, an administrator vouching for the agency (or withdrawing it), a duplicate folded into its
+    #: canonical record, and a CSV import (its rows' own changes are events of their own).
+    AGENCY_UPDATE = "agency.update"
+    AGENCY_ALIAS_ADD = "agency.alias_add"
+    AGENCY_ALIAS_REMOVE = "agency.alias_remove"
+    AGENCY_DOMAIN_ADD = "agency.domain_add"
+    AGENCY_DOMAIN_REMOVE = "agency.domain_remove"
+    AGENCY_CONTACT_RETIRED = "agency.contact_retired"
+    AGENCY_VERIFIED = "agency.verified"
+    AGENCY_VERIFICATION_WITHDRAWN = "agency.verification_withdrawn"
+    AGENCY_MERGED = "agency.merged"
+    AGENCIES_IMPORTED = "agencies.imported"
     POLICY_UPLOADED = "policy.uploaded"
     REVIEW_WORKSHEET_SAVED = "review.worksheet_saved"
     REVIEW_APPROVAL_RECORDED = "review.approval_recorded"

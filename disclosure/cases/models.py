@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import BigInteger, Integer
 
 from disclosure.auth.models import User
@@ -22,6 +22,7 @@ from disclosure.policy.request import Particulars, parse_particulars
 from disclosure.policy.vocabulary import (
     AuthorityKind,
     Category,
+    LabelledEnum,
     ProcessType,
     ReceivedVia,
     Regime,
@@ -37,26 +38,110 @@ def _values(enum: type) -> str:
 PRESERVATION_PROCESSES = frozenset({ProcessType.PRESERVATION_REQUEST, ProcessType.EU_PRESERVATION_ORDER})
 
 
+def directory_key(name: str) -> str:
+    """How the directory compares names and aliases: case-folded, with runs of spaces made one."""
+    return " ".join(name.casefold().split())
+
+
+class ChannelSource(LabelledEnum):
+    """Where the person who verified a contact channel found it: never the request that names it."""
+
+    OFFICIAL_WEBSITE = "official_website"
+    KNOWN_CONTACT = "known_contact"
+    LETTER = "letter"
+    #: Channels verified before the directory recorded a source (migration 0026).
+    BEFORE_DIRECTORY = "before_directory"
+
+
+ChannelSource._labels = {  # type: ignore[attr-defined]  # an enum's labels, set once beside it
+    "official_website": "The agency's official website",
+    "known_contact": "A known contact at the agency",
+    "letter": "A letter from the agency",
+    "before_directory": "unknown (before the directory)",
+}
+
+
 class Agency(db.Model):  # type: ignore[name-defined]
+    """An agency that may send us legal process, as the directory knows it.
+
+    Verified only when an administrator vouched for it (verified_at) and it has at least one verified channel in
+    use; every agency created from intake starts unverified.
+    """
+
     __tablename__ = "agency"
-    __table_args__ = (UniqueConstraint("name", "country", name="name_country"),)
+    __table_args__ = (
+        UniqueConstraint("name", "country", name="name_country"),
+        CheckConstraint(f"regime IS NULL OR regime IN ({_values(Regime)})", name="known_regime"),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+        CheckConstraint("verified_at IS NULL OR verified_by_id IS NOT NULL", name="verified_by_someone"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The canonical name; other spellings are aliases.
     name: Mapped[str] = mapped_column(String(200))
     #: ISO 3166-1 alpha-2.
     country: Mapped[str] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: directory_key(name): names and aliases are looked up by it.
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    #: The policy's Regime; None for agencies recorded before the directory said.
+    regime: Mapped[str | None] = mapped_column(String(20), default=None)
+    #: The agency a field office belongs to.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), default=None, index=True)
+    #: An administrator vouched for the agency (it counts as verified only while it has a verified channel).
+    verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), default=None)
 
     contacts: Mapped[list[AgencyContact]] = relationship(
         back_populates="agency", cascade="all, delete-orphan", order_by="AgencyContact.id"
     )
+    aliases: Mapped[list[AgencyAlias]] = relationship(
+        back_populates="agency", cascade="all, delete-orphan", order_by="AgencyAlias.name"
+    )
+    domains: Mapped[list[AgencyDomain]] = relationship(
+        back_populates="agency", cascade="all, delete-orphan", order_by="AgencyDomain.domain"
+    )
+    parent: Mapped[Agency | None] = relationship(remote_side=[id], back_populates="field_offices")
+    field_offices: Mapped[list[Agency]] = relationship(back_populates="parent", order_by="Agency.name")
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
+
+    @validates("name")
+    def _keep_key(self, _key: str, value: str) -> str:
+        self.name_key = directory_key(value)
+        return value
+
+    @property
+    def verified_channels(self) -> list[AgencyContact]:
+        """The channels a request may be confirmed through: verified and still in use."""
+        return [contact for contact in self.contacts if contact.usable]
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None and bool(self.verified_channels)
+
+    @property
+    def regime_label(self) -> str:
+        return Regime(self.regime).label if self.regime else "Not recorded"
 
 
 class AgencyContact(db.Model):  # type: ignore[name-defined]
-    """A way to reach an agency; verified ones are the channels used to confirm a request out of band."""
+    """A way to reach an agency; verified ones are the channels used to confirm a request out of band.
+
+    A channel is never deleted once added (a case's verification may name it): one no longer relied on is retired.
+    """
 
     __tablename__ = "agency_contact"
-    __table_args__ = (CheckConstraint("kind IN ('email', 'phone', 'portal', 'postal')", name="known_kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('email', 'phone', 'portal', 'postal')", name="known_kind"),
+        CheckConstraint(
+            f"verified_source IS NULL OR verified_source IN ({_values(ChannelSource)})", name="known_source"
+        ),
+        CheckConstraint(
+            "verified_at IS NULL OR (verified_source IS NOT NULL AND verified_how IS NOT NULL)",
+            name="verified_with_source",
+        ),
+        CheckConstraint("retired_at IS NULL OR retired_by_id IS NOT NULL", name="retired_by_someone"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
@@ -64,8 +149,61 @@ class AgencyContact(db.Model):  # type: ignore[name-defined]
     value: Mapped[str] = mapped_column(String(300))
     verified_at: Mapped[datetime | None] = mapped_column(default=None)
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), default=None)
+    #: ChannelSource: where the verifier found the channel.
+    verified_source: Mapped[str | None] = mapped_column(String(30), default=None)
+    #: How it was checked, in the verifier's words ("called the published number", "letter on file").
+    verified_how: Mapped[str | None] = mapped_column(String(500), default=None)
+    #: No longer relied on (the number changed, the mailbox was compromised): kept for the record, never offered.
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)
+    retired_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), default=None)
+    retired_reason: Mapped[str | None] = mapped_column(String(500), default=None)
 
     agency: Mapped[Agency] = relationship(back_populates="contacts")
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
+    retired_by: Mapped[User | None] = relationship(foreign_keys=[retired_by_id])
+
+    @property
+    def usable(self) -> bool:
+        return self.verified_at is not None and self.retired_at is None
+
+    @property
+    def source_label(self) -> str:
+        return ChannelSource(self.verified_source).label if self.verified_source else ""
+
+
+class AgencyAlias(db.Model):  # type: ignore[name-defined]
+    """Another name the agency goes by ("FBI"); a merged duplicate's name is kept as one."""
+
+    __tablename__ = "agency_alias"
+    __table_args__ = (UniqueConstraint("agency_id", "name_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    #: directory_key(name): how it is looked up.
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agency: Mapped[Agency] = relationship(back_populates="aliases")
+
+    @validates("name")
+    def _keep_key(self, _key: str, value: str) -> str:
+        self.name_key = directory_key(value)
+        return value
+
+
+class AgencyDomain(db.Model):  # type: ignore[name-defined]
+    """An email domain the agency officially sends from (lower-case, IDNA form); its subdomains count too."""
+
+    __tablename__ = "agency_domain"
+    __table_args__ = (UniqueConstraint("agency_id", "domain"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agency: Mapped[Agency] = relationship(back_populates="domains")
 
 
 class ReferenceCounter(db.Model):  # type: ignore[name-defined]

@@ -31,10 +31,15 @@ def test_intake_adds_and_verifies_a_contact(app, client, login_as):
     assert good.status_code == 302
     with app.app_context():
         contact_id = db.session.get(Agency, agency_id).contacts[0].id
-    client.post(f"/agencies/{agency_id}/contacts/{contact_id}/verify", data={"csrf_token": token, "how": ""})
+    # Each channel's verification form is its own (prefixed), and says how and where the channel was found.
+    fields = {"csrf_token": token, f"verify-{contact_id}-source": "official_website"}
+    refused = client.post(
+        f"/agencies/{agency_id}/contacts/{contact_id}/verify", data={**fields, f"verify-{contact_id}-how": ""}
+    )
+    assert refused.status_code == 400 and "Say how you verified it." in refused.get_data(as_text=True)
     client.post(
         f"/agencies/{agency_id}/contacts/{contact_id}/verify",
-        data={"csrf_token": token, "how": "Called the field office's published number"},
+        data={**fields, f"verify-{contact_id}-how": "Called the field office's published number"},
     )
     page = client.get(f"/agencies/{agency_id}").get_data(as_text=True)
     assert "verified" in page and "duty.officer@fbi.example.gov" in page
@@ -46,6 +51,7 @@ def test_intake_adds_and_verifies_a_contact(app, client, login_as):
             ).scalars()
         ]
     assert len(verified) == 1 and verified[0]["data"]["how"].startswith("Called")
+    assert verified[0]["data"]["source"] == "official_website"
     assert "1 of 1" in client.get("/agencies/").get_data(as_text=True)
 
 
