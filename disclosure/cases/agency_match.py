@@ -157,7 +157,9 @@ def type_ahead(query: str, entries: Sequence[Entry], *, limit: int = 10) -> list
     found: dict[int, Match] = {}
     for entry in entries:
         text = " ".join(words(entry.text))
-        if text.startswith(typed):
+        if text == typed:
+            score, why = 100.0, f"Known by the {_named(entry)}" if entry.is_alias else f"Same name as {_named(entry)}"
+        elif text.startswith(typed):
             score, why = 99.0, f"Starts with what you typed ({_named(entry)})"
         elif any(word.startswith(typed) for word in text.split()) and len(typed) >= 3:
             score, why = 97.0, f"A word of {_named(entry)} starts with what you typed"
