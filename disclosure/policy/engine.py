@@ -22,8 +22,8 @@ from disclosure.policy.scope import (
     check_scope,
     ground_requires_reason,
 )
-from disclosure.policy.validity import Period, Validity, names
-from disclosure.policy.vocabulary import Category, Regime, TargetKind, Verdict
+from disclosure.policy.validity import REAL_TIME, Bar, Period, Validity, names
+from disclosure.policy.vocabulary import Category, ProcessType, Regime, TargetKind, Verdict
 
 __all__ = [
     "COUNSEL_ESCALATION",
@@ -47,8 +47,12 @@ REPEATABLE_WARNINGS = frozenset(
     }
 )
 
-#: The legal systems US process (a subpoena, a 2703(d) order, a warrant, 2703(f) preservation) belongs to.
+#: The legal systems US process (a subpoena, a 2703(d) order, a warrant, 2703(f) preservation) belongs to. An
+#: authority under any other is no "governmental entity" (18 USC 2711(4): the United States and its States).
 US_REGIMES = frozenset({Regime.US_FEDERAL, Regime.US_STATE})
+
+#: Approvals any interception needs when the policy's interception order does not say (DESIGN: two reviewers).
+INTERCEPTION_APPROVALS = 2
 
 
 def _found(
@@ -87,6 +91,25 @@ class _Rules:
     def valid(self) -> Validity:
         assert self.validity is not None
         return self.validity
+
+    @property
+    def approvals(self) -> int:
+        """The process's own count; interception needs as many approvals as an interception order does, whatever
+        the process that asks for it (an order under an executive agreement)."""
+        p = self.process
+        if Category.REALTIME_CONTENT in self.request.categories and Category.REALTIME_CONTENT in p.can_compel:
+            return max(p.approvals_required, self.interception_approvals)
+        return p.approvals_required
+
+    @property
+    def interception_approvals(self) -> int:
+        wiretap = self.policy.process_types.get(ProcessType.WIRETAP_ORDER)
+        return wiretap.approvals_required if wiretap is not None else INTERCEPTION_APPROVALS
+
+    @property
+    def foreign_requester(self) -> bool:
+        """Whether the request comes from an authority under another country's law (no US governmental entity)."""
+        return self.request.jurisdiction.regime not in US_REGIMES
 
     def label(self, category: Category) -> str:
         return self.policy.categories[category].label
@@ -182,6 +205,8 @@ class _Rules:
             return exceeds(
                 f"The {agreement.label} does not reach {name}; it reaches {self.labels(agreement.categories)}."
             )
+        if (ended := valid.collection_ended(category)) is not None:
+            return exceeds(ended.message)
         if (fault := valid.issuer_fault(category)) is not None:
             return exceeds(f"{p.label}: {name} {fault}")
         if (fault := valid.offence_fault(category)) is not None:
@@ -213,11 +238,24 @@ class _Rules:
         )
 
     def emergency_finding(self, category: Category) -> CategoryFinding:
+        """An emergency request compels nothing: 18 USC 2702 lets us disclose what we hold, content to a US
+        governmental entity only ((b)(8)), records to it ((c)(4)) or to anyone else ((c)(6)); a policy ground
+        must cover it as well. It never starts real-time collection."""
         p, kind, name = self.process, self.kind(category), self.label(category)
         found = partial(_found, category)
-        grounds = self.policy.grounds_for(kind, GroundUse.EMERGENCY)
+        exceeds = partial(found, Verdict.EXCEEDS_PROCESS, clause=self.restriction(kind))
         if self.bar is not None:
-            return found(Verdict.EXCEEDS_PROCESS, self.bar.message, self.restriction(kind))
+            return exceeds(self.bar.message)
+        if category in REAL_TIME:
+            return exceeds(self.real_time_in_emergency(category))
+        if self.foreign_requester and kind is DataKind.COMMUNICATIONS_CONTENT:
+            return exceeds(
+                f"{p.label}: 18 USC 2702(b)(8) lets us disclose the contents of communications in an emergency "
+                "only to a governmental entity, which 18 USC 2711(4) limits to the United States and its States. "
+                f"This request comes from an authority under {self.law} law, so 18 USC 2702(a) forbids disclosing "
+                f"{name} to it, emergency or not, and counsel cannot approve it. {self.foreign_route()}"
+            )
+        grounds = self.policy.grounds_for(kind, GroundUse.EMERGENCY)
         if not grounds:
             data = self.policy.data_kinds[kind].label.lower()
             return found(
@@ -228,19 +266,72 @@ class _Rules:
             )
         if category not in p.voluntary_disclosure:
             covered = self.labels(p.voluntary_disclosure)
-            return found(
-                Verdict.EXCEEDS_PROCESS,
-                f"{p.label}: voluntary disclosure covers only {covered}; {name} needs legal process that compels it.",
-                self.restriction(kind),
+            return exceeds(
+                f"{p.label}: voluntary disclosure covers only {covered}; {name} needs legal process that compels it."
+            )
+        if self.foreign_requester:
+            law = (
+                f"18 USC 2702(c)(4) reaches only a governmental entity, which 18 USC 2711(4) limits to the United "
+                f"States and its States; to an authority under {self.law} law, {name}{self.limit(category)} may "
+                "be disclosed as to any person other than a governmental entity (18 USC 2702(c)(6)), on a "
+                "good-faith belief that an emergency involving danger of death or serious physical injury "
+                "requires it"
+            )
+        else:
+            law = (
+                f"{name}{self.limit(category)} may be disclosed voluntarily to a governmental entity on a "
+                "good-faith belief that an emergency involving danger of death or serious physical injury "
+                "requires it without delay (18 USC 2702(c)(4))"
             )
         return found(
             Verdict.PERMITTED,
-            f"{p.label}: {name}{self.limit(category)} may be disclosed voluntarily on a good-faith "
-            "belief that an emergency involving danger of death or serious physical injury requires "
-            f"it. Permitted by the policy: {self.ground_labels(grounds)}.",
+            f"{p.label}: {law}. Permitted by the policy: {self.ground_labels(grounds)}.",
             self.clause(kind, grounds),
             grounds,
         )
+
+    @property
+    def law(self) -> str:
+        """The request's legal system as an adjective ("UK", "another country's")."""
+        regime = self.request.jurisdiction.regime
+        return {Regime.UK: "UK", Regime.EU: "EU member state", Regime.OTHER: "another country's"}.get(
+            regime, regime.label
+        )
+
+    def foreign_route(self) -> str:
+        """The lawful route for a foreign authority: an order under an agreement with its country, else MLAT."""
+        country = self.request.jurisdiction.country
+        agreement = next((a for a in self.policy.agreements.values() if country in a.countries), None)
+        mlat = "a mutual legal assistance request (MLAT, 18 USC 3512)"
+        if agreement is None:
+            return f"Ask for {mlat}."
+        return f"Ask for an order under the {agreement.label} (18 USC 2702(b)(9)), or for {mlat}."
+
+    def real_time_in_emergency(self, category: Category) -> str:
+        p, name = self.process, self.label(category)
+        held = (
+            f"{p.label}: 18 USC 2702 lets us disclose, in an emergency, only communications and records we hold; "
+            f"it never authorises collecting {name} from now on."
+        )
+        if category is Category.REALTIME_CONTENT:
+            needs = (
+                "Emergency interception needs an authorisation under 18 USC 2518(7), with an order applied for "
+                "within 48 hours, and we may assist only on a court order or a written certification under "
+                "18 USC 2511(2)(a)(ii)(B) that no warrant or order is required and every statutory requirement "
+                "is met."
+            )
+        else:
+            needs = (
+                "An emergency pen register or trap and trace needs an authorisation under 18 USC 3125, with an "
+                "order applied for within 48 hours."
+            )
+        foreign = (
+            " A foreign authority can use neither: collecting for it is lawful only under an order under an "
+            "executive agreement (18 USC 2511(2)(j))."
+            if self.foreign_requester
+            else ""
+        )
+        return f"{held} {needs}{foreign}"
 
     def basis_finding(self, category: Category) -> CategoryFinding:
         """Disclosure we start ourselves: the basis chosen up front must reach the category, and a policy ground
@@ -297,14 +388,19 @@ class _Rules:
         p, out = self.process, list[PolicyWarning]()
         if self.bar is not None:
             out.append(PolicyWarning(self.bar.id, self.bar.message))
+        elif (ended := self.collection_ended()) is not None:
+            out.append(PolicyWarning(ended.id, ended.message))
         if p.preserve_only:
             out.extend(self.preservation_warnings(findings))
         out.extend(self.ground_warnings(findings))
-        if p.approvals_required >= 2:
+        if p.voluntary and not p.by_basis:
+            out.extend(self.emergency_warnings())
+        if (approvals := self.approvals) >= 2:
+            who = p.label if approvals == p.approvals_required else f"{p.label}, for interception"
             out.append(
                 PolicyWarning(
                     "two_approvals_required",
-                    f"{p.label}: {p.approvals_required} different reviewers must approve, "
+                    f"{who}: {approvals} different reviewers must approve, "
                     "and the person who logged the case cannot be one of them.",
                 )
             )
@@ -323,6 +419,36 @@ class _Rules:
         out.extend(self.non_disclosure_warnings())
         out.extend(self.identifier_warnings())
         out.extend(self.period_warnings())
+        return out
+
+    def collection_ended(self) -> Bar | None:
+        """The first real-time category the process reaches whose collection period has ended, as a bar."""
+        reachable = (c for c in self.request.categories if c in self.process.can_compel)
+        return next((bar for c in reachable if (bar := self.valid.collection_ended(c)) is not None), None)
+
+    def emergency_warnings(self) -> list[PolicyWarning]:
+        out: list[PolicyWarning] = []
+        if real_time := [c for c in self.request.categories if c in REAL_TIME]:
+            out.append(
+                PolicyWarning(
+                    "emergency_realtime_needs_order",
+                    f"Real-time collection is not a disclosure under 18 USC 2702: {self.labels(real_time)} cannot "
+                    "be started on an emergency request. Emergency interception needs an authorisation under "
+                    "18 USC 2518(7) and, for our assistance, a court order or a certification under 18 USC "
+                    "2511(2)(a)(ii)(B); an emergency pen register or trap and trace, an authorisation under "
+                    "18 USC 3125. Ask the requester for that authorisation.",
+                )
+            )
+        if self.foreign_requester:
+            out.append(
+                PolicyWarning(
+                    "emergency_foreign_authority",
+                    f"The requester is an authority under {self.law} law, not a governmental entity as 18 USC "
+                    "2711(4) defines it (the United States and its States): the contents of communications may "
+                    "not be disclosed to it even in an emergency (18 USC 2702(a), (b)(8)); records only as "
+                    f"18 USC 2702(c)(6) allows. {self.foreign_route()}",
+                )
+            )
         return out
 
     def preservation_warnings(self, findings: tuple[CategoryFinding, ...]) -> list[PolicyWarning]:
@@ -368,8 +494,7 @@ class _Rules:
                     "emergency_content_no_ground",
                     "The policy has no emergency ground for communications content: "
                     f"{self.labels(content)} cannot be disclosed on an emergency request. "
-                    "Escalate to counsel, or ask the requester for a search warrant or "
-                    "interception order.",
+                    "Escalate to counsel, or ask the requester for a search warrant.",
                 )
             )
         if other := [c for c in unfounded if not (emergency and c in content)]:
@@ -414,8 +539,9 @@ class _Rules:
                 PolicyWarning(
                     "offence_not_stated",
                     f"{p.label}: {self.labels(threshold)} may be ordered only for offences punishable by at least "
-                    f"{p.offence_threshold_years} years or listed in Art. 5(4). The request states no offence: "
-                    "record it from the certificate before approving.",
+                    f"{p.offence_threshold_years} years or listed in Art. 5(4). The request states no offence, so "
+                    "they cannot be approved until it is recorded: fill in the field `offence` from the "
+                    "certificate (its description, and max_penalty_years or listed).",
                 )
             )
         if p.official_levels is not None and issuer.official_level is None:
@@ -532,7 +658,7 @@ def evaluate(request: RequestDocument, policy: Policy, today: date) -> Evaluatio
     return Evaluation(
         policy_version=policy.sha256,
         process_type=request.process_type,
-        approvals_required=process.approvals_required if process is not None else 2,
+        approvals_required=rules.approvals if process is not None else 2,
         categories=findings,
         checklist=checklist,
         warnings=tuple(rules.warnings(findings)),

@@ -1,11 +1,13 @@
 """Whether a request's process is process at all, here and now: its law, its country, its issuer, its window.
 
 `bar` gives the one reason a process compels nothing whatever the category (US process under foreign law, a
-foreign order with no agreement, an EU order from before the Regulation applied or from Denmark, an NSL not
-from the FBI's designated officials, an order that had lapsed when it was served, a prospective order whose
-period has ended), or None. `authorised_period` gives the dates an order with a window can reach, so that a
-request reaching beyond them is refused for the excess and offered narrowing. `issuer_fault` says why the
-issuing authority may not order a category, honouring validation and the agreements. Pure.
+foreign order with no agreement, an agreement order that invokes none, an EU order from before the Regulation
+applied or from Denmark, an NSL not from the FBI's designated officials, an order that had lapsed when it was
+served, a prospective order whose period has ended), or None; `collection_ended` the same for real-time
+collection under an order that also reaches stored data (one under an executive agreement). `authorised_period`
+gives the dates an order with a window can reach, so that a request reaching beyond them is refused for the
+excess and offered narrowing. `issuer_fault` says why the issuing authority may not order a category, honouring
+validation and the agreements. Pure.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from disclosure.policy.model import AgreementRule, Policy, ProcessRule, Window
 from disclosure.policy.request import RequestDocument
 from disclosure.policy.vocabulary import AuthorityKind, Category, OfficialLevel, Regime
 
-__all__ = ["Bar", "Period", "Validity", "names", "who"]
+__all__ = ["REAL_TIME", "Bar", "Period", "Validity", "names", "who"]
+
+#: Categories collected from now on rather than held: collecting them after an order's period is interception
+#: (18 USC 2511) or an unlawful pen register (18 USC 3121), whatever the order reaches besides.
+REAL_TIME = frozenset({Category.REALTIME_CONTENT, Category.REALTIME_NONCONTENT})
 
 #: How an issuing authority is named in a sentence ("this one was issued by …").
 _WHO = {
@@ -96,16 +102,23 @@ class Validity:
         return self.process.agreement or (self.process.foreign and self.request.agreement is not None)
 
     def _agreement(self) -> AgreementRule | None:
-        chosen, country = self.request.agreement, self.request.jurisdiction.country
-        if chosen is not None:
-            return self.policy.agreements.get(chosen)
-        if not self.process.agreement:
-            return None
-        return next((a for a in self.policy.agreements.values() if country in a.countries), None)
+        """The agreement the order invokes. Never guessed from the country: an order is subject to an agreement
+        only when it says so, and an order that does not is foreign process like any other."""
+        chosen = self.request.agreement
+        return self.policy.agreements.get(chosen) if chosen is not None else None
 
     def _agreement_bar(self) -> Bar | None:
         p, rule, country = self.process, self.agreement, self.request.jurisdiction.country
         route = f" {p.route}" if p.route else ""
+        if self.request.agreement is None:
+            known = names((f"{a.id.value} ({a.label})" for a in self.policy.agreements.values()), "or")
+            return Bar(
+                "agreement_not_stated",
+                f"{p.label}: the order must invoke an executive agreement (18 USC 2523), and this request names "
+                f"none. Fill in the field `agreement` with the one the order states ({known}); an order that "
+                "invokes no agreement is a foreign order (`foreign_order`) and goes through a mutual legal "
+                "assistance request (MLAT, 18 USC 3512).",
+            )
         if rule is None:
             return Bar(
                 "no_agreement", f"{p.label}: no executive agreement in force covers orders from {country}.{route}"
@@ -184,14 +197,29 @@ class Validity:
                 f"The {p.label} expired on {until.isoformat()}, before it was served on {self.received.isoformat()}: "
                 "a lapsed order is not valid and enforceable legal process and compels nothing. Ask for a new one.",
             )
-        period = self.authorised_period()
-        if p.window is Window.PROSPECTIVE and period is not None and period.end < self.today:
-            return Bar(
-                "collection_period_ended",
-                f"The {p.label} authorised collection {period.text()}; that period has ended (today is "
-                f"{self.today.isoformat()}), so nothing more may be collected. Ask for an extension order.",
-            )
+        if p.window is Window.PROSPECTIVE:
+            return self._ended(self.authorised_period())
         return None
+
+    def _ended(self, period: Period | None) -> Bar | None:
+        if period is None or period.end >= self.today:
+            return None
+        return Bar(
+            "collection_period_ended",
+            f"The {self.process.label} authorised collection {period.text()}; that period has ended (today is "
+            f"{self.today.isoformat()}), so nothing more may be collected. Ask for an extension order.",
+        )
+
+    def collection_ended(self, category: Category) -> Bar | None:
+        """For real-time collection under an order that is not prospective as a whole (one under an executive
+        agreement reaches stored data too): why nothing more may be collected, its period having ended, or None.
+        Stored data the order reached when it was served stays reachable."""
+        if self.process.window is Window.PROSPECTIVE or category not in REAL_TIME:
+            return None
+        until = self.request.valid_until
+        if until is None:
+            return None
+        return self._ended(Period(self.request.issued_on or self.received, until))
 
     # -- windows ----------------------------------------------------------------------------------------------
 
@@ -286,9 +314,18 @@ class Validity:
         )
 
     def offence_fault(self, category: Category) -> str | None:
+        """Why the offence does not let the order reach `category`, or None. An order that states no offence
+        cannot be checked, so it does not pass: the threshold is a condition of the order, not a formality."""
         p, offence = self.process, self.request.offence
-        if p.offence_threshold_years is None or category not in p.offence_categories or offence is None:
+        if p.offence_threshold_years is None or category not in p.offence_categories:
             return None
+        if offence is None:
+            return (
+                f"may be ordered only for offences punishable by at least {p.offence_threshold_years} years or "
+                "listed in Art. 5(4), and this request states no offence, so the threshold cannot be checked. "
+                "Record the offence from the certificate in the field `offence` (its description, and "
+                "max_penalty_years or listed), then evaluate again."
+            )
         if offence.listed is not None:
             return None
         if offence.max_penalty_years is not None and offence.max_penalty_years >= p.offence_threshold_years:
@@ -299,6 +336,6 @@ class Validity:
             else "states no maximum penalty"
         )
         return (
-            f"reaches this data only for offences punishable by at least {p.offence_threshold_years} years or "
+            f"may be ordered only for offences punishable by at least {p.offence_threshold_years} years or "
             f"listed in Art. 5(4); the offence ({offence.description}) {carries} and is not listed."
         )

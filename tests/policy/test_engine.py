@@ -78,8 +78,13 @@ ISSUERS = {
     "uk_ipa_interception_warrant": ("agency", "uk", "GB"),
     "voluntary_disclosure": ("provider", "us_federal", "US"),
 }
-#: A voluntary disclosure says why we disclose; the table's instance protects our legitimate interests.
-BASIS = {"voluntary_disclosure": "legitimate_interests"}
+#: The particulars a well-formed instance states: a voluntary disclosure says why we disclose (here, to protect our
+#: legitimate interests); an order under an agreement names the agreement; a European order, its offence.
+PARTICULARS: dict[str, dict[str, Any]] = {
+    "voluntary_disclosure": {"voluntary_basis": "legitimate_interests"},
+    "agreement_order": {"agreement": "us_uk"},
+    "eu_production_order": {"offence": {"description": "Computer fraud", "max_penalty_years": 5}},
+}
 
 # THE EXPECTED TABLE. Columns, in order: subscriber_basic, account_records, stored_content, realtime_content,
 # realtime_noncontent, domain_registration. Each cell: (verdict, grounds, clause). The same with and without
@@ -127,11 +132,13 @@ EXPECTED: dict[str, tuple[tuple[str, tuple[str, ...], str], ...]] = {
         (X, NONE, "PS"),
         (S, NONE, "PUB"),
     ),
+    # The policy has no emergency ground for content (to counsel); real-time collection is no disclosure at all
+    # (2518(7), 3125).
     "emergency_request": (
         (P, EMERG, "HR"),
         (P, EMERG, "HR"),
         (N, NONE, "CS"),
-        (N, NONE, "CS"),
+        (X, NONE, "CS"),
         (X, NONE, "PS"),
         (P, PUB, "PUB"),
     ),
@@ -273,6 +280,8 @@ CHECKLISTS = {
 }
 TWO_APPROVALS = {"wiretap_order", "uk_ipa_interception_warrant", "voluntary_disclosure"}
 APPROVALS = {p: 2 if p in TWO_APPROVALS else 1 for p in CHECKLISTS}
+#: Interception needs two approvals whatever the process that may order it.
+INTERCEPTION = {"agreement_order", "foreign_order"}
 
 
 def typical(process: str, categories: list[str], **overrides: Any) -> dict[str, Any]:
@@ -283,8 +292,7 @@ def typical(process: str, categories: list[str], **overrides: Any) -> dict[str, 
         "issuing_authority": {"kind": kind, "name": "Issuer"},
         "jurisdiction": {"regime": regime, "country": country},
     }
-    if process in BASIS:
-        fields["voluntary_basis"] = BASIS[process]
+    fields.update(PARTICULARS.get(process, {}))
     fields.update(overrides)
     return fields
 
@@ -295,6 +303,7 @@ def evaluate_typical(process: str, categories: list[str], **overrides: Any) -> E
 
 def test_the_tables_cover_the_whole_vocabulary() -> None:
     assert set(EXPECTED) == set(ISSUERS) == set(CHECKLISTS) == {p.value for p in ProcessType}
+    assert set(PARTICULARS) <= set(EXPECTED)
     assert set(CATEGORIES) == {c.value for c in Category}
 
 
@@ -309,7 +318,8 @@ def test_every_process_category_and_emergency_flag(process: str, column: int, em
     assert (finding.category, finding.verdict, finding.grounds) == (category, verdict, grounds)
     assert finding.clause == CLAUSES[clause]
     assert finding.reason.strip()
-    assert evaluation.approvals_required == APPROVALS[process]
+    interception = process in INTERCEPTION and category == "realtime_content"
+    assert evaluation.approvals_required == (2 if interception else APPROVALS[process])
     counsel = verdict == N and "counsel_escalation" not in CHECKLISTS[process]
     expected_checklist = CHECKLISTS[process] + (["counsel_escalation"] if counsel else [])
     assert [item.id for item in evaluation.checklist] == expected_checklist

@@ -228,6 +228,7 @@ def test_a_uk_overseas_production_order_reaches_content_under_the_agreement() ->
     evaluation = run(
         process_type="agreement_order",
         categories=["subscriber_basic", "stored_content"],
+        agreement="us_uk",
         **by("judge", "HHJ Example, Southwark Crown Court"),
         **where("uk", "GB"),
     )
@@ -239,6 +240,7 @@ def test_an_australian_international_production_order_reaches_content_once_the_a
     fields = {
         "process_type": "agreement_order",
         "categories": ["stored_content"],
+        "agreement": "us_au",
         **by("judge"),
         **where("other", "AU"),
     }
@@ -248,12 +250,26 @@ def test_an_australian_international_production_order_reaches_content_once_the_a
     assert "entered into force on 2024-01-31" in before.categories[0].reason
 
 
-def test_an_agreement_order_from_a_country_without_one_goes_through_mlat() -> None:
+def test_an_agreement_order_from_a_country_outside_the_agreement_goes_through_mlat() -> None:
     evaluation = run(
-        process_type="agreement_order", categories=["stored_content"], **by("judge"), **where("other", "BR")
+        process_type="agreement_order",
+        categories=["stored_content"],
+        agreement="us_uk",
+        **by("judge"),
+        **where("other", "BR"),
     )
     assert verdicts(evaluation) == {"stored_content": X}
-    assert "no executive agreement in force covers orders from BR" in evaluation.categories[0].reason
+    assert "covers orders from GB only; this one is from BR" in evaluation.categories[0].reason
+    assert "MLAT" in evaluation.categories[0].reason
+
+
+def test_an_agreement_order_is_never_assumed_to_invoke_the_agreement_of_its_country() -> None:
+    """An order is subject to an agreement only when it invokes one (18 USC 2523): the country does not say so."""
+    evaluation = run(
+        process_type="agreement_order", categories=["subscriber_basic"], **by("judge"), **where("uk", "GB")
+    )
+    assert verdicts(evaluation) == {"subscriber_basic": X}
+    assert "agreement_not_stated" in evaluation.warning_ids()
 
 
 def test_a_foreign_order_that_invokes_the_agreement_is_judged_under_it() -> None:
@@ -459,6 +475,13 @@ ISSUER = {
     "voluntary_disclosure": "provider",
 }
 COUNTRY = {"us_federal": "US", "us_state": "US", "eu": "DE", "uk": "GB", "other": "BR"}
+#: What a well-formed instance states besides: why we disclose, the agreement an order invokes, a European order's
+#: offence (without which traffic and content data cannot be approved).
+PARTICULARS: dict[str, dict[str, Any]] = {
+    "voluntary_disclosure": {"voluntary_basis": "legitimate_interests"},
+    "agreement_order": {"agreement": "us_uk"},
+    "eu_production_order": {"offence": {"description": "Computer fraud", "max_penalty_years": 5}},
+}
 
 BY_REGIME = {
     #                             us_federal us_state  eu        uk        other
@@ -468,14 +491,16 @@ BY_REGIME = {
     "wiretap_order": ("XXXPXP", "XXXPXP", "XXXXXP", "XXXXXP", "XXXXXP"),
     "pen_trap_order": ("XXXXPP", "XXXXPP", "XXXXXP", "XXXXXP", "XXXXXP"),
     "preservation_request": ("SSSXXS", "SSSXXS", "SSSXXS", "SSSXXS", "SSSXXS"),  # foreign: our choice, warned
-    "emergency_request": ("PPNNXP", "PPNNXP", "PPNNXP", "PPNNXP", "PPNNXP"),
+    # Contents go to a US governmental entity only (2702(b)(8), 2711(4)), and then only through counsel, the
+    # policy having no emergency ground for them; real-time collection is never an emergency disclosure.
+    "emergency_request": ("PPNXXP", "PPNXXP", "PPXXXP", "PPXXXP", "PPXXXP"),
     "national_security_letter": ("PPXXXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP"),
     "eu_production_order": ("XXXXXP", "XXXXXP", "PPPXXP", "XXXXXP", "XXXXXP"),
     "eu_preservation_order": ("XXXXXX", "XXXXXX", "SSSXXS", "XXXXXX", "XXXXXX"),
     "other_court_order": ("PPXXXP", "PPXXXP", "XXXXXP", "XXXXXP", "XXXXXP"),
     "civil_subpoena": ("PXXXXP", "PXXXXP", "XXXXXP", "XXXXXP", "XXXXXP"),
     "foreign_order": ("XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP"),
-    "agreement_order": ("XXXXXP", "XXXXXP", "XXXXXP", "PPPPPP", "XXXXXP"),  # "other" here is Brazil: no agreement
+    "agreement_order": ("XXXXXP", "XXXXXP", "XXXXXP", "PPPPPP", "XXXXXP"),  # US-UK: "other" here is Brazil
     "uk_ipa_communications_data": ("XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP"),  # no agreement invoked
     "uk_ipa_interception_warrant": ("XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP"),
     "voluntary_disclosure": ("PPPXXP", "PPPXXP", "PPPXXP", "PPPXXP", "PPPXXP"),  # legitimate interests
@@ -490,7 +515,7 @@ def test_the_legal_tables_cover_every_process_type() -> None:
 @pytest.mark.parametrize("emergency", [False, True])
 def test_every_process_type_under_every_regime(process: str, regime: str, emergency: bool) -> None:
     expected = BY_REGIME[process][list(COUNTRY).index(regime)]
-    extra = {"voluntary_basis": "legitimate_interests"} if process == "voluntary_disclosure" else {}
+    extra = PARTICULARS.get(process, {})
     for category, letter in zip(CATEGORIES, expected, strict=True):
         evaluation = run(
             process_type=process,
@@ -532,14 +557,15 @@ BY_WINDOW = {
     "wiretap_order": ("XXXPXP", "XXXPXP", "XXXXXP", "XXXXXP", "XXXXXP"),
     "pen_trap_order": ("XXXXPP", "XXXXPP", "XXXXXP", "XXXXXP", "XXXXXP"),
     "preservation_request": ("SSSXXS", "SSSXXS", "XXXXXX", "SSSXXS", "SSSXXS"),
-    "emergency_request": ("PPNNXP", "PPNNXP", "XXXXXP", "PPNNXP", "PPNNXP"),
+    "emergency_request": ("PPNXXP", "PPNXXP", "XXXXXP", "PPNXXP", "PPNXXP"),
     "national_security_letter": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP"),
     "eu_production_order": ("PPPXXP", "PPPXXP", "XXXXXP", "PPPXXP", "PPPXXP"),
     "eu_preservation_order": ("SSSXXS", "SSSXXS", "XXXXXX", "SSSXXS", "SSSXXS"),
     "other_court_order": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP"),
     "civil_subpoena": ("PXXXXP", "PXXXXP", "XXXXXP", "PXXXXP", "PXXXXP"),
     "foreign_order": ("XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP"),
-    "agreement_order": ("PPPPPP", "PPPPPP", "XXXXXP", "PPPPPP", "PPPPPP"),
+    # Real-time collection under an agreement order ends with its period; stored data served in time stays.
+    "agreement_order": ("PPPPPP", "PPPPPP", "XXXXXP", "PPPXXP", "PPPPPP"),
     "uk_ipa_communications_data": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP"),
     "uk_ipa_interception_warrant": ("XXXPPP", "XXXPPP", "XXXXXP", "XXXXXP", "XXXXXP"),
     "voluntary_disclosure": ("PPPXXP", "PPPXXP", "XXXXXP", "PPPXXP", "PPPXXP"),
@@ -551,8 +577,7 @@ def test_every_process_type_in_every_window_state(process: str, window: str) -> 
     expected = BY_WINDOW[process][list(WINDOWS).index(window)]
     regime, country = HOME.get(process, ("us_federal", "US"))
     fields: dict[str, Any] = {**by(ISSUER[process]), **where(regime, country), **WINDOWS[window]}
-    if process == "voluntary_disclosure":
-        fields["voluntary_basis"] = "legitimate_interests"
+    fields |= PARTICULARS.get(process, {})
     if process.startswith("uk_ipa"):
         fields |= {
             "agreement": "us_uk",

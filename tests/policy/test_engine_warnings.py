@@ -47,8 +47,10 @@ def test_emergency_request_for_content_has_no_ground() -> None:
     )
     text = message(evaluation, "emergency_content_no_ground")
     assert "no emergency ground for communications content" in text
-    assert "Stored content and Real-time content (interception)" in text and "counsel" in text
+    assert "Stored content cannot be disclosed" in text and "counsel" in text and "search warrant" in text
     assert "no_policy_ground" not in evaluation.warning_ids()
+    # Interception is no disclosure at all: it exceeds an emergency request, with its own warning.
+    assert "2518(7)" in message(evaluation, "emergency_realtime_needs_order")
 
 
 def test_emergency_request_for_personal_information_only_has_no_content_warning() -> None:
