@@ -28,6 +28,21 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 < port < 65536:
+        raise ValueError("give a TCP port, 1 to 65535")
+    return port
+
+
+def _days(value: str) -> tuple[int, ...]:
+    """Days before a deadline to remind of it, from "3,1" (each reminded once), largest first."""
+    days = tuple(sorted({int(part) for part in value.split(",") if part.strip()}, reverse=True))
+    if not days or any(not 0 < day <= 365 for day in days):
+        raise ValueError("give whole days between 1 and 365, separated by commas, e.g. 3,1")
+    return days
+
+
 ENVIRONMENT: dict[str, Any] = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "SECRET_KEY": ("SECRET_KEY", str),
@@ -59,7 +74,20 @@ ENVIRONMENT: dict[str, Any] = {
     # The passphrase the bundle CA's and bundle signer's private keys are encrypted with.
     "CA_KEY_PASSPHRASE": ("CA_KEY_PASSPHRASE", str),
     "WITNESS_KEYS": ("WITNESS_KEYS", str),
+    # Email notifications (disclosure.notifications): the SMTP relay, how to reach it, and who mail comes from.
+    "SMTP_HOST": ("SMTP_HOST", str),
+    "SMTP_PORT": ("SMTP_PORT", _port),
+    "SMTP_TLS": ("SMTP_TLS", lambda value: value.strip().lower()),
+    "SMTP_USERNAME": ("SMTP_USERNAME", str),
+    "SMTP_PASSWORD": ("SMTP_PASSWORD", str),
+    "SMTP_FROM": ("SMTP_FROM", str),
+    "SMTP_CA_FILE": ("SMTP_CA_FILE", str),
+    "SMTP_TIMEOUT": ("SMTP_TIMEOUT", _seconds),
+    # The address people open the app at (https://legal.example.net), for the links in emails.
+    "EXTERNAL_URL": ("EXTERNAL_URL", lambda value: value.strip().rstrip("/")),
+    "NOTIFY_DUE_DAYS": ("NOTIFY_DUE_DAYS", _days),
 }
+SMTP_TLS_MODES = ("starttls", "tls", "none")
 BLOB_BACKENDS = ("file", "database")
 LOG_FORMATS = ("json", "text")
 
@@ -131,6 +159,22 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         "BLOB_BACKEND": "file",
         #: Days a built bundle is kept before `flask bundle purge` deletes its file.
         "BUNDLE_RETENTION_DAYS": 30,
+        #: The SMTP relay notifications are sent through; None: no email (in development, printed instead).
+        "SMTP_HOST": None,
+        "SMTP_PORT": 587,
+        #: "starttls" (upgrade a plain connection, port 587), "tls" (implicit TLS, port 465) or "none".
+        "SMTP_TLS": "starttls",
+        "SMTP_USERNAME": None,
+        "SMTP_PASSWORD": None,
+        #: The From: address of every notification, e.g. "Disclosure <disclosure@legal.example.net>".
+        "SMTP_FROM": None,
+        #: A CA bundle to trust for the relay's certificate (a private CA); None: the system's.
+        "SMTP_CA_FILE": None,
+        "SMTP_TIMEOUT": 10.0,
+        #: Where people open the app, for links in emails; None: emails say that no link can be given.
+        "EXTERNAL_URL": None,
+        #: Remind of a response deadline this many days before it (and once more when it has passed).
+        "NOTIFY_DUE_DAYS": (3, 1),
     }
 
 
@@ -220,12 +264,38 @@ def check_settings(config: Mapping[str, Any]) -> None:
             "PostgreSQL. Set DISCLOSURE_DATABASE_URL to a postgresql+psycopg:// URL, or use the file backend "
             "(DISCLOSURE_BLOB_BACKEND=file) with SQLite."
         )
+    check_mail_settings(config)
     if not config.get("DEV_MODE") and not (
         config.get("SESSION_COOKIE_SECURE") and str(config.get("SESSION_COOKIE_NAME", "")).startswith("__Host-")
     ):
         raise ConfigError(
             "The session cookie must be Secure and __Host- prefixed outside development mode "
             "(DISCLOSURE_DEV=1 relaxes this for plain http://127.0.0.1 only)."
+        )
+
+
+def check_mail_settings(config: Mapping[str, Any]) -> None:
+    """Email notifications: a known TLS mode, a sender when there is a relay, no password sent in clear, and links
+    that point at https (http only in development)."""
+    mode = config.get("SMTP_TLS")
+    if mode not in SMTP_TLS_MODES:
+        raise ConfigError(f"SMTP_TLS (DISCLOSURE_SMTP_TLS) is {mode!r}; use one of {', '.join(SMTP_TLS_MODES)}.")
+    if config.get("SMTP_HOST") and not config.get("SMTP_FROM"):
+        raise ConfigError(
+            "DISCLOSURE_SMTP_HOST is set but DISCLOSURE_SMTP_FROM is not: set the address notifications come from, "
+            'e.g. "Disclosure <disclosure@legal.example.net>".'
+        )
+    if config.get("SMTP_PASSWORD") and mode == "none":
+        raise ConfigError(
+            "DISCLOSURE_SMTP_PASSWORD is set with DISCLOSURE_SMTP_TLS=none, which would send it in clear: use "
+            "starttls (port 587) or tls (port 465)."
+        )
+    url = config.get("EXTERNAL_URL")
+    schemes = ("https://", "http://") if config.get("DEV_MODE") else ("https://",)
+    if url and (not str(url).startswith(schemes) or len(str(url)) <= len("https://")):
+        raise ConfigError(
+            f"EXTERNAL_URL (DISCLOSURE_EXTERNAL_URL) is {url!r}; give the address people open the app at, "
+            "e.g. https://legal.example.net (http:// only in development)."
         )
 
 
