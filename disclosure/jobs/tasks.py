@@ -262,13 +262,29 @@ def verify_audit_log(context: JobContext) -> dict[str, Any]:
 )
 def write_missing_checkpoint_files(context: JobContext) -> dict[str, Any]:
     """A checkpoint commits with the change that signed it; its file is written after. Should that fail (a full
-    or read-only folder), this writes it once the folder is back, and fails (to be tried again) until then."""
-    from flask import current_app
+    or read-only folder), this writes it once the folder is back, and fails (to be tried again) until then.
 
+    A folder that lost its oldest file was emptied or replaced: that is for `flask audit verify` and a person, and
+    this job refuses rather than rebuild the outside copies from the database they are there to check.
+    """
+    from flask import current_app
+    from sqlalchemy import func
+
+    from disclosure.audit.models import AuditCheckpoint
     from disclosure.audit.service import missing_checkpoint_files, write_checkpoint_file
 
     folder = Path(current_app.config["AUDIT_CHECKPOINT_DIR"])
     missing = missing_checkpoint_files(folder)
+    oldest = db.session.execute(select(func.min(AuditCheckpoint.id))).scalar_one()
+    if any(checkpoint.id == oldest for checkpoint in missing):
+        # The folder lost its oldest file: it was emptied or replaced, not left behind by a failed write (a mount
+        # that comes back brings its files back). Refilling it from the database would rebuild the copies kept
+        # outside the database from the database itself, and hide a rewritten tail (issue 17).
+        raise JobError(
+            f"The checkpoint folder has lost its oldest checkpoint's file ({len(missing)} of the signed checkpoints "
+            "have none): it was emptied, replaced or is not mounted. Nothing is rewritten from the database. Run "
+            "`flask audit verify`, then restore the folder from a backup or remount it."
+        )
     written = 0
     for checkpoint in missing:
         try:
