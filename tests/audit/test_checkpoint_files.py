@@ -43,7 +43,8 @@ def test_an_unwritable_checkpoint_folder_neither_fails_a_saved_edit_nor_loses_it
     login_as("intake")
     with app.app_context():
         reference = make_case().reference
-    shutil.rmtree(folder, ignore_errors=True)
+    aside = folder.with_name("checkpoints-mount")
+    folder.rename(aside)  # the mount did not come up: its files are out of reach
     folder.write_text("not a folder: the mount did not come up")  # unwritable even for root
 
     for attempt in range(4):
@@ -57,7 +58,8 @@ def test_an_unwritable_checkpoint_folder_neither_fails_a_saved_edit_nor_loses_it
         signed = db.session.execute(select(AuditCheckpoint)).scalars().all()
         assert signed  # the checkpoints committed with the edits
 
-        folder.unlink()  # the mount is back
+        folder.unlink()
+        aside.rename(folder)  # the mount is back, with the files it held
         queued = worker.schedule_periodic("test-worker")
         assert queued
         worker.work("test-worker", once=True, periodic=False, heartbeat_every=0.05)
@@ -66,6 +68,26 @@ def test_an_unwritable_checkpoint_folder_neither_fails_a_saved_edit_nor_loses_it
         assert job.status is JobState.SUCCEEDED, job.error
         notes = {path.read_text(encoding="utf-8") for path in folder.glob("checkpoint-*.txt")}
         assert {c.note for c in signed} <= notes
+
+
+def test_the_job_does_not_refill_an_emptied_checkpoint_folder_from_the_database(app):
+    """Issue 17: the files are the copies kept outside the database. Rewriting an emptied folder from the database
+    rows would rebuild them from what an attacker may have rewritten, so the job refuses and says what to do."""
+    with app.app_context():
+        make_case()
+    assert app.test_cli_runner().invoke(args=["audit", "checkpoint"]).exit_code == 0
+    folder = Path(app.config["AUDIT_CHECKPOINT_DIR"])
+    for path in folder.glob("checkpoint-*.txt"):
+        path.unlink()
+    with app.app_context():
+        assert worker.schedule_periodic("test-worker")
+        worker.work("test-worker", once=True, periodic=False, heartbeat_every=0.05)
+        db.session.expire_all()
+        job = db.session.execute(select(Job).where(Job.kind == "audit.checkpoint_files")).scalar_one()
+        assert job.status is not JobState.SUCCEEDED
+        assert "has lost its oldest checkpoint's file" in (job.error or "")
+        assert "Nothing is rewritten from the database" in job.error
+    assert list(folder.glob("checkpoint-*.txt")) == []
 
 
 def test_verify_warns_of_a_stored_checkpoint_without_its_file(app):
