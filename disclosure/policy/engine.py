@@ -22,7 +22,7 @@ from disclosure.policy.scope import (
     check_scope,
     ground_requires_reason,
 )
-from disclosure.policy.validity import REAL_TIME, Bar, Period, Validity, names
+from disclosure.policy.validity import REAL_TIME, Bar, Period, Validity, days_spanned, names
 from disclosure.policy.vocabulary import Category, ProcessType, Regime, TargetKind, Verdict
 
 __all__ = [
@@ -633,13 +633,13 @@ class _Rules:
             if start is None or end is None:
                 continue
             first, last = _day(start), _day(end)
-            if (days := (last - first).days + 1) > p.max_days:
+            if (days := days_spanned(first, last)) > p.max_days:
                 out.append(
                     PolicyWarning(
                         "period_exceeds_maximum",
                         f"A {p.label} may authorise at most {p.max_days} days; {what} "
-                        f"spans {days} days ({first.isoformat()} to {last.isoformat()}). "
-                        "Ask for a shorter period or an extension order.",
+                        f"spans {days} days ({first.isoformat()} to {last.isoformat()}, the first day not "
+                        "counted). Ask for a shorter period or an extension order.",
                     )
                 )
         return out

@@ -8,6 +8,11 @@ collection under an order that also reaches stored data (one under an executive 
 gives the dates an order with a window can reach, so that a request reaching beyond them is refused for the
 excess and offered narrowing. `issuer_fault` says why the issuing authority may not order a category, honouring
 validation and the agreements. Pure.
+
+Days are counted as Fed. R. Crim. P. 45(a)(1) counts a period stated in days: the day of the event that starts it
+(the order's issue, or its receipt when no issue date is given) is not counted, every day after it is, and the last
+day is included. So an interception order issued on 1 December may run 30 days, to 31 December (18 USC 2518(5)),
+and a pen register issued on 1 December 60 days, to 30 January (18 USC 3123(c)(1)); one day more exceeds it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from disclosure.policy.model import AgreementRule, Policy, ProcessRule, Window
 from disclosure.policy.request import RequestDocument
 from disclosure.policy.vocabulary import AuthorityKind, Category, OfficialLevel, Regime
 
-__all__ = ["REAL_TIME", "Bar", "Period", "Validity", "names", "who"]
+__all__ = ["REAL_TIME", "Bar", "Period", "Validity", "days_spanned", "last_day", "names", "who"]
 
 #: Categories collected from now on rather than held: collecting them after an order's period is interception
 #: (18 USC 2511) or an unlawful pen register (18 USC 3121), whatever the order reaches besides.
@@ -62,6 +67,17 @@ def names(items: Iterable[object], conjunction: str = "and") -> str:
 
 def _day(moment: date) -> date:
     return moment.date() if isinstance(moment, datetime) else moment
+
+
+def days_spanned(first: date, last: date) -> int:
+    """How many days a period from `first` to `last` lasts, counted as FRCrP 45(a)(1) does: `first` (the day of
+    the event that starts it) is excluded, `last` included; 1 December to 31 December is 30 days."""
+    return (_day(last) - _day(first)).days
+
+
+def last_day(first: date, days: int) -> date:
+    """The last day of a period of `days` days starting on `first`, counted as `days_spanned` counts."""
+    return _day(first) + timedelta(days=days)
 
 
 @dataclass(frozen=True)
@@ -225,7 +241,8 @@ class Validity:
 
     def authorised_period(self) -> Period | None:
         """The dates the order reaches: up to its validity date and, for prospective process, no longer than
-        its maximum duration from its start. None when the order states no limit."""
+        its maximum duration from its start (the start itself not counted). None when the order states no
+        limit."""
         p, request = self.process, self.request
         ends: list[date] = []
         if request.valid_until is not None:
@@ -234,7 +251,7 @@ class Validity:
         if p.window is Window.PROSPECTIVE:
             start = request.issued_on or self.received
             if p.max_days is not None:
-                ends.append(start + timedelta(days=p.max_days - 1))
+                ends.append(last_day(start, p.max_days))
         return Period(start, min(ends)) if ends else None
 
     def excess(self) -> tuple[str, Period | None] | None:
@@ -246,7 +263,7 @@ class Validity:
         beyond: list[str] = []
         order_start, order_end = self.request.issued_on or self.received, self.request.valid_until
         if p.window is Window.PROSPECTIVE and order_end and order_end > period.end:
-            days = (order_end - order_start).days + 1
+            days = days_spanned(order_start, order_end)
             beyond.append(f"the order spans {days} days ({order_start.isoformat()} to {order_end.isoformat()})")
         inside = False  # whether any requested period overlaps the authorised one, so that narrowing can help
         for target in self.request.targets:

@@ -156,3 +156,28 @@ def test_an_eu_order_for_content_that_states_no_offence_cannot_pass() -> None:
 def test_subscriber_data_needs_no_offence(categories: list[str], expected: dict[str, str]) -> None:
     doc = {**case.EPOC_CONTENT_NO_OFFENCE_FIELD, "categories": categories}
     assert verdicts(run(doc)) == expected
+
+
+# 6. Maximum durations count days as the law does: the day of the triggering event is not counted (FRCrP 45(a)(1)).
+
+
+def test_an_interception_order_of_30_days_counted_from_its_issue_is_within_the_limit() -> None:
+    """80: issued 2026-12-01, valid until 2026-12-31: 30 days after the day of issue, as 2518(5) allows."""
+    evaluation = run(case.WIRETAP_30D_RULE45_COUNT, today=date(2026, 12, 7))
+    assert verdicts(evaluation) == {"realtime_content": P}
+    assert "period_exceeds_maximum" not in evaluation.warning_ids()
+    one_more_day = run({**case.WIRETAP_30D_RULE45_COUNT, "valid_until": "2027-01-01"})
+    [finding] = one_more_day.categories
+    assert finding.verdict.value == X
+    assert finding.narrow_to == (date(2026, 12, 1), date(2026, 12, 31))
+    assert "the order spans 31 days (2026-12-01 to 2027-01-01)" in finding.reason
+    assert "spans 31 days" in warning(one_more_day, "period_exceeds_maximum")
+
+
+def test_a_pen_register_of_60_days_counted_from_its_issue_is_within_the_limit() -> None:
+    """81: issued 2026-12-01, valid until 2027-01-30: 60 days, as 3123(c)(1) allows."""
+    evaluation = run(case.PENTRAP_60D_RULE45_COUNT)
+    assert verdicts(evaluation) == {"realtime_noncontent": P}
+    one_more_day = run({**case.PENTRAP_60D_RULE45_COUNT, "valid_until": "2027-01-31"})
+    [finding] = one_more_day.categories
+    assert finding.verdict.value == X and finding.narrow_to == (date(2026, 12, 1), date(2027, 1, 30))

@@ -380,31 +380,33 @@ def test_uk_ipa_process_is_foreign_unless_issued_under_the_agreement() -> None:
 
 
 def test_an_interception_order_longer_than_30_days_is_approvable_only_for_its_first_30() -> None:
+    """30 days after the day of issue (FRCrP 45(a)(1)): from 2026-11-19, to 2026-12-19."""
     evaluation = run(
         process_type="wiretap_order",
         categories=["realtime_content"],
         issued_on="2026-11-19",
-        valid_until="2027-01-02",  # 45 days
+        valid_until="2027-01-02",  # 44 days
     )
     [finding] = evaluation.categories
     assert finding.verdict == X
-    assert finding.narrow_to == (date(2026, 11, 19), date(2026, 12, 18))
-    assert finding.as_json()["narrow_to"] == {"from": "2026-11-19", "to": "2026-12-18"}
+    assert "the order spans 44 days (2026-11-19 to 2027-01-02)" in finding.reason
+    assert finding.narrow_to == (date(2026, 11, 19), date(2026, 12, 19))
+    assert finding.as_json()["narrow_to"] == {"from": "2026-11-19", "to": "2026-12-19"}
     requested = [Category.REALTIME_CONTENT]
     check_scope(
         requested,
         requested,
         evaluation,
-        periods={Category.REALTIME_CONTENT: [(date(2026, 11, 19), date(2026, 12, 18))]},
+        periods={Category.REALTIME_CONTENT: [(date(2026, 11, 19), date(2026, 12, 19))]},
     )
-    with pytest.raises(Exception, match="only for 2026-11-19 to 2026-12-18"):
+    with pytest.raises(Exception, match="only for 2026-11-19 to 2026-12-19"):
         check_scope(
             requested,
             requested,
             evaluation,
             periods={Category.REALTIME_CONTENT: [(date(2026, 11, 19), date(2027, 1, 2))]},
         )
-    with pytest.raises(Exception, match="only for 2026-11-19 to 2026-12-18"):
+    with pytest.raises(Exception, match="only for 2026-11-19 to 2026-12-19"):
         check_scope(requested, requested, evaluation)
 
 
@@ -425,8 +427,8 @@ def test_no_narrowing_is_offered_when_nothing_requested_lies_inside_the_orders_p
 def test_an_interception_order_without_an_issue_date_is_measured_from_its_receipt() -> None:
     evaluation = run(process_type="pen_trap_order", categories=["realtime_noncontent"], valid_until="2027-02-28")
     [finding] = evaluation.categories
-    assert finding.verdict == X and finding.narrow_to == (date(2026, 11, 20), date(2027, 1, 18))
-    assert "the order spans 101 days (2026-11-20 to 2027-02-28)" in finding.reason
+    assert finding.verdict == X and finding.narrow_to == (date(2026, 11, 20), date(2027, 1, 19))
+    assert "the order spans 100 days (2026-11-20 to 2027-02-28)" in finding.reason
 
 
 def test_a_warrant_reaches_no_records_made_after_its_window() -> None:
@@ -530,9 +532,10 @@ def test_every_process_type_under_every_regime(process: str, regime: str, emerge
         assert finding.clause and finding.reason
 
 
-# Every process type in its home regime under five window states (received 2026-11-20, judged 2026-11-27):
-# none stated; valid; expired before it was served; served in time but the window has since passed; and an order
-# that spans longer than the longest its kind may authorise (wiretap 30 days, pen/trap 60, UK interception 180).
+# Every process type in its home regime under seven window states (received 2026-11-20, judged 2026-11-27):
+# none stated; valid; expired before it was served; served in time but the window has since passed; an order
+# that spans longer than the longest its kind may authorise (wiretap 30 days, pen/trap 60, UK interception 180);
+# and orders of exactly 30 and of 31 days.
 # UK IPA process here invokes the US-UK agreement, a warrant with a Judicial Commissioner's approval.
 WINDOWS = {
     "none": {},
@@ -540,6 +543,9 @@ WINDOWS = {
     "expired_when_served": {"issued_on": "2026-11-01", "valid_until": "2026-11-19"},
     "passed_since": {"issued_on": "2026-11-19", "valid_until": "2026-11-22"},
     "too_long": {"issued_on": "2026-11-19", "valid_until": "2027-06-30"},
+    # Days counted as FRCrP 45(a)(1) counts them, the day of issue excluded: 30 days, then 31.
+    "30_days": {"issued_on": "2026-11-19", "valid_until": "2026-12-19"},
+    "31_days": {"issued_on": "2026-11-19", "valid_until": "2026-12-20"},
 }
 HOME = {
     "eu_production_order": ("eu", "DE"),
@@ -550,25 +556,25 @@ HOME = {
     "uk_ipa_interception_warrant": ("uk", "GB"),
 }
 BY_WINDOW = {
-    #                             none      valid     expired   passed    too_long
-    "subpoena": ("PXXXXP", "PXXXXP", "XXXXXP", "PXXXXP", "PXXXXP"),
-    "court_order_2703d": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP"),
-    "search_warrant": ("PPPXXP", "PPPXXP", "XXXXXP", "PPPXXP", "PPPXXP"),
-    "wiretap_order": ("XXXPXP", "XXXPXP", "XXXXXP", "XXXXXP", "XXXXXP"),
-    "pen_trap_order": ("XXXXPP", "XXXXPP", "XXXXXP", "XXXXXP", "XXXXXP"),
-    "preservation_request": ("SSSXXS", "SSSXXS", "XXXXXX", "SSSXXS", "SSSXXS"),
-    "emergency_request": ("PPNXXP", "PPNXXP", "XXXXXP", "PPNXXP", "PPNXXP"),
-    "national_security_letter": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP"),
-    "eu_production_order": ("PPPXXP", "PPPXXP", "XXXXXP", "PPPXXP", "PPPXXP"),
-    "eu_preservation_order": ("SSSXXS", "SSSXXS", "XXXXXX", "SSSXXS", "SSSXXS"),
-    "other_court_order": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP"),
-    "civil_subpoena": ("PXXXXP", "PXXXXP", "XXXXXP", "PXXXXP", "PXXXXP"),
-    "foreign_order": ("XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP"),
+    #                  none      valid     expired   passed    too_long  30 days   31 days
+    "subpoena": ("PXXXXP", "PXXXXP", "XXXXXP", "PXXXXP", "PXXXXP", "PXXXXP", "PXXXXP"),
+    "court_order_2703d": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP", "PPXXXP", "PPXXXP"),
+    "search_warrant": ("PPPXXP", "PPPXXP", "XXXXXP", "PPPXXP", "PPPXXP", "PPPXXP", "PPPXXP"),
+    "wiretap_order": ("XXXPXP", "XXXPXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXPXP", "XXXXXP"),
+    "pen_trap_order": ("XXXXPP", "XXXXPP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXPP", "XXXXPP"),
+    "preservation_request": ("SSSXXS", "SSSXXS", "XXXXXX", "SSSXXS", "SSSXXS", "SSSXXS", "SSSXXS"),
+    "emergency_request": ("PPNXXP", "PPNXXP", "XXXXXP", "PPNXXP", "PPNXXP", "PPNXXP", "PPNXXP"),
+    "national_security_letter": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP", "PPXXXP", "PPXXXP"),
+    "eu_production_order": ("PPPXXP", "PPPXXP", "XXXXXP", "PPPXXP", "PPPXXP", "PPPXXP", "PPPXXP"),
+    "eu_preservation_order": ("SSSXXS", "SSSXXS", "XXXXXX", "SSSXXS", "SSSXXS", "SSSXXS", "SSSXXS"),
+    "other_court_order": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP", "PPXXXP", "PPXXXP"),
+    "civil_subpoena": ("PXXXXP", "PXXXXP", "XXXXXP", "PXXXXP", "PXXXXP", "PXXXXP", "PXXXXP"),
+    "foreign_order": ("XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXXXP"),
     # Real-time collection under an agreement order ends with its period; stored data served in time stays.
-    "agreement_order": ("PPPPPP", "PPPPPP", "XXXXXP", "PPPXXP", "PPPPPP"),
-    "uk_ipa_communications_data": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP"),
-    "uk_ipa_interception_warrant": ("XXXPPP", "XXXPPP", "XXXXXP", "XXXXXP", "XXXXXP"),
-    "voluntary_disclosure": ("PPPXXP", "PPPXXP", "XXXXXP", "PPPXXP", "PPPXXP"),
+    "agreement_order": ("PPPPPP", "PPPPPP", "XXXXXP", "PPPXXP", "PPPPPP", "PPPPPP", "PPPPPP"),
+    "uk_ipa_communications_data": ("PPXXXP", "PPXXXP", "XXXXXP", "PPXXXP", "PPXXXP", "PPXXXP", "PPXXXP"),
+    "uk_ipa_interception_warrant": ("XXXPPP", "XXXPPP", "XXXXXP", "XXXXXP", "XXXXXP", "XXXPPP", "XXXPPP"),
+    "voluntary_disclosure": ("PPPXXP", "PPPXXP", "XXXXXP", "PPPXXP", "PPPXXP", "PPPXXP", "PPPXXP"),
 }
 
 

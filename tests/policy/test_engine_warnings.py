@@ -224,8 +224,9 @@ def test_ip_address_without_its_time_of_use() -> None:
     ],
 )
 def test_order_period_over_the_maximum(process: str, days: int, warned: bool) -> None:
+    """Days counted as FRCrP 45(a)(1) counts them: the first day (the order's issue) is not counted."""
     start = date(2026, 11, 1)
-    end = (start + timedelta(days=days - 1)).isoformat()
+    end = (start + timedelta(days=days)).isoformat()
     by_order = run(process_type=process, issued_on=start.isoformat(), valid_until=end)
     by_target = run(
         process_type=process, targets=[{"kind": "username", "value": "u1", "from": start.isoformat(), "to": end}]
