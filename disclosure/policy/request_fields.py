@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Final, TypeVar
 
 __all__ = [
+    "COUNTRY_ALIASES",
     "ROOT",
     "JsonObject",
     "RequestError",
@@ -140,10 +141,17 @@ def member(vocabulary: type[E], what: str) -> Callable[[object, str], E]:
     return read
 
 
+#: Codes in common use that ISO 3166 gives another spelling: the EU writes Greece EL (its certificates under
+#: Reg. 2023/1543 do), and UK is reserved for the United Kingdom, whose code is GB. A request is read with the ISO
+#: code once, here, so that every rule (the Regulation's member states, the US-UK agreement) compares one spelling.
+COUNTRY_ALIASES: Final[Mapping[str, str]] = {"EL": "GR", "UK": "GB"}
+
+
 def country(value: object, field: str) -> str:
+    """An ISO 3166 alpha-2 code in capitals; EL is read as GR and UK as GB."""
     if not isinstance(value, str) or not _COUNTRY.match(value):
         raise RequestError(field, "must be a two-letter ISO 3166 country code in capitals, e.g. US or DE")
-    return value
+    return COUNTRY_ALIASES.get(value, value)
 
 
 def bool_value(value: object, field: str) -> bool:

@@ -181,3 +181,24 @@ def test_a_pen_register_of_60_days_counted_from_its_issue_is_within_the_limit() 
     one_more_day = run({**case.PENTRAP_60D_RULE45_COUNT, "valid_until": "2027-01-31"})
     [finding] = one_more_day.categories
     assert finding.verdict.value == X and finding.narrow_to == (date(2026, 12, 1), date(2027, 1, 30))
+
+
+# 7. The EU's code for Greece (EL) and the common code for the United Kingdom (UK) name the countries GR and GB.
+
+
+def test_a_greek_order_written_with_the_eus_code_el_is_judged_as_one_from_greece() -> None:
+    """107: EU certificates write Greece as EL; Greece is bound by the Regulation."""
+    request = parse_request(case.EPOC_GREECE_EL_CODE, now=NOW)
+    assert (request.jurisdiction.country, request.agency.country) == ("GR", "GR")
+    evaluation = run(case.EPOC_GREECE_EL_CODE)
+    assert verdicts(evaluation) == {"subscriber_basic": P}
+    assert evaluation.warning_ids() == []
+
+
+def test_a_uk_overseas_production_order_written_with_uk_is_judged_as_one_from_gb() -> None:
+    """108: ISO 3166 reserves UK for the United Kingdom, whose code is GB; the US-UK agreement covers it."""
+    request = parse_request(case.UK_OPO_COUNTRY_UK, now=NOW)
+    assert (request.jurisdiction.country, request.agency.country) == ("GB", "GB")
+    evaluation = run(case.UK_OPO_COUNTRY_UK)
+    assert verdicts(evaluation) == {"stored_content": P}
+    assert "country_outside_jurisdiction" not in evaluation.warning_ids()

@@ -222,3 +222,19 @@ def test_parse_requests_names_the_index_of_the_bad_record() -> None:
     assert str(error).startswith("[2].targets[0].value: not a valid email address")
     assert error_of([good, "x"]).field == "[1]"
     assert error_of([]).field == "(document)"
+
+
+@pytest.mark.parametrize(("written", "read"), [("EL", "GR"), ("UK", "GB"), ("GR", "GR"), ("GB", "GB"), ("DE", "DE")])
+def test_country_codes_are_normalised_once_when_parsed(written: str, read: str) -> None:
+    """EL is the EU's own code for Greece, UK the reserved code for the United Kingdom: both are read as the ISO
+    3166 code, for the jurisdiction and the agency alike, so every rule compares one spelling."""
+    doc = parse_request(
+        request_json(
+            jurisdiction={"regime": "eu", "country": written, "region": None},
+            agency={"name": "Police", "country": written},
+        ),
+        now=NOW,
+    )
+    assert (doc.jurisdiction.country, doc.agency.country) == (read, read)
+    assert to_json(doc)["jurisdiction"]["country"] == read  # type: ignore[index]
+    assert parse_request(to_json(doc), now=NOW) == doc
