@@ -2,7 +2,9 @@
 
 Parsing is strict: an unknown key or a bad value raises `RequestError` whose `field` is the dotted, indexed
 path of the first bad field (`targets[1].kind`, or `[2].targets[0].value` in a list) and whose message says
-what to fix. `parse_request(to_json(doc)) == doc` for every document. Pure: no Flask, no database.
+what to fix. Facts that cannot be true (request_facts.py, shared with the intake form) are refused the same way;
+dates are read in the offset `received_at` is written in. Country codes are read as ISO 3166 (EL as GR, UK as
+GB). `parse_request(to_json(doc)) == doc` for every document. Pure: no Flask, no database.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Final
 
 from disclosure.clock import utcnow
 from disclosure.policy.identifiers import canonical_identifier, check_email, check_phone
+from disclosure.policy.request_facts import future_receipt, impossible_facts
 from disclosure.policy.request_fields import (
     ROOT,
     JsonObject,
@@ -278,11 +281,10 @@ def _target(raw: object, path: str) -> Target:
 def _non_disclosure(raw: object, path: str) -> NonDisclosureOrder:
     # `until` must be written out, null for an indefinite order, so that "indefinite" is never an omission.
     obj = JsonObject(raw, path, ("basis", "until"), ("from",))
-    order = NonDisclosureOrder(
+    # Whether it ends before it starts (or, with no start, before the request arrived) is a fact of the request.
+    return NonDisclosureOrder(
         basis=obj.get("basis", text), from_=obj.optional("from", date_value), until=obj.optional("until", date_value)
     )
-    ordered(order.from_, order.until, obj.field("until"), "until")
-    return order
 
 
 def _categories(raw: object, path: str) -> tuple[Category, ...]:
@@ -318,14 +320,9 @@ def parse_request(obj: object, *, now: datetime | None = None, path: str = ROOT)
         raise ValueError("now must be an aware datetime")
     doc = JsonObject(obj, path, _KEYS, _OPTIONAL)
     received_at = doc.get("received_at", datetime_value)
-    if received_at > current:
-        raise RequestError(
-            doc.field("received_at"),
-            f"is in the future (it is now {current.astimezone(UTC):%Y-%m-%d %H:%M} UTC); give the time the request "
-            "actually arrived",
-        )
+    if (future := future_receipt(received_at, current.astimezone(UTC), "UTC")) is not None:
+        raise RequestError(doc.field(future.field), future.message)
     issued_on, valid_until = doc.optional("issued_on", date_value), doc.optional("valid_until", date_value)
-    ordered(issued_on, valid_until, doc.field("valid_until"), "valid_until")
     process_type = doc.get("process_type", member(ProcessType, "process type"))
     basis = doc.optional("voluntary_basis", member(VoluntaryBasis, "voluntary basis"))
     if (process_type is ProcessType.VOLUNTARY_DISCLOSURE) != (basis is not None):
@@ -344,7 +341,7 @@ def parse_request(obj: object, *, now: datetime | None = None, path: str = ROOT)
             "only a foreign order, an order under an agreement or UK IPA process can invoke an executive "
             f"agreement; leave it out for a {process_type.label}",
         )
-    return RequestDocument(
+    request = RequestDocument(
         reference=doc.optional("reference", _reference),
         process_type=process_type,
         jurisdiction=doc.get("jurisdiction", _jurisdiction),
@@ -364,6 +361,24 @@ def parse_request(obj: object, *, now: datetime | None = None, path: str = ROOT)
         voluntary_basis=basis,
         agreement=agreement,
     )
+    _check_facts(request, doc)
+    return request
+
+
+def _check_facts(request: RequestDocument, doc: JsonObject) -> None:
+    """Refuse the first fact that cannot be true, at its field; the day of receipt is the date in the offset
+    `received_at` is written in, as its author reads it."""
+    order = request.non_disclosure_order
+    found = impossible_facts(
+        received_on=request.received_at.date(),
+        due_on=request.due_at,
+        issued_on=request.issued_on,
+        valid_until=request.valid_until,
+        order_starts_on=order.from_ if order else None,
+        order_until=order.until if order else None,
+    )
+    if found:
+        raise RequestError(doc.field(found[0].field), found[0].message)
 
 
 def parse_requests(obj: object, *, now: datetime | None = None) -> list[RequestDocument]:

@@ -2,6 +2,8 @@
 copied literally from their files (named in each comment) so that the cases the engine got wrong stay tests.
 """
 
+# ruff: noqa: E501  (the malformed inputs are the lawyer's one-line files, kept as they wrote them)
+
 from __future__ import annotations
 
 from typing import Any
@@ -306,4 +308,68 @@ UK_OPO_COUNTRY_UK: dict[str, Any] = {
     "targets": [{"kind": "email", "value": "user@example.net", "from": "2026-01-01", "to": "2026-06-30"}],
     "categories": ["stored_content"],
     "agreement": "us_uk",
+}
+
+
+#: The lawyer's malformed inputs (malformed/ in their set), byte for byte as text, with the field each must name
+#: (their malformed-meta.json). 14 holds an integer of 5,000 nines, written here as an expression.
+MALFORMED: dict[str, tuple[str, str]] = {
+    "11-nan.json": (
+        "emergency",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "emergency": NaN, "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"]}',
+    ),
+    "12-infinity-penalty.json": (
+        "offence",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"], "offence": {"description": "x", "max_penalty_years": Infinity}}',
+    ),
+    "13-huge-number.json": (
+        "offence",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"], "offence": {"description": "x", "max_penalty_years": 1e400}}',
+    ),
+    "14-big-int-penalty.json": (
+        "offence",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"], "offence": {"description": "x", "max_penalty_years": '
+        + "9" * 5000
+        + "}}",
+    ),
+    "16-duplicate-nested-key.json": (
+        "jurisdiction",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "regime": "eu", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"]}',
+    ),
+    "17-lone-surrogate.json": (
+        "issuing_authority",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO \\ud800", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"]}',
+    ),
+    "30-process_type-int.json": (
+        "process_type",
+        '{"process_type": 5, "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"]}',
+    ),
+    "36-issuing_authority-kind-int.json": (
+        "issuing_authority.kind",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": 1, "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"]}',
+    ),
+    "44-received_at-1999.json": (
+        "received_at",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "1999-12-31T00:00:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"]}',
+    ),
+    "48-due_at-before-receipt.json": (
+        "due_at",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"], "due_at": "2026-11-01"}',
+    ),
+    "54-issued-after-received.json": (
+        "issued_on",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"], "issued_on": "2026-11-30"}',
+    ),
+    "75-voluntary_basis-int.json": (
+        "voluntary_basis",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"], "voluntary_basis": 1}',
+    ),
+    "78-agreement-list.json": (
+        "agreement",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1"}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"], "agreement": ["us_uk"]}',
+    ),
+    "80-official_level-int.json": (
+        "issuing_authority.official_level",
+        '{"process_type": "subpoena", "jurisdiction": {"regime": "us_federal", "country": "US", "region": null}, "issuing_authority": {"kind": "prosecutor", "name": "USAO", "docket": "GJ-1", "official_level": 3}, "agency": {"name": "FBI", "country": "US"}, "received_at": "2026-11-16T15:12:00Z", "received_via": "portal", "targets": [{"kind": "email", "value": "a@example.net"}], "categories": ["subscriber_basic"]}',
+    ),
 }

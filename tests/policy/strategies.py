@@ -71,9 +71,11 @@ def targets(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 @st.composite
 def request_documents(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid request document, received no later than 2027-03-11 (parse with now after that)."""
+    """A valid request document, received no later than 2027-03-11 (parse with now after that). Its facts are
+    possible (request_facts.py): issued no later than received, due and gagged no earlier."""
     received = draw(dates)
-    issued = draw(st.none() | dates)
+    later = st.integers(0, 400).map(lambda n: received + timedelta(days=n))
+    issued = draw(st.none() | st.integers(0, 200).map(lambda n: received - timedelta(days=n)))
     valid_until = None if issued is None else issued + timedelta(days=draw(st.integers(0, 120)))
     process = draw(st.sampled_from([p.value for p in ProcessType]))
     doc: dict[str, Any] = {
@@ -113,7 +115,7 @@ def request_documents(draw: st.DrawFn) -> dict[str, Any]:
     if issued is not None:
         doc["issued_on"], doc["valid_until"] = _iso(issued), _iso(valid_until) if valid_until else None
     if draw(st.booleans()):
-        doc["non_disclosure_order"] = {"basis": "18 USC 2705(b)", "until": draw(st.none() | dates.map(_iso))}
+        doc["non_disclosure_order"] = {"basis": "18 USC 2705(b)", "until": draw(st.none() | later.map(_iso))}
     if draw(st.booleans()):
-        doc["due_at"] = _iso(draw(dates))
+        doc["due_at"] = _iso(draw(later))
     return doc
