@@ -3,7 +3,10 @@
 A document is at most 1 MiB of UTF-8 text without a byte order mark, nested at most 32 deep, with no NaN or
 Infinity, no number that overflows, no key twice in one object and no unpaired surrogate in a string. Any bytes
 give either the parsed value or a `JsonInputError` whose message names the source and says what to fix; never
-another exception. Pure: standard library only, no Flask.
+another exception. A syntax error or too deep a nesting is placed by line and column; a bad value by the path of
+the field it is in, as the request parser names fields (`jurisdiction.regime`, `[0].targets[1].kind`): the
+parser's hooks mark each bad value, and the first mark in document order is reported. Pure: standard library
+only, no Flask.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import IO, Final, NoReturn
+
+from disclosure.policy.request_fields import ROOT, at
 
 __all__ = ["MAX_DEPTH", "MAX_DOCUMENT_BYTES", "JsonInputError", "load_json_document", "read_json_document"]
 
@@ -39,6 +44,16 @@ class JsonInputError(ValueError):
     """A JSON document is too large, not UTF-8, too deep or not strict JSON; the message says what to fix."""
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """Put by a parser hook in place of a value JSON allows but we refuse; `where` is filled in with its path.
+    For a key given twice, `pairs` holds the object's members before the second one and `key` the key."""
+
+    problem: str  #: with "{where}" where the path goes
+    key: str | None = None
+    pairs: tuple[tuple[str, object], ...] = ()
+
+
 def read_json_document(stream: IO[bytes], *, source: str) -> object:
     """Read at most one byte over the limit from `stream`, so a huge file is refused without loading it."""
     data = stream.read(MAX_DOCUMENT_BYTES + 1)
@@ -56,19 +71,20 @@ def load_json_document(data: bytes, *, source: str) -> object:
     try:
         value = json.loads(
             text,
-            parse_constant=lambda name: _refuse(f"{source} contains {name}, which JSON does not allow; write a number"),
-            parse_int=lambda digits: _integer(digits, source),
-            parse_float=lambda digits: _finite(digits, source),
-            object_pairs_hook=lambda pairs: _unique_keys(pairs, source),
+            parse_constant=lambda name: _Refused(
+                f"contains {name} at {{where}}, which JSON does not allow; write a number"
+            ),
+            parse_int=_integer,
+            parse_float=_finite,
+            object_pairs_hook=_unique_keys,
         )
-    except JsonInputError:
-        raise
     except json.JSONDecodeError as exc:
         _refuse(f"{source} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}")
     except RecursionError:
         # Unreachable past the depth check; kept so that no input can ever end in a traceback.
         _refuse(f"{source} is nested too deeply; the limit is {MAX_DEPTH} levels")
-    _check_strings(value, source)
+    if (problem := _first_problem(value, ROOT)) is not None:
+        _refuse(f"{source} {problem}")
     return value
 
 
@@ -121,50 +137,66 @@ def _position(text: str, offset: int) -> tuple[int, int]:
     return line, offset - text.rfind("\n", 0, offset)
 
 
-def _integer(digits: str, source: str) -> int:
+def _integer(digits: str) -> int | _Refused:
     try:
         return int(digits)
     except ValueError:
         # Python refuses to convert an integer of more than sys.get_int_max_str_digits() digits.
-        _refuse(
-            f"{source} has an integer of {len(digits.lstrip('-')):,} digits; the limit is "
+        return _Refused(
+            f"has an integer of {len(digits.lstrip('-')):,} digits at {{where}}; the limit is "
             f"{sys.get_int_max_str_digits():,}: write a shorter number"
         )
 
 
-def _finite(digits: str, source: str) -> float:
+def _finite(digits: str) -> float | _Refused:
     number = float(digits)
     if math.isinf(number):
-        _refuse(f"{source} has the number {digits[:40]}, too large to represent; write a smaller number")
+        return _Refused(f"has the number {digits[:40]} at {{where}}, too large to represent; write a smaller number")
     return number
 
 
-def _unique_keys(pairs: list[tuple[str, object]], source: str) -> dict[str, object]:
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object] | _Refused:
     obj: dict[str, object] = {}
-    for key, value in pairs:
+    for index, (key, value) in enumerate(pairs):
         if key in obj:
             name = json.dumps(key, ensure_ascii=True)
-            _refuse(f"{source} has the key {name} twice in one object; keep one of them")
+            return _Refused(
+                f"has the key {name} twice in one object, at {{where}}; keep one of them", key, tuple(pairs[:index])
+            )
         obj[key] = value
     return obj
 
 
-def _check_strings(value: object, source: str) -> None:
-    """Refuse an unpaired surrogate (`"\\ud800"`): it is no character, and UTF-8 output cannot encode it."""
-    pending: list[object] = [value]
-    while pending:
-        item = pending.pop()
-        strings: Iterable[object] = ()
-        if isinstance(item, dict):
-            strings = item.keys()
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        else:
-            strings = (item,)
-        for string in strings:
-            if isinstance(string, str) and (found := _SURROGATE.search(string)):
-                _refuse(
-                    f"{source} has an unpaired surrogate \\u{ord(found.group()):04x} in a string, which is no "
-                    "character; write the character itself or a surrogate pair"
-                )
+def _first_problem(value: object, path: str) -> str | None:
+    """The first refused value in document order, with its path; or an unpaired surrogate (`"\\ud800"`: no
+    character, and UTF-8 output cannot encode it). Recursion is bounded by the depth check."""
+    if isinstance(value, _Refused):
+        for key, member in value.pairs:
+            if (found := _member_problem(key, member, path)) is not None:
+                return found
+        where = at(path, value.key) if value.key is not None else path
+        return value.problem.replace("{where}", where)
+    if isinstance(value, dict):
+        for key, member in value.items():
+            if (found := _member_problem(key, member, path)) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _first_problem(item, at(path, index))) is not None:
+                return found
+    elif isinstance(value, str):
+        return _surrogate(value, f"in a string at {path}")
+    return None
+
+
+def _member_problem(key: str, value: object, path: str) -> str | None:
+    return _surrogate(key, f"in a key of {path}") or _first_problem(value, at(path, key))
+
+
+def _surrogate(string: str, where: str) -> str | None:
+    if (found := _SURROGATE.search(string)) is None:
+        return None
+    return (
+        f"has an unpaired surrogate \\u{ord(found.group()):04x} {where}, which is no character; write the "
+        "character itself or a surrogate pair"
+    )

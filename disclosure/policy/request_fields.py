@@ -134,9 +134,11 @@ def member(vocabulary: type[E], what: str) -> Callable[[object, str], E]:
                 return vocabulary(value)
             except ValueError:
                 pass
-        shown = repr(value) if isinstance(value, str) else json_type(value)
         known = ", ".join(m.value for m in vocabulary)
-        raise RequestError(field, f"unknown {what} {shown}; use one of: {known}")
+        if isinstance(value, str):
+            raise RequestError(field, f"unknown {what} {value!r}; use one of: {known}")
+        got = ("true" if value else "false") if isinstance(value, bool) else json_type(value)
+        raise RequestError(field, f"unknown {what}: expected text, got {got}; use one of: {known}")
 
     return read
 

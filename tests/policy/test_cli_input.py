@@ -22,6 +22,7 @@ from disclosure.policy.json_input import (
     load_json_document,
 )
 from disclosure.policy_cli import policy_cli
+from tests.policy.blind_cases import MALFORMED
 from tests.policy.factories import request_json
 
 _FILE = "request.json"
@@ -158,20 +159,20 @@ def test_undecodable_bytes_are_named_by_value_and_offset() -> None:
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_refused(constant: str) -> None:
     assert refusal(f'{{"a": [1, {constant}]}}'.encode()) == (
-        f"in.json contains {constant}, which JSON does not allow; write a number"
+        f"in.json contains {constant} at a[1], which JSON does not allow; write a number"
     )
 
 
 def test_a_duplicate_key_is_named() -> None:
     assert refusal(b'{"targets": [{"kind": "email", "kind": "ip"}]}') == (
-        'in.json has the key "kind" twice in one object; keep one of them'
+        'in.json has the key "kind" twice in one object, at targets[0].kind; keep one of them'
     )
 
 
 def test_numbers_that_cannot_be_represented_are_refused() -> None:
-    assert "1e400, too large" in refusal(b"[1e400]")
-    assert "-1e400, too large" in refusal(b"[-1e400]")
-    assert "has an integer of 5,000 digits; the limit is 4,300" in refusal(b"-" + b"7" * 5000)
+    assert "1e400 at [0], too large" in refusal(b"[1e400]")
+    assert "-1e400 at [0], too large" in refusal(b"[-1e400]")
+    assert "has an integer of 5,000 digits at (document); the limit is 4,300" in refusal(b"-" + b"7" * 5000)
     assert load_json_document(b"[1e300, -0.0, 12345678901234567890]", source="in.json") == [
         1e300,
         -0.0,
@@ -180,8 +181,9 @@ def test_numbers_that_cannot_be_represented_are_refused() -> None:
 
 
 def test_unpaired_surrogates_are_refused_and_pairs_read() -> None:
-    assert "unpaired surrogate \\ud800" in refusal(b'["\\ud800"]')
-    assert "unpaired surrogate \\udfff" in refusal(b'{"\\udfff": 1}')
+    assert "unpaired surrogate \\ud800 in a string at [0]," in refusal(b'["\\ud800"]')
+    assert "unpaired surrogate \\udfff in a key of (document)," in refusal(b'{"\\udfff": 1}')
+    assert "in a key of a[0]," in refusal(b'{"a": [{"\\udfff": 1}]}')
     assert load_json_document(b'"\\ud83d\\ude00"', source="in.json") == "\U0001f600"
 
 
@@ -270,3 +272,79 @@ def test_any_bytes_exit_0_or_2(folder: Path, data: bytes) -> None:
 @given(doc=requests_with_any_field())
 def test_a_request_with_any_value_in_any_field_exits_0_or_2(folder: Path, doc: Any) -> None:
     assert_answered(check_bytes(folder, json.dumps(doc, ensure_ascii=False).encode()))
+
+
+# The lawyer's malformed inputs (issue #13's blind check): each names the field it is in, by its full path.
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("11-nan.json", "request.json contains NaN at emergency, which JSON does not allow; write a number"),
+        (
+            "12-infinity-penalty.json",
+            "request.json contains Infinity at offence.max_penalty_years, which JSON does not allow; write a number",
+        ),
+        (
+            "13-huge-number.json",
+            "request.json has the number 1e400 at offence.max_penalty_years, too large to represent; write a "
+            "smaller number",
+        ),
+        (
+            "14-big-int-penalty.json",
+            "request.json has an integer of 5,000 digits at offence.max_penalty_years; the limit is 4,300: write "
+            "a shorter number",
+        ),
+        (
+            "16-duplicate-nested-key.json",
+            'request.json has the key "regime" twice in one object, at jurisdiction.regime; keep one of them',
+        ),
+        (
+            "17-lone-surrogate.json",
+            "request.json has an unpaired surrogate \\ud800 in a string at issuing_authority.name, which is no "
+            "character; write the character itself or a surrogate pair",
+        ),
+    ],
+)
+def test_the_lawyers_malformed_json_names_the_field(tmp_path: Path, name: str, message: str) -> None:
+    field, text = MALFORMED[name]
+    result = check_bytes(tmp_path, text.encode("utf-8", "surrogatepass"))
+    assert_refused(result, field)
+    assert result.stderr == f"error: {tmp_path}/{message}\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("30-process_type-int.json", "process_type: unknown process type: expected text, got a number; use one of: "),
+        (
+            "36-issuing_authority-kind-int.json",
+            "issuing_authority.kind: unknown issuing authority kind: expected text, got a number; use one of: judge",
+        ),
+        ("75-voluntary_basis-int.json", "voluntary_basis: unknown voluntary basis: expected text, got a number"),
+        ("78-agreement-list.json", "agreement: unknown agreement: expected text, got a list; use one of: us_uk, us_au"),
+        (
+            "80-official_level-int.json",
+            "issuing_authority.official_level: unknown official level: expected text, got a number; use one of: ",
+        ),
+    ],
+)
+def test_a_value_that_is_not_text_reads_well(tmp_path: Path, name: str, message: str) -> None:
+    field, text = MALFORMED[name]
+    assert_refused(check_bytes(tmp_path, text.encode()), f"error: {message}", field)
+
+
+def test_a_problem_in_a_list_of_requests_names_the_record() -> None:
+    doc = json.dumps([request_json(), request_json()]).replace('"kind": "email"', '"kind": "email", "kind": "ip"', 1)
+    assert refusal(doc.encode()) == (
+        'in.json has the key "kind" twice in one object, at [0].targets[0].kind; keep one of them'
+    )
+    assert refusal(b'[{"a": [1, {"b": NaN}]}]') == (
+        "in.json contains NaN at [0].a[1].b, which JSON does not allow; write a number"
+    )
+
+
+def test_the_first_problem_in_the_document_is_the_one_named() -> None:
+    assert "at a," in refusal(b'{"a": NaN, "b": 1e999, "c": {"d": 1, "d": 2}}')
+    assert "at b," in refusal(b'{"a": 1, "b": 1e999, "c": {"d": 1, "d": 2}}')
+    assert "at c.d[0]," in refusal(b'{"c": {"d": [NaN], "d": 2}}')

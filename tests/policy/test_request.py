@@ -129,7 +129,7 @@ DELETE = object()
         ("categories", ["stored_content", "stored_content"], "categories[1]", "listed twice"),
         ("categories", "stored_content", "categories", "must be a list, not a string"),
         ("targets.1.kind", "handle", "targets[1].kind", "unknown target kind 'handle'"),
-        ("targets.1.kind", 3, "targets[1].kind", "unknown target kind a number"),
+        ("targets.1.kind", 3, "targets[1].kind", "unknown target kind: expected text, got a number"),
         ("targets.0.value", "not-an-email", "targets[0].value", "not a valid email address"),
         ("targets.0.value", "", "targets[0].value", "must not be empty"),
         ("targets.1", {"kind": "ip", "value": "300.1.2.3"}, "targets[1].value", "not an IPv4 or IPv6 address"),
