@@ -75,6 +75,7 @@ def _register_models() -> None:
     import disclosure.cases.models
     import disclosure.jobs.models
     import disclosure.jobs.tasks
+    import disclosure.notifications.service  # notifications made from the audit log's events, at commit
     import disclosure.production.models
     import disclosure.reports.case_log  # the case log state table and the projection that fills it
     import disclosure.review.models
@@ -91,6 +92,7 @@ def _register_web(app: Flask) -> None:
     from disclosure.cases.agency_views import bp as agencies_bp
     from disclosure.cases.views import bp as cases_bp
     from disclosure.jobs.views import bp as jobs_bp
+    from disclosure.notifications.views import bp as notifications_bp
     from disclosure.production.views import bp as production_bp
     from disclosure.reports.views import bp as reports_bp
     from disclosure.review.views import bp as review_bp
@@ -112,6 +114,7 @@ def _register_web(app: Flask) -> None:
         production_bp,
         reports_bp,
         jobs_bp,
+        notifications_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -131,6 +134,7 @@ def _register_cli(app: Flask) -> None:
     from disclosure.demo import demo_cli
     from disclosure.jobs.cli import jobs_cli
     from disclosure.keys_cli import keys_cli
+    from disclosure.notifications.cli import notifications_cli
     from disclosure.policy_cli import policy_cli
     from disclosure.production.cli import bundle_cli, production_cli
     from disclosure.reports.cli import report_cli
@@ -149,6 +153,7 @@ def _register_cli(app: Flask) -> None:
         report_cli,
         backup_cli,
         jobs_cli,
+        notifications_cli,
     ):
         app.cli.add_command(group)
     from flask_migrate.cli import db as db_group

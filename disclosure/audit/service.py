@@ -37,6 +37,8 @@ from disclosure_proofs.note import sign_checkpoint
 from disclosure_proofs.tiles import TILE_WIDTH
 
 Projection = Callable[[Connection, int, datetime, str, "str | None", dict[str, Any]], None]
+#: Told of each appended event in its transaction: (session, seq, actor, action, subject, data, outcome).
+Listener = Callable[[Session, int, Actor | None, str, str | None, dict[str, Any], str], None]
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +221,8 @@ def record(
         fill_tiles(connection, seq, leaf)
     for project in _projections.get(str(action), ()):
         project(connection, seq, now, str(action), subject, data or {})
+    for listen in _listeners:
+        listen(session, seq, actor, str(action), subject, data or {}, outcome)
     _checkpoint_if_due(session, connection, HeadState(seq, chain, frontier), action)
     return RecordedEvent(seq, now, body, leaf, chain)
 
@@ -238,6 +242,17 @@ def register_projection(name: str, actions: Iterable[str], project: Projection) 
     _projection_names.add(name)
     for action in actions:
         _projections.setdefault(action, []).append(project)
+
+
+#: Told of every event as it is appended (disclosure.notifications collects the ones people are told of).
+_listeners: list[Listener] = []
+
+
+def add_listener(listen: Listener) -> None:
+    """Have `listen` called with every event appended from now on, in the event's transaction. It must only note
+    the event (in session.info, say) and act at commit: it runs inside the append, holding the log's lock."""
+    if listen not in _listeners:
+        _listeners.append(listen)
 
 
 def current_root(head: Any) -> bytes:

@@ -306,3 +306,47 @@ def reconcile_files(context: JobContext) -> dict[str, Any]:
     # A missing file needs a person (the outcome says so, and `flask storage verify` fails on it); what could be
     # removed is removed all the same, so the job succeeds.
     return {"outcome": " ".join(report.lines())}
+
+
+# Notifications (issue 19): one job per email, retried with the worker's backoff; the reminder scan every quarter
+# of an hour and the daily digests every hour, queued by the workers themselves. The kinds are those
+# disclosure.notifications.service queues.
+NOTIFY_SEND = "notifications.send"
+NOTIFY_SCAN = "notifications.scan"
+NOTIFY_DIGEST = "notifications.digest"
+#: Attempts at one email: with the worker's backoff (30 s, 1 min, then 5 min) a relay may be away some 20 minutes.
+NOTIFY_SEND_ATTEMPTS = 6
+
+
+@task(NOTIFY_SEND, Permission.USER_VIEW, max_attempts=NOTIFY_SEND_ATTEMPTS)
+def send_notification_email(context: JobContext) -> dict[str, Any]:
+    """Send one notification email or digest; a failed attempt is recorded on the message and tried again."""
+    from disclosure.notifications.tasks import send_email
+
+    return send_email(context)
+
+
+@task(
+    NOTIFY_SCAN,
+    Permission.USER_VIEW,
+    every=timedelta(minutes=15),
+    label="Remind people of deadlines (due, overdue, orders ending, preservations lapsing, changes waiting)",
+)
+def scan_notification_reminders(context: JobContext) -> dict[str, Any]:
+    """`flask notifications send-due`, run by a worker: each reminder is created once, however many run it."""
+    from disclosure.notifications.tasks import scan
+
+    return scan(context)
+
+
+@task(
+    NOTIFY_DIGEST,
+    Permission.USER_VIEW,
+    every=timedelta(hours=1),
+    label="Send the daily digests of notifications",
+)
+def send_notification_digests(context: JobContext) -> dict[str, Any]:
+    """Each person's notifications of the day before, for those who asked for a daily digest, in one email."""
+    from disclosure.notifications.tasks import digests
+
+    return digests(context)

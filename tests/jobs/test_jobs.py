@@ -278,6 +278,8 @@ def test_a_periodic_task_is_queued_once_per_interval_however_many_workers_look(a
                 "storage.reconcile",
                 "audit.checkpoint_files",
                 "jobs.purge_outputs",
+                "notifications.scan",
+                "notifications.digest",
             }
     finally:
         service._TASKS.pop("test.hourly")
