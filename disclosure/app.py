@@ -130,6 +130,7 @@ def _register_cli(app: Flask) -> None:
     from disclosure.audit.cli import audit_cli, harden_roles
     from disclosure.auth.cli import users_cli
     from disclosure.backup.cli import backup_cli
+    from disclosure.cases.agency_cli import agencies_cli
     from disclosure.cases.cli import cases_cli
     from disclosure.demo import demo_cli
     from disclosure.jobs.cli import jobs_cli
@@ -146,6 +147,7 @@ def _register_cli(app: Flask) -> None:
         keys_cli,
         audit_cli,
         cases_cli,
+        agencies_cli,
         policy_cli,
         storage_cli,
         production_cli,

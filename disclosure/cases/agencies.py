@@ -61,6 +61,8 @@ FREE_MAIL_DOMAINS = frozenset({
 # fmt: on
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 MAX_NAME = 200
+#: Separates several aliases or contacts in one cell of the directory's CSV (disclosure.cases.agency_csv).
+SEPARATOR = ";"
 #: How deep field offices may nest (agency, field office, resident agency…): a bound on walking the parents.
 MAX_DEPTH = 6
 
@@ -235,7 +237,7 @@ def check_domain(domain: str) -> str:
     return value
 
 
-def _check_name(name: str, what: str = "name") -> str:
+def check_name(name: str, what: str = "name") -> str:
     text = plain_text(name, what)
     if not text:
         raise AgencyError("Enter the agency's name.", field=what)
@@ -285,7 +287,7 @@ def _audit(actor: Actor, action: AuditAction, agency: Agency, ip: str | None, da
 def create_agency(actor: Actor, draft: AgencyDraft, ip: str | None, *, origin: str = "directory") -> Agency:
     """Add an agency (unverified). Its name and aliases must not already lead to another agency of its country."""
     require(actor, Permission.AGENCY_MANAGE)
-    name, country = _check_name(draft.name), check_country(draft.country)
+    name, country = check_name(draft.name), check_country(draft.country)
     regime = check_regime(draft.regime)
     taken = _name_in_use(name, country)
     if taken is not None:
@@ -335,7 +337,7 @@ def agency_for_intake(actor: Actor, name: str, country: str, ip: str | None) -> 
 def update_agency(actor: Actor, agency: Agency, draft: AgencyDraft, ip: str | None) -> dict[str, list[object]]:
     """Change an agency's name, country, regime or parent; a former name stays on as an alias. Returns the changes."""
     require(actor, Permission.AGENCY_MANAGE)
-    name, country = _check_name(draft.name), check_country(draft.country)
+    name, country = check_name(draft.name), check_country(draft.country)
     regime = check_regime(draft.regime)
     taken = _name_in_use(name, country, but=agency)
     if taken is not None:
@@ -371,7 +373,7 @@ def update_agency(actor: Actor, agency: Agency, draft: AgencyDraft, ip: str | No
 
 def add_alias(actor: Actor, agency: Agency, name: str, ip: str | None) -> AgencyAlias:
     require(actor, Permission.AGENCY_MANAGE)
-    text = _check_name(name, "alias")
+    text = check_name(name, "alias")
     key = directory_key(text)
     if key == agency.name_key or any(a.name_key == key for a in agency.aliases):
         raise AgencyError(f"{agency.name} already goes by “{text}”.", field="alias")
@@ -380,6 +382,10 @@ def add_alias(actor: Actor, agency: Agency, name: str, ip: str | None) -> Agency
         raise AgencyError(
             f"“{text}” already leads to {_describe(taken)}: if they are the same agency, merge the two records.",
             field="alias",
+        )
+    if SEPARATOR in text:
+        raise AgencyError(
+            f"Give one name at a time: “{SEPARATOR}” separates names in the directory's CSV.", field="alias"
         )
     alias = AgencyAlias(name=text)
     agency.aliases.append(alias)
@@ -440,13 +446,17 @@ def check_contact(kind: str, value: str) -> str:
         raise AgencyError(str(error), field="value") from error
     if not value or len(value) > 300:
         raise AgencyError("Enter the contact (at most 300 characters).", field="value")
+    if SEPARATOR in value:
+        raise AgencyError(
+            f"Give one contact at a time: “{SEPARATOR}” separates them in the directory's CSV.", field="value"
+        )
     return value
 
 
 def add_contact(actor: Actor, agency: Agency, kind: str, value: str, ip: str | None) -> AgencyContact:
     require(actor, Permission.AGENCY_MANAGE)
     value = check_contact(kind, value)
-    if any(c.kind == kind and c.value == value for c in agency.contacts):
+    if any(c.kind == kind and c.value == value and c.retired_at is None for c in agency.contacts):
         raise AgencyError("That contact is already in the directory.", field="value")
     contact = AgencyContact(kind=kind, value=value)
     agency.contacts.append(contact)
