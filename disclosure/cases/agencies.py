@@ -123,9 +123,11 @@ def _with_agencies(matches: Sequence[Match]) -> list[Duplicate]:
 def possible_duplicates(
     name: str, aliases: Iterable[str] = (), *, exclude: Agency | None = None, limit: int = 10
 ) -> list[Duplicate]:
-    """Agencies whose name or an alias is close to `name` or one of `aliases` (agency_match says how close)."""
+    """Agencies whose name or an alias is close to `name` or one of `aliases` (agency_match says how close);
+    with `exclude`, other than that agency and those it is related to by field office."""
     known = entries()
-    skip = {exclude.id} if exclude is not None else set()
+    # An agency is never its own duplicate, nor are its parents and field offices: they are related on purpose.
+    skip = {a.id for a in [exclude, *ancestors(exclude), *descendants(exclude)]} if exclude is not None else set()
     best: dict[int, Match] = {}
     for text in [name, *aliases]:
         for match in close_matches(text, known, exclude=skip, limit=limit):
@@ -188,6 +190,19 @@ def ancestors(agency: Agency) -> list[Agency]:
     while current is not None and len(found) < MAX_DEPTH and current not in found:
         found.append(current)
         current = current.parent
+    return found
+
+
+def descendants(agency: Agency) -> list[Agency]:
+    """The agency's field offices, theirs, and so on (at most MAX_DEPTH levels down)."""
+    found: list[Agency] = []
+    level = list(agency.field_offices)
+    for _ in range(MAX_DEPTH):
+        level = [office for office in level if office not in found and office is not agency]
+        if not level:
+            break
+        found.extend(level)
+        level = [child for office in level for child in office.field_offices]
     return found
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from disclosure.cases import agencies
 from disclosure.cases.agency_match import Entry, close_matches, type_ahead
+from disclosure.cases.models import Agency
+from disclosure.extensions import db
 from tests.agencies.helpers import make_agency
 from tests.conftest import csrf_from
 
@@ -101,6 +104,20 @@ def test_a_near_duplicate_name_shows_the_possible_duplicates_before_anything_is_
     assert "Merge this record into it" in new_page and f"into={fbi_id}" in new_page
     fbi_page = client.get(f"/agencies/{fbi_id}").get_data(as_text=True)
     assert "Federal Bureau of Investigations" in fbi_page and "Merge it into this record" in fbi_page
+    with app.app_context():
+        office = make_agency("FBI Field Office New York", parent=db.session.get(Agency, fbi_id))
+        assert [d.agency.name for d in agencies.possible_duplicates("FBI Field Office New York")] == [
+            "FBI Field Office New York",
+            "Federal Bureau of Investigation",
+        ]
+        office_id = office.id
+    # A field office and its agency are related on purpose: neither page offers to merge them.
+    assert (
+        "FBI Field Office New York"
+        not in client.get(f"/agencies/{fbi_id}").get_data(as_text=True).split("Possible duplicates")[-1]
+    )
+    office_page = client.get(f"/agencies/{office_id}").get_data(as_text=True)
+    assert "No other record in the directory has a name or alias close to this one." in office_page
 
 
 def test_the_look_up_answers_json_over_names_and_aliases(app, client, login_as):

@@ -189,3 +189,30 @@ def test_the_pages_show_each_refusal_beside_its_field(app, client, login_as):
         assert client.get(url).status_code == 200, url
     with app.app_context():
         assert db.session.execute(select(Agency.name)).scalars().all() == ["Federal Bureau of Investigation"]
+
+
+def test_an_administrator_vouches_for_an_agency_and_withdraws_it_on_its_page(app, client, login_as):
+    with app.app_context():
+        agency = make_agency("U.S. Secret Service")
+        clerk = actor(make_user("intake"))
+        email = agencies.add_contact(clerk, agency, "email", "legal@secretservice.gov", None)
+        agencies.verify_contact(clerk, email, None, "Letter on file", "letter")
+        db.session.commit()
+        agency_id = agency.id
+    login_as("admin")
+    page = client.get(f"/agencies/{agency_id}").get_data(as_text=True)
+    assert "Mark the agency verified" in page and "A letter from the agency" in page
+    token = csrf_from(page)
+    vouched = client.post(f"/agencies/{agency_id}/verify", data={"csrf_token": token}, follow_redirects=True)
+    body = vouched.get_data(as_text=True)
+    assert "U.S. Secret Service is marked verified." in body and '<span class="badge badge-ok">Verified</span>' in body
+    empty = client.post(f"/agencies/{agency_id}/unverify", data={"csrf_token": token, "reason": ""})
+    body = empty.get_data(as_text=True)
+    assert empty.status_code == 400 and body.index('id="reason"') < body.index("Say why.")
+    withdrawn = client.post(
+        f"/agencies/{agency_id}/unverify", data={"csrf_token": token, "reason": "Mailbox reported compromised"}
+    )
+    assert withdrawn.status_code == 302
+    with app.app_context():
+        assert not db.session.get(Agency, agency_id).is_verified
+        assert events("agency.verification_withdrawn")[-1]["data"]["reason"] == "Mailbox reported compromised"
