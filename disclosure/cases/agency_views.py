@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -188,7 +189,12 @@ def index() -> Any:
     query = _printable(request.args.get("q") or "")
     status = request.args.get("status") or ""
     statement = (
-        select(Agency, func.count(Case.id)).outerjoin(Case).group_by(Agency.id).order_by(Agency.name, Agency.country)
+        select(Agency, func.count(Case.id))
+        .outerjoin(Case)
+        .group_by(Agency.id)
+        .order_by(Agency.name, Agency.country)
+        # One query each for the aliases, channels and parents the list shows, not one per agency.
+        .options(selectinload(Agency.aliases), selectinload(Agency.contacts), selectinload(Agency.parent))
     )
     if query:
         key = f"%{directory_key(query).replace('%', '').replace('_', '')}%"
