@@ -82,15 +82,15 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 def configure_mail(app: Flask, port: int, **extra: Any) -> None:
-    app.config.update(
-        SMTP_HOST="127.0.0.1",
-        SMTP_PORT=port,
-        SMTP_TLS="none",
-        SMTP_FROM=SENDER,
-        SMTP_TIMEOUT=5.0,
-        EXTERNAL_URL=EXTERNAL_URL,
-        **extra,
-    )
+    settings = {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": port,
+        "SMTP_TLS": "none",
+        "SMTP_FROM": SENDER,
+        "SMTP_TIMEOUT": 5.0,
+        "EXTERNAL_URL": EXTERNAL_URL,
+    }
+    app.config.update({**settings, **extra})
 
 
 @pytest.fixture
