@@ -8,9 +8,10 @@ re-exported here. Pure: no Flask, no database, no clock (the caller passes `toda
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import partial
+from types import MappingProxyType
 
 from disclosure.policy.findings import COUNSEL_ESCALATION, CategoryFinding, Evaluation, PolicyWarning
 from disclosure.policy.model import DataKind, GroundRule, GroundUse, Policy, ProcessRule
@@ -53,6 +54,32 @@ US_REGIMES = frozenset({Regime.US_FEDERAL, Regime.US_STATE})
 
 #: Approvals any interception needs when the policy's interception order does not say (DESIGN: two reviewers).
 INTERCEPTION_APPROVALS = 2
+
+#: What US law takes to reach a category that a US process cannot: said when it refuses one, so that the reason
+#: speaks of that category (a process's own note in the policy speaks of the contents of communications).
+US_ROUTE: Mapping[Category, str] = MappingProxyType(
+    {
+        Category.SUBSCRIBER_BASIC: "Basic subscriber information takes a subpoena, a court order under 18 USC "
+        "2703(d) or a search warrant (18 USC 2703(c)(2)).",
+        Category.ACCOUNT_RECORDS: "Records beyond basic subscriber information take a court order under 18 USC "
+        "2703(d) or a search warrant (18 USC 2703(c)(1)).",
+        Category.STORED_CONTENT: "The contents of communications take a search warrant (18 USC 2703(a), (b)(1)(A)).",
+        Category.REALTIME_CONTENT: "Interception takes an interception order (18 USC 2518).",
+        Category.REALTIME_NONCONTENT: "Collecting routing and addressing information as it passes takes a pen "
+        "register or trap and trace order (18 USC 3123).",
+    }
+)
+#: The same for civil process, which no US process of a private party can widen.
+CIVIL_ROUTE: Mapping[Category, str] = MappingProxyType(
+    {
+        Category.ACCOUNT_RECORDS: "Federal law does not forbid giving records other than contents to a private "
+        "party (18 USC 2702(c)(6)), but this policy lets a civil subpoena reach basic subscriber information only.",
+        Category.REALTIME_CONTENT: "Intercepting communications for a private party is a crime (18 USC 2511(1)); "
+        "no civil process allows it.",
+        Category.REALTIME_NONCONTENT: "A pen register or trap and trace may be used only under a court order "
+        "obtained by a government attorney or officer (18 USC 3121(a), 3122); no civil process allows it.",
+    }
+)
 
 
 def _found(
@@ -198,7 +225,7 @@ class _Rules:
         if self.bar is not None:
             return exceeds(self.bar.message)
         if category not in p.can_compel:
-            note = f" {p.exceeds_note}" if p.exceeds_note else ""
+            note = f" {note}" if (note := self.refusal_note(category)) else ""
             return exceeds(f"{p.label}: cannot compel {name}; it can compel only {self.labels(p.can_compel)}.{note}")
         agreement = valid.agreement
         if valid.via_agreement and agreement is not None and category not in agreement.categories:
@@ -236,6 +263,19 @@ class _Rules:
             self.clause(kind, grounds),
             grounds,
         )
+
+    def refusal_note(self, category: Category) -> str | None:
+        """What it would take to reach `category`, which the process cannot compel. For US process, said of that
+        category: the policy's own note where it speaks of stored contents, else what US law requires (for civil
+        process, why no civil process reaches it). Foreign law's process: the policy's note."""
+        p = self.process
+        if p.regimes is None or not set(p.regimes) <= US_REGIMES:
+            return p.exceeds_note
+        if category is Category.STORED_CONTENT and p.exceeds_note:
+            return p.exceeds_note
+        if self.request.process_type is ProcessType.CIVIL_SUBPOENA:
+            return CIVIL_ROUTE.get(category)
+        return US_ROUTE.get(category)
 
     def emergency_finding(self, category: Category) -> CategoryFinding:
         """An emergency request compels nothing: 18 USC 2702 lets us disclose what we hold, content to a US
@@ -366,10 +406,17 @@ class _Rules:
                 f"on this basis: counsel decides.{note}",
                 self.restriction(kind),
             )
+        # A basis reaching both kinds of data has a note about one of them (the content counsel decides, the
+        # ground that needs a written reason): it is said where it applies, not on every permitted category.
+        kinds = {self.kind(c) for c in basis.categories}
+        note = note if kinds == {kind} else ""
+        written = "".join(
+            f" {g.note or 'Citing it needs a written reason.'}" for g in grounds if g.requires_written_reason
+        )
         return found(
             Verdict.PERMITTED,
             f"{basis.label} ({basis.statute}) allows us to disclose {name} on our own initiative. Permitted by "
-            f"the policy: {self.ground_labels(grounds)}.{note}",
+            f"the policy: {self.ground_labels(grounds)}.{note}{written}",
             self.clause(kind, grounds),
             grounds,
         )
@@ -524,11 +571,9 @@ class _Rules:
         for category in reachable:
             if (fault := valid.issuer_fault(category)) is not None:
                 by_fault.setdefault(fault, []).append(category)
+        ask = "" if valid.government_civil_subpoena else " Ask for an order from, or validated by, the right authority."
         out.extend(
-            PolicyWarning(
-                "issuing_authority_not_allowed",
-                f"{p.label}: {self.labels(cats)} {fault} Ask for an order from, or validated by, the right authority.",
-            )
+            PolicyWarning("issuing_authority_not_allowed", f"{p.label}: {self.labels(cats)} {fault}{ask}")
             for fault, cats in by_fault.items()
         )
         if not p.preserve_only and any(valid.emergency_exception(c) for c in reachable):
@@ -540,8 +585,8 @@ class _Rules:
                     "offence_not_stated",
                     f"{p.label}: {self.labels(threshold)} may be ordered only for offences punishable by at least "
                     f"{p.offence_threshold_years} years or listed in Art. 5(4). The request states no offence, so "
-                    "they cannot be approved until it is recorded: fill in the field `offence` from the "
-                    "certificate (its description, and max_penalty_years or listed).",
+                    f"{'they' if len(threshold) > 1 else 'it'} cannot be approved until it is recorded: fill in "
+                    "the field `offence` from the certificate (its description, and max_penalty_years or listed).",
                 )
             )
         if p.official_levels is not None and issuer.official_level is None:

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 
 from disclosure.policy.model import AgreementRule, Policy, ProcessRule, Window
 from disclosure.policy.request import RequestDocument
-from disclosure.policy.vocabulary import AuthorityKind, Category, OfficialLevel, Regime
+from disclosure.policy.vocabulary import AuthorityKind, Category, OfficialLevel, ProcessType, Regime
 
 __all__ = ["REAL_TIME", "Bar", "Period", "Validity", "days_spanned", "last_day", "names", "who"]
 
@@ -51,6 +51,10 @@ _LAW = {
     Regime.UK: "UK",
     Regime.OTHER: "another country's",
 }
+
+
+#: Authorities of a government: their subpoena is never civil process between private parties.
+GOVERNMENT = frozenset({AuthorityKind.AGENCY, AuthorityKind.POLICE, AuthorityKind.PROSECUTOR})
 
 
 def who(kind: AuthorityKind) -> str:
@@ -131,9 +135,9 @@ class Validity:
             return Bar(
                 "agreement_not_stated",
                 f"{p.label}: the order must invoke an executive agreement (18 USC 2523), and this request names "
-                f"none. Fill in the field `agreement` with the one the order states ({known}); an order that "
-                "invokes no agreement is a foreign order (`foreign_order`) and goes through a mutual legal "
-                "assistance request (MLAT, 18 USC 3512).",
+                f"none. Fill in the field `agreement` with the one the order states: {known}. An order that "
+                "invokes none is a foreign order (`foreign_order`) and goes through a mutual legal assistance "
+                "request (MLAT, 18 USC 3512).",
             )
         if rule is None:
             return Bar(
@@ -306,16 +310,28 @@ class Validity:
             return None
         if self.emergency_exception(category):
             return None
-        kinds = names((a.value for a in allowed), "or")
+        kinds = names((who(a) for a in allowed), "or")
         by = f"{who(authority.kind)}"
+        if self.government_civil_subpoena:
+            return (
+                f"must be issued by {kinds} in private litigation; this one was issued by {by}. A governmental "
+                "entity's subpoena is not civil process, and 18 USC 2702(c)(6) does not let us give it records: "
+                "log it as `subpoena` (a subpoena under 18 USC 2703(c)(2)) and evaluate it again."
+            )
         if can_validate:
             by += (
                 ", and no validation by one is recorded"
                 if validation is None
                 else f", validated by {who(validation.kind)}"
             )
-            return f"must be ordered or validated by a {kinds}; this one was issued by {by}."
-        return f"must be ordered by a {kinds}; this one was issued by {by}."
+            return f"must be ordered or validated by {kinds}; this one was issued by {by}."
+        return f"must be ordered by {kinds}; this one was issued by {by}."
+
+    @property
+    def government_civil_subpoena(self) -> bool:
+        """A "civil" subpoena from a government authority: logged as the wrong kind of process."""
+        kind = self.request.issuing_authority.kind
+        return self.request.process_type is ProcessType.CIVIL_SUBPOENA and kind in GOVERNMENT
 
     def emergency_exception(self, category: Category) -> bool:
         """An emergency order from another authority, to be validated afterwards (Reg. 2023/1543 Art. 4(5)): only

@@ -363,7 +363,9 @@ def test_court_process_from_the_police_exceeds_it() -> None:
         issuing_authority={"kind": "police", "name": "Precinct 9"},
     )
     assert [f.verdict for f in evaluation.categories] == [X, P]
-    assert "must be ordered by a judge or court; this one was issued by the police" in (evaluation.categories[0].reason)
+    assert "must be ordered by a judge or a court; this one was issued by the police" in (
+        evaluation.categories[0].reason
+    )
 
 
 def test_subpoena_needs_no_particular_issuer() -> None:

@@ -12,6 +12,7 @@ import pytest
 from disclosure.policy.engine import Evaluation, evaluate
 from disclosure.policy.loader import default_policy
 from disclosure.policy.request import parse_request
+from disclosure.policy.vocabulary import Ground
 from tests.policy import blind_cases as case
 
 P, X, N, S = "permitted", "exceeds_process", "no_policy_ground", "preserve_only"
@@ -202,3 +203,68 @@ def test_a_uk_overseas_production_order_written_with_uk_is_judged_as_one_from_gb
     evaluation = run(case.UK_OPO_COUNTRY_UK)
     assert verdicts(evaluation) == {"stored_content": P}
     assert "country_outside_jurisdiction" not in evaluation.warning_ids()
+
+
+# 10. Reasons a reviewer can act on, saying what the law says about the category at hand.
+
+
+def test_a_subpoena_refused_for_records_points_to_a_2703d_order_not_to_content() -> None:
+    """01: a grand jury subpoena reaches basic subscriber information only (2703(c)(2))."""
+    evaluation = run(case.GRAND_JURY_SUBPOENA)
+    assert verdicts(evaluation) == {"subscriber_basic": P, "account_records": X, "stored_content": X}
+    records = reason(evaluation, "account_records")
+    assert "2703(d)" in records and "content" not in records.replace("(non-content)", "").lower()
+    assert "warrant" in reason(evaluation, "stored_content")
+
+
+def test_a_civil_subpoena_refused_for_records_does_not_cite_the_content_bar() -> None:
+    """33: 2702(a) bars contents; records other than contents may go to a private party (2702(c)(6)), though this
+    policy lets civil process reach basic subscriber information only."""
+    evaluation = run(case.CIVIL_SUBPOENA_BSI_RECORDS_CONTENT)
+    assert verdicts(evaluation) == {"subscriber_basic": P, "account_records": X, "stored_content": X}
+    records = reason(evaluation, "account_records")
+    assert "2702(c)(6)" in records and "2702(a)" not in records and "contents of communications" not in records
+    assert "2702(a)" in reason(evaluation, "stored_content")
+
+
+def test_a_civil_subpoena_from_a_government_agency_is_to_be_logged_as_a_subpoena() -> None:
+    """99: the SEC's subpoena is 2703(c)(2) process, not civil process between private parties."""
+    evaluation = run(case.CIVIL_SUBPOENA_BY_GOVERNMENT)
+    assert verdicts(evaluation) == {"subscriber_basic": X}
+    text = reason(evaluation, "subscriber_basic")
+    assert "log it as `subpoena`" in text and "a attorney" not in text and "an attorney" in text
+    message = warning(evaluation, "issuing_authority_not_allowed")
+    assert "log it as `subpoena`" in message and "validated by" not in message
+
+
+def test_issuers_are_named_with_their_articles() -> None:
+    doc = {**case.CIVIL_SUBPOENA_BY_GOVERNMENT, "process_type": "court_order_2703d", "categories": ["account_records"]}
+    assert "must be ordered by a judge or a court; this one was issued by an agency" in reason(
+        run(doc), "account_records"
+    )
+
+
+@pytest.mark.parametrize(
+    ("doc", "needs_reason"),
+    [(case.VOLUNTARY_LEGITIMATE_INTERESTS_RECORDS, False), (case.VOLUNTARY_LEGITIMATE_INTERESTS_CONTENT, True)],
+)
+def test_the_legitimate_interests_reason_says_what_the_warnings_say(doc: dict[str, Any], needs_reason: bool) -> None:
+    """40 rests on harm or rights, which needs no written reason; 41 on legitimate interests, which does."""
+    evaluation = run(doc)
+    [finding] = evaluation.categories
+    assert finding.verdict.value == P
+    assert ("written reason" in finding.reason) is needs_reason
+    assert ("legitimate_interests_needs_reason" in evaluation.warning_ids()) is needs_reason
+    if needs_reason:  # the same sentence in both: the ground's own note
+        note = default_policy().grounds[Ground.LEGITIMATE_INTERESTS].note
+        assert note and finding.reason.endswith(note)
+        assert warning(evaluation, "legitimate_interests_needs_reason").endswith(note)
+
+
+def test_an_ncmec_reports_subscriber_reason_does_not_talk_about_content() -> None:
+    """37: counsel decides the content (the policy has no ground for content the law requires); the subscriber
+    data's reason is about subscriber data."""
+    evaluation = run(case.VOLUNTARY_NCMEC)
+    assert verdicts(evaluation) == {"stored_content": N, "subscriber_basic": P}
+    assert "content" not in reason(evaluation, "subscriber_basic").lower().replace("2702(b)(6)", "")
+    assert "counsel decides the content" in reason(evaluation, "stored_content")

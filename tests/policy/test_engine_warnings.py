@@ -155,7 +155,7 @@ def test_eu_production_order_for_traffic_or_content_needs_a_judge_or_court() -> 
         categories=["subscriber_basic", "account_records", "stored_content"],
     )
     text = message(evaluation, "issuing_authority_not_allowed")
-    assert "Account records (non-content) and Stored content must be ordered or validated by a judge or court" in text
+    assert "Account records (non-content) and Stored content must be ordered or validated by a judge or a court" in text
     assert "issued by a prosecutor, and no validation by one is recorded" in text
     judge = run(process_type="eu_production_order", **EU, **JUDGE, categories=["account_records", "stored_content"])
     assert "issuing_authority_not_allowed" not in judge.warning_ids()
@@ -167,16 +167,16 @@ def test_eu_production_order_from_the_police_lists_each_rule() -> None:
     )
     texts = [w.message for w in evaluation.warnings if w.id == "issuing_authority_not_allowed"]
     assert len(texts) == 2
-    assert any("judge, court or prosecutor" in t for t in texts)
-    assert any("judge or court;" in t for t in texts)
+    assert any("a judge, a court or a prosecutor" in t for t in texts)
+    assert any("a judge or a court;" in t for t in texts)
 
 
 def test_preservation_order_from_the_wrong_authority_preserves_nothing() -> None:
     """Observed (#13.4): an EU preservation order from the police, unvalidated, gave preserve_only."""
     evaluation = run(process_type="eu_preservation_order", **EU, **by("police"))
     assert evaluation.categories[0].verdict == "exceeds_process"
-    assert "judge, court or prosecutor" in evaluation.categories[0].reason
-    assert "judge, court or prosecutor" in message(evaluation, "issuing_authority_not_allowed")
+    assert "a judge, a court or a prosecutor" in evaluation.categories[0].reason
+    assert "a judge, a court or a prosecutor" in message(evaluation, "issuing_authority_not_allowed")
     validated = run(
         process_type="eu_preservation_order",
         **EU,
