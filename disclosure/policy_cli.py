@@ -1,9 +1,10 @@
-"""`flask policy check REQUEST.json`: evaluate a request document against the default policy.
+"""`flask policy check REQUEST.json`: evaluate a request document against the default policy;
+`flask policy vocabulary`: every id a request document accepts, grouped by field, with its label.
 
-Prints the evaluation as JSON (indent 2, sorted keys) and exits 0; a list of documents gives a list of
+`check` prints the evaluation as JSON (indent 2, sorted keys) and exits 0; a list of documents gives a list of
 evaluations. An unreadable file, input that `json_input` refuses (over 1 MiB, not UTF-8, nested over 32 deep,
 not strict JSON) or a malformed request exits 2 with `error: …` on stderr naming the bad field or position;
-no input ends in a traceback. Needs no application context: the engine is pure.
+no input ends in a traceback. Neither command needs an application context: the engine is pure.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from disclosure.policy.engine import evaluate
 from disclosure.policy.json_input import JsonInputError, read_json_document
 from disclosure.policy.loader import default_policy
 from disclosure.policy.request import RequestError, parse_requests
+from disclosure.policy.request_fields import COUNTRY_ALIASES
+from disclosure.policy.vocabulary import REQUEST_VOCABULARY
 
 __all__ = ["policy_cli"]
 
@@ -62,3 +65,31 @@ def check(request_file: str, today: datetime | None) -> None:
     results = [evaluate(doc, policy, as_of).as_json() for doc in documents]
     output = results if isinstance(obj, list) else results[0]
     click.echo(json.dumps(output, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+_COUNTRY_FIELD = "jurisdiction.country"
+_COUNTRY_ABOUT = (
+    "the issuing country (and agency.country): an ISO 3166 alpha-2 code in capitals, e.g. US, DE, GB; "
+    + ", ".join(f"{alias} is read as {code}" for alias, code in COUNTRY_ALIASES.items())
+)
+
+
+@policy_cli.command("vocabulary", with_appcontext=False)
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON: {field: {about, ids: {id: label}}}.")
+def vocabulary(as_json: bool) -> None:
+    """Print every id a request document accepts, grouped by the field that takes it, with its label."""
+    if as_json:
+        out: dict[str, object] = {
+            field: {"about": about, "ids": {m.value: m.label for m in enum}}
+            for field, about, enum in REQUEST_VOCABULARY
+        }
+        out[_COUNTRY_FIELD] = {"about": _COUNTRY_ABOUT, "aliases": dict(COUNTRY_ALIASES)}
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    blocks = []
+    for field, about, enum in REQUEST_VOCABULARY:
+        width = max(len(m.value) for m in enum)
+        rows = "\n".join(f"  {m.value:<{width}}  {m.label}" for m in enum)
+        blocks.append(f"{field}\n  ({about})\n{rows}")
+    blocks.append(f"{_COUNTRY_FIELD}\n  ({_COUNTRY_ABOUT})")
+    click.echo("\n\n".join(blocks))

@@ -237,3 +237,20 @@ Agreement._labels = {  # type: ignore[attr-defined]
     "us_uk": "US–UK Data Access Agreement",
     "us_au": "US–Australia CLOUD Act Agreement",
 }
+
+
+#: Every field of a request document that takes an id, in the document's order: (the field's path, what it says,
+#: the vocabulary of its ids). `flask policy vocabulary` prints it.
+REQUEST_VOCABULARY: tuple[tuple[str, str, type[LabelledEnum]], ...] = (
+    ("process_type", "the kind of legal process, or of disclosure we start ourselves", ProcessType),
+    ("jurisdiction.regime", "the legal system the process belongs to", Regime),
+    ("issuing_authority.kind", "who issued the process", AuthorityKind),
+    ("issuing_authority.validated_by.kind", "who validated an order another authority issued", AuthorityKind),
+    ("issuing_authority.official_level", "who signed a national security letter", OfficialLevel),
+    ("received_via", "how the request reached us", ReceivedVia),
+    ("targets[].kind", "what kind of identifier a target is", TargetKind),
+    ("categories[]", "the data requested", Category),
+    ("offence.listed", "an offence Art. 5(4) of Reg. 2023/1543 lists whatever its penalty", ListedOffence),
+    ("voluntary_basis", "why we disclose, for a voluntary disclosure only", VoluntaryBasis),
+    ("agreement", "the executive agreement a foreign order invokes", Agreement),
+)
