@@ -31,6 +31,7 @@ from disclosure.cases.models import (
     CaseTarget,
     NonDisclosureOrder,
     ReferenceCounter,
+    directory_key,
 )
 from disclosure.cases.service import normalized_target
 from disclosure.clock import utcnow
@@ -285,6 +286,8 @@ def seed_cases(
             {
                 "id": r["id"],
                 "name": r["name"],
+                "name_key": directory_key(r["name"]),
+                "regime": r["_regime"].value,
                 "country": r["country"],
                 "created_at": now - timedelta(days=800),
             }
