@@ -97,7 +97,7 @@ def seed(connection: sa.Connection, cases: int, rng: random.Random) -> int:
     from dataclasses import asdict
 
     from disclosure.audit.models import AuditCheckpoint, AuditEvent
-    from disclosure.cases.models import Agency, Case, CaseTarget
+    from disclosure.cases.models import Agency, Case, CaseTarget, directory_key
     from disclosure.reports.case_log import advance
     from disclosure.reports.models import CaseLogState
 
@@ -105,7 +105,7 @@ def seed(connection: sa.Connection, cases: int, rng: random.Random) -> int:
     user_id = _bench_user(connection)
     agency_id = connection.execute(
         sa.insert(Agency.__table__)
-        .values(name="Bench agency", country="US", created_at=now)
+        .values(name="Bench agency", name_key=directory_key("Bench agency"), country="US", created_at=now)
         .returning(Agency.__table__.c.id)
     ).scalar_one()
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -295,7 +295,9 @@ def one_page_pdf(instance: Path) -> tuple[float, int]:
     facts = [CaseFacts(f"DR-{i}", profile, frozenset({("email", f"u{i}")})) for i in range(40)]
     report = compute_transparency(
         tally(facts),
-        date(2026, 1, 1), date(2026, 6, 30), CheckpointRef(1, 100, "ab" * 32, datetime(2026, 7, 1, tzinfo=UTC))
+        date(2026, 1, 1),
+        date(2026, 6, 30),
+        CheckpointRef(1, 100, "ab" * 32, datetime(2026, 7, 1, tzinfo=UTC)),
     )
     timings = []
     with app.test_request_context():
