@@ -117,10 +117,10 @@ def _deliveries(user_ids: Iterable[int]) -> dict[tuple[int, str], str]:
     return {(p.user_id, p.kind): p.delivery for p in rows.scalars()}
 
 
-def deliver(notices: Sequence[rules.Notice], now: datetime | None = None) -> int:
+def deliver(notices: Sequence[rules.Notice]) -> int:
     """Create the notifications `notices` describe that do not exist yet, and queue the immediate ones' emails.
     Returns how many were created. Rows go in key order, so two workers lock the same keys in the same order."""
-    now = now or utcnow()
+    made_at = utcnow()  # when it was made, whatever moment a scan judged the deadlines at
     if not notices:
         return 0
     chosen = _deliveries(user for notice in notices for user in notice.recipients)
@@ -141,7 +141,7 @@ def deliver(notices: Sequence[rules.Notice], now: datetime | None = None) -> int
                     "threshold": notice.threshold,
                     "delivery": delivery,
                     "dedupe_key": f"{notice.key}:u{user_id}"[:200],
-                    "created_at": now,
+                    "created_at": made_at,
                 }
             )
     rows.sort(key=lambda row: str(row["dedupe_key"]))
@@ -149,7 +149,7 @@ def deliver(notices: Sequence[rules.Notice], now: datetime | None = None) -> int
     if mail_method(current_app.config) is not None:
         for notification_id, user_id, delivery, case_id, kind in created:
             if delivery == Delivery.IMMEDIATE.value:
-                _queue_email(notification_id, user_id, case_id, kind, now)
+                _queue_email(notification_id, user_id, case_id, kind, made_at)
     return len(created)
 
 
@@ -192,7 +192,7 @@ def send_due(actor: Actor, now: datetime | None = None) -> ScanResult:
     require(actor, Permission.USER_VIEW)
     now = now or utcnow()
     found = [notice for notice in rules.reminders_due(now, _due_days()) if notice.recipients]
-    return ScanResult(len(found), deliver(_not_yet_created(found), now))
+    return ScanResult(len(found), deliver(_not_yet_created(found)))
 
 
 def _due_days() -> tuple[int, ...]:
