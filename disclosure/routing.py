@@ -1,7 +1,8 @@
 """What a URL may carry: ids within the range of an INTEGER column, filter dates within a sane span, and pagination
 links built from the page's own filter keys only.
 
-Invariants: an id larger than any row could have is "not found" before it reaches the database (SQLite raises
+Invariants: a NUL character anywhere in the path, the query or a form is refused with a 400 before any view runs;
+an id larger than any row could have is "not found" before it reaches the database (SQLite raises
 OverflowError past 2**63 - 1); a filter date outside DATE_RANGE is refused with a sentence, never passed on to date
 arithmetic; a pagination link never hands request.args to url_for, so `_method`, `_external`, `_anchor`, `_scheme`
 or any other key cannot change the link.
@@ -12,13 +13,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, abort, request, url_for
 from werkzeug.routing import IntegerConverter, Map
 from wtforms import Field, Form
 from wtforms.validators import ValidationError
 
 #: Largest value of an INTEGER column on both databases: a larger number names no row.
 MAX_ID = 2**31 - 1
+#: Request bodies whose fields Flask parses into request.form.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 #: The dates a filter accepts: wider than any case or log entry, narrow enough for any date arithmetic.
 DATE_RANGE = (date(1900, 1, 1), date(2199, 12, 31))
 
@@ -55,7 +58,18 @@ def page_url(page: int, form: Form, *keys: str) -> str:
     return url_for(endpoint, **(request.view_args or {}), **values, page=page)
 
 
+def refuse_nul_characters() -> None:
+    """A NUL character in the path, the query or a form field is never part of anything this app stores, and
+    PostgreSQL refuses it in any text value: say so with a 400 before it reaches a query (it answered 500)."""
+    values = [request.path, *request.args.values()]
+    if request.method in {"POST", "PUT", "PATCH"} and request.mimetype in FORM_TYPES:
+        values.extend(request.form.values())
+    if any("\x00" in value for value in values):
+        abort(400, "The address or the form contains a NUL character, which no field accepts. Remove it and try again.")
+
+
 def init_app(app: Flask) -> None:
     """Before any blueprint is registered: rules bind their converters when they are added."""
     app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_nul_characters)
     app.add_template_global(page_url, "page_url")

@@ -74,6 +74,19 @@ def test_extreme_filter_dates_get_a_400_with_a_plain_message(client, everyone, d
             assert "Give a date between" in body or "Not a valid date" in body, (path, key, day)
 
 
+def test_a_nul_character_in_a_path_query_or_form_gets_a_plain_400(client, everyone):
+    # Found by the sweep below on PostgreSQL, which refuses NUL in any text value: /bundles/%00 answered 500.
+    from tests.conftest import csrf_from
+
+    for url in ("/bundles/%00", f"/cases/{everyone}%00", "/cases/?q=a%00b", "/agencies/lookup?q=%00"):
+        response = client.get(url)
+        assert response.status_code == 400, (url, response.status_code)
+        assert "contains a NUL character" in response.get_data(as_text=True), url
+    page = client.get(f"/cases/{everyone}").get_data(as_text=True)
+    response = client.post(f"/cases/{everyone}/comments", data={"csrf_token": csrf_from(page), "body": "a\x00b"})
+    assert response.status_code == 400 and "contains a NUL character" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("extra", ["_method=DELETE", "_external=1", "_anchor=x", "_scheme=javascript", "evil=1"])
 def test_pagination_links_carry_only_the_filter_keys(app, client, everyone, extra):
     from disclosure.audit.actions import AuditAction
