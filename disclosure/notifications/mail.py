@@ -179,8 +179,13 @@ def send(outgoing: Outgoing) -> str:
             permanent=True,
         )
     if method == "console":
-        message = _message(outgoing, str(config.get("SMTP_FROM") or DEVELOPMENT_SENDER))
-        print(f"----- email (development: printed, not sent) -----\n{message}\n----- end of email -----", flush=True)
+        sender = str(config.get("SMTP_FROM") or DEVELOPMENT_SENDER)
+        print(
+            "----- email (development: printed, not sent) -----\n"
+            f"From: {sender}\nTo: {outgoing.to}\nSubject: {outgoing.subject}\n\n{outgoing.body}"
+            "----- end of email -----",
+            flush=True,
+        )
         log.info("development mode: an email to %s was printed, not sent", outgoing.to)
         return "printed to the console (development mode, no SMTP relay)"
     return _send_smtp(_message(outgoing, str(config["SMTP_FROM"])), outgoing.to, config)
