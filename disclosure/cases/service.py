@@ -1,28 +1,34 @@
-"""Case operations: log a request, edit it, move it through the workflow, assign it, attach documents and gag orders.
+"""Case operations: log a request, move it through the workflow, assign it, attach documents and gag orders.
 
 Every function takes the acting Actor, calls `require` for the permission it needs, checks the rule it owns (the
 stale-form version; four eyes through disclosure.permissions), changes rows, writes exactly one audit event and
 flushes. State changes go through disclosure.cases.lifecycle.move. The caller's unit of work commits once.
+Correcting a case's facts lives in disclosure.cases.corrections (named here too).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
 from sqlalchemy import select
 
 from disclosure.audit.actions import AuditAction
 from disclosure.audit.service import record
 from disclosure.auth.models import User
+
+# Correcting facts is its own module; callers that reach every case operation through this one find it here too.
+from disclosure.cases.corrections import CaseChanges as CaseChanges
+from disclosure.cases.corrections import on_facts_corrected as on_facts_corrected
+from disclosure.cases.corrections import update_case as update_case
 from disclosure.cases.documents import inspect_document
+from disclosure.cases.facts import CaseError as CaseError
+from disclosure.cases.facts import agency_named, due_for, set_categories, set_targets
+from disclosure.cases.facts import normalized_target as normalized_target
+from disclosure.cases.facts import stated_due as stated_due
 from disclosure.cases.lifecycle import CORRECTION_ACTIONS, check_version, flush, move
 from disclosure.cases.models import (
     Agency,
     Case,
-    CaseCategory,
-    CaseTarget,
     Document,
     NdoRenewal,
     NonDisclosureOrder,
@@ -31,39 +37,10 @@ from disclosure.cases.models import (
 from disclosure.clock import utcnow
 from disclosure.extensions import db
 from disclosure.permissions import Permission, may_review
-from disclosure.policy.deadlines import DeadlineError, calendar_for, compute_due
-from disclosure.policy.identifiers import canonical_identifier
-from disclosure.policy.loader import default_policy
 from disclosure.policy.request import RequestDocument, particulars_json, to_json
-from disclosure.policy.vocabulary import TargetKind
-from disclosure.services import Actor, ServiceError, person, require
+from disclosure.services import Actor, person, require
 from disclosure.storage.transactional import put_in_transaction
-from disclosure.workflow import DECIDED_STATES, DECISION_ACTIONS, Action, IllegalTransition, State, Track
-
-
-class CaseError(ServiceError):
-    """A case operation was refused; the message says what to fix. `field` names the argument it is about (None:
-    the operation as a whole), so that a form can show the message beside its field."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def normalized_target(kind: str, value: str) -> str:
-    """The form used for search and for spotting related cases: the canonical identifier, case-folded."""
-    try:
-        return canonical_identifier(TargetKind(kind), value.strip()).lower()
-    except ValueError:
-        return value.strip().lower()
-
-
-def _iso(moment: date | None) -> str | None:
-    if moment is None:
-        return None
-    if isinstance(moment, datetime):
-        return moment.isoformat().replace("+00:00", "Z")
-    return moment.isoformat()
+from disclosure.workflow import DECISION_ACTIONS, Action, IllegalTransition, State, Track
 
 
 def next_reference(year: int) -> str:
@@ -80,22 +57,7 @@ def next_reference(year: int) -> str:
 
 def find_or_create_agency(actor: Actor, name: str, country: str, ip: str | None) -> Agency:
     require(actor, Permission.CASE_CREATE)
-    name, country = " ".join(name.split()), country.strip().upper()
-    agency = db.session.execute(
-        select(Agency).where(Agency.name == name, Agency.country == country)
-    ).scalar_one_or_none()
-    if agency is None:
-        agency = Agency(name=name, country=country)
-        db.session.add(agency)
-        db.session.flush()
-        record(
-            actor,
-            AuditAction.AGENCY_CREATE,
-            subject=f"agency:{agency.id}",
-            ip=ip,
-            data={"name": name, "country": country},
-        )
-    return agency
+    return agency_named(actor, name, country, ip)
 
 
 def log_request(
@@ -112,19 +74,7 @@ def log_request(
         reference = next_reference(doc.received_at.year)
     agency = find_or_create_agency(actor, doc.agency.name, doc.agency.country, ip)
     officer = doc.officer
-    policy = default_policy()
-    try:
-        due = compute_due(
-            doc.process_type,
-            policy,
-            doc.received_at,
-            doc.emergency,
-            doc.due_at,
-            timezone,
-            calendar_for(policy, doc.jurisdiction.regime, doc.jurisdiction.country),
-        )
-    except DeadlineError as error:
-        raise CaseError(f"timezone: {error}") from error
+    due = due_for(doc.process_type, doc.received_at, doc.emergency, doc.due_at, timezone, doc.jurisdiction)
     case = Case(
         reference=reference,
         process_type=doc.process_type.value,
@@ -152,17 +102,8 @@ def log_request(
         state=State.RECEIVED.value,
         created_by_id=logger.id,
     )
-    case.targets = [
-        CaseTarget(
-            kind=t.kind.value,
-            value=t.value,
-            normalized=normalized_target(t.kind.value, t.value),
-            date_from=_iso(t.from_),
-            date_to=_iso(t.to),
-        )
-        for t in doc.targets
-    ]
-    case.category_rows = [CaseCategory(category=c.value) for c in doc.categories]
+    set_targets(case, doc.targets)
+    set_categories(case, doc.categories)
     db.session.add(case)
     db.session.flush()
     if doc.non_disclosure_order is not None:
@@ -186,78 +127,6 @@ def log_request(
         # Logged without targets on purpose: nothing can be reviewed until the requester names them.
         move(actor, case, Action.AWAIT_TARGETS, ip=ip)
     return case
-
-
-@dataclass(frozen=True)
-class CaseChanges:
-    """Editable facts of a case; None leaves a field as it is."""
-
-    summary: str | None = None
-    docket: str | None = None
-    authority_name: str | None = None
-    officer_name: str | None = None
-    officer_badge: str | None = None
-    officer_email: str | None = None
-    officer_phone: str | None = None
-    valid_until: date | None = None
-    emergency: bool | None = None
-
-
-#: States in which production has begun or data has left: the facts it was produced on can no longer change.
-PRODUCED_STATES = frozenset({State.PRODUCING, State.DISCLOSED})
-
-
-def update_case(
-    actor: Actor,
-    case: Case,
-    changes: CaseChanges,
-    expected_version: int | None,
-    ip: str | None,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    """Apply the changed fields; record one event with a from/to diff and the reason. Returns the diff (empty:
-    nothing changed).
-
-    The notes may change while the case is open. A fact needs a reason; once the case is decided, correcting one
-    sends it back for a new review (the old decision stays on record), and once production has begun the facts
-    are frozen.
-    """
-    require(actor, Permission.CASE_EDIT)
-    check_version(case, expected_version)
-    if not case.status.is_open and case.status not in DECIDED_STATES:  # a rejected case may be corrected
-        raise CaseError(f"{case.reference} is {case.status.label.lower()}; its facts can no longer change.")
-    diff: dict[str, Any] = {}
-    for field, value in vars(changes).items():
-        if value is None:
-            continue
-        current = getattr(case, field)
-        if current != value:
-            diff[field] = {"from": _jsonable(current), "to": _jsonable(value)}
-    facts = sorted(field for field in diff if field != "summary")
-    if facts and case.status in PRODUCED_STATES:
-        raise CaseError(
-            f"Production of {case.reference} has begun on the approved facts, so they can no longer change. "
-            "Record what was wrong in the notes, and log the corrected request as a new case if the requester "
-            "must send one."
-        )
-    reason = (reason or "").strip()
-    if facts and not reason:
-        raise CaseError("Say why the facts are corrected (for example, what the document really says).", field="reason")
-    for field in diff:
-        setattr(case, field, getattr(changes, field))
-    if diff:
-        data: dict[str, Any] = {"diff": diff}
-        if facts:
-            data["reason"] = reason
-        record(actor, AuditAction.CASE_UPDATE, subject=case.subject, ip=ip, data=data)
-        flush(case)
-        if facts and case.status in DECIDED_STATES:
-            move(actor, case, Action.CORRECT_FACTS, ip=ip, reason=reason, corrected=facts)
-    return diff
-
-
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
 
 
 def apply_action(

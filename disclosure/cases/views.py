@@ -15,18 +15,17 @@ from disclosure.audit.models import AuditEvent
 from disclosure.audit.service import record
 from disclosure.auth.access import client_ip, requires
 from disclosure.auth.models import User
-from disclosure.cases import comments, queries, search, service
+from disclosure.cases import comments, fact_pages, queries, search, service
 from disclosure.cases.documents import type_note
 from disclosure.cases.downloads import attachment_response
+from disclosure.cases.fact_pages import posted_version
 from disclosure.cases.forms import (
     ActionForm,
     AssignForm,
     BulkForm,
     CaseFilterForm,
     CommentForm,
-    EditCaseForm,
     GagOrderForm,
-    IntakeForm,
     RenewGagOrderForm,
     UploadForm,
 )
@@ -36,11 +35,8 @@ from disclosure.clock import utcnow
 from disclosure.csv_export import csv_bytes
 from disclosure.extensions import db
 from disclosure.permissions import Permission, may_review
-from disclosure.policy.request import RequestError, parse_request
-from disclosure.policy.vocabulary import ProcessType
 from disclosure.presentation import category_label, document_kind, event_sentence, process_label, target_kind_label
 from disclosure.review.summary import decision_summary
-from disclosure.services import Stale
 from disclosure.storage.store import StorageError, store_for_app
 from disclosure.unit_of_work import REFUSALS, attempt, message_for, status_for
 from disclosure.workflow import DECISION_ACTIONS, Action
@@ -56,10 +52,6 @@ bp.add_app_template_global(process_label, "process_label")
 def case_or_404(reference: str) -> Case:
     """The case a page is about, by its reference; 404 when there is none."""
     return db.session.execute(select(Case).where(Case.reference == reference)).scalar_one_or_none() or abort(404)
-
-
-def _version(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else -1
 
 
 def _listing() -> tuple[CaseFilterForm, queries.CaseFilter | None, Any, str]:
@@ -242,123 +234,10 @@ def _reviewers() -> list[User]:
     return [user for user in users if user.can(Permission.REVIEW_DECIDE)]
 
 
-def _place_error(form: IntakeForm, error: RequestError, only_if_clean: bool = False) -> None:
-    """Put the request document's error on the form field it came from (with `only_if_clean`, only where the form's
-    own checks found nothing: they say it in the form's words)."""
-    path = error.field
-    mapping = {
-        "process_type": form.process_type,
-        "jurisdiction.regime": form.regime,
-        "jurisdiction.country": form.country,
-        "jurisdiction.region": form.region,
-        "issuing_authority.kind": form.authority_kind,
-        "issuing_authority.name": form.authority_name,
-        "issuing_authority.docket": form.docket,
-        "issuing_authority.validated_by": form.validator_kind,
-        "issuing_authority.validated_by.kind": form.validator_kind,
-        "issuing_authority.validated_by.name": form.validator_name,
-        "issuing_authority.official_level": form.official_level,
-        "agency.name": form.agency_name,
-        "agency.country": form.agency_country,
-        "officer": form.officer_name,
-        "officer.name": form.officer_name,
-        "officer.email": form.officer_email,
-        "officer.phone": form.officer_phone,
-        "officer.badge": form.officer_badge,
-        "received_at": form.received_at,
-        "received_via": form.received_via,
-        "due_at": form.due_on,
-        "valid_until": form.valid_until,
-        "categories": form.categories,
-        "non_disclosure_order.basis": form.ndo_basis,
-        "non_disclosure_order.until": form.ndo_until,
-        "non_disclosure_order.from": form.ndo_starts_on,
-        "issued_on": form.issued_on,
-        "offence": form.offence_description,
-        "offence.description": form.offence_description,
-        "offence.max_penalty_years": form.offence_penalty,
-        "offence.listed": form.offence_listed,
-        "voluntary_basis": form.voluntary_basis,
-        "agreement": form.agreement,
-    }
-    field = mapping.get(path)
-    if field is None and path.startswith("targets"):
-        rows = form.target_row_indexes()
-        try:
-            number = int(path.split("[", 1)[1].split("]", 1)[0])
-            part = path.split(".", 1)[1] if "." in path else "value"
-            row = form.targets[rows[number]].form
-            field = {"kind": row.kind, "value": row.value, "from": row.date_from, "to": row.date_to}.get(
-                part, row.value
-            )
-        except (IndexError, ValueError):
-            field = None
-        if field is None:
-            form.form_errors.append(f"Targets: {error.message}")
-            return
-    if only_if_clean and (field is None or field.errors):
-        return
-    if field is None:
-        form.form_errors.append(f"{path}: {error.message}")
-        return
-    field.errors = [*field.errors, error.message] if isinstance(field.errors, list) else [error.message]
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @requires(Permission.CASE_CREATE)
 def create() -> Any:
-    form = IntakeForm()
-    upload = form.legal_process.data
-    attached = upload.filename if upload and upload.filename else None
-    if form.validate_on_submit():
-        try:
-            with attempt():
-                document = parse_request(form.request_document(), now=utcnow())
-                case = service.log_request(
-                    current_user,
-                    document,
-                    client_ip(),
-                    summary=form.summary.data or "",
-                    timezone=form.timezone.data or "UTC",
-                )
-                note = None
-                if attached:
-                    stored = service.add_document(
-                        current_user, case, "legal_process", upload.read(), attached, client_ip()
-                    )
-                    note = type_note(attached, stored.content_type, stored.filename)
-        except RequestError as error:
-            _place_error(form, error)
-        except REFUSALS as error:
-            form.form_errors.append(message_for(error))
-        else:
-            waiting = " It waits for the requester to name the targets." if not case.targets else ""
-            flash(f"Logged {case.reference}. Due {case.due_at:%Y-%m-%d %H:%M} UTC.{waiting}", "success")
-            if note:
-                flash(note, "info")
-            return redirect(url_for("cases.show", reference=case.reference))
-    elif request.method == "POST":
-        _check_with_parser(form)
-    if request.method == "POST" and attached:
-        form.legal_process.errors = [
-            *form.legal_process.errors,
-            f"The file you chose ({attached}) was not kept, because the request was not logged: "
-            "choose it again before you log the request.",
-        ]
-    status = 400 if request.method == "POST" else 200
-    return render_template("cases/new.html", form=form, agencies=queries.agencies()), status
-
-
-def _check_with_parser(form: IntakeForm) -> None:
-    """Show the request parser's finding too, where the form's own checks found nothing at that field."""
-    try:
-        form_document = form.request_document()
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return  # a field the form already refused left the document incomplete; its own message stands
-    try:
-        parse_request(form_document, now=utcnow())
-    except RequestError as error:
-        _place_error(form, error, only_if_clean=True)
+    return fact_pages.intake_page()
 
 
 def _timeline(case: Case) -> list[dict[str, Any]]:
@@ -417,56 +296,7 @@ def show(reference: str) -> Any:
 @bp.route("/<reference>/edit", methods=["GET", "POST"])
 @requires(Permission.CASE_EDIT)
 def edit(reference: str) -> Any:
-    case = case_or_404(reference)
-    form = EditCaseForm(obj=case if request.method == "GET" else None)
-    form.officer_optional = case.process is ProcessType.VOLUNTARY_DISCLOSURE
-    if request.method == "GET":
-        form.version.data = str(case.version_id)
-    conflict = False
-    if form.validate_on_submit():
-        changes = service.CaseChanges(
-            summary=form.summary.data or "",
-            docket=form.docket.data or None,
-            authority_name=form.authority_name.data,
-            officer_name=form.officer_name.data or None,
-            officer_badge=form.officer_badge.data or None,
-            officer_email=form.officer_email.data or None,
-            officer_phone=form.officer_phone.data or None,
-            valid_until=form.valid_until.data,
-            emergency=bool(form.emergency.data),
-        )
-        try:
-            with attempt():
-                decided_before = case.status
-                diff = service.update_case(
-                    current_user, case, changes, _version(form.version.data), client_ip(), form.reason.data
-                )
-        except Stale as error:
-            conflict = True
-            form.form_errors.append(str(error))
-            case = case_or_404(reference)
-            form.version.data = str(case.version_id)  # saving again, after a look, applies the user's input
-        except service.CaseError as error:
-            if error.field == "reason":
-                form.reason.errors = [str(error)]
-            else:
-                form.form_errors.append(message_for(error))
-        except REFUSALS as error:
-            form.form_errors.append(message_for(error))
-        else:
-            if not diff:
-                flash("Nothing changed.", "success")
-            elif case.status is not decided_before:
-                flash(
-                    f"Changes saved. {case.reference} is back in review: the decision on the old facts stays on "
-                    "record.",
-                    "success",
-                )
-            else:
-                flash("Changes saved.", "success")
-            return redirect(url_for("cases.show", reference=reference))
-    status = 409 if conflict else (400 if request.method == "POST" else 200)
-    return render_template("cases/edit.html", form=form, case=case, conflict=conflict), status
+    return fact_pages.edit_page(case_or_404(reference))
 
 
 @bp.route("/<reference>/action", methods=["POST"])
@@ -481,7 +311,7 @@ def act(reference: str) -> Any:
         abort(400)
     try:
         with attempt():
-            action, version = Action(form.action.data), _version(form.version.data)
+            action, version = Action(form.action.data), posted_version(form.version.data)
             after = service.apply_action(current_user, case, action, version, client_ip(), form.note.data or "")
     except REFUSALS as error:
         flash(message_for(error), "error")
@@ -506,7 +336,7 @@ def assign(reference: str) -> Any:
         abort(404)
     try:
         with attempt():
-            service.assign(current_user, case, assignee, _version(form.version.data), client_ip())
+            service.assign(current_user, case, assignee, posted_version(form.version.data), client_ip())
     except REFUSALS as error:
         flash(message_for(error), "error")
         status = status_for(error)
@@ -526,7 +356,7 @@ def claim(reference: str) -> Any:
         abort(400)
     try:
         with attempt():
-            service.assign(current_user, case, current_user, _version(form.version.data), client_ip())
+            service.assign(current_user, case, current_user, posted_version(form.version.data), client_ip())
     except REFUSALS as error:
         flash(message_for(error), "error")
         status = status_for(error)

@@ -24,6 +24,7 @@ from disclosure.audit.service import record
 from disclosure.auth import passwords
 from disclosure.auth.models import User
 from disclosure.auth.throttle import note_step_up_failure, step_ups_paused
+from disclosure.cases.corrections import on_facts_corrected
 from disclosure.cases.lifecycle import move, on_entering
 from disclosure.cases.models import Case
 from disclosure.clock import utcnow
@@ -185,6 +186,28 @@ def _closing_from_review(case: Case) -> dict[str, Any]:
 
 
 on_entering(State.CLOSED, _closing_from_review)
+
+
+def _worksheet_on_old_facts(case: Case, _corrected: list[str]) -> dict[str, Any]:
+    # The engine reads the case afresh on every page, but the answers and grounds confirmed facts that have just
+    # changed: the reviewer confirms the corrected ones anew (the correction's event keeps what was cleared). A first
+    # approval was given on the old facts, so it must be decided on (or the requester asked) before they change.
+    review = open_review(case)
+    if review is None:
+        return {}
+    if review.approvals:
+        raise ReviewError(
+            f"A reviewer has approved {case.reference} on the facts as they stand and a second approval is awaited: "
+            "ask the requester for more information on the review page first, then correct the facts."
+        )
+    if not review.checklist and not review.grounds:
+        return {}
+    cleared = {"checklist": encode_checklist(review.checklist), "grounds": encode_grounds(review.grounds)}
+    review.checklist, review.grounds = {}, {}
+    return {"review": review.id, "worksheet_cleared": cleared}
+
+
+on_facts_corrected(_worksheet_on_old_facts)
 
 
 def evaluation_for(review: Review, today: date | None = None) -> Evaluation:

@@ -19,21 +19,12 @@ from disclosure.cases.models import Case
 from disclosure.extensions import db
 from disclosure.jobs import worker
 from disclosure.jobs.models import Job, JobState
-from tests.conftest import csrf_from
+from tests.cases.page_forms import edit_form
 from tests.factories import make_case
 
 
 def edit(client, reference: str, summary: str):  # type: ignore[no-untyped-def]
-    page = client.get(f"/cases/{reference}/edit").get_data(as_text=True)
-    version = page.split('name="version" type="hidden" value="')[1].split('"')[0]
-    form = {
-        "csrf_token": csrf_from(page),
-        "version": version,
-        "authority_name": "Hon. A. Example, N.D. Cal.",
-        "officer_name": "SA J. Doe",
-        "docket": "5:26-mj-01234",
-        "summary": summary,
-    }
+    form = edit_form(client, reference, summary=summary)
     return client.post(f"/cases/{reference}/edit", data=form, follow_redirects=True)
 
 

@@ -12,6 +12,7 @@ from disclosure.audit.models import AuditEvent
 from disclosure.cases.models import Case
 from disclosure.extensions import db
 from disclosure.services import Stale
+from tests.cases.page_forms import edit_form, form_values
 from tests.conftest import csrf_from
 from tests.factories import MadeUser, make_case, make_user
 
@@ -32,16 +33,13 @@ def test_edit_records_one_event_with_a_diff(app, client, login_as):
     login_as("intake")
     with app.app_context():
         reference = make_case().reference
-    page = client.get(f"/cases/{reference}/edit").get_data(as_text=True)
-    form = {
-        "csrf_token": csrf_from(page),
-        "version": "1",
-        "authority_name": "Hon. B. Other",
-        "officer_name": "SA J. Doe",
-        "docket": "5:26-mj-01234",
-        "summary": "Called the agent to confirm.",
-        "reason": "The warrant names Judge Other; the first entry was a typing mistake.",
-    }
+    form = edit_form(
+        client,
+        reference,
+        authority_name="Hon. B. Other",
+        summary="Called the agent to confirm.",
+        reason="The warrant names Judge Other; the first entry was a typing mistake.",
+    )
     response = client.post(f"/cases/{reference}/edit", data=form)
     assert response.status_code == 302
     updates = events(app, f"case:{reference}", "case.update")
@@ -57,20 +55,11 @@ def test_a_stale_form_gets_a_clear_conflict_and_keeps_the_users_input(app, clien
     with app.app_context():
         reference = make_case().reference
     page = client.get(f"/cases/{reference}/edit").get_data(as_text=True)
-    token = csrf_from(page)
-    first = {
-        "csrf_token": token,
-        "version": "1",
-        "authority_name": "First Editor",
-        "officer_name": "SA J. Doe",
-        "reason": "As the warrant says.",
-    }
+    first = {**form_values(page, "/edit"), "authority_name": "First Editor", "reason": "As the warrant says."}
     assert client.post(f"/cases/{reference}/edit", data=first).status_code == 302
     second = {
-        "csrf_token": token,
-        "version": "1",
+        **form_values(page, "/edit"),
         "authority_name": "Second Editor's careful text",
-        "officer_name": "SA J. Doe",
         "reason": "As the warrant says.",
     }
     response = client.post(f"/cases/{reference}/edit", data=second)

@@ -16,20 +16,10 @@ from disclosure.cases.models import Case
 from disclosure.extensions import db
 from disclosure.review import service as review
 from disclosure.workflow import Action
+from tests.cases.page_forms import edit_form
 from tests.conftest import csrf_from
 from tests.factories import make_case, make_user
 from tests.production.helpers import approved_case
-
-
-def edit_form(client, reference: str, **fields: str) -> dict[str, str]:
-    page = client.get(f"/cases/{reference}/edit").get_data(as_text=True)
-    version = re.search(r'name="version" type="hidden" value="(\d+)"', page)
-    assert version is not None
-    with_values = dict(re.findall(r'<input [^>]*id="(\w+)"[^>]*value="([^"]*)"', page))
-    form = {key: with_values[key] for key in ("authority_name", "docket", "officer_name") if key in with_values}
-    form.update({"csrf_token": csrf_from(page), "version": version.group(1), "valid_until": "2026-11-16"})
-    form.update(fields)
-    return form
 
 
 def the_case(app, reference: str) -> Case:

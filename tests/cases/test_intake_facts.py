@@ -84,7 +84,7 @@ def test_a_receipt_in_1990_is_refused_and_no_1990_reference_is_given(app, client
     )
     assert response.status_code == 400
     assert field_errors(response.get_data(as_text=True))["received_at"] == [
-        "Check the year: 1 March 1990 is before any request we hold."
+        "Check the year: 1 March 1990 is before 1 January 2000, earlier than any request this system holds."
     ]
     assert case_count(app) == 0
 

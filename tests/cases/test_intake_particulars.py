@@ -15,6 +15,7 @@ from disclosure.extensions import db
 from disclosure.policy.request import Offence, RequestError, Validation, parse_request
 from disclosure.policy.vocabulary import AuthorityKind, ProcessType, VoluntaryBasis
 from disclosure.review.service import request_of
+from tests.cases.page_forms import edit_form
 from tests.cases.test_intake import intake_form
 from tests.conftest import csrf_from
 from tests.factories import make_case, request_document
@@ -359,14 +360,7 @@ def test_a_voluntary_disclosure_is_edited_without_an_officer_and_a_warrant_is_no
         ).reference
         warrant = make_case().reference
     for reference, status in ((voluntary, 302), (warrant, 400)):
-        token = csrf_from(client.get(f"/cases/{reference}/edit").get_data(as_text=True))
-        form = {
-            "csrf_token": token,
-            "version": "1",
-            "authority_name": "Renamed",
-            "officer_name": "",
-            "reason": "As the document says.",
-        }
+        form = edit_form(client, reference, authority_name="Renamed", officer_name="", reason="As the document says.")
         response = client.post(f"/cases/{reference}/edit", data=form)
         assert response.status_code == status
     with app.app_context():

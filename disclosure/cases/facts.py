@@ -1,0 +1,125 @@
+"""Writing a request's facts onto a case: shared by logging a request (service.log_request) and correcting it
+(corrections.update_case), so that both store targets, categories, the agency and the deadline the same way.
+
+Nothing here checks a permission or writes the case's own event: the callers do, once per request.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from disclosure.audit.actions import AuditAction
+from disclosure.audit.service import record
+from disclosure.cases.models import Agency, Case, CaseCategory, CaseTarget
+from disclosure.extensions import db
+from disclosure.policy.deadlines import DeadlineError, DueDate, calendar_for, compute_due
+from disclosure.policy.identifiers import canonical_identifier
+from disclosure.policy.loader import default_policy
+from disclosure.policy.request import Jurisdiction, Target
+from disclosure.policy.vocabulary import Category, ProcessType, TargetKind
+from disclosure.services import Actor, ServiceError
+
+
+class CaseError(ServiceError):
+    """A case operation was refused; the message says what to fix. `field` names the argument it is about (None:
+    the operation as a whole), so that a form can show the message beside its field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def normalized_target(kind: str, value: str) -> str:
+    """The form used for search and for spotting related cases: the canonical identifier, case-folded."""
+    try:
+        return canonical_identifier(TargetKind(kind), value.strip()).lower()
+    except ValueError:
+        return value.strip().lower()
+
+
+def iso(moment: date | None) -> str | None:
+    """A date, or an aware time in UTC with a Z, as the request document and the audit log write it."""
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        return moment.isoformat().replace("+00:00", "Z")
+    return moment.isoformat()
+
+
+def agency_named(actor: Actor, name: str, country: str, ip: str | None) -> Agency:
+    """The agency of that name and country, added to the directory (with its event) if it is new."""
+    name, country = " ".join(name.split()), country.strip().upper()
+    agency = db.session.execute(
+        select(Agency).where(Agency.name == name, Agency.country == country)
+    ).scalar_one_or_none()
+    if agency is None:
+        agency = Agency(name=name, country=country)
+        db.session.add(agency)
+        db.session.flush()
+        record(
+            actor,
+            AuditAction.AGENCY_CREATE,
+            subject=f"agency:{agency.id}",
+            ip=ip,
+            data={"name": name, "country": country},
+        )
+    return agency
+
+
+def due_for(
+    process: ProcessType,
+    received_at: datetime,
+    emergency: bool,
+    stated: date | None,
+    timezone: str,
+    jurisdiction: Jurisdiction,
+) -> DueDate:
+    """When the response is due: the date the document states, else the process's clock from receipt."""
+    policy = default_policy()
+    try:
+        return compute_due(
+            process,
+            policy,
+            received_at,
+            emergency,
+            stated,
+            timezone,
+            calendar_for(policy, jurisdiction.regime, jurisdiction.country),
+        )
+    except DeadlineError as error:
+        raise CaseError(f"timezone: {error}", field="timezone") from error
+
+
+def stated_due(case: Case) -> date | None:
+    """The due date the document states, if the case's deadline came from one (None: from the process's clock)."""
+    local = case.due_at.astimezone(ZoneInfo(case.timezone)).date()
+    try:
+        stated = compute_due(
+            case.process, default_policy(), case.received_at, case.emergency, local, case.timezone, None
+        )
+    except DeadlineError:
+        return None
+    return local if stated.explanation == case.due_explanation else None
+
+
+def set_targets(case: Case, targets: tuple[Target, ...]) -> None:
+    """The case's targets become `targets`: rows of identifiers it already had are kept (production records point
+    at them), removed ones are deleted, new ones added."""
+    kept = {(row.kind, row.value): row for row in case.targets}
+    rows = []
+    for target in targets:
+        row = kept.pop((target.kind.value, target.value), None) or CaseTarget(
+            kind=target.kind.value, value=target.value, normalized=normalized_target(target.kind.value, target.value)
+        )
+        row.date_from, row.date_to = iso(target.from_), iso(target.to)
+        rows.append(row)
+    case.targets = rows
+
+
+def set_categories(case: Case, categories: tuple[Category, ...]) -> None:
+    """The case's requested data becomes `categories` (rows it already had are kept)."""
+    kept = {row.category: row for row in case.category_rows}
+    case.category_rows = [kept.get(c.value) or CaseCategory(category=c.value) for c in categories]
