@@ -25,14 +25,20 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
 
 @bp.app_context_processor
-def unread_notifications() -> dict[str, Any]:
-    """The header's count of the signed-in person's unread notifications (one indexed count a page)."""
-    if not current_user.is_authenticated:
-        return {"unread_notifications": 0}
-    try:
-        return {"unread_notifications": service.unread_count(current_user)}
-    except SQLAlchemyError:  # an error page for a database that is down still renders
-        return {"unread_notifications": 0}
+def _unread_notifications() -> dict[str, Any]:
+    """`unread_notifications()`: the header's count of the signed-in person's unread notifications, counted (one
+    indexed query) only when a page asks; documents rendered by jobs have no signed-in person and ask nothing."""
+
+    def unread_notifications() -> int:
+        user = current_user._get_current_object() if current_user else None
+        if user is None or not user.is_authenticated:
+            return 0
+        try:
+            return service.unread_count(user)
+        except SQLAlchemyError:  # an error page for a database that is down still renders
+            return 0
+
+    return {"unread_notifications": unread_notifications}
 
 
 @bp.route("")
