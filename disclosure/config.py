@@ -128,7 +128,8 @@ def default_settings(instance_path: Path) -> dict[str, Any]:
         # Request limits.
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "MAX_FORM_MEMORY_SIZE": 512 * 1024,
-        "MAX_FORM_PARTS": 200,
+        # Fields in one multipart post: intake with its 200 target rows (4 parts each) and the rest of the form.
+        "MAX_FORM_PARTS": 1000,
         "PASSWORD_HASHER": "argon2id",
         "PREFERRED_URL_SCHEME": "https",
         # Audit checkpoints: every N events, every T minutes, and on demand.

@@ -52,22 +52,10 @@ from disclosure.policy.vocabulary import (
     TargetKind,
     VoluntaryBasis,
 )
+from disclosure.timezones import zone_names
 
-TIMEZONES = [
-    "UTC",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "Europe/London",
-    "Europe/Dublin",
-    "Europe/Brussels",
-    "Europe/Berlin",
-    "Europe/Paris",
-    "Europe/Amsterdam",
-    "Asia/Singapore",
-    "Australia/Sydney",
-]
+#: Every zone a person may choose (disclosure.timezones): the intake form opens in the logger's own.
+TIMEZONES = zone_names()
 #: Rows the intake form opens with; Edit facts shows a case's targets and BLANK_ROWS more.
 TARGET_ROWS = 4
 BLANK_ROWS = 2
@@ -159,7 +147,7 @@ class CaseFactsForm(FlaskForm):
     confirm_old_receipt = BooleanField(f"Yes, it arrived more than {OLD_RECEIPT_DAYS} days ago")
     timezone = SelectField(
         "Time zone",
-        choices=[SelectChoice(z) for z in TIMEZONES],
+        choices=[SelectChoice(z, z.replace("_", " ")) for z in TIMEZONES],
         default="UTC",
         description="Deadlines are counted in this time zone.",
     )

@@ -12,9 +12,12 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from disclosure import timezones
 from disclosure.auth.access import client_ip
 from disclosure.cases import queries, service
+from disclosure.cases.agency_views import LOOKUP_PAGE_POLICY
 from disclosure.cases.documents import type_note
+from disclosure.cases.fact_forms import TIMEZONES
 from disclosure.cases.forms import EditCaseForm, IntakeForm
 from disclosure.cases.models import Case
 from disclosure.clock import utcnow
@@ -30,8 +33,25 @@ def posted_version(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() else -1
 
 
+def _with_agency_lookup(form: IntakeForm | EditCaseForm) -> None:
+    """The agency name's type-ahead over the directory's names and aliases (static/js/agency-lookup.js)."""
+    form.agency_name.render_kw = {
+        **(form.agency_name.render_kw or {}),
+        "autocomplete": "off",
+        "data-agency-lookup": url_for("agencies.lookup"),
+        "data-agency-country": form.agency_country.id,
+    }
+
+
+#: The look-up is a fetch to this site: the base policy plus connect-src 'self', on both pages' every answer.
+LOOKUP_HEADERS = {"Content-Security-Policy": LOOKUP_PAGE_POLICY}
+
+
 def intake_page() -> Any:
     form = IntakeForm()
+    _with_agency_lookup(form)
+    if request.method == "GET" and current_user.time_zone in TIMEZONES:
+        form.timezone.data = current_user.time_zone  # deadlines are counted where the logger works, unless changed
     upload = form.legal_process.data
     attached = upload.filename if upload and upload.filename else None
     if form.add_target.data:
@@ -59,7 +79,8 @@ def intake_page() -> Any:
             form.form_errors.append(message_for(error))
         else:
             waiting = " It waits for the requester to name the targets." if not case.targets else ""
-            flash(f"Logged {case.reference}. Due {case.due_at:%Y-%m-%d %H:%M} UTC.{waiting}", "success")
+            due = timezones.text(case.due_at, current_user.time_zone)
+            flash(f"Logged {case.reference}. Due {due}.{waiting}", "success")
             if note:
                 flash(note, "info")
             return redirect(url_for("cases.show", reference=case.reference))
@@ -78,7 +99,7 @@ def intake_page() -> Any:
             "choose it again before you log the request.",
         ]
     status = 400 if request.method == "POST" and not form.add_target.data else 200
-    return render_template("cases/new.html", form=form, agencies=queries.agencies()), status
+    return render_template("cases/new.html", form=form, agencies=queries.agencies()), status, LOOKUP_HEADERS
 
 
 def edit_page(case: Case) -> Any:
@@ -88,6 +109,7 @@ def edit_page(case: Case) -> Any:
     else:
         form = EditCaseForm()
         form.compare_with(case, stated_due)
+    _with_agency_lookup(form)
     conflict = False
     if form.add_target.data:
         form.add_target_row()
@@ -120,7 +142,7 @@ def edit_page(case: Case) -> Any:
         form.check_with_parser(utcnow())
     status = 409 if conflict else (400 if request.method == "POST" and not form.add_target.data else 200)
     page = render_template("cases/edit.html", form=form, case=case, conflict=conflict, agencies=queries.agencies())
-    return page, status
+    return page, status, LOOKUP_HEADERS
 
 
 def _saved(case: Case, before: State, diff: dict[str, Any]) -> str:

@@ -9,12 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
-from disclosure.audit.actions import AuditAction
-from disclosure.audit.service import record
+from disclosure.cases.agencies import agency_for_intake
 from disclosure.cases.models import Agency, Case, CaseCategory, CaseTarget
-from disclosure.extensions import db
 from disclosure.policy.deadlines import DeadlineError, DueDate, calendar_for, compute_due
 from disclosure.policy.identifiers import canonical_identifier
 from disclosure.policy.loader import default_policy
@@ -50,22 +46,9 @@ def iso(moment: date | None) -> str | None:
 
 
 def agency_named(actor: Actor, name: str, country: str, ip: str | None) -> Agency:
-    """The agency of that name and country, added to the directory (with its event) if it is new."""
-    name, country = " ".join(name.split()), country.strip().upper()
-    agency = db.session.execute(
-        select(Agency).where(Agency.name == name, Agency.country == country)
-    ).scalar_one_or_none()
-    if agency is None:
-        agency = Agency(name=name, country=country)
-        db.session.add(agency)
-        db.session.flush()
-        record(
-            actor,
-            AuditAction.AGENCY_CREATE,
-            subject=f"agency:{agency.id}",
-            ip=ip,
-            data={"name": name, "country": country},
-        )
+    """The agency of that country going by that name or one of its aliases ("FBI" finds the Federal Bureau of
+    Investigation once the directory lists that alias); else a new, unverified one, added with its event."""
+    agency, _created = agency_for_intake(actor, name, country, ip)
     return agency
 
 
