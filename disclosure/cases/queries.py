@@ -104,14 +104,33 @@ def filtered(criteria: CaseFilter, within: Select[Any] | None = None) -> Select[
 def page_of(
     statement: Select[Any], page: int, sort: str, page_size: int = PAGE_SIZE, first: list[Any] | None = None
 ) -> tuple[list[Case], int, int]:
-    """(cases on the page, total count, number of pages); the page number is clamped into range."""
+    """(cases on the page, total count, number of pages); the page number is clamped into range.
+
+    A search (`first`: its rank) finds at most a few thousand cases: the page and the count come from one query
+    (count(*) OVER ()), so the full-text lookup runs once, not twice. A list without search counts on its own:
+    a window over every case would cost the index's early stop at the page's last row.
+    """
+    order = (*(first or []), *SORTS.get(sort, SORTS[DEFAULT_SORT]))
+    if first:
+        counted = statement.add_columns(func.count().over().label("total")).order_by(*order).options(*SEARCH_OPTIONS)
+        page = max(1, page)
+        found = db.session.execute(counted.limit(page_size).offset((page - 1) * page_size)).all()
+        if not found and page > 1:  # past the last page: show the last one (a count, then the page)
+            page = _last_page(statement, page_size)
+            found = db.session.execute(counted.limit(page_size).offset((page - 1) * page_size)).all()
+        total = found[0].total if found else 0
+        return [row[0] for row in found], total, max(1, -(-total // page_size))
     total = db.session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    options = SEARCH_OPTIONS if first else LIST_OPTIONS
-    ordered = statement.order_by(*(first or []), *SORTS.get(sort, SORTS[DEFAULT_SORT])).options(*options)
+    ordered = statement.order_by(*order).options(*LIST_OPTIONS)
     rows = db.session.execute(ordered.limit(page_size).offset((page - 1) * page_size)).scalars().unique().all()
     return list(rows), total, pages
+
+
+def _last_page(statement: Select[Any], page_size: int) -> int:
+    total = db.session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
+    return max(1, -(-total // page_size))
 
 
 #: The most cases one CSV export holds; a larger selection is refused with a request to narrow the filters.

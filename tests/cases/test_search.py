@@ -120,3 +120,21 @@ def test_the_index_can_be_rebuilt_from_the_cases(app):
         rows = dict(db.session.execute(select(search.CaseSearch.case_id, search.CaseSearch.doc)).all())
         assert len(rows) == 2 and any("alice.smith@example.net" in doc for doc in rows.values())
     assert refs
+
+
+def test_a_search_pages_through_its_matches_and_counts_them_all(app, client, login_as):
+    # The page and its count come from one query for a search; past the last page shows the last one.
+    with app.app_context():
+        refs = {
+            make_case(targets=[{"kind": "username", "value": f"pagetest-{n:02d}", "from": None, "to": None}]).reference
+            for n in range(27)
+        }
+    login_as("intake")
+    first = client.get("/cases/", query_string={"q": "pagetest"}).get_data(as_text=True)
+    assert "27 matching" in first
+    page_two = client.get("/cases/", query_string={"q": "pagetest", "page": 2}).get_data(as_text=True)
+    beyond = client.get("/cases/", query_string={"q": "pagetest", "page": 99}).get_data(as_text=True)
+    listed = re.findall(r'<a href="/cases/(DR-\d{4}-\d{5})">', first)
+    listed_two = re.findall(r'<a href="/cases/(DR-\d{4}-\d{5})">', page_two)
+    assert len(listed) == 25 and len(listed_two) == 2 and set(listed) | set(listed_two) == refs
+    assert re.findall(r'<a href="/cases/(DR-\d{4}-\d{5})">', beyond) == listed_two and "27 matching" in beyond
