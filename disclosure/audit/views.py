@@ -136,8 +136,16 @@ def checkpoint() -> Any:
 class AuditorBundleForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints: FlaskForm is Any
     """A period to export as a signed bundle (passphrase only); the report's form also names a checkpoint."""
 
-    start = DateField("From", validators=[DataRequired(message="Give the first day of the period.")])
-    end = DateField("To", validators=[DataRequired(message="Give the last day of the period.")])
+    start = DateField(
+        "From",
+        validators=[DataRequired(message="Give the first day of the period.")],
+        description="The first day of the period to export, in UTC like the log's times.",
+    )
+    end = DateField(
+        "To",
+        validators=[DataRequired(message="Give the last day of the period.")],
+        description="The last day of the period to export: its events up to midnight UTC are included.",
+    )
     checkpoint = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$", message="not a checkpoint number")])
     #: One per page load: sending the same form twice (a double click, a retry) asks for one bundle, not two.
     nonce = HiddenField(default=lambda: secrets.token_hex(16))

@@ -21,6 +21,13 @@ from disclosure.permissions import Role
 from disclosure.timezones import zone_names
 
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
+#: What each role may do (README, Roles), beside the role boxes.
+ROLES_HELP = (
+    "Intake logs requests and keeps the agency directory; a reviewer decides cases they did not log; a producer adds "
+    "records to approved cases and delivers bundles; an auditor reads every case and the audit log and prepares "
+    "reports; an administrator manages users, keys and the policy, and never also reviews or produces. Reviewer, "
+    "producer and administrator need a second factor, and granting one waits for a second administrator."
+)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -71,6 +78,7 @@ class ChangePasswordForm(FlaskForm):
         "Current password",
         validators=[InputRequired(), Length(max=4096)],
         render_kw={"autocomplete": "current-password"},
+        description="The one you signed in with: it shows the change is yours.",
     )
     new_password = PasswordField(
         "New password",
@@ -95,10 +103,21 @@ class ChangePasswordForm(FlaskForm):
 
 class UserCreateForm(FlaskForm):
     email = EmailField(
-        "Email address", validators=[InputRequired(), Email(check_deliverability=False), Length(max=254)]
+        "Email address",
+        validators=[InputRequired(), Email(check_deliverability=False), Length(max=254)],
+        description="The person's work address: they sign in with it, and notifications are sent to it.",
     )
-    name = StringField("Full name", validators=[InputRequired(), Length(max=200)])
-    roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES, validators=[InputRequired("Choose at least one role.")])
+    name = StringField(
+        "Full name",
+        validators=[InputRequired(), Length(max=200)],
+        description="As colleagues know them; it names them on cases, comments, decisions and the audit log.",
+    )
+    roles = MultiCheckboxField(
+        "Roles",
+        choices=ROLE_CHOICES,
+        validators=[InputRequired("Choose at least one role.")],
+        description=ROLES_HELP,
+    )
     password = PasswordField(
         "Temporary password",
         validators=[InputRequired(), Length(min=MIN_LENGTH, max=MAX_LENGTH)],
@@ -108,7 +127,12 @@ class UserCreateForm(FlaskForm):
 
 
 class UserRolesForm(FlaskForm):
-    roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES, validators=[InputRequired("Choose at least one role.")])
+    roles = MultiCheckboxField(
+        "Roles",
+        choices=ROLE_CHOICES,
+        validators=[InputRequired("Choose at least one role.")],
+        description=ROLES_HELP,
+    )
     submit = SubmitField("Save roles")
 
 

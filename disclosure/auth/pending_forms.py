@@ -10,5 +10,10 @@ from disclosure.auth.passwords import MAX_LENGTH
 
 
 class DecideChangeForm(FlaskForm):
-    password = PasswordField("Your password", validators=[InputRequired(), Length(max=MAX_LENGTH)])
+    password = PasswordField(
+        "Your password",
+        validators=[InputRequired(), Length(max=MAX_LENGTH)],
+        description="Your own password again: the approval or refusal is recorded in your name, and nobody decides "
+        "a change they asked for.",
+    )
     submit = SubmitField("Confirm")

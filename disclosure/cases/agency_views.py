@@ -47,13 +47,22 @@ class AgencyForm(FlaskForm):
         "Country (two letters)",
         validators=[InputRequired("Give the country as two letters, e.g. US."), Length(max=2)],
         render_kw={"autocomplete": "off", "size": 4},
+        description="The agency's country, e.g. US or DE: agencies of the same name in two countries are two records.",
     )
     regime = SelectField(
         "Legal regime",
         choices=[SelectChoice("", "Not recorded"), *(SelectChoice(r.value, r.label) for r in Regime)],
         validators=[Optional()],
+        description="The law the agency's process is usually issued under, for reference; each case still states "
+        "its own jurisdiction.",
     )
-    parent = SelectField("Field office of", validate_choice=False, validators=[Optional()])
+    parent = SelectField(
+        "Field office of",
+        validate_choice=False,
+        validators=[Optional()],
+        description="For a field office or unit, the agency it belongs to; requests from that agency's official "
+        "domains are then expected for it too.",
+    )
     submit = SubmitField("Save")
 
 
@@ -70,13 +79,26 @@ class NewAgencyForm(AgencyForm):
         description="Domains the agency sends from, e.g. fbi.gov (never a free mail service).",
         render_kw={"rows": 3},
     )
-    not_a_duplicate = BooleanField("I checked the possible duplicates listed: none of them is this agency")
+    not_a_duplicate = BooleanField(
+        "I checked the possible duplicates listed: none of them is this agency",
+        description="Asked when the directory holds a similar name: a second record for the same agency splits its "
+        "cases and channels, so open the listed one if it matches.",
+    )
     submit = SubmitField("Add the agency")
 
 
 class ContactForm(FlaskForm):
-    kind = SelectField("Kind", choices=[SelectChoice(k, v) for k, v in service.CONTACT_KINDS.items()])
-    value = StringField("Contact", validators=[InputRequired(), Length(max=300)])
+    kind = SelectField(
+        "Kind",
+        choices=[SelectChoice(k, v) for k, v in service.CONTACT_KINDS.items()],
+        description="How the agency is reached on this channel: email, telephone, its law-enforcement portal or post.",
+    )
+    value = StringField(
+        "Contact",
+        validators=[InputRequired(), Length(max=300)],
+        description="The address, number (in international form, e.g. +1 202 324 3000) or portal link as found "
+        "independently of any request; it is not relied on until someone records how it was verified.",
+    )
     submit = SubmitField("Add contact")
 
 
@@ -84,29 +106,44 @@ class VerifyForm(FlaskForm):
     how = StringField(
         "How you verified it",
         validators=[InputRequired("Say how you verified it."), Length(max=500)],
-        description="E.g. called the published number, letter on file, in person.",
+        description="What you did to confirm the channel is the agency's, e.g. called the published number and "
+        "spoke to the duty officer; it is recorded with your name.",
     )
     source = SelectField(
         "Where you found it",
         choices=[SelectChoice("", "Choose…"), *(SelectChoice(k, v) for k, v in service.CHANNEL_SOURCES.items())],
         validators=[InputRequired("Say where you found the contact.")],
+        description="Never the request itself: a forged request brings its own contact details.",
     )
     submit = SubmitField("Mark verified")
 
 
 class RetireForm(FlaskForm):
-    reason = StringField("Why it is no longer relied on", validators=[InputRequired("Say why."), Length(max=500)])
+    reason = StringField(
+        "Why it is no longer relied on",
+        validators=[InputRequired("Say why."), Length(max=500)],
+        description="E.g. the number now reaches another office; the channel stays on record with your reason and "
+        "is no longer offered.",
+    )
     submit = SubmitField("Retire")
 
 
 class AliasForm(FlaskForm):
-    alias = StringField("Another name", validators=[InputRequired("Enter the other name."), Length(max=200)])
+    alias = StringField(
+        "Another name",
+        validators=[InputRequired("Enter the other name."), Length(max=200)],
+        description="An abbreviation or other spelling, e.g. FBI; a request naming the agency by it is logged "
+        "against this record.",
+    )
     submit = SubmitField("Add alias")
 
 
 class DomainForm(FlaskForm):
     domain = StringField(
-        "Official email domain", validators=[InputRequired("Enter a domain, e.g. fbi.gov."), Length(max=253)]
+        "Official email domain",
+        validators=[InputRequired("Enter a domain, e.g. fbi.gov."), Length(max=253)],
+        description="A domain the agency sends email from, e.g. fbi.gov (never a free mail service); its subdomains "
+        "count too.",
     )
     submit = SubmitField("Add domain")
 
@@ -120,15 +157,26 @@ class VouchForm(FlaskForm):
 
 
 class WithdrawForm(FlaskForm):
-    reason = StringField("Why it is no longer verified", validators=[InputRequired("Say why."), Length(max=500)])
+    reason = StringField(
+        "Why it is no longer verified",
+        validators=[InputRequired("Say why."), Length(max=500)],
+        description="E.g. its published numbers changed; the reason is kept in the audit log.",
+    )
     submit = SubmitField("Withdraw verification")
 
 
 class MergeForm(FlaskForm):
-    into = SelectField("Merge into", validate_choice=False, validators=[InputRequired("Choose the canonical record.")])
+    into = SelectField(
+        "Merge into",
+        validate_choice=False,
+        validators=[InputRequired("Choose the canonical record.")],
+        description="The record of the same agency that stays; this one's cases, channels, domains and certificates "
+        "move there.",
+    )
     confirm = BooleanField(
         "I checked that both records are the same agency. This cannot be undone.",
         validators=[InputRequired("Tick the confirmation: a merge cannot be undone.")],
+        description="Compare the names, countries and official domains of both records before you tick.",
     )
     #: Step-up: a merge moves cases and certificates between agencies.
     password = step_up.password_field()

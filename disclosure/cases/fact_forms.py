@@ -74,12 +74,32 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class TargetForm(Form):
-    kind = SelectField("Kind", choices=choices(TargetKind, "—"), validators=[Optional()])
-    value = StringField("Identifier", validators=[Optional(), Length(max=300)])
-    date_from = StringField(
-        "From", validators=[Optional(), Length(max=40)], render_kw={"placeholder": "YYYY-MM-DD or …T10:15Z"}
+    kind = SelectField(
+        "Kind",
+        choices=choices(TargetKind, "—"),
+        validators=[Optional()],
+        description="What the identifier is (email address, username, domain, IP address, customer id or phone "
+        "number); each is checked as its kind.",
     )
-    date_to = StringField("To", validators=[Optional(), Length(max=40)], render_kw={"placeholder": "YYYY-MM-DD"})
+    value = StringField(
+        "Identifier",
+        validators=[Optional(), Length(max=300)],
+        description="Exactly as the process writes it, e.g. alice@example.net or +1 415 555 0100; an IP address "
+        "names nobody without the time it was used (From).",
+    )
+    date_from = StringField(
+        "From",
+        validators=[Optional(), Length(max=40)],
+        render_kw={"placeholder": "YYYY-MM-DD or …T10:15Z"},
+        description="The first day of the period the process asks about for this identifier, or for an IP address "
+        "the moment it was used; leave empty if the process names none.",
+    )
+    date_to = StringField(
+        "To",
+        validators=[Optional(), Length(max=40)],
+        render_kw={"placeholder": "YYYY-MM-DD"},
+        description="The last day of that period; leave empty if the process gives no end.",
+    )
 
     @property
     def is_blank(self) -> bool:
@@ -99,9 +119,15 @@ class CaseFactsForm(FlaskForm):
         "Kind of legal process",
         choices=choices(ProcessType, "Choose…"),
         validators=[InputRequired("Choose the kind of legal process.")],
+        description="As the document names itself; it decides what data the process can compel, the reviewer's "
+        "checklist and the deadline.",
     )
     regime = SelectField(
-        "Jurisdiction", choices=choices(Regime, "Choose…"), validators=[InputRequired("Choose the jurisdiction.")]
+        "Jurisdiction",
+        choices=choices(Regime, "Choose…"),
+        validators=[InputRequired("Choose the jurisdiction.")],
+        description="The law the process is issued under, e.g. “United States, federal” for a federal court; the "
+        "policy judges the process by that law.",
     )
     country = StringField(
         "Country (two letters)",
@@ -109,12 +135,21 @@ class CaseFactsForm(FlaskForm):
             InputRequired(),
             Regexp(r"^[A-Za-z]{2}$", message="Use the two-letter country code, e.g. US or DE."),
         ],
+        description="The country of the court or authority that issued it, e.g. US or DE; business-day deadlines "
+        "skip its public holidays.",
     )
-    region = StringField("State or region", validators=[Optional(), Length(max=100)])
+    region = StringField(
+        "State or region",
+        validators=[Optional(), Length(max=100)],
+        description="For state or provincial process, the state that issued it, e.g. California; leave it empty "
+        "for federal or national process.",
+    )
     authority_kind = SelectField(
         "Issued by",
         choices=choices(AuthorityKind, "Choose…"),
         validators=[InputRequired("Choose who issued the process.")],
+        description="The kind of authority that signed it; the policy checks that such an authority may compel "
+        "the data requested.",
     )
     authority_name = StringField(
         "Issuer's name",
@@ -122,29 +157,55 @@ class CaseFactsForm(FlaskForm):
         description="The judge, court, prosecutor, agency or attorney as the document names them; "
         "for a voluntary disclosure, the team that decided it.",
     )
-    docket = StringField("Docket or case number", validators=[Optional(), Length(max=100)])
+    docket = StringField(
+        "Docket or case number",
+        validators=[Optional(), Length(max=100)],
+        description="The court's or agency's own number for this matter, as printed on the document; our letters "
+        "quote it.",
+    )
     agency_name = StringField(
-        "Requesting agency", validators=[InputRequired(), Length(max=200)], render_kw={"list": "agency-names"}
+        "Requesting agency",
+        validators=[InputRequired(), Length(max=200)],
+        render_kw={"list": "agency-names"},
+        description="The agency that sent the request; pick the name the directory offers, or a new agency is "
+        "added to the directory, unverified.",
     )
     agency_country = StringField(
         "Agency country (two letters)",
         validators=[InputRequired(), Regexp(r"^[A-Za-z]{2}$", message="Use the two-letter country code, e.g. US.")],
+        description="The requesting agency's country, e.g. US; with the name, it finds the agency in the directory.",
     )
     officer_name = StringField(
         "Officer",
         validators=[Length(max=200)],
         description="Leave it empty only for a voluntary disclosure with no requesting officer.",
     )
-    officer_badge = StringField("Badge", validators=[Optional(), Length(max=50)])
-    officer_email = EmailField("Officer email", validators=[Optional(), Length(max=254)])
-    officer_phone = StringField("Officer phone", validators=[Optional(), Length(max=50)])
+    officer_badge = StringField(
+        "Badge",
+        validators=[Optional(), Length(max=50)],
+        description="The officer's badge or identification number, if the request gives one; it helps confirm "
+        "who they are when you call the agency back.",
+    )
+    officer_email = EmailField(
+        "Officer email",
+        validators=[Optional(), Length(max=254)],
+        description="As the request gives it; our letters print it under the officer's name.",
+    )
+    officer_phone = StringField(
+        "Officer phone",
+        validators=[Optional(), Length(max=50)],
+        description="As the request gives it, in international form: + and the country code, e.g. +1 202 555 0100.",
+    )
     received_at = DateTimeLocalField(
         "Received",
         format="%Y-%m-%dT%H:%M",
         validators=[DataRequired("Enter when the request reached us.")],
         description="For paper and fax, the time stamped on arrival.",
     )
-    confirm_old_receipt = BooleanField(f"Yes, it arrived more than {OLD_RECEIPT_DAYS} days ago")
+    confirm_old_receipt = BooleanField(
+        f"Yes, it arrived more than {OLD_RECEIPT_DAYS} days ago",
+        description="Check the received date first: the deadline is counted from it.",
+    )
     timezone = SelectField(
         "Time zone",
         choices=[SelectChoice(z, z.replace("_", " ")) for z in TIMEZONES],
@@ -155,22 +216,54 @@ class CaseFactsForm(FlaskForm):
         "Received by",
         choices=choices(ReceivedVia, "Choose…"),
         validators=[InputRequired("Choose how the request arrived.")],
+        description="How the process reached us; it stays on record as how it was served.",
     )
     due_on = DateField(
         "Due date on the document",
         validators=[Optional()],
         description="Leave empty to compute it from the process's clock.",
     )
-    confirm_due_after_expiry = BooleanField("Yes, the due date is after the process expires")
-    emergency = BooleanField("Emergency request")
-    issued_on = DateField("Issued on", validators=[Optional()])
-    valid_until = DateField("Process valid until", validators=[Optional()])
+    confirm_due_after_expiry = BooleanField(
+        "Yes, the due date is after the process expires",
+        description="Tick only if the document really gives both dates: once it has expired, the process may no "
+        "longer compel an answer.",
+    )
+    emergency = BooleanField(
+        "Emergency request",
+        description="Tick only when the requester states an imminent danger of death or serious injury; it puts "
+        "the case at the top of every reviewer's queue.",
+    )
+    issued_on = DateField(
+        "Issued on",
+        validators=[Optional()],
+        description="The day the process was signed, as written on it; an order's period counts from it (from "
+        "receipt when it is empty).",
+    )
+    valid_until = DateField(
+        "Process valid until",
+        validators=[Optional()],
+        description="The last day the process may be executed, as written on it; leave empty if it states none. "
+        "The policy checks the request's dates against it.",
+    )
     # More rows than a form takes are refused with a message (fact_checks); max_entries only bounds the work.
-    targets = FieldList(FormField(TargetForm), min_entries=1, max_entries=2 * MAX_TARGETS)
+    targets = FieldList(
+        FormField(TargetForm),
+        min_entries=1,
+        max_entries=2 * MAX_TARGETS,
+        description="One identifier per row; date ranges are optional. Leave unused rows empty; to remove a "
+        "target, clear its kind and identifier.",
+    )
     add_target = SubmitField("Add another target")
-    confirm_no_targets = BooleanField("Log it without targets and ask the requester for them")
+    confirm_no_targets = BooleanField(
+        "Log it without targets and ask the requester for them",
+        description="The case then waits for the requester to name the accounts; it cannot be reviewed until they do.",
+    )
     categories = MultiCheckboxField(
-        "Requested data", choices=choices(Category), validators=[InputRequired("Choose at least one category of data.")]
+        "Requested data",
+        choices=choices(Category),
+        validators=[InputRequired("Choose at least one category of data.")],
+        description="Tick every kind of data the process asks for; only what is ticked here can ever be approved "
+        "and produced.",
     )
     validator_kind = SelectField(
         "Validated by",
@@ -179,7 +272,11 @@ class CaseFactsForm(FlaskForm):
         description="EU orders from police or an agency need a judge, court or prosecutor's validation "
         "(Reg. 2023/1543 Art. 4); a UK warrant needs a Judicial Commissioner's approval (choose “Judge”).",
     )
-    validator_name = StringField("Validator's name", validators=[Length(max=300)])
+    validator_name = StringField(
+        "Validator's name",
+        validators=[Length(max=300)],
+        description="The judge, court or commissioner who validated the order, as the order names them.",
+    )
     official_level = SelectField(
         "Signed by (national security letters)",
         choices=choices(OfficialLevel, "Not stated"),
@@ -197,9 +294,15 @@ class CaseFactsForm(FlaskForm):
         validators=[Optional()],
         invalid_value_message=PENALTY_MESSAGE,
         render_kw={"min": 0, "max": MAX_PENALTY_YEARS, "inputmode": "numeric"},
+        description="The longest sentence the offence carries, in whole years, as the order or its certificate "
+        "states it.",
     )
     offence_listed = SelectField(
-        "Offence listed in Art. 5(4)", choices=choices(ListedOffence, "Not listed"), default=""
+        "Offence listed in Art. 5(4)",
+        choices=choices(ListedOffence, "Not listed"),
+        default="",
+        description="Only when the order says the offence is one Art. 5(4) lists: such an offence qualifies "
+        "whatever its penalty.",
     )
     voluntary_basis = SelectField(
         "Voluntary basis",

@@ -54,6 +54,12 @@ __all__ = [
 ]
 
 
+NOTES_HELP = (
+    "Anything about the request the fields above cannot hold, e.g. what the officer said on the telephone; shown on "
+    "the case page and in its dossier, never in a letter."
+)
+
+
 class IntakeForm(CaseFactsForm):
     """Log a request: its facts, its gag order, its document and notes."""
 
@@ -64,8 +70,17 @@ class IntakeForm(CaseFactsForm):
         validators=[Optional(), Length(max=200)],
         description="e.g. 18 USC 2705(b). Leave empty if there is none.",
     )
-    ndo_starts_on = DateField("Order starts", validators=[Optional()])
-    ndo_until = DateField("Order expires", validators=[Optional()])
+    ndo_starts_on = DateField(
+        "Order starts",
+        validators=[Optional()],
+        description="As written on the order; leave empty if it runs from the day the request arrived.",
+    )
+    ndo_until = DateField(
+        "Order expires",
+        validators=[Optional()],
+        description="The last day the order forbids telling the customer. Give this date, its length in days, or "
+        "tick that it is indefinite: one of the three.",
+    )
     ndo_days = IntegerField(
         "Or its length in days",
         validators=[Optional()],
@@ -73,9 +88,17 @@ class IntakeForm(CaseFactsForm):
         description="e.g. 180 for “180 days”: the end is counted from the day it starts (or from receipt).",
         render_kw={"min": 1, "max": MAX_ORDER_DAYS, "inputmode": "numeric"},
     )
-    ndo_indefinite = BooleanField("The order is indefinite")
-    summary = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
-    legal_process = FileField("The legal process (PDF or scan)")
+    ndo_indefinite = BooleanField(
+        "The order is indefinite",
+        description="Tick only when the order sets no end date; the customer is then not told until a renewal "
+        "records an end.",
+    )
+    summary = TextAreaField("Notes", validators=[Optional(), Length(max=5000)], description=NOTES_HELP)
+    legal_process = FileField(
+        "The legal process (PDF or scan)",
+        description="The warrant, order or letter itself (PDF, PNG, JPEG or TIFF); it is stored encrypted, and the "
+        "reviewer checks it element by element.",
+    )
     submit = SubmitField("Log request")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -129,8 +152,11 @@ class EditCaseForm(CaseFactsForm):
     without_targets = "save it"
 
     version = HiddenField()
-    confirm_no_targets = BooleanField("Save it without targets and ask the requester for them")
-    summary = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    confirm_no_targets = BooleanField(
+        "Save it without targets and ask the requester for them",
+        description="The case then waits for the requester to name the accounts; it cannot be reviewed until they do.",
+    )
+    summary = TextAreaField("Notes", validators=[Optional(), Length(max=5000)], description=NOTES_HELP)
     reason = TextAreaField(
         "Why are the facts corrected?",
         validators=[Optional(), Length(max=2000)],
@@ -227,12 +253,22 @@ class EditCaseForm(CaseFactsForm):
 class ActionForm(FlaskForm):
     version = HiddenField()
     action = HiddenField()
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=2000)])
+    note = TextAreaField(
+        "Note (optional)",
+        validators=[Optional(), Length(max=2000)],
+        description="Why you take this step, if the next person needs to know; it is kept with the step in the "
+        "audit log.",
+    )
 
 
 class AssignForm(FlaskForm):
     version = HiddenField()
-    assignee = SelectField("Assign to", coerce=str, validators=[Optional()])
+    assignee = SelectField(
+        "Assign to",
+        coerce=str,
+        validators=[Optional()],
+        description="The reviewer who should decide this case; whoever logged it is not offered (four eyes).",
+    )
     submit = SubmitField("Assign")
 
 
@@ -247,8 +283,14 @@ class BulkForm(FlaskForm):
             SelectChoice("close", "Close them"),
         ],
         validators=[InputRequired("Choose what to do with the ticked cases.")],
+        description="Claim, assign or close every case ticked below.",
     )
-    assignee = SelectField("Assign to", coerce=str, validators=[Optional()])
+    assignee = SelectField(
+        "Assign to",
+        coerce=str,
+        validators=[Optional()],
+        description="Only when assigning; never whoever logged a case.",
+    )
     back = HiddenField()
     submit = SubmitField("Apply to the ticked cases")
 
@@ -275,22 +317,43 @@ class UploadForm(FlaskForm):
     kind = SelectField(
         "Document",
         choices=[SelectChoice("legal_process", "The legal process"), SelectChoice("correspondence", "Correspondence")],
+        description="The process itself, or correspondence about it (a cover letter, emails with the officer).",
     )
     file = FileField("File", description="PDF, PNG, JPEG, TIFF or plain text.")
     submit = SubmitField("Upload")
 
 
 class GagOrderForm(FlaskForm):
-    basis = StringField("Basis", validators=[InputRequired(), Length(max=200)], description="e.g. 18 USC 2705(b)")
-    starts_on = DateField("Starts", validators=[InputRequired()])
-    expires_on = DateField("Expires", validators=[Optional()])
-    indefinite = BooleanField("Indefinite")
+    basis = StringField(
+        "Basis",
+        validators=[InputRequired(), Length(max=200)],
+        description="The law the order is made under, e.g. 18 USC 2705(b); while it runs, the customer must not be "
+        "told of the request.",
+    )
+    starts_on = DateField(
+        "Starts", validators=[InputRequired()], description="The day the order takes effect, as written on it."
+    )
+    expires_on = DateField(
+        "Expires",
+        validators=[Optional()],
+        description="The last day the order forbids telling the customer; after it, the case asks for the customer "
+        "to be notified. Leave it empty only for an indefinite order.",
+    )
+    indefinite = BooleanField(
+        "Indefinite",
+        description="Tick when the order sets no end date; the customer is then not told until a renewal records "
+        "an end.",
+    )
     submit = SubmitField("Record order")
 
 
 class RenewGagOrderForm(FlaskForm):
-    expires_on = DateField("New expiry", validators=[Optional()])
-    indefinite = BooleanField("Now indefinite")
+    expires_on = DateField(
+        "New expiry",
+        validators=[Optional()],
+        description="The new last day from the renewing order; it must be later than the current expiry.",
+    )
+    indefinite = BooleanField("Now indefinite", description="Tick when the renewing order sets no end date.")
     submit = SubmitField("Record renewal")
 
 

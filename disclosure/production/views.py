@@ -33,14 +33,31 @@ bp = Blueprint("production", __name__)
 
 
 class RecordForm(FlaskForm):
-    target = SelectField("Target", validate_choice=False)
-    category = SelectField("Data category", validate_choice=False)
-    file = FileField("Responsive record")
+    target = SelectField(
+        "Target",
+        validate_choice=False,
+        description="The approved identifier whose data the file holds; only targets in the approved scope are "
+        "offered.",
+    )
+    category = SelectField(
+        "Data category",
+        validate_choice=False,
+        description="The kind of data in the file; it must be approved for that target, or the record is refused.",
+    )
+    file = FileField(
+        "Responsive record",
+        description="One file of the data, e.g. a mailbox export; it is stored encrypted with its SHA-256 and goes "
+        "into the bundle unchanged.",
+    )
     submit = SubmitField("Add record")
 
 
 class BuildForm(FlaskForm):
-    passphrase_only = BooleanField("No certificate: passphrase only (shown once, deliver it by another channel)")
+    passphrase_only = BooleanField(
+        "No certificate: passphrase only (shown once, deliver it by another channel)",
+        description="Seals the bundle with a passphrase instead of the agency's certificate: anyone holding both "
+        "can open it, so never send them together.",
+    )
     #: One per page load: sending the same form twice (a double click, a retry) asks for one bundle, not two.
     nonce = HiddenField(default=lambda: secrets.token_hex(16))
     #: Step-up: building a bundle exports customer data (disclosure.auth.step_up).
@@ -53,22 +70,37 @@ class DeliveryForm(FlaskForm):
         "Delivered by",
         choices=[SelectChoice("", "Choose…"), *(SelectChoice(key, label) for key, label in DELIVERY_CHANNELS.items())],
         validators=[InputRequired("Choose how the bundle was delivered.")],
+        description="How the bundle reached the agency; it is recorded with the delivery.",
     )
-    delivered_on = DateField("Delivered on", validators=[InputRequired("Give the day the bundle reached them.")])
+    delivered_on = DateField(
+        "Delivered on",
+        validators=[InputRequired("Give the day the bundle reached them.")],
+        description="The day the recipient received it, not the day it was sent.",
+    )
     recipient = StringField(
         "Received by",
         validators=[InputRequired("Say who received the bundle (a name, and their unit)."), Length(max=200)],
+        description="The person who received it and their unit, e.g. SA J. Doe, FBI Cyber Division; for “another "
+        "way”, say how too.",
     )
     confirm = BooleanField(
         "I confirm the bundle reached this recipient. The case then becomes disclosed, which cannot be undone.",
         validators=[InputRequired("Tick the confirmation: marking a bundle delivered cannot be undone.")],
+        description="Tick only once the recipient has it: no records or bundles can be added to the case afterwards.",
     )
     submit = SubmitField("Record the delivery")
 
 
 class CertificateForm(FlaskForm):
-    label = StringField("Label", validators=[Optional(), Length(max=200)])
-    file = FileField("Certificate (PEM)")
+    label = StringField(
+        "Label",
+        validators=[Optional(), Length(max=200)],
+        description="A name that tells this certificate apart when a bundle is built, e.g. FBI Evidence Response Team.",
+    )
+    file = FileField(
+        "Certificate (PEM)",
+        description="The recipient's certificate file; bundles for this agency can then be encrypted to it.",
+    )
     submit = SubmitField("Add certificate")
 
 

@@ -47,16 +47,36 @@ class AnswerForm(Form):
     """One checklist element: yes, no or not applicable, with a note."""
 
     item = HiddenField()
-    answer = RadioField("Confirmed?", choices=[SelectChoice(a.value, a.label) for a in Answer], validators=[Optional()])
-    note = StringField("Note", validators=[Optional(), Length(max=2000)])
+    answer = RadioField(
+        "Confirmed?",
+        choices=[SelectChoice(a.value, a.label) for a in Answer],
+        validators=[Optional()],
+        description="Yes once you have checked the element on the document; an approval needs Yes, or Not "
+        "applicable with a note, for every element.",
+    )
+    note = StringField(
+        "Note",
+        validators=[Optional(), Length(max=2000)],
+        description="What you checked, or why the element does not apply (required then).",
+    )
 
 
 class CitationForm(Form):
     """The grounds cited for one requested category (choices: the grounds the policy lets it cite)."""
 
     category = HiddenField()
-    grounds = MultiCheckboxField("Grounds", choices=[])
-    reason = StringField("Written reason", validators=[Optional(), Length(max=2000)])
+    grounds = MultiCheckboxField(
+        "Grounds",
+        choices=[],
+        description="Only the grounds the policy lets this kind of data rest on are offered; an approved category "
+        "needs at least one.",
+    )
+    reason = StringField(
+        "Written reason",
+        validators=[Optional(), Length(max=2000)],
+        description="Why the ground applies to this request; required for a ground that asks for one, such as "
+        "“Legitimate interests”.",
+    )
 
 
 class ScopeRowForm(Form):
@@ -64,31 +84,85 @@ class ScopeRowForm(Form):
 
     kind = HiddenField()
     value = HiddenField()
-    categories = MultiCheckboxField("Categories", choices=[])
-    start = StringField("From", validators=[Optional(), Length(max=40)])
-    end = StringField("To", validators=[Optional(), Length(max=40)])
+    categories = MultiCheckboxField(
+        "Categories",
+        choices=[],
+        description="Tick the data to produce for this target; a requested category left unticked is refused, and "
+        "the letter says so.",
+    )
+    start = StringField(
+        "From",
+        validators=[Optional(), Length(max=40)],
+        description="To narrow the period, its first day; leave empty to keep the start of the period requested.",
+    )
+    end = StringField(
+        "To",
+        validators=[Optional(), Length(max=40)],
+        description="To narrow the period, its last day; leave empty to keep the end of the period requested.",
+    )
 
 
 class ReviewForm(FlaskForm):
     version = HiddenField()
     #: The case's version when the page was drawn: a decision is refused if its facts changed since.
     case_version = HiddenField()
-    checklist = FieldList(FormField(AnswerForm))
-    grounds = FieldList(FormField(CitationForm))
-    counsel_note = TextAreaField("Counsel's decision (escalation)", validators=[Optional(), Length(max=4000)])
-    outcome = RadioField("Outcome", choices=OUTCOME_CHOICES, validators=[Optional()])
-    scope = FieldList(FormField(ScopeRowForm))
+    checklist = FieldList(
+        FormField(AnswerForm),
+        description="What the policy asks you to confirm for this kind of process, each against the document "
+        "itself; your answers are recorded with the decision.",
+    )
+    grounds = FieldList(
+        FormField(CitationForm),
+        description="Cite the policy ground for each category you would approve. “Legitimate interests” is broader "
+        "than the law's provider-protection exception: citing it needs a written reason.",
+    )
+    counsel_note = TextAreaField(
+        "Counsel's decision (escalation)",
+        validators=[Optional(), Length(max=4000)],
+        description="Record who in counsel decided, and what, before approving it.",
+    )
+    outcome = RadioField(
+        "Outcome",
+        choices=OUTCOME_CHOICES,
+        validators=[Optional()],
+        description="Every outcome writes a letter to the requester; an approval opens production for the scope "
+        "below, and “No records held” closes the case.",
+    )
+    scope = FieldList(
+        FormField(ScopeRowForm),
+        description="Only when approving: what may be produced, never wider than requested. A box appears only "
+        "where the policy lets the data be approved.",
+    )
     reason = MultiCheckboxField(
-        "If rejecting: reasons", choices=[SelectChoice(code, label) for code, label in REJECTION_REASONS.items()]
+        "If rejecting: reasons",
+        choices=[SelectChoice(code, label) for code, label in REJECTION_REASONS.items()],
+        description="At least one when rejecting; each reason ticked is printed in the letter.",
     )
     text = TextAreaField(
-        "Internal reasons (stay on file; never in the letter)", validators=[Optional(), Length(max=5000)]
+        "Internal reasons (stay on file; never in the letter)",
+        validators=[Optional(), Length(max=5000)],
+        description="Your reasons for the file: kept with the decision, shown to colleagues and auditors, never "
+        "sent to the requester.",
     )
     requester_message = TextAreaField(
-        "Message to the requester (goes in the letter)", validators=[Optional(), Length(max=5000)]
+        "Message to the requester (goes in the letter)",
+        validators=[Optional(), Length(max=5000)],
+        description="Printed in the letter as written, so write it for the requester: what is missing or unclear "
+        "when asking for more (required then), anything else they should know otherwise. The letter already lists "
+        "what is produced, what is refused and why.",
     )
-    searched = TextAreaField("If no records are held: what was searched", validators=[Optional(), Length(max=2000)])
-    password = PasswordField("Your password, to confirm the decision")
+    searched = TextAreaField(
+        "If no records are held: what was searched",
+        validators=[Optional(), Length(max=2000)],
+        description="Required for “No records held”: the systems searched and for which identifiers, e.g. "
+        "“Searched mail, hosting and billing systems for both addresses; no account.” It stays on file; the letter "
+        "says only that we searched for the identifiers named, over the period named, and hold nothing responsive.",
+    )
+    password = PasswordField(
+        "Your password, to confirm the decision",
+        description="Deciding needs your password again. The decision, the checklist, the grounds and this policy "
+        "version are recorded and cannot be changed.",
+    )
     save = SubmitField("Save worksheet")
     decide = SubmitField("Record decision")
     preview = SubmitField("Preview the letter")
@@ -192,5 +266,9 @@ def stored_review_form(review: Review, evaluation: Evaluation) -> ReviewForm:
 
 
 class PolicyUploadForm(FlaskForm):
-    file = FileField("Policy file (TOML)")
+    file = FileField(
+        "Policy file (TOML)",
+        description="It is checked on upload and installed once a second administrator approves; reviews started "
+        "after that use it.",
+    )
     submit = SubmitField("Upload new version")
