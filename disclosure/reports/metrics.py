@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import NamedTuple
 
 DEFINITIONS = {
-    "time_to_decision": "From the moment the process was received (received_at, as logged at intake) to the first "
+    "time_to_decision": "From the moment the process was received (as logged at intake) to the first "
     "recorded approval, rejection or finding that no records are held. Requests for more information do not count as "
     "a decision. Cases not decided at the checkpoint are left out.",
-    "time_to_disclosure": "From received_at to the moment a production bundle was marked delivered (the case became "
+    "time_to_disclosure": "From receipt to the moment a production bundle was marked delivered (the case became "
     "disclosed). Cases without a delivered bundle at the checkpoint are left out.",
     "percentiles": "Median and 90th percentile by the nearest-rank method over the cases that have the event.",
     "overdue_open": "Cases still open at the checkpoint whose due date had passed at the checkpoint's time.",
