@@ -48,6 +48,9 @@ def test_choosing_a_time_zone_shows_every_time_in_it_with_utc_on_hover(app, clie
     assert 'title="2026-11-02 14:05 UTC"' in line
     assert 'datetime="2026-11-02T14:05:00Z"' in line
 
+    listing = client.get("/cases/").get_data(as_text=True)
+    assert "CET</time>" in listing and "(UTC)" not in listing  # the list's column no longer claims UTC
+
     with app.app_context():
         assert db.session.get(User, user.id).time_zone == "Europe/Berlin"
         event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "user.settings_changed")).one()
