@@ -19,6 +19,7 @@ from disclosure.audit.service import record
 from disclosure.cases.facts import (
     CaseError,
     agency_named,
+    case_columns,
     due_for,
     iso,
     set_categories,
@@ -118,24 +119,8 @@ def _facts_given(changes: CaseChanges) -> dict[str, Any]:
     given: dict[str, Any] = {}
     doc = changes.request
     if doc is not None:
-        authority, officer = doc.issuing_authority, doc.officer
         given.update(
-            process_type=doc.process_type.value,
-            regime=doc.jurisdiction.regime.value,
-            country=doc.jurisdiction.country,
-            region=doc.jurisdiction.region,
-            authority_kind=authority.kind.value,
-            authority_name=authority.name,
-            docket=authority.docket,
-            officer_name=officer.name if officer else None,
-            officer_badge=officer.badge if officer else None,
-            officer_email=officer.email if officer else None,
-            officer_phone=officer.phone if officer else None,
-            received_at=doc.received_at,
-            received_via=doc.received_via.value,
-            emergency=doc.emergency,
-            issued_on=doc.issued_on,
-            valid_until=doc.valid_until,
+            case_columns(doc),
             agency={"name": " ".join(doc.agency.name.split()), "country": doc.agency.country.strip().upper()},
             particulars=particulars_json(doc),
             targets=[

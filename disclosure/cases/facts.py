@@ -7,6 +7,7 @@ Nothing here checks a permission or writes the case's own event: the callers do,
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from disclosure.cases.agencies import agency_for_intake
@@ -14,7 +15,7 @@ from disclosure.cases.models import Agency, Case, CaseCategory, CaseTarget
 from disclosure.policy.deadlines import DeadlineError, DueDate, calendar_for, compute_due
 from disclosure.policy.identifiers import canonical_identifier
 from disclosure.policy.loader import default_policy
-from disclosure.policy.request import Jurisdiction, Target
+from disclosure.policy.request import Jurisdiction, RequestDocument, Target
 from disclosure.policy.vocabulary import Category, ProcessType, TargetKind
 from disclosure.services import Actor, ServiceError
 
@@ -43,6 +44,29 @@ def iso(moment: date | None) -> str | None:
     if isinstance(moment, datetime):
         return moment.isoformat().replace("+00:00", "Z")
     return moment.isoformat()
+
+
+def case_columns(doc: RequestDocument) -> dict[str, Any]:
+    """The case's columns a request document states one for one: what intake stores and a correction compares."""
+    authority, officer = doc.issuing_authority, doc.officer
+    return {
+        "process_type": doc.process_type.value,
+        "regime": doc.jurisdiction.regime.value,
+        "country": doc.jurisdiction.country,
+        "region": doc.jurisdiction.region,
+        "authority_kind": authority.kind.value,
+        "authority_name": authority.name,
+        "docket": authority.docket,
+        "officer_name": officer.name if officer else None,
+        "officer_badge": officer.badge if officer else None,
+        "officer_email": officer.email if officer else None,
+        "officer_phone": officer.phone if officer else None,
+        "received_at": doc.received_at,
+        "received_via": doc.received_via.value,
+        "emergency": doc.emergency,
+        "issued_on": doc.issued_on,
+        "valid_until": doc.valid_until,
+    }
 
 
 def agency_named(actor: Actor, name: str, country: str, ip: str | None) -> Agency:

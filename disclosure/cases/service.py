@@ -22,7 +22,7 @@ from disclosure.cases.corrections import on_facts_corrected as on_facts_correcte
 from disclosure.cases.corrections import update_case as update_case
 from disclosure.cases.documents import inspect_document
 from disclosure.cases.facts import CaseError as CaseError
-from disclosure.cases.facts import agency_named, due_for, set_categories, set_targets
+from disclosure.cases.facts import agency_named, case_columns, due_for, set_categories, set_targets
 from disclosure.cases.facts import normalized_target as normalized_target
 from disclosure.cases.facts import stated_due as stated_due
 from disclosure.cases.lifecycle import CORRECTION_ACTIONS, check_version, flush, move
@@ -73,29 +73,13 @@ def log_request(
     else:
         reference = next_reference(doc.received_at.year)
     agency = find_or_create_agency(actor, doc.agency.name, doc.agency.country, ip)
-    officer = doc.officer
     due = due_for(doc.process_type, doc.received_at, doc.emergency, doc.due_at, timezone, doc.jurisdiction)
     case = Case(
         reference=reference,
-        process_type=doc.process_type.value,
-        regime=doc.jurisdiction.regime.value,
-        country=doc.jurisdiction.country,
-        region=doc.jurisdiction.region,
-        authority_kind=doc.issuing_authority.kind.value,
-        authority_name=doc.issuing_authority.name,
-        docket=doc.issuing_authority.docket,
+        **case_columns(doc),
         agency=agency,
-        officer_name=officer.name if officer else None,
-        officer_badge=officer.badge if officer else None,
-        officer_email=officer.email if officer else None,
-        officer_phone=officer.phone if officer else None,
-        received_at=doc.received_at,
-        received_via=doc.received_via.value,
         due_at=due.at,
         due_explanation=due.explanation,
-        emergency=doc.emergency,
-        issued_on=doc.issued_on,
-        valid_until=doc.valid_until,
         particulars=particulars_json(doc) or None,
         timezone=timezone,
         summary=summary.strip(),
