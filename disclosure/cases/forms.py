@@ -346,6 +346,22 @@ class GagOrderForm(FlaskForm):
     )
     submit = SubmitField("Record order")
 
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The fields' own checks, then the end against the rest (Optional() ends a blank date's own checks)."""
+        valid: bool = super().validate(extra_validators)
+        end, start = self.expires_on.data, self.starts_on.data
+        problem = None
+        if end is None and not self.indefinite.data and not self.expires_on.errors:
+            # Issue 16: an order with a basis and no end was stored as indefinite without anyone saying so.
+            problem = "Give the day the order ends, or tick “Indefinite” if it sets no end date."
+        elif end is not None and self.indefinite.data:
+            problem = "Give an end date or tick “Indefinite”, not both."
+        elif end is not None and start is not None and end < start:
+            problem = "The order cannot end before it starts: check both dates."
+        if problem:
+            self.expires_on.errors = [*self.expires_on.errors, problem]
+        return valid and problem is None
+
 
 class RenewGagOrderForm(FlaskForm):
     expires_on = DateField(

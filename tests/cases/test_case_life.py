@@ -239,3 +239,28 @@ def test_list_filters_search_and_paginates(app, client, login_as):
     assert client.get("/cases/?sort=reference;DROP TABLE case_file").status_code == 400
     assert client.get("/cases/?due_from=yesterday").status_code == 400
     assert client.get("/cases/?page=999").status_code == 200
+
+
+def test_a_non_disclosure_order_recorded_on_the_case_page_states_its_end_or_indefinite(app, client, login_as):
+    # Issue 16: an order with a basis but no end date was silently stored as indefinite.
+    from disclosure.cases.models import NonDisclosureOrder
+
+    login_as("intake")
+    with app.app_context():
+        reference = make_case(non_disclosure_order=None).reference
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    form = {"csrf_token": csrf_from(page), "basis": "18 USC 2705(b)", "starts_on": "2026-12-01"}
+    silent = client.post(f"/cases/{reference}/gag-order", data=form)
+    assert silent.status_code == 400
+    assert "Give the day the order ends, or tick “Indefinite”" in silent.get_data(as_text=True)
+    both = client.post(f"/cases/{reference}/gag-order", data={**form, "expires_on": "2027-06-01", "indefinite": "y"})
+    assert both.status_code == 400 and "not both" in both.get_data(as_text=True)
+    backwards = client.post(f"/cases/{reference}/gag-order", data={**form, "expires_on": "2026-11-01"})
+    assert backwards.status_code == 400 and "cannot end before it starts" in backwards.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(select(NonDisclosureOrder)).scalars().all() == []
+    stated = client.post(f"/cases/{reference}/gag-order", data={**form, "indefinite": "y"})
+    assert stated.status_code == 302
+    with app.app_context():
+        (order,) = db.session.execute(select(NonDisclosureOrder)).scalars().all()
+        assert order.expires_on is None
