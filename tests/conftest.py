@@ -24,6 +24,10 @@ from disclosure import create_app
 from disclosure.extensions import db
 from tests.factories import make_user
 
+#: The browser fixtures (a live server, Chromium, pages that fail on console errors), registered once for every
+#: folder: a second import of them elsewhere would start a second Playwright, which the first one refuses.
+pytest_plugins = ["tests.browser_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_ADMIN_URL = os.environ.get("DISCLOSURE_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 POSTGRES_TEST_DB = os.environ.get("DISCLOSURE_TEST_PG_DB", "disclosure_test")

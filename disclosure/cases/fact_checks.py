@@ -10,7 +10,7 @@ a docket does not ask again about a receipt confirmed at intake.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Any, TypeAlias
 
 from wtforms import Field
 from wtforms.validators import ValidationError
@@ -21,9 +21,11 @@ from disclosure.policy.request import AGREEMENT_PROCESSES, MAX_PENALTY_YEARS
 from disclosure.policy.request_facts import EARLIEST_RECEIPT, future_receipt, impossible_facts, long_date
 from disclosure.policy.vocabulary import ProcessType
 
-if TYPE_CHECKING:
-    from disclosure.cases.fact_forms import CaseFactsForm
-    from disclosure.cases.forms import IntakeForm
+#: The forms these checks read: intake's and Edit facts' (disclosure.cases.fact_forms.CaseFactsForm and its
+#: subclasses, whose fields are declared there). Only named here: the forms import this module, and an import back,
+#: even for type checking alone, would make the three modules one knot (tests/test_import_graph.py).
+CaseFactsForm: TypeAlias = Any
+IntakeForm: TypeAlias = Any
 
 #: A receipt older than this is possible (a backlog being entered) but must be confirmed.
 OLD_RECEIPT_DAYS = 90

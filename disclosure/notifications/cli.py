@@ -82,7 +82,7 @@ def test_email(address: str) -> None:
                 attempts=1,
                 last_attempt_at=now,
                 sent_at=None if failure else now,
-                state=(MessageState.FAILED if failure else MessageState.SENT).value,
+                delivery=(MessageState.FAILED if failure else MessageState.SENT).value,
                 result=answer[:500],
             )
         )

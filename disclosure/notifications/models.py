@@ -112,7 +112,9 @@ class SentMessage(db.Model):  # type: ignore[name-defined]
     #: A digest's "digest:<user id>:<day>": one digest per person per day, however many workers make it.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    state: Mapped[str] = mapped_column(String(10), default=MessageState.QUEUED.value)
+    #: Queued, sent or failed (the column is `state`; the attribute's name keeps it apart from a case's state,
+    #: which only disclosure.cases.lifecycle sets).
+    delivery: Mapped[str] = mapped_column("state", String(10), default=MessageState.QUEUED.value)
     attempts: Mapped[int] = mapped_column(default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -124,7 +126,7 @@ class SentMessage(db.Model):  # type: ignore[name-defined]
 
     @property
     def status(self) -> MessageState:
-        return MessageState(self.state)
+        return MessageState(self.delivery)
 
 
 class Notification(db.Model):  # type: ignore[name-defined]

@@ -68,10 +68,10 @@ def send_email(context: JobContext) -> dict[str, Any]:
     message.attempts += 1
     message.last_attempt_at, message.address, message.result = now, outgoing.to, answer[:500]
     if failure is None:
-        message.state, message.sent_at = MessageState.SENT.value, now
+        message.delivery, message.sent_at = MessageState.SENT.value, now
         return {"outcome": f"sent to {outgoing.to}", "relay": answer}
     last = failure.permanent or job.attempts >= job.max_attempts
-    message.state = MessageState.FAILED.value if last else MessageState.QUEUED.value
+    message.delivery = MessageState.FAILED.value if last else MessageState.QUEUED.value
     context.commit()  # the failed attempt stays on file; the job system rolls back only what follows
     if failure.permanent:
         raise JobError(f"The relay refused this email for good: {answer}")

@@ -21,8 +21,8 @@ from flask import Flask
 from playwright.sync_api import expect
 
 from disclosure.policy.vocabulary import AuthorityKind, Category, ProcessType, ReceivedVia, Regime, TargetKind
+from tests.browser_fixtures import CHROMIUM, FRAMER_PATH, LAUNCH_ARGS, BrowserProblems, LiveServer, watch
 from tests.documents import pdf
-from tests.e2e.conftest import CHROMIUM, FRAMER_PATH, LAUNCH_ARGS, BrowserProblems, LiveServer, watch
 from tests.e2e.pages import active_id, enter_code, expect_dashboard, sign_in, sign_out, tab_to_next
 from tests.factories import make_case, make_user
 

@@ -23,7 +23,7 @@ from disclosure.auth.models import User
 from disclosure.cases.models import Case
 from disclosure.clock import utcnow
 from disclosure.extensions import db
-from tests.e2e.conftest import BrowserProblems
+from tests.browser_fixtures import BrowserProblems
 from tests.e2e.pages import await_job_outcome, enter_code, expect_dashboard, sign_in, sign_out
 from tests.factories import MadeUser, make_case, make_user
 

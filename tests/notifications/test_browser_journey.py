@@ -15,16 +15,7 @@ from playwright.sync_api import expect
 from disclosure.extensions import db
 from disclosure.notifications import service
 from disclosure.services import SystemActor
-from tests.e2e.conftest import (  # noqa: F401  (the browser tests' fixtures)
-    LiveServer,
-    browser,
-    browser_problems,
-    context,
-    e2e_schema,
-    live_app,
-    live_server,
-    page,
-)
+from tests.browser_fixtures import LiveServer
 from tests.e2e.pages import sign_in, sign_out
 from tests.factories import make_case, make_user
 from tests.notifications.conftest import SmtpServer, body, configure_mail
@@ -43,9 +34,9 @@ def wait_for_mail(server: SmtpServer, address: str, count: int, timeout: float =
 
 
 def test_a_preference_a_reminder_by_email_and_its_link_through_sign_in(
-    page: Any,  # noqa: F811 - the fixture imported above
-    live_app: Flask,  # noqa: F811
-    live_server: LiveServer,  # noqa: F811
+    page: Any,
+    live_app: Flask,
+    live_server: LiveServer,
     smtp_server: SmtpServer,
 ) -> None:
     configure_mail(live_app, smtp_server.port, EXTERNAL_URL=live_server.url)

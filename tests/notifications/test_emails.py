@@ -59,7 +59,7 @@ def test_an_emergency_emails_every_active_reviewer_at_once(mail_app, smtp_server
             assert f"Deadline: {time_text(due, zone_name)} (your time zone, {zone_name})" in text
             assert f"Open it: {EXTERNAL_URL}/cases/{reference}" in text
         sent = messages()
-        assert {(m.state, m.attempts) for m in sent} == {(MessageState.SENT.value, 1)}
+        assert {(m.delivery, m.attempts) for m in sent} == {(MessageState.SENT.value, 1)}
         assert all(m.result.startswith("250 ") and m.sent_at is not None for m in sent)
         assert {m.kind for m in sent} == {NotificationKind.EMERGENCY_RECEIVED.value}
         assert all(m.case_id == case_named(reference).id for m in sent)
@@ -169,7 +169,7 @@ def test_a_relay_that_is_down_is_tried_again_and_the_action_still_succeeded(mail
 
         run_worker()
         (message,) = messages()
-        assert (message.state, message.attempts) == (MessageState.QUEUED.value, 1)
+        assert (message.delivery, message.attempts) == (MessageState.QUEUED.value, 1)
         assert "could not reach 127.0.0.1" in message.result
         job = db.session.execute(select(Job).where(Job.kind == "notifications.send")).scalar_one()
         assert job.status is JobState.QUEUED and job.attempts == 1
@@ -181,7 +181,7 @@ def test_a_relay_that_is_down_is_tried_again_and_the_action_still_succeeded(mail
         db.session.commit()
         assert run_worker() == 1
         (message,) = messages()
-        assert (message.state, message.attempts) == (MessageState.SENT.value, 2)
+        assert (message.delivery, message.attempts) == (MessageState.SENT.value, 2)
         assert message.result.startswith("250 ")
         assert [m["X-Envelope-To"] for m in smtp_server.inbox.messages()] == [reviewer.email]
 
@@ -200,7 +200,7 @@ def test_a_relay_that_stays_down_fails_the_email_after_its_attempts_and_says_why
         db.session.expire_all()
         assert job.status is JobState.FAILED
         (message,) = messages()
-        assert (message.state, message.attempts) == (MessageState.FAILED.value, job.max_attempts)
+        assert (message.delivery, message.attempts) == (MessageState.FAILED.value, job.max_attempts)
 
 
 def test_a_digest_preference_is_kept_and_a_day_comes_in_one_email(mail_app, smtp_server: SmtpServer):
@@ -273,4 +273,4 @@ def test_development_without_a_relay_prints_the_email(app, capsys):
         assert f"To: {reviewer.email}" in printed and reference in printed
         assert "(development: printed, not sent)" in printed
         (message,) = messages()
-        assert message.state == "sent" and "printed to the console" in message.result
+        assert message.delivery == "sent" and "printed to the console" in message.result

@@ -196,7 +196,9 @@ def test_flask_notifications_test_email(app, smtp_server: SmtpServer):
     bad = runner.invoke(args=["notifications", "test-email", "--to", "not an address"])
     assert bad.exit_code == 2
     with app.app_context():
-        record = [(m.kind, m.address, m.state, m.attempts) for m in db.session.execute(select(SentMessage)).scalars()]
+        record = [
+            (m.kind, m.address, m.delivery, m.attempts) for m in db.session.execute(select(SentMessage)).scalars()
+        ]
         assert record == [
             ("test", "Legal.Team@example.org", "sent", 1),
             ("test", "legal@example.org", "failed", 1),

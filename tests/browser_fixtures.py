@@ -43,7 +43,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).parent / "screenshots"
+SCREENSHOTS = Path(__file__).parent / "e2e" / "screenshots"
 TIMEOUT_MS = 10_000
 
 
